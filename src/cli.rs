@@ -1,0 +1,158 @@
+//! Command-line parsing and the edge where results become messages and exit codes.
+
+use clap::{ArgAction, Parser, Subcommand};
+use nsr::engine::error::RecipeError;
+use nsr::engine::limits::Limits;
+use nsr::engine::{self, Recipe, RunEnd};
+use nsr::ops::kernel::KernelBackend;
+use nsr::report;
+use nsr::signals::Signals;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+/// The recipe `nsr run` runs when no file is given: it needs nothing but this binary.
+const DEFAULT_RECIPE: &str = include_str!("../recipes/default.nsr");
+const DEFAULT_NAME: &str = "recipes/default.nsr";
+
+pub const EXIT_RECIPE_ERROR: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "nsr", version, about = "Script Linux sandboxes: namespaces, mounts and roots from Rhai recipes, undone in reverse when the recipe ends, fails or is interrupted.")]
+struct Cli {
+    /// Show every teardown step, not only those after a failure.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a recipe against the kernel, then undo everything it created.
+    ///
+    /// Without FILE, runs the built-in default recipe (recipes/default.nsr).
+    /// NAME=VALUE pairs after the file are the recipe's `args` (args.NAME).
+    Run {
+        /// The recipe (.nsr), then its NAME=VALUE parameters.
+        #[arg(value_name = "FILE] [NAME=VALUE")]
+        words: Vec<String>,
+        /// Raise or lower an engine limit: operations, call-depth, expr-depth,
+        /// string-size, array-size, map-size (repeatable).
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+    },
+    /// Report every syntax error and every call of an unknown function, without
+    /// touching the system.
+    Check {
+        /// The recipe (.nsr).
+        file: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Run { words, limits } => run(words, limits, cli.verbose > 0 && !cli.quiet),
+        Command::Check { file } => check(&file),
+    }
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("nsr: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn read_recipe(words: &[String]) -> Result<(Recipe, usize), String> {
+    let file_given = words.first().is_some_and(|w| !w.contains('=') || w.ends_with(".nsr"));
+    let (path, source) = if file_given {
+        let path = words[0].clone();
+        let source = std::fs::read_to_string(&path).map_err(|e| format!("cannot read recipe {path}: {e}"))?;
+        (path, source)
+    } else {
+        (DEFAULT_NAME.to_string(), DEFAULT_RECIPE.to_string())
+    };
+    let mut args = BTreeMap::new();
+    for pair in words.iter().skip(usize::from(file_given)) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("recipe parameter '{pair}' is not NAME=VALUE"))?;
+        if k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(format!("recipe parameter name '{k}' must be letters, digits and _"));
+        }
+        if args.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(format!("recipe parameter '{k}' is given twice"));
+        }
+    }
+    Ok((Recipe { path, source, args }, usize::from(file_given)))
+}
+
+fn lookup(recipe: &Recipe) -> impl Fn(&str) -> Option<String> + '_ {
+    move |file: &str| {
+        if file == recipe.path {
+            Some(recipe.source.clone())
+        } else {
+            std::fs::read_to_string(file).ok()
+        }
+    }
+}
+
+fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode {
+    let mut limits = Limits::default();
+    for l in &limit_words {
+        if let Err(e) = limits.set(l) {
+            return usage(e);
+        }
+    }
+    let (recipe, _) = match read_recipe(&words) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot install signal handlers: {e}")),
+    };
+    let outcome = engine::run(&recipe, Box::new(KernelBackend::new(signals.clone())), &limits, &signals);
+    let failed = outcome.result.is_err();
+    if let Err(err) = &outcome.result {
+        eprint!("{}", report::render_error(err, &lookup(&recipe)));
+    }
+    eprint!("{}", report::render_undo(&outcome.undone, failed, verbose));
+    let undo_failed = outcome.undone.iter().any(|r| r.failed());
+    match outcome.result {
+        Err(RecipeError::Interrupted { .. }) => {
+            ExitCode::from(128u8.saturating_add(signals.pending().unwrap_or(2) as u8))
+        }
+        Err(_) => ExitCode::from(EXIT_RECIPE_ERROR),
+        Ok(_) if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
+        Ok(RunEnd::Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
+        Ok(RunEnd::Finished) => ExitCode::SUCCESS,
+    }
+}
+
+fn check(file: &str) -> ExitCode {
+    let (recipe, _) = match read_recipe(&[file.to_string()]) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    let errors = engine::check_recipe(&recipe);
+    for e in &errors {
+        eprint!("{}", report::render_error(e, &lookup(&recipe)));
+    }
+    if errors.is_empty() {
+        eprintln!("{}: ok", recipe.path);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: {} problem(s)", recipe.path, errors.len());
+        ExitCode::from(EXIT_RECIPE_ERROR)
+    }
+}

@@ -1,0 +1,156 @@
+//! `nsr check`: every syntax error and every call of a function that does not exist,
+//! found without running anything.
+
+use super::error::{from_parse, RecipeError};
+use super::Recipe;
+use crate::journal::Origin;
+use rhai::{ASTNode, Engine, Expr, OptimizationLevel, Scope, AST};
+use std::collections::{HashMap, HashSet};
+
+/// Names the language handles itself, which no signature lists.
+const KEYWORDS: [&str; 12] = [
+    "print", "debug", "type_of", "Fn", "call", "curry", "is_def_var", "is_def_fn", "is_shared", "this", "exit", "throw",
+];
+
+/// Reports syntax errors one after another: after each, the offending line is blanked
+/// and the recipe parsed again, so one run shows them all (at most 50).
+pub fn check(engine: &mut Engine, recipe: &Recipe, scope: &Scope) -> Vec<RecipeError> {
+    engine.set_optimization_level(OptimizationLevel::None);
+    let mut errors = Vec::new();
+    let mut lines: Vec<String> = recipe.source.lines().map(str::to_string).collect();
+    let mut blanked = HashSet::new();
+    let ast = loop {
+        match engine.compile_with_scope(scope, lines.join("\n")) {
+            Ok(ast) => break Some(ast),
+            Err(e) => {
+                let line = e.position().line().unwrap_or(0);
+                errors.push(from_parse(&recipe.path, &e));
+                if line == 0 || line > lines.len() || !blanked.insert(line) || errors.len() >= 50 {
+                    break None;
+                }
+                lines[line - 1].clear();
+            }
+        }
+    };
+    if let Some(ast) = ast {
+        errors.extend(unknown_calls(engine, &ast, &recipe.path));
+    }
+    errors
+}
+
+/// Function name to the argument counts it accepts (methods count their receiver).
+fn known_functions(engine: &Engine, ast: &AST) -> HashMap<String, HashSet<usize>> {
+    let mut known: HashMap<String, HashSet<usize>> = HashMap::new();
+    for sig in engine.gen_fn_signatures(true) {
+        if let Some((name, arity)) = parse_signature(&sig) {
+            known.entry(name).or_default().insert(arity);
+        }
+    }
+    for f in ast.iter_functions() {
+        known.entry(f.name.to_string()).or_default().insert(f.params.len());
+    }
+    known
+}
+
+/// "mount(sandbox: Sandbox, source: &str) -> ()" to ("mount", 2).
+fn parse_signature(sig: &str) -> Option<(String, usize)> {
+    let open = sig.find('(')?;
+    let name = sig[..open].trim();
+    let name = name.rsplit(' ').next()?.to_string();
+    let mut depth = 0usize;
+    let mut arity = 0usize;
+    let mut any = false;
+    for c in sig[open + 1..].chars() {
+        match c {
+            '(' | '<' | '[' => depth += 1,
+            '>' | ']' => depth = depth.saturating_sub(1),
+            ')' if depth == 0 => break,
+            ')' => depth -= 1,
+            ',' if depth == 0 => arity += 1,
+            c if !c.is_whitespace() => any = true,
+            _ => {}
+        }
+    }
+    Some((name, if any { arity + 1 } else { 0 }))
+}
+
+fn unknown_calls(engine: &Engine, ast: &AST, file: &str) -> Vec<RecipeError> {
+    let known = known_functions(engine, ast);
+    let mut errors = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let (call, pos, is_method) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(f, pos))) => (f, *pos, false),
+            Some(ASTNode::Expr(Expr::MethodCall(f, pos))) => (f, *pos, true),
+            _ => return true,
+        };
+        let name = call.name.as_str();
+        let is_identifier = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
+        if call.op_token.is_some() || !is_identifier || call.is_qualified() || KEYWORDS.contains(&name) {
+            return true;
+        }
+        let arity = call.args.len() + usize::from(is_method);
+        let ok = known.get(name).is_some_and(|arities| arities.contains(&arity));
+        if !ok {
+            let hint = match known.get(name) {
+                Some(arities) => {
+                    let mut a: Vec<_> = arities.iter().map(|n| n.saturating_sub(usize::from(is_method))).collect();
+                    a.sort();
+                    format!("{name} takes {} argument(s)", a.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" or "))
+                }
+                None => match closest(name, known.keys()) {
+                    Some(near) => format!("did you mean {near}?"),
+                    None => "`nsr --help` and the README list the primitives".into(),
+                },
+            };
+            errors.push(RecipeError::Script {
+                origin: Origin { file: file.to_string(), line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) },
+                message: format!("no function {name} with {} argument(s)", call.args.len()),
+                hint: Some(hint),
+            });
+        }
+        true
+    });
+    errors
+}
+
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+    candidates
+        .filter(|c| !c.starts_with("get$") && !c.starts_with("set$") && !c.starts_with("index$"))
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(name.len() / 4) && *d < c.len())
+        .min()
+        .map(|(_, c)| c.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_parse_to_name_and_arity() {
+        assert_eq!(parse_signature("mount(sandbox: Sandbox, source: &str) -> ()"), Some(("mount".into(), 2)));
+        assert_eq!(parse_signature("namespaces() -> Map"), Some(("namespaces".into(), 0)));
+        assert_eq!(parse_signature("f(a: HashMap<K, V>, b) -> x"), Some(("f".into(), 2)));
+        assert_eq!(parse_signature("pub fn g(x: i64)"), Some(("g".into(), 1)));
+    }
+
+    #[test]
+    fn near_names_are_suggested() {
+        let names = ["mount".to_string(), "unshare".to_string()];
+        assert_eq!(closest("mout", names.iter()), Some("mount".into()));
+        assert_eq!(closest("zzzzzz", names.iter()), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Turning recipe values into typed specs, with errors that name the offending key.
+
+use crate::fs::mount_spec::{MountFlagChoices, MountSpec};
+use crate::ns::idmap;
+use crate::ns::kinds::{known_kinds_list, NsKind};
+use crate::ns::spec::{IdRange, JoinTarget, Propagation, SandboxSpec};
+use crate::sandbox::protocol::RunSpec;
+use rhai::{Array, Dynamic, Map};
+use std::collections::BTreeMap;
+
+type Res<T> = Result<T, String>;
+
+fn type_name(d: &Dynamic) -> &'static str {
+    let n = d.type_name();
+    match n {
+        "i64" => "an integer",
+        "f64" => "a decimal number",
+        "bool" => "a boolean",
+        "string" | "ImmutableString" => "a string",
+        "array" => "an array",
+        "map" => "a map",
+        "()" => "nothing (unit)",
+        _ => "a value of another type",
+    }
+}
+
+pub fn string(d: &Dynamic, what: &str) -> Res<String> {
+    d.clone()
+        .into_string()
+        .map_err(|_| format!("{what} must be a string, not {}", type_name(d)))
+}
+
+fn boolean(d: &Dynamic, what: &str) -> Res<bool> {
+    d.as_bool().map_err(|_| format!("{what} must be true or false, not {}", type_name(d)))
+}
+
+fn array(d: &Dynamic, what: &str) -> Res<Array> {
+    d.clone()
+        .into_array()
+        .map_err(|_| format!("{what} must be an array, not {}", type_name(d)))
+}
+
+fn u32_of(d: &Dynamic, what: &str) -> Res<u32> {
+    let n = d.as_int().map_err(|_| format!("{what} must be an integer, not {}", type_name(d)))?;
+    u32::try_from(n).map_err(|_| format!("{what} must be between 0 and {}, not {n}", u32::MAX))
+}
+
+fn check_keys(map: &Map, known: &[&str], primitive: &str) -> Res<()> {
+    for key in map.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(format!("unknown option '{key}' for {primitive} (known: {})", known.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+pub fn kinds(list: &Array) -> Res<Vec<NsKind>> {
+    list.iter()
+        .map(|d| {
+            let s = string(d, "a namespace kind")?;
+            NsKind::parse(&s)
+                .ok_or_else(|| format!("unknown namespace kind '{s}' (known: {})", known_kinds_list()))
+        })
+        .collect()
+}
+
+fn join_target(d: &Dynamic, kind: NsKind) -> Res<JoinTarget> {
+    if let Ok(pid) = d.as_int() {
+        let pid = i32::try_from(pid).ok().filter(|p| *p > 0).ok_or_else(|| format!("{kind}: pid {pid} is not a process id"))?;
+        return Ok(JoinTarget::Pid(pid));
+    }
+    if let Some(sb) = d.clone().try_cast::<super::values::Sandbox>() {
+        return Ok(JoinTarget::Pid(sb.pid as i32));
+    }
+    let path = string(d, &format!("the {kind} namespace to join"))
+        .map_err(|e| format!("{e} (a path such as /run/netns/NAME, or a pid)"))?;
+    if path.is_empty() {
+        return Err(format!("the {kind} namespace path is empty"));
+    }
+    Ok(JoinTarget::Path(path))
+}
+
+fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
+    array(d, what)?
+        .iter()
+        .map(|line| {
+            let parts = array(line, &format!("each line of {what}"))
+                .map_err(|e| format!("{e}: write [inside, outside, count]"))?;
+            if parts.len() != 3 {
+                return Err(format!("each line of {what} is [inside, outside, count], not {} numbers", parts.len()));
+            }
+            Ok(IdRange {
+                inside: u32_of(&parts[0], "inside id")?,
+                outside: u32_of(&parts[1], "outside id")?,
+                count: u32_of(&parts[2], "count")?,
+            })
+        })
+        .collect()
+}
+
+const UNSHARE_KEYS: [&str; 14] = [
+    "kinds", "map_root", "uid_map", "gid_map", "propagation", "join", "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time",
+];
+
+/// `unshare(["mount", "pid"])` or `unshare(#{ kinds: [...], net: "/run/netns/x", map_root: true })`.
+pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
+    check_keys(opts, &UNSHARE_KEYS, "unshare")?;
+    let create = match opts.get("kinds") {
+        Some(k) => kinds(&array(k, "kinds")?)?,
+        None => Vec::new(),
+    };
+    let mut join = BTreeMap::new();
+    for (key, value) in opts {
+        if let Some(kind) = NsKind::parse(key) {
+            join.insert(kind, join_target(value, kind)?);
+        }
+    }
+    if let Some(j) = opts.get("join") {
+        let m = j.clone().try_cast::<Map>().ok_or("join must be a map of kind to path or pid")?;
+        for (key, value) in &m {
+            let kind = NsKind::parse(key)
+                .ok_or_else(|| format!("join: unknown namespace kind '{key}' (known: {})", known_kinds_list()))?;
+            if join.insert(kind, join_target(value, kind)?).is_some() {
+                return Err(format!("the {kind} namespace to join is given twice"));
+            }
+        }
+    }
+    let map_root = match opts.get("map_root") {
+        Some(v) => boolean(v, "map_root")?,
+        None => false,
+    };
+    let mut uid_map = opts.get("uid_map").map(|d| id_map(d, "uid_map")).transpose()?.unwrap_or_default();
+    let mut gid_map = opts.get("gid_map").map(|d| id_map(d, "gid_map")).transpose()?.unwrap_or_default();
+    if map_root {
+        if !uid_map.is_empty() || !gid_map.is_empty() {
+            return Err("map_root and explicit uid_map/gid_map exclude each other".into());
+        }
+        (uid_map, gid_map) = idmap::root_maps();
+    }
+    let propagation = match opts.get("propagation") {
+        None => Propagation::Private,
+        Some(p) => match string(p, "propagation")?.as_str() {
+            "private" => Propagation::Private,
+            "slave" => Propagation::Slave,
+            "unchanged" => Propagation::Unchanged,
+            other => return Err(format!("propagation '{other}' is not one of private, slave, unchanged")),
+        },
+    };
+    if create.is_empty() && join.is_empty() {
+        return Err(format!("no namespace kinds given: list some of {}", known_kinds_list()));
+    }
+    let spec = SandboxSpec { create, join, uid_map, gid_map, propagation };
+    spec.validate()?;
+    Ok(spec)
+}
+
+const MOUNT_KEYS: [&str; 9] = ["readonly", "nosuid", "nodev", "noexec", "data", "lower", "upper", "work", "recursive"];
+
+pub fn mount_spec(source: &str, target: &str, fstype: &str, opts: &Map) -> Res<MountSpec> {
+    check_keys(opts, &MOUNT_KEYS, "mount")?;
+    let flag = |k: &str| opts.get(k).map(|v| boolean(v, k)).transpose();
+    let flags = MountFlagChoices {
+        readonly: flag("readonly")?,
+        nosuid: flag("nosuid")?,
+        nodev: flag("nodev")?,
+        noexec: flag("noexec")?,
+    };
+    let fstype = match (fstype, flag("recursive")?) {
+        ("bind", Some(true)) => "rbind",
+        (t, Some(_)) if t != "bind" && t != "rbind" => return Err("recursive applies to bind mounts only".into()),
+        (t, _) => t,
+    };
+    let data = opts.get("data").map(|d| string(d, "data")).transpose()?.unwrap_or_default();
+    let overlay = if fstype == "overlay" {
+        let lower = match opts.get("lower") {
+            Some(l) => array(l, "lower")?.iter().map(|d| string(d, "each lower directory")).collect::<Res<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        let upper = opts.get("upper").map(|d| string(d, "upper")).transpose()?;
+        let work = opts.get("work").map(|d| string(d, "work")).transpose()?;
+        Some((lower, upper, work))
+    } else {
+        if ["lower", "upper", "work"].iter().any(|k| opts.contains_key(*k)) {
+            return Err("lower, upper and work apply to overlay mounts only".into());
+        }
+        None
+    };
+    MountSpec::new(source, target, fstype, flags, &data, overlay)
+}
+
+/// A command: an array of words, or a string run by /bin/sh -c.
+pub fn command(d: &Dynamic) -> Res<Vec<String>> {
+    if let Ok(s) = d.clone().into_string() {
+        if s.trim().is_empty() {
+            return Err("the command is empty".into());
+        }
+        return Ok(vec!["/bin/sh".into(), "-c".into(), s]);
+    }
+    let words = array(d, "the command").map_err(|e| format!("{e} (give [\"prog\", \"arg\", ...] or a shell string)"))?;
+    if words.is_empty() {
+        return Err("the command is empty".into());
+    }
+    words.iter().map(|w| string(w, "each command word")).collect()
+}
+
+const RUN_KEYS: [&str; 4] = ["env", "cwd", "stdin", "check"];
+
+/// Returns the spec and whether a failing exit status should throw (`check: true`).
+pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
+    check_keys(opts, &RUN_KEYS, "run")?;
+    let mut env = Vec::new();
+    if let Some(e) = opts.get("env") {
+        let m = e.clone().try_cast::<Map>().ok_or("env must be a map of NAME: value")?;
+        for (k, v) in &m {
+            if k.is_empty() || k.contains('=') {
+                return Err(format!("'{k}' is not an environment variable name"));
+            }
+            let v = if v.is_string() { string(v, "env value")? } else { v.to_string() };
+            env.push((k.to_string(), v));
+        }
+    }
+    let spec = RunSpec {
+        argv: command(cmd)?,
+        env,
+        cwd: opts.get("cwd").map(|d| string(d, "cwd")).transpose()?,
+        stdin: opts.get("stdin").map(|d| string(d, "stdin")).transpose()?,
+    };
+    let check = opts.get("check").map(|d| boolean(d, "check")).transpose()?.unwrap_or(false);
+    Ok((spec, check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(src: &str) -> Map {
+        rhai::Engine::new().eval::<Map>(src).unwrap()
+    }
+
+    #[test]
+    fn unshare_options() {
+        let s = sandbox_spec(&map(r#"#{ kinds: ["mount", "pid", "user"], net: "/run/netns/x", map_root: true }"#)).unwrap();
+        assert_eq!(s.create, vec![NsKind::Mount, NsKind::Pid, NsKind::User]);
+        assert_eq!(s.join[&NsKind::Net], JoinTarget::Path("/run/netns/x".into()));
+        assert_eq!(s.uid_map.len(), 1);
+        assert_eq!(s.uid_map[0].inside, 0);
+    }
+
+    #[test]
+    fn unshare_errors_name_the_problem() {
+        let err = |src: &str| sandbox_spec(&map(src)).unwrap_err();
+        assert!(err(r#"#{ kinds: ["mount", "pdi"] }"#).contains("unknown namespace kind 'pdi'"));
+        assert!(err(r#"#{ kinds: ["mount"], maproot: true }"#).contains("unknown option 'maproot'"));
+        assert!(err(r#"#{ kinds: ["user"], uid_map: [[0, 1000]] }"#).contains("[inside, outside, count]"));
+        assert!(err(r#"#{ kinds: ["user"], uid_map: [[0, -1, 1]] }"#).contains("between 0"));
+        assert!(err(r#"#{ kinds: [] }"#).contains("no namespace kinds"));
+        assert!(err(r#"#{ kinds: ["net"], net: 5 }"#).contains("both created and joined"));
+        assert!(err(r#"#{ kinds: "mount" }"#).contains("must be an array"));
+    }
+
+    #[test]
+    fn mount_options() {
+        let m = mount_spec("/usr", "/usr", "bind", &map("#{ readonly: true, recursive: true }")).unwrap();
+        assert_eq!(m.fstype(), "rbind");
+        assert!(m.readonly);
+        assert!(mount_spec("proc", "/proc", "proc", &map("#{ lower: [] }")).unwrap_err().contains("overlay"));
+        assert!(mount_spec("proc", "/proc", "proc", &map("#{ readonly: 1 }")).unwrap_err().contains("true or false"));
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(command(&Dynamic::from("echo hi")).unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
+        assert!(command(&Dynamic::from(rhai::Array::new())).is_err());
+        let (spec, check) = run_spec(&Dynamic::from("true"), &map(r#"#{ env: #{ A: "1", N: 2 }, check: true }"#)).unwrap();
+        assert_eq!(spec.env, vec![("A".to_string(), "1".to_string()), ("N".to_string(), "2".to_string())]);
+        assert!(check);
+    }
+}

@@ -1,0 +1,238 @@
+//! The Rhai layer: builds an engine that is safe to hand untrusted recipes, binds the
+//! primitives to a session, and runs or checks a recipe.
+
+pub mod check;
+mod convert;
+pub mod error;
+pub mod limits;
+mod primitives;
+pub mod values;
+
+use crate::journal::UndoReport;
+use crate::ops::Backend;
+use crate::session::Session;
+use crate::signals::{signal_name, Signals};
+use error::RecipeError;
+use limits::Limits;
+use rhai::{Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use values::RecipeArgs;
+
+/// A recipe to run: its path (as shown in messages), its text and its arguments.
+pub struct Recipe {
+    pub path: String,
+    pub source: String,
+    pub args: BTreeMap<String, String>,
+}
+
+pub struct RunOutcome {
+    pub result: Result<RunEnd, RecipeError>,
+    /// Every undo, newest first, as rollback or teardown ran them.
+    pub undone: Vec<UndoReport>,
+}
+
+/// How a recipe ended without error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    Finished,
+    /// The recipe called `exit(code)`.
+    Exit(i32),
+}
+
+/// An engine with nsr's limits and rules, and no primitives.
+pub fn base_engine(limits: &Limits) -> Engine {
+    let mut engine = Engine::new();
+    // Never Full: it would call functions with constant arguments at compile time.
+    engine.set_optimization_level(OptimizationLevel::Simple);
+    engine.disable_symbol("eval");
+    engine.set_strict_variables(true);
+    limits.apply(&mut engine);
+    values::register_types(&mut engine);
+    engine.on_print(|s| println!("{s}"));
+    engine.on_debug(|s, src, pos| match (src, pos.line()) {
+        (Some(src), Some(line)) => println!("{src}:{line}: {s}"),
+        _ => println!("{s}"),
+    });
+    engine
+}
+
+/// An engine whose primitives act through `session`.
+pub fn engine_for(session: Rc<RefCell<Session>>, limits: &Limits, signals: &Signals) -> Engine {
+    let mut engine = base_engine(limits);
+    primitives::register(&mut engine, session);
+    let flag = signals.flag();
+    engine.on_progress(move |_| match flag.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(Dynamic::from(sig as i64)),
+    });
+    engine
+}
+
+fn scope_for(recipe: &Recipe) -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("args", RecipeArgs { values: Rc::new(recipe.args.clone()) });
+    scope
+}
+
+/// Runs a recipe and then undoes everything it created, in reverse order, whether it
+/// finished, failed, or was interrupted.
+pub fn run(recipe: &Recipe, backend: Box<dyn Backend>, limits: &Limits, signals: &Signals) -> RunOutcome {
+    let session = Rc::new(RefCell::new(Session::new(backend)));
+    let engine = engine_for(session.clone(), limits, signals);
+    let scope = scope_for(recipe);
+    let result = execute(&engine, recipe, scope, signals);
+    let undone = session.borrow_mut().rollback();
+    RunOutcome { result, undone }
+}
+
+fn execute(engine: &Engine, recipe: &Recipe, mut scope: Scope<'static>, signals: &Signals) -> Result<RunEnd, RecipeError> {
+    let mut ast = engine
+        .compile_with_scope(&scope, &recipe.source)
+        .map_err(|e| error::from_parse(&recipe.path, &e))?;
+    ast.set_source(recipe.path.as_str());
+    match engine.run_ast_with_scope(&mut scope, &ast) {
+        Ok(()) => Ok(RunEnd::Finished),
+        Err(e) => match *e {
+            EvalAltResult::ErrorTerminated(value, _) if value.is::<values::RecipeExit>() => {
+                Ok(RunEnd::Exit(value.cast::<values::RecipeExit>().0 as i32))
+            }
+            other => {
+                let sig = signals.pending().map(signal_name);
+                let err = error::from_eval(&recipe.path, other, sig.clone());
+                // A primitive cut short by a signal reads as the interruption it was.
+                match (sig, err) {
+                    (Some(signal), RecipeError::Primitive(f)) => Err(RecipeError::Interrupted { signal, origin: f.origin }),
+                    (_, err) => Err(err),
+                }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::recording::RecordingBackend;
+    use crate::ops::Undo;
+
+    fn recipe(src: &str) -> Recipe {
+        Recipe { path: "t.nsr".into(), source: src.into(), args: BTreeMap::new() }
+    }
+
+    fn run_recorded(src: &str, fail_at: Option<usize>) -> RunOutcome {
+        let backend = match fail_at {
+            Some(k) => RecordingBackend::failing_at(k),
+            None => RecordingBackend::default(),
+        };
+        run(&recipe(src), Box::new(backend), &Limits::default(), &Signals::none())
+    }
+
+    const TUTORIAL: &str = r#"
+let box = unshare(["mount", "uts", "pid"]);
+box.hostname("inside");
+box.chroot("/tmp/root");
+box.mount("proc", "/proc", "proc");
+box.mount("tmpfs", "/tmp", "tmpfs", #{ data: "size=1m" });
+"#;
+
+    #[test]
+    fn teardown_undoes_everything_in_reverse_with_positions() {
+        let out = run_recorded(TUTORIAL, None);
+        assert!(out.result.is_ok());
+        let lines: Vec<_> = out.undone.iter().map(|r| r.entry.origin.line).collect();
+        assert_eq!(lines, vec![6, 5, 4, 3, 2]);
+        assert!(matches!(out.undone[4].entry.undo, Undo::StopSandbox { .. }));
+        assert_eq!(out.undone[0].to_string(), "undid mount tmpfs on /tmp (t.nsr:6:5)");
+    }
+
+    #[test]
+    fn failure_at_step_k_undoes_the_k_minus_1_before_it() {
+        for k in 1..=5 {
+            let out = run_recorded(TUTORIAL, Some(k));
+            let err = out.result.unwrap_err();
+            let RecipeError::Primitive(f) = err else { panic!("step {k}: {err:?}") };
+            assert_eq!(f.origin.line, k + 1);
+            assert_eq!(out.undone.len(), k - 1, "step {k}");
+        }
+    }
+
+    #[test]
+    fn bad_arguments_fail_before_the_backend_with_the_call_text() {
+        let out = run_recorded("let b = unshare([\"mount\", \"bogus\"]);", None);
+        let RecipeError::Primitive(f) = out.result.unwrap_err() else { panic!() };
+        assert!(f.error.message.contains("unknown namespace kind 'bogus'"));
+        assert_eq!(f.call, r#"unshare(["mount", "bogus"])"#);
+        assert_eq!((f.origin.line, f.origin.column), (1, 9));
+    }
+
+    #[test]
+    fn recipe_can_catch_a_primitive_error() {
+        let src = r#"let b = unshare(["mount"]);
+let r = "";
+try { b.mount("proc", "relative", "proc"); } catch (e) { r = e.message; }
+if !r.contains("not absolute") { throw "not caught: " + r; }"#;
+        assert!(run_recorded(src, None).result.is_ok());
+    }
+
+    #[test]
+    fn args_are_a_map_with_a_clear_error_for_missing_keys() {
+        let mut r = recipe("print(args.name); let x = args.missing;");
+        r.args.insert("name".into(), "v".into());
+        let out = run(&r, Box::new(RecordingBackend::default()), &Limits::default(), &Signals::none());
+        let RecipeError::Script { message, .. } = out.result.unwrap_err() else { panic!() };
+        assert!(message.contains("parameter 'missing' was not given"), "{message}");
+    }
+
+    #[test]
+    fn limits_and_eval() {
+        let mut l = Limits::default();
+        l.set("operations=1000").unwrap();
+        let out = run(&recipe("loop {}"), Box::new(RecordingBackend::default()), &l, &Signals::none());
+        let RecipeError::Script { message, hint, .. } = out.result.unwrap_err() else { panic!() };
+        assert!(message.contains("operation count") && hint.unwrap().contains("--limit operations"));
+        let out = run_recorded("eval(\"1\")", None);
+        assert!(matches!(out.result, Err(RecipeError::Syntax { .. })));
+        let out = run_recorded("fn f(n) { f(n + 1) } f(0);", None);
+        let RecipeError::Script { message, .. } = out.result.unwrap_err() else { panic!() };
+        assert!(message.contains("call depth"), "{message}");
+    }
+
+    #[test]
+    fn the_optimizer_never_runs_primitives_at_compile_time() {
+        let backend = RecordingBackend::default();
+        let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
+        let engine = engine_for(session.clone(), &Limits::default(), &Signals::none());
+        let _ = engine.compile(r#"const b = unshare(["mount"]); b.mount("proc", "/proc", "proc");"#).unwrap();
+        assert!(session.borrow().journal().is_empty());
+    }
+
+    #[test]
+    fn exit_ends_the_recipe_with_a_code() {
+        let out = run_recorded("let b = unshare([\"uts\"]); try { exit(3); } catch { }", None);
+        assert_eq!(out.result.unwrap(), RunEnd::Exit(3));
+        assert_eq!(out.undone.len(), 1);
+    }
+
+    #[test]
+    fn reading_primitives_leave_nothing_to_undo() {
+        let backend = RecordingBackend::default();
+        let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
+        let engine = engine_for(session.clone(), &Limits::default(), &Signals::none());
+        engine.run(r#"let b = unshare(#{ kinds: ["mount"], propagation: "slave" }); b.run(["true"]); b.namespaces(); b.mountinfo();"#).unwrap();
+        let journal = session.borrow();
+        let entries = journal.journal().entries();
+        assert_eq!(entries.len(), 1);
+        assert!(matches!(entries[0].undo, Undo::StopSandbox { .. }));
+    }
+}
+
+/// `nsr check`: compiles with every primitive known but none callable for real.
+pub fn check_recipe(recipe: &Recipe) -> Vec<RecipeError> {
+    let backend = crate::ops::recording::RecordingBackend::default();
+    let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
+    let mut engine = engine_for(session, &Limits::default(), &Signals::none());
+    check::check(&mut engine, recipe, &scope_for(recipe))
+}

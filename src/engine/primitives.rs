@@ -1,0 +1,293 @@
+//! The recipe primitives. Each one converts its arguments into a typed operation, hands
+//! it to the session, and converts the result back: no syscalls here.
+
+use super::convert;
+use super::values::{failure_to_rhai, Sandbox};
+use crate::journal::Origin;
+use crate::ops::{Op, OpError, Output};
+use crate::sandbox::protocol::{MountEntry, RunResult};
+use crate::session::{PrimitiveFailure, Session};
+use crate::signals::signal_name;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext, Position};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+type Shared = Rc<RefCell<Session>>;
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// One call of a primitive: its words as the recipe wrote them and where.
+struct Call {
+    text: String,
+    origin: Origin,
+    pos: Position,
+}
+
+impl Call {
+    fn new(ctx: &NativeCallContext, name: &str, args: &[Dynamic]) -> Call {
+        let pos = ctx.call_position();
+        let shown: Vec<String> = args.iter().map(show).collect();
+        Call {
+            text: format!("{name}({})", shown.join(", ")),
+            origin: Origin {
+                file: ctx.call_source().unwrap_or("<recipe>").to_string(),
+                line: pos.line().unwrap_or(0),
+                column: pos.position().unwrap_or(0),
+            },
+            pos,
+        }
+    }
+
+    fn fail(&self, error: OpError) -> Box<EvalAltResult> {
+        failure_to_rhai(PrimitiveFailure { call: self.text.clone(), origin: self.origin.clone(), error }, self.pos)
+    }
+
+    /// A recipe mistake found before anything touched the system.
+    fn bad(&self, message: String) -> Box<EvalAltResult> {
+        self.fail(OpError::new(message))
+    }
+
+    fn perform(&self, session: &Shared, op: Op) -> R<Output> {
+        session
+            .borrow_mut()
+            .perform(op, self.text.clone(), self.origin.clone())
+            .map_err(|f| failure_to_rhai(f, self.pos))
+    }
+}
+
+/// How an argument reads back in an error message: strings quoted, maps and arrays short.
+fn show(d: &Dynamic) -> String {
+    if d.is_string() {
+        format!("{:?}", d.clone().into_string().unwrap_or_default())
+    } else if let Some(sb) = d.clone().try_cast::<Sandbox>() {
+        sb.describe()
+    } else {
+        let s = d.to_string();
+        if s.len() > 120 {
+            format!("{}...", &s[..s.char_indices().nth(117).map(|(i, _)| i).unwrap_or(s.len())])
+        } else {
+            s
+        }
+    }
+}
+
+fn reg(name: &str, params: &[&str], doc: &str) -> FuncRegistration {
+    // Volatile: the optimizer must never call a primitive at compile time (`nsr check`).
+    FuncRegistration::new(name)
+        .with_volatility(true)
+        .with_purity(true)
+        .with_params_info(params)
+        .with_comments([doc])
+}
+
+fn ran_to_map(r: RunResult) -> Map {
+    let mut m = Map::new();
+    let code = r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0));
+    m.insert("code".into(), Dynamic::from(code as i64));
+    m.insert("ok".into(), Dynamic::from(r.code == Some(0)));
+    m.insert(
+        "signal".into(),
+        r.signal.map(|s| Dynamic::from(signal_name(s))).unwrap_or(Dynamic::UNIT),
+    );
+    m.insert("stdout".into(), Dynamic::from(r.stdout));
+    m.insert("stderr".into(), Dynamic::from(r.stderr));
+    m
+}
+
+fn namespaces_to_map(ns: BTreeMap<String, u64>) -> Map {
+    ns.into_iter().map(|(k, v)| (k.into(), Dynamic::from(v as i64))).collect()
+}
+
+fn mounts_to_array(mounts: Vec<MountEntry>) -> Array {
+    mounts
+        .into_iter()
+        .map(|m| {
+            let mut e = Map::new();
+            e.insert("id".into(), Dynamic::from(m.id as i64));
+            e.insert("parent".into(), Dynamic::from(m.parent as i64));
+            e.insert("target".into(), Dynamic::from(m.mount_point));
+            e.insert("fstype".into(), Dynamic::from(m.fstype));
+            e.insert("source".into(), Dynamic::from(m.source));
+            e.insert("options".into(), Dynamic::from(m.options));
+            Dynamic::from(e)
+        })
+        .collect()
+}
+
+fn unshare(session: &Shared, call: &Call, opts: &Map) -> R<Sandbox> {
+    let spec = convert::sandbox_spec(opts).map_err(|e| call.bad(e))?;
+    let kinds = spec.create.iter().map(|k| k.name().to_string()).collect();
+    match call.perform(session, Op::Unshare(spec))? {
+        Output::Sandbox { id, pid } => Ok(Sandbox { id, pid: pid as i64, kinds }),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
+fn mount(session: &Shared, call: &Call, sb: &Sandbox, src: &str, target: &str, fstype: &str, opts: &Map) -> R<()> {
+    let spec = convert::mount_spec(src, target, fstype, opts).map_err(|e| call.bad(e))?;
+    call.perform(session, Op::Mount { sandbox: sb.id, spec })?;
+    Ok(())
+}
+
+fn run(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -> R<Map> {
+    let (spec, check) = convert::run_spec(cmd, opts).map_err(|e| call.bad(e))?;
+    match call.perform(session, Op::Run { sandbox: sb.id, spec })? {
+        Output::Ran(r) => {
+            if check && r.code != Some(0) {
+                let how = match (r.code, r.signal) {
+                    (Some(c), _) => format!("exit status {c}"),
+                    (None, Some(s)) => format!("signal {}", signal_name(s)),
+                    _ => "an unknown status".into(),
+                };
+                let mut msg = format!("the command ended with {how}");
+                if !r.stderr.trim().is_empty() {
+                    msg.push_str(&format!("; stderr: {}", r.stderr.trim()));
+                }
+                return Err(call.bad(msg));
+            }
+            Ok(ran_to_map(r))
+        }
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
+fn exec(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -> R<i64> {
+    let (spec, _) = convert::run_spec(cmd, opts).map_err(|e| call.bad(e))?;
+    match call.perform(session, Op::Exec { sandbox: sb.id, spec })? {
+        Output::ExitCode(c) => Ok(c as i64),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
+fn namespaces_of(session: &Shared, call: &Call, pid: i32) -> R<Map> {
+    match call.perform(session, Op::Namespaces { pid })? {
+        Output::Namespaces(ns) => Ok(namespaces_to_map(ns)),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
+/// Registers every primitive, bound to `session`.
+pub fn register(engine: &mut Engine, session: Shared) {
+    let s = session.clone();
+    reg("unshare", &["kinds: Array"], "/// Creates a sandbox in new namespaces of the listed kinds: mount uts ipc net pid user cgroup time.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, kinds: Array| -> R<Sandbox> {
+            let call = Call::new(&ctx, "unshare", &[Dynamic::from(kinds.clone())]);
+            let mut opts = Map::new();
+            opts.insert("kinds".into(), Dynamic::from(kinds));
+            unshare(&s, &call, &opts)
+        });
+    let s = session.clone();
+    reg("unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\" }.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
+            let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
+            unshare(&s, &call, &opts)
+        });
+
+    let s = session.clone();
+    reg("hostname", &["sandbox: Sandbox", "name: String"], "/// Sets the sandbox's hostname (needs a uts namespace); undo restores the old one.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, name: &str| -> R<()> {
+            let call = Call::new(&ctx, "hostname", &[Dynamic::from(name.to_string())]);
+            if name.is_empty() || name.len() > 64 {
+                return Err(call.bad("a hostname is 1 to 64 bytes long".into()));
+            }
+            call.perform(&s, Op::SetHostname { sandbox: sb.id, name: name.to_string() })?;
+            Ok(())
+        });
+    let s = session.clone();
+    reg("hostname", &["sandbox: Sandbox"], "/// The hostname the sandbox sees.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<String> {
+            let call = Call::new(&ctx, "hostname", &[]);
+            match call.perform(&s, Op::GetHostname { sandbox: sb.id })? {
+                Output::Text(t) => Ok(t),
+                other => Err(call.bad(format!("unexpected result {other:?}"))),
+            }
+        });
+
+    let s = session.clone();
+    reg("mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str| -> R<()> {
+            let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into()]);
+            mount(&s, &call, sb, src, target, fstype, &Map::new())
+        });
+    let s = session.clone();
+    reg("mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String", "options: Map"], "/// Mounts with options: readonly, nosuid, nodev, noexec, recursive (bind), data: \"size=64m\", lower/upper/work (overlay).")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str, opts: Map| -> R<()> {
+            let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into(), Dynamic::from(opts.clone())]);
+            mount(&s, &call, sb, src, target, fstype, &opts)
+        });
+
+    let s = session.clone();
+    reg("chroot", &["sandbox: Sandbox", "path: String"], "/// Changes the sandbox's root directory (relative paths start at nsr's working directory); undo returns to the old root.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
+            let call = Call::new(&ctx, "chroot", &[path.into()]);
+            if path.is_empty() {
+                return Err(call.bad("the path is empty".into()));
+            }
+            call.perform(&s, Op::Chroot { sandbox: sb.id, path: path.to_string() })?;
+            Ok(())
+        });
+    let s = session.clone();
+    reg("pivot_root", &["sandbox: Sandbox", "new_root: String"], "/// Makes new_root the root of the sandbox's mount namespace and detaches the old root.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
+            let call = Call::new(&ctx, "pivot_root", &[path.into()]);
+            if path.is_empty() {
+                return Err(call.bad("the path is empty".into()));
+            }
+            call.perform(&s, Op::PivotRoot { sandbox: sb.id, new_root: path.to_string() })?;
+            Ok(())
+        });
+
+    let s = session.clone();
+    reg("run", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command in the sandbox and returns #{ code, ok, signal, stdout, stderr }.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<Map> {
+            let call = Call::new(&ctx, "run", std::slice::from_ref(&cmd));
+            run(&s, &call, sb, &cmd, &Map::new())
+        });
+    let s = session.clone();
+    reg("run", &["sandbox: Sandbox", "command: Array | String", "options: Map"], "/// Runs a command with options: env: #{...}, cwd, stdin, check: true (throw on failure).")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<Map> {
+            let call = Call::new(&ctx, "run", &[cmd.clone(), Dynamic::from(opts.clone())]);
+            run(&s, &call, sb, &cmd, &opts)
+        });
+    let s = session.clone();
+    reg("exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<i64> {
+            let call = Call::new(&ctx, "exec", std::slice::from_ref(&cmd));
+            exec(&s, &call, sb, &cmd, &Map::new())
+        });
+    let s = session.clone();
+    reg("exec", &["sandbox: Sandbox", "command: Array | String", "options: Map"], "/// Runs an attached command with options: env, cwd.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<i64> {
+            let call = Call::new(&ctx, "exec", &[cmd.clone(), Dynamic::from(opts.clone())]);
+            exec(&s, &call, sb, &cmd, &opts)
+        });
+
+    let s = session.clone();
+    reg("namespaces", &["sandbox: Sandbox"], "/// The sandbox's namespaces: kind to inode, as `ls -l /proc/PID/ns` shows.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Map> {
+            let call = Call::new(&ctx, "namespaces", &[]);
+            namespaces_of(&s, &call, sb.pid as i32)
+        });
+    let s = session.clone();
+    reg("namespaces", &["pid: i64"], "/// The namespaces of any process: kind to inode.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, pid: i64| -> R<Map> {
+            let call = Call::new(&ctx, "namespaces", &[Dynamic::from(pid)]);
+            let pid = i32::try_from(pid).ok().filter(|p| *p > 0).ok_or_else(|| call.bad(format!("{pid} is not a process id")))?;
+            namespaces_of(&s, &call, pid)
+        });
+    let s = session.clone();
+    reg("namespaces", &[], "/// nsr's own namespaces (the host's, unless nsr itself runs in a container).")
+        .register_into_engine(engine, move |ctx: NativeCallContext| -> R<Map> {
+            let call = Call::new(&ctx, "namespaces", &[]);
+            namespaces_of(&s, &call, std::process::id() as i32)
+        });
+    let s = session;
+    reg("mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {
+            let call = Call::new(&ctx, "mountinfo", &[]);
+            match call.perform(&s, Op::MountInfo { sandbox: sb.id })? {
+                Output::MountInfo(m) => Ok(mounts_to_array(m)),
+                other => Err(call.bad(format!("unexpected result {other:?}"))),
+            }
+        });
+}

@@ -1,0 +1,4 @@
+//! Filesystem side of a sandbox: mount specs, mounting inside a root, changing the root.
+pub mod mount_spec;
+pub mod mounting;
+pub mod root;

@@ -1,0 +1,11 @@
+//! nsr: Linux sandboxes scripted in Rhai recipes, with rollback. See ARCHITECTURE.md.
+pub mod engine;
+pub mod fs;
+pub mod journal;
+pub mod ns;
+pub mod ops;
+pub mod report;
+pub mod sandbox;
+pub mod session;
+pub mod signals;
+mod sys;

@@ -1,0 +1,200 @@
+//! What a recipe asks of `unshare`: which namespaces to create, which to join, and the id maps.
+
+use super::kinds::NsKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An existing namespace to enter instead of creating one (the tutorial's `setns()`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinTarget {
+    /// A namespace file, such as `/run/netns/test_net` or `/proc/1234/ns/net`.
+    Path(String),
+    /// The namespace of that kind that a process is in.
+    Pid(i32),
+}
+
+impl JoinTarget {
+    pub fn path_for(&self, kind: NsKind) -> String {
+        match self {
+            JoinTarget::Path(p) => p.clone(),
+            JoinTarget::Pid(pid) => format!("/proc/{pid}/ns/{}", kind.proc_file()),
+        }
+    }
+}
+
+/// One line of /proc/PID/uid_map or gid_map: `inside outside count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Propagation {
+    /// `mount --make-rprivate /`, what unshare(1) does: nothing leaks to or from the host.
+    Private,
+    /// `mount --make-rslave /`: host mounts appear inside, nothing goes back out.
+    Slave,
+    /// Leave the propagation the new mount namespace inherited.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    /// Namespaces created anew, in the order the recipe listed them.
+    pub create: Vec<NsKind>,
+    /// Namespaces joined, by kind.
+    pub join: BTreeMap<NsKind, JoinTarget>,
+    pub uid_map: Vec<IdRange>,
+    pub gid_map: Vec<IdRange>,
+    pub propagation: Propagation,
+}
+
+impl SandboxSpec {
+    pub fn creates(&self, kind: NsKind) -> bool {
+        self.create.contains(&kind)
+    }
+
+    /// Whether the sandbox sees its own mount table (created or joined).
+    pub fn has_own_mount_ns(&self) -> bool {
+        self.creates(NsKind::Mount) || self.join.contains_key(&NsKind::Mount)
+    }
+
+    pub fn has_own_pid_ns(&self) -> bool {
+        self.creates(NsKind::Pid) || self.join.contains_key(&NsKind::Pid)
+    }
+
+    pub fn has_own_uts_ns(&self) -> bool {
+        self.creates(NsKind::Uts) || self.join.contains_key(&NsKind::Uts)
+    }
+
+    /// Checks what can be checked without the kernel.
+    pub fn validate(&self) -> Result<(), String> {
+        for kind in &self.create {
+            if self.join.contains_key(kind) {
+                return Err(format!(
+                    "namespace kind '{kind}' is both created and joined: choose one"
+                ));
+            }
+        }
+        let mut seen = Vec::new();
+        for kind in &self.create {
+            if seen.contains(kind) {
+                return Err(format!("namespace kind '{kind}' is listed twice"));
+            }
+            seen.push(*kind);
+        }
+        if (!self.uid_map.is_empty() || !self.gid_map.is_empty()) && !self.creates(NsKind::User) {
+            return Err(
+                "uid/gid maps need a new user namespace: add \"user\" to the kinds".to_string(),
+            );
+        }
+        for (name, map) in [("uid_map", &self.uid_map), ("gid_map", &self.gid_map)] {
+            if map.len() > 340 {
+                return Err(format!("{name} has {} lines; the kernel takes at most 340", map.len()));
+            }
+            for r in map.iter() {
+                if r.count == 0 {
+                    return Err(format!("{name} line {} {} 0 maps no ids", r.inside, r.outside));
+                }
+                if r.inside.checked_add(r.count).is_none() || r.outside.checked_add(r.count).is_none()
+                {
+                    return Err(format!("{name} range {} {} {} overflows", r.inside, r.outside, r.count));
+                }
+            }
+            for (i, a) in map.iter().enumerate() {
+                for b in map.iter().skip(i + 1) {
+                    let overlap = |x: u32, y: u32| x < y + b.count && y < x + a.count;
+                    if overlap(a.inside, b.inside) || overlap(a.outside, b.outside) {
+                        return Err(format!("{name} ranges overlap"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SandboxSpec {
+    /// The unshare(1) command line this spec stands for, as the tutorial would type it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unshare")?;
+        for kind in &self.create {
+            write!(f, " {}", kind.unshare_option())?;
+        }
+        for (kind, target) in &self.join {
+            write!(f, " {}={}", kind.unshare_option(), target.path_for(*kind))?;
+        }
+        if self.has_own_pid_ns() {
+            write!(f, " --fork")?;
+        }
+        if !self.uid_map.is_empty() {
+            let m: Vec<_> = self
+                .uid_map
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
+                .collect();
+            write!(f, " --map-users={}", m.join(","))?;
+        }
+        if !self.gid_map.is_empty() {
+            let m: Vec<_> = self
+                .gid_map
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
+                .collect();
+            write!(f, " --map-groups={}", m.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(create: &[NsKind]) -> SandboxSpec {
+        SandboxSpec {
+            create: create.to_vec(),
+            join: BTreeMap::new(),
+            uid_map: vec![],
+            gid_map: vec![],
+            propagation: Propagation::Private,
+        }
+    }
+
+    #[test]
+    fn rejects_created_and_joined() {
+        let mut s = spec(&[NsKind::Net]);
+        s.join.insert(NsKind::Net, JoinTarget::Path("/run/netns/x".into()));
+        assert!(s.validate().unwrap_err().contains("both created and joined"));
+    }
+
+    #[test]
+    fn maps_need_a_user_namespace() {
+        let mut s = spec(&[NsKind::Mount]);
+        s.uid_map.push(IdRange { inside: 0, outside: 1000, count: 1 });
+        assert!(s.validate().unwrap_err().contains("user namespace"));
+    }
+
+    #[test]
+    fn overlapping_ranges_are_refused() {
+        let mut s = spec(&[NsKind::User]);
+        s.uid_map.push(IdRange { inside: 0, outside: 1000, count: 10 });
+        s.uid_map.push(IdRange { inside: 5, outside: 5000, count: 10 });
+        assert!(s.validate().unwrap_err().contains("overlap"));
+        s.uid_map[1].inside = 10;
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn renders_as_unshare_command() {
+        let mut s = spec(&[NsKind::Mount, NsKind::Pid]);
+        s.join.insert(NsKind::Net, JoinTarget::Path("/run/netns/test_net".into()));
+        assert_eq!(
+            s.to_string(),
+            "unshare --mount --pid --net=/run/netns/test_net --fork"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Typed operations: what each primitive asks of the system, the undo it leaves, and the
+//! one narrow interface (`Backend`) they run through. The kernel backend does them for
+//! real; the recording backend stands in for it in `nsr plan` and unit tests.
+
+mod error;
+pub mod kernel;
+pub mod recording;
+
+pub use error::OpError;
+
+use crate::fs::mount_spec::MountSpec;
+use crate::ns::spec::SandboxSpec;
+use crate::sandbox::protocol::{MountEntry, RunResult, RunSpec};
+use std::collections::BTreeMap;
+
+/// Index of a sandbox in the backend, stable for the whole run.
+pub type SandboxId = usize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Unshare(SandboxSpec),
+    SetHostname { sandbox: SandboxId, name: String },
+    GetHostname { sandbox: SandboxId },
+    Mount { sandbox: SandboxId, spec: MountSpec },
+    Chroot { sandbox: SandboxId, path: String },
+    PivotRoot { sandbox: SandboxId, new_root: String },
+    Run { sandbox: SandboxId, spec: RunSpec },
+    Exec { sandbox: SandboxId, spec: RunSpec },
+    Namespaces { pid: i32 },
+    MountInfo { sandbox: SandboxId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Unit,
+    Sandbox { id: SandboxId, pid: i32 },
+    Text(String),
+    Ran(RunResult),
+    ExitCode(i32),
+    Namespaces(BTreeMap<String, u64>),
+    MountInfo(Vec<MountEntry>),
+}
+
+/// How to take back what an operation did. Recorded in the journal before the
+/// primitive returns to the recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Undo {
+    /// Stop the sandbox's processes; its namespaces go with them.
+    StopSandbox { sandbox: SandboxId, pid: i32 },
+    /// Unmount exactly the mount that was made, found by its mount ID.
+    Umount { sandbox: SandboxId, mnt_id: u64, target: String, host_ns: bool },
+    RestoreHostname { sandbox: SandboxId, old: String },
+    /// Return the sandbox to the root it had before `chroot`.
+    Unchroot { sandbox: SandboxId, path: String },
+    /// Nothing to do on its own: the change lives in a namespace that ends with the sandbox.
+    ReleasedWithSandbox { sandbox: SandboxId, what: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoOutcome {
+    Done,
+    /// The resource was gone already (an undo step is idempotent).
+    AlreadyGone,
+    /// The resource lived in a namespace that ended with its sandbox.
+    Released,
+}
+
+pub trait Backend {
+    /// Does `op`; on success returns what it produced and how to take it back.
+    /// On failure, anything the operation half-did has been taken back already.
+    fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError>;
+    fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError>;
+}
+
+impl Op {
+    /// The primitive's name, as a recipe calls it.
+    pub fn primitive(&self) -> &'static str {
+        match self {
+            Op::Unshare(_) => "unshare",
+            Op::SetHostname { .. } | Op::GetHostname { .. } => "hostname",
+            Op::Mount { .. } => "mount",
+            Op::Chroot { .. } => "chroot",
+            Op::PivotRoot { .. } => "pivot_root",
+            Op::Run { .. } => "run",
+            Op::Exec { .. } => "exec",
+            Op::Namespaces { .. } => "namespaces",
+            Op::MountInfo { .. } => "mountinfo",
+        }
+    }
+
+    /// The shell command from the tutorial's toolbox that does the same.
+    pub fn shell(&self) -> String {
+        match self {
+            Op::Unshare(spec) => spec.to_string(),
+            Op::SetHostname { name, .. } => format!("hostname {}", shell_quote(name)),
+            Op::GetHostname { .. } => "hostname".into(),
+            Op::Mount { spec, .. } => spec.to_string(),
+            Op::Chroot { path, .. } => format!("chroot {}", shell_quote(path)),
+            Op::PivotRoot { new_root, .. } => format!(
+                "cd {} && pivot_root . . && umount -l .",
+                shell_quote(new_root)
+            ),
+            Op::Run { spec, .. } | Op::Exec { spec, .. } => {
+                spec.argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+            }
+            Op::Namespaces { pid } => format!("ls -l /proc/{pid}/ns"),
+            Op::MountInfo { .. } => "cat /proc/self/mountinfo".into(),
+        }
+    }
+}
+
+impl Undo {
+    pub fn describe(&self) -> String {
+        match self {
+            Undo::StopSandbox { pid, .. } => format!("stop sandbox (pid {pid})"),
+            Undo::Umount { target, .. } => format!("umount {target}"),
+            Undo::RestoreHostname { old, .. } => format!("restore hostname {old}"),
+            Undo::Unchroot { path, .. } => format!("leave chroot {path}"),
+            Undo::ReleasedWithSandbox { what, .. } => what.clone(),
+        }
+    }
+
+    pub fn sandbox(&self) -> SandboxId {
+        match self {
+            Undo::StopSandbox { sandbox, .. }
+            | Undo::Umount { sandbox, .. }
+            | Undo::RestoreHostname { sandbox, .. }
+            | Undo::Unchroot { sandbox, .. }
+            | Undo::ReleasedWithSandbox { sandbox, .. } => *sandbox,
+        }
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(shell_quote("/proc"), "/proc");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

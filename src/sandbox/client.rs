@@ -1,0 +1,197 @@
+//! nsr's side of a sandbox: the held processes, the socket to the holder, and the
+//! waits that a signal to nsr can interrupt.
+
+use super::protocol::{recv, send, Request, Response};
+use crate::ns::spec::SandboxSpec;
+use crate::ops::OpError;
+use crate::signals::{signal_name, Signals};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// How long a command may take to end after nsr passed it a signal, before SIGKILL.
+const SIGNAL_GRACE: Duration = Duration::from_secs(5);
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+pub struct SandboxHandle {
+    /// The process nsr forked (like unshare(1) with --fork); nsr reaps it.
+    first: Pid,
+    /// The process inside the namespaces that serves requests.
+    pub holder_pid: i32,
+    /// The holder's pid inside its own pid namespace (1 with a new pid namespace).
+    pub inner_pid: i32,
+    holder_fd: Option<OwnedFd>,
+    sock: UnixStream,
+    pub own_mount_ns: bool,
+    pub own_pid_ns: bool,
+    pub own_uts_ns: bool,
+    alive: bool,
+}
+
+impl SandboxHandle {
+    pub fn new(first: Pid, sock: UnixStream, spec: &SandboxSpec) -> SandboxHandle {
+        SandboxHandle {
+            first,
+            holder_pid: first.as_raw(),
+            inner_pid: 0,
+            holder_fd: None,
+            sock,
+            own_mount_ns: spec.has_own_mount_ns(),
+            own_pid_ns: spec.has_own_pid_ns(),
+            own_uts_ns: spec.has_own_uts_ns(),
+            alive: true,
+        }
+    }
+
+    pub fn set_holder(&mut self, pid: i32, inner_pid: i32) -> Result<(), OpError> {
+        self.holder_pid = pid;
+        self.inner_pid = inner_pid;
+        // A pidfd names the holder for good, even after its pid could be reused.
+        self.holder_fd = Some(crate::sys::pidfd_open(pid).map_err(|e| {
+            self.kill_now();
+            OpError::os(e, format!("pidfd_open {pid}"))
+        })?);
+        Ok(())
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive
+    }
+
+    /// Sends a request and waits for the answer. A signal to nsr is passed on to the
+    /// holder, which passes it to the running command; if nothing answers within the
+    /// grace period the sandbox is killed.
+    pub fn request(&mut self, req: &Request, signals: &Signals) -> Result<Response, OpError> {
+        if !self.alive {
+            return Err(OpError::new("the sandbox has already stopped"));
+        }
+        if let Err(e) = send(&mut self.sock, req) {
+            return Err(self.died(e));
+        }
+        let mut deadline: Option<Instant> = None;
+        let mut forwarded = 0usize;
+        loop {
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO)
+                }
+                None => PollTimeout::NONE,
+            };
+            let mut fds = [
+                PollFd::new(self.sock.as_fd(), PollFlags::POLLIN),
+                PollFd::new(signals.wake_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, timeout) {
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(OpError::os(e, "poll")),
+                Ok(_) => {}
+            }
+            let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            if sock_ready {
+                return match recv::<Response>(&mut self.sock) {
+                    Ok(Some(r)) => Ok(r),
+                    Ok(None) => Err(self.died(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))),
+                    Err(e) => Err(self.died(e)),
+                };
+            }
+            signals.drain();
+            if let Some(sig) = signals.pending() {
+                if forwarded == 0 {
+                    forwarded = sig as usize;
+                    if let Ok(s) = Signal::try_from(sig) {
+                        let _ = kill(Pid::from_raw(self.holder_pid), s);
+                    }
+                    deadline = Some(Instant::now() + SIGNAL_GRACE);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.kill_now();
+                return Err(OpError::new(format!(
+                    "interrupted by {}: the command did not end within {}s, so the sandbox was killed",
+                    signal_name(forwarded as i32),
+                    SIGNAL_GRACE.as_secs()
+                )));
+            }
+        }
+    }
+
+    fn died(&mut self, e: std::io::Error) -> OpError {
+        self.kill_now();
+        OpError::new(format!("the sandbox's holder process exited unexpectedly ({e})"))
+            .with_hint("something inside the sandbox killed its init process, or it ran out of memory")
+    }
+
+    /// Stops the sandbox: every process in it, then the holder, then the first child.
+    pub fn stop(&mut self) -> Result<(), OpError> {
+        if !self.alive {
+            self.reap_first();
+            return Ok(());
+        }
+        if !self.own_pid_ns {
+            // Without a pid namespace the kernel will not end the sandbox's processes
+            // with the holder; the holder is their subreaper, so they are all below it.
+            for pid in crate::ns::inspect::descendants_of(self.holder_pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = send(&mut self.sock, &Request::Shutdown);
+        if !self.wait_holder_exit(STOP_GRACE) {
+            let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
+            if !self.wait_holder_exit(STOP_GRACE) {
+                return Err(OpError::new(format!("holder pid {} did not exit after SIGKILL", self.holder_pid)));
+            }
+        }
+        self.alive = false;
+        self.reap_first();
+        Ok(())
+    }
+
+    fn wait_holder_exit(&self, within: Duration) -> bool {
+        let Some(fd) = self.holder_fd.as_ref() else { return true };
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        let ms = within.as_millis() as i32;
+        matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)), Ok(n) if n > 0)
+    }
+
+    fn reap_first(&mut self) {
+        // The first child ends once the holder has; wait for it so no zombie stays.
+        let start = Instant::now();
+        loop {
+            match waitpid(self.first, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) if start.elapsed() < STOP_GRACE => std::thread::sleep(Duration::from_millis(5)),
+                Ok(WaitStatus::StillAlive) => {
+                    let _ = kill(self.first, Signal::SIGKILL);
+                    let _ = waitpid(self.first, None);
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Kills at once, for failures during set-up and as the last resort.
+    pub fn kill_now(&mut self) {
+        let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
+        let _ = kill(self.first, Signal::SIGKILL);
+        let _ = waitpid(self.first, None);
+        if let Some(fd) = self.holder_fd.as_ref() {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(2000u16));
+        }
+        self.alive = false;
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if self.alive {
+            self.kill_now();
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The holder: the process that keeps a sandbox's namespaces alive and does, inside
+//! them, what nsr asks over its socket. In a new pid namespace it is PID 1: it reaps
+//! every zombie and forwards termination signals to the command it runs.
+
+use super::process::{self, forwarded_signals, Stdio};
+use super::protocol::{recv, send, Request, Response, Startup};
+use crate::fs::mounting;
+use crate::fs::root::RootStack;
+use crate::ops::OpError;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+
+pub struct Holder {
+    sock: UnixStream,
+    sigfd: SignalFd,
+    roots: RootStack,
+    own_uts_ns: bool,
+}
+
+/// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
+pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
+    match setup(sock, own_pid_ns, own_uts_ns) {
+        Ok(mut h) => {
+            h.serve();
+            shutdown(own_pid_ns)
+        }
+        Err(_) => unsafe_exit(1),
+    }
+}
+
+fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Holder, OpError> {
+    // SAFETY: plain prctl/setpgid calls on this process.
+    unsafe {
+        // Out of nsr's process group: a Ctrl-C on the terminal reaches nsr, which decides.
+        libc::setpgid(0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if !own_pid_ns {
+            // Orphans of the sandbox's commands come back to us, so teardown finds them.
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+        }
+    }
+    let mut mask = forwarded_signals();
+    mask.add(Signal::SIGCHLD);
+    mask.thread_set_mask().map_err(|e| OpError::os(e, "sigprocmask"))?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| OpError::os(e, "signalfd"))?;
+    // No host fd other than the terminal may reach the sandbox (runc CVE-2024-21626).
+    let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
+    keep.sort();
+    crate::sys::close_fds_except(3, &keep);
+    let inner_pid = std::process::id() as i32;
+    send(&mut sock, &Startup::Ready { inner_pid }).map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
+    Ok(Holder { sock, sigfd, roots: RootStack::default(), own_uts_ns })
+}
+
+impl Holder {
+    fn serve(&mut self) {
+        loop {
+            let mut fds = [
+                PollFd::new(self.sock.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
+            ];
+            if poll(&mut fds, PollTimeout::NONE).is_err() {
+                continue;
+            }
+            let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let sig_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+            if sig_ready {
+                // Idle: reap zombies; termination signals have no command to go to.
+                while let Ok(Some(_)) = self.sigfd.read_signal() {}
+                process::reap(None);
+            }
+            if !sock_ready {
+                continue;
+            }
+            let req: Request = match recv(&mut self.sock) {
+                Ok(Some(r)) => r,
+                _ => return, // nsr is gone: the sandbox goes with it
+            };
+            if matches!(req, Request::Shutdown) {
+                let _ = send(&mut self.sock, &Response::Done);
+                return;
+            }
+            let resp = self.handle(req).unwrap_or_else(|e| Response::Failed(e.into()));
+            if send(&mut self.sock, &resp).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn handle(&mut self, req: Request) -> Result<Response, OpError> {
+        Ok(match req {
+            Request::SetHostname(name) => {
+                if !self.own_uts_ns {
+                    return Err(OpError::new("this sandbox shares the host's uts namespace"));
+                }
+                nix::unistd::sethostname(&name).map_err(|e| OpError::os(e, format!("sethostname {name}")))?;
+                Response::Done
+            }
+            Request::GetHostname => Response::Text(
+                nix::unistd::gethostname()
+                    .map_err(|e| OpError::os(e, "gethostname"))?
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            Request::Mount(spec) => Response::Mounted { mnt_id: mounting::mount(&spec)? },
+            Request::Umount { path, mnt_id } => {
+                if mounting::unmount_if_ours(&path, mnt_id)? {
+                    Response::Done
+                } else {
+                    Response::AlreadyGone
+                }
+            }
+            Request::Chroot(path) => {
+                self.roots.chroot(&path)?;
+                Response::Done
+            }
+            Request::Unchroot => {
+                if self.roots.unchroot()? {
+                    Response::Done
+                } else {
+                    Response::AlreadyGone
+                }
+            }
+            Request::PivotRoot(path) => {
+                self.roots.pivot_root(&path)?;
+                Response::Done
+            }
+            Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
+            Request::Exec(spec) => Response::Ran(process::run(&spec, Stdio::Terminal, &self.sigfd)?),
+            Request::Shutdown => Response::Done,
+        })
+    }
+}
+
+/// Ends the sandbox's processes, then the holder. As PID 1 its exit ends the whole pid
+/// namespace; as a subreaper it kills the children it still has first.
+fn shutdown(own_pid_ns: bool) -> ! {
+    if !own_pid_ns {
+        kill_children();
+    }
+    unsafe_exit(0)
+}
+
+fn kill_children() {
+    for _ in 0..50 {
+        let children = crate::ns::inspect::children_of(std::process::id() as i32);
+        if children.is_empty() {
+            return;
+        }
+        for pid in children {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(-1), None);
+        process::reap(None);
+    }
+}
+
+pub fn unsafe_exit(code: i32) -> ! {
+    // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent nsr.
+    unsafe { libc::_exit(code) }
+}
+
+/// Unblocks every signal (for a child that goes on to do more than the holder).
+pub fn unblock_all() {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}

@@ -1,0 +1,150 @@
+//! Messages between nsr and a sandbox's holder process, framed as a 4-byte length and JSON.
+
+use crate::fs::mount_spec::MountSpec;
+use crate::ops::OpError;
+use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+
+/// Largest frame either side accepts; command output beyond the run limit is cut before this.
+pub const MAX_FRAME: usize = 64 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub stdin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Exit status, or None when a signal ended the command.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One line of /proc/PID/mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountEntry {
+    pub id: u64,
+    pub parent: u64,
+    pub mount_point: String,
+    pub fstype: String,
+    pub source: String,
+    pub options: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    SetHostname(String),
+    GetHostname,
+    Mount(MountSpec),
+    /// Unmount the mount with this ID at this path, if it is still there.
+    Umount { path: String, mnt_id: u64 },
+    Chroot(String),
+    Unchroot,
+    PivotRoot(String),
+    Run(RunSpec),
+    Exec(RunSpec),
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    Done,
+    Text(String),
+    Mounted { mnt_id: u64 },
+    Ran(RunResult),
+    AlreadyGone,
+    Failed(WireError),
+}
+
+/// Startup messages, sent before the holder serves requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Startup {
+    /// The first child is in its new user namespace: write its id maps.
+    NeedMaps,
+    /// The holder's pid, as nsr sees it, when it is a second child (pid or time namespace).
+    HolderPid(i32),
+    /// The holder serves requests; `inner_pid` is its pid inside its own pid namespace.
+    Ready { inner_pid: i32 },
+    Failed(WireError),
+}
+
+/// nsr's answer to `NeedMaps`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Go {
+    Proceed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireError {
+    pub errno: Option<i32>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<WireError> for OpError {
+    fn from(w: WireError) -> OpError {
+        OpError { errno: w.errno.map(Errno::from_raw), message: w.message, hint: w.hint }
+    }
+}
+
+impl From<OpError> for WireError {
+    fn from(e: OpError) -> WireError {
+        WireError { errno: e.errno.map(|e| e as i32), message: e.message, hint: e.hint }
+    }
+}
+
+pub fn send<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
+    let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&body);
+    w.write_all(&frame)
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream.
+pub fn recv<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_eof_is_none() {
+        let mut buf = Vec::new();
+        send(&mut buf, &Request::Chroot("/x".into())).unwrap();
+        let mut r = &buf[..];
+        let got: Option<Request> = recv(&mut r).unwrap();
+        assert!(matches!(got, Some(Request::Chroot(p)) if p == "/x"));
+        let again: Option<Request> = recv(&mut r).unwrap();
+        assert!(again.is_none());
+    }
+
+    #[test]
+    fn oversized_frame_is_refused() {
+        let buf = (u32::MAX).to_le_bytes();
+        let mut r = &buf[..];
+        assert!(recv::<Request>(&mut r).is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! Creating a sandbox, as `unshare --fork` does: a first child enters the namespaces
+//! to join (setns), creates the new ones (unshare), waits for nsr to write its id maps,
+//! and, when a pid or time namespace applies only to its children, forks the holder.
+
+use super::client::SandboxHandle;
+use super::holder;
+use super::protocol::{recv, send, Go, Startup, WireError};
+use crate::ns::idmap;
+use crate::ns::kinds::NsKind;
+use crate::ns::spec::{Propagation, SandboxSpec};
+use crate::ops::OpError;
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// How long a sandbox may take to come up before nsr gives up on it.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether the namespaces apply to the first child's children only, so a holder is forked.
+fn holder_is_second_child(spec: &SandboxSpec) -> bool {
+    spec.has_own_pid_ns() || spec.creates(NsKind::Time)
+}
+
+pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
+    let (mut sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
+    let parent_pid = std::process::id() as i32;
+    // SAFETY: nsr is single-threaded; the child goes on with its own copy of memory.
+    let first = match unsafe { fork() }.map_err(|e| OpError::os(e, "fork"))? {
+        ForkResult::Child => {
+            drop(sock);
+            first_child(spec, child_sock, parent_pid)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(child_sock);
+    let mut handle = SandboxHandle::new(first, sock.try_clone().map_err(|e| io_err(e, "dup"))?, spec);
+    sock.set_read_timeout(Some(STARTUP_TIMEOUT)).map_err(|e| io_err(e, "socket timeout"))?;
+    let forks = holder_is_second_child(spec);
+    let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
+    let mut inner_pid = None;
+    while holder_pid.is_none() || inner_pid.is_none() {
+        let msg: Option<Startup> = match recv(&mut sock) {
+            Ok(m) => m,
+            Err(e) => {
+                handle.kill_now();
+                return Err(io_err(e, "the sandbox did not come up"));
+            }
+        };
+        match msg {
+            Some(Startup::NeedMaps) => {
+                let (uid_map, gid_map, deny) = if spec.uid_map.is_empty() && spec.gid_map.is_empty() {
+                    (vec![], vec![], false)
+                } else {
+                    (spec.uid_map.clone(), spec.gid_map.clone(), is_root_map(spec))
+                };
+                if let Err(e) = idmap::write_maps(first.as_raw(), &uid_map, &gid_map, deny) {
+                    handle.kill_now();
+                    return Err(e);
+                }
+                if send(&mut sock, &Go::Proceed).is_err() {
+                    handle.kill_now();
+                    return Err(OpError::new("the sandbox exited while its id maps were written"));
+                }
+            }
+            Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
+            Some(Startup::Ready { inner_pid: p }) => inner_pid = Some(p),
+            Some(Startup::Failed(w)) => {
+                handle.kill_now();
+                return Err(w.into());
+            }
+            None => {
+                handle.kill_now();
+                return Err(OpError::new("the sandbox process exited during set-up"));
+            }
+        }
+    }
+    sock.set_read_timeout(None).map_err(|e| io_err(e, "socket timeout"))?;
+    handle.set_holder(holder_pid.unwrap_or(first.as_raw()), inner_pid.unwrap_or(0))?;
+    Ok(handle)
+}
+
+/// --map-root-user denies setgroups; explicit multi-range maps keep it.
+fn is_root_map(spec: &SandboxSpec) -> bool {
+    spec.uid_map.len() == 1 && spec.uid_map[0].inside == 0 && spec.uid_map[0].count == 1
+}
+
+fn io_err(e: std::io::Error, what: &str) -> OpError {
+    match e.raw_os_error() {
+        Some(n) => OpError::os(Errno::from_raw(n), format!("{what}: {e}")),
+        None => OpError::new(format!("{what}: {e}")),
+    }
+}
+
+fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
+    // SAFETY: prctl on this process only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if nix::unistd::getppid().as_raw() != parent_pid {
+        holder::unsafe_exit(1);
+    }
+    match enter_namespaces(spec, &mut sock) {
+        Ok(()) => {}
+        Err(e) => {
+            let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
+            holder::unsafe_exit(1);
+        }
+    }
+    if !holder_is_second_child(spec) {
+        holder::run(sock, false, spec.has_own_uts_ns());
+    }
+    // SAFETY: still single-threaded.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns()),
+        Ok(ForkResult::Parent { child }) => {
+            let _ = send(&mut sock, &Startup::HolderPid(child.as_raw()));
+            drop(sock);
+            wait_for_holder(child)
+        }
+        Err(e) => {
+            let _ = send(&mut sock, &Startup::Failed(OpError::os(e, "fork the holder").into()));
+            holder::unsafe_exit(1)
+        }
+    }
+}
+
+/// The first child stays as the holder's parent, like unshare(1) with --fork, and
+/// ends with the holder's status.
+fn wait_for_holder(child: Pid) -> ! {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => holder::unsafe_exit(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => holder::unsafe_exit(128 + sig as i32),
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(_) => holder::unsafe_exit(1),
+        }
+    }
+}
+
+fn enter_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpError> {
+    // Join first (a user namespace before what it owns), so that namespaces owned by
+    // the host can still be entered before a new user namespace drops host privilege.
+    let mut joins: Vec<_> = spec.join.iter().collect();
+    joins.sort_by_key(|(k, _)| **k != NsKind::User);
+    for (kind, target) in joins {
+        let path = target.path_for(*kind);
+        let fd = open(path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
+            let err = OpError::os(e, format!("cannot open {path} to join its {kind} namespace"));
+            if e == Errno::ENOENT {
+                err.with_hint("no such namespace file: check the netns name (ip netns list) or the pid")
+            } else {
+                err
+            }
+        })?;
+        let flag = CloneFlags::from_bits_retain(kind.clone_flag());
+        setns(&fd, flag).map_err(|e| {
+            let err = OpError::os(e, format!("setns into {path} ({kind})"));
+            match e {
+                Errno::EINVAL => err.with_hint(format!("{path} is not a {kind} namespace")),
+                Errno::EPERM => err.with_hint("joining a namespace needs CAP_SYS_ADMIN over it (run as root)"),
+                _ => err,
+            }
+        })?;
+    }
+    let mut flags = CloneFlags::empty();
+    for kind in &spec.create {
+        flags |= CloneFlags::from_bits_retain(kind.clone_flag());
+    }
+    if !flags.is_empty() {
+        unshare(flags).map_err(|e| unshare_error(e, spec))?;
+    }
+    if spec.creates(NsKind::User) {
+        send(sock, &Startup::NeedMaps).map_err(|_| OpError::new("nsr went away"))?;
+        match recv::<Go>(sock) {
+            Ok(Some(Go::Proceed)) => {}
+            _ => return Err(OpError::new("nsr did not write the id maps")),
+        }
+        if !spec.uid_map.is_empty() {
+            // Become the mapped root (or the first mapped id) with full capabilities.
+            let uid = spec.uid_map[0].inside;
+            let gid = spec.gid_map.first().map(|r| r.inside).unwrap_or(uid);
+            let _ = nix::unistd::setresgid(gid.into(), gid.into(), gid.into());
+            let _ = nix::unistd::setresuid(uid.into(), uid.into(), uid.into());
+        }
+    }
+    if spec.creates(NsKind::Mount) {
+        let prop = match spec.propagation {
+            Propagation::Private => Some(MsFlags::MS_PRIVATE),
+            Propagation::Slave => Some(MsFlags::MS_SLAVE),
+            Propagation::Unchanged => None,
+        };
+        if let Some(p) = prop {
+            mount(None::<&str>, "/", None::<&str>, p | MsFlags::MS_REC, None::<&str>)
+                .map_err(|e| OpError::os(e, "cannot make / private in the new mount namespace"))?;
+        }
+    }
+    Ok(())
+}
+
+fn unshare_error(e: Errno, spec: &SandboxSpec) -> OpError {
+    let err = OpError::os(e, format!("unshare({})", spec.create.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")));
+    let root = nix::unistd::geteuid().is_root();
+    match e {
+        Errno::EPERM if !root && !spec.creates(NsKind::User) => err.with_hint(
+            "not root: add \"user\" to the kinds with map_root: true for a rootless sandbox",
+        ),
+        Errno::EPERM | Errno::ENOSPC if spec.creates(NsKind::User) => {
+            let disabled = std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+                .map(|v| v.trim() == "0")
+                .unwrap_or(false)
+                || std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|v| v.trim() == "0").unwrap_or(false)
+                || std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+                    .map(|v| v.trim() == "1")
+                    .unwrap_or(false);
+            if disabled {
+                err.with_hint("unprivileged user namespaces are disabled on this host (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces or kernel.apparmor_restrict_unprivileged_userns)")
+            } else if e == Errno::ENOSPC {
+                err.with_hint("the limit of user namespaces is reached (user.max_user_namespaces)")
+            } else {
+                err.with_hint("the kernel refused a new user namespace: are you inside a chroot, or a seccomp filter?")
+            }
+        }
+        Errno::EINVAL => err.with_hint("this kernel does not support one of these namespace kinds"),
+        _ => err,
+    }
+}

@@ -1,0 +1,60 @@
+//! A run's state: the backend that does operations and the journal of their undos.
+//! Every primitive goes through `perform`, which records the undo before it returns.
+
+use crate::journal::{Origin, UndoJournal, UndoReport};
+use crate::ops::{Backend, Op, OpError, Output};
+
+/// A primitive that failed, with everything a user needs to act on it.
+#[derive(Debug, Clone)]
+pub struct PrimitiveFailure {
+    /// The call as the recipe wrote it, with its argument values: `mount("proc", "/proc", "proc")`.
+    pub call: String,
+    pub origin: Origin,
+    pub error: OpError,
+}
+
+pub struct Session {
+    backend: Box<dyn Backend>,
+    journal: UndoJournal,
+}
+
+impl Session {
+    pub fn new(backend: Box<dyn Backend>) -> Session {
+        Session { backend, journal: UndoJournal::default() }
+    }
+
+    pub fn perform(&mut self, op: Op, call: String, origin: Origin) -> Result<Output, PrimitiveFailure> {
+        match self.backend.apply(&op) {
+            Ok((output, undo)) => {
+                if let Some(undo) = undo {
+                    self.journal.record(describe(&op, &output), origin, undo);
+                }
+                Ok(output)
+            }
+            Err(error) => Err(PrimitiveFailure { call, origin, error }),
+        }
+    }
+
+    pub fn journal(&self) -> &UndoJournal {
+        &self.journal
+    }
+
+    pub fn rollback(&mut self) -> Vec<UndoReport> {
+        self.journal.rollback(self.backend.as_mut())
+    }
+}
+
+/// The journal's words for what an operation created.
+fn describe(op: &Op, output: &Output) -> String {
+    match (op, output) {
+        (Op::Unshare(spec), Output::Sandbox { pid, .. }) => {
+            let kinds: Vec<_> = spec.create.iter().map(|k| k.name()).collect();
+            format!("sandbox pid {pid} [{}]", kinds.join(" "))
+        }
+        (Op::SetHostname { name, .. }, _) => format!("hostname {name}"),
+        (Op::Mount { spec, .. }, _) => format!("mount {}", spec.describe()),
+        (Op::Chroot { path, .. }, _) => format!("chroot {path}"),
+        (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
+        (op, _) => op.shell(),
+    }
+}
