@@ -29,8 +29,15 @@ pub fn mount(spec: &MountSpec) -> Result<u64, OpError> {
                 config(&fs, fstype, k, v.as_deref())?;
             }
             create(&fs, fstype)?;
-            fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
-                .map_err(|e| os(e, format!("fsmount {fstype}")))?
+            fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| {
+                let err = with_log(os(e, format!("fsmount {fstype}")), &fs);
+                match (from_rustix(e), fstype.as_str()) {
+                    (Errno::EPERM, "proc" | "sysfs") => err.with_hint(format!(
+                        "in a user namespace the kernel allows a new {fstype} only while a full one is visible: mount it before pivot_root, and in a pid (proc) or net (sysfs) namespace of the sandbox's own"
+                    )),
+                    _ => err,
+                }
+            })?
         }
         MountSource::Overlay { lower, upper, work } => {
             let fs = open_fs("overlay")?;

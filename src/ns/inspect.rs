@@ -23,10 +23,12 @@ pub fn namespaces(pid: i32) -> Result<BTreeMap<String, u64>, OpError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && pid_exists(pid) => {} // kernel without this kind
             Err(e) => {
                 let err = OpError::os(io_errno(&e), format!("cannot read {path}"));
-                return Err(if io_errno(&e) == Errno::ENOENT {
-                    err.with_hint(format!("no process has pid {pid}"))
-                } else {
-                    err
+                return Err(match io_errno(&e) {
+                    Errno::ENOENT => err.with_hint(format!("no process has pid {pid}")),
+                    Errno::EACCES | Errno::EPERM => err.with_hint(format!(
+                        "pid {pid} belongs to another user or to a container nsr may not inspect (ptrace access mode)"
+                    )),
+                    _ => err,
                 });
             }
         }

@@ -1,0 +1,303 @@
+//! What every end-to-end test needs: the built binary, recipes written to a scratch
+//! directory, busybox roots, and a snapshot of host state to compare before and after.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
+
+pub const NSR: &str = env!("CARGO_BIN_EXE_nsr");
+/// Every resource a test makes is named with this prefix and the test process's pid.
+pub const PREFIX: &str = "nsrt";
+
+static SERIAL: Mutex<()> = Mutex::new(());
+static SWEEP: Once = Once::new();
+
+/// Tests compare host snapshots, so they run one at a time within a test binary.
+pub fn serial() -> MutexGuard<'static, ()> {
+    require_root();
+    SWEEP.call_once(sweep);
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn require_root() {
+    assert!(nix::unistd::geteuid().is_root(), "the end-to-end tests run as root (CI does)");
+}
+
+pub fn prefix() -> String {
+    format!("{PREFIX}{}", std::process::id())
+}
+
+/// Removes what an earlier, killed test run may have left: only names with our prefix.
+fn sweep() {
+    if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
+        let mut points: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|p| p.contains(&format!("/{PREFIX}")))
+            .collect();
+        points.reverse();
+        for p in points {
+            let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(PREFIX) {
+                let _ = Command::new("ip").args(["netns", "del", &name]).status();
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(PREFIX) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A scratch directory that is removed, with anything mounted under it, on drop.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{}-{name}", prefix()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> String {
+        self.dir.join(rel).to_string_lossy().into_owned()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> String {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+
+    /// A root filesystem of busybox-static: enough for a shell and the usual tools.
+    pub fn busybox_root(&self, rel: &str) -> String {
+        let root = self.dir.join(rel);
+        for d in ["bin", "proc", "sys", "tmp", "dev/pts", "dev/mqueue", "etc", "mnt", "lower", "upper", "work", "merged", "oldroot"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let busybox = ["/usr/bin/busybox", "/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is installed (.ci/run installs it)");
+        std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+        for tool in [
+            "sh", "ls", "cat", "hostname", "mount", "id", "echo", "sleep", "true", "false", "grep", "wc", "touch", "readlink",
+            "awk", "ps", "env", "pwd", "mkdir", "stat", "kill", "head", "tr", "sort",
+        ] {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(tool));
+        }
+        std::fs::write(root.join("etc/marker"), "inside the test root\n").unwrap();
+        root.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let dir = self.dir.to_string_lossy().into_owned();
+        if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut points: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&dir)).collect();
+            points.reverse();
+            for p in points {
+                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from(out: Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+        Run { code, stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// Fails with the whole output when the run did not end as expected.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit status\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "a panic:\n{}", self.stderr);
+        self
+    }
+}
+
+pub fn nsr(args: &[&str]) -> Run {
+    let child = Command::new(NSR).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    Run::from(wait_bounded(child, Duration::from_secs(60)))
+}
+
+/// Writes the recipe to the scratch directory and runs it with its parameters.
+pub fn run_recipe(scratch: &Scratch, name: &str, text: &str, params: &[&str]) -> Run {
+    let file = scratch.write(name, text);
+    let mut args = vec!["run", file.as_str()];
+    args.extend_from_slice(params);
+    nsr(&args)
+}
+
+/// Waits for a child, killing it (by pid: we started it) if it takes too long.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_end(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_end(&mut s);
+        }
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+}
+
+/// A normalized snapshot of what a recipe may touch on the host: links, addresses,
+/// routes, named netns, mounts, forwarding sysctls, hostname, and nsr processes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub lines: BTreeSet<String>,
+}
+
+impl HostState {
+    pub fn take() -> HostState {
+        let mut lines = BTreeSet::new();
+        for (section, args) in [
+            ("link", vec!["-o", "link", "show"]),
+            ("addr", vec!["-o", "addr", "show"]),
+            ("route", vec!["route", "show", "table", "all"]),
+            ("netns", vec!["netns", "list"]),
+        ] {
+            if let Ok(out) = Command::new("ip").args(&args).output() {
+                for l in String::from_utf8_lossy(&out.stdout).lines() {
+                    lines.insert(format!("{section}: {}", normalize_ip_line(l)));
+                }
+            }
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        for l in mountinfo.lines() {
+            let f: Vec<&str> = l.split(' ').collect();
+            let tail = l.split(" - ").nth(1).unwrap_or("");
+            lines.insert(format!("mount: {} {} {}", f[4], f[5], tail));
+        }
+        for k in ["net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding"] {
+            let v = std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
+            lines.insert(format!("sysctl: {k}={}", v.trim()));
+        }
+        lines.insert(format!("hostname: {}", nix::unistd::gethostname().unwrap().to_string_lossy()));
+        for pid in nsr_processes() {
+            lines.insert(format!("process: nsr pid {pid}"));
+        }
+        HostState { lines }
+    }
+
+    /// Asserts that nothing changed since `self` was taken, listing the difference.
+    pub fn assert_unchanged(&self, context: &str) {
+        let mut after = HostState::take();
+        // Processes may take a moment to be reaped by their parents.
+        for _ in 0..50 {
+            if after == *self {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            after = HostState::take();
+        }
+        let gone: Vec<_> = self.lines.difference(&after.lines).collect();
+        let new: Vec<_> = after.lines.difference(&self.lines).collect();
+        panic!("host state changed ({context})\nremoved: {gone:#?}\nadded: {new:#?}");
+    }
+}
+
+fn normalize_ip_line(l: &str) -> String {
+    let mut words: Vec<&str> = l.split_whitespace().collect();
+    // Counters and interface indexes change without anything being left behind.
+    if words.first().is_some_and(|w| w.ends_with(':') && w[..w.len() - 1].parse::<u32>().is_ok()) {
+        words.remove(0);
+    }
+    let mut out = Vec::new();
+    let mut skip = false;
+    for w in words {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if ["valid_lft", "preferred_lft", "qlen", "state"].contains(&w) {
+            skip = true;
+            continue;
+        }
+        out.push(w);
+    }
+    out.join(" ")
+}
+
+/// Processes running the nsr binary other than the test itself.
+pub fn nsr_processes() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
+            if exe.to_string_lossy().trim_end_matches(" (deleted)") == std::fs::canonicalize(NSR).unwrap().to_string_lossy() {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Pids of processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && pid != std::process::id() as i32 {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,311 @@
+//! The sandbox primitives against the real kernel, as a user's recipes use them.
+
+mod common;
+use common::*;
+
+/// Recipes in these tests use `out(r)`: a command's stdout without the final newline
+/// (Rhai's `trim` trims in place and returns nothing).
+fn run_recipe_with(s: &Scratch, name: &str, body: &str, params: &[&str]) -> Run {
+    let text = format!("fn out(r) {{ let s = r.stdout; s.trim(); s }}\n{body}");
+    run_recipe(s, name, &text, params)
+}
+
+#[test]
+fn a_sandbox_has_its_own_hostname_and_the_host_keeps_its_own() {
+    let _g = serial();
+    let s = Scratch::new("hostname");
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "h.nsr",
+        r#"let box = unshare(["uts"]);
+box.hostname("inner-host");
+print("inside=" + out(box.run(["hostname"])));
+print("getter=" + box.hostname());"#,
+        &[],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("inside=inner-host"), "{}", r.stdout);
+    assert!(r.stdout.contains("getter=inner-host"));
+    before.assert_unchanged("hostname");
+}
+
+#[test]
+fn the_holder_is_pid_1_and_reaps_orphans() {
+    let _g = serial();
+    let s = Scratch::new("pid1");
+    let root = s.busybox_root("root");
+    let r = run_recipe_with(
+        &s,
+        "p.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid"] });
+box.chroot(args.root);
+box.mount("proc", "/proc", "proc");
+print("ppid=" + out(box.run("echo $PPID")));
+// An orphan that exits at once is reparented to PID 1, which must reap it.
+box.run("(sh -c 'exit 0' &) ; true");
+let z = box.run("sleep 0.2; grep -l '^State:.*Z' /proc/[0-9]*/status; true");
+print("zombies=[" + out(z) + "]");
+print("visible=" + out(box.run("ls /proc | grep -c '^[0-9]'")));"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("ppid=1"), "{}", r.stdout);
+    assert!(r.stdout.contains("zombies=[]"), "{}", r.stdout);
+    let visible: usize = r.stdout.split("visible=").nth(1).unwrap().trim().parse().unwrap();
+    assert!(visible <= 4, "only the sandbox's processes are visible: {visible}");
+}
+
+#[test]
+fn namespace_inodes_differ_from_the_host_for_exactly_the_kinds_asked() {
+    let _g = serial();
+    let s = Scratch::new("kinds");
+    let all = ["mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time"];
+    for kinds in [vec!["uts"], vec!["mount", "pid", "net"], all.to_vec()] {
+        let list = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let r = run_recipe(
+            &s,
+            "k.nsr",
+            &format!(
+                r#"let box = unshare(#{{ kinds: [{list}], map_root: {} }});
+let host = namespaces();
+let own = box.namespaces();
+for k in own.keys() {{ print(k + "=" + if own[k] == host[k] {{ "shared" }} else {{ "new" }}); }}"#,
+                kinds.contains(&"user")
+            ),
+            &[],
+        );
+        r.expect_code(0);
+        for k in all {
+            let expected = if kinds.contains(&k) { "new" } else { "shared" };
+            assert!(r.stdout.contains(&format!("{k}={expected}")), "{k} should be {expected} for {kinds:?}:\n{}", r.stdout);
+        }
+    }
+}
+
+#[test]
+fn proc_is_mounted_in_the_sandbox_only() {
+    let _g = serial();
+    let s = Scratch::new("proc");
+    let target = s.path("procdir");
+    std::fs::create_dir_all(&target).unwrap();
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "m.nsr",
+        &format!(
+            r#"let box = unshare(["mount", "pid"]);
+box.mount("proc", "{target}", "proc");
+// A second sandbox shares the host's mount namespace: it is the host's view.
+let host = unshare(["uts"]);
+print("sandbox=" + box.mountinfo().filter(|m| m.target == "{target}").len());
+print("host=" + host.mountinfo().filter(|m| m.target == "{target}").len());
+print("fstype=" + box.mountinfo().filter(|m| m.target == "{target}")[0].fstype);"#
+        ),
+        &[],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("sandbox=1") && r.stdout.contains("host=0") && r.stdout.contains("fstype=proc"), "{}", r.stdout);
+    before.assert_unchanged("proc mount");
+}
+
+#[test]
+fn chroot_sees_only_the_new_root_and_undo_returns() {
+    let _g = serial();
+    let s = Scratch::new("chroot");
+    let root = s.busybox_root("root");
+    let r = run_recipe_with(
+        &s,
+        "c.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+box.chroot(args.root);
+print("marker=" + out(box.run("cat /etc/marker")));
+print("ls=" + out(box.run("ls / | tr '\n' ' '")));"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("marker=inside the test root"), "{}", r.stdout);
+    assert!(!r.stdout.contains("usr"), "the host's /usr must not be visible: {}", r.stdout);
+}
+
+#[test]
+fn pivot_root_replaces_the_root_and_hides_the_old_one() {
+    let _g = serial();
+    let s = Scratch::new("pivot");
+    let root = s.busybox_root("root");
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "p.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+box.mount("proc", args.root + "/proc", "proc");
+box.pivot_root(args.root);
+print("marker=" + out(box.run("cat /etc/marker")));
+let points = box.run("awk '{print $5}' /proc/self/mountinfo").stdout;
+let sorted = points.split("\n").filter(|l| l != "");
+sorted.sort();
+print("points=" + sorted);
+print("host_paths=" + points.contains("/tmp/"));"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("marker=inside the test root"), "{}", r.stdout);
+    assert!(r.stdout.contains("points=[\"/\", \"/proc\"]"), "{}", r.stdout);
+    assert!(r.stdout.contains("host_paths=false"), "{}", r.stdout);
+    before.assert_unchanged("pivot_root");
+}
+
+#[test]
+fn every_mount_kind_works_and_is_undone() {
+    let _g = serial();
+    let s = Scratch::new("mounts");
+    let root = s.busybox_root("root");
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "m.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "uts", "ipc", "net", "pid", "user"], map_root: true });
+box.chroot(args.root);
+box.mount("proc", "/proc", "proc");
+box.mount("sysfs", "/sys", "sysfs", #{ readonly: true });
+box.mount("tmpfs", "/tmp", "tmpfs", #{ data: "size=1m,mode=1777" });
+box.mount("devpts", "/dev/pts", "devpts", #{ data: "newinstance,ptmxmode=0666" });
+box.mount("mqueue", "/dev/mqueue", "mqueue");
+box.mount("/etc", "/mnt", "bind", #{ readonly: true });
+box.run("mkdir /tmp/up /tmp/wk", #{ check: true });
+box.mount("overlay", "/merged", "overlay", #{ lower: ["/etc"], upper: "/tmp/up", work: "/tmp/wk" });
+let info = box.mountinfo();
+for m in info { print("mount " + m.target + " " + m.fstype + " " + m.options); }
+print("ro_write=" + box.run("touch /mnt/x").code);
+box.run("echo new > /merged/created", #{ check: true });
+print("upper=" + out(box.run("cat /tmp/up/created")));
+print("lower_untouched=" + box.run("ls /etc").stdout.contains("created"));"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    for (target, fstype) in [("/proc", "proc"), ("/sys", "sysfs"), ("/tmp", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/mqueue", "mqueue"), ("/merged", "overlay")] {
+        assert!(r.stdout.contains(&format!("mount {target} {fstype} ")), "{target} {fstype}:\n{}", r.stdout);
+    }
+    assert!(r.stdout.lines().any(|l| l.starts_with("mount /sys sysfs ro,")), "{}", r.stdout);
+    assert!(r.stdout.lines().any(|l| l.starts_with("mount /proc proc rw,nosuid,nodev,noexec")), "{}", r.stdout);
+    assert!(r.stdout.lines().any(|l| l.starts_with("mount /mnt ") && l.contains(" ro")), "{}", r.stdout);
+    assert!(r.stdout.contains("ro_write=1"), "{}", r.stdout);
+    assert!(r.stdout.contains("upper=new"), "{}", r.stdout);
+    assert!(r.stdout.contains("lower_untouched=false"), "{}", r.stdout);
+    before.assert_unchanged("mounts");
+}
+
+#[test]
+fn mounts_in_the_host_mount_namespace_are_undone_exactly() {
+    let _g = serial();
+    let s = Scratch::new("hostmount");
+    let dir = s.path("t");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "h.nsr",
+        &format!(
+            r#"let box = unshare(["uts"]);
+box.mount("tmpfs", "{dir}", "tmpfs");
+box.mount("tmpfs", "{dir}", "tmpfs");
+print("stacked=" + box.mountinfo().filter(|m| m.target == "{dir}").len());"#
+        ),
+        &["-v"],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("stacked=2"), "{}", r.stdout);
+    before.assert_unchanged("host-namespace mounts");
+}
+
+#[test]
+fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
+    let _g = serial();
+    let s = Scratch::new("join");
+    let netns = format!("{}join", prefix());
+    assert!(std::process::Command::new("ip").args(["netns", "add", &netns]).status().unwrap().success());
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _del = Del(netns.clone());
+    let ino = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/run/netns/{netns}")).unwrap().ino()
+    };
+    let r = run_recipe_with(
+        &s,
+        "j.nsr",
+        &format!(
+            r#"let a = unshare(#{{ kinds: ["uts", "mount", "pid", "user"], map_root: true, net: "/run/netns/{netns}" }});
+print("net=" + a.namespaces().net);
+let b = unshare(#{{ kinds: ["mount"], uts: a.pid }});
+print("uts_same=" + (b.namespaces().uts == a.namespaces().uts));
+let c = unshare(#{{ kinds: ["mount"], join: #{{ ipc: a }} }});
+print("ipc_same=" + (c.namespaces().ipc == a.namespaces().ipc));"#
+        ),
+        &[],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains(&format!("net={ino}")), "{}", r.stdout);
+    assert!(r.stdout.contains("uts_same=true") && r.stdout.contains("ipc_same=true"), "{}", r.stdout);
+}
+
+#[test]
+fn run_returns_status_output_and_takes_env_cwd_stdin() {
+    let _g = serial();
+    let s = Scratch::new("run");
+    let root = s.busybox_root("root");
+    let r = run_recipe_with(
+        &s,
+        "r.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+box.chroot(args.root);
+let r = box.run(["sh", "-c", "echo out; echo err >&2; exit 7"]);
+let e = r.stderr; e.trim();
+print("code=" + r.code + " ok=" + r.ok + " out=" + out(r) + " err=" + e);
+print("env=" + out(box.run("echo $GREETING", #{ env: #{ GREETING: "hi" } })));
+print("cwd=" + out(box.run("pwd", #{ cwd: "/etc" })));
+print("stdin=" + box.run(["cat"], #{ stdin: "typed" }).stdout);
+let k = box.run(["sh", "-c", "kill -9 $$"]);
+print("signal=" + k.signal + " code=" + k.code);"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    for want in ["code=7 ok=false out=out err=err", "env=hi", "cwd=/etc", "stdin=typed", "signal=SIGKILL code=137"] {
+        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn exec_hands_over_the_terminal_and_returns_the_status() {
+    let _g = serial();
+    let s = Scratch::new("exec");
+    let file = s.write(
+        "e.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "uts", "pid", "user"], map_root: true });
+box.hostname("ttybox");
+let code = box.exec(["sh", "-c", "test -t 0 && echo tty-yes; hostname; exit 5"]);
+print("exec-code=" + code);"#,
+    );
+    // script(1) gives the recipe a real pseudo-terminal.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{NSR} run {file}"), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tty-yes") && text.contains("ttybox") && text.contains("exec-code=5"), "{text}");
+}
+
+#[test]
+fn the_default_recipe_runs_with_nothing_but_the_binary() {
+    let _g = serial();
+    let before = HostState::take();
+    let r = nsr(&["run"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("hostname: nsr-demo") && r.stdout.contains("my pid: 2") && r.stdout.contains("uid: 0"), "{}", r.stdout);
+    before.assert_unchanged("default recipe");
+}
