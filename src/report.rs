@@ -29,7 +29,13 @@ pub fn render_error(err: &RecipeError, sources: &dyn SourceLookup) -> String {
         }
         RecipeError::Syntax { message, .. } => (format!("syntax error: {message}"), None, None),
         RecipeError::Script { message, hint, .. } => (message.clone(), None, hint.as_deref()),
-        RecipeError::Interrupted { signal, .. } => (format!("interrupted by {signal}"), None, None),
+        RecipeError::Interrupted { signal, detail, .. } => {
+            let head = match detail {
+                Some(d) => format!("interrupted by {signal} ({d})"),
+                None => format!("interrupted by {signal}"),
+            };
+            (head, None, None)
+        }
         RecipeError::Unreadable { .. } => (err.to_string(), None, None),
     };
     let _ = writeln!(out, "error: {headline}");

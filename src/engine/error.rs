@@ -17,7 +17,7 @@ pub enum RecipeError {
     #[error("{message}")]
     Script { origin: Origin, message: String, hint: Option<String> },
     #[error("interrupted by {signal}")]
-    Interrupted { signal: String, origin: Origin },
+    Interrupted { signal: String, origin: Origin, detail: Option<String> },
 }
 
 impl RecipeError {
@@ -76,6 +76,7 @@ pub fn from_eval(file: &str, err: EvalAltResult, interrupted: Option<String>) ->
         EvalAltResult::ErrorTerminated(_, _) => RecipeError::Interrupted {
             signal: interrupted.unwrap_or_else(|| "a signal".into()),
             origin,
+            detail: None,
         },
         EvalAltResult::ErrorTooManyOperations(_) => limit("operation count", "operations"),
         EvalAltResult::ErrorStackOverflow(_) => limit("call depth", "call-depth"),

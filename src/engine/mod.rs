@@ -104,7 +104,9 @@ fn execute(engine: &Engine, recipe: &Recipe, mut scope: Scope<'static>, signals:
                 let err = error::from_eval(&recipe.path, other, sig.clone());
                 // A primitive cut short by a signal reads as the interruption it was.
                 match (sig, err) {
-                    (Some(signal), RecipeError::Primitive(f)) => Err(RecipeError::Interrupted { signal, origin: f.origin }),
+                    (Some(signal), RecipeError::Primitive(f)) => {
+                        Err(RecipeError::Interrupted { signal, origin: f.origin, detail: Some(f.error.message) })
+                    }
                     (_, err) => Err(err),
                 }
             }

@@ -70,6 +70,12 @@ impl SandboxHandle {
         if !self.alive {
             return Err(OpError::new("the sandbox has already stopped"));
         }
+        if let Some(sig) = signals.pending() {
+            // Interrupted already: start nothing new in the sandbox.
+            if matches!(req, Request::Run(_) | Request::Exec(_)) {
+                return Err(OpError::new(format!("not started: nsr got {}", signal_name(sig))));
+            }
+        }
         if let Err(e) = send(&mut self.sock, req) {
             return Err(self.died(e));
         }
@@ -134,11 +140,7 @@ impl SandboxHandle {
             return Ok(());
         }
         if !self.own_pid_ns {
-            // Without a pid namespace the kernel will not end the sandbox's processes
-            // with the holder; the holder is their subreaper, so they are all below it.
-            for pid in crate::ns::inspect::descendants_of(self.holder_pid) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
+            self.kill_descendants();
         }
         let _ = send(&mut self.sock, &Request::Shutdown);
         if !self.wait_holder_exit(STOP_GRACE) {
@@ -150,6 +152,14 @@ impl SandboxHandle {
         self.alive = false;
         self.reap_first();
         Ok(())
+    }
+
+    /// Without a pid namespace the kernel will not end the sandbox's processes with the
+    /// holder; the holder is their subreaper, so they are all below it.
+    fn kill_descendants(&self) {
+        for pid in crate::ns::inspect::descendants_of(self.holder_pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 
     fn wait_holder_exit(&self, within: Duration) -> bool {
@@ -177,6 +187,9 @@ impl SandboxHandle {
 
     /// Kills at once, for failures during set-up and as the last resort.
     pub fn kill_now(&mut self) {
+        if !self.own_pid_ns {
+            self.kill_descendants();
+        }
         let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
         let _ = kill(self.first, Signal::SIGKILL);
         let _ = waitpid(self.first, None);

@@ -18,6 +18,9 @@ pub struct Holder {
     sigfd: SignalFd,
     roots: RootStack,
     own_uts_ns: bool,
+    /// A termination signal nsr passed on while no command ran: the command it was
+    /// meant for must not start.
+    pending_signal: Option<i32>,
 }
 
 /// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
@@ -53,7 +56,7 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
     crate::sys::close_fds_except(3, &keep);
     let inner_pid = std::process::id() as i32;
     send(&mut sock, &Startup::Ready { inner_pid }).map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
-    Ok(Holder { sock, sigfd, roots: RootStack::default(), own_uts_ns })
+    Ok(Holder { sock, sigfd, roots: RootStack::default(), own_uts_ns, pending_signal: None })
 }
 
 impl Holder {
@@ -69,8 +72,12 @@ impl Holder {
             let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
             let sig_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
             if sig_ready {
-                // Idle: reap zombies; termination signals have no command to go to.
-                while let Ok(Some(_)) = self.sigfd.read_signal() {}
+                // Idle: reap zombies; remember a termination signal for the next command.
+                while let Ok(Some(info)) = self.sigfd.read_signal() {
+                    if info.ssi_signo as i32 != libc::SIGCHLD {
+                        self.pending_signal = Some(info.ssi_signo as i32);
+                    }
+                }
                 process::reap(None);
             }
             if !sock_ready {
@@ -128,6 +135,13 @@ impl Holder {
             Request::PivotRoot(path) => {
                 self.roots.pivot_root(&path)?;
                 Response::Done
+            }
+            Request::Run(_) | Request::Exec(_) if self.pending_signal.is_some() => {
+                let sig = self.pending_signal.take().unwrap_or(0);
+                return Err(OpError::new(format!(
+                    "not started: the sandbox got {} first",
+                    crate::signals::signal_name(sig)
+                )));
             }
             Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
             Request::Exec(spec) => Response::Ran(process::run(&spec, Stdio::Terminal, &self.sigfd)?),

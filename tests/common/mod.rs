@@ -293,8 +293,10 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
         if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(marker) && pid != std::process::id() as i32 {
+            let cmd = String::from_utf8_lossy(&cmd).into_owned();
+            // The marker as a word of a command, not inside nsr's own `marker=` argument.
+            let hit = cmd.split('\0').any(|arg| arg == marker || (arg.contains(marker) && !arg.contains('=')));
+            if hit && pid != std::process::id() as i32 {
                 out.push(pid);
             }
         }

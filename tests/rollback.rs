@@ -1,0 +1,217 @@
+//! Rollback: a recipe that fails at any step, is interrupted, or is killed leaves the
+//! host as it found it.
+
+mod common;
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Uses every primitive; `gate` throws after step `k`. The comment on each line is the
+/// number of undo entries the journal holds once that step is done.
+const EVERY_PRIMITIVE: &str = r#"
+fn gate(n, k) { if n == k { throw "injected failure at step " + n; } n + 1 }
+let k = parse_int(args.k);
+let n = 1;
+let box = unshare(#{ kinds: ["mount", "uts", "ipc", "pid", "net", "user"], map_root: true }); n = gate(n, k); // 1
+box.hostname("sweep"); n = gate(n, k);                                            // 2
+let host = unshare(["uts"]); n = gate(n, k);                                      // 3
+host.mount("tmpfs", args.hostdir, "tmpfs"); n = gate(n, k);                       // 4
+box.mount("tmpfs", args.root + "/tmp", "tmpfs"); n = gate(n, k);                  // 5
+box.chroot(args.root); n = gate(n, k);                                            // 6
+box.mount("proc", "/proc", "proc"); n = gate(n, k);                               // 7
+box.mount("/etc", "/mnt", "bind", #{ readonly: true }); n = gate(n, k);           // 8
+box.run("true", #{ check: true }); n = gate(n, k);                                // 8
+box.namespaces(); box.mountinfo(); box.hostname(); n = gate(n, k);               // 8
+let p = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true }); n = gate(n, k); // 9
+p.pivot_root(args.root2); n = gate(n, k);                                         // 10
+box.exec(["true"]); n = gate(n, k);                                               // 10
+"#;
+const UNDO_AFTER_STEP: [usize; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 9, 10, 10];
+
+#[test]
+fn failing_at_every_step_rolls_back_exactly_what_was_done() {
+    let _g = serial();
+    let s = Scratch::new("sweep");
+    let root = s.busybox_root("root");
+    let root2 = s.busybox_root("root2");
+    let hostdir = s.path("hostdir");
+    std::fs::create_dir_all(&hostdir).unwrap();
+    let file = s.write("sweep.nsr", EVERY_PRIMITIVE);
+    let before = HostState::take();
+    for k in 1..=UNDO_AFTER_STEP.len() {
+        let ks = format!("k={k}");
+        let params = [format!("root={root}"), format!("root2={root2}"), format!("hostdir={hostdir}")];
+        let r = nsr(&["run", &file, &ks, &params[0], &params[1], &params[2]]);
+        r.expect_code(1);
+        assert!(r.stderr.contains(&format!("injected failure at step {k}")), "step {k}:\n{}", r.stderr);
+        let want = format!("rollback: {} step(s)", UNDO_AFTER_STEP[k - 1]);
+        assert!(r.stderr.contains(&want), "step {k}: want {want}\n{}", r.stderr);
+        assert!(!r.stderr.contains("FAILED"), "step {k}:\n{}", r.stderr);
+        before.assert_unchanged(&format!("failure at step {k}"));
+    }
+    // And to the end: the same teardown runs.
+    let params = [format!("root={root}"), format!("root2={root2}"), format!("hostdir={hostdir}")];
+    let r = nsr(&["run", "-v", &file, "k=0", &params[0], &params[1], &params[2]]);
+    r.expect_code(0);
+    assert!(r.stderr.contains("teardown: 10 step(s)"), "{}", r.stderr);
+    before.assert_unchanged("complete run");
+}
+
+/// Starts a recipe that prints "ready" and then blocks; returns the child and its stdout reader.
+fn start_blocking(file: &str, params: &[String]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(NSR)
+        .arg("run")
+        .arg(file)
+        .args(params)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    (child, out)
+}
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+const BLOCKING: &str = r#"
+let box = unshare(#{ kinds: ["mount", "uts", "pid", "user"], map_root: true });
+box.mount("tmpfs", "/tmp", "tmpfs");
+let host = unshare(["uts"]);
+host.mount("tmpfs", args.hostdir, "tmpfs");
+print("ready");
+box.run(["sleep", args.marker]);
+print("not reached");
+"#;
+
+fn interrupted_run_rolls_back(sig: Signal, code: i32) {
+    let s = Scratch::new(&format!("sig{}", sig as i32));
+    let hostdir = s.path("hostdir");
+    std::fs::create_dir_all(&hostdir).unwrap();
+    let marker = format!("{}.{}", 4000 + sig as i32, std::process::id());
+    let file = s.write("b.nsr", BLOCKING);
+    let before = HostState::take();
+    let (mut child, _out) = start_blocking(&file, &[format!("hostdir={hostdir}"), format!("marker={marker}")]);
+    wait_for("the command to start", Duration::from_secs(10), || !processes_with(&marker).is_empty());
+    let sent = Instant::now();
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+    let out = wait_bounded(child, Duration::from_secs(15));
+    let took = sent.elapsed();
+    let r = Run::from(out);
+    r.expect_code(code);
+    assert!(took < Duration::from_secs(5), "rollback took {took:?}");
+    assert!(r.stderr.contains(&format!("interrupted by {}", sig.as_str())), "{}", r.stderr);
+    assert!(r.stderr.contains("rollback: 4 step(s)"), "{}", r.stderr);
+    assert!(processes_with(&marker).is_empty(), "the sandbox's command outlived the run");
+    before.assert_unchanged(sig.as_str());
+}
+
+#[test]
+fn sigint_mid_command_rolls_back() {
+    let _g = serial();
+    interrupted_run_rolls_back(Signal::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_mid_command_rolls_back() {
+    let _g = serial();
+    interrupted_run_rolls_back(Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sigterm_during_a_script_loop_rolls_back() {
+    let _g = serial();
+    let s = Scratch::new("loop");
+    let file = s.write("l.nsr", "let box = unshare([\"uts\", \"mount\"]);\nprint(\"ready\");\nloop { }\n");
+    let before = HostState::take();
+    let (child, _out) = start_blocking(&file, &[]);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let r = Run::from(wait_bounded(child, Duration::from_secs(15)));
+    r.expect_code(143);
+    assert!(r.stderr.contains("interrupted by SIGTERM") && r.stderr.contains("l.nsr:3:"), "{}", r.stderr);
+    assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
+    before.assert_unchanged("loop");
+}
+
+#[test]
+fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
+    let _g = serial();
+    let s = Scratch::new("stubborn");
+    let marker = format!("{}.5", std::process::id());
+    let file = s.write(
+        "s.nsr",
+        "let box = unshare([\"uts\"]);\nprint(\"ready\");\nbox.run([\"sh\", \"-c\", \"trap '' INT TERM; sleep \" + args.marker + \"; true\"]);\n",
+    );
+    let before = HostState::take();
+    let (child, _out) = start_blocking(&file, &[format!("marker={marker}")]);
+    wait_for("the command to start", Duration::from_secs(10), || !processes_with(&marker).is_empty());
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
+    r.expect_code(130);
+    assert!(r.stderr.contains("did not end within 5s"), "{}", r.stderr);
+    assert!(processes_with(&marker).is_empty(), "the stubborn command outlived the run");
+    before.assert_unchanged("stubborn command");
+}
+
+#[test]
+fn sigkill_of_nsr_takes_the_sandboxes_processes_with_it() {
+    let _g = serial();
+    let s = Scratch::new("kill9");
+    let marker = format!("{}.9", std::process::id());
+    let file = s.write(
+        "k.nsr",
+        r#"let a = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+let b = unshare(["uts"]);
+print("ready");
+a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
+"#,
+    );
+    let before = HostState::take();
+    let (child, _out) = start_blocking(&file, &[format!("marker={marker}")]);
+    wait_for("the command to start", Duration::from_secs(10), || processes_with(&marker).len() >= 2);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = wait_bounded(child, Duration::from_secs(5));
+    wait_for("the sandbox's processes to die", Duration::from_secs(1), || processes_with(&marker).is_empty());
+    before.assert_unchanged("SIGKILL");
+}
+
+#[test]
+fn a_runaway_recipe_hits_its_limit_and_still_rolls_back() {
+    let _g = serial();
+    let s = Scratch::new("runaway");
+    let before = HostState::take();
+    let r = run_recipe(&s, "r.nsr", "let box = unshare([\"uts\"]);\nlet x = 0;\nloop { x += 1; }\n", &["--limit", "operations=100000"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("operation count limit") && r.stderr.contains("--limit operations=N"), "{}", r.stderr);
+    assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
+    before.assert_unchanged("runaway");
+}
+
+#[test]
+fn without_a_pid_namespace_background_processes_are_stopped_too() {
+    let _g = serial();
+    let s = Scratch::new("nopidns");
+    let marker = format!("{}.77", std::process::id());
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "b.nsr",
+        "let box = unshare([\"uts\"]);\nbox.run([\"sh\", \"-c\", \"setsid sleep \" + args.marker + \" > /dev/null 2>&1 < /dev/null &\"]);\n",
+        &[&format!("marker={marker}")],
+    );
+    r.expect_code(0);
+    assert!(processes_with(&marker).is_empty(), "a daemon of the sandbox outlived it");
+    before.assert_unchanged("no pid namespace");
+}
