@@ -18,7 +18,11 @@ pub const EXIT_RECIPE_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "nsr", version, about = "Script Linux sandboxes: namespaces, mounts and roots from Rhai recipes, undone in reverse when the recipe ends, fails or is interrupted.")]
+#[command(
+    name = "nsr",
+    version,
+    about = "Script Linux sandboxes: namespaces, mounts and roots from Rhai recipes, undone in reverse when the recipe ends, fails or is interrupted."
+)]
 struct Cli {
     /// Show every teardown step, not only those after a failure.
     #[arg(short, long, global = true, action = ArgAction::Count)]
@@ -73,10 +77,13 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn read_recipe(words: &[String]) -> Result<(Recipe, usize), String> {
-    let file_given = words.first().is_some_and(|w| !w.contains('=') || w.ends_with(".nsr"));
+    let file_given = words
+        .first()
+        .is_some_and(|w| !w.contains('=') || w.ends_with(".nsr"));
     let (path, source) = if file_given {
         let path = words[0].clone();
-        let source = std::fs::read_to_string(&path).map_err(|e| format!("cannot read recipe {path}: {e}"))?;
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read recipe {path}: {e}"))?;
         (path, source)
     } else {
         (DEFAULT_NAME.to_string(), DEFAULT_RECIPE.to_string())
@@ -87,7 +94,9 @@ fn read_recipe(words: &[String]) -> Result<(Recipe, usize), String> {
             .split_once('=')
             .ok_or_else(|| format!("recipe parameter '{pair}' is not NAME=VALUE"))?;
         if k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(format!("recipe parameter name '{k}' must be letters, digits and _"));
+            return Err(format!(
+                "recipe parameter name '{k}' must be letters, digits and _"
+            ));
         }
         if args.insert(k.to_string(), v.to_string()).is_some() {
             return Err(format!("recipe parameter '{k}' is given twice"));
@@ -121,7 +130,12 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),
     };
-    let outcome = engine::run(&recipe, Box::new(KernelBackend::new(signals.clone())), &limits, &signals);
+    let outcome = engine::run(
+        &recipe,
+        Box::new(KernelBackend::new(signals.clone())),
+        &limits,
+        &signals,
+    );
     let failed = outcome.result.is_err();
     if let Err(err) = &outcome.result {
         eprint!("{}", report::render_error(err, &lookup(&recipe)));

@@ -45,9 +45,15 @@ impl fmt::Display for UndoReport {
         match &self.result {
             Ok(UndoOutcome::Done) => write!(f, "undid {} ({})", e.what, e.origin),
             Ok(UndoOutcome::AlreadyGone) => write!(f, "{} was already gone ({})", e.what, e.origin),
-            Ok(UndoOutcome::Released) => write!(f, "released {} with its sandbox ({})", e.what, e.origin),
+            Ok(UndoOutcome::Released) => {
+                write!(f, "released {} with its sandbox ({})", e.what, e.origin)
+            }
             Err(err) => {
-                write!(f, "FAILED to undo {} ({}): {}", e.what, e.origin, err.message)?;
+                write!(
+                    f,
+                    "FAILED to undo {} ({}): {}",
+                    e.what, e.origin, err.message
+                )?;
                 if let Some(n) = err.errno_text() {
                     write!(f, ": {n}")?;
                 }
@@ -94,8 +100,8 @@ impl UndoJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::{Op, Output};
     use crate::ops::recording::RecordingBackend;
+    use crate::ops::{Op, Output};
 
     struct FailingUndo {
         inner: RecordingBackend,
@@ -109,37 +115,65 @@ mod tests {
         fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
             self.inner.undo(undo)?;
             match undo {
-                Undo::Umount { target, .. } if target == self.fail_target => {
-                    Err(OpError::os(nix::errno::Errno::EBUSY, format!("umount {target}")))
-                }
+                Undo::Umount { target, .. } if target == self.fail_target => Err(OpError::os(
+                    nix::errno::Errno::EBUSY,
+                    format!("umount {target}"),
+                )),
                 _ => Ok(UndoOutcome::Done),
             }
         }
     }
 
     fn origin(line: usize) -> Origin {
-        Origin { file: "t.nsr".into(), line, column: 1 }
+        Origin {
+            file: "t.nsr".into(),
+            line,
+            column: 1,
+        }
     }
 
     fn umount(target: &str) -> Undo {
-        Undo::Umount { sandbox: 0, mnt_id: 1, target: target.into(), host_ns: false }
+        Undo::Umount {
+            sandbox: 0,
+            mnt_id: 1,
+            target: target.into(),
+            host_ns: false,
+        }
     }
 
     #[test]
     fn rollback_runs_in_reverse_and_goes_on_after_a_failure() {
         let mut j = UndoJournal::default();
-        j.record("sandbox".into(), origin(1), Undo::StopSandbox { sandbox: 0, pid: 5 });
+        j.record(
+            "sandbox".into(),
+            origin(1),
+            Undo::StopSandbox { sandbox: 0, pid: 5 },
+        );
         j.record("mount proc on /proc".into(), origin(2), umount("/proc"));
         j.record("mount tmpfs on /tmp".into(), origin(3), umount("/tmp"));
-        let mut b = FailingUndo { inner: RecordingBackend::default(), fail_target: "/proc" };
+        let mut b = FailingUndo {
+            inner: RecordingBackend::default(),
+            fail_target: "/proc",
+        };
         let reports = j.rollback(&mut b);
         let order: Vec<_> = reports.iter().map(|r| r.entry.origin.line).collect();
         assert_eq!(order, vec![3, 2, 1]);
         assert!(reports[1].failed());
-        assert!(!reports[2].failed(), "the sandbox is still stopped after a failed umount");
+        assert!(
+            !reports[2].failed(),
+            "the sandbox is still stopped after a failed umount"
+        );
         let text = reports[1].to_string();
-        assert!(text.contains("EBUSY") && text.contains("left behind: umount /proc") && text.contains("t.nsr:2:1"), "{text}");
-        assert_eq!(reports[0].to_string(), "undid mount tmpfs on /tmp (t.nsr:3:1)");
+        assert!(
+            text.contains("EBUSY")
+                && text.contains("left behind: umount /proc")
+                && text.contains("t.nsr:2:1"),
+            "{text}"
+        );
+        assert_eq!(
+            reports[0].to_string(),
+            "undid mount tmpfs on /tmp (t.nsr:3:1)"
+        );
         assert!(j.is_empty());
     }
 }

@@ -58,9 +58,11 @@ fn primitive_name(call: &str) -> &str {
 /// "  --> file:line:col", the source line, and a caret under the column.
 fn snippet(origin: &Origin, sources: &dyn SourceLookup) -> String {
     let mut out = format!("  --> {origin}\n");
-    let line = sources
-        .source(&origin.file)
-        .and_then(|text| text.lines().nth(origin.line.saturating_sub(1)).map(str::to_string));
+    let line = sources.source(&origin.file).and_then(|text| {
+        text.lines()
+            .nth(origin.line.saturating_sub(1))
+            .map(str::to_string)
+    });
     if let (Some(line), true) = (line, origin.line > 0) {
         let num = origin.line.to_string();
         let pad = " ".repeat(num.len());
@@ -84,7 +86,11 @@ pub fn render_undo(reports: &[UndoReport], after_failure: bool, verbose: bool) -
         return String::new();
     }
     let mut out = String::new();
-    let word = if after_failure { "rollback" } else { "teardown" };
+    let word = if after_failure {
+        "rollback"
+    } else {
+        "teardown"
+    };
     let _ = writeln!(out, "{word}: {} step(s), newest first", reports.len());
     for r in reports {
         if !verbose && !after_failure && !r.failed() {
@@ -113,10 +119,23 @@ mod tests {
     fn primitive_error_shows_position_source_call_errno_and_hint() {
         let f = PrimitiveFailure {
             call: r#"mount("proc", "/proc", "proc")"#.into(),
-            origin: Origin { file: "box.nsr".into(), line: 2, column: 5 },
-            error: OpError::os(nix::errno::Errno::EPERM, "cannot create the proc filesystem").with_hint("add pid"),
+            origin: Origin {
+                file: "box.nsr".into(),
+                line: 2,
+                column: 5,
+            },
+            error: OpError::os(
+                nix::errno::Errno::EPERM,
+                "cannot create the proc filesystem",
+            )
+            .with_hint("add pid"),
         };
-        let src = |_: &str| Some("let b = unshare([\"mount\"]);\nb.  mount(\"proc\", \"/proc\", \"proc\");".to_string());
+        let src = |_: &str| {
+            Some(
+                "let b = unshare([\"mount\"]);\nb.  mount(\"proc\", \"/proc\", \"proc\");"
+                    .to_string(),
+            )
+        };
         let text = render_error(&RecipeError::Primitive(f), &src);
         assert_eq!(
             text,

@@ -20,10 +20,18 @@ pub struct Session {
 
 impl Session {
     pub fn new(backend: Box<dyn Backend>) -> Session {
-        Session { backend, journal: UndoJournal::default() }
+        Session {
+            backend,
+            journal: UndoJournal::default(),
+        }
     }
 
-    pub fn perform(&mut self, op: Op, call: String, origin: Origin) -> Result<Output, PrimitiveFailure> {
+    pub fn perform(
+        &mut self,
+        op: Op,
+        call: String,
+        origin: Origin,
+    ) -> Result<Output, PrimitiveFailure> {
         match self.backend.apply(&op) {
             Ok((output, undo)) => {
                 if let Some(undo) = undo {
@@ -31,7 +39,11 @@ impl Session {
                 }
                 Ok(output)
             }
-            Err(error) => Err(PrimitiveFailure { call, origin, error }),
+            Err(error) => Err(PrimitiveFailure {
+                call,
+                origin,
+                error,
+            }),
         }
     }
 

@@ -25,13 +25,19 @@ impl Signals {
             signal_hook::flag::register_usize(sig, Arc::clone(&received), sig as usize)?;
             signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
         }
-        Ok(Signals { received, wake: Arc::new(OwnedFd::from(read)) })
+        Ok(Signals {
+            received,
+            wake: Arc::new(OwnedFd::from(read)),
+        })
     }
 
     /// Signals that never fire, for tests and the plan backend.
     pub fn none() -> Signals {
         let (read, _write) = UnixStream::pair().expect("socketpair");
-        Signals { received: Arc::new(AtomicUsize::new(0)), wake: Arc::new(OwnedFd::from(read)) }
+        Signals {
+            received: Arc::new(AtomicUsize::new(0)),
+            wake: Arc::new(OwnedFd::from(read)),
+        }
     }
 
     /// The signal received, if any (the last one wins).

@@ -16,8 +16,18 @@ struct MountAttr {
 }
 
 /// mount_setattr(2) on a detached or attached mount fd.
-pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clear: u64) -> Result<(), Errno> {
-    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+pub fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
@@ -72,7 +82,11 @@ pub fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd, Errno> {
 /// Mount ID of the mount that `path` (not following a final symlink) lives on.
 pub fn mount_id_of(dirfd: BorrowedFd<'_>, path: &str) -> Result<u64, Errno> {
     use rustix::fs::{statx, AtFlags, StatxFlags};
-    let flags = if path.is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::SYMLINK_NOFOLLOW };
+    let flags = if path.is_empty() {
+        AtFlags::EMPTY_PATH
+    } else {
+        AtFlags::SYMLINK_NOFOLLOW
+    };
     let st = statx(dirfd, path, flags, StatxFlags::MNT_ID).map_err(from_rustix)?;
     Ok(st.stx_mnt_id)
 }

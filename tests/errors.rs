@@ -24,8 +24,14 @@ fn a_syntax_error_is_located_with_its_source_line() {
     let _g = serial();
     let s = Scratch::new("syntax");
     let e = fails(&s, "let box = unshare([\"uts\"]);\nlet x = ;\n", &[]);
-    has_all(&e, &["error: syntax error", "bad.nsr:2:9", "2 | let x = ;", "^"]);
-    assert!(!e.contains("rollback"), "nothing ran, so nothing is rolled back:\n{e}");
+    has_all(
+        &e,
+        &["error: syntax error", "bad.nsr:2:9", "2 | let x = ;", "^"],
+    );
+    assert!(
+        !e.contains("rollback"),
+        "nothing ran, so nothing is rolled back:\n{e}"
+    );
 }
 
 #[test]
@@ -47,7 +53,16 @@ fn check_reports_every_syntax_error_and_unknown_call_without_running() {
     r.expect_code(1);
     has_all(
         &r.stderr,
-        &["no function mout", "did you mean mount?", "d.nsr:2:5", "no function unshare with 2", "d.nsr:3:1", "chroot takes 1 argument", "no function nosuch", "4 problem(s)"],
+        &[
+            "no function mout",
+            "did you mean mount?",
+            "d.nsr:2:5",
+            "no function unshare with 2",
+            "d.nsr:3:1",
+            "chroot takes 1 argument",
+            "no function nosuch",
+            "4 problem(s)",
+        ],
     );
 
     let good = s.write("g.nsr", "fn f(b) { b.hostname(\"x\") }\nlet box = unshare([\"uts\"]);\nf(box);\nprint(box.run(\"true\").code);\n");
@@ -62,17 +77,41 @@ fn an_unknown_namespace_kind_names_the_known_ones() {
     let _g = serial();
     let s = Scratch::new("kind");
     let e = fails(&s, "let box = unshare([\"mount\", \"pdi\"]);\n", &[]);
-    has_all(&e, &["unshare: unknown namespace kind 'pdi'", "mount uts ipc net pid user cgroup time", "bad.nsr:1:11", "call: unshare([\"mount\", \"pdi\"])"]);
+    has_all(
+        &e,
+        &[
+            "unshare: unknown namespace kind 'pdi'",
+            "mount uts ipc net pid user cgroup time",
+            "bad.nsr:1:11",
+            "call: unshare([\"mount\", \"pdi\"])",
+        ],
+    );
 }
 
 #[test]
 fn a_missing_root_directory_gives_enoent_and_a_hint() {
     let _g = serial();
     let s = Scratch::new("noroot");
-    let e = fails(&s, "let box = unshare([\"mount\", \"pid\"]);\nbox.chroot(\"/nonexistent/root\");\n", &[]);
-    has_all(&e, &["chroot: chroot /nonexistent/root: ENOENT (No such file or directory)", "bad.nsr:2:5", "hint:", "rollback: 1 step(s)"]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"mount\", \"pid\"]);\nbox.chroot(\"/nonexistent/root\");\n",
+        &[],
+    );
+    has_all(
+        &e,
+        &[
+            "chroot: chroot /nonexistent/root: ENOENT (No such file or directory)",
+            "bad.nsr:2:5",
+            "hint:",
+            "rollback: 1 step(s)",
+        ],
+    );
     let file = s.write("file", "not a directory");
-    let e = fails(&s, &format!("let box = unshare([\"mount\"]);\nbox.chroot(\"{file}\");\n"), &[]);
+    let e = fails(
+        &s,
+        &format!("let box = unshare([\"mount\"]);\nbox.chroot(\"{file}\");\n"),
+        &[],
+    );
     has_all(&e, &["ENOTDIR", "is not a directory"]);
 }
 
@@ -85,20 +124,61 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
     std::os::unix::fs::symlink("../../..", format!("{root}/up")).unwrap();
     let prelude = "let box = unshare(#{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true });\nbox.chroot(args.root);\n";
     let p = format!("root={root}");
-    let e = fails(&s, &format!("{prelude}box.mount(\"tmpfs\", \"/../../etc\", \"tmpfs\");\n"), &[&p]);
-    has_all(&e, &["outside the sandbox root", "bad.nsr:3:5", "rollback: 2 step(s)"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"tmpfs\", \"/evil\", \"tmpfs\");\n"), &[&p]);
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"tmpfs\", \"/../../etc\", \"tmpfs\");\n"),
+        &[&p],
+    );
+    has_all(
+        &e,
+        &[
+            "outside the sandbox root",
+            "bad.nsr:3:5",
+            "rollback: 2 step(s)",
+        ],
+    );
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"tmpfs\", \"/evil\", \"tmpfs\");\n"),
+        &[&p],
+    );
     has_all(&e, &["mount target /evil is a symlink (to /)", "ELOOP"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"tmpfs\", \"/up\", \"tmpfs\");\n"), &[&p]);
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"tmpfs\", \"/up\", \"tmpfs\");\n"),
+        &[&p],
+    );
     has_all(&e, &["is a symlink"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"tmpfs\", \"relative/x\", \"tmpfs\");\n"), &[&p]);
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"tmpfs\", \"relative/x\", \"tmpfs\");\n"),
+        &[&p],
+    );
     has_all(&e, &["is not absolute"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"tmpfs\", \"/no/such/dir\", \"tmpfs\");\n"), &[&p]);
-    has_all(&e, &["ENOENT", "create /no/such/dir in the sandbox's root first"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"/no/source\", \"/mnt\", \"bind\");\n"), &[&p]);
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"tmpfs\", \"/no/such/dir\", \"tmpfs\");\n"),
+        &[&p],
+    );
+    has_all(
+        &e,
+        &["ENOENT", "create /no/such/dir in the sandbox's root first"],
+    );
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"/no/source\", \"/mnt\", \"bind\");\n"),
+        &[&p],
+    );
     has_all(&e, &["cannot open bind source /no/source", "ENOENT"]);
-    let e = fails(&s, &format!("{prelude}box.mount(\"x\", \"/mnt\", \"nosuchfs\");\n"), &[&p]);
-    has_all(&e, &["ENODEV", "does not know the filesystem type 'nosuchfs'"]);
+    let e = fails(
+        &s,
+        &format!("{prelude}box.mount(\"x\", \"/mnt\", \"nosuchfs\");\n"),
+        &[&p],
+    );
+    has_all(
+        &e,
+        &["ENODEV", "does not know the filesystem type 'nosuchfs'"],
+    );
     // Nothing was created through the symlinks on the host.
     assert!(!std::path::Path::new("/no/such/dir").exists());
 }
@@ -107,17 +187,32 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
 fn wrong_argument_types_are_reported_by_name() {
     let _g = serial();
     let s = Scratch::new("types");
-    let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.mount(1, 2, 3);\n", &[]);
-    has_all(&e, &["no function mount", "bad.nsr:2:5", "rollback: 1 step(s)"]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"mount\"]);\nbox.mount(1, 2, 3);\n",
+        &[],
+    );
+    has_all(
+        &e,
+        &["no function mount", "bad.nsr:2:5", "rollback: 1 step(s)"],
+    );
     let e = fails(&s, "let box = unshare(#{ kinds: \"mount\" });\n", &[]);
     has_all(&e, &["kinds must be an array, not a string"]);
-    let e = fails(&s, "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 1000]] });\n", &[]);
+    let e = fails(
+        &s,
+        "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 1000]] });\n",
+        &[],
+    );
     has_all(&e, &["[inside, outside, count]"]);
     let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.run([]);\n", &[]);
     has_all(&e, &["the command is empty"]);
     let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.mount(\"proc\", \"/proc\", \"proc\", #{ readonly: \"yes\" });\n", &[]);
     has_all(&e, &["readonly must be true or false"]);
-    let e = fails(&s, "let box = unshare(#{ kinds: [\"mount\"], mapp_root: true });\n", &[]);
+    let e = fails(
+        &s,
+        "let box = unshare(#{ kinds: [\"mount\"], mapp_root: true });\n",
+        &[],
+    );
     has_all(&e, &["unknown option 'mapp_root'"]);
 }
 
@@ -125,9 +220,17 @@ fn wrong_argument_types_are_reported_by_name() {
 fn primitives_that_would_change_the_host_are_refused() {
     let _g = serial();
     let s = Scratch::new("hostsafe");
-    let e = fails(&s, "let box = unshare([\"ipc\"]);\nbox.hostname(\"oops\");\n", &[]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"ipc\"]);\nbox.hostname(\"oops\");\n",
+        &[],
+    );
     has_all(&e, &["would rename the host", "add \"uts\""]);
-    let e = fails(&s, "let box = unshare([\"uts\"]);\nbox.pivot_root(\"/tmp\");\n", &[]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"uts\"]);\nbox.pivot_root(\"/tmp\");\n",
+        &[],
+    );
     has_all(&e, &["would change the host's root", "add \"mount\""]);
 }
 
@@ -135,9 +238,24 @@ fn primitives_that_would_change_the_host_are_refused() {
 fn a_missing_command_and_a_failed_check_are_clear() {
     let _g = serial();
     let s = Scratch::new("cmd");
-    let e = fails(&s, "let box = unshare([\"uts\"]);\nbox.run([\"no-such-program\"]);\n", &[]);
-    has_all(&e, &["command not found: no-such-program", "ENOENT", "bad.nsr:2:5"]);
-    let e = fails(&s, "let box = unshare([\"uts\"]);\nbox.run(\"echo boom >&2; exit 3\", #{ check: true });\n", &[]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"uts\"]);\nbox.run([\"no-such-program\"]);\n",
+        &[],
+    );
+    has_all(
+        &e,
+        &[
+            "command not found: no-such-program",
+            "ENOENT",
+            "bad.nsr:2:5",
+        ],
+    );
+    let e = fails(
+        &s,
+        "let box = unshare([\"uts\"]);\nbox.run(\"echo boom >&2; exit 3\", #{ check: true });\n",
+        &[],
+    );
     has_all(&e, &["exit status 3", "stderr: boom"]);
 }
 
@@ -145,8 +263,20 @@ fn a_missing_command_and_a_failed_check_are_clear() {
 fn a_missing_recipe_parameter_names_itself() {
     let _g = serial();
     let s = Scratch::new("param");
-    let e = fails(&s, "let box = unshare([\"uts\"]);\nbox.chroot(args.tar);\n", &["other=1"]);
-    has_all(&e, &["recipe parameter 'tar' was not given", "tar=VALUE", "given: other", "bad.nsr:2:"]);
+    let e = fails(
+        &s,
+        "let box = unshare([\"uts\"]);\nbox.chroot(args.tar);\n",
+        &["other=1"],
+    );
+    has_all(
+        &e,
+        &[
+            "recipe parameter 'tar' was not given",
+            "tar=VALUE",
+            "given: other",
+            "bad.nsr:2:",
+        ],
+    );
 }
 
 #[test]
@@ -154,7 +284,14 @@ fn a_thrown_error_in_a_function_is_located_there() {
     let _g = serial();
     let s = Scratch::new("throw");
     let e = fails(&s, "fn setup(b) {\n    b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");\n}\nlet box = unshare([\"mount\"]);\nsetup(box);\n", &[]);
-    has_all(&e, &["bad.nsr:2:7", "b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");", "rollback: 1 step(s)"]);
+    has_all(
+        &e,
+        &[
+            "bad.nsr:2:7",
+            "b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");",
+            "rollback: 1 step(s)",
+        ],
+    );
 }
 
 #[test]

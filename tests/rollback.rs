@@ -43,25 +43,46 @@ fn failing_at_every_step_rolls_back_exactly_what_was_done() {
     let before = HostState::take();
     for k in 1..=UNDO_AFTER_STEP.len() {
         let ks = format!("k={k}");
-        let params = [format!("root={root}"), format!("root2={root2}"), format!("hostdir={hostdir}")];
+        let params = [
+            format!("root={root}"),
+            format!("root2={root2}"),
+            format!("hostdir={hostdir}"),
+        ];
         let r = nsr(&["run", &file, &ks, &params[0], &params[1], &params[2]]);
         r.expect_code(1);
-        assert!(r.stderr.contains(&format!("injected failure at step {k}")), "step {k}:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("injected failure at step {k}")),
+            "step {k}:\n{}",
+            r.stderr
+        );
         let want = format!("rollback: {} step(s)", UNDO_AFTER_STEP[k - 1]);
-        assert!(r.stderr.contains(&want), "step {k}: want {want}\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(&want),
+            "step {k}: want {want}\n{}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("FAILED"), "step {k}:\n{}", r.stderr);
         before.assert_unchanged(&format!("failure at step {k}"));
     }
     // And to the end: the same teardown runs.
-    let params = [format!("root={root}"), format!("root2={root2}"), format!("hostdir={hostdir}")];
-    let r = nsr(&["run", "-v", &file, "k=0", &params[0], &params[1], &params[2]]);
+    let params = [
+        format!("root={root}"),
+        format!("root2={root2}"),
+        format!("hostdir={hostdir}"),
+    ];
+    let r = nsr(&[
+        "run", "-v", &file, "k=0", &params[0], &params[1], &params[2],
+    ]);
     r.expect_code(0);
     assert!(r.stderr.contains("teardown: 10 step(s)"), "{}", r.stderr);
     before.assert_unchanged("complete run");
 }
 
 /// Starts a recipe that prints "ready" and then blocks; returns the child and its stdout reader.
-fn start_blocking(file: &str, params: &[String]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+fn start_blocking(
+    file: &str,
+    params: &[String],
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = Command::new(NSR)
         .arg("run")
         .arg(file)
@@ -103,8 +124,13 @@ fn interrupted_run_rolls_back(sig: Signal, code: i32) {
     let marker = format!("{}.{}", 4000 + sig as i32, std::process::id());
     let file = s.write("b.nsr", BLOCKING);
     let before = HostState::take();
-    let (mut child, _out) = start_blocking(&file, &[format!("hostdir={hostdir}"), format!("marker={marker}")]);
-    wait_for("the command to start", Duration::from_secs(10), || !processes_with(&marker).is_empty());
+    let (child, _out) = start_blocking(
+        &file,
+        &[format!("hostdir={hostdir}"), format!("marker={marker}")],
+    );
+    wait_for("the command to start", Duration::from_secs(10), || {
+        !processes_with(&marker).is_empty()
+    });
     let sent = Instant::now();
     kill(Pid::from_raw(child.id() as i32), sig).unwrap();
     let out = wait_bounded(child, Duration::from_secs(15));
@@ -112,9 +138,17 @@ fn interrupted_run_rolls_back(sig: Signal, code: i32) {
     let r = Run::from(out);
     r.expect_code(code);
     assert!(took < Duration::from_secs(5), "rollback took {took:?}");
-    assert!(r.stderr.contains(&format!("interrupted by {}", sig.as_str())), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("interrupted by {}", sig.as_str())),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("rollback: 4 step(s)"), "{}", r.stderr);
-    assert!(processes_with(&marker).is_empty(), "the sandbox's command outlived the run");
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the sandbox's command outlived the run"
+    );
     before.assert_unchanged(sig.as_str());
 }
 
@@ -134,13 +168,20 @@ fn sigterm_mid_command_rolls_back() {
 fn sigterm_during_a_script_loop_rolls_back() {
     let _g = serial();
     let s = Scratch::new("loop");
-    let file = s.write("l.nsr", "let box = unshare([\"uts\", \"mount\"]);\nprint(\"ready\");\nloop { }\n");
+    let file = s.write(
+        "l.nsr",
+        "let box = unshare([\"uts\", \"mount\"]);\nprint(\"ready\");\nloop { }\n",
+    );
     let before = HostState::take();
     let (child, _out) = start_blocking(&file, &[]);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let r = Run::from(wait_bounded(child, Duration::from_secs(15)));
     r.expect_code(143);
-    assert!(r.stderr.contains("interrupted by SIGTERM") && r.stderr.contains("l.nsr:3:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("interrupted by SIGTERM") && r.stderr.contains("l.nsr:3:"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
     before.assert_unchanged("loop");
 }
@@ -156,12 +197,17 @@ fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
     );
     let before = HostState::take();
     let (child, _out) = start_blocking(&file, &[format!("marker={marker}")]);
-    wait_for("the command to start", Duration::from_secs(10), || !processes_with(&marker).is_empty());
+    wait_for("the command to start", Duration::from_secs(10), || {
+        !processes_with(&marker).is_empty()
+    });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
     r.expect_code(130);
     assert!(r.stderr.contains("did not end within 5s"), "{}", r.stderr);
-    assert!(processes_with(&marker).is_empty(), "the stubborn command outlived the run");
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the stubborn command outlived the run"
+    );
     before.assert_unchanged("stubborn command");
 }
 
@@ -180,10 +226,16 @@ a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
     );
     let before = HostState::take();
     let (child, _out) = start_blocking(&file, &[format!("marker={marker}")]);
-    wait_for("the command to start", Duration::from_secs(10), || processes_with(&marker).len() >= 2);
+    wait_for("the command to start", Duration::from_secs(10), || {
+        processes_with(&marker).len() >= 2
+    });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     let _ = wait_bounded(child, Duration::from_secs(5));
-    wait_for("the sandbox's processes to die", Duration::from_secs(1), || processes_with(&marker).is_empty());
+    wait_for(
+        "the sandbox's processes to die",
+        Duration::from_secs(1),
+        || processes_with(&marker).is_empty(),
+    );
     before.assert_unchanged("SIGKILL");
 }
 
@@ -192,9 +244,18 @@ fn a_runaway_recipe_hits_its_limit_and_still_rolls_back() {
     let _g = serial();
     let s = Scratch::new("runaway");
     let before = HostState::take();
-    let r = run_recipe(&s, "r.nsr", "let box = unshare([\"uts\"]);\nlet x = 0;\nloop { x += 1; }\n", &["--limit", "operations=100000"]);
+    let r = run_recipe(
+        &s,
+        "r.nsr",
+        "let box = unshare([\"uts\"]);\nlet x = 0;\nloop { x += 1; }\n",
+        &["--limit", "operations=100000"],
+    );
     r.expect_code(1);
-    assert!(r.stderr.contains("operation count limit") && r.stderr.contains("--limit operations=N"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("operation count limit") && r.stderr.contains("--limit operations=N"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
     before.assert_unchanged("runaway");
 }
@@ -212,6 +273,9 @@ fn without_a_pid_namespace_background_processes_are_stopped_too() {
         &[&format!("marker={marker}")],
     );
     r.expect_code(0);
-    assert!(processes_with(&marker).is_empty(), "a daemon of the sandbox outlived it");
+    assert!(
+        processes_with(&marker).is_empty(),
+        "a daemon of the sandbox outlived it"
+    );
     before.assert_unchanged("no pid namespace");
 }

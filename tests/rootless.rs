@@ -19,7 +19,14 @@ fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
     let file = s.write("rootless.nsr", recipe);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let child = Command::new("setpriv")
-        .args(["--reuid", &NOBODY.to_string(), "--regid", &NOBODY.to_string(), "--clear-groups", "--"])
+        .args([
+            "--reuid",
+            &NOBODY.to_string(),
+            "--regid",
+            &NOBODY.to_string(),
+            "--clear-groups",
+            "--",
+        ])
         .arg(&bin)
         .arg("run")
         .arg(&file)
@@ -52,7 +59,12 @@ print(r.stdout);"#,
     );
     r.expect_code(0);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(&lines[..5], ["0", "rootless", "1", "inside the test root", "wrote"], "{}", r.stdout);
+    assert_eq!(
+        &lines[..5],
+        ["0", "rootless", "1", "inside the test root", "wrote"],
+        "{}",
+        r.stdout
+    );
     before.assert_unchanged("rootless sandbox");
 }
 
@@ -60,9 +72,18 @@ print(r.stdout);"#,
 fn the_default_recipe_runs_rootless() {
     let _g = serial();
     let s = Scratch::new("rootless-default");
-    let r = as_nobody(&s, &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/default.nsr")).unwrap(), &[]);
+    let r = as_nobody(
+        &s,
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/default.nsr"))
+            .unwrap(),
+        &[],
+    );
     r.expect_code(0);
-    assert!(r.stdout.contains("uid: 0") && r.stdout.contains("my pid: 2"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("uid: 0") && r.stdout.contains("my pid: 2"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -83,5 +104,9 @@ fn an_unprivileged_range_map_needs_newuidmap_and_says_so() {
     let r = as_nobody(&s, "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });\n", &[]);
     r.expect_code(1);
     assert!(r.stderr.contains("newuidmap"), "{}", r.stderr);
-    assert!(!r.stderr.contains("rollback: 1"), "a sandbox that failed to start is not in the journal:\n{}", r.stderr);
+    assert!(
+        !r.stderr.contains("rollback: 1"),
+        "a sandbox that failed to start is not in the journal:\n{}",
+        r.stderr
+    );
 }

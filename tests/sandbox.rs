@@ -52,17 +52,33 @@ print("visible=" + out(box.run("ls /proc | grep -c '^[0-9]'")));"#,
     r.expect_code(0);
     assert!(r.stdout.contains("ppid=1"), "{}", r.stdout);
     assert!(r.stdout.contains("zombies=[]"), "{}", r.stdout);
-    let visible: usize = r.stdout.split("visible=").nth(1).unwrap().trim().parse().unwrap();
-    assert!(visible <= 4, "only the sandbox's processes are visible: {visible}");
+    let visible: usize = r
+        .stdout
+        .split("visible=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        visible <= 4,
+        "only the sandbox's processes are visible: {visible}"
+    );
 }
 
 #[test]
 fn namespace_inodes_differ_from_the_host_for_exactly_the_kinds_asked() {
     let _g = serial();
     let s = Scratch::new("kinds");
-    let all = ["mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time"];
+    let all = [
+        "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time",
+    ];
     for kinds in [vec!["uts"], vec!["mount", "pid", "net"], all.to_vec()] {
-        let list = kinds.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+        let list = kinds
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let r = run_recipe(
             &s,
             "k.nsr",
@@ -78,7 +94,11 @@ for k in own.keys() {{ print(k + "=" + if own[k] == host[k] {{ "shared" }} else 
         r.expect_code(0);
         for k in all {
             let expected = if kinds.contains(&k) { "new" } else { "shared" };
-            assert!(r.stdout.contains(&format!("{k}={expected}")), "{k} should be {expected} for {kinds:?}:\n{}", r.stdout);
+            assert!(
+                r.stdout.contains(&format!("{k}={expected}")),
+                "{k} should be {expected} for {kinds:?}:\n{}",
+                r.stdout
+            );
         }
     }
 }
@@ -105,7 +125,13 @@ print("fstype=" + box.mountinfo().filter(|m| m.target == "{target}")[0].fstype);
         &[],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("sandbox=1") && r.stdout.contains("host=0") && r.stdout.contains("fstype=proc"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("sandbox=1")
+            && r.stdout.contains("host=0")
+            && r.stdout.contains("fstype=proc"),
+        "{}",
+        r.stdout
+    );
     before.assert_unchanged("proc mount");
 }
 
@@ -124,8 +150,16 @@ print("ls=" + out(box.run("ls / | tr '\n' ' '")));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("marker=inside the test root"), "{}", r.stdout);
-    assert!(!r.stdout.contains("usr"), "the host's /usr must not be visible: {}", r.stdout);
+    assert!(
+        r.stdout.contains("marker=inside the test root"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("usr"),
+        "the host's /usr must not be visible: {}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -149,8 +183,16 @@ print("host_paths=" + points.contains("/tmp/"));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("marker=inside the test root"), "{}", r.stdout);
-    assert!(r.stdout.contains("points=[\"/\", \"/proc\"]"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("marker=inside the test root"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("points=[\"/\", \"/proc\"]"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("host_paths=false"), "{}", r.stdout);
     before.assert_unchanged("pivot_root");
 }
@@ -183,12 +225,41 @@ print("lower_untouched=" + box.run("ls /etc").stdout.contains("created"));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    for (target, fstype) in [("/proc", "proc"), ("/sys", "sysfs"), ("/tmp", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/mqueue", "mqueue"), ("/merged", "overlay")] {
-        assert!(r.stdout.contains(&format!("mount {target} {fstype} ")), "{target} {fstype}:\n{}", r.stdout);
+    for (target, fstype) in [
+        ("/proc", "proc"),
+        ("/sys", "sysfs"),
+        ("/tmp", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/mqueue", "mqueue"),
+        ("/merged", "overlay"),
+    ] {
+        assert!(
+            r.stdout.contains(&format!("mount {target} {fstype} ")),
+            "{target} {fstype}:\n{}",
+            r.stdout
+        );
     }
-    assert!(r.stdout.lines().any(|l| l.starts_with("mount /sys sysfs ro,")), "{}", r.stdout);
-    assert!(r.stdout.lines().any(|l| l.starts_with("mount /proc proc rw,nosuid,nodev,noexec")), "{}", r.stdout);
-    assert!(r.stdout.lines().any(|l| l.starts_with("mount /mnt ") && l.contains(" ro")), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("mount /sys sysfs ro,")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("mount /proc proc rw,nosuid,nodev,noexec")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("mount /mnt ") && l.contains(" ro")),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("ro_write=1"), "{}", r.stdout);
     assert!(r.stdout.contains("upper=new"), "{}", r.stdout);
     assert!(r.stdout.contains("lower_untouched=false"), "{}", r.stdout);
@@ -223,17 +294,25 @@ fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
     let _g = serial();
     let s = Scratch::new("join");
     let netns = format!("{}join", prefix());
-    assert!(std::process::Command::new("ip").args(["netns", "add", &netns]).status().unwrap().success());
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status()
+        .unwrap()
+        .success());
     struct Del(String);
     impl Drop for Del {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
         }
     }
     let _del = Del(netns.clone());
     let ino = {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(format!("/run/netns/{netns}")).unwrap().ino()
+        std::fs::metadata(format!("/run/netns/{netns}"))
+            .unwrap()
+            .ino()
     };
     let r = run_recipe_with(
         &s,
@@ -250,7 +329,11 @@ print("ipc_same=" + (c.namespaces().ipc == a.namespaces().ipc));"#
     );
     r.expect_code(0);
     assert!(r.stdout.contains(&format!("net={ino}")), "{}", r.stdout);
-    assert!(r.stdout.contains("uts_same=true") && r.stdout.contains("ipc_same=true"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("uts_same=true") && r.stdout.contains("ipc_same=true"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -274,7 +357,13 @@ print("signal=" + k.signal + " code=" + k.code);"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    for want in ["code=7 ok=false out=out err=err", "env=hi", "cwd=/etc", "stdin=typed", "signal=SIGKILL code=137"] {
+    for want in [
+        "code=7 ok=false out=out err=err",
+        "env=hi",
+        "cwd=/etc",
+        "stdin=typed",
+        "signal=SIGKILL code=137",
+    ] {
         assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
     }
 }
@@ -297,7 +386,10 @@ print("exec-code=" + code);"#,
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("tty-yes") && text.contains("ttybox") && text.contains("exec-code=5"), "{text}");
+    assert!(
+        text.contains("tty-yes") && text.contains("ttybox") && text.contains("exec-code=5"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -306,6 +398,12 @@ fn the_default_recipe_runs_with_nothing_but_the_binary() {
     let before = HostState::take();
     let r = nsr(&["run"]);
     r.expect_code(0);
-    assert!(r.stdout.contains("hostname: nsr-demo") && r.stdout.contains("my pid: 2") && r.stdout.contains("uid: 0"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("hostname: nsr-demo")
+            && r.stdout.contains("my pid: 2")
+            && r.stdout.contains("uid: 0"),
+        "{}",
+        r.stdout
+    );
     before.assert_unchanged("default recipe");
 }

@@ -9,7 +9,18 @@ use std::collections::{HashMap, HashSet};
 
 /// Names the language handles itself, which no signature lists.
 const KEYWORDS: [&str; 12] = [
-    "print", "debug", "type_of", "Fn", "call", "curry", "is_def_var", "is_def_fn", "is_shared", "this", "exit", "throw",
+    "print",
+    "debug",
+    "type_of",
+    "Fn",
+    "call",
+    "curry",
+    "is_def_var",
+    "is_def_fn",
+    "is_shared",
+    "this",
+    "exit",
+    "throw",
 ];
 
 /// Reports syntax errors one after another: after each, the offending line is blanked
@@ -47,7 +58,10 @@ fn known_functions(engine: &Engine, ast: &AST) -> HashMap<String, HashSet<usize>
         }
     }
     for f in ast.iter_functions() {
-        known.entry(f.name.to_string()).or_default().insert(f.params.len());
+        known
+            .entry(f.name.to_string())
+            .or_default()
+            .insert(f.params.len());
     }
     known
 }
@@ -84,18 +98,36 @@ fn unknown_calls(engine: &Engine, ast: &AST, file: &str) -> Vec<RecipeError> {
             _ => return true,
         };
         let name = call.name.as_str();
-        let is_identifier = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
-        if call.op_token.is_some() || !is_identifier || call.is_qualified() || KEYWORDS.contains(&name) {
+        let is_identifier = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_');
+        if call.op_token.is_some()
+            || !is_identifier
+            || call.is_qualified()
+            || KEYWORDS.contains(&name)
+        {
             return true;
         }
         let arity = call.args.len() + usize::from(is_method);
-        let ok = known.get(name).is_some_and(|arities| arities.contains(&arity));
+        let ok = known
+            .get(name)
+            .is_some_and(|arities| arities.contains(&arity));
         if !ok {
             let hint = match known.get(name) {
                 Some(arities) => {
-                    let mut a: Vec<_> = arities.iter().map(|n| n.saturating_sub(usize::from(is_method))).collect();
+                    let mut a: Vec<_> = arities
+                        .iter()
+                        .map(|n| n.saturating_sub(usize::from(is_method)))
+                        .collect();
                     a.sort();
-                    format!("{name} takes {} argument(s)", a.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" or "))
+                    format!(
+                        "{name} takes {} argument(s)",
+                        a.iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    )
                 }
                 None => match closest(name, known.keys()) {
                     Some(near) => format!("did you mean {near}?"),
@@ -103,7 +135,11 @@ fn unknown_calls(engine: &Engine, ast: &AST, file: &str) -> Vec<RecipeError> {
                 },
             };
             errors.push(RecipeError::Script {
-                origin: Origin { file: file.to_string(), line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) },
+                origin: Origin {
+                    file: file.to_string(),
+                    line: pos.line().unwrap_or(0),
+                    column: pos.position().unwrap_or(0),
+                },
                 message: format!("no function {name} with {} argument(s)", call.args.len()),
                 hint: Some(hint),
             });
@@ -128,7 +164,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -141,9 +181,18 @@ mod tests {
 
     #[test]
     fn signatures_parse_to_name_and_arity() {
-        assert_eq!(parse_signature("mount(sandbox: Sandbox, source: &str) -> ()"), Some(("mount".into(), 2)));
-        assert_eq!(parse_signature("namespaces() -> Map"), Some(("namespaces".into(), 0)));
-        assert_eq!(parse_signature("f(a: HashMap<K, V>, b) -> x"), Some(("f".into(), 2)));
+        assert_eq!(
+            parse_signature("mount(sandbox: Sandbox, source: &str) -> ()"),
+            Some(("mount".into(), 2))
+        );
+        assert_eq!(
+            parse_signature("namespaces() -> Map"),
+            Some(("namespaces".into(), 0))
+        );
+        assert_eq!(
+            parse_signature("f(a: HashMap<K, V>, b) -> x"),
+            Some(("f".into(), 2))
+        );
         assert_eq!(parse_signature("pub fn g(x: i64)"), Some(("g".into(), 1)));
     }
 

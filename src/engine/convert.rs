@@ -31,7 +31,8 @@ pub fn string(d: &Dynamic, what: &str) -> Res<String> {
 }
 
 fn boolean(d: &Dynamic, what: &str) -> Res<bool> {
-    d.as_bool().map_err(|_| format!("{what} must be true or false, not {}", type_name(d)))
+    d.as_bool()
+        .map_err(|_| format!("{what} must be true or false, not {}", type_name(d)))
 }
 
 fn array(d: &Dynamic, what: &str) -> Res<Array> {
@@ -41,14 +42,19 @@ fn array(d: &Dynamic, what: &str) -> Res<Array> {
 }
 
 fn u32_of(d: &Dynamic, what: &str) -> Res<u32> {
-    let n = d.as_int().map_err(|_| format!("{what} must be an integer, not {}", type_name(d)))?;
+    let n = d
+        .as_int()
+        .map_err(|_| format!("{what} must be an integer, not {}", type_name(d)))?;
     u32::try_from(n).map_err(|_| format!("{what} must be between 0 and {}, not {n}", u32::MAX))
 }
 
 fn check_keys(map: &Map, known: &[&str], primitive: &str) -> Res<()> {
     for key in map.keys() {
         if !known.contains(&key.as_str()) {
-            return Err(format!("unknown option '{key}' for {primitive} (known: {})", known.join(", ")));
+            return Err(format!(
+                "unknown option '{key}' for {primitive} (known: {})",
+                known.join(", ")
+            ));
         }
     }
     Ok(())
@@ -58,15 +64,22 @@ pub fn kinds(list: &Array) -> Res<Vec<NsKind>> {
     list.iter()
         .map(|d| {
             let s = string(d, "a namespace kind")?;
-            NsKind::parse(&s)
-                .ok_or_else(|| format!("unknown namespace kind '{s}' (known: {})", known_kinds_list()))
+            NsKind::parse(&s).ok_or_else(|| {
+                format!(
+                    "unknown namespace kind '{s}' (known: {})",
+                    known_kinds_list()
+                )
+            })
         })
         .collect()
 }
 
 fn join_target(d: &Dynamic, kind: NsKind) -> Res<JoinTarget> {
     if let Ok(pid) = d.as_int() {
-        let pid = i32::try_from(pid).ok().filter(|p| *p > 0).ok_or_else(|| format!("{kind}: pid {pid} is not a process id"))?;
+        let pid = i32::try_from(pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{kind}: pid {pid} is not a process id"))?;
         return Ok(JoinTarget::Pid(pid));
     }
     if let Some(sb) = d.clone().try_cast::<super::values::Sandbox>() {
@@ -87,7 +100,10 @@ fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
             let parts = array(line, &format!("each line of {what}"))
                 .map_err(|e| format!("{e}: write [inside, outside, count]"))?;
             if parts.len() != 3 {
-                return Err(format!("each line of {what} is [inside, outside, count], not {} numbers", parts.len()));
+                return Err(format!(
+                    "each line of {what} is [inside, outside, count], not {} numbers",
+                    parts.len()
+                ));
             }
             Ok(IdRange {
                 inside: u32_of(&parts[0], "inside id")?,
@@ -99,7 +115,20 @@ fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
 }
 
 const UNSHARE_KEYS: [&str; 14] = [
-    "kinds", "map_root", "uid_map", "gid_map", "propagation", "join", "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time",
+    "kinds",
+    "map_root",
+    "uid_map",
+    "gid_map",
+    "propagation",
+    "join",
+    "mount",
+    "uts",
+    "ipc",
+    "net",
+    "pid",
+    "user",
+    "cgroup",
+    "time",
 ];
 
 /// `unshare(["mount", "pid"])` or `unshare(#{ kinds: [...], net: "/run/netns/x", map_root: true })`.
@@ -116,10 +145,17 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         }
     }
     if let Some(j) = opts.get("join") {
-        let m = j.clone().try_cast::<Map>().ok_or("join must be a map of kind to path or pid")?;
+        let m = j
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("join must be a map of kind to path or pid")?;
         for (key, value) in &m {
-            let kind = NsKind::parse(key)
-                .ok_or_else(|| format!("join: unknown namespace kind '{key}' (known: {})", known_kinds_list()))?;
+            let kind = NsKind::parse(key).ok_or_else(|| {
+                format!(
+                    "join: unknown namespace kind '{key}' (known: {})",
+                    known_kinds_list()
+                )
+            })?;
             if join.insert(kind, join_target(value, kind)?).is_some() {
                 return Err(format!("the {kind} namespace to join is given twice"));
             }
@@ -129,8 +165,16 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         Some(v) => boolean(v, "map_root")?,
         None => false,
     };
-    let mut uid_map = opts.get("uid_map").map(|d| id_map(d, "uid_map")).transpose()?.unwrap_or_default();
-    let mut gid_map = opts.get("gid_map").map(|d| id_map(d, "gid_map")).transpose()?.unwrap_or_default();
+    let mut uid_map = opts
+        .get("uid_map")
+        .map(|d| id_map(d, "uid_map"))
+        .transpose()?
+        .unwrap_or_default();
+    let mut gid_map = opts
+        .get("gid_map")
+        .map(|d| id_map(d, "gid_map"))
+        .transpose()?
+        .unwrap_or_default();
     if map_root {
         if !uid_map.is_empty() || !gid_map.is_empty() {
             return Err("map_root and explicit uid_map/gid_map exclude each other".into());
@@ -143,18 +187,41 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
             "private" => Propagation::Private,
             "slave" => Propagation::Slave,
             "unchanged" => Propagation::Unchanged,
-            other => return Err(format!("propagation '{other}' is not one of private, slave, unchanged")),
+            other => {
+                return Err(format!(
+                    "propagation '{other}' is not one of private, slave, unchanged"
+                ))
+            }
         },
     };
     if create.is_empty() && join.is_empty() {
-        return Err(format!("no namespace kinds given: list some of {}", known_kinds_list()));
+        return Err(format!(
+            "no namespace kinds given: list some of {}",
+            known_kinds_list()
+        ));
     }
-    let spec = SandboxSpec { create, join, uid_map, gid_map, propagation };
+    let spec = SandboxSpec {
+        create,
+        join,
+        uid_map,
+        gid_map,
+        propagation,
+    };
     spec.validate()?;
     Ok(spec)
 }
 
-const MOUNT_KEYS: [&str; 9] = ["readonly", "nosuid", "nodev", "noexec", "data", "lower", "upper", "work", "recursive"];
+const MOUNT_KEYS: [&str; 9] = [
+    "readonly",
+    "nosuid",
+    "nodev",
+    "noexec",
+    "data",
+    "lower",
+    "upper",
+    "work",
+    "recursive",
+];
 
 pub fn mount_spec(source: &str, target: &str, fstype: &str, opts: &Map) -> Res<MountSpec> {
     check_keys(opts, &MOUNT_KEYS, "mount")?;
@@ -167,20 +234,32 @@ pub fn mount_spec(source: &str, target: &str, fstype: &str, opts: &Map) -> Res<M
     };
     let fstype = match (fstype, flag("recursive")?) {
         ("bind", Some(true)) => "rbind",
-        (t, Some(_)) if t != "bind" && t != "rbind" => return Err("recursive applies to bind mounts only".into()),
+        (t, Some(_)) if t != "bind" && t != "rbind" => {
+            return Err("recursive applies to bind mounts only".into())
+        }
         (t, _) => t,
     };
-    let data = opts.get("data").map(|d| string(d, "data")).transpose()?.unwrap_or_default();
+    let data = opts
+        .get("data")
+        .map(|d| string(d, "data"))
+        .transpose()?
+        .unwrap_or_default();
     let overlay = if fstype == "overlay" {
         let lower = match opts.get("lower") {
-            Some(l) => array(l, "lower")?.iter().map(|d| string(d, "each lower directory")).collect::<Res<Vec<_>>>()?,
+            Some(l) => array(l, "lower")?
+                .iter()
+                .map(|d| string(d, "each lower directory"))
+                .collect::<Res<Vec<_>>>()?,
             None => Vec::new(),
         };
         let upper = opts.get("upper").map(|d| string(d, "upper")).transpose()?;
         let work = opts.get("work").map(|d| string(d, "work")).transpose()?;
         Some((lower, upper, work))
     } else {
-        if ["lower", "upper", "work"].iter().any(|k| opts.contains_key(*k)) {
+        if ["lower", "upper", "work"]
+            .iter()
+            .any(|k| opts.contains_key(*k))
+        {
             return Err("lower, upper and work apply to overlay mounts only".into());
         }
         None
@@ -196,11 +275,15 @@ pub fn command(d: &Dynamic) -> Res<Vec<String>> {
         }
         return Ok(vec!["/bin/sh".into(), "-c".into(), s]);
     }
-    let words = array(d, "the command").map_err(|e| format!("{e} (give [\"prog\", \"arg\", ...] or a shell string)"))?;
+    let words = array(d, "the command")
+        .map_err(|e| format!("{e} (give [\"prog\", \"arg\", ...] or a shell string)"))?;
     if words.is_empty() {
         return Err("the command is empty".into());
     }
-    words.iter().map(|w| string(w, "each command word")).collect()
+    words
+        .iter()
+        .map(|w| string(w, "each command word"))
+        .collect()
 }
 
 const RUN_KEYS: [&str; 4] = ["env", "cwd", "stdin", "check"];
@@ -210,12 +293,19 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
     check_keys(opts, &RUN_KEYS, "run")?;
     let mut env = Vec::new();
     if let Some(e) = opts.get("env") {
-        let m = e.clone().try_cast::<Map>().ok_or("env must be a map of NAME: value")?;
+        let m = e
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("env must be a map of NAME: value")?;
         for (k, v) in &m {
             if k.is_empty() || k.contains('=') {
                 return Err(format!("'{k}' is not an environment variable name"));
             }
-            let v = if v.is_string() { string(v, "env value")? } else { v.to_string() };
+            let v = if v.is_string() {
+                string(v, "env value")?
+            } else {
+                v.to_string()
+            };
             env.push((k.to_string(), v));
         }
     }
@@ -225,7 +315,11 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
         cwd: opts.get("cwd").map(|d| string(d, "cwd")).transpose()?,
         stdin: opts.get("stdin").map(|d| string(d, "stdin")).transpose()?,
     };
-    let check = opts.get("check").map(|d| boolean(d, "check")).transpose()?.unwrap_or(false);
+    let check = opts
+        .get("check")
+        .map(|d| boolean(d, "check"))
+        .transpose()?
+        .unwrap_or(false);
     Ok((spec, check))
 }
 
@@ -239,9 +333,15 @@ mod tests {
 
     #[test]
     fn unshare_options() {
-        let s = sandbox_spec(&map(r#"#{ kinds: ["mount", "pid", "user"], net: "/run/netns/x", map_root: true }"#)).unwrap();
+        let s = sandbox_spec(&map(
+            r#"#{ kinds: ["mount", "pid", "user"], net: "/run/netns/x", map_root: true }"#,
+        ))
+        .unwrap();
         assert_eq!(s.create, vec![NsKind::Mount, NsKind::Pid, NsKind::User]);
-        assert_eq!(s.join[&NsKind::Net], JoinTarget::Path("/run/netns/x".into()));
+        assert_eq!(
+            s.join[&NsKind::Net],
+            JoinTarget::Path("/run/netns/x".into())
+        );
         assert_eq!(s.uid_map.len(), 1);
         assert_eq!(s.uid_map[0].inside, 0);
     }
@@ -251,7 +351,8 @@ mod tests {
         let err = |src: &str| sandbox_spec(&map(src)).unwrap_err();
         assert!(err(r#"#{ kinds: ["mount", "pdi"] }"#).contains("unknown namespace kind 'pdi'"));
         assert!(err(r#"#{ kinds: ["mount"], maproot: true }"#).contains("unknown option 'maproot'"));
-        assert!(err(r#"#{ kinds: ["user"], uid_map: [[0, 1000]] }"#).contains("[inside, outside, count]"));
+        assert!(err(r#"#{ kinds: ["user"], uid_map: [[0, 1000]] }"#)
+            .contains("[inside, outside, count]"));
         assert!(err(r#"#{ kinds: ["user"], uid_map: [[0, -1, 1]] }"#).contains("between 0"));
         assert!(err(r#"#{ kinds: [] }"#).contains("no namespace kinds"));
         assert!(err(r#"#{ kinds: ["net"], net: 5 }"#).contains("both created and joined"));
@@ -260,19 +361,44 @@ mod tests {
 
     #[test]
     fn mount_options() {
-        let m = mount_spec("/usr", "/usr", "bind", &map("#{ readonly: true, recursive: true }")).unwrap();
+        let m = mount_spec(
+            "/usr",
+            "/usr",
+            "bind",
+            &map("#{ readonly: true, recursive: true }"),
+        )
+        .unwrap();
         assert_eq!(m.fstype(), "rbind");
         assert!(m.readonly);
-        assert!(mount_spec("proc", "/proc", "proc", &map("#{ lower: [] }")).unwrap_err().contains("overlay"));
-        assert!(mount_spec("proc", "/proc", "proc", &map("#{ readonly: 1 }")).unwrap_err().contains("true or false"));
+        assert!(mount_spec("proc", "/proc", "proc", &map("#{ lower: [] }"))
+            .unwrap_err()
+            .contains("overlay"));
+        assert!(
+            mount_spec("proc", "/proc", "proc", &map("#{ readonly: 1 }"))
+                .unwrap_err()
+                .contains("true or false")
+        );
     }
 
     #[test]
     fn commands() {
-        assert_eq!(command(&Dynamic::from("echo hi")).unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
+        assert_eq!(
+            command(&Dynamic::from("echo hi")).unwrap(),
+            vec!["/bin/sh", "-c", "echo hi"]
+        );
         assert!(command(&Dynamic::from(rhai::Array::new())).is_err());
-        let (spec, check) = run_spec(&Dynamic::from("true"), &map(r#"#{ env: #{ A: "1", N: 2 }, check: true }"#)).unwrap();
-        assert_eq!(spec.env, vec![("A".to_string(), "1".to_string()), ("N".to_string(), "2".to_string())]);
+        let (spec, check) = run_spec(
+            &Dynamic::from("true"),
+            &map(r#"#{ env: #{ A: "1", N: 2 }, check: true }"#),
+        )
+        .unwrap();
+        assert_eq!(
+            spec.env,
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("N".to_string(), "2".to_string())
+            ]
+        );
         assert!(check);
     }
 }

@@ -1,8 +1,8 @@
 //! What went wrong in a recipe, located in its source, before it is rendered.
 
+use super::values::PrimitiveError;
 use crate::journal::Origin;
 use crate::session::PrimitiveFailure;
-use super::values::PrimitiveError;
 use rhai::{EvalAltResult, ParseError, Position};
 use thiserror::Error;
 
@@ -15,9 +15,17 @@ pub enum RecipeError {
     #[error("{}", .0.error.message)]
     Primitive(PrimitiveFailure),
     #[error("{message}")]
-    Script { origin: Origin, message: String, hint: Option<String> },
+    Script {
+        origin: Origin,
+        message: String,
+        hint: Option<String>,
+    },
     #[error("interrupted by {signal}")]
-    Interrupted { signal: String, origin: Origin, detail: Option<String> },
+    Interrupted {
+        signal: String,
+        origin: Origin,
+        detail: Option<String>,
+    },
 }
 
 impl RecipeError {
@@ -33,11 +41,18 @@ impl RecipeError {
 }
 
 pub fn origin_at(file: &str, pos: Position) -> Origin {
-    Origin { file: file.to_string(), line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) }
+    Origin {
+        file: file.to_string(),
+        line: pos.line().unwrap_or(0),
+        column: pos.position().unwrap_or(0),
+    }
 }
 
 pub fn from_parse(file: &str, e: &ParseError) -> RecipeError {
-    RecipeError::Syntax { origin: origin_at(file, e.position()), message: e.err_type().to_string() }
+    RecipeError::Syntax {
+        origin: origin_at(file, e.position()),
+        message: e.err_type().to_string(),
+    }
 }
 
 /// Finds the innermost error (inside function calls and modules) and locates it.
@@ -61,7 +76,9 @@ pub fn from_eval(file: &str, err: EvalAltResult, interrupted: Option<String>) ->
     let limit = |what: &str, name: &str| RecipeError::Script {
         origin: origin.clone(),
         message: format!("the recipe went over the {what} limit"),
-        hint: Some(format!("raise it with --limit {name}=N if the recipe really needs more")),
+        hint: Some(format!(
+            "raise it with --limit {name}=N if the recipe really needs more"
+        )),
     };
     match err {
         EvalAltResult::ErrorRuntime(value, _) if value.is::<PrimitiveError>() => {

@@ -26,14 +26,24 @@ impl Default for Limits {
     }
 }
 
-pub const LIMIT_NAMES: [&str; 6] = ["operations", "call-depth", "expr-depth", "string-size", "array-size", "map-size"];
+pub const LIMIT_NAMES: [&str; 6] = [
+    "operations",
+    "call-depth",
+    "expr-depth",
+    "string-size",
+    "array-size",
+    "map-size",
+];
 
 impl Limits {
     /// Applies one `NAME=VALUE` override from the command line.
     pub fn set(&mut self, assignment: &str) -> Result<(), String> {
-        let (name, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("'{assignment}' is not NAME=VALUE (names: {})", LIMIT_NAMES.join(", ")))?;
+        let (name, value) = assignment.split_once('=').ok_or_else(|| {
+            format!(
+                "'{assignment}' is not NAME=VALUE (names: {})",
+                LIMIT_NAMES.join(", ")
+            )
+        })?;
         let n: u64 = value
             .parse()
             .map_err(|_| format!("limit {name}: '{value}' is not a whole number"))?;
@@ -48,7 +58,12 @@ impl Limits {
             "string-size" => self.string_size = n_usize,
             "array-size" => self.array_size = n_usize,
             "map-size" => self.map_size = n_usize,
-            _ => return Err(format!("unknown limit '{name}' (names: {})", LIMIT_NAMES.join(", "))),
+            _ => {
+                return Err(format!(
+                    "unknown limit '{name}' (names: {})",
+                    LIMIT_NAMES.join(", ")
+                ))
+            }
         }
         Ok(())
     }

@@ -73,13 +73,23 @@ pub fn engine_for(session: Rc<RefCell<Session>>, limits: &Limits, signals: &Sign
 
 fn scope_for(recipe: &Recipe) -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_constant("args", RecipeArgs { values: Rc::new(recipe.args.clone()) });
+    scope.push_constant(
+        "args",
+        RecipeArgs {
+            values: Rc::new(recipe.args.clone()),
+        },
+    );
     scope
 }
 
 /// Runs a recipe and then undoes everything it created, in reverse order, whether it
 /// finished, failed, or was interrupted.
-pub fn run(recipe: &Recipe, backend: Box<dyn Backend>, limits: &Limits, signals: &Signals) -> RunOutcome {
+pub fn run(
+    recipe: &Recipe,
+    backend: Box<dyn Backend>,
+    limits: &Limits,
+    signals: &Signals,
+) -> RunOutcome {
     let session = Rc::new(RefCell::new(Session::new(backend)));
     let engine = engine_for(session.clone(), limits, signals);
     let scope = scope_for(recipe);
@@ -88,7 +98,12 @@ pub fn run(recipe: &Recipe, backend: Box<dyn Backend>, limits: &Limits, signals:
     RunOutcome { result, undone }
 }
 
-fn execute(engine: &Engine, recipe: &Recipe, mut scope: Scope<'static>, signals: &Signals) -> Result<RunEnd, RecipeError> {
+fn execute(
+    engine: &Engine,
+    recipe: &Recipe,
+    mut scope: Scope<'static>,
+    signals: &Signals,
+) -> Result<RunEnd, RecipeError> {
     let mut ast = engine
         .compile_with_scope(&scope, &recipe.source)
         .map_err(|e| error::from_parse(&recipe.path, &e))?;
@@ -104,14 +119,24 @@ fn execute(engine: &Engine, recipe: &Recipe, mut scope: Scope<'static>, signals:
                 let err = error::from_eval(&recipe.path, other, sig.clone());
                 // A primitive cut short by a signal reads as the interruption it was.
                 match (sig, err) {
-                    (Some(signal), RecipeError::Primitive(f)) => {
-                        Err(RecipeError::Interrupted { signal, origin: f.origin, detail: Some(f.error.message) })
-                    }
+                    (Some(signal), RecipeError::Primitive(f)) => Err(RecipeError::Interrupted {
+                        signal,
+                        origin: f.origin,
+                        detail: Some(f.error.message),
+                    }),
                     (_, err) => Err(err),
                 }
             }
         },
     }
+}
+
+/// `nsr check`: compiles with every primitive known but none callable for real.
+pub fn check_recipe(recipe: &Recipe) -> Vec<RecipeError> {
+    let backend = crate::ops::recording::RecordingBackend::default();
+    let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
+    let mut engine = engine_for(session, &Limits::default(), &Signals::none());
+    check::check(&mut engine, recipe, &scope_for(recipe))
 }
 
 #[cfg(test)]
@@ -121,7 +146,11 @@ mod tests {
     use crate::ops::Undo;
 
     fn recipe(src: &str) -> Recipe {
-        Recipe { path: "t.nsr".into(), source: src.into(), args: BTreeMap::new() }
+        Recipe {
+            path: "t.nsr".into(),
+            source: src.into(),
+            args: BTreeMap::new(),
+        }
     }
 
     fn run_recorded(src: &str, fail_at: Option<usize>) -> RunOutcome {
@@ -129,7 +158,12 @@ mod tests {
             Some(k) => RecordingBackend::failing_at(k),
             None => RecordingBackend::default(),
         };
-        run(&recipe(src), Box::new(backend), &Limits::default(), &Signals::none())
+        run(
+            &recipe(src),
+            Box::new(backend),
+            &Limits::default(),
+            &Signals::none(),
+        )
     }
 
     const TUTORIAL: &str = r#"
@@ -147,7 +181,10 @@ box.mount("tmpfs", "/tmp", "tmpfs", #{ data: "size=1m" });
         let lines: Vec<_> = out.undone.iter().map(|r| r.entry.origin.line).collect();
         assert_eq!(lines, vec![6, 5, 4, 3, 2]);
         assert!(matches!(out.undone[4].entry.undo, Undo::StopSandbox { .. }));
-        assert_eq!(out.undone[0].to_string(), "undid mount tmpfs on /tmp (t.nsr:6:5)");
+        assert_eq!(
+            out.undone[0].to_string(),
+            "undid mount tmpfs on /tmp (t.nsr:6:5)"
+        );
     }
 
     #[test]
@@ -155,7 +192,9 @@ box.mount("tmpfs", "/tmp", "tmpfs", #{ data: "size=1m" });
         for k in 1..=5 {
             let out = run_recorded(TUTORIAL, Some(k));
             let err = out.result.unwrap_err();
-            let RecipeError::Primitive(f) = err else { panic!("step {k}: {err:?}") };
+            let RecipeError::Primitive(f) = err else {
+                panic!("step {k}: {err:?}")
+            };
             assert_eq!(f.origin.line, k + 1);
             assert_eq!(out.undone.len(), k - 1, "step {k}");
         }
@@ -164,7 +203,9 @@ box.mount("tmpfs", "/tmp", "tmpfs", #{ data: "size=1m" });
     #[test]
     fn bad_arguments_fail_before_the_backend_with_the_call_text() {
         let out = run_recorded("let b = unshare([\"mount\", \"bogus\"]);", None);
-        let RecipeError::Primitive(f) = out.result.unwrap_err() else { panic!() };
+        let RecipeError::Primitive(f) = out.result.unwrap_err() else {
+            panic!()
+        };
         assert!(f.error.message.contains("unknown namespace kind 'bogus'"));
         assert_eq!(f.call, r#"unshare(["mount", "bogus"])"#);
         assert_eq!((f.origin.line, f.origin.column), (1, 9));
@@ -183,22 +224,43 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
     fn args_are_a_map_with_a_clear_error_for_missing_keys() {
         let mut r = recipe("print(args.name); let x = args.missing;");
         r.args.insert("name".into(), "v".into());
-        let out = run(&r, Box::new(RecordingBackend::default()), &Limits::default(), &Signals::none());
-        let RecipeError::Script { message, .. } = out.result.unwrap_err() else { panic!() };
-        assert!(message.contains("parameter 'missing' was not given"), "{message}");
+        let out = run(
+            &r,
+            Box::new(RecordingBackend::default()),
+            &Limits::default(),
+            &Signals::none(),
+        );
+        let RecipeError::Script { message, .. } = out.result.unwrap_err() else {
+            panic!()
+        };
+        assert!(
+            message.contains("parameter 'missing' was not given"),
+            "{message}"
+        );
     }
 
     #[test]
     fn limits_and_eval() {
         let mut l = Limits::default();
         l.set("operations=1000").unwrap();
-        let out = run(&recipe("loop {}"), Box::new(RecordingBackend::default()), &l, &Signals::none());
-        let RecipeError::Script { message, hint, .. } = out.result.unwrap_err() else { panic!() };
-        assert!(message.contains("operation count") && hint.unwrap().contains("--limit operations"));
+        let out = run(
+            &recipe("loop {}"),
+            Box::new(RecordingBackend::default()),
+            &l,
+            &Signals::none(),
+        );
+        let RecipeError::Script { message, hint, .. } = out.result.unwrap_err() else {
+            panic!()
+        };
+        assert!(
+            message.contains("operation count") && hint.unwrap().contains("--limit operations")
+        );
         let out = run_recorded("eval(\"1\")", None);
         assert!(matches!(out.result, Err(RecipeError::Syntax { .. })));
         let out = run_recorded("fn f(n) { f(n + 1) } f(0);", None);
-        let RecipeError::Script { message, .. } = out.result.unwrap_err() else { panic!() };
+        let RecipeError::Script { message, .. } = out.result.unwrap_err() else {
+            panic!()
+        };
         assert!(message.contains("call depth"), "{message}");
     }
 
@@ -207,13 +269,18 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
         let backend = RecordingBackend::default();
         let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
         let engine = engine_for(session.clone(), &Limits::default(), &Signals::none());
-        let _ = engine.compile(r#"const b = unshare(["mount"]); b.mount("proc", "/proc", "proc");"#).unwrap();
+        let _ = engine
+            .compile(r#"const b = unshare(["mount"]); b.mount("proc", "/proc", "proc");"#)
+            .unwrap();
         assert!(session.borrow().journal().is_empty());
     }
 
     #[test]
     fn exit_ends_the_recipe_with_a_code() {
-        let out = run_recorded("let b = unshare([\"uts\"]); try { exit(3); } catch { }", None);
+        let out = run_recorded(
+            "let b = unshare([\"uts\"]); try { exit(3); } catch { }",
+            None,
+        );
         assert_eq!(out.result.unwrap(), RunEnd::Exit(3));
         assert_eq!(out.undone.len(), 1);
     }
@@ -229,12 +296,4 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
         assert_eq!(entries.len(), 1);
         assert!(matches!(entries[0].undo, Undo::StopSandbox { .. }));
     }
-}
-
-/// `nsr check`: compiles with every primitive known but none callable for real.
-pub fn check_recipe(recipe: &Recipe) -> Vec<RecipeError> {
-    let backend = crate::ops::recording::RecordingBackend::default();
-    let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
-    let mut engine = engine_for(session, &Limits::default(), &Signals::none());
-    check::check(&mut engine, recipe, &scope_for(recipe))
 }

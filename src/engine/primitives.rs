@@ -8,7 +8,9 @@ use crate::ops::{Op, OpError, Output};
 use crate::sandbox::protocol::{MountEntry, RunResult};
 use crate::session::{PrimitiveFailure, Session};
 use crate::signals::signal_name;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext, Position};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext, Position,
+};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -39,7 +41,14 @@ impl Call {
     }
 
     fn fail(&self, error: OpError) -> Box<EvalAltResult> {
-        failure_to_rhai(PrimitiveFailure { call: self.text.clone(), origin: self.origin.clone(), error }, self.pos)
+        failure_to_rhai(
+            PrimitiveFailure {
+                call: self.text.clone(),
+                origin: self.origin.clone(),
+                error,
+            },
+            self.pos,
+        )
     }
 
     /// A recipe mistake found before anything touched the system.
@@ -64,7 +73,10 @@ fn show(d: &Dynamic) -> String {
     } else {
         let s = d.to_string();
         if s.len() > 120 {
-            format!("{}...", &s[..s.char_indices().nth(117).map(|(i, _)| i).unwrap_or(s.len())])
+            format!(
+                "{}...",
+                &s[..s.char_indices().nth(117).map(|(i, _)| i).unwrap_or(s.len())]
+            )
         } else {
             s
         }
@@ -87,7 +99,9 @@ fn ran_to_map(r: RunResult) -> Map {
     m.insert("ok".into(), Dynamic::from(r.code == Some(0)));
     m.insert(
         "signal".into(),
-        r.signal.map(|s| Dynamic::from(signal_name(s))).unwrap_or(Dynamic::UNIT),
+        r.signal
+            .map(|s| Dynamic::from(signal_name(s)))
+            .unwrap_or(Dynamic::UNIT),
     );
     m.insert("stdout".into(), Dynamic::from(r.stdout));
     m.insert("stderr".into(), Dynamic::from(r.stderr));
@@ -95,7 +109,9 @@ fn ran_to_map(r: RunResult) -> Map {
 }
 
 fn namespaces_to_map(ns: BTreeMap<String, u64>) -> Map {
-    ns.into_iter().map(|(k, v)| (k.into(), Dynamic::from(v as i64))).collect()
+    ns.into_iter()
+        .map(|(k, v)| (k.into(), Dynamic::from(v as i64)))
+        .collect()
 }
 
 fn mounts_to_array(mounts: Vec<MountEntry>) -> Array {
@@ -118,20 +134,44 @@ fn unshare(session: &Shared, call: &Call, opts: &Map) -> R<Sandbox> {
     let spec = convert::sandbox_spec(opts).map_err(|e| call.bad(e))?;
     let kinds = spec.create.iter().map(|k| k.name().to_string()).collect();
     match call.perform(session, Op::Unshare(spec))? {
-        Output::Sandbox { id, pid } => Ok(Sandbox { id, pid: pid as i64, kinds }),
+        Output::Sandbox { id, pid } => Ok(Sandbox {
+            id,
+            pid: pid as i64,
+            kinds,
+        }),
         other => Err(call.bad(format!("unexpected result {other:?}"))),
     }
 }
 
-fn mount(session: &Shared, call: &Call, sb: &Sandbox, src: &str, target: &str, fstype: &str, opts: &Map) -> R<()> {
+fn mount(
+    session: &Shared,
+    call: &Call,
+    sb: &Sandbox,
+    src: &str,
+    target: &str,
+    fstype: &str,
+    opts: &Map,
+) -> R<()> {
     let spec = convert::mount_spec(src, target, fstype, opts).map_err(|e| call.bad(e))?;
-    call.perform(session, Op::Mount { sandbox: sb.id, spec })?;
+    call.perform(
+        session,
+        Op::Mount {
+            sandbox: sb.id,
+            spec,
+        },
+    )?;
     Ok(())
 }
 
 fn run(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -> R<Map> {
     let (spec, check) = convert::run_spec(cmd, opts).map_err(|e| call.bad(e))?;
-    match call.perform(session, Op::Run { sandbox: sb.id, spec })? {
+    match call.perform(
+        session,
+        Op::Run {
+            sandbox: sb.id,
+            spec,
+        },
+    )? {
         Output::Ran(r) => {
             if check && r.code != Some(0) {
                 let how = match (r.code, r.signal) {
@@ -153,7 +193,13 @@ fn run(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -
 
 fn exec(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -> R<i64> {
     let (spec, _) = convert::run_spec(cmd, opts).map_err(|e| call.bad(e))?;
-    match call.perform(session, Op::Exec { sandbox: sb.id, spec })? {
+    match call.perform(
+        session,
+        Op::Exec {
+            sandbox: sb.id,
+            spec,
+        },
+    )? {
         Output::ExitCode(c) => Ok(c as i64),
         other => Err(call.bad(format!("unexpected result {other:?}"))),
     }
@@ -184,24 +230,44 @@ pub fn register(engine: &mut Engine, session: Shared) {
         });
 
     let s = session.clone();
-    reg("hostname", &["sandbox: Sandbox", "name: String"], "/// Sets the sandbox's hostname (needs a uts namespace); undo restores the old one.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, name: &str| -> R<()> {
+    reg(
+        "hostname",
+        &["sandbox: Sandbox", "name: String"],
+        "/// Sets the sandbox's hostname (needs a uts namespace); undo restores the old one.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox, name: &str| -> R<()> {
             let call = Call::new(&ctx, "hostname", &[Dynamic::from(name.to_string())]);
             if name.is_empty() || name.len() > 64 {
                 return Err(call.bad("a hostname is 1 to 64 bytes long".into()));
             }
-            call.perform(&s, Op::SetHostname { sandbox: sb.id, name: name.to_string() })?;
+            call.perform(
+                &s,
+                Op::SetHostname {
+                    sandbox: sb.id,
+                    name: name.to_string(),
+                },
+            )?;
             Ok(())
-        });
+        },
+    );
     let s = session.clone();
-    reg("hostname", &["sandbox: Sandbox"], "/// The hostname the sandbox sees.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<String> {
+    reg(
+        "hostname",
+        &["sandbox: Sandbox"],
+        "/// The hostname the sandbox sees.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<String> {
             let call = Call::new(&ctx, "hostname", &[]);
             match call.perform(&s, Op::GetHostname { sandbox: sb.id })? {
                 Output::Text(t) => Ok(t),
                 other => Err(call.bad(format!("unexpected result {other:?}"))),
             }
-        });
+        },
+    );
 
     let s = session.clone();
     reg("mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
@@ -227,28 +293,59 @@ pub fn register(engine: &mut Engine, session: Shared) {
             Ok(())
         });
     let s = session.clone();
-    reg("pivot_root", &["sandbox: Sandbox", "new_root: String"], "/// Makes new_root the root of the sandbox's mount namespace and detaches the old root.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
+    reg(
+        "pivot_root",
+        &["sandbox: Sandbox", "new_root: String"],
+        "/// Makes new_root the root of the sandbox's mount namespace and detaches the old root.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
             let call = Call::new(&ctx, "pivot_root", &[path.into()]);
             if path.is_empty() {
                 return Err(call.bad("the path is empty".into()));
             }
-            call.perform(&s, Op::PivotRoot { sandbox: sb.id, new_root: path.to_string() })?;
+            call.perform(
+                &s,
+                Op::PivotRoot {
+                    sandbox: sb.id,
+                    new_root: path.to_string(),
+                },
+            )?;
             Ok(())
-        });
+        },
+    );
 
     let s = session.clone();
-    reg("run", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command in the sandbox and returns #{ code, ok, signal, stdout, stderr }.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<Map> {
+    reg(
+        "run",
+        &["sandbox: Sandbox", "command: Array | String"],
+        "/// Runs a command in the sandbox and returns #{ code, ok, signal, stdout, stderr }.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<Map> {
             let call = Call::new(&ctx, "run", std::slice::from_ref(&cmd));
             run(&s, &call, sb, &cmd, &Map::new())
-        });
+        },
+    );
     let s = session.clone();
-    reg("run", &["sandbox: Sandbox", "command: Array | String", "options: Map"], "/// Runs a command with options: env: #{...}, cwd, stdin, check: true (throw on failure).")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<Map> {
+    reg(
+        "run",
+        &[
+            "sandbox: Sandbox",
+            "command: Array | String",
+            "options: Map",
+        ],
+        "/// Runs a command with options: env: #{...}, cwd, stdin, check: true (throw on failure).",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<Map> {
             let call = Call::new(&ctx, "run", &[cmd.clone(), Dynamic::from(opts.clone())]);
             run(&s, &call, sb, &cmd, &opts)
-        });
+        },
+    );
     let s = session.clone();
     reg("exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<i64> {
@@ -256,31 +353,60 @@ pub fn register(engine: &mut Engine, session: Shared) {
             exec(&s, &call, sb, &cmd, &Map::new())
         });
     let s = session.clone();
-    reg("exec", &["sandbox: Sandbox", "command: Array | String", "options: Map"], "/// Runs an attached command with options: env, cwd.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<i64> {
+    reg(
+        "exec",
+        &[
+            "sandbox: Sandbox",
+            "command: Array | String",
+            "options: Map",
+        ],
+        "/// Runs an attached command with options: env, cwd.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic, opts: Map| -> R<i64> {
             let call = Call::new(&ctx, "exec", &[cmd.clone(), Dynamic::from(opts.clone())]);
             exec(&s, &call, sb, &cmd, &opts)
-        });
+        },
+    );
 
     let s = session.clone();
-    reg("namespaces", &["sandbox: Sandbox"], "/// The sandbox's namespaces: kind to inode, as `ls -l /proc/PID/ns` shows.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Map> {
+    reg(
+        "namespaces",
+        &["sandbox: Sandbox"],
+        "/// The sandbox's namespaces: kind to inode, as `ls -l /proc/PID/ns` shows.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Map> {
             let call = Call::new(&ctx, "namespaces", &[]);
             namespaces_of(&s, &call, sb.pid as i32)
-        });
+        },
+    );
     let s = session.clone();
-    reg("namespaces", &["pid: i64"], "/// The namespaces of any process: kind to inode.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, pid: i64| -> R<Map> {
-            let call = Call::new(&ctx, "namespaces", &[Dynamic::from(pid)]);
-            let pid = i32::try_from(pid).ok().filter(|p| *p > 0).ok_or_else(|| call.bad(format!("{pid} is not a process id")))?;
-            namespaces_of(&s, &call, pid)
-        });
+    reg(
+        "namespaces",
+        &["pid: i64"],
+        "/// The namespaces of any process: kind to inode.",
+    )
+    .register_into_engine(engine, move |ctx: NativeCallContext, pid: i64| -> R<Map> {
+        let call = Call::new(&ctx, "namespaces", &[Dynamic::from(pid)]);
+        let pid = i32::try_from(pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| call.bad(format!("{pid} is not a process id")))?;
+        namespaces_of(&s, &call, pid)
+    });
     let s = session.clone();
-    reg("namespaces", &[], "/// nsr's own namespaces (the host's, unless nsr itself runs in a container).")
-        .register_into_engine(engine, move |ctx: NativeCallContext| -> R<Map> {
-            let call = Call::new(&ctx, "namespaces", &[]);
-            namespaces_of(&s, &call, std::process::id() as i32)
-        });
+    reg(
+        "namespaces",
+        &[],
+        "/// nsr's own namespaces (the host's, unless nsr itself runs in a container).",
+    )
+    .register_into_engine(engine, move |ctx: NativeCallContext| -> R<Map> {
+        let call = Call::new(&ctx, "namespaces", &[]);
+        namespaces_of(&s, &call, std::process::id() as i32)
+    });
     let s = session;
     reg("mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {

@@ -39,7 +39,10 @@ pub fn register_types(engine: &mut Engine) {
         .register_type_with_name::<Sandbox>("Sandbox")
         .register_get("pid", |s: &mut Sandbox| s.pid)
         .register_get("kinds", |s: &mut Sandbox| {
-            s.kinds.iter().map(|k| Dynamic::from(k.clone())).collect::<rhai::Array>()
+            s.kinds
+                .iter()
+                .map(|k| Dynamic::from(k.clone()))
+                .collect::<rhai::Array>()
         })
         .register_fn("to_string", |s: &mut Sandbox| s.describe())
         .register_fn("to_debug", |s: &mut Sandbox| s.describe());
@@ -69,19 +72,32 @@ pub fn register_types(engine: &mut Engine) {
     // Rhai's own `exit` value is lost by `run`; this one is told apart from errors, and
     // as a termination it cannot be swallowed by a `try`/`catch`.
     engine.register_fn("exit", |code: i64| -> Result<(), Box<EvalAltResult>> {
-        Err(Box::new(EvalAltResult::ErrorTerminated(Dynamic::from(RecipeExit(code)), Position::NONE)))
+        Err(Box::new(EvalAltResult::ErrorTerminated(
+            Dynamic::from(RecipeExit(code)),
+            Position::NONE,
+        )))
     });
     engine.register_fn("exit", || -> Result<(), Box<EvalAltResult>> {
-        Err(Box::new(EvalAltResult::ErrorTerminated(Dynamic::from(RecipeExit(0)), Position::NONE)))
+        Err(Box::new(EvalAltResult::ErrorTerminated(
+            Dynamic::from(RecipeExit(0)),
+            Position::NONE,
+        )))
     });
 
     engine
         .register_type_with_name::<PrimitiveError>("PrimitiveError")
-        .register_get("message", |e: &mut PrimitiveError| e.0.error.message.clone())
-        .register_get("errno", |e: &mut PrimitiveError| {
-            e.0.error.errno.map(|n| format!("{n:?}")).unwrap_or_default()
+        .register_get("message", |e: &mut PrimitiveError| {
+            e.0.error.message.clone()
         })
-        .register_get("hint", |e: &mut PrimitiveError| e.0.error.hint.clone().unwrap_or_default())
+        .register_get("errno", |e: &mut PrimitiveError| {
+            e.0.error
+                .errno
+                .map(|n| format!("{n:?}"))
+                .unwrap_or_default()
+        })
+        .register_get("hint", |e: &mut PrimitiveError| {
+            e.0.error.hint.clone().unwrap_or_default()
+        })
         .register_get("call", |e: &mut PrimitiveError| e.0.call.clone())
         .register_fn("to_string", |e: &mut PrimitiveError| failure_line(&e.0))
         .register_fn("to_debug", |e: &mut PrimitiveError| failure_line(&e.0));
@@ -97,6 +113,8 @@ pub fn failure_line(f: &PrimitiveFailure) -> String {
 }
 
 pub fn failure_to_rhai(f: PrimitiveFailure, pos: Position) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(PrimitiveError(Rc::new(f))), pos))
+    Box::new(EvalAltResult::ErrorRuntime(
+        Dynamic::from(PrimitiveError(Rc::new(f))),
+        pos,
+    ))
 }
-

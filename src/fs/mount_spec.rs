@@ -10,7 +10,11 @@ pub enum MountSource {
     /// `mount --bind` / `mount --rbind`; the source is a path as the sandbox sees it.
     Bind { source: String, recursive: bool },
     /// An overlay of read-only lower directories under a writable upper one.
-    Overlay { lower: Vec<String>, upper: Option<String>, work: Option<String> },
+    Overlay {
+        lower: Vec<String>,
+        upper: Option<String>,
+        work: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +99,12 @@ impl MountSpec {
     pub fn fstype(&self) -> &str {
         match &self.source {
             MountSource::Filesystem { fstype, .. } => fstype,
-            MountSource::Bind { recursive: false, .. } => "bind",
-            MountSource::Bind { recursive: true, .. } => "rbind",
+            MountSource::Bind {
+                recursive: false, ..
+            } => "bind",
+            MountSource::Bind {
+                recursive: true, ..
+            } => "rbind",
             MountSource::Overlay { .. } => "overlay",
         }
     }
@@ -105,7 +113,11 @@ impl MountSpec {
     pub fn describe(&self) -> String {
         match &self.source {
             MountSource::Bind { source, recursive } => {
-                format!("{}bind {source} on {}", if *recursive { "r" } else { "" }, self.target)
+                format!(
+                    "{}bind {source} on {}",
+                    if *recursive { "r" } else { "" },
+                    self.target
+                )
             }
             _ => format!("{} on {}", self.fstype(), self.target),
         }
@@ -116,7 +128,11 @@ impl MountSpec {
         if self.readonly {
             o.push("ro".to_string());
         }
-        for (on, word) in [(self.nosuid, "nosuid"), (self.nodev, "nodev"), (self.noexec, "noexec")] {
+        for (on, word) in [
+            (self.nosuid, "nosuid"),
+            (self.nodev, "nodev"),
+            (self.noexec, "noexec"),
+        ] {
             if on {
                 o.push(word.to_string());
             }
@@ -134,7 +150,12 @@ impl fmt::Display for MountSpec {
                 let word = if *recursive { "--rbind" } else { "--bind" };
                 write!(f, "mount {word} {source} {}", self.target)?;
                 if !opts.is_empty() {
-                    write!(f, " && mount -o remount,bind,{} {}", opts.join(","), self.target)?;
+                    write!(
+                        f,
+                        " && mount -o remount,bind,{} {}",
+                        opts.join(","),
+                        self.target
+                    )?;
                 }
                 Ok(())
             }
@@ -144,7 +165,12 @@ impl fmt::Display for MountSpec {
                     opts.push(format!("upperdir={u}"));
                     opts.push(format!("workdir={w}"));
                 }
-                write!(f, "mount -t overlay overlay -o {} {}", opts.join(","), self.target)
+                write!(
+                    f,
+                    "mount -t overlay overlay -o {} {}",
+                    opts.join(","),
+                    self.target
+                )
             }
             MountSource::Filesystem { fstype, source } => {
                 for (k, v) in &self.data {
@@ -199,7 +225,9 @@ pub fn normalize_in_root(target: &str) -> Result<String, String> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(format!("mount target '{target}' is outside the sandbox root"));
+                    return Err(format!(
+                        "mount target '{target}' is outside the sandbox root"
+                    ));
                 }
             }
             c => parts.push(c),
@@ -218,7 +246,10 @@ fn parse_data(data: &str) -> Result<Vec<(String, Option<String>)>, String> {
         if k.is_empty() {
             return Err(format!("mount option '{item}' has no name"));
         }
-        if matches!(k.as_str(), "ro" | "rw" | "nosuid" | "nodev" | "noexec" | "bind" | "rbind" | "remount") {
+        if matches!(
+            k.as_str(),
+            "ro" | "rw" | "nosuid" | "nodev" | "noexec" | "bind" | "rbind" | "remount"
+        ) {
             return Err(format!(
                 "'{k}' is a mount flag, not a filesystem option: use the options map (readonly, nosuid, nodev, noexec)"
             ));
@@ -240,13 +271,20 @@ mod tests {
     fn proc_gets_runtime_defaults_and_renders_as_mount() {
         let m = fs("proc", "/proc", "proc").unwrap();
         assert!(m.nosuid && m.nodev && m.noexec && !m.readonly);
-        assert_eq!(m.to_string(), "mount -t proc proc -o nosuid,nodev,noexec /proc");
+        assert_eq!(
+            m.to_string(),
+            "mount -t proc proc -o nosuid,nodev,noexec /proc"
+        );
     }
 
     #[test]
     fn target_must_stay_in_root() {
-        assert!(fs("proc", "proc", "proc").unwrap_err().contains("not absolute"));
-        assert!(fs("proc", "/../etc", "proc").unwrap_err().contains("outside the sandbox root"));
+        assert!(fs("proc", "proc", "proc")
+            .unwrap_err()
+            .contains("not absolute"));
+        assert!(fs("proc", "/../etc", "proc")
+            .unwrap_err()
+            .contains("outside the sandbox root"));
         assert_eq!(fs("tmpfs", "/a/../tmp/./", "tmpfs").unwrap().target, "/tmp");
     }
 
@@ -256,31 +294,54 @@ mod tests {
             "/usr",
             "/usr",
             "rbind",
-            MountFlagChoices { readonly: Some(true), ..Default::default() },
+            MountFlagChoices {
+                readonly: Some(true),
+                ..Default::default()
+            },
             "",
             None,
         )
         .unwrap();
         assert_eq!(m.describe(), "rbind /usr on /usr");
-        assert_eq!(m.to_string(), "mount --rbind /usr /usr && mount -o remount,bind,ro /usr");
+        assert_eq!(
+            m.to_string(),
+            "mount --rbind /usr /usr && mount -o remount,bind,ro /usr"
+        );
         assert!(MountSpec::new("/a", "/b", "bind", Default::default(), "size=1", None).is_err());
     }
 
     #[test]
     fn overlay_needs_lower_and_both_upper_and_work() {
-        assert!(fs("overlay", "/m", "overlay").unwrap_err().contains("lower"));
+        assert!(fs("overlay", "/m", "overlay")
+            .unwrap_err()
+            .contains("lower"));
         let half = Some((vec!["/l".to_string()], Some("/u".to_string()), None));
         assert!(MountSpec::new("overlay", "/m", "overlay", Default::default(), "", half).is_err());
     }
 
     #[test]
     fn data_options_are_parsed_and_flags_refused() {
-        let m = MountSpec::new("tmpfs", "/tmp", "tmpfs", Default::default(), "size=64m, mode=1777", None)
-            .unwrap();
-        assert_eq!(m.data, vec![("size".into(), Some("64m".into())), ("mode".into(), Some("1777".into()))]);
-        assert!(MountSpec::new("tmpfs", "/t", "tmpfs", Default::default(), "ro", None)
-            .unwrap_err()
-            .contains("mount flag"));
+        let m = MountSpec::new(
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            Default::default(),
+            "size=64m, mode=1777",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            m.data,
+            vec![
+                ("size".into(), Some("64m".into())),
+                ("mode".into(), Some("1777".into()))
+            ]
+        );
+        assert!(
+            MountSpec::new("tmpfs", "/t", "tmpfs", Default::default(), "ro", None)
+                .unwrap_err()
+                .contains("mount flag")
+        );
     }
 
     #[test]

@@ -86,8 +86,12 @@ pub fn mount(spec: &MountSpec) -> Result<u64, OpError> {
 
 /// Opens the mount target inside the root; refuses a final symlink (runc CVE-2019-19921).
 fn resolve_target(target: &str) -> Result<OwnedFd, OpError> {
-    let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| os(e, "cannot open the sandbox root".into()))?;
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| os(e, "cannot open the sandbox root".into()))?;
     let rel = target.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     let fd = openat2(
@@ -100,7 +104,9 @@ fn resolve_target(target: &str) -> Result<OwnedFd, OpError> {
     .map_err(|e| {
         let err = os(e, format!("mount target {target} cannot be opened"));
         match from_rustix(e) {
-            Errno::ENOENT => err.with_hint(format!("create {target} in the sandbox's root first (a mount target must exist)")),
+            Errno::ENOENT => err.with_hint(format!(
+                "create {target} in the sandbox's root first (a mount target must exist)"
+            )),
             Errno::ENOTDIR => err.with_hint("a component of the path is not a directory"),
             _ => err,
         }
@@ -110,8 +116,13 @@ fn resolve_target(target: &str) -> Result<OwnedFd, OpError> {
         let dest = rustix::fs::readlinkat(&fd, "", Vec::new())
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_default();
-        return Err(OpError::os(Errno::ELOOP, format!("mount target {target} is a symlink (to {dest})"))
-            .with_hint("nsr does not mount through a symlink in the root: replace it with a directory"));
+        return Err(OpError::os(
+            Errno::ELOOP,
+            format!("mount target {target} is a symlink (to {dest})"),
+        )
+        .with_hint(
+            "nsr does not mount through a symlink in the root: replace it with a directory",
+        ));
     }
     Ok(fd)
 }
@@ -137,8 +148,12 @@ fn open_fs(fstype: &str) -> Result<OwnedFd, OpError> {
     fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| {
         let err = os(e, format!("cannot open a {fstype} filesystem"));
         match from_rustix(e) {
-            Errno::ENODEV => err.with_hint(format!("the kernel does not know the filesystem type '{fstype}'")),
-            Errno::EPERM => err.with_hint("mounting needs root, or a mount namespace owned by the sandbox's user namespace"),
+            Errno::ENODEV => err.with_hint(format!(
+                "the kernel does not know the filesystem type '{fstype}'"
+            )),
+            Errno::EPERM => err.with_hint(
+                "mounting needs root, or a mount namespace owned by the sandbox's user namespace",
+            ),
             _ => err,
         }
     })
@@ -150,7 +165,9 @@ fn config(fs: &OwnedFd, fstype: &str, key: &str, value: Option<&str>) -> Result<
         None => fsconfig_set_flag(fs, key),
     };
     r.map_err(|e| {
-        let shown = value.map(|v| format!("{key}={v}")).unwrap_or_else(|| key.to_string());
+        let shown = value
+            .map(|v| format!("{key}={v}"))
+            .unwrap_or_else(|| key.to_string());
         with_log(os(e, format!("{fstype} rejected option {shown}")), fs)
     })
 }
@@ -199,7 +216,10 @@ pub fn unmount_if_ours(path: &str, mnt_id: u64) -> Result<bool, OpError> {
         Ok(_) | Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
     }
-    nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW)
-        .map_err(|e| OpError::os(e, format!("umount {path}")))?;
+    nix::mount::umount2(
+        path,
+        nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
+    )
+    .map_err(|e| OpError::os(e, format!("umount {path}")))?;
     Ok(true)
 }

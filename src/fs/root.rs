@@ -17,7 +17,11 @@ pub struct RootStack {
 }
 
 fn open_dir(path: &str) -> Result<OwnedFd, Errno> {
-    open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn root_error(e: Errno, what: String, path: &str) -> OpError {
@@ -33,11 +37,14 @@ fn root_error(e: Errno, what: String, path: &str) -> OpError {
 impl RootStack {
     pub fn chroot(&mut self, path: &str) -> Result<(), OpError> {
         let old_root = open_dir("/").map_err(|e| OpError::os(e, "cannot open the current root"))?;
-        let old_cwd = open_dir(".").map_err(|e| OpError::os(e, "cannot open the working directory"))?;
+        let old_cwd =
+            open_dir(".").map_err(|e| OpError::os(e, "cannot open the working directory"))?;
         chroot(path).map_err(|e| root_error(e, format!("chroot {path}"), path))?;
         if let Err(e) = chdir("/") {
             // Take the chroot back: the operation either happens whole or not at all.
-            let _ = fchdir(&old_root).and_then(|_| chroot(".")).and_then(|_| fchdir(&old_cwd));
+            let _ = fchdir(&old_root)
+                .and_then(|_| chroot("."))
+                .and_then(|_| fchdir(&old_cwd));
             return Err(OpError::os(e, "chdir / in the new root"));
         }
         self.saved.push((old_root, old_cwd));
@@ -46,7 +53,9 @@ impl RootStack {
 
     /// Returns false when there is no chroot left to undo (the root was pivoted since).
     pub fn unchroot(&mut self) -> Result<bool, OpError> {
-        let Some((old_root, old_cwd)) = self.saved.pop() else { return Ok(false) };
+        let Some((old_root, old_cwd)) = self.saved.pop() else {
+            return Ok(false);
+        };
         fchdir(&old_root)
             .and_then(|_| chroot("."))
             .and_then(|_| fchdir(&old_cwd))
@@ -56,16 +65,26 @@ impl RootStack {
 
     /// pivot_root(2) to `new_root` and detach the old root, as container runtimes do.
     pub fn pivot_root(&mut self, new_root: &str) -> Result<(), OpError> {
-        let fail = |e: Errno, what: &str| root_error(e, format!("pivot_root {new_root}: {what}"), new_root);
+        let fail = |e: Errno, what: &str| {
+            root_error(e, format!("pivot_root {new_root}: {what}"), new_root)
+        };
         // pivot_root needs the new root to be a mount point: bind it onto itself.
         let tree = open_tree(
             rustix::fs::CWD,
             new_root,
-            OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_RECURSIVE,
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_RECURSIVE,
         )
         .map_err(|e| fail(from_rustix(e), "cannot clone it as a mount"))?;
-        move_mount(&tree, "", rustix::fs::CWD, new_root, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
-            .map_err(|e| fail(from_rustix(e), "cannot bind it onto itself"))?;
+        move_mount(
+            &tree,
+            "",
+            rustix::fs::CWD,
+            new_root,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| fail(from_rustix(e), "cannot bind it onto itself"))?;
         chdir(new_root).map_err(|e| fail(e, "chdir"))?;
         nix::unistd::pivot_root(".", ".").map_err(|e| {
             let err = fail(e, "pivot_root(2)");

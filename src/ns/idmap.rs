@@ -8,7 +8,9 @@ use nix::unistd::{getegid, geteuid};
 use std::process::Command;
 
 fn render(map: &[IdRange]) -> String {
-    map.iter().map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count)).collect()
+    map.iter()
+        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
+        .collect()
 }
 
 fn write_proc(pid: i32, file: &str, text: &str) -> Result<(), OpError> {
@@ -32,11 +34,18 @@ fn via_helper(helper: &str, pid: i32, map: &[IdRange]) -> Result<(), OpError> {
     let mut cmd = Command::new(helper);
     cmd.arg(pid.to_string());
     for r in map {
-        cmd.args([r.inside.to_string(), r.outside.to_string(), r.count.to_string()]);
+        cmd.args([
+            r.inside.to_string(),
+            r.outside.to_string(),
+            r.count.to_string(),
+        ]);
     }
     let out = cmd.output().map_err(|e| {
-        OpError::os(Errno::from_raw(e.raw_os_error().unwrap_or(0)), format!("cannot run {helper}"))
-            .with_hint("mapping ranges without root needs newuidmap/newgidmap: apt-get install uidmap")
+        OpError::os(
+            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            format!("cannot run {helper}"),
+        )
+        .with_hint("mapping ranges without root needs newuidmap/newgidmap: apt-get install uidmap")
     })?;
     if !out.status.success() {
         return Err(OpError::new(format!(
@@ -51,7 +60,12 @@ fn via_helper(helper: &str, pid: i32, map: &[IdRange]) -> Result<(), OpError> {
 /// Writes the maps of the user namespace that process `pid` has just created.
 /// `deny_setgroups` is what --map-root-user does; it is required when an
 /// unprivileged process writes its own gid map.
-pub fn write_maps(pid: i32, uid_map: &[IdRange], gid_map: &[IdRange], deny_setgroups: bool) -> Result<(), OpError> {
+pub fn write_maps(
+    pid: i32,
+    uid_map: &[IdRange],
+    gid_map: &[IdRange],
+    deny_setgroups: bool,
+) -> Result<(), OpError> {
     let root = geteuid().is_root();
     let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
     if !uid_map.is_empty() {
@@ -78,8 +92,16 @@ pub fn write_maps(pid: i32, uid_map: &[IdRange], gid_map: &[IdRange], deny_setgr
 /// `--map-root-user`: the caller's uid and gid become 0 inside.
 pub fn root_maps() -> (Vec<IdRange>, Vec<IdRange>) {
     (
-        vec![IdRange { inside: 0, outside: geteuid().as_raw(), count: 1 }],
-        vec![IdRange { inside: 0, outside: getegid().as_raw(), count: 1 }],
+        vec![IdRange {
+            inside: 0,
+            outside: geteuid().as_raw(),
+            count: 1,
+        }],
+        vec![IdRange {
+            inside: 0,
+            outside: getegid().as_raw(),
+            count: 1,
+        }],
     )
 }
 
@@ -89,7 +111,18 @@ mod tests {
 
     #[test]
     fn renders_kernel_map_lines() {
-        let m = [IdRange { inside: 0, outside: 1000, count: 1 }, IdRange { inside: 1, outside: 100000, count: 65536 }];
+        let m = [
+            IdRange {
+                inside: 0,
+                outside: 1000,
+                count: 1,
+            },
+            IdRange {
+                inside: 1,
+                outside: 100000,
+                count: 65536,
+            },
+        ];
         assert_eq!(render(&m), "0 1000 1\n1 100000 65536\n");
         assert!(is_own_id_only(&m[..1], 1000));
         assert!(!is_own_id_only(&m, 1000));

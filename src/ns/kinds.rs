@@ -97,7 +97,11 @@ impl fmt::Display for NsKind {
 }
 
 pub fn known_kinds_list() -> String {
-    ALL_KINDS.iter().map(|k| k.name()).collect::<Vec<_>>().join(" ")
+    ALL_KINDS
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -109,7 +113,7 @@ mod tests {
         assert_eq!(NsKind::parse("mount"), Some(NsKind::Mount));
         assert_eq!(NsKind::parse("mnt"), Some(NsKind::Mount));
         assert_eq!(NsKind::parse("time"), Some(NsKind::Time));
-        assert_eq!(NsKind::parse("mnt ").is_none(), true);
+        assert!(NsKind::parse("mnt ").is_none());
         assert_eq!(NsKind::parse("network"), Some(NsKind::Net));
         assert!(NsKind::parse("cgroups").is_none());
     }
@@ -117,6 +121,9 @@ mod tests {
     #[test]
     fn proc_file_names_match_the_kernel() {
         let names: Vec<_> = ALL_KINDS.iter().map(|k| k.proc_file()).collect();
-        assert_eq!(names, ["mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time"]);
+        assert_eq!(
+            names,
+            ["mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time"]
+        );
     }
 }

@@ -93,15 +93,25 @@ impl SandboxSpec {
         }
         for (name, map) in [("uid_map", &self.uid_map), ("gid_map", &self.gid_map)] {
             if map.len() > 340 {
-                return Err(format!("{name} has {} lines; the kernel takes at most 340", map.len()));
+                return Err(format!(
+                    "{name} has {} lines; the kernel takes at most 340",
+                    map.len()
+                ));
             }
             for r in map.iter() {
                 if r.count == 0 {
-                    return Err(format!("{name} line {} {} 0 maps no ids", r.inside, r.outside));
+                    return Err(format!(
+                        "{name} line {} {} 0 maps no ids",
+                        r.inside, r.outside
+                    ));
                 }
-                if r.inside.checked_add(r.count).is_none() || r.outside.checked_add(r.count).is_none()
+                if r.inside.checked_add(r.count).is_none()
+                    || r.outside.checked_add(r.count).is_none()
                 {
-                    return Err(format!("{name} range {} {} {} overflows", r.inside, r.outside, r.count));
+                    return Err(format!(
+                        "{name} range {} {} {} overflows",
+                        r.inside, r.outside, r.count
+                    ));
                 }
             }
             for (i, a) in map.iter().enumerate() {
@@ -167,22 +177,38 @@ mod tests {
     #[test]
     fn rejects_created_and_joined() {
         let mut s = spec(&[NsKind::Net]);
-        s.join.insert(NsKind::Net, JoinTarget::Path("/run/netns/x".into()));
-        assert!(s.validate().unwrap_err().contains("both created and joined"));
+        s.join
+            .insert(NsKind::Net, JoinTarget::Path("/run/netns/x".into()));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .contains("both created and joined"));
     }
 
     #[test]
     fn maps_need_a_user_namespace() {
         let mut s = spec(&[NsKind::Mount]);
-        s.uid_map.push(IdRange { inside: 0, outside: 1000, count: 1 });
+        s.uid_map.push(IdRange {
+            inside: 0,
+            outside: 1000,
+            count: 1,
+        });
         assert!(s.validate().unwrap_err().contains("user namespace"));
     }
 
     #[test]
     fn overlapping_ranges_are_refused() {
         let mut s = spec(&[NsKind::User]);
-        s.uid_map.push(IdRange { inside: 0, outside: 1000, count: 10 });
-        s.uid_map.push(IdRange { inside: 5, outside: 5000, count: 10 });
+        s.uid_map.push(IdRange {
+            inside: 0,
+            outside: 1000,
+            count: 10,
+        });
+        s.uid_map.push(IdRange {
+            inside: 5,
+            outside: 5000,
+            count: 10,
+        });
         assert!(s.validate().unwrap_err().contains("overlap"));
         s.uid_map[1].inside = 10;
         assert!(s.validate().is_ok());
@@ -191,7 +217,8 @@ mod tests {
     #[test]
     fn renders_as_unshare_command() {
         let mut s = spec(&[NsKind::Mount, NsKind::Pid]);
-        s.join.insert(NsKind::Net, JoinTarget::Path("/run/netns/test_net".into()));
+        s.join
+            .insert(NsKind::Net, JoinTarget::Path("/run/netns/test_net".into()));
         assert_eq!(
             s.to_string(),
             "unshare --mount --pid --net=/run/netns/test_net --fork"

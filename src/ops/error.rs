@@ -12,11 +12,19 @@ pub struct OpError {
 
 impl OpError {
     pub fn new(message: impl Into<String>) -> Self {
-        OpError { errno: None, message: message.into(), hint: None }
+        OpError {
+            errno: None,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn os(errno: Errno, message: impl Into<String>) -> Self {
-        OpError { errno: Some(errno), message: message.into(), hint: None }
+        OpError {
+            errno: Some(errno),
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

@@ -15,11 +15,16 @@ pub struct KernelBackend {
 
 impl KernelBackend {
     pub fn new(signals: Signals) -> KernelBackend {
-        KernelBackend { sandboxes: Vec::new(), signals }
+        KernelBackend {
+            sandboxes: Vec::new(),
+            signals,
+        }
     }
 
     fn sandbox(&mut self, id: SandboxId) -> Result<&mut SandboxHandle, OpError> {
-        self.sandboxes.get_mut(id).ok_or_else(|| OpError::new(format!("no sandbox #{id}")))
+        self.sandboxes
+            .get_mut(id)
+            .ok_or_else(|| OpError::new(format!("no sandbox #{id}")))
     }
 
     fn ask(&mut self, id: SandboxId, req: Request) -> Result<Response, OpError> {
@@ -30,24 +35,41 @@ impl KernelBackend {
         }
     }
 
-    fn mount(&mut self, id: SandboxId, spec: &crate::fs::mount_spec::MountSpec) -> Result<(Output, Option<Undo>), OpError> {
+    fn mount(
+        &mut self,
+        id: SandboxId,
+        spec: &crate::fs::mount_spec::MountSpec,
+    ) -> Result<(Output, Option<Undo>), OpError> {
         let sb = self.sandbox(id)?;
         let host_ns = !sb.own_mount_ns;
         let mnt_id = match self.ask(id, Request::Mount(spec.clone()))? {
             Response::Mounted { mnt_id } => mnt_id,
             other => return Err(unexpected(other)),
         };
-        let undo = Undo::Umount { sandbox: id, mnt_id, target: spec.target.clone(), host_ns };
+        let undo = Undo::Umount {
+            sandbox: id,
+            mnt_id,
+            target: spec.target.clone(),
+            host_ns,
+        };
         Ok((Output::Unit, Some(undo)))
     }
 
-    fn umount(&mut self, sandbox: SandboxId, mnt_id: u64, target: &str, host_ns: bool) -> Result<UndoOutcome, OpError> {
+    fn umount(
+        &mut self,
+        sandbox: SandboxId,
+        mnt_id: u64,
+        target: &str,
+        host_ns: bool,
+    ) -> Result<UndoOutcome, OpError> {
         let sb = self.sandbox(sandbox)?;
         if host_ns {
             // The mount is in nsr's own mount table: nsr takes it back itself, even when
             // the sandbox is gone, at the path nsr sees (the sandbox may be chrooted).
             let mounts = inspect::mountinfo(std::process::id() as i32)?;
-            let Some(m) = mounts.iter().find(|m| m.id == mnt_id) else { return Ok(UndoOutcome::AlreadyGone) };
+            let Some(m) = mounts.iter().find(|m| m.id == mnt_id) else {
+                return Ok(UndoOutcome::AlreadyGone);
+            };
             return Ok(if mounting::unmount_if_ours(&m.mount_point, mnt_id)? {
                 UndoOutcome::Done
             } else {
@@ -64,7 +86,13 @@ impl KernelBackend {
             return Ok(UndoOutcome::AlreadyGone);
         };
         let _ = target;
-        match self.ask(sandbox, Request::Umount { path: m.mount_point.clone(), mnt_id })? {
+        match self.ask(
+            sandbox,
+            Request::Umount {
+                path: m.mount_point.clone(),
+                mnt_id,
+            },
+        )? {
             Response::AlreadyGone => Ok(UndoOutcome::AlreadyGone),
             _ => Ok(UndoOutcome::Done),
         }
@@ -90,19 +118,30 @@ impl Backend for KernelBackend {
                 let pid = handle.holder_pid;
                 self.sandboxes.push(handle);
                 let id = self.sandboxes.len() - 1;
-                Ok((Output::Sandbox { id, pid }, Some(Undo::StopSandbox { sandbox: id, pid })))
+                Ok((
+                    Output::Sandbox { id, pid },
+                    Some(Undo::StopSandbox { sandbox: id, pid }),
+                ))
             }
             Op::SetHostname { sandbox, name } => {
                 if !self.sandbox(*sandbox)?.own_uts_ns {
-                    return Err(OpError::new("hostname without a uts namespace would rename the host")
-                        .with_hint("add \"uts\" to the sandbox's kinds"));
+                    return Err(OpError::new(
+                        "hostname without a uts namespace would rename the host",
+                    )
+                    .with_hint("add \"uts\" to the sandbox's kinds"));
                 }
                 let old = match self.ask(*sandbox, Request::GetHostname)? {
                     Response::Text(t) => t,
                     other => return Err(unexpected(other)),
                 };
                 self.ask(*sandbox, Request::SetHostname(name.clone()))?;
-                Ok((Output::Unit, Some(Undo::RestoreHostname { sandbox: *sandbox, old })))
+                Ok((
+                    Output::Unit,
+                    Some(Undo::RestoreHostname {
+                        sandbox: *sandbox,
+                        old,
+                    }),
+                ))
             }
             Op::GetHostname { sandbox } => match self.ask(*sandbox, Request::GetHostname)? {
                 Response::Text(t) => Ok((Output::Text(t), None)),
@@ -111,23 +150,44 @@ impl Backend for KernelBackend {
             Op::Mount { sandbox, spec } => self.mount(*sandbox, spec),
             Op::Chroot { sandbox, path } => {
                 self.ask(*sandbox, Request::Chroot(path.clone()))?;
-                Ok((Output::Unit, Some(Undo::Unchroot { sandbox: *sandbox, path: path.clone() })))
+                Ok((
+                    Output::Unit,
+                    Some(Undo::Unchroot {
+                        sandbox: *sandbox,
+                        path: path.clone(),
+                    }),
+                ))
             }
             Op::PivotRoot { sandbox, new_root } => {
                 if !self.sandbox(*sandbox)?.own_mount_ns {
-                    return Err(OpError::new("pivot_root without a mount namespace would change the host's root")
-                        .with_hint("add \"mount\" to the sandbox's kinds"));
+                    return Err(OpError::new(
+                        "pivot_root without a mount namespace would change the host's root",
+                    )
+                    .with_hint("add \"mount\" to the sandbox's kinds"));
                 }
                 self.ask(*sandbox, Request::PivotRoot(new_root.clone()))?;
-                let what = format!("root {new_root} (pivoted; ends with the sandbox's mount namespace)");
-                Ok((Output::Unit, Some(Undo::ReleasedWithSandbox { sandbox: *sandbox, what })))
+                let what =
+                    format!("root {new_root} (pivoted; ends with the sandbox's mount namespace)");
+                Ok((
+                    Output::Unit,
+                    Some(Undo::ReleasedWithSandbox {
+                        sandbox: *sandbox,
+                        what,
+                    }),
+                ))
             }
-            Op::Run { sandbox, spec } => Ok((Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?), None)),
+            Op::Run { sandbox, spec } => Ok((
+                Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?),
+                None,
+            )),
             Op::Exec { sandbox, spec } => {
                 let result = ran(self.ask(*sandbox, Request::Exec(spec.clone()))?);
                 take_back_terminal();
                 let r = result?;
-                Ok((Output::ExitCode(r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0))), None))
+                Ok((
+                    Output::ExitCode(r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0))),
+                    None,
+                ))
             }
             Op::Namespaces { pid } => Ok((Output::Namespaces(inspect::namespaces(*pid)?), None)),
             Op::MountInfo { sandbox } => {
@@ -143,7 +203,12 @@ impl Backend for KernelBackend {
                 self.sandbox(*sandbox)?.stop()?;
                 Ok(UndoOutcome::Done)
             }
-            Undo::Umount { sandbox, mnt_id, target, host_ns } => self.umount(*sandbox, *mnt_id, target, *host_ns),
+            Undo::Umount {
+                sandbox,
+                mnt_id,
+                target,
+                host_ns,
+            } => self.umount(*sandbox, *mnt_id, target, *host_ns),
             Undo::RestoreHostname { sandbox, old } => {
                 if !self.sandbox(*sandbox)?.is_alive() {
                     return Ok(UndoOutcome::Released);

@@ -19,15 +19,39 @@ pub type SandboxId = usize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Unshare(SandboxSpec),
-    SetHostname { sandbox: SandboxId, name: String },
-    GetHostname { sandbox: SandboxId },
-    Mount { sandbox: SandboxId, spec: MountSpec },
-    Chroot { sandbox: SandboxId, path: String },
-    PivotRoot { sandbox: SandboxId, new_root: String },
-    Run { sandbox: SandboxId, spec: RunSpec },
-    Exec { sandbox: SandboxId, spec: RunSpec },
-    Namespaces { pid: i32 },
-    MountInfo { sandbox: SandboxId },
+    SetHostname {
+        sandbox: SandboxId,
+        name: String,
+    },
+    GetHostname {
+        sandbox: SandboxId,
+    },
+    Mount {
+        sandbox: SandboxId,
+        spec: MountSpec,
+    },
+    Chroot {
+        sandbox: SandboxId,
+        path: String,
+    },
+    PivotRoot {
+        sandbox: SandboxId,
+        new_root: String,
+    },
+    Run {
+        sandbox: SandboxId,
+        spec: RunSpec,
+    },
+    Exec {
+        sandbox: SandboxId,
+        spec: RunSpec,
+    },
+    Namespaces {
+        pid: i32,
+    },
+    MountInfo {
+        sandbox: SandboxId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +70,31 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Undo {
     /// Stop the sandbox's processes; its namespaces go with them.
-    StopSandbox { sandbox: SandboxId, pid: i32 },
+    StopSandbox {
+        sandbox: SandboxId,
+        pid: i32,
+    },
     /// Unmount exactly the mount that was made, found by its mount ID.
-    Umount { sandbox: SandboxId, mnt_id: u64, target: String, host_ns: bool },
-    RestoreHostname { sandbox: SandboxId, old: String },
+    Umount {
+        sandbox: SandboxId,
+        mnt_id: u64,
+        target: String,
+        host_ns: bool,
+    },
+    RestoreHostname {
+        sandbox: SandboxId,
+        old: String,
+    },
     /// Return the sandbox to the root it had before `chroot`.
-    Unchroot { sandbox: SandboxId, path: String },
+    Unchroot {
+        sandbox: SandboxId,
+        path: String,
+    },
     /// Nothing to do on its own: the change lives in a namespace that ends with the sandbox.
-    ReleasedWithSandbox { sandbox: SandboxId, what: String },
+    ReleasedWithSandbox {
+        sandbox: SandboxId,
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,9 +141,12 @@ impl Op {
                 "cd {} && pivot_root . . && umount -l .",
                 shell_quote(new_root)
             ),
-            Op::Run { spec, .. } | Op::Exec { spec, .. } => {
-                spec.argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
-            }
+            Op::Run { spec, .. } | Op::Exec { spec, .. } => spec
+                .argv
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
             Op::Namespaces { pid } => format!("ls -l /proc/{pid}/ns"),
             Op::MountInfo { .. } => "cat /proc/self/mountinfo".into(),
         }
@@ -133,7 +177,8 @@ impl Undo {
 
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c))
     {
         s.to_string()
     } else {

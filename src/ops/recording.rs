@@ -16,7 +16,10 @@ pub struct RecordingBackend {
 
 impl RecordingBackend {
     pub fn failing_at(step: usize) -> Self {
-        RecordingBackend { fail_at: Some(step), ..Default::default() }
+        RecordingBackend {
+            fail_at: Some(step),
+            ..Default::default()
+        }
     }
 }
 
@@ -26,30 +29,65 @@ pub const PLACEHOLDER_PID: i32 = -1;
 impl Backend for RecordingBackend {
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError> {
         if self.fail_at == Some(self.applied.len() + 1) {
-            return Err(OpError::os(nix::errno::Errno::EPERM, format!("injected failure of {}", op.primitive())));
+            return Err(OpError::os(
+                nix::errno::Errno::EPERM,
+                format!("injected failure of {}", op.primitive()),
+            ));
         }
         self.applied.push(op.clone());
         Ok(match op {
             Op::Unshare(_) => {
                 let id = self.sandboxes;
                 self.sandboxes += 1;
-                (Output::Sandbox { id, pid: PLACEHOLDER_PID }, Some(Undo::StopSandbox { sandbox: id, pid: PLACEHOLDER_PID }))
+                (
+                    Output::Sandbox {
+                        id,
+                        pid: PLACEHOLDER_PID,
+                    },
+                    Some(Undo::StopSandbox {
+                        sandbox: id,
+                        pid: PLACEHOLDER_PID,
+                    }),
+                )
             }
-            Op::SetHostname { sandbox, .. } => {
-                (Output::Unit, Some(Undo::RestoreHostname { sandbox: *sandbox, old: "<previous hostname>".into() }))
-            }
+            Op::SetHostname { sandbox, .. } => (
+                Output::Unit,
+                Some(Undo::RestoreHostname {
+                    sandbox: *sandbox,
+                    old: "<previous hostname>".into(),
+                }),
+            ),
             Op::GetHostname { .. } => (Output::Text("<hostname>".into()), None),
             Op::Mount { sandbox, spec } => (
                 Output::Unit,
-                Some(Undo::Umount { sandbox: *sandbox, mnt_id: 0, target: spec.target.clone(), host_ns: false }),
+                Some(Undo::Umount {
+                    sandbox: *sandbox,
+                    mnt_id: 0,
+                    target: spec.target.clone(),
+                    host_ns: false,
+                }),
             ),
-            Op::Chroot { sandbox, path } => (Output::Unit, Some(Undo::Unchroot { sandbox: *sandbox, path: path.clone() })),
+            Op::Chroot { sandbox, path } => (
+                Output::Unit,
+                Some(Undo::Unchroot {
+                    sandbox: *sandbox,
+                    path: path.clone(),
+                }),
+            ),
             Op::PivotRoot { sandbox, new_root } => (
                 Output::Unit,
-                Some(Undo::ReleasedWithSandbox { sandbox: *sandbox, what: format!("root {new_root} (pivoted)") }),
+                Some(Undo::ReleasedWithSandbox {
+                    sandbox: *sandbox,
+                    what: format!("root {new_root} (pivoted)"),
+                }),
             ),
             Op::Run { .. } => (
-                Output::Ran(RunResult { code: Some(0), signal: None, stdout: String::new(), stderr: String::new() }),
+                Output::Ran(RunResult {
+                    code: Some(0),
+                    signal: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                }),
                 None,
             ),
             Op::Exec { .. } => (Output::ExitCode(0), None),

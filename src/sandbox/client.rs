@@ -8,7 +8,7 @@ use crate::signals::{signal_name, Signals};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -73,7 +73,10 @@ impl SandboxHandle {
         if let Some(sig) = signals.pending() {
             // Interrupted already: start nothing new in the sandbox.
             if matches!(req, Request::Run(_) | Request::Exec(_)) {
-                return Err(OpError::new(format!("not started: nsr got {}", signal_name(sig))));
+                return Err(OpError::new(format!(
+                    "not started: nsr got {}",
+                    signal_name(sig)
+                )));
             }
         }
         if let Err(e) = send(&mut self.sock, req) {
@@ -85,7 +88,8 @@ impl SandboxHandle {
             let timeout = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
-                    PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO)
+                    PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                        .unwrap_or(PollTimeout::ZERO)
                 }
                 None => PollTimeout::NONE,
             };
@@ -102,7 +106,9 @@ impl SandboxHandle {
             if sock_ready {
                 return match recv::<Response>(&mut self.sock) {
                     Ok(Some(r)) => Ok(r),
-                    Ok(None) => Err(self.died(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))),
+                    Ok(None) => {
+                        Err(self.died(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)))
+                    }
                     Err(e) => Err(self.died(e)),
                 };
             }
@@ -129,8 +135,10 @@ impl SandboxHandle {
 
     fn died(&mut self, e: std::io::Error) -> OpError {
         self.kill_now();
-        OpError::new(format!("the sandbox's holder process exited unexpectedly ({e})"))
-            .with_hint("something inside the sandbox killed its init process, or it ran out of memory")
+        OpError::new(format!(
+            "the sandbox's holder process exited unexpectedly ({e})"
+        ))
+        .with_hint("something inside the sandbox killed its init process, or it ran out of memory")
     }
 
     /// Stops the sandbox: every process in it, then the holder, then the first child.
@@ -146,7 +154,10 @@ impl SandboxHandle {
         if !self.wait_holder_exit(STOP_GRACE) {
             let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
             if !self.wait_holder_exit(STOP_GRACE) {
-                return Err(OpError::new(format!("holder pid {} did not exit after SIGKILL", self.holder_pid)));
+                return Err(OpError::new(format!(
+                    "holder pid {} did not exit after SIGKILL",
+                    self.holder_pid
+                )));
             }
         }
         self.alive = false;
@@ -163,7 +174,9 @@ impl SandboxHandle {
     }
 
     fn wait_holder_exit(&self, within: Duration) -> bool {
-        let Some(fd) = self.holder_fd.as_ref() else { return true };
+        let Some(fd) = self.holder_fd.as_ref() else {
+            return true;
+        };
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
         let ms = within.as_millis() as i32;
         matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)), Ok(n) if n > 0)
@@ -171,18 +184,18 @@ impl SandboxHandle {
 
     fn reap_first(&mut self) {
         // The first child ends once the holder has; wait for it so no zombie stays.
-        let start = Instant::now();
-        loop {
-            match waitpid(self.first, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) if start.elapsed() < STOP_GRACE => std::thread::sleep(Duration::from_millis(5)),
-                Ok(WaitStatus::StillAlive) => {
-                    let _ = kill(self.first, Signal::SIGKILL);
-                    let _ = waitpid(self.first, None);
-                    return;
-                }
-                _ => return,
+        let exited = match crate::sys::pidfd_open(self.first.as_raw()) {
+            Ok(fd) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let ms = STOP_GRACE.as_millis() as i32;
+                matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)), Ok(n) if n > 0)
             }
+            Err(_) => true, // already reaped, or a zombie that waitpid collects now
+        };
+        if !exited {
+            let _ = kill(self.first, Signal::SIGKILL);
         }
+        let _ = waitpid(self.first, None);
     }
 
     /// Kills at once, for failures during set-up and as the last resort.

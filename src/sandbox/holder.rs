@@ -47,7 +47,8 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
     }
     let mut mask = forwarded_signals();
     mask.add(Signal::SIGCHLD);
-    mask.thread_set_mask().map_err(|e| OpError::os(e, "sigprocmask"))?;
+    mask.thread_set_mask()
+        .map_err(|e| OpError::os(e, "sigprocmask"))?;
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| OpError::os(e, "signalfd"))?;
     // No host fd other than the terminal may reach the sandbox (runc CVE-2024-21626).
@@ -55,8 +56,15 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
     let inner_pid = std::process::id() as i32;
-    send(&mut sock, &Startup::Ready { inner_pid }).map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
-    Ok(Holder { sock, sigfd, roots: RootStack::default(), own_uts_ns, pending_signal: None })
+    send(&mut sock, &Startup::Ready { inner_pid })
+        .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
+    Ok(Holder {
+        sock,
+        sigfd,
+        roots: RootStack::default(),
+        own_uts_ns,
+        pending_signal: None,
+    })
 }
 
 impl Holder {
@@ -91,7 +99,9 @@ impl Holder {
                 let _ = send(&mut self.sock, &Response::Done);
                 return;
             }
-            let resp = self.handle(req).unwrap_or_else(|e| Response::Failed(e.into()));
+            let resp = self
+                .handle(req)
+                .unwrap_or_else(|e| Response::Failed(e.into()));
             if send(&mut self.sock, &resp).is_err() {
                 return;
             }
@@ -104,7 +114,8 @@ impl Holder {
                 if !self.own_uts_ns {
                     return Err(OpError::new("this sandbox shares the host's uts namespace"));
                 }
-                nix::unistd::sethostname(&name).map_err(|e| OpError::os(e, format!("sethostname {name}")))?;
+                nix::unistd::sethostname(&name)
+                    .map_err(|e| OpError::os(e, format!("sethostname {name}")))?;
                 Response::Done
             }
             Request::GetHostname => Response::Text(
@@ -113,7 +124,9 @@ impl Holder {
                     .to_string_lossy()
                     .into_owned(),
             ),
-            Request::Mount(spec) => Response::Mounted { mnt_id: mounting::mount(&spec)? },
+            Request::Mount(spec) => Response::Mounted {
+                mnt_id: mounting::mount(&spec)?,
+            },
             Request::Umount { path, mnt_id } => {
                 if mounting::unmount_if_ours(&path, mnt_id)? {
                     Response::Done
@@ -144,7 +157,9 @@ impl Holder {
                 )));
             }
             Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
-            Request::Exec(spec) => Response::Ran(process::run(&spec, Stdio::Terminal, &self.sigfd)?),
+            Request::Exec(spec) => {
+                Response::Ran(process::run(&spec, Stdio::Terminal, &self.sigfd)?)
+            }
             Request::Shutdown => Response::Done,
         })
     }

@@ -42,21 +42,32 @@ fn find_program(name: &str, env: &[(String, String)]) -> Result<String, OpError>
     if name.contains('/') {
         return Ok(name.to_string());
     }
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or(DEFAULT_PATH);
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate = format!("{dir}/{name}");
         if nix::unistd::access(candidate.as_str(), nix::unistd::AccessFlags::X_OK).is_ok() {
             return Ok(candidate);
         }
     }
-    Err(OpError::os(Errno::ENOENT, format!("command not found: {name}"))
-        .with_hint(format!("no executable '{name}' in PATH={path} inside the sandbox's root")))
+    Err(
+        OpError::os(Errno::ENOENT, format!("command not found: {name}")).with_hint(format!(
+            "no executable '{name}' in PATH={path} inside the sandbox's root"
+        )),
+    )
 }
 
 fn cstrings(items: impl IntoIterator<Item = String>) -> Result<Vec<CString>, OpError> {
     items
         .into_iter()
-        .map(|s| CString::new(s).map_err(|_| OpError::new("a command argument or environment entry contains a NUL byte")))
+        .map(|s| {
+            CString::new(s).map_err(|_| {
+                OpError::new("a command argument or environment entry contains a NUL byte")
+            })
+        })
         .collect()
 }
 
@@ -74,10 +85,16 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
     }
     let env = environment(spec, matches!(stdio, Stdio::Terminal));
     let program = find_program(&spec.argv[0], &env)?;
-    let c_program = CString::new(program.clone()).map_err(|_| OpError::new("program path contains NUL"))?;
+    let c_program =
+        CString::new(program.clone()).map_err(|_| OpError::new("program path contains NUL"))?;
     let argv = cstrings(spec.argv.iter().cloned())?;
     let envp = cstrings(env.iter().map(|(k, v)| format!("{k}={v}")))?;
-    let cwd = spec.cwd.as_ref().map(|c| CString::new(c.clone())).transpose().map_err(|_| OpError::new("cwd contains NUL"))?;
+    let cwd = spec
+        .cwd
+        .as_ref()
+        .map(|c| CString::new(c.clone()))
+        .transpose()
+        .map_err(|_| OpError::new("cwd contains NUL"))?;
 
     let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(|e| OpError::os(e, "pipe"));
     let (err_r, err_w) = pipe()?;
@@ -95,7 +112,11 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
                 envp: &envp,
                 cwd: cwd.as_ref(),
                 err_w: err_w.as_raw_fd(),
-                stdio: if captured { Some([in_r.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()]) } else { None },
+                stdio: if captured {
+                    Some([in_r.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()])
+                } else {
+                    None
+                },
             });
         }
         ForkResult::Parent { child } => {
@@ -105,10 +126,18 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
             let n = read_full(&err_r, &mut report);
             if n == 8 {
                 let stage = i32::from_le_bytes(report[..4].try_into().unwrap_or_default());
-                let errno = Errno::from_raw(i32::from_le_bytes(report[4..].try_into().unwrap_or_default()));
+                let errno = Errno::from_raw(i32::from_le_bytes(
+                    report[4..].try_into().unwrap_or_default(),
+                ));
                 let _ = waitpid(child, None);
                 return Err(match stage {
-                    1 => OpError::os(errno, format!("cannot enter working directory {}", spec.cwd.clone().unwrap_or_default())),
+                    1 => OpError::os(
+                        errno,
+                        format!(
+                            "cannot enter working directory {}",
+                            spec.cwd.clone().unwrap_or_default()
+                        ),
+                    ),
                     _ => {
                         let e = OpError::os(errno, format!("cannot execute {program}"));
                         match errno {
@@ -120,7 +149,11 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
                 });
             }
             let stdin_data = spec.stdin.clone().unwrap_or_default().into_bytes();
-            supervise(child, captured.then_some((in_w, out_r, errout_r, stdin_data)), sigfd)
+            supervise(
+                child,
+                captured.then_some((in_w, out_r, errout_r, stdin_data)),
+                sigfd,
+            )
         }
     }
 }
@@ -192,7 +225,14 @@ fn child(s: ChildSetup<'_>) -> ! {
 /// Signals the holder passes on to the command it is running.
 pub fn forwarded_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2] {
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
         set.add(s);
     }
     set
@@ -222,13 +262,20 @@ struct Stream {
 
 impl Stream {
     fn new(fd: OwnedFd) -> Self {
-        Stream { fd: Some(fd), data: Vec::new(), dropped: 0 }
+        Stream {
+            fd: Some(fd),
+            data: Vec::new(),
+            dropped: 0,
+        }
     }
 
     fn text(self) -> String {
         let mut s = String::from_utf8_lossy(&self.data).into_owned();
         if self.dropped > 0 {
-            s.push_str(&format!("\n[nsr: {} more bytes of output dropped]", self.dropped));
+            s.push_str(&format!(
+                "\n[nsr: {} more bytes of output dropped]",
+                self.dropped
+            ));
         }
         s
     }
@@ -273,7 +320,11 @@ fn supervise(
             roles.push(3);
         }
         // After the command ended, wait only briefly for output held open by its orphans.
-        let timeout = if status.is_some() { PollTimeout::from(50u16) } else { PollTimeout::NONE };
+        let timeout = if status.is_some() {
+            PollTimeout::from(50u16)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Ok(0) => {
                 grace_rounds += 1;
@@ -307,7 +358,11 @@ fn supervise(
                     }
                 }
                 1 | 2 => {
-                    let stream = if role == 1 { out.as_mut() } else { err.as_mut() };
+                    let stream = if role == 1 {
+                        out.as_mut()
+                    } else {
+                        err.as_mut()
+                    };
                     if let Some(s) = stream {
                         drain(s);
                     }

@@ -43,7 +43,10 @@ pub enum Request {
     GetHostname,
     Mount(MountSpec),
     /// Unmount the mount with this ID at this path, if it is still there.
-    Umount { path: String, mnt_id: u64 },
+    Umount {
+        path: String,
+        mnt_id: u64,
+    },
     Chroot(String),
     Unchroot,
     PivotRoot(String),
@@ -70,7 +73,9 @@ pub enum Startup {
     /// The holder's pid, as nsr sees it, when it is a second child (pid or time namespace).
     HolderPid(i32),
     /// The holder serves requests; `inner_pid` is its pid inside its own pid namespace.
-    Ready { inner_pid: i32 },
+    Ready {
+        inner_pid: i32,
+    },
     Failed(WireError),
 }
 
@@ -89,13 +94,21 @@ pub struct WireError {
 
 impl From<WireError> for OpError {
     fn from(w: WireError) -> OpError {
-        OpError { errno: w.errno.map(Errno::from_raw), message: w.message, hint: w.hint }
+        OpError {
+            errno: w.errno.map(Errno::from_raw),
+            message: w.message,
+            hint: w.hint,
+        }
     }
 }
 
 impl From<OpError> for WireError {
     fn from(e: OpError) -> WireError {
-        WireError { errno: e.errno.map(|e| e as i32), message: e.message, hint: e.hint }
+        WireError {
+            errno: e.errno.map(|e| e as i32),
+            message: e.message,
+            hint: e.hint,
+        }
     }
 }
 
@@ -117,7 +130,10 @@ pub fn recv<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Optio
     }
     let len = u32::from_le_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;

@@ -39,8 +39,10 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
         ForkResult::Parent { child } => child,
     };
     drop(child_sock);
-    let mut handle = SandboxHandle::new(first, sock.try_clone().map_err(|e| io_err(e, "dup"))?, spec);
-    sock.set_read_timeout(Some(STARTUP_TIMEOUT)).map_err(|e| io_err(e, "socket timeout"))?;
+    let mut handle =
+        SandboxHandle::new(first, sock.try_clone().map_err(|e| io_err(e, "dup"))?, spec);
+    sock.set_read_timeout(Some(STARTUP_TIMEOUT))
+        .map_err(|e| io_err(e, "socket timeout"))?;
     let forks = holder_is_second_child(spec);
     let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
     let mut inner_pid = None;
@@ -54,10 +56,15 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
         };
         match msg {
             Some(Startup::NeedMaps) => {
-                let (uid_map, gid_map, deny) = if spec.uid_map.is_empty() && spec.gid_map.is_empty() {
+                let (uid_map, gid_map, deny) = if spec.uid_map.is_empty() && spec.gid_map.is_empty()
+                {
                     (vec![], vec![], false)
                 } else {
-                    (spec.uid_map.clone(), spec.gid_map.clone(), is_root_map(spec))
+                    (
+                        spec.uid_map.clone(),
+                        spec.gid_map.clone(),
+                        is_root_map(spec),
+                    )
                 };
                 if let Err(e) = idmap::write_maps(first.as_raw(), &uid_map, &gid_map, deny) {
                     handle.kill_now();
@@ -65,7 +72,9 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
                 }
                 if send(&mut sock, &Go::Proceed).is_err() {
                     handle.kill_now();
-                    return Err(OpError::new("the sandbox exited while its id maps were written"));
+                    return Err(OpError::new(
+                        "the sandbox exited while its id maps were written",
+                    ));
                 }
             }
             Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
@@ -80,7 +89,8 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
             }
         }
     }
-    sock.set_read_timeout(None).map_err(|e| io_err(e, "socket timeout"))?;
+    sock.set_read_timeout(None)
+        .map_err(|e| io_err(e, "socket timeout"))?;
     handle.set_holder(holder_pid.unwrap_or(first.as_raw()), inner_pid.unwrap_or(0))?;
     Ok(handle)
 }
@@ -122,7 +132,10 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
             wait_for_holder(child)
         }
         Err(e) => {
-            let _ = send(&mut sock, &Startup::Failed(OpError::os(e, "fork the holder").into()));
+            let _ = send(
+                &mut sock,
+                &Startup::Failed(OpError::os(e, "fork the holder").into()),
+            );
             holder::unsafe_exit(1)
         }
     }
@@ -148,10 +161,20 @@ fn enter_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpE
     joins.sort_by_key(|(k, _)| **k != NsKind::User);
     for (kind, target) in joins {
         let path = target.path_for(*kind);
-        let fd = open(path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
-            let err = OpError::os(e, format!("cannot open {path} to join its {kind} namespace"));
+        let fd = open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            let err = OpError::os(
+                e,
+                format!("cannot open {path} to join its {kind} namespace"),
+            );
             if e == Errno::ENOENT {
-                err.with_hint("no such namespace file: check the netns name (ip netns list) or the pid")
+                err.with_hint(
+                    "no such namespace file: check the netns name (ip netns list) or the pid",
+                )
             } else {
                 err
             }
@@ -161,7 +184,9 @@ fn enter_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpE
             let err = OpError::os(e, format!("setns into {path} ({kind})"));
             match e {
                 Errno::EINVAL => err.with_hint(format!("{path} is not a {kind} namespace")),
-                Errno::EPERM => err.with_hint("joining a namespace needs CAP_SYS_ADMIN over it (run as root)"),
+                Errno::EPERM => {
+                    err.with_hint("joining a namespace needs CAP_SYS_ADMIN over it (run as root)")
+                }
                 _ => err,
             }
         })?;
@@ -194,15 +219,31 @@ fn enter_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpE
             Propagation::Unchanged => None,
         };
         if let Some(p) = prop {
-            mount(None::<&str>, "/", None::<&str>, p | MsFlags::MS_REC, None::<&str>)
-                .map_err(|e| OpError::os(e, "cannot make / private in the new mount namespace"))?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                p | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| OpError::os(e, "cannot make / private in the new mount namespace"))?;
         }
     }
     Ok(())
 }
 
 fn unshare_error(e: Errno, spec: &SandboxSpec) -> OpError {
-    let err = OpError::os(e, format!("unshare({})", spec.create.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")));
+    let err = OpError::os(
+        e,
+        format!(
+            "unshare({})",
+            spec.create
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
     let root = nix::unistd::geteuid().is_root();
     match e {
         Errno::EPERM if !root && !spec.creates(NsKind::User) => err.with_hint(
@@ -212,10 +253,14 @@ fn unshare_error(e: Errno, spec: &SandboxSpec) -> OpError {
             let disabled = std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
                 .map(|v| v.trim() == "0")
                 .unwrap_or(false)
-                || std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|v| v.trim() == "0").unwrap_or(false)
-                || std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
-                    .map(|v| v.trim() == "1")
-                    .unwrap_or(false);
+                || std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+                    .map(|v| v.trim() == "0")
+                    .unwrap_or(false)
+                || std::fs::read_to_string(
+                    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+                )
+                .map(|v| v.trim() == "1")
+                .unwrap_or(false);
             if disabled {
                 err.with_hint("unprivileged user namespaces are disabled on this host (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces or kernel.apparmor_restrict_unprivileged_userns)")
             } else if e == Errno::ENOSPC {

@@ -25,7 +25,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 pub fn require_root() {
-    assert!(nix::unistd::geteuid().is_root(), "the end-to-end tests run as root (CI does)");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the end-to-end tests run as root (CI does)"
+    );
 }
 
 pub fn prefix() -> String {
@@ -92,7 +95,21 @@ impl Scratch {
     /// A root filesystem of busybox-static: enough for a shell and the usual tools.
     pub fn busybox_root(&self, rel: &str) -> String {
         let root = self.dir.join(rel);
-        for d in ["bin", "proc", "sys", "tmp", "dev/pts", "dev/mqueue", "etc", "mnt", "lower", "upper", "work", "merged", "oldroot"] {
+        for d in [
+            "bin",
+            "proc",
+            "sys",
+            "tmp",
+            "dev/pts",
+            "dev/mqueue",
+            "etc",
+            "mnt",
+            "lower",
+            "upper",
+            "work",
+            "merged",
+            "oldroot",
+        ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         let busybox = ["/usr/bin/busybox", "/bin/busybox"]
@@ -101,8 +118,9 @@ impl Scratch {
             .expect("busybox-static is installed (.ci/run installs it)");
         std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
         for tool in [
-            "sh", "ls", "cat", "hostname", "mount", "id", "echo", "sleep", "true", "false", "grep", "wc", "touch", "readlink",
-            "awk", "ps", "env", "pwd", "mkdir", "stat", "kill", "head", "tr", "sort",
+            "sh", "ls", "cat", "hostname", "mount", "id", "echo", "sleep", "true", "false", "grep",
+            "wc", "touch", "readlink", "awk", "ps", "env", "pwd", "mkdir", "stat", "kill", "head",
+            "tr", "sort",
         ] {
             let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(tool));
         }
@@ -115,7 +133,11 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let dir = self.dir.to_string_lossy().into_owned();
         if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut points: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&dir)).collect();
+            let mut points: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|p| p.starts_with(&dir))
+                .collect();
             points.reverse();
             for p in points {
                 let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
@@ -134,20 +156,41 @@ pub struct Run {
 impl Run {
     pub fn from(out: Output) -> Run {
         use std::os::unix::process::ExitStatusExt;
-        let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-        Run { code, stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        let code = out
+            .status
+            .code()
+            .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+        Run {
+            code,
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
 
     /// Fails with the whole output when the run did not end as expected.
     pub fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "exit status\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
-        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "a panic:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "a panic:\n{}",
+            self.stderr
+        );
         self
     }
 }
 
 pub fn nsr(args: &[&str]) -> Run {
-    let child = Command::new(NSR).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = Command::new(NSR)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     Run::from(wait_bounded(child, Duration::from_secs(60)))
 }
 
@@ -188,7 +231,11 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
 }
 
 /// A normalized snapshot of what a recipe may touch on the host: links, addresses,
@@ -219,11 +266,18 @@ impl HostState {
             let tail = l.split(" - ").nth(1).unwrap_or("");
             lines.insert(format!("mount: {} {} {}", f[4], f[5], tail));
         }
-        for k in ["net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding"] {
+        for k in [
+            "net/ipv4/ip_forward",
+            "net/ipv4/conf/all/forwarding",
+            "net/ipv6/conf/all/forwarding",
+        ] {
             let v = std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
             lines.insert(format!("sysctl: {k}={}", v.trim()));
         }
-        lines.insert(format!("hostname: {}", nix::unistd::gethostname().unwrap().to_string_lossy()));
+        lines.insert(format!(
+            "hostname: {}",
+            nix::unistd::gethostname().unwrap().to_string_lossy()
+        ));
         for pid in nsr_processes() {
             lines.insert(format!("process: nsr pid {pid}"));
         }
@@ -250,7 +304,10 @@ impl HostState {
 fn normalize_ip_line(l: &str) -> String {
     let mut words: Vec<&str> = l.split_whitespace().collect();
     // Counters and interface indexes change without anything being left behind.
-    if words.first().is_some_and(|w| w.ends_with(':') && w[..w.len() - 1].parse::<u32>().is_ok()) {
+    if words
+        .first()
+        .is_some_and(|w| w.ends_with(':') && w[..w.len() - 1].parse::<u32>().is_ok())
+    {
         words.remove(0);
     }
     let mut out = Vec::new();
@@ -274,12 +331,16 @@ pub fn nsr_processes() -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }
         if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
-            if exe.to_string_lossy().trim_end_matches(" (deleted)") == std::fs::canonicalize(NSR).unwrap().to_string_lossy() {
+            if exe.to_string_lossy().trim_end_matches(" (deleted)")
+                == std::fs::canonicalize(NSR).unwrap().to_string_lossy()
+            {
                 out.push(pid);
             }
         }
@@ -291,11 +352,15 @@ pub fn nsr_processes() -> Vec<i32> {
 pub fn processes_with(marker: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).into_owned();
             // The marker as a word of a command, not inside nsr's own `marker=` argument.
-            let hit = cmd.split('\0').any(|arg| arg == marker || (arg.contains(marker) && !arg.contains('=')));
+            let hit = cmd
+                .split('\0')
+                .any(|arg| arg == marker || (arg.contains(marker) && !arg.contains('=')));
             if hit && pid != std::process::id() as i32 {
                 out.push(pid);
             }
