@@ -407,3 +407,18 @@ fn the_default_recipe_runs_with_nothing_but_the_binary() {
     );
     before.assert_unchanged("default recipe");
 }
+
+#[test]
+fn the_tutorial_recipe_runs_on_a_busybox_root() {
+    let _g = serial();
+    let s = Scratch::new("tutorial");
+    let root = s.busybox_root("go_root");
+    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
+    let before = HostState::take();
+    let r = nsr(&["run", recipe, &format!("root={root}"), "cmd=hostname; echo pid=$$; cat /etc/marker; ls /proc | grep -c '^[0-9]'; exit 4"]);
+    r.expect_code(0);
+    for want in ["tutorial\n", "pid=2\n", "inside the test root\n", "the shell exited with status 4"] {
+        assert!(r.stdout.contains(want), "{want:?}:\n{}", r.stdout);
+    }
+    before.assert_unchanged("tutorial recipe");
+}
