@@ -11,7 +11,8 @@ pub const HANDLED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 #[derive(Clone)]
 pub struct Signals {
     received: Arc<AtomicUsize>,
-    wake: Arc<OwnedFd>,
+    /// None for `Signals::none()`, which never fires.
+    wake: Option<Arc<OwnedFd>>,
 }
 
 impl Signals {
@@ -27,16 +28,15 @@ impl Signals {
         }
         Ok(Signals {
             received,
-            wake: Arc::new(OwnedFd::from(read)),
+            wake: Some(Arc::new(OwnedFd::from(read))),
         })
     }
 
     /// Signals that never fire, for tests and the plan backend.
     pub fn none() -> Signals {
-        let (read, _write) = UnixStream::pair().expect("socketpair");
         Signals {
             received: Arc::new(AtomicUsize::new(0)),
-            wake: Arc::new(OwnedFd::from(read)),
+            wake: None,
         }
     }
 
@@ -49,13 +49,16 @@ impl Signals {
     }
 
     /// Becomes readable when a signal arrives.
-    pub fn wake_fd(&self) -> BorrowedFd<'_> {
-        self.wake.as_fd()
+    pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(|w| w.as_fd())
     }
 
     pub fn drain(&self) {
+        let Some(wake) = self.wake.as_ref() else {
+            return;
+        };
         let mut buf = [0u8; 64];
-        while let Ok(n) = nix::unistd::read(self.wake.as_fd(), &mut buf) {
+        while let Ok(n) = nix::unistd::read(wake.as_fd(), &mut buf) {
             if n == 0 {
                 break;
             }

@@ -415,10 +415,99 @@ fn the_tutorial_recipe_runs_on_a_busybox_root() {
     let root = s.busybox_root("go_root");
     let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
     let before = HostState::take();
-    let r = nsr(&["run", recipe, &format!("root={root}"), "cmd=hostname; echo pid=$$; cat /etc/marker; ls /proc | grep -c '^[0-9]'; exit 4"]);
+    let r = nsr(&[
+        "run",
+        recipe,
+        &format!("root={root}"),
+        "cmd=hostname; echo pid=$$; cat /etc/marker; ls /proc | grep -c '^[0-9]'; exit 4",
+    ]);
     r.expect_code(0);
-    for want in ["tutorial\n", "pid=2\n", "inside the test root\n", "the shell exited with status 4"] {
+    for want in [
+        "tutorial\n",
+        "pid=2\n",
+        "inside the test root\n",
+        "the shell exited with status 4",
+    ] {
         assert!(r.stdout.contains(want), "{want:?}:\n{}", r.stdout);
     }
     before.assert_unchanged("tutorial recipe");
+}
+
+#[test]
+fn commands_get_no_host_fds_no_host_cwd_and_no_terminal() {
+    let _g = serial();
+    let s = Scratch::new("hygiene");
+    let root = s.busybox_root("root");
+    let file = s.write(
+        "h.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+box.chroot(args.root);
+box.mount("proc", "/proc", "proc");
+// ls lists its own fds: 0, 1, 2, and the directory it is reading.
+print(box.run(["ls", "-l", "/proc/self/fd"]).stdout);
+print(box.run(["readlink", "/proc/self/cwd"]).stdout);
+let host = unshare(["uts"]);
+print("tty: " + host.run("echo leaked > /dev/tty && echo reached").stderr);"#,
+    );
+    // A real terminal, so that a command which could reach it would show it.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{NSR} run {file} root={root}"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let entries: Vec<&str> = text.lines().filter(|l| l.starts_with('l')).collect();
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|l| l.split(" -> ").next().unwrap().rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["0", "1", "2", "3"],
+        "only stdio and ls's own directory fd:\n{text}"
+    );
+    for e in &entries[..3] {
+        assert!(e.contains(" -> pipe:"), "stdio is nsr's pipes: {e}");
+    }
+    assert!(text.lines().any(|l| l == "/"), "cwd is the root:\n{text}");
+    assert!(
+        !text.contains("leaked") && !text.contains("reached") && text.contains("tty: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_recursive_bind_brings_submounts_and_a_plain_bind_does_not() {
+    let _g = serial();
+    let s = Scratch::new("rbind");
+    let root = s.busybox_root("root");
+    let r = run_recipe_with(
+        &s,
+        "b.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "user"], map_root: true });
+box.mount("tmpfs", args.root + "/tmp", "tmpfs");
+box.run("mkdir -p " + args.root + "/tmp/sub && echo deep > " + args.root + "/tmp/f", #{ check: true });
+box.mount("tmpfs", args.root + "/tmp/sub", "tmpfs");
+box.run("echo below > " + args.root + "/tmp/sub/g", #{ check: true });
+box.chroot(args.root);
+box.mount("/tmp", "/mnt", "rbind", #{ readonly: true });
+box.run("mkdir -p /lower", #{ check: true });
+box.mount("/tmp", "/lower", "bind");
+print("rbind=" + out(box.run("cat /mnt/sub/g")));
+print("bind=" + out(box.run("cat /lower/sub/g 2>/dev/null || echo missing")));
+print("ro=" + box.run("touch /mnt/sub/x").code);"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("rbind=below")
+            && r.stdout.contains("bind=missing")
+            && r.stdout.contains("ro=1"),
+        "{}",
+        r.stdout
+    );
 }

@@ -93,10 +93,10 @@ impl SandboxHandle {
                 }
                 None => PollTimeout::NONE,
             };
-            let mut fds = [
-                PollFd::new(self.sock.as_fd(), PollFlags::POLLIN),
-                PollFd::new(signals.wake_fd(), PollFlags::POLLIN),
-            ];
+            let mut fds = vec![PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
+            if let Some(wake) = signals.wake_fd() {
+                fds.push(PollFd::new(wake, PollFlags::POLLIN));
+            }
             match poll(&mut fds, timeout) {
                 Err(Errno::EINTR) => {}
                 Err(e) => return Err(OpError::os(e, "poll")),

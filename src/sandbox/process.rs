@@ -185,7 +185,13 @@ struct ChildSetup<'a> {
 fn child(s: ChildSetup<'_>) -> ! {
     // SAFETY: between fork and exec only raw, async-signal-safe calls are made.
     unsafe {
-        libc::setpgid(0, 0);
+        if s.stdio.is_some() {
+            // A session of its own, without a controlling terminal: a sandboxed command
+            // cannot reach the user's terminal (TIOCSTI, bubblewrap CVE-2017-5226).
+            libc::setsid();
+        } else {
+            libc::setpgid(0, 0);
+        }
         if s.stdio.is_none() && libc::isatty(0) == 1 {
             libc::signal(libc::SIGTTOU, libc::SIG_IGN);
             libc::tcsetpgrp(0, libc::getpid());

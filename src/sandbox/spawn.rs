@@ -129,6 +129,8 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
         Ok(ForkResult::Parent { child }) => {
             let _ = send(&mut sock, &Startup::HolderPid(child.as_raw()));
             drop(sock);
+            // It shares the sandbox's new namespaces: it keeps none of nsr's fds.
+            crate::sys::close_fds_except(0, &[]);
             wait_for_holder(child)
         }
         Err(e) => {
