@@ -14,14 +14,15 @@ pub struct PrimitiveFailure {
 }
 
 pub struct Session {
-    backend: Box<dyn Backend>,
+    /// None once the session is finished.
+    backend: Option<Box<dyn Backend>>,
     journal: UndoJournal,
 }
 
 impl Session {
     pub fn new(backend: Box<dyn Backend>) -> Session {
         Session {
-            backend,
+            backend: Some(backend),
             journal: UndoJournal::default(),
         }
     }
@@ -32,7 +33,14 @@ impl Session {
         call: String,
         origin: Origin,
     ) -> Result<Output, PrimitiveFailure> {
-        match self.backend.apply(&op) {
+        let Some(backend) = self.backend.as_mut() else {
+            return Err(PrimitiveFailure {
+                call,
+                origin,
+                error: OpError::new("the run has ended"),
+            });
+        };
+        match backend.apply(&op) {
             Ok((output, undo)) => {
                 if let Some(undo) = undo {
                     self.journal.record(describe(&op, &output), origin, undo);
@@ -52,7 +60,15 @@ impl Session {
     }
 
     pub fn rollback(&mut self) -> Vec<UndoReport> {
-        self.journal.rollback(self.backend.as_mut())
+        match self.backend.as_mut() {
+            Some(backend) => self.journal.rollback(backend.as_mut()),
+            None => Vec::new(),
+        }
+    }
+
+    /// Ends the session: the backend is dropped and no operation runs after this.
+    pub fn finish(&mut self) {
+        self.backend = None;
     }
 }
 

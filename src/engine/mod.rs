@@ -95,6 +95,11 @@ pub fn run(
     let scope = scope_for(recipe);
     let result = execute(&engine, recipe, scope, signals);
     let undone = session.borrow_mut().rollback();
+    // Drops the backend now (its Drop is the last-resort kill of any sandbox left).
+    session.borrow_mut().finish();
+    // The engine is not freed: nsr exits right after a run, and freeing Rhai's function
+    // tables took longer than a short recipe's sandbox work (benches/startup.sh).
+    std::mem::forget(engine);
     RunOutcome { result, undone }
 }
 

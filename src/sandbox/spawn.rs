@@ -1,6 +1,8 @@
 //! Creating a sandbox, as `unshare --fork` does: a first child enters the namespaces
 //! to join (setns), creates the new ones (unshare), waits for nsr to write its id maps,
 //! and, when a pid or time namespace applies only to its children, forks the holder.
+//! When nothing is joined (and no time namespace is asked for), one clone() creates the
+//! holder directly in all its new namespaces: one process less to start and stop.
 
 use super::client::SandboxHandle;
 use super::holder;
@@ -27,23 +29,64 @@ fn holder_is_second_child(spec: &SandboxSpec) -> bool {
     spec.has_own_pid_ns() || spec.creates(NsKind::Time)
 }
 
+/// Whether one clone() can create the holder in all its namespaces at once.
+fn direct_clone(spec: &SandboxSpec) -> bool {
+    spec.join.is_empty() && !spec.creates(NsKind::Time)
+}
+
+/// clone(2) with namespace flags and no new stack: returns twice, like fork.
+fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
+    // SAFETY: without CLONE_VM the child gets a copy of memory, as with fork; nsr is
+    // single-threaded, so no lock is held by another thread in the copy.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
 pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
     let (mut sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
-    // SAFETY: nsr is single-threaded; the child goes on with its own copy of memory.
-    let first = match unsafe { fork() }.map_err(|e| OpError::os(e, "fork"))? {
-        ForkResult::Child => {
+    let direct = direct_clone(spec);
+    let started = if direct {
+        clone_with(create_flags(spec)).map_err(|e| unshare_error(e, spec))
+    } else {
+        // SAFETY: nsr is single-threaded; the child goes on with its own copy of memory.
+        unsafe { fork() }
+            .map_err(|e| OpError::os(e, "fork"))
+            .map(|r| match r {
+                ForkResult::Child => None,
+                ForkResult::Parent { child } => Some(child),
+            })
+    };
+    let first = match started? {
+        None => {
             drop(sock);
-            first_child(spec, child_sock, parent_pid)
+            if direct {
+                direct_child(spec, child_sock)
+            } else {
+                first_child(spec, child_sock, parent_pid)
+            }
         }
-        ForkResult::Parent { child } => child,
+        Some(child) => child,
     };
     drop(child_sock);
     let mut handle =
         SandboxHandle::new(first, sock.try_clone().map_err(|e| io_err(e, "dup"))?, spec);
     sock.set_read_timeout(Some(STARTUP_TIMEOUT))
         .map_err(|e| io_err(e, "socket timeout"))?;
-    let forks = holder_is_second_child(spec);
+    let forks = !direct && holder_is_second_child(spec);
     let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
     let mut inner_pid = None;
     while holder_pid.is_none() || inner_pid.is_none() {
@@ -105,6 +148,19 @@ fn io_err(e: std::io::Error, what: &str) -> OpError {
         Some(n) => OpError::os(Errno::from_raw(n), format!("{what}: {e}")),
         None => OpError::new(format!("{what}: {e}")),
     }
+}
+
+/// The holder, cloned straight into its new namespaces.
+fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
+    // In a new pid namespace getppid() is 0, so nsr's death is seen through the socket
+    // (end of file) if it happens before this.
+    // SAFETY: prctl on this process only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if let Err(e) = finish_namespaces(spec, &mut sock) {
+        let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
+        holder::unsafe_exit(1);
+    }
+    holder::run(sock, spec.has_own_pid_ns(), spec.has_own_uts_ns())
 }
 
 fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
@@ -193,13 +249,23 @@ fn enter_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpE
             }
         })?;
     }
+    let flags = create_flags(spec);
+    if !flags.is_empty() {
+        unshare(flags).map_err(|e| unshare_error(e, spec))?;
+    }
+    finish_namespaces(spec, sock)
+}
+
+fn create_flags(spec: &SandboxSpec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
     for kind in &spec.create {
         flags |= CloneFlags::from_bits_retain(kind.clone_flag());
     }
-    if !flags.is_empty() {
-        unshare(flags).map_err(|e| unshare_error(e, spec))?;
-    }
+    flags
+}
+
+/// After the namespaces exist: id maps (written by nsr), then mount propagation.
+fn finish_namespaces(spec: &SandboxSpec, sock: &mut UnixStream) -> Result<(), OpError> {
     if spec.creates(NsKind::User) {
         send(sock, &Startup::NeedMaps).map_err(|_| OpError::new("nsr went away"))?;
         match recv::<Go>(sock) {
