@@ -511,3 +511,43 @@ print("ro=" + box.run("touch /mnt/sub/x").code);"#,
         r.stdout
     );
 }
+
+#[test]
+fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
+    use std::io::Write;
+    let _g = serial();
+    let s = Scratch::new("interactive");
+    let root = s.busybox_root("root");
+    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
+    let before = HostState::take();
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{NSR} run {recipe} root={root}"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // Typed as a person would: a long command, Ctrl-C, then more, then exit.
+    for (delay, keys) in [
+        (800, "sleep 30\n"),
+        (500, "\x03"),
+        (300, "echo still-here\n"),
+        (300, "exit 3\n"),
+    ] {
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        input.write_all(keys.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+    let r = Run::from(wait_bounded(child, std::time::Duration::from_secs(20)));
+    let text = r.stdout.replace('\r', "");
+    assert!(
+        text.contains("still-here") && text.contains("the shell exited with status 3"),
+        "{text}"
+    );
+    before.assert_unchanged("interactive shell");
+}

@@ -181,8 +181,15 @@ impl Backend for KernelBackend {
                 None,
             )),
             Op::Exec { sandbox, spec } => {
-                let result = ran(self.ask(*sandbox, Request::Exec(spec.clone()))?);
-                take_back_terminal();
+                let take_terminal = nsr_has_the_terminal();
+                let req = Request::Exec {
+                    spec: spec.clone(),
+                    take_terminal,
+                };
+                let result = ran(self.ask(*sandbox, req)?);
+                if take_terminal {
+                    take_back_terminal();
+                }
                 let r = result?;
                 Ok((
                     Output::ExitCode(r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0))),
@@ -228,6 +235,12 @@ impl Backend for KernelBackend {
             Undo::ReleasedWithSandbox { .. } => Ok(UndoOutcome::Released),
         }
     }
+}
+
+/// Whether fd 0 is a terminal whose foreground is nsr's process group (not `nsr &`).
+fn nsr_has_the_terminal() -> bool {
+    // SAFETY: plain terminal queries on fd 0.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
 }
 
 /// After an attached command, nsr's own process group takes the terminal back.

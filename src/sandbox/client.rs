@@ -72,7 +72,7 @@ impl SandboxHandle {
         }
         if let Some(sig) = signals.pending() {
             // Interrupted already: start nothing new in the sandbox.
-            if matches!(req, Request::Run(_) | Request::Exec(_)) {
+            if matches!(req, Request::Run(_) | Request::Exec { .. }) {
                 return Err(OpError::new(format!(
                     "not started: nsr got {}",
                     signal_name(sig)

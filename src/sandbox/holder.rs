@@ -149,7 +149,7 @@ impl Holder {
                 self.roots.pivot_root(&path)?;
                 Response::Done
             }
-            Request::Run(_) | Request::Exec(_) if self.pending_signal.is_some() => {
+            Request::Run(_) | Request::Exec { .. } if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
                 return Err(OpError::new(format!(
                     "not started: the sandbox got {} first",
@@ -157,9 +157,14 @@ impl Holder {
                 )));
             }
             Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
-            Request::Exec(spec) => {
-                Response::Ran(process::run(&spec, Stdio::Terminal, &self.sigfd)?)
-            }
+            Request::Exec {
+                spec,
+                take_terminal,
+            } => Response::Ran(process::run(
+                &spec,
+                Stdio::Terminal { take_terminal },
+                &self.sigfd,
+            )?),
             Request::Shutdown => Response::Done,
         })
     }

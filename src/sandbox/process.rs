@@ -74,8 +74,9 @@ fn cstrings(items: impl IntoIterator<Item = String>) -> Result<Vec<CString>, OpE
 pub enum Stdio {
     /// Capture stdout and stderr; stdin is the given text, then end of file.
     Captured,
-    /// Inherit the holder's 0, 1, 2 (the caller's terminal) and take the foreground.
-    Terminal,
+    /// Inherit the holder's 0, 1, 2 (the caller's terminal); take its foreground when
+    /// nsr had it.
+    Terminal { take_terminal: bool },
 }
 
 /// Runs the command to its end. Returns its status and, when captured, its output.
@@ -83,7 +84,7 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
     if spec.argv.is_empty() {
         return Err(OpError::new("the command is empty"));
     }
-    let env = environment(spec, matches!(stdio, Stdio::Terminal));
+    let env = environment(spec, matches!(stdio, Stdio::Terminal { .. }));
     let program = find_program(&spec.argv[0], &env)?;
     let c_program =
         CString::new(program.clone()).map_err(|_| OpError::new("program path contains NUL"))?;
@@ -99,6 +100,12 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
     let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(|e| OpError::os(e, "pipe"));
     let (err_r, err_w) = pipe()?;
     let captured = matches!(stdio, Stdio::Captured);
+    let take_terminal = matches!(
+        stdio,
+        Stdio::Terminal {
+            take_terminal: true
+        }
+    );
     let (in_r, in_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (errout_r, errout_w) = pipe()?;
@@ -112,6 +119,7 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
                 envp: &envp,
                 cwd: cwd.as_ref(),
                 err_w: err_w.as_raw_fd(),
+                take_terminal,
                 stdio: if captured {
                     Some([in_r.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()])
                 } else {
@@ -180,6 +188,7 @@ struct ChildSetup<'a> {
     cwd: Option<&'a CString>,
     err_w: i32,
     stdio: Option<[i32; 3]>,
+    take_terminal: bool,
 }
 
 fn child(s: ChildSetup<'_>) -> ! {
@@ -192,7 +201,7 @@ fn child(s: ChildSetup<'_>) -> ! {
         } else {
             libc::setpgid(0, 0);
         }
-        if s.stdio.is_none() && libc::isatty(0) == 1 {
+        if s.take_terminal && libc::isatty(0) == 1 {
             libc::signal(libc::SIGTTOU, libc::SIG_IGN);
             libc::tcsetpgrp(0, libc::getpid());
             libc::signal(libc::SIGTTOU, libc::SIG_DFL);

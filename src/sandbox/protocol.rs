@@ -51,7 +51,11 @@ pub enum Request {
     Unchroot,
     PivotRoot(String),
     Run(RunSpec),
-    Exec(RunSpec),
+    /// `take_terminal`: nsr is in the terminal's foreground, so the command may take it.
+    Exec {
+        spec: RunSpec,
+        take_terminal: bool,
+    },
     Shutdown,
 }
 
