@@ -293,32 +293,26 @@ print("stacked=" + box.mountinfo().filter(|m| m.target == "{dir}").len());"#
 fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
     let _g = serial();
     let s = Scratch::new("join");
-    let netns = format!("{}join", prefix());
-    assert!(std::process::Command::new("ip")
-        .args(["netns", "add", &netns])
+    // A persistent network namespace, as `ip netns add` makes one, but bound in the
+    // scratch directory so that nothing is left in /run/netns.
+    let nsfile = s.path("netns");
+    std::fs::write(&nsfile, "").unwrap();
+    let made = std::process::Command::new("unshare")
+        .arg(format!("--net={nsfile}"))
+        .arg("true")
         .status()
-        .unwrap()
-        .success());
-    struct Del(String);
-    impl Drop for Del {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", &self.0])
-                .status();
-        }
-    }
-    let _del = Del(netns.clone());
+        .unwrap();
+    assert!(made.success());
+    let before = HostState::take();
     let ino = {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(format!("/run/netns/{netns}"))
-            .unwrap()
-            .ino()
+        std::fs::metadata(&nsfile).unwrap().ino()
     };
     let r = run_recipe_with(
         &s,
         "j.nsr",
         &format!(
-            r#"let a = unshare(#{{ kinds: ["uts", "mount", "pid", "user"], map_root: true, net: "/run/netns/{netns}" }});
+            r#"let a = unshare(#{{ kinds: ["uts", "mount", "pid", "user"], map_root: true, net: "{nsfile}" }});
 print("net=" + a.namespaces().net);
 let b = unshare(#{{ kinds: ["mount"], uts: a.pid }});
 print("uts_same=" + (b.namespaces().uts == a.namespaces().uts));
@@ -334,6 +328,7 @@ print("ipc_same=" + (c.namespaces().ipc == a.namespaces().ipc));"#
         "{}",
         r.stdout
     );
+    before.assert_unchanged("joins");
 }
 
 #[test]
