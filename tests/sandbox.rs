@@ -546,3 +546,29 @@ fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
     );
     before.assert_unchanged("interactive shell");
 }
+
+#[test]
+fn explicit_id_maps_and_a_time_namespace() {
+    let _g = serial();
+    let s = Scratch::new("maps");
+    let root = s.busybox_root("root");
+    let r = run_recipe_with(
+        &s,
+        "m.nsr",
+        r#"let box = unshare(#{ kinds: ["user", "mount", "pid", "time"], uid_map: [[0, 0, 1], [1, 100000, 1000]], gid_map: [[0, 0, 1], [1, 100000, 1000]] });
+box.chroot(args.root);
+box.mount("proc", "/proc", "proc");
+print("uid_map=" + out(box.run("cat /proc/self/uid_map | tr -s ' ' | tr '\n' ';'")));
+print("id=" + out(box.run("id -u")));
+print("time_new=" + (box.namespaces().time != namespaces().time));"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("uid_map=0 0 1; 1 100000 1000;"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("id=0"), "{}", r.stdout);
+    assert!(r.stdout.contains("time_new=true"), "{}", r.stdout);
+}

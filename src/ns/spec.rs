@@ -141,23 +141,22 @@ impl fmt::Display for SandboxSpec {
             write!(f, " --fork")?;
         }
         if !self.uid_map.is_empty() {
-            let m: Vec<_> = self
-                .uid_map
-                .iter()
-                .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
-                .collect();
-            write!(f, " --map-users={}", m.join(","))?;
+            write!(f, " --map-users={}", map_words(&self.uid_map))?;
         }
         if !self.gid_map.is_empty() {
-            let m: Vec<_> = self
-                .gid_map
-                .iter()
-                .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
-                .collect();
-            write!(f, " --map-groups={}", m.join(","))?;
+            write!(f, " --map-groups={}", map_words(&self.gid_map))?;
         }
         Ok(())
     }
+}
+
+/// unshare(1)'s `inside:outside:count,...` form of a map.
+fn map_words(map: &[IdRange]) -> String {
+    let words: Vec<_> = map
+        .iter()
+        .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
+        .collect();
+    words.join(",")
 }
 
 #[cfg(test)]
