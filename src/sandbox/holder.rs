@@ -40,6 +40,8 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
         // Out of nsr's process group: a Ctrl-C on the terminal reaches nsr, which decides.
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // `ps` shows what this process is (its command line is still nsr's).
+        libc::prctl(libc::PR_SET_NAME, c"nsr-holder".as_ptr());
         if !own_pid_ns {
             // Orphans of the sandbox's commands come back to us, so teardown finds them.
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
