@@ -113,7 +113,10 @@ impl SandboxHandle {
                 };
             }
             signals.drain();
-            if let Some(sig) = signals.pending() {
+            // Only a command can keep the holder busy for long; other requests (the
+            // undos of a rollback among them) answer at once and get no signal.
+            let runs_command = matches!(req, Request::Run(_) | Request::Exec { .. });
+            if let (Some(sig), true) = (signals.pending(), runs_command) {
                 if forwarded == 0 {
                     forwarded = sig as usize;
                     if let Ok(s) = Signal::try_from(sig) {
