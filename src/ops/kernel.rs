@@ -59,7 +59,6 @@ impl KernelBackend {
         &mut self,
         sandbox: SandboxId,
         mnt_id: u64,
-        target: &str,
         host_ns: bool,
     ) -> Result<UndoOutcome, OpError> {
         let sb = self.sandbox(sandbox)?;
@@ -85,7 +84,6 @@ impl KernelBackend {
             // Not visible from the holder's root: gone, or detached with the old root.
             return Ok(UndoOutcome::AlreadyGone);
         };
-        let _ = target;
         match self.ask(
             sandbox,
             Request::Umount {
@@ -213,9 +211,9 @@ impl Backend for KernelBackend {
             Undo::Umount {
                 sandbox,
                 mnt_id,
-                target,
                 host_ns,
-            } => self.umount(*sandbox, *mnt_id, target, *host_ns),
+                ..
+            } => self.umount(*sandbox, *mnt_id, *host_ns),
             Undo::RestoreHostname { sandbox, old } => {
                 if !self.sandbox(*sandbox)?.is_alive() {
                     return Ok(UndoOutcome::Released);

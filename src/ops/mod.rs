@@ -163,16 +163,6 @@ impl Undo {
             Undo::ReleasedWithSandbox { what, .. } => what.clone(),
         }
     }
-
-    pub fn sandbox(&self) -> SandboxId {
-        match self {
-            Undo::StopSandbox { sandbox, .. }
-            | Undo::Umount { sandbox, .. }
-            | Undo::RestoreHostname { sandbox, .. }
-            | Undo::Unchroot { sandbox, .. }
-            | Undo::ReleasedWithSandbox { sandbox, .. } => *sandbox,
-        }
-    }
 }
 
 pub fn shell_quote(s: &str) -> String {

@@ -23,8 +23,6 @@ pub struct SandboxHandle {
     first: Pid,
     /// The process inside the namespaces that serves requests.
     pub holder_pid: i32,
-    /// The holder's pid inside its own pid namespace (1 with a new pid namespace).
-    pub inner_pid: i32,
     holder_fd: Option<OwnedFd>,
     sock: UnixStream,
     pub own_mount_ns: bool,
@@ -38,7 +36,6 @@ impl SandboxHandle {
         SandboxHandle {
             first,
             holder_pid: first.as_raw(),
-            inner_pid: 0,
             holder_fd: None,
             sock,
             own_mount_ns: spec.has_own_mount_ns(),
@@ -48,9 +45,8 @@ impl SandboxHandle {
         }
     }
 
-    pub fn set_holder(&mut self, pid: i32, inner_pid: i32) -> Result<(), OpError> {
+    pub fn set_holder(&mut self, pid: i32) -> Result<(), OpError> {
         self.holder_pid = pid;
-        self.inner_pid = inner_pid;
         // A pidfd names the holder for good, even after its pid could be reused.
         self.holder_fd = Some(crate::sys::pidfd_open(pid).map_err(|e| {
             self.kill_now();

@@ -8,7 +8,7 @@ use crate::fs::mounting;
 use crate::fs::root::RootStack;
 use crate::ops::OpError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
@@ -57,8 +57,7 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
     let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
-    let inner_pid = std::process::id() as i32;
-    send(&mut sock, &Startup::Ready { inner_pid })
+    send(&mut sock, &Startup::Ready)
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
     Ok(Holder {
         sock,
@@ -198,9 +197,4 @@ fn kill_children() {
 pub fn unsafe_exit(code: i32) -> ! {
     // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent nsr.
     unsafe { libc::_exit(code) }
-}
-
-/// Unblocks every signal (for a child that goes on to do more than the holder).
-pub fn unblock_all() {
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }

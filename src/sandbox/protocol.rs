@@ -76,10 +76,8 @@ pub enum Startup {
     NeedMaps,
     /// The holder's pid, as nsr sees it, when it is a second child (pid or time namespace).
     HolderPid(i32),
-    /// The holder serves requests; `inner_pid` is its pid inside its own pid namespace.
-    Ready {
-        inner_pid: i32,
-    },
+    /// The holder serves requests.
+    Ready,
     Failed(WireError),
 }
 

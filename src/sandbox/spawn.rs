@@ -88,8 +88,8 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
         .map_err(|e| io_err(e, "socket timeout"))?;
     let forks = !direct && holder_is_second_child(spec);
     let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
-    let mut inner_pid = None;
-    while holder_pid.is_none() || inner_pid.is_none() {
+    let mut ready = false;
+    while holder_pid.is_none() || !ready {
         let msg: Option<Startup> = match recv(&mut sock) {
             Ok(m) => m,
             Err(e) => {
@@ -121,7 +121,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
                 }
             }
             Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
-            Some(Startup::Ready { inner_pid: p }) => inner_pid = Some(p),
+            Some(Startup::Ready) => ready = true,
             Some(Startup::Failed(w)) => {
                 handle.kill_now();
                 return Err(w.into());
@@ -134,7 +134,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
     }
     sock.set_read_timeout(None)
         .map_err(|e| io_err(e, "socket timeout"))?;
-    handle.set_holder(holder_pid.unwrap_or(first.as_raw()), inner_pid.unwrap_or(0))?;
+    handle.set_holder(holder_pid.unwrap_or(first.as_raw()))?;
     Ok(handle)
 }
 
