@@ -146,10 +146,14 @@ impl SandboxHandle {
             self.reap_first();
             return Ok(());
         }
-        if !self.own_pid_ns {
+        if self.own_pid_ns {
+            // PID 1's end is the end of everything in its pid namespace: nothing for the
+            // holder to do first.
+            let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
+        } else {
             self.kill_descendants();
+            let _ = send(&mut self.sock, &Request::Shutdown);
         }
-        let _ = send(&mut self.sock, &Request::Shutdown);
         if !self.wait_holder_exit(STOP_GRACE) {
             let _ = kill(Pid::from_raw(self.holder_pid), Signal::SIGKILL);
             if !self.wait_holder_exit(STOP_GRACE) {
@@ -183,13 +187,17 @@ impl SandboxHandle {
 
     fn reap_first(&mut self) {
         // The first child ends once the holder has; wait for it so no zombie stays.
-        let exited = match crate::sys::pidfd_open(self.first.as_raw()) {
-            Ok(fd) => {
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let ms = STOP_GRACE.as_millis() as i32;
-                matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)), Ok(n) if n > 0)
+        let exited = if self.first.as_raw() == self.holder_pid {
+            true // the holder itself, which has exited
+        } else {
+            match crate::sys::pidfd_open(self.first.as_raw()) {
+                Ok(fd) => {
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    let ms = STOP_GRACE.as_millis() as i32;
+                    matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)), Ok(n) if n > 0)
+                }
+                Err(_) => true, // already reaped, or a zombie that waitpid collects now
             }
-            Err(_) => true, // already reaped, or a zombie that waitpid collects now
         };
         if !exited {
             let _ = kill(self.first, Signal::SIGKILL);
