@@ -7,10 +7,10 @@ use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::sched::CloneFlags;
 use nix::unistd::{pipe2, Pid};
 use std::ffi::CString;
 use std::io::Read;
@@ -139,45 +139,41 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
             Some(libc::SIGCHLD),
         )
     };
-    match cloned.map_err(|e| OpError::os(e, "clone a command process"))? {
-        child => {
-            drop(setup);
-            drop((err_w, in_r, out_w, errout_w));
-            // The error pipe closes on exec; a message on it means exec (or chdir) failed.
-            let mut report = [0u8; 8];
-            let n = read_full(&err_r, &mut report);
-            if n == 8 {
-                let stage = i32::from_le_bytes(report[..4].try_into().unwrap_or_default());
-                let errno = Errno::from_raw(i32::from_le_bytes(
-                    report[4..].try_into().unwrap_or_default(),
-                ));
-                let _ = waitpid(child, None);
-                return Err(match stage {
-                    1 => OpError::os(
-                        errno,
-                        format!(
-                            "cannot enter working directory {}",
-                            spec.cwd.clone().unwrap_or_default()
-                        ),
-                    ),
-                    _ => {
-                        let e = OpError::os(errno, format!("cannot execute {program}"));
-                        match errno {
-                            Errno::ENOENT => e.with_hint("the program or its interpreter (#! line, or the dynamic loader) is missing in the sandbox's root"),
-                            Errno::EACCES => e.with_hint("the file is not executable, or its filesystem is mounted noexec"),
-                            _ => e,
-                        }
-                    }
-                });
+    let child = cloned.map_err(|e| OpError::os(e, "clone a command process"))?;
+    drop((err_w, in_r, out_w, errout_w));
+    // The error pipe closes on exec; a message on it means exec (or chdir) failed.
+    let mut report = [0u8; 8];
+    let n = read_full(&err_r, &mut report);
+    if n == 8 {
+        let stage = i32::from_le_bytes(report[..4].try_into().unwrap_or_default());
+        let errno = Errno::from_raw(i32::from_le_bytes(
+            report[4..].try_into().unwrap_or_default(),
+        ));
+        let _ = waitpid(child, None);
+        return Err(match stage {
+            1 => OpError::os(
+                errno,
+                format!(
+                    "cannot enter working directory {}",
+                    spec.cwd.clone().unwrap_or_default()
+                ),
+            ),
+            _ => {
+                let e = OpError::os(errno, format!("cannot execute {program}"));
+                match errno {
+                    Errno::ENOENT => e.with_hint("the program or its interpreter (#! line, or the dynamic loader) is missing in the sandbox's root"),
+                    Errno::EACCES => e.with_hint("the file is not executable, or its filesystem is mounted noexec"),
+                    _ => e,
+                }
             }
-            let stdin_data = spec.stdin.clone().unwrap_or_default().into_bytes();
-            supervise(
-                child,
-                captured.then_some((in_w, out_r, errout_r, stdin_data)),
-                sigfd,
-            )
-        }
+        });
     }
+    let stdin_data = spec.stdin.clone().unwrap_or_default().into_bytes();
+    supervise(
+        child,
+        captured.then_some((in_w, out_r, errout_r, stdin_data)),
+        sigfd,
+    )
 }
 
 fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> usize {
