@@ -279,3 +279,53 @@ fn without_a_pid_namespace_background_processes_are_stopped_too() {
     );
     before.assert_unchanged("no pid namespace");
 }
+
+#[test]
+fn hostile_recipes_hit_a_named_limit_and_roll_back() {
+    let _g = serial();
+    let s = Scratch::new("dos");
+    let before = HostState::take();
+    let deep = format!("let x = {}1{};\n", "(".repeat(100_000), ")".repeat(100_000));
+    let cases: [(&str, String, &[&str]); 6] = [
+        ("nested parentheses", deep, &[]),
+        ("string doubling", "let b = unshare([\"uts\"]);\nlet s = \"x\";\nloop { s += s; }\n".into(), &["Length of string", "string-size"]),
+        ("array growth", "let b = unshare([\"uts\"]);\nlet a = [];\nloop { a.push(1); }\n".into(), &["Size of array", "array-size"]),
+        ("map growth", "let b = unshare([\"uts\"]);\nlet m = #{};\nlet i = 0;\nloop { m[\"k\" + i] = i; i += 1; }\n".into(), &["limit"]),
+        ("endless loop", "let b = unshare([\"uts\"]);\nloop { }\n".into(), &["operation count", "--limit operations"]),
+        ("deep recursion", "let b = unshare([\"uts\"]);\nfn f(n) { f(n + 1) }\nf(0);\n".into(), &["call depth", "--limit call-depth"]),
+    ];
+    for (what, text, wants) in cases {
+        let start = std::time::Instant::now();
+        let r = run_recipe(&s, "dos.nsr", &text, &[]);
+        let took = start.elapsed();
+        r.expect_code(1);
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{what} took {took:?}"
+        );
+        for w in wants {
+            assert!(r.stderr.contains(w), "{what}: {w}\n{}", r.stderr);
+        }
+        if text.contains("unshare") {
+            assert!(
+                r.stderr.contains("rollback: 1 step(s)"),
+                "{what}:\n{}",
+                r.stderr
+            );
+        }
+    }
+    // A memory limit stops growth that no size limit sees.
+    let r = run_recipe(
+        &s,
+        "mem.nsr",
+        "let b = unshare([\"uts\"]);\nlet m = #{};\nlet i = 0;\nloop { m[\"k\" + i] = \"0123456789abcdef\" + i; i += 1; }\n",
+        &["--limit", "memory=16", "--limit", "operations=100000000"],
+    );
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("memory limit") && r.stderr.contains("rollback: 1 step(s)"),
+        "{}",
+        r.stderr
+    );
+    before.assert_unchanged("hostile recipes");
+}

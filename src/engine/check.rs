@@ -2,6 +2,8 @@
 //! found without running anything.
 
 use super::error::{from_parse, RecipeError};
+use super::primitives::PrimitiveDoc;
+use super::values::VALUE_FUNCTIONS;
 use super::Recipe;
 use crate::journal::Origin;
 use rhai::{ASTNode, Engine, Expr, OptimizationLevel, Scope, AST};
@@ -25,7 +27,12 @@ const KEYWORDS: [&str; 12] = [
 
 /// Reports syntax errors one after another: after each, the offending line is blanked
 /// and the recipe parsed again, so one run shows them all (at most 50).
-pub fn check(engine: &mut Engine, recipe: &Recipe, scope: &Scope) -> Vec<RecipeError> {
+pub fn check(
+    engine: &mut Engine,
+    recipe: &Recipe,
+    scope: &Scope,
+    primitives: &[PrimitiveDoc],
+) -> Vec<RecipeError> {
     engine.set_optimization_level(OptimizationLevel::None);
     let mut errors = Vec::new();
     let mut lines: Vec<String> = recipe.source.lines().map(str::to_string).collect();
@@ -44,29 +51,43 @@ pub fn check(engine: &mut Engine, recipe: &Recipe, scope: &Scope) -> Vec<RecipeE
         }
     };
     if let Some(ast) = ast {
-        errors.extend(unknown_calls(engine, &ast, &recipe.path));
+        errors.extend(unknown_calls(&ast, &recipe.path, primitives));
     }
     errors
 }
 
+/// Rhai's standard library, `name arity` per line, as the engine of the rhai version in
+/// Cargo.lock lists it (a test keeps it true; the runtime engine is built without the
+/// `metadata` feature that could list it, because that feature slows every start).
+const STDLIB_FUNCTIONS: &str = include_str!("stdlib_functions.txt");
+
 /// Function name to the argument counts it accepts (methods count their receiver).
-fn known_functions(engine: &Engine, ast: &AST) -> HashMap<String, HashSet<usize>> {
+fn known_functions(ast: &AST, primitives: &[PrimitiveDoc]) -> HashMap<String, HashSet<usize>> {
     let mut known: HashMap<String, HashSet<usize>> = HashMap::new();
-    for sig in engine.gen_fn_signatures(true) {
-        if let Some((name, arity)) = parse_signature(&sig) {
-            known.entry(name).or_default().insert(arity);
+    let mut add = |name: &str, arity: usize| {
+        known.entry(name.to_string()).or_default().insert(arity);
+    };
+    for line in STDLIB_FUNCTIONS.lines() {
+        if let Some((name, arity)) = line.split_once(' ') {
+            if let Ok(arity) = arity.parse() {
+                add(name, arity);
+            }
         }
     }
+    for p in primitives {
+        add(p.name, p.params.len());
+    }
+    for (name, arity) in VALUE_FUNCTIONS {
+        add(name, *arity);
+    }
     for f in ast.iter_functions() {
-        known
-            .entry(f.name.to_string())
-            .or_default()
-            .insert(f.params.len());
+        add(f.name, f.params.len());
     }
     known
 }
 
 /// "mount(sandbox: Sandbox, source: &str) -> ()" to ("mount", 2).
+#[cfg(test)]
 fn parse_signature(sig: &str) -> Option<(String, usize)> {
     let open = sig.find('(')?;
     let name = sig[..open].trim();
@@ -88,8 +109,8 @@ fn parse_signature(sig: &str) -> Option<(String, usize)> {
     Some((name, if any { arity + 1 } else { 0 }))
 }
 
-fn unknown_calls(engine: &Engine, ast: &AST, file: &str) -> Vec<RecipeError> {
-    let known = known_functions(engine, ast);
+fn unknown_calls(ast: &AST, file: &str, primitives: &[PrimitiveDoc]) -> Vec<RecipeError> {
+    let known = known_functions(ast, primitives);
     let mut errors = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         let (call, pos, is_method) = match path.last() {
@@ -178,6 +199,63 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::limits::Limits;
+    use crate::ops::recording::RecordingBackend;
+    use crate::session::Session;
+    use crate::signals::Signals;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    fn name_arity(sigs: Vec<String>) -> Vec<String> {
+        let mut lines: Vec<String> = sigs
+            .iter()
+            .filter_map(|s| parse_signature(s))
+            .filter(|(n, _)| !n.contains('$'))
+            .map(|(n, a)| format!("{n} {a}"))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        lines
+    }
+
+    /// Regenerate with `NSR_REGENERATE=1 cargo test --lib stdlib_list`.
+    #[test]
+    fn stdlib_list_matches_the_rhai_version_in_use() {
+        let expected = name_arity(Engine::new().gen_fn_signatures(true)).join("\n") + "\n";
+        if std::env::var_os("NSR_REGENERATE").is_some() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/engine/stdlib_functions.txt"
+            );
+            std::fs::write(path, &expected).unwrap();
+        }
+        assert!(
+            STDLIB_FUNCTIONS == expected,
+            "src/engine/stdlib_functions.txt is stale: NSR_REGENERATE=1 cargo test --lib stdlib_list"
+        );
+    }
+
+    #[test]
+    fn every_function_nsr_registers_is_known_to_check() {
+        let session = Rc::new(RefCell::new(Session::new(Box::new(
+            RecordingBackend::default(),
+        ))));
+        let (engine, primitives) =
+            crate::engine::build_engine(session, &Limits::default(), &Signals::none());
+        let ast = engine.compile("").unwrap();
+        let known = known_functions(&ast, &primitives);
+        for line in name_arity(engine.gen_fn_signatures(false)) {
+            let (name, arity) = line.split_once(' ').unwrap();
+            let arity: usize = arity.parse().unwrap();
+            assert!(
+                known.get(name).is_some_and(|a| a.contains(&arity)),
+                "{name} with {arity} parameter(s) is registered but unknown to `nsr check`"
+            );
+        }
+        assert!(primitives
+            .iter()
+            .any(|p| p.name == "mount" && p.params.len() == 5));
+    }
 
     #[test]
     fn signatures_parse_to_name_and_arity() {

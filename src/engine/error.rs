@@ -90,6 +90,9 @@ pub fn from_eval(file: &str, err: EvalAltResult, interrupted: Option<String>) ->
             message: format!("the recipe threw: {}", if value.is_string() { value.into_string().unwrap_or_default() } else { value.to_string() }),
             hint: None,
         },
+        EvalAltResult::ErrorTerminated(token, _) if token.is::<super::values::MemoryLimit>() => {
+            limit("memory", "memory")
+        }
         EvalAltResult::ErrorTerminated(_, _) => RecipeError::Interrupted {
             signal: interrupted.unwrap_or_else(|| "a signal".into()),
             origin,

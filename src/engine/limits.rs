@@ -11,28 +11,35 @@ pub struct Limits {
     pub string_size: usize,
     pub array_size: usize,
     pub map_size: usize,
+    /// Peak memory of the nsr process, in MiB, checked every 16384 operations.
+    pub memory_mib: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            operations: 100_000_000,
+            // Enough for any real recipe, and a runaway loop stops within seconds. Rhai
+            // checks an array's size in time proportional to it on every write, so a
+            // larger array limit makes a push loop quadratic (1,000,000 took hours).
+            operations: 1_000_000,
             call_depth: 64,
             expr_depth: 64,
             string_size: 16 << 20,
-            array_size: 1_000_000,
+            array_size: 50_000,
             map_size: 100_000,
+            memory_mib: 1024,
         }
     }
 }
 
-pub const LIMIT_NAMES: [&str; 6] = [
+pub const LIMIT_NAMES: [&str; 7] = [
     "operations",
     "call-depth",
     "expr-depth",
     "string-size",
     "array-size",
     "map-size",
+    "memory",
 ];
 
 impl Limits {
@@ -58,6 +65,7 @@ impl Limits {
             "string-size" => self.string_size = n_usize,
             "array-size" => self.array_size = n_usize,
             "map-size" => self.map_size = n_usize,
+            "memory" => self.memory_mib = n,
             _ => {
                 return Err(format!(
                     "unknown limit '{name}' (names: {})",

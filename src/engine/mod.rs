@@ -14,8 +14,6 @@ use crate::session::Session;
 use crate::signals::{signal_name, Signals};
 use error::RecipeError;
 use limits::Limits;
-use rhai::module_resolvers::FileModuleResolver;
-use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -46,12 +44,7 @@ pub enum RunEnd {
 
 /// An engine with nsr's limits and rules, and no primitives.
 pub fn base_engine(limits: &Limits) -> Engine {
-    let mut engine = Engine::new_raw();
-    // The standard library's functions are looked up when first called: building all
-    // their tables up front was the largest part of nsr's start-up (0.6 ms).
-    StandardPackage::new_lazy().register_into_engine(&mut engine);
-    engine.set_module_resolver(FileModuleResolver::new());
-    engine.set_max_strings_interned(256);
+    let mut engine = Engine::new();
     // Never Full: it would call functions with constant arguments at compile time.
     engine.set_optimization_level(OptimizationLevel::Simple);
     engine.disable_symbol("eval");
@@ -68,14 +61,37 @@ pub fn base_engine(limits: &Limits) -> Engine {
 
 /// An engine whose primitives act through `session`.
 pub fn engine_for(session: Rc<RefCell<Session>>, limits: &Limits, signals: &Signals) -> Engine {
+    build_engine(session, limits, signals).0
+}
+
+/// The engine, and the primitives it has as `nsr check` and `nsr doc` describe them.
+fn build_engine(
+    session: Rc<RefCell<Session>>,
+    limits: &Limits,
+    signals: &Signals,
+) -> (Engine, Vec<primitives::PrimitiveDoc>) {
     let mut engine = base_engine(limits);
-    primitives::register(&mut engine, session);
+    let docs = primitives::register(&mut engine, session);
     let flag = signals.flag();
-    engine.on_progress(move |_| match flag.load(Ordering::SeqCst) {
-        0 => None,
-        sig => Some(Dynamic::from(sig as i64)),
+    let memory_kib = limits.memory_mib.saturating_mul(1024);
+    engine.on_progress(move |ops| {
+        if let sig @ 1.. = flag.load(Ordering::SeqCst) {
+            return Some(Dynamic::from(sig as i64));
+        }
+        // Rhai's size limits are not checked on every write (a map grows through index
+        // assignment unchecked): the process's peak memory is the backstop.
+        if ops % 16384 == 0 && peak_rss_kib() > memory_kib {
+            return Some(Dynamic::from(values::MemoryLimit));
+        }
+        None
     });
-    engine
+    (engine, docs)
+}
+
+fn peak_rss_kib() -> u64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|u| u.max_rss() as u64)
+        .unwrap_or(0)
 }
 
 fn scope_for(recipe: &Recipe) -> Scope<'static> {
@@ -147,8 +163,8 @@ fn execute(
 pub fn check_recipe(recipe: &Recipe) -> Vec<RecipeError> {
     let backend = crate::ops::recording::RecordingBackend::default();
     let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
-    let mut engine = engine_for(session, &Limits::default(), &Signals::none());
-    check::check(&mut engine, recipe, &scope_for(recipe))
+    let (mut engine, primitives) = build_engine(session, &Limits::default(), &Signals::none());
+    check::check(&mut engine, recipe, &scope_for(recipe), &primitives)
 }
 
 #[cfg(test)]

@@ -83,13 +83,30 @@ fn show(d: &Dynamic) -> String {
     }
 }
 
-fn reg(name: &str, params: &[&str], doc: &str) -> FuncRegistration {
+/// A primitive as `nsr check` (and later `nsr doc`) knows it. Methods list their
+/// receiver as the first parameter.
+#[derive(Debug, Clone)]
+pub struct PrimitiveDoc {
+    pub name: &'static str,
+    pub params: &'static [&'static str],
+    pub doc: &'static str,
+}
+
+fn reg(
+    docs: &mut Vec<PrimitiveDoc>,
+    name: &'static str,
+    params: &'static [&'static str],
+    doc: &'static str,
+) -> FuncRegistration {
+    docs.push(PrimitiveDoc {
+        name,
+        params,
+        doc: doc.trim_start_matches("/// "),
+    });
     // Volatile: the optimizer must never call a primitive at compile time (`nsr check`).
     FuncRegistration::new(name)
         .with_volatility(true)
         .with_purity(true)
-        .with_params_info(params)
-        .with_comments([doc])
 }
 
 fn ran_to_map(r: RunResult) -> Map {
@@ -212,10 +229,11 @@ fn namespaces_of(session: &Shared, call: &Call, pid: i32) -> R<Map> {
     }
 }
 
-/// Registers every primitive, bound to `session`.
-pub fn register(engine: &mut Engine, session: Shared) {
+/// Registers every primitive, bound to `session`, and returns their descriptions.
+pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
+    let mut docs = Vec::new();
     let s = session.clone();
-    reg("unshare", &["kinds: Array"], "/// Creates a sandbox in new namespaces of the listed kinds: mount uts ipc net pid user cgroup time.")
+    reg(&mut docs, "unshare", &["kinds: Array"], "/// Creates a sandbox in new namespaces of the listed kinds: mount uts ipc net pid user cgroup time.")
         .register_into_engine(engine, move |ctx: NativeCallContext, kinds: Array| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(kinds.clone())]);
             let mut opts = Map::new();
@@ -223,7 +241,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg("unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\" }.")
+    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\" }.")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)
@@ -231,6 +249,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
 
     let s = session.clone();
     reg(
+        &mut docs,
         "hostname",
         &["sandbox: Sandbox", "name: String"],
         "/// Sets the sandbox's hostname (needs a uts namespace); undo restores the old one.",
@@ -254,6 +273,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
     );
     let s = session.clone();
     reg(
+        &mut docs,
         "hostname",
         &["sandbox: Sandbox"],
         "/// The hostname the sandbox sees.",
@@ -270,20 +290,20 @@ pub fn register(engine: &mut Engine, session: Shared) {
     );
 
     let s = session.clone();
-    reg("mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
+    reg(&mut docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str| -> R<()> {
             let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into()]);
             mount(&s, &call, sb, src, target, fstype, &Map::new())
         });
     let s = session.clone();
-    reg("mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String", "options: Map"], "/// Mounts with options: readonly, nosuid, nodev, noexec, recursive (bind), data: \"size=64m\", lower/upper/work (overlay).")
+    reg(&mut docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String", "options: Map"], "/// Mounts with options: readonly, nosuid, nodev, noexec, recursive (bind), data: \"size=64m\", lower/upper/work (overlay).")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str, opts: Map| -> R<()> {
             let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into(), Dynamic::from(opts.clone())]);
             mount(&s, &call, sb, src, target, fstype, &opts)
         });
 
     let s = session.clone();
-    reg("chroot", &["sandbox: Sandbox", "path: String"], "/// Changes the sandbox's root directory (relative paths start at nsr's working directory); undo returns to the old root.")
+    reg(&mut docs, "chroot", &["sandbox: Sandbox", "path: String"], "/// Changes the sandbox's root directory (relative paths start at nsr's working directory); undo returns to the old root.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
             let call = Call::new(&ctx, "chroot", &[path.into()]);
             if path.is_empty() {
@@ -294,6 +314,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
         });
     let s = session.clone();
     reg(
+        &mut docs,
         "pivot_root",
         &["sandbox: Sandbox", "new_root: String"],
         "/// Makes new_root the root of the sandbox's mount namespace and detaches the old root.",
@@ -318,6 +339,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
 
     let s = session.clone();
     reg(
+        &mut docs,
         "run",
         &["sandbox: Sandbox", "command: Array | String"],
         "/// Runs a command in the sandbox and returns #{ code, ok, signal, stdout, stderr }.",
@@ -331,6 +353,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
     );
     let s = session.clone();
     reg(
+        &mut docs,
         "run",
         &[
             "sandbox: Sandbox",
@@ -347,13 +370,14 @@ pub fn register(engine: &mut Engine, session: Shared) {
         },
     );
     let s = session.clone();
-    reg("exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
+    reg(&mut docs, "exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<i64> {
             let call = Call::new(&ctx, "exec", std::slice::from_ref(&cmd));
             exec(&s, &call, sb, &cmd, &Map::new())
         });
     let s = session.clone();
     reg(
+        &mut docs,
         "exec",
         &[
             "sandbox: Sandbox",
@@ -372,6 +396,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
 
     let s = session.clone();
     reg(
+        &mut docs,
         "namespaces",
         &["sandbox: Sandbox"],
         "/// The sandbox's namespaces: kind to inode, as `ls -l /proc/PID/ns` shows.",
@@ -385,6 +410,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
     );
     let s = session.clone();
     reg(
+        &mut docs,
         "namespaces",
         &["pid: i64"],
         "/// The namespaces of any process: kind to inode.",
@@ -399,6 +425,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
     });
     let s = session.clone();
     reg(
+        &mut docs,
         "namespaces",
         &[],
         "/// nsr's own namespaces (the host's, unless nsr itself runs in a container).",
@@ -408,7 +435,7 @@ pub fn register(engine: &mut Engine, session: Shared) {
         namespaces_of(&s, &call, std::process::id() as i32)
     });
     let s = session;
-    reg("mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
+    reg(&mut docs, "mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {
             let call = Call::new(&ctx, "mountinfo", &[]);
             match call.perform(&s, Op::MountInfo { sandbox: sb.id })? {
@@ -416,4 +443,5 @@ pub fn register(engine: &mut Engine, session: Shared) {
                 other => Err(call.bad(format!("unexpected result {other:?}"))),
             }
         });
+    docs
 }

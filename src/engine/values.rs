@@ -26,6 +26,10 @@ pub struct RecipeArgs {
     pub values: Rc<BTreeMap<String, String>>,
 }
 
+/// The token that stops a recipe that went over the memory limit.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryLimit;
+
 /// Thrown by `exit(code)`: ends the recipe normally with that status (and teardown).
 #[derive(Debug, Clone, Copy)]
 pub struct RecipeExit(pub i64);
@@ -33,6 +37,18 @@ pub struct RecipeExit(pub i64);
 /// A primitive's failure as a recipe can catch it: `try { ... } catch (e) { print(e.errno) }`.
 #[derive(Debug, Clone)]
 pub struct PrimitiveError(pub Rc<PrimitiveFailure>);
+
+/// Functions registered here beyond the primitives, as `nsr check` knows them (name and
+/// number of parameters, receiver included); a test keeps the list true.
+pub const VALUE_FUNCTIONS: &[(&str, usize)] = &[
+    ("to_string", 1),
+    ("to_debug", 1),
+    ("contains", 2),
+    ("get", 3),
+    ("keys", 1),
+    ("exit", 0),
+    ("exit", 1),
+];
 
 pub fn register_types(engine: &mut Engine) {
     engine
