@@ -13,18 +13,12 @@ fn fails(s: &Scratch, text: &str, params: &[&str]) -> String {
     r.stderr
 }
 
-fn has_all(text: &str, wanted: &[&str]) {
-    for w in wanted {
-        assert!(text.contains(w), "missing {w:?} in:\n{text}");
-    }
-}
-
 #[test]
 fn a_syntax_error_is_located_with_its_source_line() {
     let _g = serial();
     let s = Scratch::new("syntax");
     let e = fails(&s, "let box = unshare([\"uts\"]);\nlet x = ;\n", &[]);
-    has_all(
+    assert_has_all(
         &e,
         &["error: syntax error", "bad.nsr:2:9", "2 | let x = ;", "^"],
     );
@@ -45,13 +39,13 @@ fn check_reports_every_syntax_error_and_unknown_call_without_running() {
     let before = HostState::take();
     let r = nsr(&["check", &file]);
     r.expect_code(1);
-    has_all(&r.stderr, &["c.nsr:2:", "c.nsr:4:", "problem(s)"]);
+    assert_has_all(&r.stderr, &["c.nsr:2:", "c.nsr:4:", "problem(s)"]);
     before.assert_unchanged("check");
 
     let file = s.write("d.nsr", "let box = unshare([\"uts\"]);\nbox.mout(\"proc\", \"/proc\", \"proc\");\nunshare([\"uts\"], 5);\nbox.chroot();\nnosuch();\n");
     let r = nsr(&["check", &file]);
     r.expect_code(1);
-    has_all(
+    assert_has_all(
         &r.stderr,
         &[
             "no function mout",
@@ -77,7 +71,7 @@ fn an_unknown_namespace_kind_names_the_known_ones() {
     let _g = serial();
     let s = Scratch::new("kind");
     let e = fails(&s, "let box = unshare([\"mount\", \"pdi\"]);\n", &[]);
-    has_all(
+    assert_has_all(
         &e,
         &[
             "unshare: unknown namespace kind 'pdi'",
@@ -97,7 +91,7 @@ fn a_missing_root_directory_gives_enoent_and_a_hint() {
         "let box = unshare([\"mount\", \"pid\"]);\nbox.chroot(\"/nonexistent/root\");\n",
         &[],
     );
-    has_all(
+    assert_has_all(
         &e,
         &[
             "chroot: chroot /nonexistent/root: ENOENT (No such file or directory)",
@@ -112,7 +106,7 @@ fn a_missing_root_directory_gives_enoent_and_a_hint() {
         &format!("let box = unshare([\"mount\"]);\nbox.chroot(\"{file}\");\n"),
         &[],
     );
-    has_all(&e, &["ENOTDIR", "is not a directory"]);
+    assert_has_all(&e, &["ENOTDIR", "is not a directory"]);
 }
 
 #[test]
@@ -129,7 +123,7 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
         &format!("{prelude}box.mount(\"tmpfs\", \"/../../etc\", \"tmpfs\");\n"),
         &[&p],
     );
-    has_all(
+    assert_has_all(
         &e,
         &[
             "outside the sandbox root",
@@ -142,25 +136,25 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
         &format!("{prelude}box.mount(\"tmpfs\", \"/evil\", \"tmpfs\");\n"),
         &[&p],
     );
-    has_all(&e, &["mount target /evil is a symlink (to /)", "ELOOP"]);
+    assert_has_all(&e, &["mount target /evil is a symlink (to /)", "ELOOP"]);
     let e = fails(
         &s,
         &format!("{prelude}box.mount(\"tmpfs\", \"/up\", \"tmpfs\");\n"),
         &[&p],
     );
-    has_all(&e, &["is a symlink"]);
+    assert_has_all(&e, &["is a symlink"]);
     let e = fails(
         &s,
         &format!("{prelude}box.mount(\"tmpfs\", \"relative/x\", \"tmpfs\");\n"),
         &[&p],
     );
-    has_all(&e, &["is not absolute"]);
+    assert_has_all(&e, &["is not absolute"]);
     let e = fails(
         &s,
         &format!("{prelude}box.mount(\"tmpfs\", \"/no/such/dir\", \"tmpfs\");\n"),
         &[&p],
     );
-    has_all(
+    assert_has_all(
         &e,
         &["ENOENT", "create /no/such/dir in the sandbox's root first"],
     );
@@ -169,13 +163,13 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
         &format!("{prelude}box.mount(\"/no/source\", \"/mnt\", \"bind\");\n"),
         &[&p],
     );
-    has_all(&e, &["cannot open bind source /no/source", "ENOENT"]);
+    assert_has_all(&e, &["cannot open bind source /no/source", "ENOENT"]);
     let e = fails(
         &s,
         &format!("{prelude}box.mount(\"x\", \"/mnt\", \"nosuchfs\");\n"),
         &[&p],
     );
-    has_all(
+    assert_has_all(
         &e,
         &["ENODEV", "does not know the filesystem type 'nosuchfs'"],
     );
@@ -192,28 +186,28 @@ fn wrong_argument_types_are_reported_by_name() {
         "let box = unshare([\"mount\"]);\nbox.mount(1, 2, 3);\n",
         &[],
     );
-    has_all(
+    assert_has_all(
         &e,
         &["no function mount", "bad.nsr:2:5", "rollback: 1 step(s)"],
     );
     let e = fails(&s, "let box = unshare(#{ kinds: \"mount\" });\n", &[]);
-    has_all(&e, &["kinds must be an array, not a string"]);
+    assert_has_all(&e, &["kinds must be an array, not a string"]);
     let e = fails(
         &s,
         "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 1000]] });\n",
         &[],
     );
-    has_all(&e, &["[inside, outside, count]"]);
+    assert_has_all(&e, &["[inside, outside, count]"]);
     let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.run([]);\n", &[]);
-    has_all(&e, &["the command is empty"]);
+    assert_has_all(&e, &["the command is empty"]);
     let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.mount(\"proc\", \"/proc\", \"proc\", #{ readonly: \"yes\" });\n", &[]);
-    has_all(&e, &["readonly must be true or false"]);
+    assert_has_all(&e, &["readonly must be true or false"]);
     let e = fails(
         &s,
         "let box = unshare(#{ kinds: [\"mount\"], mapp_root: true });\n",
         &[],
     );
-    has_all(&e, &["unknown option 'mapp_root'"]);
+    assert_has_all(&e, &["unknown option 'mapp_root'"]);
 }
 
 #[test]
@@ -225,13 +219,13 @@ fn primitives_that_would_change_the_host_are_refused() {
         "let box = unshare([\"ipc\"]);\nbox.hostname(\"oops\");\n",
         &[],
     );
-    has_all(&e, &["would rename the host", "add \"uts\""]);
+    assert_has_all(&e, &["would rename the host", "add \"uts\""]);
     let e = fails(
         &s,
         "let box = unshare([\"uts\"]);\nbox.pivot_root(\"/tmp\");\n",
         &[],
     );
-    has_all(&e, &["would change the host's root", "add \"mount\""]);
+    assert_has_all(&e, &["would change the host's root", "add \"mount\""]);
 }
 
 #[test]
@@ -243,7 +237,7 @@ fn a_missing_command_and_a_failed_check_are_clear() {
         "let box = unshare([\"uts\"]);\nbox.run([\"no-such-program\"]);\n",
         &[],
     );
-    has_all(
+    assert_has_all(
         &e,
         &[
             "command not found: no-such-program",
@@ -256,7 +250,7 @@ fn a_missing_command_and_a_failed_check_are_clear() {
         "let box = unshare([\"uts\"]);\nbox.run(\"echo boom >&2; exit 3\", #{ check: true });\n",
         &[],
     );
-    has_all(&e, &["exit status 3", "stderr: boom"]);
+    assert_has_all(&e, &["exit status 3", "stderr: boom"]);
 }
 
 #[test]
@@ -268,7 +262,7 @@ fn a_missing_recipe_parameter_names_itself() {
         "let box = unshare([\"uts\"]);\nbox.chroot(args.tar);\n",
         &["other=1"],
     );
-    has_all(
+    assert_has_all(
         &e,
         &[
             "recipe parameter 'tar' was not given",
@@ -284,7 +278,7 @@ fn a_thrown_error_in_a_function_is_located_there() {
     let _g = serial();
     let s = Scratch::new("throw");
     let e = fails(&s, "fn setup(b) {\n    b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");\n}\nlet box = unshare([\"mount\"]);\nsetup(box);\n", &[]);
-    has_all(
+    assert_has_all(
         &e,
         &[
             "bad.nsr:2:7",
@@ -310,9 +304,9 @@ fn bad_usage_exits_2_and_help_follows_clap() {
     assert!(r.stderr.contains("unknown limit 'speed'"));
     let r = nsr(&["--help"]);
     r.expect_code(0);
-    has_all(&r.stdout, &["Usage: nsr", "run", "check"]);
+    assert_has_all(&r.stdout, &["Usage: nsr", "run", "check"]);
     let r = nsr(&["run", "--help"]);
     r.expect_code(0);
-    has_all(&r.stdout, &["--limit <NAME=VALUE>"]);
+    assert_has_all(&r.stdout, &["--limit <NAME=VALUE>"]);
     nsr(&["--version"]).expect_code(0);
 }

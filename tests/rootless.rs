@@ -4,8 +4,7 @@
 mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 const NOBODY: u32 = 65534;
 
@@ -18,26 +17,21 @@ fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
     }
     let file = s.write("rootless.nsr", recipe);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let child = Command::new("setpriv")
-        .args([
-            "--reuid",
-            &NOBODY.to_string(),
-            "--regid",
-            &NOBODY.to_string(),
-            "--clear-groups",
-            "--",
-        ])
-        .arg(&bin)
-        .arg("run")
-        .arg(&file)
-        .args(params)
-        .current_dir(&s.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Run::from(wait_bounded(child, Duration::from_secs(60)))
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        &NOBODY.to_string(),
+        "--regid",
+        &NOBODY.to_string(),
+        "--clear-groups",
+        "--",
+    ])
+    .arg(&bin)
+    .arg("run")
+    .arg(&file)
+    .args(params)
+    .current_dir(&s.dir);
+    run_command(cmd)
 }
 
 #[test]

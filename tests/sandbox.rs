@@ -25,7 +25,7 @@ print("getter=" + box.hostname());"#,
         &[],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("inside=inner-host"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["inside=inner-host"]);
     assert!(r.stdout.contains("getter=inner-host"));
     before.assert_unchanged("hostname");
 }
@@ -50,8 +50,8 @@ print("visible=" + out(box.run("ls /proc | grep -c '^[0-9]'")));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("ppid=1"), "{}", r.stdout);
-    assert!(r.stdout.contains("zombies=[]"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["ppid=1"]);
+    assert_has_all(&r.stdout, &["zombies=[]"]);
     let visible: usize = r
         .stdout
         .split("visible=")
@@ -125,13 +125,7 @@ print("fstype=" + box.mountinfo().filter(|m| m.target == "{target}")[0].fstype);
         &[],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("sandbox=1")
-            && r.stdout.contains("host=0")
-            && r.stdout.contains("fstype=proc"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &["sandbox=1", "host=0", "fstype=proc"]);
     before.assert_unchanged("proc mount");
 }
 
@@ -150,11 +144,7 @@ print("ls=" + out(box.run("ls / | tr '\n' ' '")));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("marker=inside the test root"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &["marker=inside the test root"]);
     assert!(
         !r.stdout.contains("usr"),
         "the host's /usr must not be visible: {}",
@@ -183,17 +173,9 @@ print("host_paths=" + points.contains("/tmp/"));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("marker=inside the test root"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("points=[\"/\", \"/proc\"]"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("host_paths=false"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["marker=inside the test root"]);
+    assert_has_all(&r.stdout, &["points=[\"/\", \"/proc\"]"]);
+    assert_has_all(&r.stdout, &["host_paths=false"]);
     before.assert_unchanged("pivot_root");
 }
 
@@ -260,9 +242,9 @@ print("lower_untouched=" + box.run("ls /etc").stdout.contains("created"));"#,
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("ro_write=1"), "{}", r.stdout);
-    assert!(r.stdout.contains("upper=new"), "{}", r.stdout);
-    assert!(r.stdout.contains("lower_untouched=false"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["ro_write=1"]);
+    assert_has_all(&r.stdout, &["upper=new"]);
+    assert_has_all(&r.stdout, &["lower_untouched=false"]);
     before.assert_unchanged("mounts");
 }
 
@@ -285,7 +267,7 @@ print("stacked=" + box.mountinfo().filter(|m| m.target == "{dir}").len());"#
         &["-v"],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("stacked=2"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["stacked=2"]);
     before.assert_unchanged("host-namespace mounts");
 }
 
@@ -322,12 +304,8 @@ print("ipc_same=" + (c.namespaces().ipc == a.namespaces().ipc));"#
         &[],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains(&format!("net={ino}")), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("uts_same=true") && r.stdout.contains("ipc_same=true"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &[&format!("net={ino}")]);
+    assert_has_all(&r.stdout, &["uts_same=true", "ipc_same=true"]);
     before.assert_unchanged("joins");
 }
 
@@ -393,13 +371,7 @@ fn the_default_recipe_runs_with_nothing_but_the_binary() {
     let before = HostState::take();
     let r = nsr(&["run"]);
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("hostname: nsr-demo")
-            && r.stdout.contains("my pid: 2")
-            && r.stdout.contains("uid: 0"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &["hostname: nsr-demo", "my pid: 2", "uid: 0"]);
     before.assert_unchanged("default recipe");
 }
 
@@ -498,13 +470,7 @@ print("ro=" + box.run("touch /mnt/sub/x").code);"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("rbind=below")
-            && r.stdout.contains("bind=missing")
-            && r.stdout.contains("ro=1"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &["rbind=below", "bind=missing", "ro=1"]);
 }
 
 #[test]
@@ -564,11 +530,7 @@ print("time_new=" + (box.namespaces().time != namespaces().time));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("uid_map=0 0 1; 1 100000 1000;"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("id=0"), "{}", r.stdout);
-    assert!(r.stdout.contains("time_new=true"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["uid_map=0 0 1; 1 100000 1000;"]);
+    assert_has_all(&r.stdout, &["id=0"]);
+    assert_has_all(&r.stdout, &["time_new=true"]);
 }

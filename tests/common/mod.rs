@@ -184,14 +184,27 @@ impl Run {
 }
 
 pub fn nsr(args: &[&str]) -> Run {
-    let child = Command::new(NSR)
-        .args(args)
+    let mut cmd = Command::new(NSR);
+    cmd.args(args);
+    run_command(cmd)
+}
+
+/// Runs a command with no input and its output captured, for at most a minute.
+pub fn run_command(mut cmd: Command) -> Run {
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     Run::from(wait_bounded(child, Duration::from_secs(60)))
+}
+
+/// Asserts that `text` contains every one of `wanted`, showing the whole text if not.
+pub fn assert_has_all(text: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(text.contains(w), "missing {w:?} in:\n{text}");
+    }
 }
 
 /// Writes the recipe to the scratch directory and runs it with its parameters.
