@@ -534,3 +534,50 @@ print("time_new=" + (box.namespaces().time != namespaces().time));"#,
     assert_has_all(&r.stdout, &["id=0"]);
     assert_has_all(&r.stdout, &["time_new=true"]);
 }
+
+#[test]
+fn the_sandbox_cannot_read_nsrs_command_line() {
+    let _g = serial();
+    let s = Scratch::new("cmdline");
+    let r = run_recipe_with(
+        &s,
+        "c.nsr",
+        r#"let box = unshare(["mount", "pid"]);
+box.mount("proc", "/proc", "proc");
+print("init=" + out(box.run("tr '\\0' ' ' < /proc/1/cmdline")));"#,
+        &["secret=hunter2"],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("init=nsr-holder"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("hunter2") && !r.stdout.contains("c.nsr"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn ctrl_z_does_not_leave_an_attached_command_stopped() {
+    use std::io::Write;
+    let _g = serial();
+    let s = Scratch::new("ctrlz");
+    let file = s.write("z.nsr", "let box = unshare([\"uts\", \"pid\"]);\nprint(\"status=\" + box.exec([\"sleep\", \"1\"]));\n");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{NSR} run {file}"), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    input.write_all(b"\x1a").unwrap();
+    input.flush().unwrap();
+    let r = Run::from(wait_bounded(child, std::time::Duration::from_secs(15)));
+    drop(input);
+    assert!(
+        r.stdout.contains("status=0"),
+        "the command was left stopped:\n{}",
+        r.stdout
+    );
+}

@@ -47,6 +47,7 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
         }
     }
+    hide_command_line();
     let mut mask = forwarded_signals();
     mask.add(Signal::SIGCHLD);
     mask.thread_set_mask()
@@ -191,6 +192,35 @@ fn kill_children() {
         }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(-1), None);
         process::reap(None);
+    }
+}
+
+/// The holder is a fork of nsr: without this, the sandbox would read nsr's command line
+/// (recipe parameters included) in /proc/1/cmdline. Overwrites the argument area in place.
+fn hide_command_line() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name, which may hold spaces: arg_start is field 48.
+    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    let name = b"nsr-holder";
+    if start == 0 || end <= start + name.len() {
+        return;
+    }
+    // SAFETY: [arg_start, arg_end) is this process's own argument area, on its stack and
+    // writable; the holder is single-threaded and never reads its arguments again.
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, end - start);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
     }
 }
 

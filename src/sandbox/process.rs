@@ -270,12 +270,19 @@ pub fn forwarded_signals() -> SigSet {
 }
 
 /// Reaps every exited child (the holder is init or a subreaper); returns the status of
-/// `watched` if it was among them.
+/// `watched` if it ended. A command stopped by the terminal (Ctrl-Z) is continued: nothing
+/// outside the sandbox could resume it, and the terminal would stay with it.
 pub fn reap(watched: Option<Pid>) -> Option<WaitStatus> {
     let mut found = None;
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        match waitpid(
+            Pid::from_raw(-1),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED),
+        ) {
             Ok(WaitStatus::StillAlive) | Err(_) => return found,
+            Ok(WaitStatus::Stopped(pid, _)) => {
+                let _ = kill(pid, Signal::SIGCONT);
+            }
             Ok(st) => {
                 if st.pid() == watched {
                     found = Some(st);
