@@ -74,7 +74,7 @@ fn failing_at_every_step_rolls_back_exactly_what_was_done() {
         "run", "-v", &file, "k=0", &params[0], &params[1], &params[2],
     ]);
     r.expect_code(0);
-    assert!(r.stderr.contains("teardown: 10 step(s)"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["teardown: 10 step(s)"]);
     before.assert_unchanged("complete run");
 }
 
@@ -144,7 +144,7 @@ fn interrupted_run_rolls_back(sig: Signal, code: i32) {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("rollback: 4 step(s)"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["rollback: 4 step(s)"]);
     assert!(
         processes_with(&marker).is_empty(),
         "the sandbox's command outlived the run"
@@ -177,12 +177,8 @@ fn sigterm_during_a_script_loop_rolls_back() {
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let r = Run::from(wait_bounded(child, Duration::from_secs(15)));
     r.expect_code(143);
-    assert!(
-        r.stderr.contains("interrupted by SIGTERM") && r.stderr.contains("l.nsr:3:"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["interrupted by SIGTERM", "l.nsr:3:"]);
+    assert_has_all(&r.stderr, &["rollback: 1 step(s)"]);
     before.assert_unchanged("loop");
 }
 
@@ -203,7 +199,7 @@ fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
     r.expect_code(130);
-    assert!(r.stderr.contains("did not end within 5s"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["did not end within 5s"]);
     assert!(
         processes_with(&marker).is_empty(),
         "the stubborn command outlived the run"
@@ -251,12 +247,11 @@ fn a_runaway_recipe_hits_its_limit_and_still_rolls_back() {
         &["--limit", "operations=100000"],
     );
     r.expect_code(1);
-    assert!(
-        r.stderr.contains("operation count limit") && r.stderr.contains("--limit operations=N"),
-        "{}",
-        r.stderr
+    assert_has_all(
+        &r.stderr,
+        &["operation count limit", "--limit operations=N"],
     );
-    assert!(r.stderr.contains("rollback: 1 step(s)"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["rollback: 1 step(s)"]);
     before.assert_unchanged("runaway");
 }
 
@@ -322,10 +317,6 @@ fn hostile_recipes_hit_a_named_limit_and_roll_back() {
         &["--limit", "memory=16", "--limit", "operations=100000000"],
     );
     r.expect_code(1);
-    assert!(
-        r.stderr.contains("memory limit") && r.stderr.contains("rollback: 1 step(s)"),
-        "{}",
-        r.stderr
-    );
+    assert_has_all(&r.stderr, &["memory limit", "rollback: 1 step(s)"]);
     before.assert_unchanged("hostile recipes");
 }

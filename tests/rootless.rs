@@ -73,11 +73,7 @@ fn the_default_recipe_runs_rootless() {
         &[],
     );
     r.expect_code(0);
-    assert!(
-        r.stdout.contains("uid: 0") && r.stdout.contains("my pid: 2"),
-        "{}",
-        r.stdout
-    );
+    assert_has_all(&r.stdout, &["uid: 0", "my pid: 2"]);
 }
 
 #[test]
@@ -97,7 +93,7 @@ fn an_unprivileged_range_map_needs_newuidmap_and_says_so() {
     let s = Scratch::new("rootless-map");
     let r = as_nobody(&s, "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });\n", &[]);
     r.expect_code(1);
-    assert!(r.stderr.contains("newuidmap"), "{}", r.stderr);
+    assert_has_all(&r.stderr, &["newuidmap"]);
     assert!(
         !r.stderr.contains("rollback: 1"),
         "a sandbox that failed to start is not in the journal:\n{}",

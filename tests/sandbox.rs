@@ -548,7 +548,7 @@ print("init=" + out(box.run("tr '\\0' ' ' < /proc/1/cmdline")));"#,
         &["secret=hunter2"],
     );
     r.expect_code(0);
-    assert!(r.stdout.contains("init=nsr-holder"), "{}", r.stdout);
+    assert_has_all(&r.stdout, &["init=nsr-holder"]);
     assert!(
         !r.stdout.contains("hunter2") && !r.stdout.contains("c.nsr"),
         "{}",
