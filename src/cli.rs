@@ -45,7 +45,7 @@ enum Command {
         #[arg(value_name = "FILE] [NAME=VALUE")]
         words: Vec<String>,
         /// Raise or lower an engine limit: operations, call-depth, expr-depth,
-        /// string-size, array-size, map-size (repeatable).
+        /// string-size, array-size, map-size, modules, memory (MiB) (repeatable).
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
     },
@@ -76,7 +76,7 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-fn read_recipe(words: &[String]) -> Result<(Recipe, usize), String> {
+fn read_recipe(words: &[String]) -> Result<Recipe, String> {
     let file_given = words
         .first()
         .is_some_and(|w| !w.contains('=') || w.ends_with(".nsr"));
@@ -102,7 +102,7 @@ fn read_recipe(words: &[String]) -> Result<(Recipe, usize), String> {
             return Err(format!("recipe parameter '{k}' is given twice"));
         }
     }
-    Ok((Recipe { path, source, args }, usize::from(file_given)))
+    Ok(Recipe { path, source, args })
 }
 
 fn lookup(recipe: &Recipe) -> impl Fn(&str) -> Option<String> + '_ {
@@ -122,7 +122,7 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
             return usage(e);
         }
     }
-    let (recipe, _) = match read_recipe(&words) {
+    let recipe = match read_recipe(&words) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
@@ -154,7 +154,7 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
 }
 
 fn check(file: &str) -> ExitCode {
-    let (recipe, _) = match read_recipe(&[file.to_string()]) {
+    let recipe = match read_recipe(&[file.to_string()]) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };

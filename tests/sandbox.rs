@@ -221,20 +221,8 @@ print("lower_untouched=" + box.run("ls /etc").stdout.contains("created"));"#,
             r.stdout
         );
     }
-    assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("mount /sys sysfs ro,")),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("mount /proc proc rw,nosuid,nodev,noexec")),
-        "{}",
-        r.stdout
-    );
+    assert_line_starts(&r.stdout, "mount /sys sysfs ro,");
+    assert_line_starts(&r.stdout, "mount /proc proc rw,nosuid,nodev,noexec");
     assert!(
         r.stdout
             .lines()
@@ -353,11 +341,10 @@ let code = box.exec(["sh", "-c", "test -t 0 && echo tty-yes; hostname; exit 5"])
 print("exec-code=" + code);"#,
     );
     // script(1) gives the recipe a real pseudo-terminal.
-    let out = std::process::Command::new("script")
-        .args(["-qec", &format!("{NSR} run {file}"), "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = wait_bounded(
+        nsr_on_terminal(&format!("run {file}")),
+        std::time::Duration::from_secs(20),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("tty-yes") && text.contains("ttybox") && text.contains("exec-code=5"),
@@ -417,15 +404,10 @@ let host = unshare(["uts"]);
 print("tty: " + host.run("echo leaked > /dev/tty && echo reached").stderr);"#,
     );
     // A real terminal, so that a command which could reach it would show it.
-    let out = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{NSR} run {file} root={root}"),
-            "/dev/null",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = wait_bounded(
+        nsr_on_terminal(&format!("run {file} root={root}")),
+        std::time::Duration::from_secs(20),
+    );
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     let entries: Vec<&str> = text.lines().filter(|l| l.starts_with('l')).collect();
     let names: Vec<&str> = entries
@@ -481,17 +463,7 @@ fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
     let root = s.busybox_root("root");
     let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
     let before = HostState::take();
-    let mut child = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{NSR} run {recipe} root={root}"),
-            "/dev/null",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = nsr_on_terminal(&format!("run {recipe} root={root}"));
     let mut input = child.stdin.take().unwrap();
     // Typed as a person would: a long command, Ctrl-C, then more, then exit.
     for (delay, keys) in [
@@ -530,9 +502,10 @@ print("time_new=" + (box.namespaces().time != namespaces().time));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
-    assert_has_all(&r.stdout, &["uid_map=0 0 1; 1 100000 1000;"]);
-    assert_has_all(&r.stdout, &["id=0"]);
-    assert_has_all(&r.stdout, &["time_new=true"]);
+    assert_has_all(
+        &r.stdout,
+        &["uid_map=0 0 1; 1 100000 1000;", "id=0", "time_new=true"],
+    );
 }
 
 #[test]
@@ -562,13 +535,7 @@ fn ctrl_z_does_not_leave_an_attached_command_stopped() {
     let _g = serial();
     let s = Scratch::new("ctrlz");
     let file = s.write("z.nsr", "let box = unshare([\"uts\", \"pid\"]);\nprint(\"status=\" + box.exec([\"sleep\", \"1\"]));\n");
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("{NSR} run {file}"), "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = nsr_on_terminal(&format!("run {file}"));
     let mut input = child.stdin.take().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
     input.write_all(b"\x1a").unwrap();

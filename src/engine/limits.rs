@@ -11,6 +11,7 @@ pub struct Limits {
     pub string_size: usize,
     pub array_size: usize,
     pub map_size: usize,
+    pub modules: usize,
     /// Peak memory of the nsr process, in MiB, checked every 16384 operations.
     pub memory_mib: u64,
 }
@@ -27,18 +28,20 @@ impl Default for Limits {
             string_size: 16 << 20,
             array_size: 50_000,
             map_size: 100_000,
+            modules: 32,
             memory_mib: 1024,
         }
     }
 }
 
-pub const LIMIT_NAMES: [&str; 7] = [
+pub const LIMIT_NAMES: [&str; 8] = [
     "operations",
     "call-depth",
     "expr-depth",
     "string-size",
     "array-size",
     "map-size",
+    "modules",
     "memory",
 ];
 
@@ -65,6 +68,7 @@ impl Limits {
             "string-size" => self.string_size = n_usize,
             "array-size" => self.array_size = n_usize,
             "map-size" => self.map_size = n_usize,
+            "modules" => self.modules = n_usize,
             "memory" => self.memory_mib = n,
             _ => {
                 return Err(format!(
@@ -83,7 +87,7 @@ impl Limits {
         engine.set_max_string_size(self.string_size);
         engine.set_max_array_size(self.array_size);
         engine.set_max_map_size(self.map_size);
-        engine.set_max_modules(32);
+        engine.set_max_modules(self.modules);
     }
 }
 

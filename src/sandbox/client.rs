@@ -24,7 +24,7 @@ pub struct SandboxHandle {
     /// The process inside the namespaces that serves requests.
     pub holder_pid: i32,
     holder_fd: Option<OwnedFd>,
-    sock: UnixStream,
+    pub(super) sock: UnixStream,
     pub own_mount_ns: bool,
     pub own_pid_ns: bool,
     pub own_uts_ns: bool,
@@ -48,10 +48,9 @@ impl SandboxHandle {
     pub fn set_holder(&mut self, pid: i32) -> Result<(), OpError> {
         self.holder_pid = pid;
         // A pidfd names the holder for good, even after its pid could be reused.
-        self.holder_fd = Some(crate::sys::pidfd_open(pid).map_err(|e| {
-            self.kill_now();
-            OpError::os(e, format!("pidfd_open {pid}"))
-        })?);
+        self.holder_fd = Some(
+            crate::sys::pidfd_open(pid).map_err(|e| OpError::os(e, format!("pidfd_open {pid}")))?,
+        );
         Ok(())
     }
 
@@ -66,9 +65,12 @@ impl SandboxHandle {
         if !self.alive {
             return Err(OpError::new("the sandbox has already stopped"));
         }
+        // Only a command can keep the holder busy for long: only commands are refused
+        // after a signal, and only they get the signal passed on.
+        let runs_command = matches!(req, Request::Run(_) | Request::Exec { .. });
         if let Some(sig) = signals.pending() {
             // Interrupted already: start nothing new in the sandbox.
-            if matches!(req, Request::Run(_) | Request::Exec { .. }) {
+            if runs_command {
                 return Err(OpError::new(format!(
                     "not started: nsr got {}",
                     signal_name(sig)
@@ -109,9 +111,6 @@ impl SandboxHandle {
                 };
             }
             signals.drain();
-            // Only a command can keep the holder busy for long; other requests (the
-            // undos of a rollback among them) answer at once and get no signal.
-            let runs_command = matches!(req, Request::Run(_) | Request::Exec { .. });
             if let (Some(sig), true) = (signals.pending(), runs_command) {
                 if forwarded == 0 {
                     forwarded = sig as usize;

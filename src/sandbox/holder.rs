@@ -173,7 +173,9 @@ impl Holder {
 }
 
 /// Ends the sandbox's processes, then the holder. As PID 1 its exit ends the whole pid
-/// namespace; as a subreaper it kills the children it still has first.
+/// namespace; as a subreaper it kills the children it still has first. nsr does the same
+/// from the host before asking for shutdown (the holder may have no /proc in its root);
+/// this covers the holder's own end when nsr is gone.
 fn shutdown(own_pid_ns: bool) -> ! {
     if !own_pid_ns {
         kill_children();

@@ -13,7 +13,6 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 use std::ffi::CString;
-use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Each captured stream keeps at most this much; the rest is counted and dropped.
@@ -177,14 +176,12 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
 }
 
 fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> usize {
-    let Ok(dup) = fd.try_clone() else { return 0 };
-    let mut file = std::fs::File::from(dup);
     let mut n = 0;
     while n < buf.len() {
-        match file.read(&mut buf[n..]) {
+        match nix::unistd::read(fd, &mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(Errno::EINTR) => {}
             Err(_) => break,
         }
     }

@@ -56,7 +56,7 @@ fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
 }
 
 pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
-    let (mut sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
+    let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
     let direct = direct_clone(spec);
     let started = if direct {
@@ -82,60 +82,53 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
         Some(child) => child,
     };
     drop(child_sock);
-    let mut handle =
-        SandboxHandle::new(first, sock.try_clone().map_err(|e| io_err(e, "dup"))?, spec);
+    let mut handle = SandboxHandle::new(first, sock, spec);
+    let result = start_up(
+        &mut handle,
+        first,
+        spec,
+        !direct && holder_is_second_child(spec),
+    );
+    if result.is_err() {
+        handle.kill_now();
+    }
+    result.map(|()| handle)
+}
+
+/// Answers the first child's set-up messages until the holder is ready.
+fn start_up(
+    handle: &mut SandboxHandle,
+    first: Pid,
+    spec: &SandboxSpec,
+    forks: bool,
+) -> Result<(), OpError> {
+    let sock = &mut handle.sock;
     sock.set_read_timeout(Some(STARTUP_TIMEOUT))
         .map_err(|e| io_err(e, "socket timeout"))?;
-    let forks = !direct && holder_is_second_child(spec);
     let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
     let mut ready = false;
     while holder_pid.is_none() || !ready {
-        let msg: Option<Startup> = match recv(&mut sock) {
-            Ok(m) => m,
-            Err(e) => {
-                handle.kill_now();
-                return Err(io_err(e, "the sandbox did not come up"));
-            }
-        };
-        match msg {
+        match recv(sock).map_err(|e| io_err(e, "the sandbox did not come up"))? {
             Some(Startup::NeedMaps) => {
-                let (uid_map, gid_map, deny) = if spec.uid_map.is_empty() && spec.gid_map.is_empty()
-                {
-                    (vec![], vec![], false)
-                } else {
-                    (
-                        spec.uid_map.clone(),
-                        spec.gid_map.clone(),
-                        is_root_map(spec),
-                    )
-                };
-                if let Err(e) = idmap::write_maps(first.as_raw(), &uid_map, &gid_map, deny) {
-                    handle.kill_now();
-                    return Err(e);
-                }
-                if send(&mut sock, &Go::Proceed).is_err() {
-                    handle.kill_now();
-                    return Err(OpError::new(
-                        "the sandbox exited while its id maps were written",
-                    ));
-                }
+                idmap::write_maps(
+                    first.as_raw(),
+                    &spec.uid_map,
+                    &spec.gid_map,
+                    is_root_map(spec),
+                )?;
+                send(sock, &Go::Proceed).map_err(|_| {
+                    OpError::new("the sandbox exited while its id maps were written")
+                })?;
             }
             Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
             Some(Startup::Ready) => ready = true,
-            Some(Startup::Failed(w)) => {
-                handle.kill_now();
-                return Err(w.into());
-            }
-            None => {
-                handle.kill_now();
-                return Err(OpError::new("the sandbox process exited during set-up"));
-            }
+            Some(Startup::Failed(w)) => return Err(w.into()),
+            None => return Err(OpError::new("the sandbox process exited during set-up")),
         }
     }
     sock.set_read_timeout(None)
         .map_err(|e| io_err(e, "socket timeout"))?;
-    handle.set_holder(holder_pid.unwrap_or(first.as_raw()))?;
-    Ok(handle)
+    handle.set_holder(holder_pid.unwrap_or(first.as_raw()))
 }
 
 /// --map-root-user denies setgroups; explicit multi-range maps keep it.

@@ -200,6 +200,26 @@ pub fn run_command(mut cmd: Command) -> Run {
     Run::from(wait_bounded(child, Duration::from_secs(60)))
 }
 
+/// Runs `nsr ARGS` on a real pseudo-terminal (script(1)); stdin is piped so a test can
+/// type into it. The child's stdout is the terminal's output.
+pub fn nsr_on_terminal(args: &str) -> Child {
+    Command::new("script")
+        .args(["-qec", &format!("{NSR} {args}"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Asserts that some line of `text` starts with `prefix`.
+pub fn assert_line_starts(text: &str, prefix: &str) {
+    assert!(
+        text.lines().any(|l| l.starts_with(prefix)),
+        "no line starting {prefix:?} in:\n{text}"
+    );
+}
+
 /// Asserts that `text` contains every one of `wanted`, showing the whole text if not.
 pub fn assert_has_all(text: &str, wanted: &[&str]) {
     for w in wanted {
