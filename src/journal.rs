@@ -46,7 +46,7 @@ impl fmt::Display for UndoReport {
             Ok(UndoOutcome::Done) => write!(f, "undid {} ({})", e.what, e.origin),
             Ok(UndoOutcome::AlreadyGone) => write!(f, "{} was already gone ({})", e.what, e.origin),
             Ok(UndoOutcome::Released) => {
-                write!(f, "released {} with its sandbox ({})", e.what, e.origin)
+                write!(f, "released {} with what holds it ({})", e.what, e.origin)
             }
             Err(err) => {
                 write!(
@@ -89,9 +89,20 @@ impl UndoJournal {
     /// one stuck mount must not strand every other resource.
     pub fn rollback(&mut self, backend: &mut dyn Backend) -> Vec<UndoReport> {
         let mut reports = Vec::with_capacity(self.entries.len());
+        backend.begin_rollback(true);
         while let Some(entry) = self.entries.pop() {
             let result = backend.undo(&entry.undo);
             reports.push(UndoReport { entry, result });
+        }
+        if let Err(e) = backend.settle() {
+            reports.push(UndoReport {
+                entry: JournalEntry {
+                    what: "the end of the rollback".into(),
+                    origin: Origin::default(),
+                    undo: Undo::Settle,
+                },
+                result: Err(e),
+            });
         }
         reports
     }

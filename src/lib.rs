@@ -2,6 +2,7 @@
 pub mod engine;
 pub mod fs;
 pub mod journal;
+pub mod net;
 pub mod ns;
 pub mod ops;
 pub mod report;

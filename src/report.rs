@@ -78,6 +78,11 @@ fn snippet(origin: &Origin, sources: &dyn SourceLookup) -> String {
     out
 }
 
+/// A warning about an operation that succeeded: `nsr: warning: FILE:LINE:COL: TEXT`.
+pub fn render_warning(origin: &Origin, text: &str) -> String {
+    format!("nsr: warning: {origin}: {text}\n")
+}
+
 /// The rollback list. After a failure or a signal every step is shown; after a normal
 /// end only with `verbose`, or when an undo failed.
 pub fn render_undo(reports: &[UndoReport], after_failure: bool, verbose: bool) -> String {

@@ -42,6 +42,9 @@ impl Session {
         };
         match backend.apply(&op) {
             Ok((output, undo)) => {
+                for warning in backend.take_warnings() {
+                    eprint!("{}", crate::report::render_warning(&origin, &warning));
+                }
                 if let Some(undo) = undo {
                     self.journal.record(describe(&op, &output), origin, undo);
                 }
@@ -83,6 +86,7 @@ fn describe(op: &Op, output: &Output) -> String {
         (Op::Mount { spec, .. }, _) => format!("mount {}", spec.describe()),
         (Op::Chroot { path, .. }, _) => format!("chroot {path}"),
         (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
+        (Op::Net(op), _) => op.describe(),
         (op, _) => op.shell(),
     }
 }

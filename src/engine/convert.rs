@@ -85,6 +85,15 @@ fn join_target(d: &Dynamic, kind: NsKind) -> Res<JoinTarget> {
     if let Some(sb) = d.clone().try_cast::<super::values::Sandbox>() {
         return Ok(JoinTarget::Pid(sb.pid as i32));
     }
+    if let Some(net) = d.clone().try_cast::<super::net_values::Netns>() {
+        if kind != NsKind::Net {
+            return Err(format!(
+                "{kind}: {} is a network namespace; give it as net:",
+                net.describe()
+            ));
+        }
+        return Ok(JoinTarget::Path(crate::net::netns::path_of(&net.name)));
+    }
     let path = string(d, &format!("the {kind} namespace to join"))
         .map_err(|e| format!("{e} (a path such as /run/netns/NAME, or a pid)"))?;
     if path.is_empty() {

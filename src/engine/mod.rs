@@ -5,6 +5,8 @@ pub mod check;
 mod convert;
 pub mod error;
 pub mod limits;
+mod net_primitives;
+pub mod net_values;
 mod primitives;
 pub mod values;
 
@@ -51,6 +53,7 @@ pub fn base_engine(limits: &Limits) -> Engine {
     engine.set_strict_variables(true);
     limits.apply(&mut engine);
     values::register_types(&mut engine);
+    net_values::register_types(&mut engine);
     engine.on_print(|s| println!("{s}"));
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
         (Some(src), Some(line)) => println!("{src}:{line}: {s}"),

@@ -15,18 +15,18 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-type Shared = Rc<RefCell<Session>>;
-type R<T> = Result<T, Box<EvalAltResult>>;
+pub(super) type Shared = Rc<RefCell<Session>>;
+pub(super) type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// One call of a primitive: its words as the recipe wrote them and where.
-struct Call {
+pub(super) struct Call {
     text: String,
     origin: Origin,
     pos: Position,
 }
 
 impl Call {
-    fn new(ctx: &NativeCallContext, name: &str, args: &[Dynamic]) -> Call {
+    pub(super) fn new(ctx: &NativeCallContext, name: &str, args: &[Dynamic]) -> Call {
         let pos = ctx.call_position();
         let shown: Vec<String> = args.iter().map(show).collect();
         Call {
@@ -40,7 +40,7 @@ impl Call {
         }
     }
 
-    fn fail(&self, error: OpError) -> Box<EvalAltResult> {
+    pub(super) fn fail(&self, error: OpError) -> Box<EvalAltResult> {
         failure_to_rhai(
             PrimitiveFailure {
                 call: self.text.clone(),
@@ -52,11 +52,11 @@ impl Call {
     }
 
     /// A recipe mistake found before anything touched the system.
-    fn bad(&self, message: String) -> Box<EvalAltResult> {
+    pub(super) fn bad(&self, message: String) -> Box<EvalAltResult> {
         self.fail(OpError::new(message))
     }
 
-    fn perform(&self, session: &Shared, op: Op) -> R<Output> {
+    pub(super) fn perform(&self, session: &Shared, op: Op) -> R<Output> {
         session
             .borrow_mut()
             .perform(op, self.text.clone(), self.origin.clone())
@@ -65,11 +65,15 @@ impl Call {
 }
 
 /// How an argument reads back in an error message: strings quoted, maps and arrays short.
-fn show(d: &Dynamic) -> String {
+pub(super) fn show(d: &Dynamic) -> String {
     if d.is_string() {
         format!("{:?}", d.clone().into_string().unwrap_or_default())
     } else if let Some(sb) = d.clone().try_cast::<Sandbox>() {
         sb.describe()
+    } else if let Some(n) = d.clone().try_cast::<super::net_values::Netns>() {
+        n.describe()
+    } else if let Some(l) = d.clone().try_cast::<super::net_values::Link>() {
+        l.describe()
     } else {
         let s = d.to_string();
         if s.len() > 120 {
@@ -92,7 +96,7 @@ pub struct PrimitiveDoc {
     pub doc: &'static str,
 }
 
-fn reg(
+pub(super) fn reg(
     docs: &mut Vec<PrimitiveDoc>,
     name: &'static str,
     params: &'static [&'static str],
@@ -434,6 +438,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
         let call = Call::new(&ctx, "namespaces", &[]);
         namespaces_of(&s, &call, std::process::id() as i32)
     });
+    super::net_primitives::register(engine, &mut docs, &session);
     let s = session;
     reg(&mut docs, "mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {

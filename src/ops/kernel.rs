@@ -2,6 +2,7 @@
 
 use super::{Backend, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use crate::fs::mounting;
+use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
 use crate::sandbox::client::SandboxHandle;
 use crate::sandbox::protocol::{Request, Response, RunResult};
@@ -10,13 +11,27 @@ use crate::signals::Signals;
 
 pub struct KernelBackend {
     sandboxes: Vec<SandboxHandle>,
+    net: NetKernel,
     signals: Signals,
+}
+
+/// Where each sandbox's network namespace is, for the network half of the backend.
+struct SandboxPaths<'a>(&'a [SandboxHandle]);
+
+impl SandboxNetns for SandboxPaths<'_> {
+    fn netns_path(&self, id: SandboxId) -> Option<String> {
+        self.0
+            .get(id)
+            .filter(|s| s.is_alive())
+            .map(|s| format!("/proc/{}/ns/net", s.holder_pid))
+    }
 }
 
 impl KernelBackend {
     pub fn new(signals: Signals) -> KernelBackend {
         KernelBackend {
             sandboxes: Vec::new(),
+            net: NetKernel::default(),
             signals,
         }
     }
@@ -116,6 +131,9 @@ impl Backend for KernelBackend {
                 let pid = handle.holder_pid;
                 self.sandboxes.push(handle);
                 let id = self.sandboxes.len() - 1;
+                if spec.creates(crate::ns::kinds::NsKind::Net) {
+                    self.net.adopt_sandbox(id, pid);
+                }
                 Ok((
                     Output::Sandbox { id, pid },
                     Some(Undo::StopSandbox { sandbox: id, pid }),
@@ -199,12 +217,20 @@ impl Backend for KernelBackend {
                 let pid = self.sandbox(*sandbox)?.holder_pid;
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
             }
+            Op::Net(op) => {
+                let (out, undo) = self.net.apply(op, &SandboxPaths(&self.sandboxes))?;
+                Ok((
+                    out.map(Output::Net).unwrap_or(Output::Unit),
+                    undo.map(Undo::Net),
+                ))
+            }
         }
     }
 
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         match undo {
             Undo::StopSandbox { sandbox, .. } => {
+                self.net.release_sandbox(*sandbox);
                 self.sandbox(*sandbox)?.stop()?;
                 Ok(UndoOutcome::Done)
             }
@@ -231,7 +257,21 @@ impl Backend for KernelBackend {
                 }
             }
             Undo::ReleasedWithSandbox { .. } => Ok(UndoOutcome::Released),
+            Undo::Net(u) => self.net.undo(u),
+            Undo::Settle => Ok(UndoOutcome::Done),
         }
+    }
+
+    fn begin_rollback(&mut self, whole: bool) {
+        self.net.begin_rollback(whole);
+    }
+
+    fn settle(&mut self) -> Result<(), OpError> {
+        self.net.settle()
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.net.take_warnings()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod recording;
 pub use error::OpError;
 
 use crate::fs::mount_spec::MountSpec;
+use crate::net::ops::{NetOp, NetOutput, NetUndo};
 use crate::ns::spec::SandboxSpec;
 use crate::sandbox::protocol::{MountEntry, RunResult, RunSpec};
 use std::collections::BTreeMap;
@@ -52,6 +53,7 @@ pub enum Op {
     MountInfo {
         sandbox: SandboxId,
     },
+    Net(NetOp),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,7 @@ pub enum Output {
     ExitCode(i32),
     Namespaces(BTreeMap<String, u64>),
     MountInfo(Vec<MountEntry>),
+    Net(NetOutput),
 }
 
 /// How to take back what an operation did. Recorded in the journal before the
@@ -95,6 +98,10 @@ pub enum Undo {
         sandbox: SandboxId,
         what: String,
     },
+    Net(NetUndo),
+    /// Not recorded by any primitive: stands for the wait at the end of a rollback
+    /// (links that go with a deleted namespace), so that its failure can be reported.
+    Settle,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +109,8 @@ pub enum UndoOutcome {
     Done,
     /// The resource was gone already (an undo step is idempotent).
     AlreadyGone,
-    /// The resource lived in a namespace that ended with its sandbox.
+    /// Nothing to do on its own: the resource goes with the namespace (or link) that
+    /// holds it, which a later step of the same rollback removes.
     Released,
 }
 
@@ -111,6 +119,17 @@ pub trait Backend {
     /// On failure, anything the operation half-did has been taken back already.
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError>;
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError>;
+    /// A rollback starts; `whole` when every journal entry will be undone, so that a
+    /// resource inside a namespace that a later undo removes can simply go with it.
+    fn begin_rollback(&mut self, _whole: bool) {}
+    /// A rollback has ended: wait for what the kernel removes in the background.
+    fn settle(&mut self) -> Result<(), OpError> {
+        Ok(())
+    }
+    /// Warnings the last operation produced (a foreign firewall policy, say).
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Op {
@@ -126,6 +145,7 @@ impl Op {
             Op::Exec { .. } => "exec",
             Op::Namespaces { .. } => "namespaces",
             Op::MountInfo { .. } => "mountinfo",
+            Op::Net(op) => op.primitive(),
         }
     }
 
@@ -149,6 +169,7 @@ impl Op {
                 .join(" "),
             Op::Namespaces { pid } => format!("ls -l /proc/{pid}/ns"),
             Op::MountInfo { .. } => "cat /proc/self/mountinfo".into(),
+            Op::Net(op) => op.shell(),
         }
     }
 }
@@ -161,6 +182,8 @@ impl Undo {
             Undo::RestoreHostname { old, .. } => format!("restore hostname {old}"),
             Undo::Unchroot { path, .. } => format!("leave chroot {path}"),
             Undo::ReleasedWithSandbox { what, .. } => what.clone(),
+            Undo::Net(u) => u.describe(),
+            Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! will print what it recorded.
 
 use super::{Backend, Op, OpError, Output, Undo, UndoOutcome};
+use crate::net::ops::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
 use crate::sandbox::protocol::RunResult;
 
 #[derive(Default)]
@@ -12,6 +13,9 @@ pub struct RecordingBackend {
     /// Make the n-th operation (1-based) fail, to exercise rollback.
     pub fail_at: Option<usize>,
     sandboxes: usize,
+    links: usize,
+    /// Namespaces that have an nft table of the run already.
+    tables: Vec<NsRef>,
 }
 
 impl RecordingBackend {
@@ -25,6 +29,74 @@ impl RecordingBackend {
 
 /// Stands for a pid that only the kernel could tell.
 pub const PLACEHOLDER_PID: i32 = -1;
+
+impl RecordingBackend {
+    fn net(&mut self, op: &NetOp) -> (Output, Option<Undo>) {
+        let undo = match op {
+            NetOp::NetnsAdd { name } => Some(NetUndo::DeleteNetns { name: name.clone() }),
+            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
+                self.links += 1;
+                Some(NetUndo::DeleteLink {
+                    link: self.links - 1,
+                    ns: ns.clone(),
+                    name: name.clone(),
+                })
+            }
+            NetOp::LinkSet { ns, name, setting } => Some(NetUndo::RestoreLink {
+                ns: ns.clone(),
+                name: name.clone(),
+                old: match setting {
+                    LinkSetting::Up => LinkSetting::Down,
+                    LinkSetting::Down => LinkSetting::Up,
+                    LinkSetting::Mtu(_) => LinkSetting::Mtu(1500),
+                    LinkSetting::Master(_) | LinkSetting::NoMaster => LinkSetting::NoMaster,
+                },
+            }),
+            NetOp::LinkMove { ns, name, to } => Some(NetUndo::MoveBack {
+                link: 0,
+                name: name.clone(),
+                from: ns.clone(),
+                to: to.clone(),
+            }),
+            NetOp::AddrAdd { ns, dev, cidr } => Some(NetUndo::DeleteAddr {
+                ns: ns.clone(),
+                dev: dev.clone(),
+                cidr: *cidr,
+            }),
+            NetOp::RouteAdd { ns, route } => Some(NetUndo::DeleteRoute {
+                ns: ns.clone(),
+                route: route.clone(),
+            }),
+            NetOp::Forwarding { ns, v6, .. } => Some(NetUndo::RestoreSysctl {
+                ns: ns.clone(),
+                key: forwarding_key(*v6).into(),
+                old: "<previous value>".into(),
+            }),
+            NetOp::Nat { ns, rule } => {
+                let table = "nsr_<pid>".to_string();
+                if self.tables.contains(ns) {
+                    Some(NetUndo::DeleteRule {
+                        ns: ns.clone(),
+                        table,
+                        chain: rule.chain().0.into(),
+                        handle: 0,
+                    })
+                } else {
+                    self.tables.push(ns.clone());
+                    Some(NetUndo::DeleteTable {
+                        ns: ns.clone(),
+                        table,
+                    })
+                }
+            }
+            NetOp::NetnsOpen { .. } => None,
+            NetOp::Links { .. } => return (Output::Net(NetOutput::Links(Vec::new())), None),
+            NetOp::Addrs { .. } => return (Output::Net(NetOutput::Addrs(Vec::new())), None),
+            NetOp::Routes { .. } => return (Output::Net(NetOutput::Routes(Vec::new())), None),
+        };
+        (Output::Unit, undo.map(Undo::Net))
+    }
+}
 
 impl Backend for RecordingBackend {
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError> {
@@ -93,6 +165,7 @@ impl Backend for RecordingBackend {
             Op::Exec { .. } => (Output::ExitCode(0), None),
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
+            Op::Net(op) => self.net(op),
         })
     }
 

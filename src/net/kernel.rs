@@ -1,0 +1,833 @@
+//! The network half of the kernel backend. It keeps one route socket per namespace,
+//! knows which namespaces and links this run created, and uses that to undo exactly
+//! what the run did: a link, address, route or rule that lives in a namespace the run
+//! created is released with that namespace on a whole rollback (the kernel removes a
+//! namespace's devices together, much faster than one by one), and never touched when
+//! it belongs to someone else.
+
+use super::links::{self, LinkChange, LinkInfo};
+use super::netlink::{NetlinkError, RouteSocket};
+use super::netns::{self, RunDirChanges};
+use super::nft::{self, NatRule};
+use super::ops::{
+    forwarding_key, AddrView, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
+};
+use super::routes::{self, RouteSpec};
+use super::{addrs, names};
+use crate::ops::{OpError, SandboxId, UndoOutcome};
+use nix::errno::Errno;
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// Where a sandbox's network namespace is: the backend that runs sandboxes answers.
+pub trait SandboxNetns {
+    /// `/proc/PID/ns/net` of the sandbox, or None once it has stopped.
+    fn netns_path(&self, id: SandboxId) -> Option<String>;
+}
+
+/// Namespace identity: the inode of its nsfs file.
+type Ino = u64;
+
+struct LinkRecord {
+    /// Each end as (namespace, name): one for a bridge, two for a veth pair.
+    ends: Vec<(Ino, String)>,
+}
+
+#[derive(Default)]
+struct TableRecord {
+    name: String,
+    chains: HashSet<String>,
+}
+
+#[derive(Default)]
+pub struct NetKernel {
+    refs: HashMap<NsRef, Ino>,
+    fds: HashMap<Ino, OwnedFd>,
+    sockets: HashMap<Ino, RouteSocket>,
+    /// Namespaces this run created and that still exist.
+    owned: HashSet<Ino>,
+    named: HashMap<String, Ino>,
+    links: Vec<LinkRecord>,
+    tables: HashMap<Ino, TableRecord>,
+    run_dir: Option<RunDirChanges>,
+    whole_rollback: bool,
+    /// Link names that go away with a namespace being deleted, to wait for.
+    await_gone: Vec<(Ino, String)>,
+    warned_drop: HashSet<Ino>,
+    warnings: Vec<String>,
+}
+
+const HOST_NS: &str = "/proc/self/ns/net";
+
+fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> OpError {
+    let what = what.into();
+    move |e| e.into_op(&what)
+}
+
+impl NetKernel {
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// A sandbox with a network namespace of its own: its links go with it.
+    pub fn adopt_sandbox(&mut self, id: SandboxId, pid: i32) {
+        let path = format!("/proc/{pid}/ns/net");
+        if let (Ok(ino), Ok(host)) = (netns::identity(&path), netns::identity(HOST_NS)) {
+            if ino != host {
+                self.owned.insert(ino);
+            }
+            self.refs.insert(NsRef::Sandbox(id), ino);
+        }
+    }
+
+    /// The sandbox is about to stop: nsr lets go of its namespace so the kernel can end it.
+    pub fn release_sandbox(&mut self, id: SandboxId) {
+        if let Some(ino) = self.refs.get(&NsRef::Sandbox(id)).copied() {
+            if self.owned.remove(&ino) {
+                self.forget(ino);
+            }
+        }
+    }
+
+    pub fn begin_rollback(&mut self, whole: bool) {
+        self.whole_rollback = whole;
+    }
+
+    /// After a rollback: wait until the links that went with deleted namespaces are
+    /// really gone (a re-run would otherwise fail with "File exists"), then leave
+    /// /run/netns as it was found.
+    pub fn settle(&mut self) -> Result<(), OpError> {
+        self.whole_rollback = false;
+        let waiting = std::mem::take(&mut self.await_gone);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut by_ns: HashMap<Ino, Vec<String>> = HashMap::new();
+        for (ino, name) in waiting {
+            by_ns.entry(ino).or_default().push(name);
+        }
+        for (ino, names) in by_ns {
+            let Ok(sock) = self.socket(ino) else { continue };
+            loop {
+                let present: Vec<String> = links::list(sock)
+                    .map_err(nl("cannot list links"))?
+                    .into_iter()
+                    .map(|l| l.name)
+                    .filter(|n| names.contains(n))
+                    .collect();
+                if present.is_empty() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(OpError::new(format!(
+                        "links {} still exist 5 s after their namespace was deleted",
+                        present.join(", ")
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        if self.named.is_empty() {
+            if let Some(changes) = self.run_dir.take() {
+                netns::restore_run_dir(changes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn path_of(r: &NsRef, sandboxes: &dyn SandboxNetns) -> Result<String, OpError> {
+        match r {
+            NsRef::Host => Ok(HOST_NS.into()),
+            NsRef::Named(n) => Ok(netns::path_of(n)),
+            NsRef::Sandbox(id) => sandboxes
+                .netns_path(*id)
+                .ok_or_else(|| OpError::os(Errno::ESRCH, format!("sandbox #{id} has stopped"))),
+        }
+    }
+
+    /// The namespace's identity, opening it on first use.
+    fn resolve(&mut self, r: &NsRef, sandboxes: &dyn SandboxNetns) -> Result<Ino, OpError> {
+        if let Some(ino) = self.refs.get(r) {
+            if self.fds.contains_key(ino) {
+                return Ok(*ino);
+            }
+        }
+        let path = Self::path_of(r, sandboxes)?;
+        let fd = netns::open_ns(&path).map_err(|e| match r {
+            NsRef::Named(n) if e.errno == Some(Errno::ENOENT) => OpError::os(
+                Errno::ENOENT,
+                format!("there is no network namespace named '{n}'"),
+            )
+            .with_hint("ip netns list shows the named namespaces; netns(name) creates one"),
+            _ => e,
+        })?;
+        let ino = netns::identity(&path)?;
+        self.refs.insert(r.clone(), ino);
+        self.fds.entry(ino).or_insert(fd);
+        Ok(ino)
+    }
+
+    /// The identity a reference had when it was last used, if its namespace is still open.
+    fn known(&self, r: &NsRef) -> Option<Ino> {
+        self.refs
+            .get(r)
+            .copied()
+            .filter(|i| self.fds.contains_key(i))
+    }
+
+    fn socket(&mut self, ino: Ino) -> Result<&mut RouteSocket, OpError> {
+        if !self.sockets.contains_key(&ino) {
+            let fd = self
+                .fds
+                .get(&ino)
+                .ok_or_else(|| OpError::new("the network namespace is gone"))?;
+            let s = if netns::identity(HOST_NS).ok() == Some(ino) {
+                RouteSocket::open()?
+            } else {
+                netns::socket_in(fd)?
+            };
+            self.sockets.insert(ino, s);
+        }
+        Ok(self.sockets.get_mut(&ino).expect("socket just inserted"))
+    }
+
+    /// Closes nsr's handles on a namespace, so that nothing of nsr keeps it alive.
+    fn forget(&mut self, ino: Ino) {
+        self.sockets.remove(&ino);
+        self.fds.remove(&ino);
+        self.tables.remove(&ino);
+    }
+
+    fn created_link(&self, ino: Ino, name: &str) -> bool {
+        self.links
+            .iter()
+            .any(|l| l.ends.iter().any(|(i, n)| *i == ino && n == name))
+    }
+
+    fn link(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Result<LinkInfo, OpError> {
+        links::get(self.socket(ino)?, name)
+            .map_err(nl(format!("cannot look up link {name}")))?
+            .ok_or_else(|| {
+                OpError::os(
+                    Errno::ENODEV,
+                    format!("there is no link named '{name}' in {ns}"),
+                )
+                .with_hint(format!("links() lists what {ns} has"))
+            })
+    }
+
+    /// nsr changes only links it created, or any link inside a namespace it created.
+    fn may_change(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Result<(), OpError> {
+        if self.owned.contains(&ino) || self.created_link(ino, name) {
+            return Ok(());
+        }
+        Err(OpError::os(
+            Errno::EPERM,
+            format!("link '{name}' in {ns} was not created by this recipe; nsr does not change it"),
+        )
+        .with_hint("create the link in the recipe (veth, bridge), or work inside a namespace the recipe created"))
+    }
+
+    fn refuse_existing(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Result<(), OpError> {
+        if links::get(self.socket(ino)?, name)
+            .map_err(nl(format!("cannot look up link {name}")))?
+            .is_some()
+        {
+            return Err(OpError::os(
+                Errno::EEXIST,
+                format!("a link named '{name}' already exists in {ns}"),
+            )
+            .with_hint(
+                "nsr never takes over or deletes a link it did not create: choose another name",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn apply(
+        &mut self,
+        op: &NetOp,
+        sb: &dyn SandboxNetns,
+    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+        match op {
+            NetOp::NetnsAdd { name } => {
+                names::check_netns_name(name).map_err(OpError::new)?;
+                if self.run_dir.is_none() {
+                    self.run_dir = Some(netns::prepare_run_dir()?);
+                }
+                let sock = netns::add(name)?;
+                let path = netns::path_of(name);
+                let ino = netns::identity(&path)?;
+                self.fds.insert(ino, netns::open_ns(&path)?);
+                self.sockets.insert(ino, sock);
+                self.refs.insert(NsRef::Named(name.clone()), ino);
+                self.owned.insert(ino);
+                self.named.insert(name.clone(), ino);
+                Ok((None, Some(NetUndo::DeleteNetns { name: name.clone() })))
+            }
+            NetOp::NetnsOpen { name } => {
+                names::check_netns_name(name).map_err(OpError::new)?;
+                self.resolve(&NsRef::Named(name.clone()), sb)?;
+                Ok((None, None))
+            }
+            NetOp::Veth {
+                name,
+                ns,
+                peer,
+                peer_ns,
+            } => {
+                let ino = self.resolve(ns, sb)?;
+                let pino = self.resolve(peer_ns, sb)?;
+                if ino == pino && name == peer {
+                    return Err(OpError::new(
+                        "the two ends of a veth pair need different names",
+                    ));
+                }
+                self.refuse_existing(ino, name, ns)?;
+                self.refuse_existing(pino, peer, peer_ns)?;
+                let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
+                links::add_veth(self.socket(ino)?, name, peer, peer_fd)
+                    .map_err(nl(format!("cannot create veth pair {name}/{peer}")))?;
+                self.links.push(LinkRecord {
+                    ends: vec![(ino, name.clone()), (pino, peer.clone())],
+                });
+                Ok((
+                    None,
+                    Some(NetUndo::DeleteLink {
+                        link: self.links.len() - 1,
+                        ns: ns.clone(),
+                        name: name.clone(),
+                    }),
+                ))
+            }
+            NetOp::Bridge { name, ns } => {
+                let ino = self.resolve(ns, sb)?;
+                self.refuse_existing(ino, name, ns)?;
+                links::add_bridge(self.socket(ino)?, name)
+                    .map_err(nl(format!("cannot create bridge {name}")))?;
+                self.links.push(LinkRecord {
+                    ends: vec![(ino, name.clone())],
+                });
+                Ok((
+                    None,
+                    Some(NetUndo::DeleteLink {
+                        link: self.links.len() - 1,
+                        ns: ns.clone(),
+                        name: name.clone(),
+                    }),
+                ))
+            }
+            NetOp::LinkSet { ns, name, setting } => self.link_set(ns, name, setting, sb),
+            NetOp::LinkMove { ns, name, to } => {
+                let ino = self.resolve(ns, sb)?;
+                let tino = self.resolve(to, sb)?;
+                let Some(id) = self
+                    .links
+                    .iter()
+                    .position(|l| l.ends.iter().any(|(i, n)| *i == ino && n == name))
+                else {
+                    return Err(OpError::os(
+                        Errno::EPERM,
+                        format!("link '{name}' in {ns} was not created by this recipe; nsr does not move it"),
+                    ));
+                };
+                if ino == tino {
+                    return Err(OpError::new(format!("link '{name}' is already in {to}")));
+                }
+                let info = self.link(ino, name, ns)?;
+                self.refuse_existing(tino, name, to)?;
+                let fd = self.fds[&tino].as_raw_fd();
+                links::move_to(self.socket(ino)?, info.index, fd)
+                    .map_err(nl(format!("cannot move {name} to {to}")))?;
+                for end in self.links[id].ends.iter_mut() {
+                    if end.0 == ino && end.1 == *name {
+                        end.0 = tino;
+                    }
+                }
+                Ok((
+                    None,
+                    Some(NetUndo::MoveBack {
+                        link: id,
+                        name: name.clone(),
+                        from: ns.clone(),
+                        to: to.clone(),
+                    }),
+                ))
+            }
+            NetOp::AddrAdd { ns, dev, cidr } => {
+                let ino = self.resolve(ns, sb)?;
+                self.may_change(ino, dev, ns)?;
+                let index = self.link(ino, dev, ns)?.index;
+                addrs::add(self.socket(ino)?, index, cidr).map_err(|e| {
+                    if e.errno == Errno::EEXIST {
+                        OpError::os(
+                            e.errno,
+                            format!("{dev} in {ns} already has the address {cidr}"),
+                        )
+                    } else {
+                        e.into_op(&format!("cannot add {cidr} to {dev}"))
+                    }
+                })?;
+                Ok((
+                    None,
+                    Some(NetUndo::DeleteAddr {
+                        ns: ns.clone(),
+                        dev: dev.clone(),
+                        cidr: *cidr,
+                    }),
+                ))
+            }
+            NetOp::RouteAdd { ns, route } => {
+                let ino = self.resolve(ns, sb)?;
+                let oif = self.route_oif(ino, ns, route)?;
+                if let Some(gw) = route.via {
+                    self.check_gateway(ino, ns, gw, route.dev.is_some())?;
+                }
+                routes::add(self.socket(ino)?, route, oif).map_err(|e| {
+                    if e.errno == Errno::EEXIST {
+                        OpError::os(
+                            e.errno,
+                            format!("{ns} already has a route to {}", route.dest_text()),
+                        )
+                        .with_hint("nsr never replaces a route it did not add; use another metric to add a second one")
+                    } else {
+                        e.into_op(&format!("cannot add the route to {}", route.dest_text()))
+                    }
+                })?;
+                Ok((
+                    None,
+                    Some(NetUndo::DeleteRoute {
+                        ns: ns.clone(),
+                        route: route.clone(),
+                    }),
+                ))
+            }
+            NetOp::Forwarding { ns, v6, on } => {
+                let ino = self.resolve(ns, sb)?;
+                let key = forwarding_key(*v6);
+                let value = if *on { "1" } else { "0" };
+                let old = netns::sysctl_swap(&self.fds[&ino], key, Some(value))?;
+                let undo = (old != value).then(|| NetUndo::RestoreSysctl {
+                    ns: ns.clone(),
+                    key: key.to_string(),
+                    old,
+                });
+                Ok((None, undo))
+            }
+            NetOp::Nat { ns, rule } => self.nat(ns, rule, sb),
+            NetOp::Links { ns } => {
+                let ino = self.resolve(ns, sb)?;
+                let list = links::list(self.socket(ino)?).map_err(nl("cannot list links"))?;
+                Ok((Some(NetOutput::Links(list)), None))
+            }
+            NetOp::Addrs { ns } => {
+                let ino = self.resolve(ns, sb)?;
+                let names = self.index_names(ino)?;
+                let list = addrs::list(self.socket(ino)?).map_err(nl("cannot list addresses"))?;
+                let views = list
+                    .into_iter()
+                    .map(|a| AddrView {
+                        dev: names.get(&a.index).cloned().unwrap_or_default(),
+                        cidr: a.cidr,
+                    })
+                    .collect();
+                Ok((Some(NetOutput::Addrs(views)), None))
+            }
+            NetOp::Routes { ns } => {
+                let ino = self.resolve(ns, sb)?;
+                let names = self.index_names(ino)?;
+                let list = routes::list(self.socket(ino)?).map_err(nl("cannot list routes"))?;
+                let views = list
+                    .into_iter()
+                    .map(|r| RouteView {
+                        dest: r
+                            .dest
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "default".into()),
+                        via: r.via,
+                        dev: r.oif.and_then(|i| names.get(&i).cloned()),
+                        metric: r.metric,
+                        protocol: r.protocol,
+                        scope: r.scope,
+                    })
+                    .collect();
+                Ok((Some(NetOutput::Routes(views)), None))
+            }
+        }
+    }
+
+    fn index_names(&mut self, ino: Ino) -> Result<HashMap<u32, String>, OpError> {
+        Ok(links::list(self.socket(ino)?)
+            .map_err(nl("cannot list links"))?
+            .into_iter()
+            .map(|l| (l.index, l.name))
+            .collect())
+    }
+
+    fn route_oif(
+        &mut self,
+        ino: Ino,
+        ns: &NsRef,
+        route: &RouteSpec,
+    ) -> Result<Option<u32>, OpError> {
+        match &route.dev {
+            Some(dev) => Ok(Some(self.link(ino, dev, ns)?.index)),
+            None => Ok(None),
+        }
+    }
+
+    /// A gateway must be reachable: inside a prefix of an address in that namespace.
+    fn check_gateway(
+        &mut self,
+        ino: Ino,
+        ns: &NsRef,
+        gw: std::net::IpAddr,
+        has_dev: bool,
+    ) -> Result<(), OpError> {
+        if has_dev && gw.is_ipv6() {
+            // A link-local IPv6 gateway is reached through the device named.
+            if let std::net::IpAddr::V6(v6) = gw {
+                if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                    return Ok(());
+                }
+            }
+        }
+        let list = addrs::list(self.socket(ino)?).map_err(nl("cannot list addresses"))?;
+        if list.iter().any(|a| a.cidr.contains(&gw)) {
+            return Ok(());
+        }
+        let have: Vec<String> = list
+            .iter()
+            .filter(|a| a.cidr.addr.is_ipv6() == gw.is_ipv6() && !a.cidr.addr.is_loopback())
+            .map(|a| a.cidr.network().to_string())
+            .collect();
+        Err(OpError::os(
+            Errno::ENETUNREACH,
+            format!(
+                "gateway {gw} is outside every connected prefix in {ns} ({})",
+                if have.is_empty() {
+                    "it has no addresses of that family".to_string()
+                } else {
+                    format!("it has {}", have.join(", "))
+                }
+            ),
+        )
+        .with_hint("add an address in the gateway's prefix first (addr), then the route"))
+    }
+
+    fn link_set(
+        &mut self,
+        ns: &NsRef,
+        name: &str,
+        setting: &LinkSetting,
+        sb: &dyn SandboxNetns,
+    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+        let ino = self.resolve(ns, sb)?;
+        self.may_change(ino, name, ns)?;
+        let info = self.link(ino, name, ns)?;
+        let (change, old) = match setting {
+            LinkSetting::Up => (LinkChange::Up, (!info.up).then_some(LinkSetting::Down)),
+            LinkSetting::Down => (LinkChange::Down, info.up.then_some(LinkSetting::Up)),
+            LinkSetting::Mtu(m) => (
+                LinkChange::Mtu(*m),
+                (info.mtu != *m).then_some(LinkSetting::Mtu(info.mtu)),
+            ),
+            LinkSetting::Master(bridge) => {
+                let br = self.link(ino, bridge, ns)?;
+                if br.kind != "bridge" {
+                    return Err(OpError::new(format!(
+                        "'{bridge}' in {ns} is a {} link, not a bridge",
+                        br.kind
+                    )));
+                }
+                let old = match info.master {
+                    Some(m) if m == br.index => None,
+                    Some(m) => Some(LinkSetting::Master(
+                        self.index_names(ino)?.get(&m).cloned().unwrap_or_default(),
+                    )),
+                    None => Some(LinkSetting::NoMaster),
+                };
+                (LinkChange::Master(Some(br.index)), old)
+            }
+            LinkSetting::NoMaster => (
+                LinkChange::Master(None),
+                match info.master {
+                    Some(m) => Some(LinkSetting::Master(
+                        self.index_names(ino)?.get(&m).cloned().unwrap_or_default(),
+                    )),
+                    None => None,
+                },
+            ),
+        };
+        links::set(self.socket(ino)?, info.index, change)
+            .map_err(nl(format!("cannot set {name} {setting:?}")))?;
+        Ok((
+            None,
+            old.map(|old| NetUndo::RestoreLink {
+                ns: ns.clone(),
+                name: name.to_string(),
+                old,
+            }),
+        ))
+    }
+
+    fn nat(
+        &mut self,
+        ns: &NsRef,
+        rule: &NatRule,
+        sb: &dyn SandboxNetns,
+    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+        nft::find_nft()?;
+        let ino = self.resolve(ns, sb)?;
+        let (chain, _) = rule.chain();
+        let create_table = !self.tables.contains_key(&ino);
+        let table = if create_table {
+            nft::table_name()
+        } else {
+            self.tables[&ino].name.clone()
+        };
+        let create_chain = create_table || !self.tables[&ino].chains.contains(chain);
+        let script = nft::add_script(&table, rule, create_table, create_chain);
+        let echo = nft::run(&self.fds[&ino], &["--echo", "--handle", "-f", "-"], &script).map_err(|e| {
+            if create_table && e.errno == Some(Errno::EEXIST) {
+                OpError::os(Errno::EEXIST, format!("an nftables table inet {table} already exists in {ns}"))
+                    .with_hint("it belongs to another nsr run (or one that was killed): nsr never adds to a table it did not create")
+            } else {
+                e
+            }
+        })?;
+        let record = self.tables.entry(ino).or_insert_with(|| TableRecord {
+            name: table.clone(),
+            chains: HashSet::new(),
+        });
+        record.chains.insert(chain.to_string());
+        self.warn_about_foreign_drops(ino, ns, &table);
+        let undo = if create_table {
+            NetUndo::DeleteTable {
+                ns: ns.clone(),
+                table,
+            }
+        } else {
+            let handle = nft::echoed_rule_handle(&echo).ok_or_else(|| {
+                OpError::new(format!("nft did not say which handle the rule got: {echo}"))
+            })?;
+            NetUndo::DeleteRule {
+                ns: ns.clone(),
+                table,
+                chain: chain.to_string(),
+                handle,
+            }
+        };
+        Ok((None, Some(undo)))
+    }
+
+    fn warn_about_foreign_drops(&mut self, ino: Ino, ns: &NsRef, table: &str) {
+        if !self.warned_drop.insert(ino) {
+            return;
+        }
+        let Ok(listing) = nft::run(&self.fds[&ino], &["list", "chains"], "") else {
+            return;
+        };
+        for chain in nft::foreign_forward_drops(&listing, table) {
+            self.warnings.push(format!(
+                "{chain} in {ns} drops forwarded packets by default (policy drop), and an accept in nsr's own table cannot override it; nsr does not edit tables it does not own: allow the sandbox's traffic there (for Docker: iptables -I DOCKER-USER -i IN -o OUT -j ACCEPT)"
+            ));
+        }
+    }
+
+    pub fn undo(&mut self, undo: &NetUndo) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        match undo {
+            NetUndo::DeleteNetns { name } => {
+                if let Some(ino) = self.named.remove(name) {
+                    self.owned.remove(&ino);
+                    self.forget(ino);
+                }
+                self.refs.remove(&NsRef::Named(name.clone()));
+                Ok(if netns::delete(name)? {
+                    UndoOutcome::Done
+                } else {
+                    UndoOutcome::AlreadyGone
+                })
+            }
+            NetUndo::DeleteLink { link, .. } => {
+                let ends = self
+                    .links
+                    .get(*link)
+                    .map(|l| l.ends.clone())
+                    .unwrap_or_default();
+                if whole && ends.iter().any(|(i, _)| self.owned.contains(i)) {
+                    // A veth dies with either end's namespace; wait for the other end.
+                    for (i, n) in &ends {
+                        if !self.owned.contains(i) && self.fds.contains_key(i) {
+                            self.await_gone.push((*i, n.clone()));
+                        }
+                    }
+                    return Ok(UndoOutcome::Released);
+                }
+                for (ino, name) in ends {
+                    if !self.fds.contains_key(&ino) {
+                        continue;
+                    }
+                    let sock = self.socket(ino)?;
+                    if let Some(info) =
+                        links::get(sock, &name).map_err(nl("cannot look up link"))?
+                    {
+                        match links::delete(sock, info.index) {
+                            Ok(()) => return Ok(UndoOutcome::Done),
+                            Err(e) if e.errno == Errno::ENODEV => {}
+                            Err(e) => return Err(e.into_op(&format!("cannot delete link {name}"))),
+                        }
+                    }
+                }
+                Ok(UndoOutcome::AlreadyGone)
+            }
+            NetUndo::RestoreLink { ns, name, old } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && (self.owned.contains(&ino) || self.created_link(ino, name)) {
+                    return Ok(UndoOutcome::Released);
+                }
+                let Some(info) =
+                    links::get(self.socket(ino)?, name).map_err(nl("cannot look up link"))?
+                else {
+                    return Ok(UndoOutcome::AlreadyGone);
+                };
+                let change = match old {
+                    LinkSetting::Up => LinkChange::Up,
+                    LinkSetting::Down => LinkChange::Down,
+                    LinkSetting::Mtu(m) => LinkChange::Mtu(*m),
+                    LinkSetting::NoMaster => LinkChange::Master(None),
+                    LinkSetting::Master(b) => {
+                        match links::get(self.socket(ino)?, b).map_err(nl("cannot look up link"))? {
+                            Some(br) => LinkChange::Master(Some(br.index)),
+                            None => LinkChange::Master(None),
+                        }
+                    }
+                };
+                links::set(self.socket(ino)?, info.index, change)
+                    .map_err(nl(format!("cannot restore {name}")))?;
+                Ok(UndoOutcome::Done)
+            }
+            NetUndo::MoveBack {
+                link,
+                name,
+                from,
+                to,
+            } => {
+                let (Some(tino), Some(fino)) = (self.known(to), self.known(from)) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && self.owned.contains(&tino) {
+                    return Ok(UndoOutcome::Released);
+                }
+                let Some(info) =
+                    links::get(self.socket(tino)?, name).map_err(nl("cannot look up link"))?
+                else {
+                    return Ok(UndoOutcome::AlreadyGone);
+                };
+                let fd = self.fds[&fino].as_raw_fd();
+                links::move_to(self.socket(tino)?, info.index, fd)
+                    .map_err(nl(format!("cannot move {name} back")))?;
+                if let Some(rec) = self.links.get_mut(*link) {
+                    for end in rec.ends.iter_mut() {
+                        if end.0 == tino && end.1 == *name {
+                            end.0 = fino;
+                        }
+                    }
+                }
+                Ok(UndoOutcome::Done)
+            }
+            NetUndo::DeleteAddr { ns, dev, cidr } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && (self.owned.contains(&ino) || self.created_link(ino, dev)) {
+                    return Ok(UndoOutcome::Released);
+                }
+                let Some(info) =
+                    links::get(self.socket(ino)?, dev).map_err(nl("cannot look up link"))?
+                else {
+                    return Ok(UndoOutcome::AlreadyGone);
+                };
+                match addrs::delete(self.socket(ino)?, info.index, cidr) {
+                    Ok(()) => Ok(UndoOutcome::Done),
+                    Err(e) if e.errno == Errno::EADDRNOTAVAIL => Ok(UndoOutcome::AlreadyGone),
+                    Err(e) => Err(e.into_op(&format!("cannot delete {cidr} from {dev}"))),
+                }
+            }
+            NetUndo::DeleteRoute { ns, route } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && self.owned.contains(&ino) {
+                    return Ok(UndoOutcome::Released);
+                }
+                let oif = match &route.dev {
+                    Some(dev) => match links::get(self.socket(ino)?, dev)
+                        .map_err(nl("cannot look up link"))?
+                    {
+                        Some(l) => Some(l.index),
+                        None => return Ok(UndoOutcome::AlreadyGone),
+                    },
+                    None => None,
+                };
+                match routes::delete(self.socket(ino)?, route, oif) {
+                    Ok(()) => Ok(UndoOutcome::Done),
+                    Err(e) if e.errno == Errno::ESRCH => Ok(UndoOutcome::AlreadyGone),
+                    Err(e) => {
+                        Err(e.into_op(&format!("cannot delete the route to {}", route.dest_text())))
+                    }
+                }
+            }
+            NetUndo::RestoreSysctl { ns, key, old } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && self.owned.contains(&ino) {
+                    return Ok(UndoOutcome::Released);
+                }
+                netns::sysctl_swap(&self.fds[&ino], key, Some(old))?;
+                Ok(UndoOutcome::Done)
+            }
+            NetUndo::DeleteTable { ns, table } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                self.tables.remove(&ino);
+                if whole && self.owned.contains(&ino) {
+                    return Ok(UndoOutcome::Released);
+                }
+                match nft::run(
+                    &self.fds[&ino],
+                    &["-f", "-"],
+                    &format!("delete table inet {table}\n"),
+                ) {
+                    Ok(_) => Ok(UndoOutcome::Done),
+                    Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
+                    Err(e) => Err(e),
+                }
+            }
+            NetUndo::DeleteRule {
+                ns,
+                table,
+                chain,
+                handle,
+            } => {
+                let Some(ino) = self.known(ns) else {
+                    return Ok(UndoOutcome::Released);
+                };
+                if whole && (self.owned.contains(&ino) || self.tables.contains_key(&ino)) {
+                    // The table's own undo comes later and takes the rule with it.
+                    return Ok(UndoOutcome::Released);
+                }
+                let script = format!("delete rule inet {table} {chain} handle {handle}\n");
+                match nft::run(&self.fds[&ino], &["-f", "-"], &script) {
+                    Ok(_) => Ok(UndoOutcome::Done),
+                    Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}

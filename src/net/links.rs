@@ -1,0 +1,160 @@
+//! Links over rtnetlink: veth pairs (the peer made directly in its namespace), bridges,
+//! up/down, mtu, a bridge port's controller, moving to another namespace, deleting, listing.
+
+use super::netlink::{NetlinkError, RouteSocket};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    State,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use nix::errno::Errno;
+use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec};
+use std::os::fd::RawFd;
+
+/// A link as `ip link` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub kind: String,
+    pub up: bool,
+    pub state: String,
+    pub mtu: u32,
+    pub mac: String,
+    pub master: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkChange {
+    Up,
+    Down,
+    Mtu(u32),
+    /// Attach to a bridge (by index), or detach with None.
+    Master(Option<u32>),
+}
+
+pub fn get(sock: &mut RouteSocket, name: &str) -> Result<Option<LinkInfo>, NetlinkError> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    match sock.request(RouteNetlinkMessage::GetLink(msg)) {
+        Ok(answers) => Ok(answers.into_iter().find_map(link_info)),
+        Err(e) if e.errno == Errno::ENODEV => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn list(sock: &mut RouteSocket) -> Result<Vec<LinkInfo>, NetlinkError> {
+    let answers = sock.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+    Ok(answers.into_iter().filter_map(link_info).collect())
+}
+
+/// `ip link add NAME type veth peer name PEER [netns NS]`; the peer is created in the
+/// namespace `peer_ns` when given, which avoids the slow move of `ip link set netns`.
+pub fn add_veth(
+    sock: &mut RouteSocket,
+    name: &str,
+    peer: &str,
+    peer_ns: Option<RawFd>,
+) -> Result<(), NetlinkError> {
+    let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string());
+    if let Some(fd) = peer_ns {
+        peer_msg = peer_msg.setns_by_fd(fd);
+    }
+    let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+        .name(name.to_string())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
+        .build();
+    sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type bridge`.
+pub fn add_bridge(sock: &mut RouteSocket, name: &str) -> Result<(), NetlinkError> {
+    let msg = LinkBridge::new(name).build();
+    sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+pub fn set(sock: &mut RouteSocket, index: u32, change: LinkChange) -> Result<(), NetlinkError> {
+    let b = LinkUnspec::new_with_index(index);
+    let b = match change {
+        LinkChange::Up => b.up(),
+        LinkChange::Down => b.down(),
+        LinkChange::Mtu(m) => b.mtu(m),
+        LinkChange::Master(Some(m)) => b.controller(m),
+        LinkChange::Master(None) => b.nocontroller(),
+    };
+    sock.change(RouteNetlinkMessage::SetLink(b.build()), 0)
+}
+
+/// `ip link set NAME netns NS`.
+pub fn move_to(sock: &mut RouteSocket, index: u32, ns: RawFd) -> Result<(), NetlinkError> {
+    let msg = LinkUnspec::new_with_index(index).setns_by_fd(ns).build();
+    sock.change(RouteNetlinkMessage::SetLink(msg), 0)
+}
+
+/// `ip link del NAME`; a veth takes its peer with it.
+pub fn delete(sock: &mut RouteSocket, index: u32) -> Result<(), NetlinkError> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    sock.change(RouteNetlinkMessage::DelLink(msg), 0)
+}
+
+fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
+    let RouteNetlinkMessage::NewLink(m) = m else {
+        return None;
+    };
+    let mut info = LinkInfo {
+        index: m.header.index,
+        name: String::new(),
+        kind: String::new(),
+        up: m.header.flags.contains(LinkFlags::Up),
+        state: String::new(),
+        mtu: 0,
+        mac: String::new(),
+        master: None,
+    };
+    for a in m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => info.name = n,
+            LinkAttribute::Mtu(v) => info.mtu = v,
+            LinkAttribute::Controller(c) => info.master = Some(c),
+            LinkAttribute::OperState(s) => info.state = state_name(s),
+            LinkAttribute::Address(a) => {
+                info.mac = a
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            }
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let NlLinkInfo::Kind(k) = i {
+                        info.kind = k.to_string();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if info.kind.is_empty() {
+        info.kind = if m.header.flags.contains(LinkFlags::Loopback) {
+            "loopback".into()
+        } else {
+            "device".into()
+        };
+    }
+    Some(info)
+}
+
+fn state_name(s: State) -> String {
+    match s {
+        State::Up => "up",
+        State::Down => "down",
+        State::LowerLayerDown => "lowerlayerdown",
+        State::Dormant => "dormant",
+        State::NotPresent => "notpresent",
+        State::Testing => "testing",
+        _ => "unknown",
+    }
+    .into()
+}

@@ -1,0 +1,13 @@
+//! Networking: named network namespaces, links, addresses, routes and forwarding over
+//! rtnetlink, and NAT rules through nftables, each with an exact undo.
+
+pub mod addrs;
+pub mod cidr;
+pub mod kernel;
+pub mod links;
+pub mod names;
+pub mod netlink;
+pub mod netns;
+pub mod nft;
+pub mod ops;
+pub mod routes;

@@ -1,0 +1,215 @@
+//! Named network namespaces with iproute2's convention: a file in /run/netns with the
+//! namespace bind-mounted on it, under a shared /run/netns mount, so `ip netns list`,
+//! `ip netns exec` and `ip -n` see nsr's namespaces and nsr sees theirs.
+
+use super::netlink::RouteSocket;
+use crate::ops::OpError;
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::stat::{stat, Mode};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+pub fn path_of(name: &str) -> String {
+    format!("{NETNS_RUN_DIR}/{name}")
+}
+
+/// What nsr did to /run/netns itself, so that it can leave it as it found it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunDirChanges {
+    pub made_dir: bool,
+    pub made_mount: bool,
+}
+
+/// The namespace file's inode: the identity of a network namespace.
+pub fn identity(path: &str) -> Result<u64, OpError> {
+    stat(path)
+        .map(|st| st.st_ino)
+        .map_err(|e| OpError::os(e, format!("cannot see network namespace {path}")))
+}
+
+pub fn open_ns(path: &str) -> Result<OwnedFd, OpError> {
+    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| OpError::os(e, format!("cannot open network namespace {path}")))
+}
+
+/// Runs `f` on a short thread that has joined the network namespace `ns`; nsr's own
+/// thread never changes namespace (a sandbox started later must not land in it).
+pub fn within<T: Send>(ns: &OwnedFd, f: impl FnOnce() -> T + Send) -> Result<T, OpError> {
+    let fd = ns.as_fd();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                setns(fd, CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| OpError::os(e, "cannot enter the network namespace"))?;
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| OpError::new("a helper thread inside a network namespace panicked"))?
+    })
+}
+
+/// Makes /run/netns exist and be a shared mount point, as `ip netns add` does.
+pub fn prepare_run_dir() -> Result<RunDirChanges, OpError> {
+    let mut changes = RunDirChanges::default();
+    match std::fs::create_dir(NETNS_RUN_DIR) {
+        Ok(()) => changes.made_dir = true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(OpError::os(
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                format!("cannot create {NETNS_RUN_DIR}"),
+            ))
+        }
+    }
+    let shared = || {
+        mount(
+            None::<&str>,
+            NETNS_RUN_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => {}
+        Err(Errno::EINVAL) => {
+            // Not a mount point yet: bind it onto itself, then share it.
+            mount(
+                Some(NETNS_RUN_DIR),
+                NETNS_RUN_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| OpError::os(e, format!("cannot bind-mount {NETNS_RUN_DIR}")))?;
+            changes.made_mount = true;
+            shared().map_err(|e| OpError::os(e, format!("cannot make {NETNS_RUN_DIR} shared")))?;
+        }
+        Err(e) => {
+            return Err(OpError::os(
+                e,
+                format!("cannot make {NETNS_RUN_DIR} shared"),
+            ))
+        }
+    }
+    Ok(changes)
+}
+
+/// Takes back what `prepare_run_dir` did, but only while no namespace file is left in
+/// it: another tool's netns there keeps the mount and the directory.
+pub fn restore_run_dir(changes: RunDirChanges) -> Result<(), OpError> {
+    let empty = std::fs::read_dir(NETNS_RUN_DIR)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if !empty {
+        return Ok(());
+    }
+    if changes.made_mount {
+        umount2(NETNS_RUN_DIR, MntFlags::MNT_DETACH)
+            .map_err(|e| OpError::os(e, format!("cannot unmount {NETNS_RUN_DIR}")))?;
+    }
+    if changes.made_dir {
+        let _ = std::fs::remove_dir(NETNS_RUN_DIR);
+    }
+    Ok(())
+}
+
+/// `ip netns add NAME`: returns a route socket already inside the new namespace.
+pub fn add(name: &str) -> Result<RouteSocket, OpError> {
+    let path = path_of(name);
+    let file = open(
+        path.as_str(),
+        OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::EEXIST => OpError::os(e, format!("network namespace '{name}' already exists"))
+            .with_hint("nsr never takes over a netns it did not create: pick another name, or use netns_open(name) to work in the existing one"),
+        e => OpError::os(e, format!("cannot create {path}")),
+    })?;
+    drop(file);
+    let made = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<i32, OpError> {
+                unshare(CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| OpError::os(e, "unshare(CLONE_NEWNET) failed"))?;
+                mount(
+                    Some("/proc/thread-self/ns/net"),
+                    path.as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(|e| OpError::os(e, format!("cannot bind the new namespace on {path}")))?;
+                Ok(RouteSocket::open()?.into_raw_fd())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(OpError::new("the netns helper thread panicked")))
+    });
+    match made {
+        // SAFETY: the fd is the route socket the helper thread just opened and gave up.
+        Ok(fd) => Ok(unsafe { RouteSocket::from_raw_fd(fd) }),
+        Err(e) => {
+            let _ = umount2(path.as_str(), MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// `ip netns del NAME`. The namespace itself ends when nothing else holds it.
+pub fn delete(name: &str) -> Result<bool, OpError> {
+    let path = path_of(name);
+    if !Path::new(&path).exists() {
+        return Ok(false);
+    }
+    match umount2(path.as_str(), MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(e) => return Err(OpError::os(e, format!("cannot unmount {path}"))),
+    }
+    std::fs::remove_file(&path).map_err(|e| {
+        OpError::os(
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            format!("cannot remove {path}"),
+        )
+    })?;
+    Ok(true)
+}
+
+/// Opens a route socket inside the namespace at `path`.
+pub fn socket_in(ns: &OwnedFd) -> Result<RouteSocket, OpError> {
+    let fd = within(ns, || RouteSocket::open().map(|s| s.into_raw_fd()))??;
+    // SAFETY: the fd is the route socket the helper thread just opened and gave up.
+    Ok(unsafe { RouteSocket::from_raw_fd(fd) })
+}
+
+/// Reads and writes a sysctl such as `net/ipv4/ip_forward` as seen inside `ns`:
+/// /proc/sys/net shows the namespace of the thread that opens it.
+pub fn sysctl_swap(ns: &OwnedFd, key: &str, value: Option<&str>) -> Result<String, OpError> {
+    let path = format!("/proc/sys/{key}");
+    let key = key.to_string();
+    let value = value.map(str::to_string);
+    within(ns, move || -> Result<String, OpError> {
+        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let old = std::fs::read_to_string(&path)
+            .map_err(|e| OpError::os(errno(e), format!("cannot read sysctl {key}")))?
+            .trim()
+            .to_string();
+        if let Some(v) = value {
+            if v != old {
+                std::fs::write(&path, format!("{v}\n"))
+                    .map_err(|e| OpError::os(errno(e), format!("cannot write sysctl {key}")))?;
+            }
+        }
+        Ok(old)
+    })?
+}
+
+pub fn raw(fd: &OwnedFd) -> i32 {
+    fd.as_raw_fd()
+}

@@ -1,0 +1,336 @@
+//! NAT and forwarding rules through nftables. Every rule a run adds in a namespace lives
+//! in one table of its own (`table inet nsr_<pid>`), created with `create table` (which
+//! fails rather than merging into a table of the same name) and applied with `nft -f -`
+//! as one transaction. Undo deletes the run's rules or the whole table and nothing
+//! else: nsr never flushes, reorders or re-policies chains it does not own.
+
+use super::cidr::IpCidr;
+use crate::ops::OpError;
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatRule {
+    /// `iptables -t nat -A POSTROUTING -s SOURCE -o OUT -j MASQUERADE`
+    Masquerade { source: IpCidr, out: String },
+    /// `iptables -A FORWARD -i IN -o OUT -j ACCEPT`
+    Forward { input: String, out: String },
+    /// `iptables -t nat -A PREROUTING [-i IN] -p tcp --dport PORT -j DNAT --to TO:TO_PORT`
+    PortForward {
+        proto: Proto,
+        port: u16,
+        to: IpAddr,
+        to_port: u16,
+        input: Option<String>,
+    },
+}
+
+impl NatRule {
+    /// The chain of nsr's table the rule goes in, and how that chain hooks in.
+    pub fn chain(&self) -> (&'static str, &'static str) {
+        match self {
+            NatRule::Masquerade { .. } => (
+                "postrouting",
+                "type nat hook postrouting priority srcnat; policy accept;",
+            ),
+            NatRule::Forward { .. } => (
+                "forward",
+                "type filter hook forward priority filter; policy accept;",
+            ),
+            NatRule::PortForward { .. } => (
+                "prerouting",
+                "type nat hook prerouting priority dstnat; policy accept;",
+            ),
+        }
+    }
+
+    /// The rule in nft's words.
+    pub fn text(&self) -> String {
+        match self {
+            NatRule::Masquerade { source, out } => format!(
+                "{} saddr {} oifname {} masquerade",
+                family_word(source.is_v6()),
+                source.network(),
+                quoted(out)
+            ),
+            NatRule::Forward { input, out } => {
+                format!("iifname {} oifname {} accept", quoted(input), quoted(out))
+            }
+            NatRule::PortForward {
+                proto,
+                port,
+                to,
+                to_port,
+                input,
+            } => {
+                let iif = input
+                    .as_ref()
+                    .map(|i| format!("iifname {} ", quoted(i)))
+                    .unwrap_or_default();
+                let target = if to.is_ipv6() {
+                    format!("[{to}]:{to_port}")
+                } else {
+                    format!("{to}:{to_port}")
+                };
+                format!(
+                    "{iif}{} dport {port} dnat {} to {target}",
+                    proto.name(),
+                    family_word(to.is_ipv6())
+                )
+            }
+        }
+    }
+
+    /// The same rule as the tutorial writes it with iptables.
+    pub fn iptables(&self) -> String {
+        match self {
+            NatRule::Masquerade { source, out } => format!(
+                "{} -t nat -A POSTROUTING -s {} -o {out} -j MASQUERADE",
+                iptables_cmd(source.is_v6()),
+                source.network()
+            ),
+            NatRule::Forward { input, out } => {
+                format!("iptables -A FORWARD -i {input} -o {out} -j ACCEPT")
+            }
+            NatRule::PortForward {
+                proto,
+                port,
+                to,
+                to_port,
+                input,
+            } => format!(
+                "{} -t nat -A PREROUTING{} -p {} --dport {port} -j DNAT --to-destination {}",
+                iptables_cmd(to.is_ipv6()),
+                input
+                    .as_ref()
+                    .map(|i| format!(" -i {i}"))
+                    .unwrap_or_default(),
+                proto.name(),
+                if to.is_ipv6() {
+                    format!("[{to}]:{to_port}")
+                } else {
+                    format!("{to}:{to_port}")
+                }
+            ),
+        }
+    }
+}
+
+fn iptables_cmd(v6: bool) -> &'static str {
+    if v6 {
+        "ip6tables"
+    } else {
+        "iptables"
+    }
+}
+
+fn family_word(v6: bool) -> &'static str {
+    if v6 {
+        "ip6"
+    } else {
+        "ip"
+    }
+}
+
+/// Interface names are checked (no quotes possible); nft wants them quoted.
+fn quoted(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// The run's own table name.
+pub fn table_name() -> String {
+    format!("nsr_{}", std::process::id())
+}
+
+/// The commands that add `rule`, creating the table and chain first when asked.
+pub fn add_script(table: &str, rule: &NatRule, create_table: bool, create_chain: bool) -> String {
+    let (chain, def) = rule.chain();
+    let mut s = String::new();
+    if create_table {
+        s.push_str(&format!("create table inet {table}\n"));
+    }
+    if create_chain {
+        s.push_str(&format!("add chain inet {table} {chain} {{ {def} }}\n"));
+    }
+    s.push_str(&format!("add rule inet {table} {chain} {}\n", rule.text()));
+    s
+}
+
+/// Where the nft binary is, or a clear error saying how to get it.
+pub fn find_nft() -> Result<PathBuf, OpError> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
+    dirs.into_iter()
+        .map(|d| d.join("nft"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            OpError::os(Errno::ENOENT, "the nft program is needed for NAT and forwarding rules and was not found")
+                .with_hint("install it: apt-get install nftables (Debian/Ubuntu), dnf install nftables (Fedora)")
+        })
+}
+
+/// Runs `nft ARGS` with `input` on stdin inside the network namespace `ns`.
+pub fn run(ns: &OwnedFd, args: &[&str], input: &str) -> Result<String, OpError> {
+    let nft = find_nft()?;
+    let fd = ns.as_fd().as_raw_fd();
+    let mut cmd = Command::new(&nft);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: nsr is single-threaded; the child only calls setns before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            setns(BorrowedFd::borrow_raw(fd), CloneFlags::CLONE_NEWNET)
+                .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| OpError::new(format!("cannot start {}: {e}", nft.display())))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| OpError::new(format!("nft did not finish: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errno = if stderr.contains("File exists") {
+            Some(Errno::EEXIST)
+        } else if stderr.contains("No such file or directory") {
+            Some(Errno::ENOENT)
+        } else if stderr.contains("Operation not permitted") {
+            Some(Errno::EPERM)
+        } else {
+            None
+        };
+        let first = stderr
+            .lines()
+            .find(|l| l.contains("Error"))
+            .unwrap_or(stderr.trim())
+            .trim()
+            .to_string();
+        return Err(OpError {
+            errno,
+            message: format!("nft refused the rules: {first}"),
+            hint: None,
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The handle nft gave the rule it echoed (`add rule ... # handle 7`).
+pub fn echoed_rule_handle(echo: &str) -> Option<u64> {
+    echo.lines()
+        .filter(|l| l.starts_with("add rule "))
+        .filter_map(|l| {
+            l.rsplit_once("# handle ")
+                .and_then(|(_, h)| h.trim().parse().ok())
+        })
+        .last()
+}
+
+/// Chains of other tables that drop forwarded packets by default (Docker's FORWARD
+/// policy, for one), from `nft list chains`: nsr's accept rules cannot override them.
+pub fn foreign_forward_drops(listing: &str, own_table: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut table = String::new();
+    let mut chain = String::new();
+    for line in listing.lines().map(str::trim) {
+        if let Some(t) = line.strip_prefix("table ") {
+            table = t.trim_end_matches('{').trim().to_string();
+        } else if let Some(c) = line.strip_prefix("chain ") {
+            chain = c.trim_end_matches('{').trim().to_string();
+        } else if line.contains("hook forward")
+            && line.contains("policy drop")
+            && !table.ends_with(&format!(" {own_table}"))
+        {
+            found.push(format!("table {table} chain {chain}"));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_tutorial_rules_in_nft_words() {
+        let m = NatRule::Masquerade {
+            source: IpCidr::parse("172.16.99.100/24").unwrap(),
+            out: "ens3".into(),
+        };
+        assert_eq!(
+            m.text(),
+            "ip saddr 172.16.99.0/24 oifname \"ens3\" masquerade"
+        );
+        assert_eq!(
+            m.iptables(),
+            "iptables -t nat -A POSTROUTING -s 172.16.99.0/24 -o ens3 -j MASQUERADE"
+        );
+        let s = add_script("nsr_1", &m, true, true);
+        assert_eq!(
+            s,
+            "create table inet nsr_1\n\
+             add chain inet nsr_1 postrouting { type nat hook postrouting priority srcnat; policy accept; }\n\
+             add rule inet nsr_1 postrouting ip saddr 172.16.99.0/24 oifname \"ens3\" masquerade\n"
+        );
+        let p = NatRule::PortForward {
+            proto: Proto::Tcp,
+            port: 8080,
+            to: "10.0.0.2".parse().unwrap(),
+            to_port: 80,
+            input: Some("veth0".into()),
+        };
+        assert_eq!(
+            p.text(),
+            "iifname \"veth0\" tcp dport 8080 dnat ip to 10.0.0.2:80"
+        );
+        let f = NatRule::Forward {
+            input: "veth0".into(),
+            out: "ens3".into(),
+        };
+        assert_eq!(f.text(), "iifname \"veth0\" oifname \"ens3\" accept");
+    }
+
+    #[test]
+    fn reads_the_handle_nft_echoes() {
+        let echo = "create table inet t1 # handle 1\nadd chain inet t1 postrouting { type nat hook postrouting priority srcnat; policy accept; } # handle 1\nadd rule inet t1 postrouting ip saddr 10.0.0.0/24 oifname \"eth0\" masquerade # handle 2\n# new generation 2 by process 1 (nft)\n";
+        assert_eq!(echoed_rule_handle(echo), Some(2));
+        assert_eq!(echoed_rule_handle("nothing"), None);
+    }
+
+    #[test]
+    fn finds_foreign_drop_policies() {
+        let listing = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable inet nsr_9 {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n";
+        assert_eq!(
+            foreign_forward_drops(listing, "nsr_9"),
+            vec!["table ip filter chain FORWARD".to_string()]
+        );
+    }
+}
