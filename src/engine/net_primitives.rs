@@ -2,7 +2,7 @@
 //! Each converts its arguments into a `NetOp` and hands it to the session.
 
 use super::convert::string;
-use super::net_values::{Link, Netns, VethPair};
+use super::net_values::{HostNet, Link, Netns, VethPair};
 use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
 use super::values::Sandbox;
 use crate::net::cidr::{parse_ip, IpCidr};
@@ -25,6 +25,12 @@ impl NetTarget for Netns {
     }
 }
 
+impl NetTarget for HostNet {
+    fn ns_ref(&self) -> NsRef {
+        NsRef::Host
+    }
+}
+
 impl NetTarget for Sandbox {
     fn ns_ref(&self) -> NsRef {
         NsRef::Sandbox(self.id)
@@ -34,11 +40,13 @@ impl NetTarget for Sandbox {
 fn target_of(d: &Dynamic, what: &str) -> Result<NsRef, String> {
     if let Some(n) = d.clone().try_cast::<Netns>() {
         Ok(n.ns_ref())
+    } else if d.is::<HostNet>() {
+        Ok(NsRef::Host)
     } else if let Some(s) = d.clone().try_cast::<Sandbox>() {
         Ok(s.ns_ref())
     } else {
         Err(format!(
-            "{what} must be a netns or a sandbox, not {}",
+            "{what} must be a netns, a sandbox or host(), not {}",
             d.type_name()
         ))
     }
@@ -243,9 +251,9 @@ fn forward(session: &Shared, call: &Call, ns: NsRef, input: &str, out: &str) -> 
 fn port_forward(session: &Shared, call: &Call, ns: NsRef, opts: &Map) -> R<()> {
     let get = |k: &str| opts.get(k).cloned();
     for k in opts.keys() {
-        if !["port", "to", "to_port", "proto", "in"].contains(&k.as_str()) {
+        if !["port", "to", "to_port", "proto", "iface"].contains(&k.as_str()) {
             return Err(call.bad(format!(
-                "unknown option '{k}' for port_forward (known: port, to, to_port, proto, in)"
+                "unknown option '{k}' for port_forward (known: port, to, to_port, proto, iface)"
             )));
         }
     }
@@ -279,9 +287,9 @@ fn port_forward(session: &Shared, call: &Call, ns: NsRef, opts: &Map) -> R<()> {
             return Err(call.bad(format!("proto must be \"tcp\" or \"udp\", not \"{other}\"")))
         }
     };
-    let input = match get("in") {
+    let input = match get("iface") {
         Some(v) => {
-            let i = string(&v, "in").map_err(|e| call.bad(e))?;
+            let i = string(&v, "iface").map_err(|e| call.bad(e))?;
             ifname(call, &i)?;
             Some(i)
         }
@@ -382,7 +390,7 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "link",
-        &["ns: Netns | Sandbox", "name: String"],
+        &["ns: Netns | Sandbox | HostNet", "name: String"],
         "/// The link of that name in the namespace, to call up(), addr(), mtu() on.",
     )
     .register_into_engine(
@@ -401,7 +409,11 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "addr",
-        &["ns: Netns | Sandbox", "dev: String", "cidr: String"],
+        &[
+            "ns: Netns | Sandbox | HostNet",
+            "dev: String",
+            "cidr: String",
+        ],
         "/// `ip addr add CIDR dev DEV` in the namespace (IPv4 or IPv6); undo deletes the address.",
     )
     .register_into_engine(
@@ -415,7 +427,7 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "up",
-        &["ns: Netns | Sandbox", "dev: String"],
+        &["ns: Netns | Sandbox | HostNet", "dev: String"],
         "/// `ip link set DEV up` in the namespace (for example \"lo\").",
     )
     .register_into_engine(
@@ -429,7 +441,7 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "down",
-        &["ns: Netns | Sandbox", "dev: String"],
+        &["ns: Netns | Sandbox | HostNet", "dev: String"],
         "/// `ip link set DEV down` in the namespace.",
     )
     .register_into_engine(
@@ -443,7 +455,7 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "mtu",
-        &["ns: Netns | Sandbox", "dev: String", "mtu: i64"],
+        &["ns: Netns | Sandbox | HostNet", "dev: String", "mtu: i64"],
         "/// `ip link set DEV mtu N` in the namespace; undo restores the old MTU.",
     )
     .register_into_engine(
@@ -455,13 +467,13 @@ fn register_ns_methods<T: NetTarget>(
         },
     );
     let s = session.clone();
-    reg(docs, "route", &["ns: Netns | Sandbox", "dest: String", "via_or_dev: String"], "/// `ip route add DEST via GATEWAY` (an address) or `dev DEVICE` (a name); DEST is \"default\" or a CIDR.")
+    reg(docs, "route", &["ns: Netns | Sandbox | HostNet", "dest: String", "via_or_dev: String"], "/// `ip route add DEST via GATEWAY` (an address) or `dev DEVICE` (a name); DEST is \"default\" or a CIDR.")
         .register_into_engine(engine, move |ctx: NativeCallContext, t: &mut T, dest: &str, via: &str| -> R<()> {
             let call = Call::new(&ctx, "route", &[dest.into(), via.into()]);
             route(&s, &call, t.ns_ref(), dest, via)
         });
     let s = session.clone();
-    reg(docs, "route", &["ns: Netns | Sandbox", "dest: String", "options: Map"], "/// A route with options: #{ via, dev, metric, v6: true (for a default IPv6 route via a device) }.")
+    reg(docs, "route", &["ns: Netns | Sandbox | HostNet", "dest: String", "options: Map"], "/// A route with options: #{ via, dev, metric, v6: true (for a default IPv6 route via a device) }.")
         .register_into_engine(engine, move |ctx: NativeCallContext, t: &mut T, dest: &str, opts: Map| -> R<()> {
             let call = Call::new(&ctx, "route", &[dest.into(), Dynamic::from(opts.clone())]);
             route_opts(&s, &call, t.ns_ref(), dest, &opts)
@@ -470,7 +482,11 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "veth",
-        &["ns: Netns | Sandbox", "name: String", "peer: String"],
+        &[
+            "ns: Netns | Sandbox | HostNet",
+            "name: String",
+            "peer: String",
+        ],
         "/// A veth pair with both ends in the namespace.",
     )
     .register_into_engine(
@@ -483,8 +499,33 @@ fn register_ns_methods<T: NetTarget>(
     let s = session.clone();
     reg(
         docs,
+        "veth",
+        &[
+            "ns: Netns | Sandbox | HostNet",
+            "name: String",
+            "peer: String",
+            "peer_ns: Netns | Sandbox | HostNet",
+        ],
+        "/// A veth pair with NAME in the namespace and PEER created directly in PEER_NS.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext,
+              t: &mut T,
+              name: &str,
+              peer: &str,
+              target: Dynamic|
+              -> R<VethPair> {
+            let call = Call::new(&ctx, "veth", &[name.into(), peer.into(), target.clone()]);
+            let peer_ns = target_of(&target, "the peer's namespace").map_err(|e| call.bad(e))?;
+            veth(&s, &call, t.ns_ref(), name, peer, peer_ns)
+        },
+    );
+    let s = session.clone();
+    reg(
+        docs,
         "bridge",
-        &["ns: Netns | Sandbox", "name: String"],
+        &["ns: Netns | Sandbox | HostNet", "name: String"],
         "/// A bridge in the namespace.",
     )
     .register_into_engine(
@@ -499,14 +540,14 @@ fn register_ns_methods<T: NetTarget>(
         ("ip6_forward", true, "/// Sets net.ipv6.conf.all.forwarding in the namespace; undo restores the previous value."),
     ] {
         let s = session.clone();
-        reg(docs, name, &["ns: Netns | Sandbox", "on: bool"], doc)
+        reg(docs, name, &["ns: Netns | Sandbox | HostNet", "on: bool"], doc)
             .register_into_engine(engine, move |ctx: NativeCallContext, t: &mut T, on: bool| -> R<()> {
                 let call = Call::new(&ctx, name, &[Dynamic::from(on)]);
                 forwarding(&s, &call, t.ns_ref(), v6, on)
             });
     }
     let s = session.clone();
-    reg(docs, "masquerade", &["ns: Netns | Sandbox", "source: String", "out: String"], "/// Source NAT for SOURCE (a CIDR) leaving by OUT, in nsr's own nftables table of the namespace.")
+    reg(docs, "masquerade", &["ns: Netns | Sandbox | HostNet", "source: String", "out: String"], "/// Source NAT for SOURCE (a CIDR) leaving by OUT, in nsr's own nftables table of the namespace.")
         .register_into_engine(engine, move |ctx: NativeCallContext, t: &mut T, src: &str, out: &str| -> R<()> {
             let call = Call::new(&ctx, "masquerade", &[src.into(), out.into()]);
             masquerade(&s, &call, t.ns_ref(), src, out)
@@ -515,7 +556,7 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "forward",
-        &["ns: Netns | Sandbox", "in: String", "out: String"],
+        &["ns: Netns | Sandbox | HostNet", "in: String", "out: String"],
         "/// Accepts forwarding from IN to OUT (one direction), in nsr's own table.",
     )
     .register_into_engine(
@@ -530,7 +571,7 @@ fn register_ns_methods<T: NetTarget>(
         docs,
         "port_forward",
         &[
-            "ns: Netns | Sandbox",
+            "ns: Netns | Sandbox | HostNet",
             "port: i64",
             "to: String",
             "to_port: i64",
@@ -556,8 +597,8 @@ fn register_ns_methods<T: NetTarget>(
     reg(
         docs,
         "port_forward",
-        &["ns: Netns | Sandbox", "options: Map"],
-        "/// DNAT with options: #{ port, to, to_port, proto: \"tcp\" | \"udp\", in: interface }.",
+        &["ns: Netns | Sandbox | HostNet", "options: Map"],
+        "/// DNAT with options: #{ port, to, to_port, proto: \"tcp\" | \"udp\", iface: the interface it arrives on }.",
     )
     .register_into_engine(
         engine,
@@ -572,7 +613,7 @@ fn register_ns_methods<T: NetTarget>(
         ("routes", "/// The namespace's main routing table: [#{ dest, via, dev, metric, protocol, scope }]."),
     ] {
         let s = session.clone();
-        reg(docs, name, &["ns: Netns | Sandbox"], doc)
+        reg(docs, name, &["ns: Netns | Sandbox | HostNet"], doc)
             .register_into_engine(engine, move |ctx: NativeCallContext, t: &mut T| -> R<Array> {
                 let call = Call::new(&ctx, name, &[]);
                 inspect(&s, &call, inspect_op(name, t.ns_ref()))
@@ -591,6 +632,9 @@ fn inspect_op(name: &str, ns: NsRef) -> NetOp {
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     register_ns_methods::<Netns>(engine, docs, session);
     register_ns_methods::<Sandbox>(engine, &mut Vec::new(), session);
+    register_ns_methods::<HostNet>(engine, &mut Vec::new(), session);
+    reg(docs, "host", &[], "/// The host's network namespace, with the same methods as a netns (a router a recipe can swap for netns(name)).")
+        .register_into_engine(engine, |_ctx: NativeCallContext| -> R<HostNet> { Ok(HostNet) });
 
     let s = session.clone();
     reg(docs, "netns", &["name: String"], "/// Creates a named network namespace (`ip netns add NAME`); undo deletes it, and its links with it.")
@@ -626,7 +670,11 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
     reg(
         docs,
         "veth",
-        &["name: String", "peer: String", "peer_ns: Netns | Sandbox"],
+        &[
+            "name: String",
+            "peer: String",
+            "peer_ns: Netns | Sandbox | HostNet",
+        ],
         "/// A veth pair whose peer is created directly in PEER_NS (faster than moving it there).",
     )
     .register_into_engine(
@@ -766,7 +814,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
         docs,
         "port_forward",
         &["options: Map"],
-        "/// DNAT on the host with options: #{ port, to, to_port, proto, in }.",
+        "/// DNAT on the host with options: #{ port, to, to_port, proto, iface }.",
     )
     .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<()> {
         let call = Call::new(&ctx, "port_forward", &[Dynamic::from(opts.clone())]);
@@ -862,7 +910,7 @@ fn register_link_methods(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, sess
         },
     );
     let s = session.clone();
-    reg(docs, "move_to", &["link: Link", "ns: Netns | Sandbox"], "/// `ip link set LINK netns NS`; returns the link where it now is. (veth(a, b, ns) is faster.)")
+    reg(docs, "move_to", &["link: Link", "ns: Netns | Sandbox | HostNet"], "/// `ip link set LINK netns NS`; returns the link where it now is. (veth(a, b, ns) is faster.)")
         .register_into_engine(engine, move |ctx: NativeCallContext, l: &mut Link, target: Dynamic| -> R<Link> {
             let call = Call::new(&ctx, "move_to", std::slice::from_ref(&target));
             let to = target_of(&target, "the namespace to move to").map_err(|e| call.bad(e))?;

@@ -30,6 +30,11 @@ impl Link {
     }
 }
 
+/// The host's network namespace (nsr's own), as a value with the same methods as a
+/// netns: a recipe can take either as its router.
+#[derive(Debug, Clone, Copy)]
+pub struct HostNet;
+
 /// Both ends of a veth pair: `host` where it was made, `peer` where its peer went.
 #[derive(Debug, Clone)]
 pub struct VethPair {
@@ -44,6 +49,10 @@ pub fn register_types(engine: &mut Engine) {
         .register_get("path", |n: &mut Netns| crate::net::netns::path_of(&n.name))
         .register_fn("to_string", |n: &mut Netns| n.describe())
         .register_fn("to_debug", |n: &mut Netns| n.describe());
+    engine
+        .register_type_with_name::<HostNet>("HostNet")
+        .register_fn("to_string", |_: &mut HostNet| "host".to_string())
+        .register_fn("to_debug", |_: &mut HostNet| "host".to_string());
     engine
         .register_type_with_name::<Link>("Link")
         .register_get("name", |l: &mut Link| l.name.clone())

@@ -7,7 +7,7 @@
 
 use super::links::{self, LinkChange, LinkInfo};
 use super::netlink::{NetlinkError, RouteSocket};
-use super::netns::{self, RunDirChanges};
+use super::netns;
 use super::nft::{self, NatRule};
 use super::ops::{
     forwarding_key, AddrView, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
@@ -50,7 +50,8 @@ pub struct NetKernel {
     named: HashMap<String, Ino>,
     links: Vec<LinkRecord>,
     tables: HashMap<Ino, TableRecord>,
-    run_dir: Option<RunDirChanges>,
+    /// Whether this run added a namespace in /run/netns.
+    used_run_dir: bool,
     whole_rollback: bool,
     /// Link names that go away with a namespace being deleted, to wait for.
     await_gone: Vec<(Ino, String)>,
@@ -126,10 +127,9 @@ impl NetKernel {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        if self.named.is_empty() {
-            if let Some(changes) = self.run_dir.take() {
-                netns::restore_run_dir(changes)?;
-            }
+        if self.used_run_dir && self.named.is_empty() {
+            self.used_run_dir = false;
+            netns::restore_run_dir()?;
         }
         Ok(())
     }
@@ -251,10 +251,10 @@ impl NetKernel {
         match op {
             NetOp::NetnsAdd { name } => {
                 names::check_netns_name(name).map_err(OpError::new)?;
-                if self.run_dir.is_none() {
-                    self.run_dir = Some(netns::prepare_run_dir()?);
-                }
+                let lock = netns::prepare_run_dir()?;
+                self.used_run_dir = true;
                 let sock = netns::add(name)?;
+                drop(lock);
                 let path = netns::path_of(name);
                 let ino = netns::identity(&path)?;
                 self.fds.insert(ino, netns::open_ns(&path)?);

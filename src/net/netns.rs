@@ -9,20 +9,13 @@ use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::{stat, Mode};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
 pub fn path_of(name: &str) -> String {
     format!("{NETNS_RUN_DIR}/{name}")
-}
-
-/// What nsr did to /run/netns itself, so that it can leave it as it found it.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RunDirChanges {
-    pub made_dir: bool,
-    pub made_mount: bool,
 }
 
 /// The namespace file's inode: the identity of a network namespace.
@@ -53,19 +46,41 @@ pub fn within<T: Send>(ns: &OwnedFd, f: impl FnOnce() -> T + Send) -> Result<T, 
     })
 }
 
-/// Makes /run/netns exist and be a shared mount point, as `ip netns add` does.
-pub fn prepare_run_dir() -> Result<RunDirChanges, OpError> {
-    let mut changes = RunDirChanges::default();
-    match std::fs::create_dir(NETNS_RUN_DIR) {
-        Ok(()) => changes.made_dir = true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+/// Where nsr notes that it made /run/netns a mount (and maybe the directory), so that
+/// whichever nsr run finds it empty last takes it back, even when runs overlap.
+const MARKER_DIR: &str = "/run/nsr";
+const MARKER: &str = "/run/nsr/netns-mount";
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// An exclusive lock on /run/netns, held while a namespace is added there or the
+/// directory is checked and taken back, so that overlapping runs do not race.
+pub struct RunDirLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+fn lock_run_dir() -> Result<RunDirLock, OpError> {
+    let dir = std::fs::File::open(NETNS_RUN_DIR)
+        .map_err(|e| OpError::os(io_errno(e), format!("cannot open {NETNS_RUN_DIR}")))?;
+    nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive)
+        .map(RunDirLock)
+        .map_err(|(_, e)| OpError::os(e, format!("cannot lock {NETNS_RUN_DIR}")))
+}
+
+/// Makes /run/netns exist and be a shared mount point, as `ip netns add` does, and
+/// returns the lock to hold while adding a namespace there.
+pub fn prepare_run_dir() -> Result<RunDirLock, OpError> {
+    let made_dir = match std::fs::create_dir(NETNS_RUN_DIR) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => {
             return Err(OpError::os(
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                io_errno(e),
                 format!("cannot create {NETNS_RUN_DIR}"),
             ))
         }
-    }
+    };
+    let lock = lock_run_dir()?;
     let shared = || {
         mount(
             None::<&str>,
@@ -79,6 +94,10 @@ pub fn prepare_run_dir() -> Result<RunDirChanges, OpError> {
         Ok(()) => {}
         Err(Errno::EINVAL) => {
             // Not a mount point yet: bind it onto itself, then share it.
+            std::fs::create_dir_all(MARKER_DIR)
+                .map_err(|e| OpError::os(io_errno(e), format!("cannot create {MARKER_DIR}")))?;
+            std::fs::write(MARKER, if made_dir { "mount dir\n" } else { "mount\n" })
+                .map_err(|e| OpError::os(io_errno(e), format!("cannot write {MARKER}")))?;
             mount(
                 Some(NETNS_RUN_DIR),
                 NETNS_RUN_DIR,
@@ -87,7 +106,6 @@ pub fn prepare_run_dir() -> Result<RunDirChanges, OpError> {
                 None::<&str>,
             )
             .map_err(|e| OpError::os(e, format!("cannot bind-mount {NETNS_RUN_DIR}")))?;
-            changes.made_mount = true;
             shared().map_err(|e| OpError::os(e, format!("cannot make {NETNS_RUN_DIR} shared")))?;
         }
         Err(e) => {
@@ -97,23 +115,31 @@ pub fn prepare_run_dir() -> Result<RunDirChanges, OpError> {
             ))
         }
     }
-    Ok(changes)
+    Ok(lock)
 }
 
-/// Takes back what `prepare_run_dir` did, but only while no namespace file is left in
-/// it: another tool's netns there keeps the mount and the directory.
-pub fn restore_run_dir(changes: RunDirChanges) -> Result<(), OpError> {
+/// Takes back the /run/netns mount (and directory) that an nsr run made, once no
+/// namespace file is left in it: another tool's netns there keeps both.
+pub fn restore_run_dir() -> Result<(), OpError> {
+    let Ok(marker) = std::fs::read_to_string(MARKER) else {
+        return Ok(());
+    };
+    let Ok(_lock) = lock_run_dir() else {
+        return Ok(());
+    };
     let empty = std::fs::read_dir(NETNS_RUN_DIR)
         .map(|mut d| d.next().is_none())
         .unwrap_or(false);
-    if !empty {
+    if !empty || !Path::new(MARKER).exists() {
         return Ok(());
     }
-    if changes.made_mount {
-        umount2(NETNS_RUN_DIR, MntFlags::MNT_DETACH)
-            .map_err(|e| OpError::os(e, format!("cannot unmount {NETNS_RUN_DIR}")))?;
+    match umount2(NETNS_RUN_DIR, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(e) => return Err(OpError::os(e, format!("cannot unmount {NETNS_RUN_DIR}"))),
     }
-    if changes.made_dir {
+    let _ = std::fs::remove_file(MARKER);
+    let _ = std::fs::remove_dir(MARKER_DIR);
+    if marker.contains("dir") {
         let _ = std::fs::remove_dir(NETNS_RUN_DIR);
     }
     Ok(())
@@ -208,8 +234,4 @@ pub fn sysctl_swap(ns: &OwnedFd, key: &str, value: Option<&str>) -> Result<Strin
         }
         Ok(old)
     })?
-}
-
-pub fn raw(fd: &OwnedFd) -> i32 {
-    fd.as_raw_fd()
 }

@@ -35,6 +35,11 @@ pub fn prefix() -> String {
     format!("{PREFIX}{}", std::process::id())
 }
 
+/// A prefix short enough for interface names (15 bytes): `nsrt` and 4 digits of the pid.
+pub fn short_prefix() -> String {
+    format!("{PREFIX}{}", std::process::id() % 10000)
+}
+
 /// Removes what an earlier, killed test run may have left: only names with our prefix.
 fn sweep() {
     if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
@@ -53,6 +58,20 @@ fn sweep() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with(PREFIX) {
                 let _ = Command::new("ip").args(["netns", "del", &name]).status();
+            }
+        }
+    }
+    if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = l
+                .split(": ")
+                .nth(1)
+                .unwrap_or("")
+                .split('@')
+                .next()
+                .unwrap_or("");
+            if name.starts_with(PREFIX) {
+                let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }
     }
@@ -293,6 +312,11 @@ impl HostState {
                 }
             }
         }
+        if let Ok(out) = Command::new("nft").args(["list", "ruleset"]).output() {
+            for (i, l) in String::from_utf8_lossy(&out.stdout).lines().enumerate() {
+                lines.insert(format!("nft: {i:04} {}", l.trim()));
+            }
+        }
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         for l in mountinfo.lines() {
             let f: Vec<&str> = l.split(' ').collect();
@@ -400,4 +424,67 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
         }
     }
     out
+}
+
+fn is_mount_point(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(path))
+}
+
+/// A named netns made by iproute2 (not by nsr), as a host would already have one.
+/// Dropping it deletes it and takes back the /run/netns mount if iproute2 made it here.
+pub struct ForeignNetns {
+    pub name: String,
+    unmount_after: bool,
+}
+
+impl ForeignNetns {
+    pub fn new(name: &str) -> ForeignNetns {
+        let unmount_after = !is_mount_point("/run/netns");
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip netns add {name}");
+        ForeignNetns {
+            name: name.to_string(),
+            unmount_after,
+        }
+    }
+
+    /// Runs `ip netns exec NAME sh -c SCRIPT` and returns its stdout.
+    pub fn sh(&self, script: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Everything a recipe could change inside the namespace.
+    pub fn state(&self) -> String {
+        self.sh("ip -o link show | sed 's/^[0-9]*: //'; ip -o addr show | sed 's/^[0-9]*: //' | sed 's/valid_lft.*//'; ip route show table all; nft list ruleset; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding")
+    }
+}
+
+impl Drop for ForeignNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let empty = std::fs::read_dir("/run/netns")
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if self.unmount_after && empty && is_mount_point("/run/netns") {
+            let _ = nix::mount::umount2("/run/netns", nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
 }

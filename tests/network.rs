@@ -1,0 +1,458 @@
+//! Networking against the real kernel: named netns, veth pairs, bridges, addresses,
+//! routes, forwarding and NAT. Every packet stays between namespaces the test (or its
+//! recipe) created: a "wan" netns with a server stands for the internet.
+
+mod common;
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TUTORIAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-network.nsr");
+
+#[test]
+fn the_tutorial_network_reaches_a_server_through_nat_and_leaves_nothing() {
+    let _g = serial();
+    let before = HostState::take();
+    let p = format!("prefix={}", short_prefix());
+    let r = nsr(&["run", TUTORIAL, &p]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "default via 172.16.99.1 dev eth0",
+            // The server saw the router's wan address: the masquerade really happened.
+            "the server saw the sandbox as: 203.0.113.1",
+            // And the port forward brought the server's request to the sandbox.
+            "the sandbox saw the server as: 203.0.113.2",
+        ],
+    );
+    before.assert_unchanged("after the tutorial network recipe");
+}
+
+/// A sandbox behind a router netns, a wan netns with a server; `nat` says whether the
+/// router masquerades. Prints what the sandbox's fetch got.
+const NAT_WORLD: &str = r#"
+let p = args.p;
+let lan = netns(p + "lan");
+let router = netns(p + "rt");
+let wan = netns(p + "wan");
+let inside = router.veth(p + "in", "eth0", lan);
+inside.host.addr("10.66.0.1/24").up();
+lan.addr("eth0", "10.66.0.2/24"); lan.up("eth0"); lan.up("lo");
+lan.route("default", "10.66.0.1");
+let outside = router.veth(p + "out", "eth0", wan);
+outside.host.addr("198.51.100.1/24").up();
+wan.addr("eth0", "198.51.100.2/24"); wan.up("eth0"); wan.up("lo");
+router.ip_forward(true);
+let server = unshare(#{ kinds: ["mount", "pid"], net: wan });
+server.mount("tmpfs", "/tmp", "tmpfs");
+server.run("mkdir -p /tmp/w/cgi-bin && printf '#!/bin/sh\\necho\\necho $REMOTE_ADDR\\n' > /tmp/w/cgi-bin/ip && chmod +x /tmp/w/cgi-bin/ip && busybox httpd -p 80 -h /tmp/w", #{ check: true });
+let client = unshare(#{ kinds: ["mount", "pid"], net: lan });
+fn fetch(box) {
+    box.run("for i in $(seq 10); do out=$(printf 'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 1 198.51.100.2 80) && [ -n \"$out\" ] && { echo \"$out\" | tail -n 1; exit 0; }; sleep 0.05; done; exit 1")
+}
+let before = fetch(client);
+print("without nat: ok=" + before.ok);
+router.masquerade("10.66.0.0/24", p + "out");
+let after = fetch(client);
+print("with nat: ok=" + after.ok + " seen=" + after.stdout);
+"#;
+
+#[test]
+fn only_the_masquerade_makes_the_server_reachable_and_it_sees_the_router() {
+    let _g = serial();
+    let s = Scratch::new("natworld");
+    let before = HostState::take();
+    let p = format!("p={}", short_prefix());
+    let r = run_recipe(&s, "nat.nsr", NAT_WORLD, &[&p]);
+    r.expect_code(0);
+    // wan has no route back to 10.66.0.0/24: unreachable until the router masquerades.
+    assert_has_all(
+        &r.stdout,
+        &[
+            "without nat: ok=false",
+            "with nat: ok=true seen=[::ffff:198.51.100.1]",
+        ],
+    );
+    before.assert_unchanged("after the NAT world");
+}
+
+/// The tutorial's network steps, each followed by `gate`, which throws at step k. The
+/// comment is the number of journal entries once the step is done.
+const NETWORK_STEPS: &str = r#"
+fn gate(n, k) { if n == k { throw "injected failure at step " + n; } n + 1 }
+let k = parse_int(args.k);
+let p = args.p;
+let n = 1;
+let net = netns(p + "net"); n = gate(n, k);                                   // 1
+let router = netns(p + "rt"); n = gate(n, k);                                 // 2
+let link = router.veth(p + "v0", "eth0", net); n = gate(n, k);                // 3
+link.host.addr("172.16.99.1/24"); n = gate(n, k);                             // 4
+link.host.up(); n = gate(n, k);                                               // 5
+net.addr("eth0", "172.16.99.100/24"); n = gate(n, k);                         // 6
+net.up("eth0"); net.up("lo"); n = gate(n, k);                                 // 8
+net.route("default", "172.16.99.1"); n = gate(n, k);                          // 9
+router.ip_forward(true); n = gate(n, k);                                      // 10
+router.masquerade("172.16.99.0/24", p + "v0"); n = gate(n, k);                // 11
+router.forward(p + "v0", p + "v0"); n = gate(n, k);                           // 12
+let br = bridge(p + "br"); n = gate(n, k);                                    // 13
+let pair = veth(p + "h0", p + "h1"); n = gate(n, k);                          // 14
+br.attach(pair.host); n = gate(n, k);                                         // 15
+pair.peer.move_to(net); n = gate(n, k);                                       // 16
+let box = unshare(#{ kinds: ["mount", "pid"], net: net }); n = gate(n, k);    // 17
+box.run("busybox ping -c1 -W1 172.16.99.1", #{ check: true }); n = gate(n, k); // 17
+box.links(); net.addrs(); routes(); n = gate(n, k);                           // 17
+"#;
+const UNDO_AFTER_STEP: [usize; 18] = [
+    1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 17, 17,
+];
+
+#[test]
+fn failing_at_every_network_step_rolls_back_exactly_what_was_done() {
+    let _g = serial();
+    let s = Scratch::new("netsweep");
+    let file = s.write("sweep.nsr", NETWORK_STEPS);
+    let p = format!("p={}", short_prefix());
+    let before = HostState::take();
+    for k in 1..=UNDO_AFTER_STEP.len() + 1 {
+        let ks = format!("k={k}");
+        let r = nsr(&["run", &file, &ks, &p]);
+        if k > UNDO_AFTER_STEP.len() {
+            r.expect_code(0);
+        } else {
+            r.expect_code(1);
+            let want = format!("rollback: {} step(s)", UNDO_AFTER_STEP[k - 1]);
+            assert!(
+                r.stderr.contains(&want),
+                "step {k}: want {want}\n{}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("FAILED"), "step {k}:\n{}", r.stderr);
+        before.assert_unchanged(&format!("network failure at step {k}"));
+    }
+}
+
+#[test]
+fn sigint_in_the_middle_of_a_network_recipe_rolls_it_back() {
+    let _g = serial();
+    let s = Scratch::new("netsigint");
+    let file = s.write(
+        "int.nsr",
+        r#"
+let net = netns(args.p + "net");
+let l = veth(args.p + "v0", "eth0", net);
+l.host.addr("10.55.0.1/24").up();
+net.addr("eth0", "10.55.0.2/24"); net.up("eth0");
+net.ip_forward(true);
+net.masquerade("10.55.0.0/24", "eth0");
+let box = unshare(#{ kinds: ["mount", "pid"], net: net });
+print("ready");
+box.run("sleep 30");
+"#,
+    );
+    let before = HostState::take();
+    let p = format!("p={}", short_prefix());
+    let mut child = Command::new(NSR)
+        .args(["run", &file, &p])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
+    r.expect_code(130);
+    assert_has_all(&r.stderr, &["SIGINT", "undid netns"]);
+    before.assert_unchanged("after SIGINT");
+}
+
+/// Sets up a sandbox network, says "ready", waits for the gate file, then pings again.
+const HOLDING: &str = r#"
+let net = netns(args.p + "net");
+let l = veth(args.p + "v0", "eth0", net);
+l.host.addr(args.net + ".1/24").up();
+net.addr("eth0", args.net + ".2/24"); net.up("eth0");
+let box = unshare(#{ kinds: ["mount", "pid"], net: net });
+box.run("busybox ping -c1 -W1 " + args.net + ".1", #{ check: true });
+print("ready");
+box.run("while [ ! -e " + args.gate + " ]; do sleep 0.02; done");
+box.run("busybox ping -c1 -W1 " + args.net + ".1", #{ check: true });
+print("still fine");
+"#;
+
+#[test]
+fn runs_side_by_side_do_not_interfere_and_a_name_clash_fails_cleanly() {
+    let _g = serial();
+    let s = Scratch::new("sidebyside");
+    let file = s.write("hold.nsr", HOLDING);
+    let gate = s.path("gate");
+    let before = HostState::take();
+    let start = |prefix: &str, net: &str| {
+        let mut child = Command::new(NSR)
+            .args([
+                "run",
+                &file,
+                &format!("p={prefix}"),
+                &format!("net={net}"),
+                &format!("gate={gate}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        (child, out)
+    };
+    let a = format!("{}a", short_prefix());
+    let b = format!("{}b", short_prefix());
+    let (run_a, mut out_a) = start(&a, "10.61.0");
+    let (run_b, mut out_b) = start(&b, "10.62.0");
+
+    // The same names as run A while A is up: refused, and A's resources are left alone.
+    let clash = nsr(&[
+        "run",
+        &file,
+        &format!("p={a}"),
+        "net=10.63.0",
+        &format!("gate={gate}"),
+    ]);
+    clash.expect_code(1);
+    assert_has_all(
+        &clash.stderr,
+        &[
+            "network namespace '",
+            "already exists",
+            "EEXIST",
+            "hold.nsr:2:",
+        ],
+    );
+    assert!(!clash.stderr.contains("FAILED"), "{}", clash.stderr);
+
+    std::fs::write(&gate, "").unwrap();
+    for (child, out) in [(run_a, &mut out_a), (run_b, &mut out_b)] {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(out, &mut rest).unwrap();
+        let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
+        r.expect_code(0);
+        assert!(rest.contains("still fine"), "{rest}\n{}", r.stderr);
+    }
+    before.assert_unchanged("after two runs side by side and a clash");
+}
+
+#[test]
+fn a_bridge_lab_connects_sandboxes_and_inspection_shows_it() {
+    let _g = serial();
+    let s = Scratch::new("lab");
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "lab.nsr",
+        r#"
+let p = args.p;
+let sw = netns(p + "sw");
+let br = sw.bridge("br0");
+br.up();
+let hosts = [];
+for i in 1..=2 {
+    let h = netns(p + "h" + i);
+    let l = sw.veth("port" + i, "eth0", h);
+    br.attach(l.host).up();
+    h.addr("eth0", "10.9.0." + i + "/24");
+    h.up("eth0");
+    hosts.push(h);
+}
+// A third host is a sandbox with a network namespace of its own.
+let box = unshare(#{ kinds: ["net", "mount", "pid"] });
+let l3 = sw.veth("port3", "eth0", box);
+br.attach(l3.host).up();
+box.addr("eth0", "10.9.0.3/24");
+box.addr("eth0", "fd09::3/64");
+box.up("eth0");
+box.mtu("eth0", 1400);
+box.route("10.99.0.0/16", "10.9.0.1");
+let h1 = unshare(#{ kinds: ["mount", "pid"], net: hosts[0] });
+h1.run("busybox ping -c1 -W2 10.9.0.2 && busybox ping -c1 -W2 10.9.0.3", #{ check: true });
+print("pings ok");
+for l in sw.links() {
+    if l.name.starts_with("port") { print(l.name + " master=" + (l.master == br_index(sw)) + " up=" + l.up); }
+}
+fn br_index(ns) { for l in ns.links() { if l.name == "br0" { return l.index; } } -1 }
+for a in box.addrs() { if a.dev == "eth0" && a.family == "inet" { print("addr " + a.addr); } }
+for a in box.addrs() { if a.addr == "fd09::3/64" { print("addr6 " + a.addr); } }
+for r in box.routes() { if r.via != () { print("route " + r.dest + " via " + r.via + " dev " + r.dev); } }
+for l in box.links() { if l.name == "eth0" { print("mtu " + l.mtu + " kind " + l.kind); } }
+"#,
+        &[&format!("p={}", short_prefix())],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "pings ok",
+            "port1 master=true up=true",
+            "port2 master=true up=true",
+            "port3 master=true up=true",
+            "addr 10.9.0.3/24",
+            "addr6 fd09::3/64",
+            "route 10.99.0.0/16 via 10.9.0.1 dev eth0",
+            "mtu 1400 kind veth",
+        ],
+    );
+    before.assert_unchanged("after the bridge lab");
+}
+
+#[test]
+fn in_a_netns_it_did_not_create_nsr_undoes_exactly_its_own_changes() {
+    let _g = serial();
+    let s = Scratch::new("foreign");
+    let sp = short_prefix();
+    let x = ForeignNetns::new(&format!("{sp}x"));
+    // What was there before nsr: a link with an address, a route, a firewall that drops
+    // forwarded packets by default (as Docker's does), forwarding off.
+    x.sh("ip link add keep0 type veth peer name keep1 && ip addr add 10.44.0.1/24 dev keep0 && ip link set keep0 up && ip link set keep1 up && ip route add 10.45.0.0/24 via 10.44.0.2 && printf 'table ip filter {\\n chain FORWARD {\\n type filter hook forward priority 0; policy drop;\\n }\\n}\\n' | nft -f -");
+    let inside = x.state();
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "foreign.nsr",
+        r#"
+let x = netns_open(args.x);
+let other = netns(args.p + "o");
+let v = x.veth("nv0", "nv1");
+v.host.addr("10.46.0.1/24").up().mtu(1400);
+v.peer.up();
+x.route("10.47.0.0/24", "nv0");
+x.ip_forward(true);
+x.ip6_forward(true);
+x.masquerade("10.46.0.0/24", "keep0");
+x.forward("nv0", "keep0");
+x.port_forward(#{ port: 8080, to: "10.46.0.2", to_port: 80, proto: "tcp", iface: "keep0" });
+let br = x.bridge("nbr0");
+br.attach(v.host);
+v.host.detach();
+br.attach(v.host);
+v.peer.move_to(other);
+print("forward=" + x.links().len());
+"#,
+        &[&format!("p={sp}"), &format!("x={}", x.name)],
+    );
+    r.expect_code(0);
+    // The foreign drop policy is named, and left as it was.
+    assert_has_all(
+        &r.stderr,
+        &["warning", "table ip filter chain FORWARD", "policy drop"],
+    );
+    assert_eq!(
+        x.state(),
+        inside,
+        "the netns nsr did not create is as it was"
+    );
+    before.assert_unchanged("after working in a foreign netns");
+
+    // And what nsr did not create, it does not change.
+    let r = run_recipe(
+        &s,
+        "touch.nsr",
+        "let x = netns_open(args.x);\nx.down(\"keep0\");\n",
+        &[&format!("x={}", x.name)],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "touch.nsr:2:3",
+            "down(\"keep0\")",
+            "was not created by this recipe",
+            "EPERM",
+            "hint:",
+        ],
+    );
+    assert_eq!(x.state(), inside);
+}
+
+#[test]
+fn bad_network_input_gets_a_located_error_and_touches_nothing() {
+    let _g = serial();
+    let s = Scratch::new("netbad");
+    let sp = short_prefix();
+    let x = ForeignNetns::new(&format!("{sp}taken"));
+    let before = HostState::take();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            "veth(\"abcdefghijklmnop\", \"b\");".into(),
+            vec!["bad.nsr:1:1", "abcdefghijklmnop", "16 bytes", "at most 15"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.addr(\"lo\", \"10.0.0.300/24\");"),
+            vec!["bad.nsr:2:3", "10.0.0.300", "not an IPv4 or IPv6 address"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.addr(\"lo\", \"10.0.0.1\");"),
+            vec!["bad.nsr:2:3", "CIDR", "10.0.0.1/24"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.addr(\"lo\", \"10.1.0.1/24\");\nn.route(\"default\", \"10.2.0.1\");"),
+            vec!["bad.nsr:3:3", "gateway 10.2.0.1 is outside every connected prefix", "10.1.0.0/24", "ENETUNREACH", "hint:"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.route(\"10.3.0.1/16\", \"lo\");"),
+            vec!["bad.nsr:2:3", "host bits", "10.3.0.0/16"],
+        ),
+        (
+            format!("netns(\"{}\");", x.name),
+            vec!["bad.nsr:1:1", "already exists", "EEXIST", "never takes over"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.veth(\"lo\", \"x0\");"),
+            vec!["bad.nsr:2:3", "a link named 'lo' already exists", "EEXIST", "hint:"],
+        ),
+        (
+            "link(\"lo\").down();".into(),
+            vec!["bad.nsr:1:", "was not created by this recipe", "EPERM"],
+        ),
+        (
+            format!("netns_open(\"{sp}missing\");"),
+            vec!["bad.nsr:1:1", "no network namespace named", "ENOENT", "ip netns list"],
+        ),
+        (
+            "netns(\"../etc\");".into(),
+            vec!["bad.nsr:1:1", "not a netns name"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.port_forward(70000, \"10.0.0.2\", 80);"),
+            vec!["bad.nsr:2:3", "70000", "1 to 65535"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.masquerade(\"10.0.0.0/40\", \"eth0\");"),
+            vec!["bad.nsr:2:3", "10.0.0.0/40", "CIDR"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nlet v = veth(\"{sp}v\", \"{sp}w\");\nv.peer.move_to(\"nowhere\");"),
+            vec!["bad.nsr:3:8", "must be a netns, a sandbox or host()"],
+        ),
+        (
+            format!("let n = netns(\"{sp}n\");\nn.up(\"eth9\");"),
+            vec!["bad.nsr:2:3", "no link named 'eth9'", "ENODEV"],
+        ),
+    ];
+    for (recipe, wanted) in cases {
+        let r = run_recipe(&s, "bad.nsr", &recipe, &[]);
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &wanted);
+        assert!(!r.stderr.contains("FAILED"), "{}", r.stderr);
+        before.assert_unchanged(&recipe);
+    }
+}
