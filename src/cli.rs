@@ -72,7 +72,7 @@ pub fn main() -> ExitCode {
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("nsr: {msg}");
+    report::err(&format!("nsr: {msg}\n"));
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -138,9 +138,9 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
     );
     let failed = outcome.result.is_err();
     if let Err(err) = &outcome.result {
-        eprint!("{}", report::render_error(err, &lookup(&recipe)));
+        report::err(&report::render_error(err, &lookup(&recipe)));
     }
-    eprint!("{}", report::render_undo(&outcome.undone, failed, verbose));
+    report::err(&report::render_undo(&outcome.undone, failed, verbose));
     let undo_failed = outcome.undone.iter().any(|r| r.failed());
     match outcome.result {
         Err(RecipeError::Interrupted { .. }) => {
@@ -160,13 +160,13 @@ fn check(file: &str) -> ExitCode {
     };
     let errors = engine::check_recipe(&recipe);
     for e in &errors {
-        eprint!("{}", report::render_error(e, &lookup(&recipe)));
+        report::err(&report::render_error(e, &lookup(&recipe)));
     }
     if errors.is_empty() {
-        eprintln!("{}: ok", recipe.path);
+        report::err(&format!("{}: ok\n", recipe.path));
         ExitCode::SUCCESS
     } else {
-        eprintln!("{}: {} problem(s)", recipe.path, errors.len());
+        report::err(&format!("{}: {} problem(s)\n", recipe.path, errors.len()));
         ExitCode::from(EXIT_RECIPE_ERROR)
     }
 }

@@ -78,6 +78,19 @@ fn snippet(origin: &Origin, sources: &dyn SourceLookup) -> String {
     out
 }
 
+/// Writes to stdout, ignoring a closed pipe (`nsr run x | head`): output must never be
+/// the reason a run stops before its rollback.
+pub fn out(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+/// Writes to stderr, ignoring errors, for the same reason.
+pub fn err(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
 /// A warning about an operation that succeeded: `nsr: warning: FILE:LINE:COL: TEXT`.
 pub fn render_warning(origin: &Origin, text: &str) -> String {
     format!("nsr: warning: {origin}: {text}\n")

@@ -43,7 +43,7 @@ impl Session {
         match backend.apply(&op) {
             Ok((output, undo)) => {
                 for warning in backend.take_warnings() {
-                    eprint!("{}", crate::report::render_warning(&origin, &warning));
+                    crate::report::err(&crate::report::render_warning(&origin, &warning));
                 }
                 if let Some(undo) = undo {
                     self.journal.record(describe(&op, &output), origin, undo);

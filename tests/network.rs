@@ -456,3 +456,24 @@ fn bad_network_input_gets_a_located_error_and_touches_nothing() {
         before.assert_unchanged(&recipe);
     }
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_rollback() {
+    let _g = serial();
+    let s = Scratch::new("pipe");
+    let file = s.write(
+        "pipe.nsr",
+        "let n = netns(args.p + \"pipe\");\nfor i in 0..5000 { print(\"line \" + i); }\n",
+    );
+    let before = HostState::take();
+    // `head` closes the pipe after one line; nsr must still undo what it made.
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        &format!("set -o pipefail; {NSR} run {file} p={} | head -n 1", short_prefix()),
+    ]);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "line 0");
+    before.assert_unchanged("after a run whose stdout was closed");
+}

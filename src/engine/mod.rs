@@ -10,6 +10,7 @@ pub mod net_values;
 mod primitives;
 pub mod values;
 
+use crate::report;
 use crate::journal::UndoReport;
 use crate::ops::Backend;
 use crate::session::Session;
@@ -54,10 +55,10 @@ pub fn base_engine(limits: &Limits) -> Engine {
     limits.apply(&mut engine);
     values::register_types(&mut engine);
     net_values::register_types(&mut engine);
-    engine.on_print(|s| println!("{s}"));
+    engine.on_print(|s| report::out(&format!("{s}\n")));
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
-        (Some(src), Some(line)) => println!("{src}:{line}: {s}"),
-        _ => println!("{s}"),
+        (Some(src), Some(line)) => report::out(&format!("{src}:{line}: {s}\n")),
+        _ => report::out(&format!("{s}\n")),
     });
     engine
 }

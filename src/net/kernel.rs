@@ -251,13 +251,18 @@ impl NetKernel {
         match op {
             NetOp::NetnsAdd { name } => {
                 names::check_netns_name(name).map_err(OpError::new)?;
-                let lock = netns::prepare_run_dir()?;
+                // /run/netns is made a shared mount once per run (re-sharing it for each
+                // namespace walks every netns mount under it); the lock is per addition.
+                let lock = if self.used_run_dir {
+                    netns::lock_run_dir()?
+                } else {
+                    netns::prepare_run_dir()?
+                };
                 self.used_run_dir = true;
-                let sock = netns::add(name)?;
+                let (fd, sock) = netns::add(name)?;
                 drop(lock);
-                let path = netns::path_of(name);
-                let ino = netns::identity(&path)?;
-                self.fds.insert(ino, netns::open_ns(&path)?);
+                let ino = netns::identity_of(&fd)?;
+                self.fds.insert(ino, fd);
                 self.sockets.insert(ino, sock);
                 self.refs.insert(NsRef::Named(name.clone()), ino);
                 self.owned.insert(ino);
@@ -282,11 +287,15 @@ impl NetKernel {
                         "the two ends of a veth pair need different names",
                     ));
                 }
-                self.refuse_existing(ino, name, ns)?;
-                self.refuse_existing(pino, peer, peer_ns)?;
                 let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
-                links::add_veth(self.socket(ino)?, name, peer, peer_fd)
-                    .map_err(nl(format!("cannot create veth pair {name}/{peer}")))?;
+                if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd) {
+                    // Which of the two names is taken, said plainly.
+                    if e.errno == Errno::EEXIST {
+                        self.refuse_existing(ino, name, ns)?;
+                        self.refuse_existing(pino, peer, peer_ns)?;
+                    }
+                    return Err(e.into_op(&format!("cannot create veth pair {name}/{peer}")));
+                }
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone()), (pino, peer.clone())],
                 });
@@ -301,9 +310,12 @@ impl NetKernel {
             }
             NetOp::Bridge { name, ns } => {
                 let ino = self.resolve(ns, sb)?;
-                self.refuse_existing(ino, name, ns)?;
-                links::add_bridge(self.socket(ino)?, name)
-                    .map_err(nl(format!("cannot create bridge {name}")))?;
+                if let Err(e) = links::add_bridge(self.socket(ino)?, name) {
+                    if e.errno == Errno::EEXIST {
+                        self.refuse_existing(ino, name, ns)?;
+                    }
+                    return Err(e.into_op(&format!("cannot create bridge {name}")));
+                }
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone())],
                 });

@@ -18,6 +18,13 @@ pub fn path_of(name: &str) -> String {
     format!("{NETNS_RUN_DIR}/{name}")
 }
 
+/// The inode of an open namespace: its identity.
+pub fn identity_of(fd: &OwnedFd) -> Result<u64, OpError> {
+    nix::sys::stat::fstat(fd)
+        .map(|st| st.st_ino)
+        .map_err(|e| OpError::os(e, "cannot see a network namespace"))
+}
+
 /// The namespace file's inode: the identity of a network namespace.
 pub fn identity(path: &str) -> Result<u64, OpError> {
     stat(path)
@@ -35,12 +42,14 @@ pub fn open_ns(path: &str) -> Result<OwnedFd, OpError> {
 pub fn within<T: Send>(ns: &OwnedFd, f: impl FnOnce() -> T + Send) -> Result<T, OpError> {
     let fd = ns.as_fd();
     std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
+        std::thread::Builder::new()
+            .stack_size(HELPER_STACK)
+            .spawn_scoped(scope, move || {
                 setns(fd, CloneFlags::CLONE_NEWNET)
                     .map_err(|e| OpError::os(e, "cannot enter the network namespace"))?;
                 Ok(f())
             })
+            .map_err(|e| OpError::new(format!("cannot start a helper thread: {e}")))?
             .join()
             .map_err(|_| OpError::new("a helper thread inside a network namespace panicked"))?
     })
@@ -59,7 +68,7 @@ fn io_errno(e: std::io::Error) -> Errno {
 /// directory is checked and taken back, so that overlapping runs do not race.
 pub struct RunDirLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
 
-fn lock_run_dir() -> Result<RunDirLock, OpError> {
+pub fn lock_run_dir() -> Result<RunDirLock, OpError> {
     let dir = std::fs::File::open(NETNS_RUN_DIR)
         .map_err(|e| OpError::os(io_errno(e), format!("cannot open {NETNS_RUN_DIR}")))?;
     nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive)
@@ -145,8 +154,11 @@ pub fn restore_run_dir() -> Result<(), OpError> {
     Ok(())
 }
 
-/// `ip netns add NAME`: returns a route socket already inside the new namespace.
-pub fn add(name: &str) -> Result<RouteSocket, OpError> {
+/// Helper threads do a few syscalls: a small stack makes them cheaper to start.
+const HELPER_STACK: usize = 128 * 1024;
+
+/// `ip netns add NAME`: returns the namespace (an fd) and a route socket inside it.
+pub fn add(name: &str) -> Result<(OwnedFd, RouteSocket), OpError> {
     let path = path_of(name);
     let file = open(
         path.as_str(),
@@ -160,8 +172,9 @@ pub fn add(name: &str) -> Result<RouteSocket, OpError> {
     })?;
     drop(file);
     let made = std::thread::scope(|scope| {
-        scope
-            .spawn(|| -> Result<i32, OpError> {
+        std::thread::Builder::new()
+            .stack_size(HELPER_STACK)
+            .spawn_scoped(scope, || -> Result<(OwnedFd, i32), OpError> {
                 unshare(CloneFlags::CLONE_NEWNET)
                     .map_err(|e| OpError::os(e, "unshare(CLONE_NEWNET) failed"))?;
                 mount(
@@ -172,14 +185,16 @@ pub fn add(name: &str) -> Result<RouteSocket, OpError> {
                     None::<&str>,
                 )
                 .map_err(|e| OpError::os(e, format!("cannot bind the new namespace on {path}")))?;
-                Ok(RouteSocket::open()?.into_raw_fd())
+                let ns = open_ns("/proc/thread-self/ns/net")?;
+                Ok((ns, RouteSocket::open()?.into_raw_fd()))
             })
+            .map_err(|e| OpError::new(format!("cannot start a helper thread: {e}")))?
             .join()
             .unwrap_or_else(|_| Err(OpError::new("the netns helper thread panicked")))
     });
     match made {
         // SAFETY: the fd is the route socket the helper thread just opened and gave up.
-        Ok(fd) => Ok(unsafe { RouteSocket::from_raw_fd(fd) }),
+        Ok((ns, fd)) => Ok((ns, unsafe { RouteSocket::from_raw_fd(fd) })),
         Err(e) => {
             let _ = umount2(path.as_str(), MntFlags::MNT_DETACH);
             let _ = std::fs::remove_file(&path);

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Topology benchmark (issue 3): N hosts (N = 1, 10, 100), each a netns with a veth pair to
+# a bridge in a "switch" netns, an address, links up and a default route, then torn down.
+# Side by side in one run, interleaved: nsr (benches/topology.nsr), a shell script with
+# one `ip` call per operation, and the same operations through `ip -batch` (one ip
+# process per namespace it works in). Prints milliseconds per host for set-up and
+# teardown, and the ratios. Everything happens inside namespaces the benchmark creates.
+# Run as root:  bash benches/topology.sh [ROUNDS]     (default 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+cargo build --release --quiet
+nsr=$PWD/target/x86_64-unknown-linux-gnu/release/nsr
+p=nsrb$$
+ns() { date +%s%N; }
+
+addr() { echo "10.200.$(($1 / 250)).$(($1 % 250 + 2))/16"; }
+
+shell_setup() {
+  ip netns add ${p}sw
+  ip -n ${p}sw link add br0 type bridge
+  ip -n ${p}sw addr add 10.200.0.1/16 dev br0
+  ip -n ${p}sw link set br0 up
+  for ((i = 1; i <= $1; i++)); do
+    ip netns add ${p}h$i
+    ip -n ${p}sw link add v$i type veth peer name eth0 netns ${p}h$i
+    ip -n ${p}sw link set v$i master br0
+    ip -n ${p}sw link set v$i up
+    ip -n ${p}h$i addr add "$(addr $i)" dev eth0
+    ip -n ${p}h$i link set eth0 up
+    ip -n ${p}h$i link set lo up
+    ip -n ${p}h$i route add default via 10.200.0.1
+  done
+}
+
+shell_teardown() {
+  for ((i = 1; i <= $1; i++)); do ip netns del ${p}h$i; done
+  ip netns del ${p}sw
+}
+
+# ip -batch: one ip process for the host side, one per host namespace (ip -batch
+# cannot switch namespaces in the middle of a batch).
+batch_setup() {
+  { echo "netns add ${p}sw"
+    for ((i = 1; i <= $1; i++)); do echo "netns add ${p}h$i"; done; } | ip -batch -
+  { echo "link add br0 type bridge"
+    echo "addr add 10.200.0.1/16 dev br0"
+    echo "link set br0 up"
+    for ((i = 1; i <= $1; i++)); do
+      echo "link add v$i type veth peer name eth0 netns ${p}h$i"
+      echo "link set v$i master br0"
+      echo "link set v$i up"
+    done; } | ip -n ${p}sw -batch -
+  for ((i = 1; i <= $1; i++)); do
+    printf '%s\n' "addr add $(addr $i) dev eth0" "link set eth0 up" "link set lo up" \
+      "route add default via 10.200.0.1" | ip -n ${p}h$i -batch -
+  done
+}
+
+batch_teardown() {
+  { for ((i = 1; i <= $1; i++)); do echo "netns del ${p}h$i"; done
+    echo "netns del ${p}sw"; } | ip -batch -
+}
+
+# Waits until the kernel has really removed the namespaces' links, as nsr does.
+settle() { while ip -o link show | grep -q "${p}"; do sleep 0.001; done; }
+# The kernel frees deleted namespaces in the background; let it finish before the next
+# tool starts, so that no tool pays for another's cleanup.
+quiesce() { sleep "$(awk -v n=$1 'BEGIN { print 0.1 + n * 0.004 }')"; }
+
+printf '%-6s %-10s %12s %12s %12s\n' hosts tool "setup ms/h" "teardown ms/h" "total ms"
+for n in 1 10 100; do
+  s_nsr=0; t_nsr=0; s_sh=0; t_sh=0; s_b=0; t_b=0
+  for ((r = 0; r < rounds; r++)); do
+    a=$(ns); out=$("$nsr" run benches/topology.nsr n=$n p=$p); b=$(ns)
+    setup_ns=$(awk -F= '/setup_ms=/ { printf "%d", $2 * 1e6 }' <<<"$out")
+    s_nsr=$((s_nsr + setup_ns)); t_nsr=$((t_nsr + b - a - setup_ns)); quiesce $n
+    a=$(ns); shell_setup $n; b=$(ns); shell_teardown $n; settle; c=$(ns)
+    s_sh=$((s_sh + b - a)); t_sh=$((t_sh + c - b)); quiesce $n
+    a=$(ns); batch_setup $n; b=$(ns); batch_teardown $n; settle; c=$(ns)
+    s_b=$((s_b + b - a)); t_b=$((t_b + c - b)); quiesce $n
+  done
+  awk -v n=$n -v r=$rounds -v sn=$s_nsr -v tn=$t_nsr -v ss=$s_sh -v ts=$t_sh -v sb=$s_b -v tb=$t_b 'BEGIN {
+    d = r * n * 1e6
+    printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "nsr", sn / d, tn / d, (sn + tn) / r / 1e6
+    printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "ip", ss / d, ts / d, (ss + ts) / r / 1e6
+    printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "ip -batch", sb / d, tb / d, (sb + tb) / r / 1e6
+    printf "%-6d ratios: ip/nsr setup %.1fx, total %.1fx; ip-batch/nsr setup %.1fx, total %.1fx\n", n, ss / sn, (ss + ts) / (sn + tn), sb / sn, (sb + tb) / (sn + tn)
+  }'
+done
