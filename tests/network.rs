@@ -470,7 +470,10 @@ fn a_closed_stdout_does_not_stop_the_rollback() {
     let mut cmd = Command::new("bash");
     cmd.args([
         "-c",
-        &format!("set -o pipefail; {NSR} run {file} p={} | head -n 1", short_prefix()),
+        &format!(
+            "set -o pipefail; {NSR} run {file} p={} | head -n 1",
+            short_prefix()
+        ),
     ]);
     let r = run_command(cmd);
     r.expect_code(0);

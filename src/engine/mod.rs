@@ -10,9 +10,9 @@ pub mod net_values;
 mod primitives;
 pub mod values;
 
-use crate::report;
 use crate::journal::UndoReport;
 use crate::ops::Backend;
+use crate::report;
 use crate::session::Session;
 use crate::signals::{signal_name, Signals};
 use error::RecipeError;
@@ -315,6 +315,75 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
         );
         assert_eq!(out.result.unwrap(), RunEnd::Exit(3));
         assert_eq!(out.undone.len(), 1);
+    }
+
+    const NET_TUTORIAL: &str = r#"
+let net = netns("test_net");
+let link = veth("veth0", "eth0", net);
+link.host.addr("172.16.99.1/24").up();
+net.route("default", "172.16.99.1");
+ip_forward(true);
+masquerade("172.16.99.100/24", "ens3");
+forward("ens3", "veth0");
+let box = unshare(#{ kinds: ["mount"], net: net });
+box.links();
+"#;
+
+    #[test]
+    fn the_network_tutorial_records_its_undos_in_reverse_as_ip_commands() {
+        let out = run_recorded(NET_TUTORIAL, None);
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        let undos: Vec<String> = out.undone.iter().map(|r| r.entry.undo.describe()).collect();
+        assert_eq!(
+            undos,
+            vec![
+                "stop sandbox (pid -1)",
+                "nft delete rule inet nsr_<pid> forward handle 0",
+                "nft delete table inet nsr_<pid>",
+                "sysctl -w net.ipv4.ip_forward=<previous value>",
+                "ip -n test_net route del default via 172.16.99.1",
+                "ip link set veth0 down",
+                "ip addr del 172.16.99.1/24 dev veth0",
+                "ip link del veth0",
+                "ip netns del test_net",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_network_arguments_fail_before_the_backend() {
+        for (src, want) in [
+            (r#"veth("veth0123456789ab", "eth0");"#, "at most 15"),
+            (r#"let n = netns("a"); n.addr("eth0", "10.0.0.1");"#, "CIDR"),
+            (
+                r#"let n = netns("a"); n.route("10.0.0.1/8", "eth0");"#,
+                "host bits",
+            ),
+            (r#"let n = netns("a"); n.route("default", "fd00::1");"#, ""),
+            (
+                r#"route("10.0.0.0/8", "fd00::1");"#,
+                "different IP families",
+            ),
+            (
+                r#"let n = netns("a"); n.port_forward(#{ port: 80, to: "10.0.0.2", proto: "sctp" });"#,
+                "tcp",
+            ),
+            (
+                r#"let n = netns("a"); n.port_forward(#{ port: 80 });"#,
+                "needs to",
+            ),
+            (r#"masquerade("10.0.0.0/8", "a b");"#, "whitespace"),
+        ] {
+            let out = run_recorded(src, None);
+            if want.is_empty() {
+                assert!(out.result.is_ok(), "{src}: {:?}", out.result);
+                continue;
+            }
+            let RecipeError::Primitive(f) = out.result.unwrap_err() else {
+                panic!("{src}")
+            };
+            assert!(f.error.message.contains(want), "{src}: {}", f.error.message);
+        }
     }
 
     #[test]

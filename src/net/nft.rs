@@ -246,12 +246,12 @@ pub fn run(ns: &OwnedFd, args: &[&str], input: &str) -> Result<String, OpError> 
 /// The handle nft gave the rule it echoed (`add rule ... # handle 7`).
 pub fn echoed_rule_handle(echo: &str) -> Option<u64> {
     echo.lines()
+        .rev()
         .filter(|l| l.starts_with("add rule "))
-        .filter_map(|l| {
+        .find_map(|l| {
             l.rsplit_once("# handle ")
                 .and_then(|(_, h)| h.trim().parse().ok())
         })
-        .last()
 }
 
 /// Chains of other tables that drop forwarded packets by default (Docker's FORWARD
