@@ -283,6 +283,7 @@ box.addr("eth0", "fd09::3/64");
 box.up("eth0");
 box.mtu("eth0", 1400);
 box.route("10.99.0.0/16", "10.9.0.1");
+box.route("fd10::/64", #{ via: "fd09::1", metric: 7 });
 let h1 = unshare(#{ kinds: ["mount", "pid"], net: hosts[0] });
 h1.run("busybox ping -c1 -W2 10.9.0.2 && busybox ping -c1 -W2 10.9.0.3", #{ check: true });
 print("pings ok");
@@ -292,7 +293,7 @@ for l in sw.links() {
 fn br_index(ns) { for l in ns.links() { if l.name == "br0" { return l.index; } } -1 }
 for a in box.addrs() { if a.dev == "eth0" && a.family == "inet" { print("addr " + a.addr); } }
 for a in box.addrs() { if a.addr == "fd09::3/64" { print("addr6 " + a.addr); } }
-for r in box.routes() { if r.via != () { print("route " + r.dest + " via " + r.via + " dev " + r.dev); } }
+for r in box.routes() { if r.via != () { print("route " + r.dest + " via " + r.via + " dev " + r.dev + " metric " + r.metric); } }
 for l in box.links() { if l.name == "eth0" { print("mtu " + l.mtu + " kind " + l.kind); } }
 "#,
         &[&format!("p={}", short_prefix())],
@@ -307,7 +308,8 @@ for l in box.links() { if l.name == "eth0" { print("mtu " + l.mtu + " kind " + l
             "port3 master=true up=true",
             "addr 10.9.0.3/24",
             "addr6 fd09::3/64",
-            "route 10.99.0.0/16 via 10.9.0.1 dev eth0",
+            "route 10.99.0.0/16 via 10.9.0.1 dev eth0 metric",
+            "route fd10::/64 via fd09::1 dev eth0 metric 7",
             "mtu 1400 kind veth",
         ],
     );
@@ -345,7 +347,12 @@ br.attach(v.host);
 v.host.detach();
 br.attach(v.host);
 v.peer.move_to(other);
-print("forward=" + x.links().len());
+// A pair made elsewhere with one end moved into x: undo moves it back out of x.
+// (Not from the host: the kernel would give x a peer id in the host for good.)
+let o2 = netns(args.p + "o2");
+let h = o2.veth("ma", "mb");
+h.peer.move_to(x).down();
+print("links in x: " + x.links().len());
 "#,
         &[&format!("p={sp}"), &format!("x={}", x.name)],
     );
@@ -361,6 +368,8 @@ print("forward=" + x.links().len());
         "the netns nsr did not create is as it was"
     );
     before.assert_unchanged("after working in a foreign netns");
+
+    assert!(r.stdout.contains("links in x: "), "{}", r.stdout);
 
     // And what nsr did not create, it does not change.
     let r = run_recipe(
@@ -479,4 +488,25 @@ fn a_closed_stdout_does_not_stop_the_rollback() {
     r.expect_code(0);
     assert_eq!(r.stdout.trim(), "line 0");
     before.assert_unchanged("after a run whose stdout was closed");
+}
+
+#[test]
+fn nat_without_the_nft_program_says_how_to_get_it() {
+    let _g = serial();
+    let s = Scratch::new("nonft");
+    let before = HostState::take();
+    let file = s.write(
+        "nat.nsr",
+        "let n = netns(args.p + \"nonft\");\nn.masquerade(\"10.0.0.0/24\", \"eth0\");\n",
+    );
+    let mut cmd = Command::new(NSR);
+    cmd.args(["run", &file, &format!("p={}", short_prefix())])
+        .env("NSR_NFT", "/nonexistent/nft");
+    let r = run_command(cmd);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["nat.nsr:2:3", "nft program is needed", "ENOENT", "apt-get install nftables"],
+    );
+    before.assert_unchanged("after a NAT rule without nft");
 }

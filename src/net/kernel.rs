@@ -47,6 +47,8 @@ pub struct NetKernel {
     sockets: HashMap<Ino, RouteSocket>,
     /// Namespaces this run created and that still exist.
     owned: HashSet<Ino>,
+    /// Sandboxes with a network namespace of their own, and that namespace.
+    sandbox_netns: HashMap<SandboxId, Ino>,
     named: HashMap<String, Ino>,
     links: Vec<LinkRecord>,
     tables: HashMap<Ino, TableRecord>,
@@ -77,17 +79,18 @@ impl NetKernel {
         if let (Ok(ino), Ok(host)) = (netns::identity(&path), netns::identity(HOST_NS)) {
             if ino != host {
                 self.owned.insert(ino);
+                self.sandbox_netns.insert(id, ino);
             }
             self.refs.insert(NsRef::Sandbox(id), ino);
         }
     }
 
     /// The sandbox is about to stop: nsr lets go of its namespace so the kernel can end it.
+    /// (A sandbox that joined a netns leaves it alone: the netns has its own undo.)
     pub fn release_sandbox(&mut self, id: SandboxId) {
-        if let Some(ino) = self.refs.get(&NsRef::Sandbox(id)).copied() {
-            if self.owned.remove(&ino) {
-                self.forget(ino);
-            }
+        if let Some(ino) = self.sandbox_netns.remove(&id) {
+            self.owned.remove(&ino);
+            self.forget(ino);
         }
     }
 

@@ -177,8 +177,25 @@ pub fn add_script(table: &str, rule: &NatRule, create_table: bool, create_chain:
     s
 }
 
-/// Where the nft binary is, or a clear error saying how to get it.
+/// Where the nft binary is (`NSR_NFT` names it explicitly), or a clear error saying how
+/// to get it.
 pub fn find_nft() -> Result<PathBuf, OpError> {
+    let missing = |what: String| {
+        OpError::os(Errno::ENOENT, what).with_hint(
+            "install it: apt-get install nftables (Debian/Ubuntu), dnf install nftables (Fedora); or set NSR_NFT to its path",
+        )
+    };
+    if let Some(p) = std::env::var_os("NSR_NFT") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(missing(format!(
+                "NSR_NFT names {}, which is not a file; the nft program is needed for NAT and forwarding rules",
+                p.display()
+            )))
+        };
+    }
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
@@ -187,8 +204,7 @@ pub fn find_nft() -> Result<PathBuf, OpError> {
         .map(|d| d.join("nft"))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            OpError::os(Errno::ENOENT, "the nft program is needed for NAT and forwarding rules and was not found")
-                .with_hint("install it: apt-get install nftables (Debian/Ubuntu), dnf install nftables (Fedora)")
+            missing("the nft program is needed for NAT and forwarding rules and was not found".into())
         })
 }
 
