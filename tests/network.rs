@@ -506,7 +506,72 @@ fn nat_without_the_nft_program_says_how_to_get_it() {
     r.expect_code(1);
     assert_has_all(
         &r.stderr,
-        &["nat.nsr:2:3", "nft program is needed", "ENOENT", "apt-get install nftables"],
+        &[
+            "nat.nsr:2:3",
+            "nft program is needed",
+            "ENOENT",
+            "apt-get install nftables",
+        ],
     );
     before.assert_unchanged("after a NAT rule without nft");
+}
+
+#[test]
+fn the_tutorial_recipe_cut_short_anywhere_leaves_nothing() {
+    let _g = serial();
+    let before = HostState::take();
+    let p = format!("prefix={}", short_prefix());
+    // The operation limit stops the recipe between any two of its ~410 operations, so the
+    // cut falls before, inside and after each primitive in turn.
+    let mut cut = 0;
+    for n in (5..=430).step_by(7) {
+        let limit = format!("operations={n}");
+        let r = nsr(&["run", "--limit", &limit, TUTORIAL, &p]);
+        if r.code == 0 {
+            break;
+        }
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("operation count limit"),
+            "{n}:\n{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("FAILED"), "{n}:\n{}", r.stderr);
+        before.assert_unchanged(&format!("tutorial cut after {n} operations"));
+        cut += 1;
+    }
+    assert!(cut > 40, "the sweep cut the recipe only {cut} times");
+}
+
+#[test]
+fn iproute2_sees_the_namespaces_nsr_makes() {
+    let _g = serial();
+    let s = Scratch::new("visible");
+    let before = HostState::take();
+    let sp = short_prefix();
+    let r = run_recipe(
+        &s,
+        "visible.nsr",
+        r#"
+let n = netns(args.p + "vis");
+let l = veth(args.p + "v", "eth0", n);
+n.addr("eth0", "10.71.0.2/24");
+// A sandbox that shares the host's mount and network namespaces runs the host's ip.
+let shell = unshare(["uts"]);
+let out = shell.run("ip netns list; ip -n " + n.name + " -o addr show dev eth0; ip netns exec " + n.name + " ip -o link show eth0; ls " + n.path, #{ check: true });
+print(out.stdout);
+"#,
+        &[&format!("p={sp}")],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            &format!("{sp}vis"),
+            "eth0    inet 10.71.0.2/24",
+            "eth0@if",
+            &format!("/run/netns/{sp}vis"),
+        ],
+    );
+    before.assert_unchanged("after a netns that ip could see");
 }

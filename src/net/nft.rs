@@ -204,7 +204,9 @@ pub fn find_nft() -> Result<PathBuf, OpError> {
         .map(|d| d.join("nft"))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            missing("the nft program is needed for NAT and forwarding rules and was not found".into())
+            missing(
+                "the nft program is needed for NAT and forwarding rules and was not found".into(),
+            )
         })
 }
 
