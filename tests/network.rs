@@ -27,6 +27,8 @@ fn the_tutorial_network_reaches_a_server_through_nat_and_leaves_nothing() {
             "the server saw the sandbox as: 203.0.113.1",
             // And the port forward brought the server's request to the sandbox.
             "the sandbox saw the server as: 203.0.113.2",
+            // A port forward also catches the router's own connections to its address.
+            "from the router itself, the sandbox saw: 203.0.113.1",
         ],
     );
     before.assert_unchanged("after the tutorial network recipe");

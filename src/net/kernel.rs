@@ -593,15 +593,18 @@ impl NetKernel {
     ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
         nft::find_nft()?;
         let ino = self.resolve(ns, sb)?;
-        let (chain, _) = rule.chain();
         let create_table = !self.tables.contains_key(&ino);
         let table = if create_table {
             nft::table_name()
         } else {
             self.tables[&ino].name.clone()
         };
-        let create_chain = create_table || !self.tables[&ino].chains.contains(chain);
-        let script = nft::add_script(&table, rule, create_table, create_chain);
+        let known: HashSet<String> = self
+            .tables
+            .get(&ino)
+            .map(|t| t.chains.clone())
+            .unwrap_or_default();
+        let script = nft::add_script(&table, rule, create_table, |c| known.contains(c));
         let echo = nft::run(&self.fds[&ino], &["--echo", "--handle", "-f", "-"], &script).map_err(|e| {
             if create_table && e.errno == Some(Errno::EEXIST) {
                 OpError::os(Errno::EEXIST, format!("an nftables table inet {table} already exists in {ns}"))
@@ -614,7 +617,9 @@ impl NetKernel {
             name: table.clone(),
             chains: HashSet::new(),
         });
-        record.chains.insert(chain.to_string());
+        for l in rule.lines() {
+            record.chains.insert(l.chain.to_string());
+        }
         self.warn_about_foreign_drops(ino, ns, &table);
         let undo = if create_table {
             NetUndo::DeleteTable {
@@ -622,14 +627,16 @@ impl NetKernel {
                 table,
             }
         } else {
-            let handle = nft::echoed_rule_handle(&echo).ok_or_else(|| {
-                OpError::new(format!("nft did not say which handle the rule got: {echo}"))
-            })?;
-            NetUndo::DeleteRule {
+            let rules = nft::echoed_rule_handles(&echo);
+            if rules.len() != rule.lines().len() {
+                return Err(OpError::new(format!(
+                    "nft did not say which handles the rules got: {echo}"
+                )));
+            }
+            NetUndo::DeleteRules {
                 ns: ns.clone(),
                 table,
-                chain: chain.to_string(),
-                handle,
+                rules,
             }
         };
         Ok((None, Some(undo)))
@@ -823,20 +830,20 @@ impl NetKernel {
                     Err(e) => Err(e),
                 }
             }
-            NetUndo::DeleteRule {
-                ns,
-                table,
-                chain,
-                handle,
-            } => {
+            NetUndo::DeleteRules { ns, table, rules } => {
                 let Some(ino) = self.known(ns) else {
                     return Ok(UndoOutcome::Released);
                 };
                 if whole && (self.owned.contains(&ino) || self.tables.contains_key(&ino)) {
-                    // The table's own undo comes later and takes the rule with it.
+                    // The table's own undo comes later and takes the rules with it.
                     return Ok(UndoOutcome::Released);
                 }
-                let script = format!("delete rule inet {table} {chain} handle {handle}\n");
+                let script: String = rules
+                    .iter()
+                    .map(|(chain, handle)| {
+                        format!("delete rule inet {table} {chain} handle {handle}\n")
+                    })
+                    .collect();
                 match nft::run(&self.fds[&ino], &["-f", "-"], &script) {
                     Ok(_) => Ok(UndoOutcome::Done),
                     Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),

@@ -46,37 +46,53 @@ pub enum NatRule {
     },
 }
 
-impl NatRule {
-    /// The chain of nsr's table the rule goes in, and how that chain hooks in.
-    pub fn chain(&self) -> (&'static str, &'static str) {
-        match self {
-            NatRule::Masquerade { .. } => (
-                "postrouting",
-                "type nat hook postrouting priority srcnat; policy accept;",
-            ),
-            NatRule::Forward { .. } => (
-                "forward",
-                "type filter hook forward priority filter; policy accept;",
-            ),
-            NatRule::PortForward { .. } => (
-                "prerouting",
-                "type nat hook prerouting priority dstnat; policy accept;",
-            ),
-        }
-    }
+/// One nft rule: the chain of nsr's table it goes in, how that chain hooks in, the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleLine {
+    pub chain: &'static str,
+    pub hook: &'static str,
+    pub text: String,
+}
 
-    /// The rule in nft's words.
-    pub fn text(&self) -> String {
+const POSTROUTING: (&str, &str) = (
+    "postrouting",
+    "type nat hook postrouting priority srcnat; policy accept;",
+);
+const FORWARD: (&str, &str) = (
+    "forward",
+    "type filter hook forward priority filter; policy accept;",
+);
+const PREROUTING: (&str, &str) = (
+    "prerouting",
+    "type nat hook prerouting priority dstnat; policy accept;",
+);
+const OUTPUT: (&str, &str) = (
+    "output",
+    "type nat hook output priority -100; policy accept;",
+);
+
+fn line((chain, hook): (&'static str, &'static str), text: String) -> RuleLine {
+    RuleLine { chain, hook, text }
+}
+
+impl NatRule {
+    /// The nft rules that make it. A port forward without `iface` also catches
+    /// connections the namespace makes to its own addresses, as `docker run -p` does.
+    pub fn lines(&self) -> Vec<RuleLine> {
         match self {
-            NatRule::Masquerade { source, out } => format!(
-                "{} saddr {} oifname {} masquerade",
-                family_word(source.is_v6()),
-                source.network(),
-                quoted(out)
-            ),
-            NatRule::Forward { input, out } => {
-                format!("iifname {} oifname {} accept", quoted(input), quoted(out))
-            }
+            NatRule::Masquerade { source, out } => vec![line(
+                POSTROUTING,
+                format!(
+                    "{} saddr {} oifname {} masquerade",
+                    family_word(source.is_v6()),
+                    source.network(),
+                    quoted(out)
+                ),
+            )],
+            NatRule::Forward { input, out } => vec![line(
+                FORWARD,
+                format!("iifname {} oifname {} accept", quoted(input), quoted(out)),
+            )],
             NatRule::PortForward {
                 proto,
                 port,
@@ -84,22 +100,34 @@ impl NatRule {
                 to_port,
                 input,
             } => {
-                let iif = input
-                    .as_ref()
-                    .map(|i| format!("iifname {} ", quoted(i)))
-                    .unwrap_or_default();
                 let target = if to.is_ipv6() {
                     format!("[{to}]:{to_port}")
                 } else {
                     format!("{to}:{to_port}")
                 };
-                format!(
-                    "{iif}{} dport {port} dnat {} to {target}",
+                let dnat = format!(
+                    "{} dport {port} dnat {} to {target}",
                     proto.name(),
                     family_word(to.is_ipv6())
-                )
+                );
+                match input {
+                    Some(i) => vec![line(PREROUTING, format!("iifname {} {dnat}", quoted(i)))],
+                    None => vec![
+                        line(PREROUTING, dnat.clone()),
+                        line(OUTPUT, format!("fib daddr type local {dnat}")),
+                    ],
+                }
             }
         }
+    }
+
+    /// The rules in nft's words, on one line.
+    pub fn text(&self) -> String {
+        self.lines()
+            .iter()
+            .map(|l| l.text.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// The same rule as the tutorial writes it with iptables.
@@ -163,17 +191,31 @@ pub fn table_name() -> String {
     format!("nsr_{}", std::process::id())
 }
 
-/// The commands that add `rule`, creating the table and chain first when asked.
-pub fn add_script(table: &str, rule: &NatRule, create_table: bool, create_chain: bool) -> String {
-    let (chain, def) = rule.chain();
+/// The commands that add `rule`: the table first when asked, then each chain that
+/// `has_chain` does not know, then the rules.
+pub fn add_script(
+    table: &str,
+    rule: &NatRule,
+    create_table: bool,
+    has_chain: impl Fn(&str) -> bool,
+) -> String {
     let mut s = String::new();
     if create_table {
         s.push_str(&format!("create table inet {table}\n"));
     }
-    if create_chain {
-        s.push_str(&format!("add chain inet {table} {chain} {{ {def} }}\n"));
+    let mut made: Vec<&str> = Vec::new();
+    for l in rule.lines() {
+        if !has_chain(l.chain) && !made.contains(&l.chain) {
+            s.push_str(&format!(
+                "add chain inet {table} {} {{ {} }}\n",
+                l.chain, l.hook
+            ));
+            made.push(l.chain);
+        }
     }
-    s.push_str(&format!("add rule inet {table} {chain} {}\n", rule.text()));
+    for l in rule.lines() {
+        s.push_str(&format!("add rule inet {table} {} {}\n", l.chain, l.text));
+    }
     s
 }
 
@@ -261,15 +303,16 @@ pub fn run(ns: &OwnedFd, args: &[&str], input: &str) -> Result<String, OpError> 
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The handle nft gave the rule it echoed (`add rule ... # handle 7`).
-pub fn echoed_rule_handle(echo: &str) -> Option<u64> {
+/// The chain and handle of each rule nft echoed (`add rule inet T CHAIN ... # handle 7`).
+pub fn echoed_rule_handles(echo: &str) -> Vec<(String, u64)> {
     echo.lines()
-        .rev()
-        .filter(|l| l.starts_with("add rule "))
-        .find_map(|l| {
-            l.rsplit_once("# handle ")
-                .and_then(|(_, h)| h.trim().parse().ok())
+        .filter_map(|l| {
+            let rest = l.strip_prefix("add rule ")?;
+            let chain = rest.split_whitespace().nth(2)?;
+            let (_, h) = l.rsplit_once("# handle ")?;
+            Some((chain.to_string(), h.trim().parse().ok()?))
         })
+        .collect()
 }
 
 /// Chains of other tables that drop forwarded packets by default (Docker's FORWARD
@@ -311,7 +354,7 @@ mod tests {
             m.iptables(),
             "iptables -t nat -A POSTROUTING -s 172.16.99.0/24 -o ens3 -j MASQUERADE"
         );
-        let s = add_script("nsr_1", &m, true, true);
+        let s = add_script("nsr_1", &m, true, |_| false);
         assert_eq!(
             s,
             "create table inet nsr_1\n\
@@ -339,8 +382,11 @@ mod tests {
     #[test]
     fn reads_the_handle_nft_echoes() {
         let echo = "create table inet t1 # handle 1\nadd chain inet t1 postrouting { type nat hook postrouting priority srcnat; policy accept; } # handle 1\nadd rule inet t1 postrouting ip saddr 10.0.0.0/24 oifname \"eth0\" masquerade # handle 2\n# new generation 2 by process 1 (nft)\n";
-        assert_eq!(echoed_rule_handle(echo), Some(2));
-        assert_eq!(echoed_rule_handle("nothing"), None);
+        assert_eq!(
+            echoed_rule_handles(echo),
+            vec![("postrouting".to_string(), 2)]
+        );
+        assert!(echoed_rule_handles("nothing").is_empty());
     }
 
     #[test]

@@ -180,11 +180,11 @@ pub enum NetUndo {
         ns: NsRef,
         table: String,
     },
-    DeleteRule {
+    /// The rules one primitive added: (chain, handle) each.
+    DeleteRules {
         ns: NsRef,
         table: String,
-        chain: String,
-        handle: u64,
+        rules: Vec<(String, u64)>,
     },
 }
 
@@ -381,14 +381,11 @@ impl NetUndo {
             NetUndo::DeleteTable { ns, table } => {
                 ns.exec(&format!("nft delete table inet {table}"))
             }
-            NetUndo::DeleteRule {
-                ns,
-                table,
-                chain,
-                handle,
-            } => ns.exec(&format!(
-                "nft delete rule inet {table} {chain} handle {handle}"
-            )),
+            NetUndo::DeleteRules { ns, table, rules } => rules
+                .iter()
+                .map(|(c, h)| ns.exec(&format!("nft delete rule inet {table} {c} handle {h}")))
+                .collect::<Vec<_>>()
+                .join(" && "),
         }
     }
 }

@@ -75,11 +75,14 @@ impl RecordingBackend {
             NetOp::Nat { ns, rule } => {
                 let table = "nsr_<pid>".to_string();
                 if self.tables.contains(ns) {
-                    Some(NetUndo::DeleteRule {
+                    Some(NetUndo::DeleteRules {
                         ns: ns.clone(),
                         table,
-                        chain: rule.chain().0.into(),
-                        handle: 0,
+                        rules: rule
+                            .lines()
+                            .iter()
+                            .map(|l| (l.chain.to_string(), 0))
+                            .collect(),
                     })
                 } else {
                     self.tables.push(ns.clone());
