@@ -4,7 +4,7 @@
 use super::netlink::{NetlinkError, RouteSocket};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
     State,
 };
 use netlink_packet_route::RouteNetlinkMessage;
@@ -37,6 +37,9 @@ pub enum LinkChange {
 pub fn get(sock: &mut RouteSocket, name: &str) -> Result<Option<LinkInfo>, NetlinkError> {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    // Counters are most of what the kernel would fill in; nsr never reads them.
+    msg.attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     match sock.request(RouteNetlinkMessage::GetLink(msg)) {
         Ok(answers) => Ok(answers.into_iter().find_map(link_info)),
         Err(e) if e.errno == Errno::ENODEV => Ok(None),
@@ -45,7 +48,10 @@ pub fn get(sock: &mut RouteSocket, name: &str) -> Result<Option<LinkInfo>, Netli
 }
 
 pub fn list(sock: &mut RouteSocket) -> Result<Vec<LinkInfo>, NetlinkError> {
-    let answers = sock.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+    let mut msg = LinkMessage::default();
+    msg.attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    let answers = sock.dump(RouteNetlinkMessage::GetLink(msg))?;
     Ok(answers.into_iter().filter_map(link_info).collect())
 }
 
