@@ -577,3 +577,40 @@ print(out.stdout);
     );
     before.assert_unchanged("after a netns that ip could see");
 }
+
+#[test]
+fn links_and_routes_made_on_the_host_are_removed_exactly() {
+    let _g = serial();
+    let s = Scratch::new("hostside");
+    let before = HostState::take();
+    let sp = short_prefix();
+    // Both ends stay on the host: nothing to release with a namespace, every undo is real.
+    // No packet is sent: the route only points at the recipe's own link.
+    let r = run_recipe(
+        &s,
+        "host.nsr",
+        r#"
+let pair = veth(args.p + "ha", args.p + "hb");
+pair.host.addr("198.18.7.1/30").up().mtu(1400);
+pair.peer.up();
+link(args.p + "hb").addr("fd18::2/64");
+route("198.18.8.0/24", "198.18.7.2");
+host().route("198.18.9.0/24", #{ dev: args.p + "ha", metric: 5 });
+let br = bridge(args.p + "br");
+br.attach(pair.peer);
+for r in routes() { if r.dest.starts_with("198.18.") { print(r.dest + " " + r.dev); } }
+for l in links() { if l.name == args.p + "ha" { print("mtu " + l.mtu); } }
+"#,
+        &[&format!("p={sp}")],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            &format!("198.18.8.0/24 {sp}ha"),
+            &format!("198.18.9.0/24 {sp}ha"),
+            "mtu 1400",
+        ],
+    );
+    before.assert_unchanged("after links and routes on the host");
+}
