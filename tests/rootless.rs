@@ -73,7 +73,10 @@ fn the_default_recipe_runs_rootless() {
         &[],
     );
     r.expect_code(0);
-    assert_has_all(&r.stdout, &["uid: 0", "my pid: 2"]);
+    assert_has_all(
+        &r.stdout,
+        &["uid: 0", "my pid: 2", "network part skipped", "need root"],
+    );
 }
 
 #[test]

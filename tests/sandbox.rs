@@ -358,7 +358,17 @@ fn the_default_recipe_runs_with_nothing_but_the_binary() {
     let before = HostState::take();
     let r = nsr(&["run"]);
     r.expect_code(0);
-    assert_has_all(&r.stdout, &["hostname: nsr-demo", "my pid: 2", "uid: 0"]);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "hostname: nsr-demo",
+            "my pid: 2",
+            "uid: 0",
+            "a sandbox joined to netns nsr-demo-net",
+            "address 172.16.99.100/24 on eth0",
+            "route default via 172.16.99.1 dev eth0",
+        ],
+    );
     before.assert_unchanged("default recipe");
 }
 

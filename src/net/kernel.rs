@@ -256,13 +256,22 @@ impl NetKernel {
                 names::check_netns_name(name).map_err(OpError::new)?;
                 // /run/netns is made a shared mount once per run (re-sharing it for each
                 // namespace walks every netns mount under it); the lock is per addition.
-                let lock = if self.used_run_dir {
-                    netns::lock_run_dir()?
-                } else {
-                    netns::prepare_run_dir()?
+                let needs_root = |e: OpError| {
+                    match e.errno {
+                    Some(Errno::EPERM | Errno::EACCES) if e.hint.is_none() => e.with_hint(
+                        "named network namespaces (/run/netns) need root; without root, give a sandbox a network namespace of its own: unshare(#{ kinds: [\"net\", \"user\"], map_root: true })",
+                    ),
+                    _ => e,
+                }
                 };
+                let lock = if self.used_run_dir {
+                    netns::lock_run_dir()
+                } else {
+                    netns::prepare_run_dir()
+                }
+                .map_err(needs_root)?;
                 self.used_run_dir = true;
-                let (fd, sock) = netns::add(name)?;
+                let (fd, sock) = netns::add(name).map_err(needs_root)?;
                 drop(lock);
                 let ino = netns::identity_of(&fd)?;
                 self.fds.insert(ino, fd);
