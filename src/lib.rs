@@ -6,6 +6,7 @@ pub mod net;
 pub mod ns;
 pub mod ops;
 pub mod report;
+pub mod rootfs;
 pub mod sandbox;
 pub mod session;
 pub mod signals;

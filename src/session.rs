@@ -87,6 +87,7 @@ fn describe(op: &Op, output: &Output) -> String {
         (Op::Chroot { path, .. }, _) => format!("chroot {path}"),
         (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
         (Op::Net(op), _) => op.describe(),
+        (Op::Rootfs(op), _) => op.describe(),
         (op, _) => op.shell(),
     }
 }

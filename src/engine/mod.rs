@@ -8,6 +8,7 @@ pub mod limits;
 mod net_primitives;
 pub mod net_values;
 mod primitives;
+mod rootfs_primitives;
 pub mod values;
 
 use crate::journal::UndoReport;

@@ -439,6 +439,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
         namespaces_of(&s, &call, std::process::id() as i32)
     });
     super::net_primitives::register(engine, &mut docs, &session);
+    super::rootfs_primitives::register(engine, &mut docs, &session);
     let s = session;
     reg(&mut docs, "mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {

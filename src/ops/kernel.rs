@@ -12,6 +12,7 @@ use crate::signals::Signals;
 pub struct KernelBackend {
     sandboxes: Vec<SandboxHandle>,
     net: NetKernel,
+    warnings: Vec<String>,
     signals: Signals,
 }
 
@@ -32,6 +33,7 @@ impl KernelBackend {
         KernelBackend {
             sandboxes: Vec::new(),
             net: NetKernel::default(),
+            warnings: Vec::new(),
             signals,
         }
     }
@@ -217,6 +219,11 @@ impl Backend for KernelBackend {
                 let pid = self.sandbox(*sandbox)?.holder_pid;
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
             }
+            Op::Rootfs(op) => {
+                let (text, undo, warnings) = crate::rootfs::kernel::apply(op)?;
+                self.warnings.extend(warnings);
+                Ok((Output::Text(text), Some(Undo::Rootfs(undo))))
+            }
             Op::Net(op) => {
                 let (out, undo) = self.net.apply(op, &SandboxPaths(&self.sandboxes))?;
                 Ok((
@@ -258,6 +265,7 @@ impl Backend for KernelBackend {
             }
             Undo::ReleasedWithSandbox { .. } => Ok(UndoOutcome::Released),
             Undo::Net(u) => self.net.undo(u),
+            Undo::Rootfs(u) => crate::rootfs::kernel::undo_apply(u),
             Undo::Settle => Ok(UndoOutcome::Done),
         }
     }
@@ -271,7 +279,9 @@ impl Backend for KernelBackend {
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
-        self.net.take_warnings()
+        let mut w = std::mem::take(&mut self.warnings);
+        w.extend(self.net.take_warnings());
+        w
     }
 }
 

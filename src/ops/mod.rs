@@ -11,6 +11,7 @@ pub use error::OpError;
 use crate::fs::mount_spec::MountSpec;
 use crate::net::ops::{NetOp, NetOutput, NetUndo};
 use crate::ns::spec::SandboxSpec;
+use crate::rootfs::ops::{RootfsOp, RootfsUndo};
 use crate::sandbox::protocol::{MountEntry, RunResult, RunSpec};
 use std::collections::BTreeMap;
 
@@ -54,6 +55,7 @@ pub enum Op {
         sandbox: SandboxId,
     },
     Net(NetOp),
+    Rootfs(RootfsOp),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +101,7 @@ pub enum Undo {
         what: String,
     },
     Net(NetUndo),
+    Rootfs(RootfsUndo),
     /// Not recorded by any primitive: stands for the wait at the end of a rollback
     /// (links that go with a deleted namespace), so that its failure can be reported.
     Settle,
@@ -146,6 +149,7 @@ impl Op {
             Op::Namespaces { .. } => "namespaces",
             Op::MountInfo { .. } => "mountinfo",
             Op::Net(op) => op.primitive(),
+            Op::Rootfs(op) => op.primitive(),
         }
     }
 
@@ -170,6 +174,7 @@ impl Op {
             Op::Namespaces { pid } => format!("ls -l /proc/{pid}/ns"),
             Op::MountInfo { .. } => "cat /proc/self/mountinfo".into(),
             Op::Net(op) => op.shell(),
+            Op::Rootfs(op) => op.shell(),
         }
     }
 }
@@ -183,6 +188,7 @@ impl Undo {
             Undo::Unchroot { path, .. } => format!("leave chroot {path}"),
             Undo::ReleasedWithSandbox { what, .. } => what.clone(),
             Undo::Net(u) => u.describe(),
+            Undo::Rootfs(u) => u.describe(),
             Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
     }

@@ -169,6 +169,13 @@ impl Backend for RecordingBackend {
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
             Op::Net(op) => self.net(op),
+            Op::Rootfs(crate::rootfs::ops::RootfsOp::FromTar { dir, .. }) => (
+                Output::Text(dir.clone()),
+                Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::RemoveTree {
+                    dir: dir.clone(),
+                    keep_dir: false,
+                })),
+            ),
         })
     }
 

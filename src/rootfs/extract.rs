@@ -1,0 +1,614 @@
+//! Extraction of an untrusted tarball into a directory. Every member's parent is
+//! resolved with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_XDEV)` from the target directory,
+//! and the member is created with `*at` calls on that parent without following a final
+//! symlink: a `..`, an absolute name, a symlink (or chain of them) pointing outside, a
+//! hard link to an outside path or a directory replaced by a symlink all stay inside
+//! the target, whatever order the archive puts them in.
+
+use super::compression::{self, Compression};
+use super::entry_path::{self, EntryPath};
+use super::progress::Progress;
+use crate::ops::OpError;
+use nix::errno::Errno;
+use rustix::fs::{
+    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
+};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use tar::EntryType;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions {
+    /// Entries that cannot be created (device nodes when unprivileged, unsafe names)
+    /// are errors instead of being skipped and listed.
+    pub strict: bool,
+    /// A progress line on a terminal.
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExtractReport {
+    pub entries: u64,
+    pub bytes: u64,
+    pub compression: Option<Compression>,
+    /// Device nodes not created (not privileged to).
+    pub skipped_devices: Vec<String>,
+    /// Members never extracted, with the reason (a `..` in the name).
+    pub refused: Vec<(String, &'static str)>,
+    /// Whether owners were kept (only root may give files away).
+    pub owners_kept: bool,
+}
+
+impl ExtractReport {
+    /// One line per kind of skipped member, as `tar --ignore-command-error` intends.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.skipped_devices.is_empty() {
+            out.push(format!(
+                "skipped {} device node(s) that only root can create: {}",
+                self.skipped_devices.len(),
+                shorten(&self.skipped_devices)
+            ));
+        }
+        if !self.refused.is_empty() {
+            let names: Vec<String> = self
+                .refused
+                .iter()
+                .map(|(n, why)| format!("{n} ({why})"))
+                .collect();
+            out.push(format!(
+                "refused {} unsafe member(s): {}",
+                self.refused.len(),
+                shorten(&names)
+            ));
+        }
+        out
+    }
+}
+
+fn shorten(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+/// Directory metadata is applied at the end: a read-only directory must not stop its
+/// own members from being created, and creating them would change its mtime.
+struct DirMeta {
+    path: Vec<OsString>,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    mtime: i64,
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+struct Extractor<'a> {
+    root: &'a OwnedFd,
+    opts: ExtractOptions,
+    owners: bool,
+    /// The last parent directory resolved, by its components.
+    cached: Option<(Vec<OsString>, OwnedFd)>,
+    dirs: Vec<DirMeta>,
+    report: ExtractReport,
+    buf: Vec<u8>,
+}
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn rerr(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
+fn join(parts: &[OsString]) -> PathBuf {
+    parts.iter().collect()
+}
+
+const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT
+    .union(ResolveFlags::NO_MAGICLINKS)
+    .union(ResolveFlags::NO_XDEV);
+
+/// Opens `dir` (which must exist) as the root of an extraction.
+pub fn open_root(dir: &Path) -> Result<OwnedFd, OpError> {
+    rfs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| OpError::os(rerr(e), format!("cannot open {}", dir.display())))
+}
+
+/// Extracts `archive` into the directory `root`.
+pub fn extract(
+    archive: &Path,
+    root: &OwnedFd,
+    opts: ExtractOptions,
+) -> Result<ExtractReport, OpError> {
+    let file = File::open(archive)
+        .map_err(|e| OpError::os(errno(e), format!("cannot open {}", archive.display())))?;
+    let (kind, stream) = compression::open(file)
+        .map_err(|e| OpError::os(errno(e), format!("cannot read {}", archive.display())))?;
+    let label = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut x = Extractor {
+        root,
+        opts,
+        owners: nix::unistd::geteuid().is_root(),
+        cached: None,
+        dirs: Vec::new(),
+        report: ExtractReport {
+            compression: Some(kind),
+            ..Default::default()
+        },
+        buf: vec![0; 1 << 18],
+    };
+    x.report.owners_kept = x.owners;
+    let mut progress = Progress::new(format!("extracting {label}"), opts.progress);
+    let mut tar = tar::Archive::new(stream);
+    let entries = tar.entries().map_err(|e| unreadable(archive, kind, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| unreadable(archive, kind, e))?;
+        x.entry(&mut entry)
+            .map_err(|e| e.map_message(|m| format!("{}: {m}", archive.display())))?;
+        progress.tick(x.report.entries, x.report.bytes);
+    }
+    x.finish_dirs()?;
+    progress.finish(x.report.entries, x.report.bytes);
+    Ok(x.report)
+}
+
+fn unreadable(archive: &Path, kind: Compression, e: std::io::Error) -> OpError {
+    OpError::os(
+        errno(e.kind().into()),
+        format!(
+            "{} is not a readable {} tar archive: {e}",
+            archive.display(),
+            if kind == Compression::None { "plain" } else { kind.name() }
+        ),
+    )
+    .with_hint("nsr reads tar archives, plain or compressed with gzip, zstd or xz (docker export writes plain tar)")
+}
+
+impl OpError {
+    fn map_message(mut self, f: impl FnOnce(String) -> String) -> OpError {
+        self.message = f(self.message);
+        self
+    }
+}
+
+fn meta<R: Read>(entry: &mut tar::Entry<R>) -> std::io::Result<Meta> {
+    let h = entry.header();
+    let mut m = Meta {
+        mode: h.mode()? & 0o7777,
+        uid: h.uid()? as u32,
+        gid: h.gid()? as u32,
+        mtime: h.mtime()? as i64,
+        xattrs: Vec::new(),
+    };
+    if let Some(pax) = entry.pax_extensions()? {
+        for ext in pax.flatten() {
+            let key = ext.key_bytes();
+            let value = ext.value_bytes();
+            let number = || std::str::from_utf8(value).ok();
+            match key {
+                b"uid" => m.uid = number().and_then(|v| v.parse().ok()).unwrap_or(m.uid),
+                b"gid" => m.gid = number().and_then(|v| v.parse().ok()).unwrap_or(m.gid),
+                b"mtime" => {
+                    m.mtime = number()
+                        .and_then(|v| v.split('.').next())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(m.mtime)
+                }
+                _ => {
+                    if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                        m.xattrs.push((name.to_vec(), value.to_vec()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(m)
+}
+
+impl<'a> Extractor<'a> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), OpError> {
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let kind = entry.header().entry_type();
+        let parts = match entry_path::parse(&raw) {
+            EntryPath::Refused(why) => {
+                if self.opts.strict {
+                    return Err(OpError::os(
+                        Errno::EPERM,
+                        format!("refused member {shown}: {why}"),
+                    ));
+                }
+                self.report.refused.push((shown, why));
+                return Ok(());
+            }
+            EntryPath::Root => {
+                if kind == EntryType::Directory {
+                    let m = meta(entry).map_err(|e| fail(errno(e), "cannot read"))?;
+                    self.dirs.push(DirMeta {
+                        path: Vec::new(),
+                        mode: m.mode,
+                        owner: self.owners.then_some((m.uid, m.gid)),
+                        mtime: m.mtime,
+                    });
+                }
+                return Ok(());
+            }
+            EntryPath::Inside(p) => p,
+        };
+        let m = meta(entry).map_err(|e| fail(errno(e), "cannot read the header of"))?;
+        let (name, parent_parts) = parts.split_last().expect("at least one component");
+        self.report.entries += 1;
+        match kind {
+            EntryType::Directory => {
+                let parent = self
+                    .parent(parent_parts)
+                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                match rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700)) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::EXIST) => {
+                        let st = rfs::statat(&parent, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(|e| fail(rerr(e), "cannot inspect"))?;
+                        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                            rfs::unlinkat(&parent, name.as_os_str(), AtFlags::empty())
+                                .map_err(|e| fail(rerr(e), "cannot replace"))?;
+                            self.cached = None;
+                            rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700))
+                                .map_err(|e| fail(rerr(e), "cannot create directory"))?;
+                        }
+                    }
+                    Err(e) => return Err(fail(rerr(e), "cannot create directory")),
+                }
+                if !m.xattrs.is_empty() {
+                    let fd = self.open_dir(&parts).map_err(|e| fail(e, "cannot open"))?;
+                    self.set_xattrs(fd.as_fd(), &m.xattrs);
+                }
+                self.dirs.push(DirMeta {
+                    path: parts.clone(),
+                    mode: m.mode,
+                    owner: self.owners.then_some((m.uid, m.gid)),
+                    mtime: m.mtime,
+                });
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let parent = self
+                    .parent(parent_parts)
+                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                let flags = OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
+                let fd =
+                    match rfs::openat(&parent, name.as_os_str(), flags, Mode::from_raw_mode(0o600))
+                    {
+                        Err(rustix::io::Errno::EXIST) => {
+                            rfs::unlinkat(&parent, name.as_os_str(), AtFlags::empty())
+                                .map_err(|e| fail(rerr(e), "cannot replace"))?;
+                            rfs::openat(
+                                &parent,
+                                name.as_os_str(),
+                                flags,
+                                Mode::from_raw_mode(0o600),
+                            )
+                        }
+                        other => other,
+                    }
+                    .map_err(|e| fail(rerr(e), "cannot create"))?;
+                let mut file = File::from(fd);
+                loop {
+                    let n = entry
+                        .read(&mut self.buf)
+                        .map_err(|e| fail(errno(e), "cannot read"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    file.write_all(&self.buf[..n])
+                        .map_err(|e| fail(errno(e), "cannot write"))?;
+                    self.report.bytes += n as u64;
+                }
+                if self.owners {
+                    rfs::fchown(&file, Some(uid(m.uid)), Some(gid(m.gid)))
+                        .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+                }
+                rfs::fchmod(&file, Mode::from_raw_mode(self.mode(m.mode)))
+                    .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
+                self.set_xattrs(file.as_fd(), &m.xattrs);
+                rfs::futimens(&file, &times(m.mtime))
+                    .map_err(|e| fail(rerr(e), "cannot set the times of"))?;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| fail(Errno::EINVAL, "no target for symlink"))?
+                    .into_owned();
+                // The target is stored as written: it is only ever resolved inside the root.
+                self.cached = None;
+                let parent = self
+                    .parent(parent_parts)
+                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                let target = OsStr::from_bytes(&target);
+                match rfs::symlinkat(target, &parent, name.as_os_str()) {
+                    Err(rustix::io::Errno::EXIST) => {
+                        self.remove_existing(&parent, name)
+                            .map_err(|e| fail(e, "cannot replace"))?;
+                        rfs::symlinkat(target, &parent, name.as_os_str())
+                    }
+                    other => other,
+                }
+                .map_err(|e| fail(rerr(e), "cannot create symlink"))?;
+                if self.owners {
+                    rfs::chownat(
+                        &parent,
+                        name.as_os_str(),
+                        Some(uid(m.uid)),
+                        Some(gid(m.gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+                }
+                let _ = rfs::utimensat(
+                    &parent,
+                    name.as_os_str(),
+                    &times(m.mtime),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                );
+            }
+            EntryType::Link => {
+                let raw_target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| fail(Errno::EINVAL, "no target for hard link"))?
+                    .into_owned();
+                let target = match entry_path::parse(&raw_target) {
+                    EntryPath::Inside(t) => t,
+                    EntryPath::Root => {
+                        return Err(fail(Errno::EPERM, "hard link to the root directory in"))
+                    }
+                    EntryPath::Refused(why) => {
+                        if self.opts.strict {
+                            return Err(fail(Errno::EPERM, "refused hard link"));
+                        }
+                        self.report.refused.push((shown, why));
+                        return Ok(());
+                    }
+                };
+                let (tname, tparent_parts) = target.split_last().expect("at least one component");
+                let tparent = self
+                    .resolve(tparent_parts)
+                    .map_err(|e| fail(e, "cannot reach the target of"))?;
+                let parent = self
+                    .parent(parent_parts)
+                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                match rfs::linkat(
+                    &tparent,
+                    tname.as_os_str(),
+                    &parent,
+                    name.as_os_str(),
+                    AtFlags::empty(),
+                ) {
+                    Err(rustix::io::Errno::EXIST) => {
+                        self.remove_existing(&parent, name)
+                            .map_err(|e| fail(e, "cannot replace"))?;
+                        rfs::linkat(
+                            &tparent,
+                            tname.as_os_str(),
+                            &parent,
+                            name.as_os_str(),
+                            AtFlags::empty(),
+                        )
+                    }
+                    other => other,
+                }
+                .map_err(|e| fail(rerr(e), "cannot create hard link"))?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let parent = self
+                    .parent(parent_parts)
+                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                let h = entry.header();
+                let (ft, dev) = match kind {
+                    EntryType::Char => (FileType::CharacterDevice, dev(h)),
+                    EntryType::Block => (FileType::BlockDevice, dev(h)),
+                    _ => (FileType::Fifo, 0),
+                };
+                let _ = self.remove_existing(&parent, name);
+                match rfs::mknodat(
+                    &parent,
+                    name.as_os_str(),
+                    ft,
+                    Mode::from_raw_mode(0o600),
+                    dev,
+                ) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::PERM) if !self.opts.strict => {
+                        self.report.entries -= 1;
+                        self.report.skipped_devices.push(shown);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(fail(rerr(e), "cannot create device node")),
+                }
+                if self.owners {
+                    rfs::chownat(
+                        &parent,
+                        name.as_os_str(),
+                        Some(uid(m.uid)),
+                        Some(gid(m.gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+                }
+                rfs::chmodat(
+                    &parent,
+                    name.as_os_str(),
+                    Mode::from_raw_mode(self.mode(m.mode)),
+                    AtFlags::empty(),
+                )
+                .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
+                let _ = rfs::utimensat(
+                    &parent,
+                    name.as_os_str(),
+                    &times(m.mtime),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                );
+            }
+            _ => {
+                // Global headers, volume labels and the like carry nothing to create.
+                self.report.entries -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Modes as tar keeps them: all bits as root, without set-id bits otherwise.
+    fn mode(&self, mode: u32) -> u32 {
+        if self.owners {
+            mode
+        } else {
+            mode & 0o1777
+        }
+    }
+
+    fn set_xattrs(&self, fd: BorrowedFd<'_>, xattrs: &[(Vec<u8>, Vec<u8>)]) {
+        for (name, value) in xattrs {
+            // Best effort, as tar --xattrs: a filesystem may not take every namespace.
+            let _ = rfs::fsetxattr(fd, OsStr::from_bytes(name), value, XattrFlags::empty());
+        }
+    }
+
+    /// Removes what is at `name` so a member can take its place; an empty directory
+    /// can go, a full one cannot (tar refuses too).
+    fn remove_existing(&mut self, parent: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
+        match rfs::unlinkat(parent, name, AtFlags::empty()) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::ISDIR) => {
+                self.cached = None;
+                rfs::unlinkat(parent, name, AtFlags::REMOVEDIR).map_err(rerr)
+            }
+            Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(rerr(e)),
+        }
+    }
+
+    /// The parent directory of a member, from the one-entry cache when it is the same
+    /// as the last member's (archives list a directory's members together).
+    fn parent(&mut self, parts: &[OsString]) -> Result<OwnedFd, Errno> {
+        if let Some((p, fd)) = &self.cached {
+            if p.as_slice() == parts {
+                return fd.try_clone().map_err(errno);
+            }
+        }
+        let fd = self.resolve(parts)?;
+        self.cached = Some((parts.to_vec(), fd.try_clone().map_err(errno)?));
+        Ok(fd)
+    }
+
+    /// Resolves a directory inside the root, creating missing ones (0755, as tar does).
+    fn resolve(&self, parts: &[OsString]) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if parts.is_empty() {
+            return self.root.try_clone().map_err(errno);
+        }
+        match rfs::openat2(self.root, join(parts), flags, Mode::empty(), RESOLVE) {
+            Ok(fd) => return Ok(fd),
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(rerr(e)),
+        }
+        let mut dir = self.root.try_clone().map_err(errno)?;
+        for i in 0..parts.len() {
+            match rfs::openat2(self.root, join(&parts[..=i]), flags, Mode::empty(), RESOLVE) {
+                Ok(fd) => dir = fd,
+                Err(rustix::io::Errno::NOENT) => {
+                    match rfs::mkdirat(&dir, parts[i].as_os_str(), Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(rerr(e)),
+                    }
+                    dir =
+                        rfs::openat2(self.root, join(&parts[..=i]), flags, Mode::empty(), RESOLVE)
+                            .map_err(rerr)?;
+                }
+                Err(e) => return Err(rerr(e)),
+            }
+        }
+        Ok(dir)
+    }
+
+    fn open_dir(&self, parts: &[OsString]) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if parts.is_empty() {
+            return rfs::openat(self.root, ".", flags, Mode::empty()).map_err(rerr);
+        }
+        rfs::openat2(self.root, join(parts), flags, Mode::empty(), RESOLVE).map_err(rerr)
+    }
+
+    fn finish_dirs(&mut self) -> Result<(), OpError> {
+        for d in self.dirs.iter().rev() {
+            let shown = join(&d.path).display().to_string();
+            // A directory replaced later in the archive (by a symlink, say) is skipped.
+            let Ok(fd) = self.open_dir(&d.path) else {
+                continue;
+            };
+            let fail =
+                |e: rustix::io::Errno, what: &str| OpError::os(rerr(e), format!("{what} {shown}"));
+            if let Some((u, g)) = d.owner {
+                rfs::fchown(&fd, Some(uid(u)), Some(gid(g)))
+                    .map_err(|e| fail(e, "cannot set the owner of"))?;
+            }
+            rfs::fchmod(&fd, Mode::from_raw_mode(self.mode(d.mode)))
+                .map_err(|e| fail(e, "cannot set the mode of"))?;
+            rfs::futimens(&fd, &times(d.mtime)).map_err(|e| fail(e, "cannot set the times of"))?;
+        }
+        Ok(())
+    }
+}
+
+fn uid(u: u32) -> rfs::Uid {
+    rfs::Uid::from_raw(u)
+}
+
+fn gid(g: u32) -> rfs::Gid {
+    rfs::Gid::from_raw(g)
+}
+
+fn dev(h: &tar::Header) -> u64 {
+    let major = h.device_major().ok().flatten().unwrap_or(0);
+    let minor = h.device_minor().ok().flatten().unwrap_or(0);
+    rfs::makedev(major, minor)
+}
+
+fn times(mtime: i64) -> Timestamps {
+    let t = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}

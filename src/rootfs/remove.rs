@@ -1,0 +1,95 @@
+//! Removing an extracted tree as its undo: without following symlinks, and without
+//! entering a mount point (a bind mount left inside a root is someone else's data).
+
+use crate::ops::OpError;
+use nix::errno::Errno;
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, StatxFlags};
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn rerr(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
+fn mount_id(fd: &OwnedFd) -> Result<u64, Errno> {
+    rfs::statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID)
+        .map(|s| s.stx_mnt_id)
+        .map_err(rerr)
+}
+
+/// Empties `dir` and, unless `keep_dir`, removes it. Returns false when it was gone.
+pub fn remove_tree(dir: &Path, keep_dir: bool) -> Result<bool, OpError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rfs::open(dir, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(e) => {
+            return Err(OpError::os(
+                rerr(e),
+                format!("cannot open {}", dir.display()),
+            ))
+        }
+    };
+    let mnt =
+        mount_id(&fd).map_err(|e| OpError::os(e, format!("cannot inspect {}", dir.display())))?;
+    empty(&fd, mnt, dir)?;
+    if !keep_dir {
+        std::fs::remove_dir(dir).map_err(|e| {
+            OpError::os(
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                format!("cannot remove {}", dir.display()),
+            )
+        })?;
+    }
+    Ok(true)
+}
+
+fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
+    let fail = |e: Errno, what: &str, name: &[u8]| {
+        OpError::os(
+            e,
+            format!(
+                "{what} {}",
+                shown.join(std::ffi::OsStr::from_bytes(name)).display()
+            ),
+        )
+    };
+    // A read-only directory from the archive must become writable to be emptied.
+    let _ = rfs::fchmod(dir, Mode::from_raw_mode(0o700));
+    let names: Vec<OsString> = {
+        let reader = rfs::Dir::read_from(dir)
+            .map_err(|e| OpError::os(rerr(e), format!("cannot read {}", shown.display())))?;
+        reader
+            .filter_map(|e| e.ok())
+            .map(|e| OsString::from(std::ffi::OsStr::from_bytes(e.file_name().to_bytes())))
+            .filter(|n| n != "." && n != "..")
+            .collect()
+    };
+    for name in names {
+        let bytes = name.as_bytes();
+        let st = rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| fail(rerr(e), "cannot inspect", bytes))?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            let sub = rfs::openat(
+                dir,
+                &name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| fail(rerr(e), "cannot open", bytes))?;
+            if mount_id(&sub).map_err(|e| fail(e, "cannot inspect", bytes))? != mnt {
+                return Err(fail(Errno::EBUSY, "a mount point is in the way at", bytes)
+                    .with_hint("something is still mounted inside the tree: unmount it, then remove the tree"));
+            }
+            empty(&sub, mnt, &shown.join(&name))?;
+            rfs::unlinkat(dir, &name, AtFlags::REMOVEDIR)
+                .map_err(|e| fail(rerr(e), "cannot remove", bytes))?;
+        } else {
+            rfs::unlinkat(dir, &name, AtFlags::empty())
+                .map_err(|e| fail(rerr(e), "cannot remove", bytes))?;
+        }
+    }
+    Ok(())
+}
