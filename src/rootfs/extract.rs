@@ -112,7 +112,15 @@ struct Extractor<'a> {
     buf: Vec<u8>,
 }
 
-fn errno(e: std::io::Error) -> Errno {
+/// A read from the archive stream failed: the archive is damaged or cut short.
+fn damaged(errno: Errno, e: &std::io::Error, member: &str) -> OpError {
+    OpError::os(
+        errno,
+        format!("the archive is damaged or cut short at {member}: {e}"),
+    )
+}
+
+fn errno(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
@@ -145,9 +153,9 @@ pub fn extract(
     opts: ExtractOptions,
 ) -> Result<ExtractReport, OpError> {
     let file = File::open(archive)
-        .map_err(|e| OpError::os(errno(e), format!("cannot open {}", archive.display())))?;
+        .map_err(|e| OpError::os(errno(&e), format!("cannot open {}", archive.display())))?;
     let (kind, stream) = compression::open(file)
-        .map_err(|e| OpError::os(errno(e), format!("cannot read {}", archive.display())))?;
+        .map_err(|e| OpError::os(errno(&e), format!("cannot read {}", archive.display())))?;
     let label = archive
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -181,11 +189,11 @@ pub fn extract(
 
 fn unreadable(archive: &Path, kind: Compression, e: std::io::Error) -> OpError {
     OpError::os(
-        errno(e.kind().into()),
+        errno(&e),
         format!(
             "{} is not a readable {} tar archive: {e}",
             archive.display(),
-            if kind == Compression::None { "plain" } else { kind.name() }
+            kind.name()
         ),
     )
     .with_hint("nsr reads tar archives, plain or compressed with gzip, zstd or xz (docker export writes plain tar)")
@@ -200,11 +208,13 @@ impl OpError {
 
 fn meta<R: Read>(entry: &mut tar::Entry<R>) -> std::io::Result<Meta> {
     let h = entry.header();
+    // A numeric field that does not parse (empty, or not octal) reads as 0, as GNU tar
+    // reads it; the mode falls back to rw-r--r--.
     let mut m = Meta {
-        mode: h.mode()? & 0o7777,
-        uid: h.uid()? as u32,
-        gid: h.gid()? as u32,
-        mtime: h.mtime()? as i64,
+        mode: h.mode().map(|m| m & 0o7777).unwrap_or(0o644),
+        uid: h.uid().unwrap_or(0) as u32,
+        gid: h.gid().unwrap_or(0) as u32,
+        mtime: h.mtime().unwrap_or(0) as i64,
         xattrs: Vec::new(),
     };
     if let Some(pax) = entry.pax_extensions()? {
@@ -251,7 +261,7 @@ impl<'a> Extractor<'a> {
             }
             EntryPath::Root => {
                 if kind == EntryType::Directory {
-                    let m = meta(entry).map_err(|e| fail(errno(e), "cannot read"))?;
+                    let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
                     self.dirs.push(DirMeta {
                         path: Vec::new(),
                         mode: m.mode,
@@ -263,7 +273,7 @@ impl<'a> Extractor<'a> {
             }
             EntryPath::Inside(p) => p,
         };
-        let m = meta(entry).map_err(|e| fail(errno(e), "cannot read the header of"))?;
+        let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
         let (name, parent_parts) = parts.split_last().expect("at least one component");
         self.report.entries += 1;
         match kind {
@@ -326,12 +336,12 @@ impl<'a> Extractor<'a> {
                 loop {
                     let n = entry
                         .read(&mut self.buf)
-                        .map_err(|e| fail(errno(e), "cannot read"))?;
+                        .map_err(|e| damaged(errno(&e), &e, &shown))?;
                     if n == 0 {
                         break;
                     }
                     file.write_all(&self.buf[..n])
-                        .map_err(|e| fail(errno(e), "cannot write"))?;
+                        .map_err(|e| fail(errno(&e), "cannot write"))?;
                     self.report.bytes += n as u64;
                 }
                 if self.owners {
@@ -521,11 +531,11 @@ impl<'a> Extractor<'a> {
     fn parent(&mut self, parts: &[OsString]) -> Result<OwnedFd, Errno> {
         if let Some((p, fd)) = &self.cached {
             if p.as_slice() == parts {
-                return fd.try_clone().map_err(errno);
+                return fd.try_clone().map_err(|e| errno(&e));
             }
         }
         let fd = self.resolve(parts)?;
-        self.cached = Some((parts.to_vec(), fd.try_clone().map_err(errno)?));
+        self.cached = Some((parts.to_vec(), fd.try_clone().map_err(|e| errno(&e))?));
         Ok(fd)
     }
 
@@ -533,14 +543,14 @@ impl<'a> Extractor<'a> {
     fn resolve(&self, parts: &[OsString]) -> Result<OwnedFd, Errno> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if parts.is_empty() {
-            return self.root.try_clone().map_err(errno);
+            return self.root.try_clone().map_err(|e| errno(&e));
         }
         match rfs::openat2(self.root, join(parts), flags, Mode::empty(), RESOLVE) {
             Ok(fd) => return Ok(fd),
             Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(rerr(e)),
         }
-        let mut dir = self.root.try_clone().map_err(errno)?;
+        let mut dir = self.root.try_clone().map_err(|e| errno(&e))?;
         for i in 0..parts.len() {
             match rfs::openat2(self.root, join(&parts[..=i]), flags, Mode::empty(), RESOLVE) {
                 Ok(fd) => dir = fd,

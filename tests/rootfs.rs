@@ -1,0 +1,487 @@
+//! Root filesystems from tarballs: what is kept (owners, modes, times, links, devices,
+//! xattrs), every compression, what is refused, and that an untrusted archive never
+//! writes outside its target directory.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+/// A busybox root with a device node, a hard link, symlinks, odd owners and modes,
+/// archived by GNU tar (plain, and compressed three ways).
+fn busybox_archives(s: &Scratch) -> Vec<String> {
+    let root = s.busybox_root("src");
+    let r = Path::new(&root);
+    std::fs::write(r.join("etc/motd"), "hello from the tarball\n").unwrap();
+    let sh = |cmd: &str| {
+        let ok = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(r)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    };
+    sh("chown 1000:1001 etc/motd && chmod 640 etc/motd && touch -d @1000000000 etc/motd");
+    sh("mknod dev/null c 1 3 && chmod 666 dev/null && chmod 1777 tmp");
+    sh("ln bin/busybox bin/hardlinked && ln -s ../etc/motd bin/motd-link && mkdir -p opt/ro && chmod 555 opt/ro");
+    sh("cp bin/busybox bin/suid && chmod 4755 bin/suid");
+    sh(&format!("setfattr -n user.nsr -v kept {root}/etc/motd"));
+    let plain = s.path("root.tar");
+    sh(&format!("tar --xattrs -cf {plain} ."));
+    sh(&format!("gzip -c {plain} > {plain}.gz && zstd -q -c {plain} > {plain}.zst && xz -c {plain} > {plain}.xz"));
+    // The names say nothing about the content: nsr must look at the bytes.
+    sh(&format!("cp {plain}.gz {}", s.path("misleading.tar")));
+    vec![
+        plain.clone(),
+        format!("{plain}.gz"),
+        format!("{plain}.zst"),
+        format!("{plain}.xz"),
+        s.path("misleading.tar"),
+    ]
+}
+
+const INSPECT: &str = r#"
+let root = rootfs_from_tar(args.tar, args.dir);
+let box = unshare(#{ kinds: ["mount", "uts", "pid"] });
+box.chroot(root);
+box.mount("proc", "/proc", "proc");
+print(box.run("cat /etc/motd; ls -ln /etc/motd /dev/null /bin/suid; ls -lnd /tmp /opt/ro; readlink /bin/motd-link; [ /bin/busybox -ef /bin/hardlinked ] && echo same-inode; date -r /etc/motd +%s", #{ check: true }).stdout);
+"#;
+
+#[test]
+fn every_compression_gives_the_same_root_with_everything_kept() {
+    let _g = serial();
+    let s = Scratch::new("formats");
+    let archives = busybox_archives(&s);
+    let recipe = s.write("inspect.nsr", INSPECT);
+    let before = HostState::take();
+    for (i, tar) in archives.iter().enumerate() {
+        let dir = s.path(&format!("x{i}"));
+        let r = nsr(&["run", &recipe, &format!("tar={tar}"), &format!("dir={dir}")]);
+        r.expect_code(0);
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(lines[0], "hello from the tarball", "{tar}");
+        assert_has_all(
+            &r.stdout,
+            &[
+                "-rw-r-----    1 1000     1001",
+                "crw-rw-rw-    1 0        0           1,   3",
+                "-rwsr-xr-x",
+                "drwxrwxrwt",
+                "dr-xr-xr-x",
+                "../etc/motd",
+                "same-inode",
+                "1000000000",
+            ],
+        );
+        assert!(!Path::new(&dir).exists(), "{dir} is removed by the undo");
+        before.assert_unchanged(tar);
+    }
+}
+
+#[test]
+fn extended_attributes_are_kept_where_the_filesystem_allows() {
+    let _g = serial();
+    assert!(
+        Command::new("getfattr").arg("--version").output().is_ok(),
+        "getfattr/setfattr are needed (Debian package attr; .ci/run installs it)"
+    );
+    let s = Scratch::new("xattr");
+    let archives = busybox_archives(&s);
+    let r = run_recipe(
+        &s,
+        "x.nsr",
+        "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(b.run(\"getfattr -n user.nsr --only-values \" + root + \"/etc/motd\").stdout);\n",
+        &[&format!("tar={}", archives[0]), &format!("dir={}", s.path("x"))],
+    );
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "kept");
+}
+
+/// A tar header with any name and link name, as a hostile tool would write them.
+fn raw_entry(
+    b: &mut tar::Builder<std::fs::File>,
+    kind: tar::EntryType,
+    name: &str,
+    link: &str,
+    data: &[u8],
+) {
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    if !link.is_empty() {
+        h.set_link_name_literal(link).unwrap();
+    }
+    h.set_entry_type(kind);
+    h.set_mode(if kind == tar::EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    h.set_size(data.len() as u64);
+    h.set_mtime(1);
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+}
+
+fn archive(s: &Scratch, name: &str, entries: &[(tar::EntryType, &str, &str)]) -> String {
+    let path = s.path(name);
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (kind, n, link) in entries {
+        let data: &[u8] = if *kind == tar::EntryType::Regular {
+            b"pwned\n"
+        } else {
+            b""
+        };
+        raw_entry(&mut b, *kind, n, link, data);
+    }
+    b.finish().unwrap();
+    path
+}
+
+/// Every file under `dir`, with its content or link target: a fingerprint to compare.
+fn fingerprint(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let key = p.strip_prefix(dir).unwrap().display().to_string();
+            if m.is_dir() {
+                stack.push(p.clone());
+                out.insert(key, format!("dir {:o}", m.permissions().mode()));
+            } else if m.file_type().is_symlink() {
+                out.insert(
+                    key,
+                    format!("link {}", std::fs::read_link(&p).unwrap().display()),
+                );
+            } else {
+                out.insert(key, std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hostile_archive_never_writes_outside_its_target() {
+    use tar::EntryType::{Directory as D, Link as L, Regular as F, Symlink as S};
+    let _g = serial();
+    let s = Scratch::new("hostile");
+    let outside = s.path("outside");
+    std::fs::create_dir_all(format!("{outside}/etc")).unwrap();
+    std::fs::write(format!("{outside}/etc/passwd"), "the real one\n").unwrap();
+    let o = outside.as_str();
+    let up = "../../../../../../../../..";
+    let cases: Vec<(&str, Vec<(tar::EntryType, String, String)>)> = vec![
+        (
+            "dotdot",
+            vec![
+                (F, format!("{up}{o}/etc/passwd"), String::new()),
+                (F, "a/../../x".into(), String::new()),
+            ],
+        ),
+        (
+            "absolute",
+            vec![(F, format!("{o}/etc/passwd"), String::new())],
+        ),
+        (
+            "symlink-then-write",
+            vec![
+                (S, "link".into(), format!("{o}/etc")),
+                (F, "link/passwd".into(), String::new()),
+            ],
+        ),
+        (
+            "relative-symlink",
+            vec![
+                (S, "up".into(), up.into()),
+                (F, format!("up{o}/etc/passwd"), String::new()),
+            ],
+        ),
+        (
+            "symlink-chain",
+            vec![
+                (S, "a".into(), "b".into()),
+                (S, "b".into(), "c".into()),
+                (S, "c".into(), format!("{up}{o}")),
+                (F, "a/etc/passwd".into(), String::new()),
+            ],
+        ),
+        (
+            "hardlink-outside-abs",
+            vec![
+                (L, "hl".into(), format!("{o}/etc/passwd")),
+                (F, "hl".into(), String::new()),
+            ],
+        ),
+        (
+            "hardlink-dotdot",
+            vec![(L, "hl".into(), format!("{up}{o}/etc/passwd"))],
+        ),
+        (
+            "dir-replaced-by-symlink",
+            vec![
+                (D, "d".into(), String::new()),
+                (S, "d".into(), format!("{o}/etc")),
+                (F, "d/passwd".into(), String::new()),
+            ],
+        ),
+        (
+            "symlink-over-symlink",
+            vec![
+                (S, "e".into(), "safe".into()),
+                (S, "e".into(), format!("{o}/etc")),
+                (F, "e/passwd".into(), String::new()),
+            ],
+        ),
+    ];
+    let before_outside = fingerprint(Path::new(&outside));
+    let before = HostState::take();
+    for (name, entries) in &cases {
+        let entries: Vec<(tar::EntryType, &str, &str)> = entries
+            .iter()
+            .map(|(k, n, l)| (*k, n.as_str(), l.as_str()))
+            .collect();
+        let tar = archive(&s, &format!("{name}.tar"), &entries);
+        let dir = s.path(&format!("t-{name}"));
+        let r = run_recipe(
+            &s,
+            "hostile.nsr",
+            "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(b.run(\"find \" + root + \" | sort\").stdout);\n",
+            &[&format!("tar={tar}"), &format!("dir={dir}")],
+        );
+        assert!(r.code == 0 || r.code == 1, "{name}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+        assert_eq!(
+            fingerprint(Path::new(&outside)),
+            before_outside,
+            "{name} changed something outside its target:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            !Path::new(&dir).exists(),
+            "{name}: the target is removed by the undo"
+        );
+        before.assert_unchanged(name);
+    }
+}
+
+#[test]
+fn unsafe_names_are_listed_once_and_strict_makes_them_errors() {
+    let _g = serial();
+    let s = Scratch::new("refused");
+    let tar = archive(
+        &s,
+        "dots.tar",
+        &[
+            (tar::EntryType::Directory, "ok", ""),
+            (tar::EntryType::Regular, "ok/file", ""),
+            (tar::EntryType::Regular, "../escape", ""),
+            (tar::EntryType::Regular, "ok/../../escape2", ""),
+        ],
+    );
+    let recipe = "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(b.run(\"cat \" + root + \"/ok/file\").stdout);\n";
+    let r = run_recipe(
+        &s,
+        "r.nsr",
+        recipe,
+        &[&format!("tar={tar}"), &format!("dir={}", s.path("x"))],
+    );
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "pwned");
+    assert_has_all(
+        &r.stderr,
+        &["warning", "r.nsr:1:12", "refused 2 unsafe member(s): ../escape (contains '..'), ok/../../escape2 (contains '..')"],
+    );
+    assert_eq!(r.stderr.matches("unsafe member").count(), 1, "{}", r.stderr);
+
+    let strict = "rootfs_from_tar(args.tar, args.dir, #{ strict: true });\n";
+    let r = run_recipe(
+        &s,
+        "s.nsr",
+        strict,
+        &[&format!("tar={tar}"), &format!("dir={}", s.path("y"))],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["s.nsr:1:1", "refused member ../escape", "EPERM"],
+    );
+    assert!(
+        !Path::new(&s.path("y")).exists(),
+        "a failed extraction is taken back"
+    );
+}
+
+#[test]
+fn an_existing_directory_is_never_taken_over_or_removed() {
+    let _g = serial();
+    let s = Scratch::new("existing");
+    let tar = archive(&s, "a.tar", &[(tar::EntryType::Regular, "f", "")]);
+    let full = s.path("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(format!("{full}/mine"), "keep").unwrap();
+    let r = run_recipe(
+        &s,
+        "r.nsr",
+        "rootfs_from_tar(args.tar, args.dir);\n",
+        &[&format!("tar={tar}"), &format!("dir={full}")],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["r.nsr:1:1", "is not an empty directory", "EEXIST", "hint:"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{full}/mine")).unwrap(),
+        "keep"
+    );
+
+    // An empty directory that was there stays; only what was extracted goes.
+    let empty = s.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let r = run_recipe(&s, "r.nsr", "let d = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(b.run(\"cat \" + d + \"/f\").stdout);\n", &[&format!("tar={tar}"), &format!("dir={empty}")]);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "pwned");
+    assert!(Path::new(&empty).is_dir());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_archives_get_clear_errors_and_leave_nothing() {
+    let _g = serial();
+    let s = Scratch::new("badtar");
+    let plain = archive(
+        &s,
+        "ok.tar",
+        &[
+            (tar::EntryType::Directory, "d", ""),
+            (tar::EntryType::Regular, "d/f", ""),
+        ],
+    );
+    let garbage = s.write("garbage.tar", &"not a tarball at all\n".repeat(100));
+    // A gzip stream cut in the middle.
+    let cut = s.path("cut.tar.gz");
+    let gz = Command::new("gzip")
+        .args(["-c", &plain])
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let before = HostState::take();
+    for (tar, dir, wanted) in [
+        (
+            s.path("missing.tar"),
+            s.path("a"),
+            vec!["there is no archive", "ENOENT", "docker export"],
+        ),
+        (
+            garbage.clone(),
+            s.path("b"),
+            vec!["not a readable plain tar archive"],
+        ),
+        (cut.clone(), s.path("c"), vec!["gzip", "cut.tar.gz"]),
+        (
+            plain.clone(),
+            s.path("no/such/parent"),
+            vec!["the parent of", "does not exist"],
+        ),
+    ] {
+        let r = run_recipe(
+            &s,
+            "bad.nsr",
+            "rootfs_from_tar(args.tar, args.dir);\n",
+            &[&format!("tar={tar}"), &format!("dir={dir}")],
+        );
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &wanted);
+        assert_has_all(&r.stderr, &["bad.nsr:1:1", "rootfs_from_tar("]);
+        assert!(!Path::new(&dir).exists(), "{dir}");
+        before.assert_unchanged(&tar);
+    }
+    let r = run_recipe(
+        &s,
+        "opt.nsr",
+        "rootfs_from_tar(\"x\", \"y\", #{ fast: true });\n",
+        &[],
+    );
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["unknown option 'fast'", "strict, progress"]);
+}
+
+#[test]
+fn unprivileged_extraction_skips_device_nodes_with_one_line() {
+    let _g = serial();
+    let s = Scratch::new("rootlesstar");
+    let archives = busybox_archives(&s);
+    let work = s.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for f in ["root.tar"] {
+        std::fs::set_permissions(s.path(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let bin = s.path("nsr");
+    std::fs::copy(NSR, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let recipe = s.write(
+        "u.nsr",
+        "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare(#{ kinds: [\"mount\", \"user\"], map_root: true });\nb.chroot(root);\nprint(b.run(\"cat /etc/motd; ls /dev\").stdout);\n",
+    );
+    std::fs::set_permissions(&recipe, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let nobody = "65534";
+    let run = |extra: &str, dir: &str| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", nobody, "--regid", nobody, "--clear-groups", "--"])
+            .arg(&bin)
+            .args([
+                "run",
+                &recipe,
+                &format!("tar={}", archives[0]),
+                &format!("dir={work}/{dir}"),
+            ]);
+        if !extra.is_empty() {
+            cmd.arg(extra);
+        }
+        run_command(cmd)
+    };
+    let r = run("", "u1");
+    r.expect_code(0);
+    assert!(
+        r.stdout.starts_with("hello from the tarball"),
+        "{}",
+        r.stdout
+    );
+    assert_has_all(
+        &r.stderr,
+        &["skipped 1 device node(s) that only root can create: ./dev/null"],
+    );
+    assert!(!Path::new(&format!("{work}/u1")).exists());
+
+    let strict = s.write(
+        "st.nsr",
+        "rootfs_from_tar(args.tar, args.dir, #{ strict: true });\n",
+    );
+    std::fs::set_permissions(&strict, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", nobody, "--regid", nobody, "--clear-groups", "--"])
+        .arg(&bin)
+        .args([
+            "run",
+            &strict,
+            &format!("tar={}", archives[0]),
+            &format!("dir={work}/u2"),
+        ]);
+    let r = run_command(cmd);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["cannot create device node", "dev/null", "EPERM"],
+    );
+    assert!(!Path::new(&format!("{work}/u2")).exists());
+    let _ = std::fs::metadata(&work).map(|m| m.uid());
+}
