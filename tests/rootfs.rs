@@ -483,3 +483,70 @@ fn unprivileged_extraction_skips_device_nodes_with_one_line() {
     );
     assert!(!Path::new(&format!("{work}/u2")).exists());
 }
+
+#[test]
+fn overlay_roots_share_one_extraction_and_leave_it_pristine() {
+    let _g = serial();
+    let s = Scratch::new("overlay");
+    let archives = busybox_archives(&s);
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "ov.nsr",
+        r#"
+let base = rootfs_from_tar(args.tar, args.base);
+// Mounted on the host before the sandboxes start, so their mount namespaces have them.
+let ra = overlay_root(base, args.ra);
+let rb = overlay_root([base], args.rb);
+let a = unshare(#{ kinds: ["mount", "pid"] });
+a.chroot(ra);
+let b = unshare(#{ kinds: ["mount", "pid"] });
+b.chroot(rb);
+a.run("echo mine > /etc/a-only; rm /etc/motd", #{ check: true });
+print("b sees: " + b.run("ls /etc | tr '\\n' ' '").stdout);
+print("a sees: " + a.run("ls /etc | tr '\\n' ' '").stdout);
+let host = unshare(["uts"]);
+print("base: " + host.run("ls " + base + "/etc | tr '\\n' ' '").stdout);
+"#,
+        &[
+            &format!("tar={}", archives[0]),
+            &format!("base={}", s.path("base")),
+            &format!("ra={}", s.path("ra")),
+            &format!("rb={}", s.path("rb")),
+        ],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "b sees: marker motd",
+            "a sees: a-only marker \n",
+            "base: marker motd",
+        ],
+    );
+    for leftover in ["base", "ra", "rb", ".ra.nsr-overlay", ".rb.nsr-overlay"] {
+        assert!(!Path::new(&s.path(leftover)).exists(), "{leftover} is left");
+    }
+    before.assert_unchanged("after overlay roots");
+
+    let r = run_recipe(
+        &s,
+        "bad.nsr",
+        "overlay_root(args.l, args.d);\n",
+        &[
+            &format!("l={}", s.path("nope")),
+            &format!("d={}", s.path("d")),
+        ],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "bad.nsr:1:1",
+            "the lower directory",
+            "does not exist",
+            "ENOENT",
+        ],
+    );
+    assert!(!Path::new(&s.path(".d.nsr-overlay")).exists());
+}

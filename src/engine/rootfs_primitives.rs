@@ -38,7 +38,42 @@ fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map)
     }
 }
 
+fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<String> {
+    let lower: Vec<String> = if let Some(s) = lower.clone().into_string().ok() {
+        vec![s]
+    } else if let Ok(a) = lower.clone().into_array() {
+        a.into_iter()
+            .map(|d| {
+                d.into_string()
+                    .map_err(|_| call.bad("each lower directory must be a string".into()))
+            })
+            .collect::<R<Vec<String>>>()?
+    } else {
+        return Err(call
+            .bad("lower must be a directory or an array of directories (uppermost first)".into()));
+    };
+    if lower.is_empty() || lower.iter().any(|l| l.is_empty()) || dir.is_empty() {
+        return Err(call.bad("the lower directories and the mount point must be named".into()));
+    }
+    match call.perform(
+        session,
+        Op::Rootfs(RootfsOp::Overlay {
+            lower,
+            dir: dir.into(),
+        }),
+    )? {
+        Output::Text(t) => Ok(t),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
+    let s = session.clone();
+    reg(docs, "overlay_root", &["lower: String | Array", "dir: String"], "/// A writable copy-on-write root at DIR over read-only LOWER (an extracted base, shared by many sandboxes); undo unmounts it and removes its upper and work directories.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, lower: Dynamic, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "overlay_root", &[lower.clone(), dir.into()]);
+            overlay(&s, &call, &lower, dir)
+        });
     let s = session.clone();
     reg(docs, "rootfs_from_tar", &["archive: String", "dir: String"], "/// Extracts a `docker export` tarball (plain, gzip, zstd or xz) into DIR (new or empty) and returns its absolute path; undo removes what was extracted.")
         .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str| -> R<String> {

@@ -169,6 +169,15 @@ impl Backend for RecordingBackend {
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
             Op::Net(op) => self.net(op),
+            Op::Rootfs(crate::rootfs::ops::RootfsOp::Overlay { dir, .. }) => (
+                Output::Text(dir.clone()),
+                Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::Overlay {
+                    dir: dir.clone(),
+                    mnt_id: 0,
+                    state: format!("{dir}.overlay"),
+                    keep_dir: false,
+                })),
+            ),
             Op::Rootfs(crate::rootfs::ops::RootfsOp::FromTar { dir, .. }) => (
                 Output::Text(dir.clone()),
                 Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::RemoveTree {

@@ -27,6 +27,113 @@ fn absolute(dir: &str) -> Result<PathBuf, OpError> {
     Ok(parent.join(name))
 }
 
+/// Makes `target` a new directory, or accepts it empty; true when it was there.
+fn new_or_empty_dir(target: &Path) -> Result<bool, OpError> {
+    match std::fs::create_dir(target) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let empty = std::fs::read_dir(target)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !target.is_dir() || target.is_symlink() || !empty {
+                return Err(OpError::os(
+                    Errno::EEXIST,
+                    format!("{} exists and is not an empty directory", target.display()),
+                )
+                .with_hint("nsr fills only a new or empty directory, so that its undo removes exactly what it made"));
+            }
+            Ok(true)
+        }
+        Err(e) => Err(OpError::os(
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            format!("cannot create {}", target.display()),
+        )),
+    }
+}
+
+fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError> {
+    let mut lowers = Vec::new();
+    for l in lower {
+        let p = Path::new(l).canonicalize().map_err(|e| {
+            OpError::os(
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                format!("the lower directory {l} does not exist"),
+            )
+        })?;
+        if !p.is_dir() {
+            return Err(OpError::os(
+                Errno::ENOTDIR,
+                format!("the lower {l} is not a directory"),
+            ));
+        }
+        lowers.push(p.display().to_string());
+    }
+    let target = absolute(dir)?;
+    let name = target
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let state = target.with_file_name(format!(".{name}.nsr-overlay"));
+    std::fs::create_dir(&state).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let err = OpError::os(errno, format!("cannot create {}", state.display()));
+        if errno == Errno::EEXIST {
+            err.with_hint("it holds the upper layer of another overlay_root (or of a run that was killed): remove it when nothing uses it")
+        } else {
+            err
+        }
+    })?;
+    let made = (|| -> Result<(bool, u64), OpError> {
+        for d in ["upper", "work"] {
+            std::fs::create_dir(state.join(d)).map_err(|e| {
+                OpError::os(
+                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                    format!("cannot create {}", state.join(d).display()),
+                )
+            })?;
+        }
+        let keep_dir = new_or_empty_dir(&target)?;
+        let spec = crate::fs::mount_spec::MountSpec::new(
+            "overlay",
+            &target.display().to_string(),
+            "overlay",
+            Default::default(),
+            "",
+            Some((
+                lowers.clone(),
+                Some(state.join("upper").display().to_string()),
+                Some(state.join("work").display().to_string()),
+            )),
+        )
+        .map_err(OpError::new)?;
+        match crate::fs::mounting::mount(&spec) {
+            Ok(id) => Ok((keep_dir, id)),
+            Err(e) => {
+                if !keep_dir {
+                    let _ = std::fs::remove_dir(&target);
+                }
+                Err(e)
+            }
+        }
+    })();
+    match made {
+        Ok((keep_dir, mnt_id)) => Ok((
+            target.display().to_string(),
+            RootfsUndo::Overlay {
+                dir: target.display().to_string(),
+                mnt_id,
+                state: state.display().to_string(),
+                keep_dir,
+            },
+        )),
+        Err(e) => {
+            let _ = remove::remove_tree(&state, false);
+            Err(e)
+        }
+    }
+}
+
 /// Does `op`; returns the result text, the undo and warnings for the user.
 pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError> {
     match op {
@@ -45,28 +152,7 @@ pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError
                 )
                 .with_hint("make one with: docker export CONTAINER -o go_root.tar"));
             }
-            let keep_dir = match std::fs::create_dir(&target) {
-                Ok(()) => false,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let empty = std::fs::read_dir(&target)
-                        .map(|mut d| d.next().is_none())
-                        .unwrap_or(false);
-                    if !target.is_dir() || target.is_symlink() || !empty {
-                        return Err(OpError::os(
-                            Errno::EEXIST,
-                            format!("{} exists and is not an empty directory", target.display()),
-                        )
-                        .with_hint("nsr extracts only into a new or empty directory, so that its undo removes exactly what it extracted"));
-                    }
-                    true
-                }
-                Err(e) => {
-                    return Err(OpError::os(
-                        Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                        format!("cannot create {}", target.display()),
-                    ))
-                }
-            };
+            let keep_dir = new_or_empty_dir(&target)?;
             let undo = RootfsUndo::RemoveTree {
                 dir: target.display().to_string(),
                 keep_dir,
@@ -90,6 +176,10 @@ pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError
                 }
             }
         }
+        RootfsOp::Overlay { lower, dir } => {
+            let (text, undo) = overlay(lower, dir)?;
+            Ok((text, undo, Vec::new()))
+        }
     }
 }
 
@@ -97,6 +187,32 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
     match undo {
         RootfsUndo::RemoveTree { dir, keep_dir } => {
             Ok(if remove::remove_tree(Path::new(dir), *keep_dir)? {
+                UndoOutcome::Done
+            } else {
+                UndoOutcome::AlreadyGone
+            })
+        }
+        RootfsUndo::Overlay {
+            dir,
+            mnt_id,
+            state,
+            keep_dir,
+        } => {
+            let unmounted = crate::fs::mounting::unmount_if_ours(dir, *mnt_id)?;
+            let removed = remove::remove_tree(Path::new(state), false)?;
+            if !keep_dir {
+                match std::fs::remove_dir(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(OpError::os(
+                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                            format!("cannot remove {dir}"),
+                        ))
+                    }
+                }
+            }
+            Ok(if unmounted || removed {
                 UndoOutcome::Done
             } else {
                 UndoOutcome::AlreadyGone

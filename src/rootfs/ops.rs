@@ -11,18 +11,30 @@ pub enum RootfsOp {
         strict: bool,
         progress: bool,
     },
+    /// `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W DIR`, with the
+    /// upper and work directories made by nsr beside DIR.
+    Overlay { lower: Vec<String>, dir: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RootfsUndo {
     /// Remove what was extracted; the directory too when the run created it.
     RemoveTree { dir: String, keep_dir: bool },
+    /// Unmount the overlay (found by mount ID), remove its upper and work directories,
+    /// and the mount point when the run created it.
+    Overlay {
+        dir: String,
+        mnt_id: u64,
+        state: String,
+        keep_dir: bool,
+    },
 }
 
 impl RootfsOp {
     pub fn primitive(&self) -> &'static str {
         match self {
             RootfsOp::FromTar { .. } => "rootfs_from_tar",
+            RootfsOp::Overlay { .. } => "overlay_root",
         }
     }
 
@@ -33,12 +45,20 @@ impl RootfsOp {
                 shell_quote(archive),
                 d = shell_quote(dir)
             ),
+            RootfsOp::Overlay { lower, dir } => format!(
+                "mkdir -p {d} {d}.overlay/upper {d}.overlay/work && mount -t overlay overlay -o lowerdir={},upperdir={d}.overlay/upper,workdir={d}.overlay/work {d}",
+                lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
+                d = shell_quote(dir)
+            ),
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             RootfsOp::FromTar { archive, dir, .. } => format!("root {dir} from {archive}"),
+            RootfsOp::Overlay { lower, dir } => {
+                format!("overlay root {dir} over {}", lower.join(":"))
+            }
         }
     }
 }
@@ -56,6 +76,21 @@ impl RootfsUndo {
             } => {
                 format!("find {} -mindepth 1 -delete", shell_quote(dir))
             }
+            RootfsUndo::Overlay {
+                dir,
+                state,
+                keep_dir,
+                ..
+            } => format!(
+                "umount {d} && rm -rf {}{}",
+                shell_quote(state),
+                if *keep_dir {
+                    String::new()
+                } else {
+                    format!(" && rmdir {}", shell_quote(dir))
+                },
+                d = shell_quote(dir)
+            ),
         }
     }
 }
