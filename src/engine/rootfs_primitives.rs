@@ -39,7 +39,7 @@ fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map)
 }
 
 fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<String> {
-    let lower: Vec<String> = if let Some(s) = lower.clone().into_string().ok() {
+    let lower: Vec<String> = if let Ok(s) = lower.clone().into_string() {
         vec![s]
     } else if let Ok(a) = lower.clone().into_array() {
         a.into_iter()
