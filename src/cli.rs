@@ -55,6 +55,22 @@ enum Command {
         /// The recipe (.nsr).
         file: String,
     },
+    /// The cache of extracted roots that rootfs_cache() fills (kept across runs).
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// List the cached roots: digest, size, files, the archive they came from.
+    Ls,
+    /// Remove cached roots: those whose digest starts with one of DIGEST, or all.
+    Clear {
+        /// Digests (or their first characters); none means every entry.
+        digests: Vec<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -68,6 +84,41 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { words, limits } => run(words, limits, cli.verbose > 0 && !cli.quiet),
         Command::Check { file } => check(&file),
+        Command::Cache { action } => cache(action),
+    }
+}
+
+fn cache(action: CacheAction) -> ExitCode {
+    use nsr::rootfs::cache;
+    let result = match action {
+        CacheAction::Ls => cache::list().map(|entries| {
+            report::out(&format!("cache: {}\n", cache::dir().display()));
+            for e in entries {
+                report::out(&format!(
+                    "{}  {:>8.1} MB  {:>7} files  {}\n",
+                    e.digest,
+                    e.bytes as f64 / 1e6,
+                    e.files,
+                    e.source
+                ));
+            }
+        }),
+        CacheAction::Clear { digests } => cache::clear(&digests).map(|removed| {
+            for e in removed {
+                report::out(&format!("removed {} ({})\n", e.digest, e.source));
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("nsr: cache: {}", e.message);
+            if let Some(n) = e.errno_text() {
+                msg.push_str(&format!(": {n}"));
+            }
+            report::err(&format!("{msg}\n"));
+            ExitCode::from(EXIT_RECIPE_ERROR)
+        }
     }
 }
 

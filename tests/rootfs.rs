@@ -550,3 +550,85 @@ print("base: " + host.run("ls " + base + "/etc | tr '\\n' ' '").stdout);
     );
     assert!(!Path::new(&s.path(".d.nsr-overlay")).exists());
 }
+
+#[test]
+fn the_cache_extracts_once_and_is_listed_and_cleared() {
+    let _g = serial();
+    let s = Scratch::new("cache");
+    let archives = busybox_archives(&s);
+    let cache = s.path("cache");
+    let recipe = s.write(
+        "c.nsr",
+        r#"
+let base = rootfs_cache(args.tar);
+let root = overlay_root(base, args.dir);
+let box = unshare(#{ kinds: ["mount", "pid"] });
+box.chroot(root);
+print("motd: " + box.run("cat /etc/motd").stdout);
+let host = unshare(["uts"]);
+print("tree inode: " + host.run("stat -c %i " + base).stdout);
+// While an overlay uses the tree, clearing the cache refuses.
+let clear = host.run([args.nsr, "cache", "clear"], #{ env: #{ NSR_CACHE_DIR: args.cache } });
+print("clear while in use: " + clear.code + " " + clear.stderr);
+"#,
+    );
+    let before = HostState::take();
+    let run = || {
+        let mut cmd = Command::new(NSR);
+        cmd.args([
+            "run",
+            &recipe,
+            &format!("tar={}", archives[1]),
+            &format!("dir={}", s.path("r")),
+            &format!("nsr={NSR}"),
+            &format!("cache={cache}"),
+        ])
+        .env("NSR_CACHE_DIR", &cache);
+        let r = run_command(cmd);
+        r.expect_code(0);
+        r
+    };
+    let first = run();
+    let second = run();
+    assert_has_all(
+        &first.stdout,
+        &[
+            "motd: hello from the tarball",
+            "clear while in use: 1",
+            "in use by a mount",
+            "EBUSY",
+        ],
+    );
+    let inode = |r: &Run| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with("tree inode"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        inode(&first),
+        inode(&second),
+        "the second run reuses the first extraction"
+    );
+    before.assert_unchanged("after cached runs (the cache is outside the snapshot)");
+
+    let ls = {
+        let mut cmd = Command::new(NSR);
+        cmd.args(["cache", "ls"]).env("NSR_CACHE_DIR", &cache);
+        run_command(cmd)
+    };
+    ls.expect_code(0);
+    assert_has_all(&ls.stdout, &[&cache, "root.tar.gz", "files"]);
+    let mut cmd = Command::new(NSR);
+    cmd.args(["cache", "clear"]).env("NSR_CACHE_DIR", &cache);
+    let cleared = run_command(cmd);
+    cleared.expect_code(0);
+    assert!(cleared.stdout.starts_with("removed "), "{}", cleared.stdout);
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+}

@@ -5,7 +5,8 @@ use crate::ops::{Op, Output};
 use crate::rootfs::ops::RootfsOp;
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
 
-fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map) -> R<String> {
+/// `strict` and `progress` from an options map.
+fn extract_options(call: &Call, opts: &Map, primitive: &str) -> R<(bool, bool)> {
     let mut strict = false;
     let mut progress = true;
     for (k, v) in opts {
@@ -18,11 +19,32 @@ fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map)
             "progress" => progress = flag()?,
             other => {
                 return Err(call.bad(format!(
-                    "unknown option '{other}' for rootfs_from_tar (known: strict, progress)"
+                    "unknown option '{other}' for {primitive} (known: strict, progress)"
                 )))
             }
         }
     }
+    Ok((strict, progress))
+}
+
+fn cached(session: &Shared, call: &Call, archive: &str, opts: &Map) -> R<String> {
+    let (strict, progress) = extract_options(call, opts, "rootfs_cache")?;
+    if archive.is_empty() {
+        return Err(call.bad("the archive must be named".into()));
+    }
+    let op = RootfsOp::Cached {
+        archive: archive.into(),
+        strict,
+        progress,
+    };
+    match call.perform(session, Op::Rootfs(op))? {
+        Output::Text(t) => Ok(t),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
+fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map) -> R<String> {
+    let (strict, progress) = extract_options(call, opts, "rootfs_from_tar")?;
     if archive.is_empty() || dir.is_empty() {
         return Err(call.bad("the archive and the directory must be named".into()));
     }
@@ -68,6 +90,30 @@ fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<Strin
 }
 
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
+    let s = session.clone();
+    reg(docs, "rootfs_cache", &["archive: String"], "/// The archive extracted once into nsr's cache (by the SHA-256 of its bytes) and reused by later runs: a read-only base for overlay_root. Kept after the run; `nsr cache ls` / `nsr cache clear`.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_cache", &[archive.into()]);
+            cached(&s, &call, archive, &Map::new())
+        });
+    let s = session.clone();
+    reg(
+        docs,
+        "rootfs_cache",
+        &["archive: String", "options: Map"],
+        "/// The cached extraction with options: strict, progress.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, archive: &str, opts: Map| -> R<String> {
+            let call = Call::new(
+                &ctx,
+                "rootfs_cache",
+                &[archive.into(), Dynamic::from(opts.clone())],
+            );
+            cached(&s, &call, archive, &opts)
+        },
+    );
     let s = session.clone();
     reg(docs, "overlay_root", &["lower: String | Array", "dir: String"], "/// A writable copy-on-write root at DIR over read-only LOWER (an extracted base, shared by many sandboxes); undo unmounts it and removes its upper and work directories.")
         .register_into_engine(engine, move |ctx: NativeCallContext, lower: Dynamic, dir: &str| -> R<String> {

@@ -222,7 +222,7 @@ impl Backend for KernelBackend {
             Op::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(op)?;
                 self.warnings.extend(warnings);
-                Ok((Output::Text(text), Some(Undo::Rootfs(undo))))
+                Ok((Output::Text(text), undo.map(Undo::Rootfs)))
             }
             Op::Net(op) => {
                 let (out, undo) = self.net.apply(op, &SandboxPaths(&self.sandboxes))?;

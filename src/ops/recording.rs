@@ -169,6 +169,9 @@ impl Backend for RecordingBackend {
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
             Op::Net(op) => self.net(op),
+            Op::Rootfs(crate::rootfs::ops::RootfsOp::Cached { .. }) => {
+                (Output::Text("<cache>/<sha256 of the archive>".into()), None)
+            }
             Op::Rootfs(crate::rootfs::ops::RootfsOp::Overlay { dir, .. }) => (
                 Output::Text(dir.clone()),
                 Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::Overlay {

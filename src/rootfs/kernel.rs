@@ -134,8 +134,9 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
     }
 }
 
-/// Does `op`; returns the result text, the undo and warnings for the user.
-pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError> {
+/// Does `op`; returns the result text, the undo (none for the cache, which is meant to
+/// outlive the run) and warnings for the user.
+pub fn apply(op: &RootfsOp) -> Result<(String, Option<RootfsUndo>, Vec<String>), OpError> {
     match op {
         RootfsOp::FromTar {
             archive,
@@ -168,7 +169,7 @@ pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError
                 )
             });
             match result {
-                Ok(report) => Ok((target.display().to_string(), undo, report.summary())),
+                Ok(report) => Ok((target.display().to_string(), Some(undo), report.summary())),
                 Err(e) => {
                     // Half an extraction is taken back before the error is reported.
                     let _ = undo_apply(&undo);
@@ -178,7 +179,22 @@ pub fn apply(op: &RootfsOp) -> Result<(String, RootfsUndo, Vec<String>), OpError
         }
         RootfsOp::Overlay { lower, dir } => {
             let (text, undo) = overlay(lower, dir)?;
-            Ok((text, undo, Vec::new()))
+            Ok((text, Some(undo), Vec::new()))
+        }
+        RootfsOp::Cached {
+            archive,
+            strict,
+            progress,
+        } => {
+            let (tree, report) = super::cache::get(
+                Path::new(archive),
+                ExtractOptions {
+                    strict: *strict,
+                    progress: *progress,
+                },
+            )?;
+            let warnings = report.map(|r| r.summary()).unwrap_or_default();
+            Ok((tree.display().to_string(), None, warnings))
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Root filesystems: safe extraction of untrusted tarballs (plain, gzip, zstd, xz), and
-//! removing exactly what was extracted.
+//! removing exactly what was extracted, copy-on-write overlay roots, and a cache of
+//! extractions keyed by the archive's digest.
 
+pub mod cache;
 pub mod compression;
 pub mod entry_path;
 pub mod extract;

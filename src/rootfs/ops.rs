@@ -14,6 +14,12 @@ pub enum RootfsOp {
     /// `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W DIR`, with the
     /// upper and work directories made by nsr beside DIR.
     Overlay { lower: Vec<String>, dir: String },
+    /// The archive extracted once into nsr's cache (kept across runs, not undone).
+    Cached {
+        archive: String,
+        strict: bool,
+        progress: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +41,7 @@ impl RootfsOp {
         match self {
             RootfsOp::FromTar { .. } => "rootfs_from_tar",
             RootfsOp::Overlay { .. } => "overlay_root",
+            RootfsOp::Cached { .. } => "rootfs_cache",
         }
     }
 
@@ -50,6 +57,10 @@ impl RootfsOp {
                 lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
                 d = shell_quote(dir)
             ),
+            RootfsOp::Cached { archive, .. } => format!(
+                "d=/var/cache/nsr/rootfs/$(sha256sum < {a} | cut -d' ' -f1); [ -d $d ] || {{ mkdir -p $d && tar xf {a} -C $d; }}",
+                a = shell_quote(archive)
+            ),
         }
     }
 
@@ -59,6 +70,7 @@ impl RootfsOp {
             RootfsOp::Overlay { lower, dir } => {
                 format!("overlay root {dir} over {}", lower.join(":"))
             }
+            RootfsOp::Cached { archive, .. } => format!("cached root of {archive}"),
         }
     }
 }
