@@ -632,3 +632,211 @@ print("clear while in use: " + clear.code + " " + clear.stderr);
         .collect();
     assert!(left.is_empty(), "left in the cache: {left:?}");
 }
+
+/// A layer tarball from (name, content) pairs: a name ending in '/' is a directory,
+/// content "->target" makes a symlink.
+fn layer(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, content) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1);
+        if let Some(dir) = name.strip_suffix('/') {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            b.append_data(&mut h, dir, &[][..]).unwrap();
+        } else if let Some(target) = content.strip_prefix("->") {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_mode(0o777);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).unwrap();
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o755);
+            h.set_size(content.len() as u64);
+            b.append_data(&mut h, name, content.as_bytes()).unwrap();
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Three layers: a base, one that whites out a file and makes a directory opaque
+/// (gzip), one that adds a file and tries a whiteout named `..` (zstd).
+fn image_layers() -> Vec<Vec<u8>> {
+    let l1 = layer(&[
+        ("etc/", ""),
+        ("etc/motd", "base\n"),
+        ("etc/remove-me", "gone soon\n"),
+        ("etc/keep", "kept\n"),
+        ("opt/", ""),
+        ("opt/a", "a\n"),
+        ("opt/b", "b\n"),
+        ("bin/", ""),
+        ("bin/sh", "->busybox"),
+    ]);
+    let l2 = layer(&[
+        ("etc/.wh.remove-me", ""),
+        ("etc/motd", "layer two\n"),
+        ("opt/", ""),
+        ("opt/.wh..wh..opq", ""),
+        ("opt/c", "c\n"),
+    ]);
+    let l3 = layer(&[("etc/new", "three\n"), ("etc/.wh..", ""), ("bin/.wh.", "")]);
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&l2).unwrap();
+        e.finish().unwrap()
+    };
+    let zst = zstd::encode_all(&l3[..], 3).unwrap();
+    vec![l1, gz, zst]
+}
+
+fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn docker_save(s: &Scratch) -> String {
+    let layers = image_layers();
+    let mut files = vec![];
+    let mut names = vec![];
+    for (i, l) in layers.iter().enumerate() {
+        let n = format!("{}/layer.tar", sha256(l));
+        names.push(format!("\"{n}\""));
+        files.push((n, l.clone()));
+        let _ = i;
+    }
+    files.push(("cfg.json".into(), b"{}".to_vec()));
+    // docker save writes manifest.json last: the reader must not depend on the order.
+    files.push((
+        "manifest.json".into(),
+        format!(
+            "[{{\"Config\":\"cfg.json\",\"RepoTags\":[\"nsr/test:1\"],\"Layers\":[{}]}}]",
+            names.join(",")
+        )
+        .into_bytes(),
+    ));
+    let path = s.path("saved.tar");
+    std::fs::write(&path, tar_of(&files)).unwrap();
+    path
+}
+
+fn oci_layout(s: &Scratch) -> String {
+    let dir = s.path("oci");
+    let blobs = format!("{dir}/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let media = ["tar", "tar+gzip", "tar+zstd"];
+    let mut descs = vec![];
+    for (l, m) in image_layers().iter().zip(media) {
+        let d = sha256(l);
+        std::fs::write(format!("{blobs}/{d}"), l).unwrap();
+        descs.push(format!(
+            "{{\"mediaType\":\"application/vnd.oci.image.layer.v1.{m}\",\"digest\":\"sha256:{d}\",\"size\":{}}}",
+            l.len()
+        ));
+    }
+    let manifest = format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:{}\",\"size\":2}},\"layers\":[{}]}}",
+        sha256(b"{}"),
+        descs.join(",")
+    );
+    std::fs::write(format!("{blobs}/{}", sha256(b"{}")), b"{}").unwrap();
+    let md = sha256(manifest.as_bytes());
+    std::fs::write(format!("{blobs}/{md}"), &manifest).unwrap();
+    std::fs::write(
+        format!("{dir}/oci-layout"),
+        "{\"imageLayoutVersion\":\"1.0.0\"}",
+    )
+    .unwrap();
+    std::fs::write(
+        format!("{dir}/index.json"),
+        format!("{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:{md}\",\"size\":{},\"platform\":{{\"architecture\":\"amd64\",\"os\":\"linux\"}}}}]}}", manifest.len()),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn images_apply_their_layers_in_order_with_whiteouts() {
+    let _g = serial();
+    let s = Scratch::new("image");
+    let saved = docker_save(&s);
+    let oci = oci_layout(&s);
+    // The same layout as a tarball.
+    let oci_tar = s.path("oci.tar");
+    let ok = Command::new("tar")
+        .args(["-cf", &oci_tar, "-C", &oci, "."])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let recipe = s.write(
+        "img.nsr",
+        "let r = rootfs_from_image(args.img, args.dir);\nlet h = unshare([\"uts\"]);\nprint(h.run(\"cd \" + r + \" && find . | sort | tr '\\\\n' ' ' && cat etc/motd\").stdout);\n",
+    );
+    let before = HostState::take();
+    for img in [&saved, &oci, &oci_tar] {
+        let r = nsr(&[
+            "run",
+            &recipe,
+            &format!("img={img}"),
+            &format!("dir={}", s.path("root")),
+        ]);
+        r.expect_code(0);
+        assert_has_all(
+            &r.stdout,
+            &[". ./bin ./bin/sh ./etc ./etc/keep ./etc/motd ./etc/new ./opt ./opt/c layer two"],
+        );
+        assert!(!r.stdout.contains(".wh."), "{}", r.stdout);
+        // The hostile whiteouts (`.wh..`, `.wh.`) are refused and listed, not applied.
+        assert_has_all(
+            &r.stderr,
+            &["refused 2 unsafe member(s)", "a whiteout of no name"],
+        );
+        assert!(!Path::new(&s.path("root")).exists());
+        before.assert_unchanged(img);
+    }
+
+    let r = run_recipe(
+        &s,
+        "tag.nsr",
+        "rootfs_from_image(args.img, args.dir, #{ tag: \"nsr/other:2\" });\n",
+        &[&format!("img={saved}"), &format!("dir={}", s.path("t"))],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["no image tagged nsr/other:2", "nsr/test:1", "ENOENT"],
+    );
+    let r = run_recipe(
+        &s,
+        "none.nsr",
+        "rootfs_from_image(args.img, args.dir);\n",
+        &[
+            &format!("img={}", s.path("oci/blobs")),
+            &format!("dir={}", s.path("t")),
+        ],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["neither manifest.json", "index.json", "docker save"],
+    );
+    assert!(!Path::new(&s.path("t")).exists());
+}

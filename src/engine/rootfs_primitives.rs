@@ -89,7 +89,53 @@ fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<Strin
     }
 }
 
+fn from_image(session: &Shared, call: &Call, image: &str, dir: &str, opts: &Map) -> R<String> {
+    let mut rest = opts.clone();
+    let tag = match rest.remove("tag") {
+        Some(t) => Some(
+            t.into_string()
+                .map_err(|_| call.bad("tag must be a string such as \"alpine:3.20\"".into()))?,
+        ),
+        None => None,
+    };
+    let (strict, progress) = extract_options(call, &rest, "rootfs_from_image").map_err(|_| {
+        call.bad(format!(
+            "unknown option for rootfs_from_image (known: tag, strict, progress; given: {})",
+            opts.keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    if image.is_empty() || dir.is_empty() {
+        return Err(call.bad("the image and the directory must be named".into()));
+    }
+    let op = RootfsOp::FromImage {
+        image: image.into(),
+        dir: dir.into(),
+        tag,
+        strict,
+        progress,
+    };
+    match call.perform(session, Op::Rootfs(op))? {
+        Output::Text(t) => Ok(t),
+        other => Err(call.bad(format!("unexpected result {other:?}"))),
+    }
+}
+
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
+    let s = session.clone();
+    reg(docs, "rootfs_from_image", &["image: String", "dir: String"], "/// Builds a root in DIR from a local image: a `docker save` archive, or an OCI layout (directory or tarball); layers in order, whiteouts honoured; undo removes it.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into()]);
+            from_image(&s, &call, image, dir, &Map::new())
+        });
+    let s = session.clone();
+    reg(docs, "rootfs_from_image", &["image: String", "dir: String", "options: Map"], "/// The image root with options: tag: \"name:tag\" (when the archive holds several), strict, progress.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str, opts: Map| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into(), Dynamic::from(opts.clone())]);
+            from_image(&s, &call, image, dir, &opts)
+        });
     let s = session.clone();
     reg(docs, "rootfs_cache", &["archive: String"], "/// The archive extracted once into nsr's cache (by the SHA-256 of its bytes) and reused by later runs: a read-only base for overlay_root. Kept after the run; `nsr cache ls` / `nsr cache clear`.")
         .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str| -> R<String> {

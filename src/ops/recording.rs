@@ -181,7 +181,10 @@ impl Backend for RecordingBackend {
                     keep_dir: false,
                 })),
             ),
-            Op::Rootfs(crate::rootfs::ops::RootfsOp::FromTar { dir, .. }) => (
+            Op::Rootfs(
+                crate::rootfs::ops::RootfsOp::FromTar { dir, .. }
+                | crate::rootfs::ops::RootfsOp::FromImage { dir, .. },
+            ) => (
                 Output::Text(dir.clone()),
                 Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::RemoveTree {
                     dir: dir.clone(),

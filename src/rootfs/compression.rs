@@ -1,6 +1,5 @@
 //! Opening an archive whatever its compression, told from its first bytes (not its name).
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
@@ -41,8 +40,8 @@ const BUFFER: usize = 1 << 20;
 /// The archive's tar stream, decompressed as needed. A compressed stream is decompressed
 /// on a helper thread while nsr's thread writes files (GNU tar runs gzip as a second
 /// process for the same reason); the thread ends with the stream and is joined.
-pub fn open(file: File) -> std::io::Result<(Compression, Box<dyn Read>)> {
-    let mut reader = BufReader::with_capacity(BUFFER, file);
+pub fn open(input: Box<dyn Read + Send>) -> std::io::Result<(Compression, Box<dyn Read>)> {
+    let mut reader = BufReader::with_capacity(BUFFER, input);
     let kind = Compression::sniff(reader.fill_buf()?);
     let decoder: Box<dyn Read + Send> = match kind {
         Compression::None => return Ok((kind, Box::new(reader))),

@@ -13,6 +13,7 @@ use nix::errno::Errno;
 use rustix::fs::{
     self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
 };
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -101,10 +102,14 @@ struct Meta {
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-struct Extractor<'a> {
+pub struct Extractor<'a> {
     root: &'a OwnedFd,
     opts: ExtractOptions,
     owners: bool,
+    /// Image layers: whiteouts apply.
+    layers: bool,
+    /// What the current layer created, which its opaque markers must not remove.
+    this_layer: HashSet<Vec<OsString>>,
     /// The last parent directory resolved, by its components.
     cached: Option<(Vec<OsString>, OwnedFd)>,
     dirs: Vec<DirMeta>,
@@ -154,45 +159,68 @@ pub fn extract(
 ) -> Result<ExtractReport, OpError> {
     let file = File::open(archive)
         .map_err(|e| OpError::os(errno(&e), format!("cannot open {}", archive.display())))?;
-    let (kind, stream) = compression::open(file)
-        .map_err(|e| OpError::os(errno(&e), format!("cannot read {}", archive.display())))?;
-    let label = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut x = Extractor {
-        root,
-        opts,
-        owners: nix::unistd::geteuid().is_root(),
-        cached: None,
-        dirs: Vec::new(),
-        report: ExtractReport {
-            compression: Some(kind),
-            ..Default::default()
-        },
-        buf: vec![0; 1 << 18],
-    };
-    x.report.owners_kept = x.owners;
-    let mut progress = Progress::new(format!("extracting {label}"), opts.progress);
-    let mut tar = tar::Archive::new(stream);
-    let entries = tar.entries().map_err(|e| unreadable(archive, kind, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| unreadable(archive, kind, e))?;
-        x.entry(&mut entry)
-            .map_err(|e| e.map_message(|m| format!("{}: {m}", archive.display())))?;
-        progress.tick(x.report.entries, x.report.bytes);
-    }
-    x.finish_dirs()?;
-    progress.finish(x.report.entries, x.report.bytes);
-    Ok(x.report)
+    let label = archive.display().to_string();
+    let mut x = Extractor::new(root, opts, false);
+    x.apply(Box::new(file), &label)?;
+    x.finish()
 }
 
-fn unreadable(archive: &Path, kind: Compression, e: std::io::Error) -> OpError {
+impl<'a> Extractor<'a> {
+    /// An extraction into `root`; with `layers`, the streams are image layers whose
+    /// whiteouts (`.wh.NAME`, `.wh..wh..opq`) remove what earlier layers put there.
+    pub fn new(root: &'a OwnedFd, opts: ExtractOptions, layers: bool) -> Extractor<'a> {
+        let owners = nix::unistd::geteuid().is_root();
+        Extractor {
+            root,
+            opts,
+            owners,
+            layers,
+            this_layer: HashSet::new(),
+            cached: None,
+            dirs: Vec::new(),
+            report: ExtractReport {
+                owners_kept: owners,
+                ..Default::default()
+            },
+            buf: vec![0; 1 << 18],
+        }
+    }
+
+    /// Applies one tar stream (compressed or not); `label` names it in errors.
+    pub fn apply(&mut self, input: Box<dyn Read + Send>, label: &str) -> Result<(), OpError> {
+        let (kind, stream) = compression::open(input)
+            .map_err(|e| OpError::os(errno(&e), format!("cannot read {label}")))?;
+        self.report.compression.get_or_insert(kind);
+        self.this_layer.clear();
+        let short = Path::new(label)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut progress = Progress::new(format!("extracting {short}"), self.opts.progress);
+        let mut tar = tar::Archive::new(stream);
+        let entries = tar.entries().map_err(|e| unreadable(label, kind, e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| unreadable(label, kind, e))?;
+            self.entry(&mut entry)
+                .map_err(|e| e.map_message(|m| format!("{label}: {m}")))?;
+            progress.tick(self.report.entries, self.report.bytes);
+        }
+        progress.finish(self.report.entries, self.report.bytes);
+        Ok(())
+    }
+
+    /// Applies the directories' deferred metadata and returns what was done.
+    pub fn finish(mut self) -> Result<ExtractReport, OpError> {
+        self.finish_dirs()?;
+        Ok(self.report)
+    }
+}
+
+fn unreadable(label: &str, kind: Compression, e: std::io::Error) -> OpError {
     OpError::os(
         errno(&e),
         format!(
-            "{} is not a readable {} tar archive: {e}",
-            archive.display(),
+            "{label} is not a readable {} tar archive: {e}",
             kind.name()
         ),
     )
@@ -273,8 +301,16 @@ impl<'a> Extractor<'a> {
             }
             EntryPath::Inside(p) => p,
         };
-        let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
         let (name, parent_parts) = parts.split_last().expect("at least one component");
+        if self.layers {
+            if let Some(hidden) = name.as_bytes().strip_prefix(b".wh.") {
+                return self
+                    .whiteout(parent_parts, hidden, &shown)
+                    .map_err(|e| fail(e, "cannot apply the whiteout"));
+            }
+            self.this_layer.insert(parts.clone());
+        }
+        let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
         self.report.entries += 1;
         match kind {
             EntryType::Directory => {
@@ -494,6 +530,46 @@ impl<'a> Extractor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// `.wh.NAME` removes NAME from the layers below; `.wh..wh..opq` empties the
+    /// directory of everything the layers below put in it.
+    fn whiteout(&mut self, dir: &[OsString], hidden: &[u8], shown: &str) -> Result<(), Errno> {
+        self.cached = None;
+        let parent = match self.resolve_existing(dir) {
+            Some(fd) => fd,
+            None => return Ok(()),
+        };
+        if hidden == b".wh..opq" {
+            let names = super::remove::names(&parent).map_err(|e| e.errno.unwrap_or(Errno::EIO))?;
+            for n in names {
+                let mut p = dir.to_vec();
+                p.push(n.clone());
+                if !self.this_layer.contains(&p) {
+                    super::remove::remove_at(&parent, &n, Path::new(shown))
+                        .map_err(|e| e.errno.unwrap_or(Errno::EIO))?;
+                }
+            }
+            return Ok(());
+        }
+        let name = OsStr::from_bytes(hidden);
+        if hidden.is_empty() || hidden == b"." || hidden == b".." || hidden.contains(&b'/') {
+            self.report
+                .refused
+                .push((shown.to_string(), "a whiteout of no name"));
+            return Ok(());
+        }
+        super::remove::remove_at(&parent, name, Path::new(shown))
+            .map_err(|e| e.errno.unwrap_or(Errno::EIO))
+    }
+
+    /// A directory inside the root if it exists (a whiteout for a missing one is moot).
+    fn resolve_existing(&self, parts: &[OsString]) -> Option<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if parts.is_empty() {
+            return rfs::openat(self.root, ".", flags, Mode::empty()).ok();
+        }
+        rfs::openat2(self.root, join(parts), flags, Mode::empty(), RESOLVE).ok()
     }
 
     /// Modes as tar keeps them: all bits as root, without set-id bits otherwise.

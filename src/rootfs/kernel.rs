@@ -134,6 +134,26 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
     }
 }
 
+/// Fills the new (or empty) directory `target` with `fill`; a failure takes back what
+/// was half done before it is reported.
+fn extract_into(
+    target: &Path,
+    fill: impl FnOnce(&std::os::fd::OwnedFd) -> Result<super::extract::ExtractReport, OpError>,
+) -> Result<(String, Option<RootfsUndo>, Vec<String>), OpError> {
+    let keep_dir = new_or_empty_dir(target)?;
+    let undo = RootfsUndo::RemoveTree {
+        dir: target.display().to_string(),
+        keep_dir,
+    };
+    match extract::open_root(target).and_then(|root| fill(&root)) {
+        Ok(report) => Ok((target.display().to_string(), Some(undo), report.summary())),
+        Err(e) => {
+            let _ = undo_apply(&undo);
+            Err(e)
+        }
+    }
+}
+
 /// Does `op`; returns the result text, the undo (none for the cache, which is meant to
 /// outlive the run) and warnings for the user.
 pub fn apply(op: &RootfsOp) -> Result<(String, Option<RootfsUndo>, Vec<String>), OpError> {
@@ -153,29 +173,34 @@ pub fn apply(op: &RootfsOp) -> Result<(String, Option<RootfsUndo>, Vec<String>),
                 )
                 .with_hint("make one with: docker export CONTAINER -o go_root.tar"));
             }
-            let keep_dir = new_or_empty_dir(&target)?;
-            let undo = RootfsUndo::RemoveTree {
-                dir: target.display().to_string(),
-                keep_dir,
+            let opts = ExtractOptions {
+                strict: *strict,
+                progress: *progress,
             };
-            let result = extract::open_root(&target).and_then(|root| {
-                extract::extract(
-                    archive_path,
-                    &root,
-                    ExtractOptions {
-                        strict: *strict,
-                        progress: *progress,
-                    },
-                )
-            });
-            match result {
-                Ok(report) => Ok((target.display().to_string(), Some(undo), report.summary())),
-                Err(e) => {
-                    // Half an extraction is taken back before the error is reported.
-                    let _ = undo_apply(&undo);
-                    Err(e)
-                }
+            extract_into(&target, |root| extract::extract(archive_path, root, opts))
+        }
+        RootfsOp::FromImage {
+            image,
+            dir,
+            tag,
+            strict,
+            progress,
+        } => {
+            let target = absolute(dir)?;
+            let image_path = Path::new(image);
+            if !image_path.exists() {
+                return Err(
+                    OpError::os(Errno::ENOENT, format!("there is no image at {image}"))
+                        .with_hint("make one with: docker save IMAGE -o image.tar"),
+                );
             }
+            let opts = ExtractOptions {
+                strict: *strict,
+                progress: *progress,
+            };
+            extract_into(&target, |root| {
+                super::image::extract(image_path, root, opts, tag.as_deref())
+            })
         }
         RootfsOp::Overlay { lower, dir } => {
             let (text, undo) = overlay(lower, dir)?;

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod compression;
 pub mod entry_path;
 pub mod extract;
+pub mod image;
 pub mod kernel;
 pub mod ops;
 pub mod progress;

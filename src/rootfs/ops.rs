@@ -14,6 +14,14 @@ pub enum RootfsOp {
     /// `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W DIR`, with the
     /// upper and work directories made by nsr beside DIR.
     Overlay { lower: Vec<String>, dir: String },
+    /// A `docker save` archive or OCI layout, its layers applied in order.
+    FromImage {
+        image: String,
+        dir: String,
+        tag: Option<String>,
+        strict: bool,
+        progress: bool,
+    },
     /// The archive extracted once into nsr's cache (kept across runs, not undone).
     Cached {
         archive: String,
@@ -42,6 +50,7 @@ impl RootfsOp {
             RootfsOp::FromTar { .. } => "rootfs_from_tar",
             RootfsOp::Overlay { .. } => "overlay_root",
             RootfsOp::Cached { .. } => "rootfs_cache",
+            RootfsOp::FromImage { .. } => "rootfs_from_image",
         }
     }
 
@@ -55,6 +64,11 @@ impl RootfsOp {
             RootfsOp::Overlay { lower, dir } => format!(
                 "mkdir -p {d} {d}.overlay/upper {d}.overlay/work && mount -t overlay overlay -o lowerdir={},upperdir={d}.overlay/upper,workdir={d}.overlay/work {d}",
                 lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
+                d = shell_quote(dir)
+            ),
+            RootfsOp::FromImage { image, dir, .. } => format!(
+                "mkdir -p {d} && for layer in $(jq -r '.[0].Layers[]' manifest.json); do tar xf {}/$layer -C {d}; done  # and whiteouts",
+                shell_quote(image),
                 d = shell_quote(dir)
             ),
             RootfsOp::Cached { archive, .. } => format!(
@@ -71,6 +85,7 @@ impl RootfsOp {
                 format!("overlay root {dir} over {}", lower.join(":"))
             }
             RootfsOp::Cached { archive, .. } => format!("cached root of {archive}"),
+            RootfsOp::FromImage { image, dir, .. } => format!("root {dir} from image {image}"),
         }
     }
 }

@@ -46,6 +46,52 @@ pub fn remove_tree(dir: &Path, keep_dir: bool) -> Result<bool, OpError> {
     Ok(true)
 }
 
+/// The names in a directory, without `.` and `..`.
+pub fn names(dir: &OwnedFd) -> Result<Vec<OsString>, OpError> {
+    let reader =
+        rfs::Dir::read_from(dir).map_err(|e| OpError::os(rerr(e), "cannot read a directory"))?;
+    Ok(reader
+        .filter_map(|e| e.ok())
+        .map(|e| OsString::from(std::ffi::OsStr::from_bytes(e.file_name().to_bytes())))
+        .filter(|n| n != "." && n != "..")
+        .collect())
+}
+
+/// Removes `name` in `dir` (a whole tree if it is a directory), not crossing mounts.
+pub fn remove_at(dir: &OwnedFd, name: &std::ffi::OsStr, shown: &Path) -> Result<(), OpError> {
+    let fail = |e: rustix::io::Errno, what: &str| {
+        OpError::os(rerr(e), format!("{what} {}", shown.join(name).display()))
+    };
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(fail(e, "cannot inspect")),
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let sub = rfs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| fail(e, "cannot open"))?;
+        let mnt = mount_id(dir).map_err(|e| OpError::os(e, "cannot inspect a directory"))?;
+        if mount_id(&sub).map_err(|e| OpError::os(e, "cannot inspect a directory"))? != mnt {
+            return Err(OpError::os(
+                Errno::EBUSY,
+                format!(
+                    "a mount point is in the way at {}",
+                    shown.join(name).display()
+                ),
+            ));
+        }
+        empty(&sub, mnt, &shown.join(name))?;
+        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| fail(e, "cannot remove"))
+    } else {
+        rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| fail(e, "cannot remove"))
+    }
+}
+
 fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
     let fail = |e: Errno, what: &str, name: &[u8]| {
         OpError::os(
