@@ -98,15 +98,15 @@ fn from_image(session: &Shared, call: &Call, image: &str, dir: &str, opts: &Map)
         ),
         None => None,
     };
-    let (strict, progress) = extract_options(call, &rest, "rootfs_from_image").map_err(|_| {
-        call.bad(format!(
-            "unknown option for rootfs_from_image (known: tag, strict, progress; given: {})",
-            opts.keys()
-                .map(|k| k.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    if let Some(k) = opts
+        .keys()
+        .find(|k| !["tag", "strict", "progress"].contains(&k.as_str()))
+    {
+        return Err(call.bad(format!(
+            "unknown option '{k}' for rootfs_from_image (known: tag, strict, progress)"
+        )));
+    }
+    let (strict, progress) = extract_options(call, &rest, "rootfs_from_image")?;
     if image.is_empty() || dir.is_empty() {
         return Err(call.bad("the image and the directory must be named".into()));
     }
