@@ -943,3 +943,33 @@ fn the_tarball_recipe_runs_the_tutorial_flow_three_ways() {
     assert!(!Path::new(&s.path("img")).exists());
     before.assert_unchanged("image");
 }
+
+#[test]
+fn a_terminal_sees_extraction_progress_and_a_pipe_does_not() {
+    let _g = serial();
+    let s = Scratch::new("progress");
+    let archives = busybox_archives(&s);
+    let recipe = s.write("p.nsr", "rootfs_from_tar(args.tar, args.dir);\n");
+    let child = nsr_on_terminal(&format!(
+        "run {recipe} tar={} dir={}",
+        archives[1],
+        s.path("t")
+    ));
+    let out = wait_bounded(child, std::time::Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("extracting root.tar.gz: ")
+            && text.contains(" entries, ")
+            && text.contains(" MB/s"),
+        "{text}"
+    );
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("tar={}", archives[1]),
+        &format!("dir={}", s.path("u")),
+    ]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("extracting"), "{}", r.stderr);
+}

@@ -9,7 +9,6 @@ pub struct Progress {
     enabled: bool,
     start: Instant,
     last: Instant,
-    shown: bool,
 }
 
 const EVERY: Duration = Duration::from_millis(100);
@@ -24,7 +23,6 @@ impl Progress {
             enabled: wanted && tty,
             start: now,
             last: now,
-            shown: false,
         }
     }
 
@@ -33,13 +31,13 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        self.shown = true;
         let line = line(&self.label, entries, bytes, self.start.elapsed());
         let _ = write!(std::io::stderr(), "\r\x1b[K{line}");
     }
 
+    /// On a terminal the last line stays, whether or not updates were needed.
     pub fn finish(&mut self, entries: u64, bytes: u64) {
-        if self.shown {
+        if self.enabled {
             let line = line(&self.label, entries, bytes, self.start.elapsed());
             let _ = writeln!(std::io::stderr(), "\r\x1b[K{line}");
         }
