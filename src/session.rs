@@ -88,6 +88,7 @@ fn describe(op: &Op, output: &Output) -> String {
         (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
         (Op::Net(op), _) => op.describe(),
         (Op::Rootfs(op), _) => op.describe(),
+        (Op::RootfsIn { op, .. }, _) => format!("{} (in the sandbox)", op.describe()),
         (op, _) => op.shell(),
     }
 }

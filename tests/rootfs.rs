@@ -973,3 +973,48 @@ fn a_terminal_sees_extraction_progress_and_a_pipe_does_not() {
     r.expect_code(0);
     assert!(!r.stderr.contains("extracting"), "{}", r.stderr);
 }
+
+#[test]
+fn extraction_inside_a_user_namespace_maps_the_owners() {
+    let _g = serial();
+    let s = Scratch::new("mapped");
+    let archives = busybox_archives(&s);
+    let work = s.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    // The sandbox's root is uid 100000 on the host: it may write here, and only here.
+    nix::unistd::chown(
+        work.as_str(),
+        Some(nix::unistd::Uid::from_raw(100000)),
+        Some(nix::unistd::Gid::from_raw(100000)),
+    )
+    .unwrap();
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "m.nsr",
+        r#"
+let box = unshare(#{ kinds: ["user", "mount", "pid"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });
+let root = box.rootfs_from_tar(args.tar, args.dir);
+let host = unshare(["uts"]);
+print("host view: " + host.run("stat -c '%u:%g' " + root + "/etc/motd " + root + "/bin/busybox | tr '\\n' ' '").stdout);
+box.chroot(root);
+print("inside: " + box.run("ls -ln /etc/motd /bin/busybox | awk '{print $3\":\"$4}' | tr '\\n' ' '").stdout);
+"#,
+        &[&format!("tar={}", archives[0]), &format!("dir={work}/root")],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "host view: 101000:101001 100000:100000",
+            "inside: 0:0 1000:1001",
+        ],
+    );
+    // A user namespace cannot make device nodes: skipped and said once.
+    assert_has_all(&r.stderr, &["skipped 1 device node(s)", "./dev/null"]);
+    assert!(
+        !Path::new(&format!("{work}/root")).exists(),
+        "removed from inside the namespace"
+    );
+    before.assert_unchanged("after a mapped extraction");
+}

@@ -1,6 +1,7 @@
 //! The root filesystem primitives: a tarball becomes a directory a sandbox can chroot to.
 
 use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
+use super::values::Sandbox;
 use crate::ops::{Op, Output};
 use crate::rootfs::ops::RootfsOp;
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
@@ -37,13 +38,29 @@ fn cached(session: &Shared, call: &Call, archive: &str, opts: &Map) -> R<String>
         strict,
         progress,
     };
-    match call.perform(session, Op::Rootfs(op))? {
+    perform(session, call, None, op)
+}
+
+/// Runs the op in nsr, or inside the sandbox (its user namespace maps the owners).
+fn perform(session: &Shared, call: &Call, sandbox: Option<&Sandbox>, op: RootfsOp) -> R<String> {
+    let op = match sandbox {
+        Some(sb) => Op::RootfsIn { sandbox: sb.id, op },
+        None => Op::Rootfs(op),
+    };
+    match call.perform(session, op)? {
         Output::Text(t) => Ok(t),
         other => Err(call.bad(format!("unexpected result {other:?}"))),
     }
 }
 
-fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map) -> R<String> {
+fn from_tar(
+    session: &Shared,
+    call: &Call,
+    sandbox: Option<&Sandbox>,
+    archive: &str,
+    dir: &str,
+    opts: &Map,
+) -> R<String> {
     let (strict, progress) = extract_options(call, opts, "rootfs_from_tar")?;
     if archive.is_empty() || dir.is_empty() {
         return Err(call.bad("the archive and the directory must be named".into()));
@@ -54,10 +71,7 @@ fn from_tar(session: &Shared, call: &Call, archive: &str, dir: &str, opts: &Map)
         strict,
         progress,
     };
-    match call.perform(session, Op::Rootfs(op))? {
-        Output::Text(t) => Ok(t),
-        other => Err(call.bad(format!("unexpected result {other:?}"))),
-    }
+    perform(session, call, sandbox, op)
 }
 
 fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<String> {
@@ -89,7 +103,14 @@ fn overlay(session: &Shared, call: &Call, lower: &Dynamic, dir: &str) -> R<Strin
     }
 }
 
-fn from_image(session: &Shared, call: &Call, image: &str, dir: &str, opts: &Map) -> R<String> {
+fn from_image(
+    session: &Shared,
+    call: &Call,
+    sandbox: Option<&Sandbox>,
+    image: &str,
+    dir: &str,
+    opts: &Map,
+) -> R<String> {
     let mut rest = opts.clone();
     let tag = match rest.remove("tag") {
         Some(t) => Some(
@@ -117,24 +138,61 @@ fn from_image(session: &Shared, call: &Call, image: &str, dir: &str, opts: &Map)
         strict,
         progress,
     };
-    match call.perform(session, Op::Rootfs(op))? {
-        Output::Text(t) => Ok(t),
-        other => Err(call.bad(format!("unexpected result {other:?}"))),
-    }
+    perform(session, call, sandbox, op)
 }
 
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
+    reg(docs, "rootfs_from_tar", &["sandbox: Sandbox", "archive: String", "dir: String"], "/// Extracts inside the sandbox's user namespace, so owners map through its id maps (run it before chroot); undo removes the tree from inside too.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, archive: &str, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into()]);
+            from_tar(&s, &call, Some(sb), archive, dir, &Map::new())
+        });
+    let s = session.clone();
+    reg(
+        docs,
+        "rootfs_from_tar",
+        &[
+            "sandbox: Sandbox",
+            "archive: String",
+            "dir: String",
+            "options: Map",
+        ],
+        "/// The same with options: strict.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext,
+              sb: &mut Sandbox,
+              archive: &str,
+              dir: &str,
+              opts: Map|
+              -> R<String> {
+            let call = Call::new(
+                &ctx,
+                "rootfs_from_tar",
+                &[archive.into(), dir.into(), Dynamic::from(opts.clone())],
+            );
+            from_tar(&s, &call, Some(sb), archive, dir, &opts)
+        },
+    );
+    let s = session.clone();
+    reg(docs, "rootfs_from_image", &["sandbox: Sandbox", "image: String", "dir: String"], "/// Builds the image's root inside the sandbox's user namespace (owners mapped through its id maps).")
+        .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, image: &str, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into()]);
+            from_image(&s, &call, Some(sb), image, dir, &Map::new())
+        });
+    let s = session.clone();
     reg(docs, "rootfs_from_image", &["image: String", "dir: String"], "/// Builds a root in DIR from a local image: a `docker save` archive, or an OCI layout (directory or tarball); layers in order, whiteouts honoured; undo removes it.")
         .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into()]);
-            from_image(&s, &call, image, dir, &Map::new())
+            from_image(&s, &call, None, image, dir, &Map::new())
         });
     let s = session.clone();
     reg(docs, "rootfs_from_image", &["image: String", "dir: String", "options: Map"], "/// The image root with options: tag: \"name:tag\" (when the archive holds several), strict, progress.")
         .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str, opts: Map| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into(), Dynamic::from(opts.clone())]);
-            from_image(&s, &call, image, dir, &opts)
+            from_image(&s, &call, None, image, dir, &opts)
         });
     let s = session.clone();
     reg(docs, "rootfs_cache", &["archive: String"], "/// The archive extracted once into nsr's cache (by the SHA-256 of its bytes) and reused by later runs: a read-only base for overlay_root. Kept after the run; `nsr cache ls` / `nsr cache clear`.")
@@ -170,12 +228,12 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
     reg(docs, "rootfs_from_tar", &["archive: String", "dir: String"], "/// Extracts a `docker export` tarball (plain, gzip, zstd or xz) into DIR (new or empty) and returns its absolute path; undo removes what was extracted.")
         .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into()]);
-            from_tar(&s, &call, archive, dir, &Map::new())
+            from_tar(&s, &call, None, archive, dir, &Map::new())
         });
     let s = session.clone();
     reg(docs, "rootfs_from_tar", &["archive: String", "dir: String", "options: Map"], "/// Extraction with options: strict: true (device nodes it cannot create and unsafe names are errors, not skipped), progress: false.")
         .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str, opts: Map| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into(), Dynamic::from(opts.clone())]);
-            from_tar(&s, &call, archive, dir, &opts)
+            from_tar(&s, &call, None, archive, dir, &opts)
         });
 }

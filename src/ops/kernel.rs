@@ -219,6 +219,24 @@ impl Backend for KernelBackend {
                 let pid = self.sandbox(*sandbox)?.holder_pid;
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
             }
+            Op::RootfsIn { sandbox, op } => {
+                let op = in_sandbox_paths(op);
+                match self.ask(*sandbox, Request::Rootfs(op))? {
+                    Response::Rootfs {
+                        text,
+                        undo,
+                        warnings,
+                    } => {
+                        self.warnings.extend(warnings);
+                        let undo = undo.map(|undo| Undo::RootfsIn {
+                            sandbox: *sandbox,
+                            undo,
+                        });
+                        Ok((Output::Text(text), undo))
+                    }
+                    other => Err(unexpected(other)),
+                }
+            }
             Op::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(op)?;
                 self.warnings.extend(warnings);
@@ -266,6 +284,18 @@ impl Backend for KernelBackend {
             Undo::ReleasedWithSandbox { .. } => Ok(UndoOutcome::Released),
             Undo::Net(u) => self.net.undo(u),
             Undo::Rootfs(u) => crate::rootfs::kernel::undo_apply(u),
+            Undo::RootfsIn { sandbox, undo } => {
+                if !self.sandbox(*sandbox)?.is_alive() {
+                    return Err(OpError::new(
+                        "the sandbox whose user namespace owns these files has stopped",
+                    )
+                    .with_hint("remove the tree as root"));
+                }
+                match self.ask(*sandbox, Request::RootfsUndo(undo.clone()))? {
+                    Response::AlreadyGone => Ok(UndoOutcome::AlreadyGone),
+                    _ => Ok(UndoOutcome::Done),
+                }
+            }
             Undo::Settle => Ok(UndoOutcome::Done),
         }
     }
@@ -282,6 +312,49 @@ impl Backend for KernelBackend {
         let mut w = std::mem::take(&mut self.warnings);
         w.extend(self.net.take_warnings());
         w
+    }
+}
+
+/// Paths as nsr sees them (relative to its working directory), for the holder, whose
+/// working directory may differ; no progress line from the holder.
+fn in_sandbox_paths(op: &crate::rootfs::ops::RootfsOp) -> crate::rootfs::ops::RootfsOp {
+    use crate::rootfs::ops::RootfsOp;
+    let abs = |p: &str| -> String {
+        let path = std::path::Path::new(p);
+        if path.is_absolute() {
+            p.to_string()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(path).display().to_string())
+                .unwrap_or_else(|_| p.to_string())
+        }
+    };
+    match op.clone() {
+        RootfsOp::FromTar {
+            archive,
+            dir,
+            strict,
+            ..
+        } => RootfsOp::FromTar {
+            archive: abs(&archive),
+            dir: abs(&dir),
+            strict,
+            progress: false,
+        },
+        RootfsOp::FromImage {
+            image,
+            dir,
+            tag,
+            strict,
+            ..
+        } => RootfsOp::FromImage {
+            image: abs(&image),
+            dir: abs(&dir),
+            tag,
+            strict,
+            progress: false,
+        },
+        other => other,
     }
 }
 

@@ -56,6 +56,11 @@ pub enum Op {
     },
     Net(NetOp),
     Rootfs(RootfsOp),
+    /// A root filesystem operation done inside a sandbox (its user namespace).
+    RootfsIn {
+        sandbox: SandboxId,
+        op: RootfsOp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +107,10 @@ pub enum Undo {
     },
     Net(NetUndo),
     Rootfs(RootfsUndo),
+    RootfsIn {
+        sandbox: SandboxId,
+        undo: RootfsUndo,
+    },
     /// Not recorded by any primitive: stands for the wait at the end of a rollback
     /// (links that go with a deleted namespace), so that its failure can be reported.
     Settle,
@@ -149,7 +158,7 @@ impl Op {
             Op::Namespaces { .. } => "namespaces",
             Op::MountInfo { .. } => "mountinfo",
             Op::Net(op) => op.primitive(),
-            Op::Rootfs(op) => op.primitive(),
+            Op::Rootfs(op) | Op::RootfsIn { op, .. } => op.primitive(),
         }
     }
 
@@ -175,6 +184,12 @@ impl Op {
             Op::MountInfo { .. } => "cat /proc/self/mountinfo".into(),
             Op::Net(op) => op.shell(),
             Op::Rootfs(op) => op.shell(),
+            Op::RootfsIn { sandbox, op } => {
+                format!(
+                    "nsenter -U -m -t $SANDBOX{sandbox}_PID sh -c {}",
+                    shell_quote(&op.shell())
+                )
+            }
         }
     }
 }
@@ -188,7 +203,7 @@ impl Undo {
             Undo::Unchroot { path, .. } => format!("leave chroot {path}"),
             Undo::ReleasedWithSandbox { what, .. } => what.clone(),
             Undo::Net(u) => u.describe(),
-            Undo::Rootfs(u) => u.describe(),
+            Undo::Rootfs(u) | Undo::RootfsIn { undo: u, .. } => u.describe(),
             Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
     }

@@ -4,6 +4,7 @@
 
 use super::{Backend, Op, OpError, Output, Undo, UndoOutcome};
 use crate::net::ops::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
+use crate::rootfs::ops::{RootfsOp, RootfsUndo};
 use crate::sandbox::protocol::RunResult;
 
 #[derive(Default)]
@@ -169,33 +170,45 @@ impl Backend for RecordingBackend {
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
             Op::Net(op) => self.net(op),
-            Op::Rootfs(crate::rootfs::ops::RootfsOp::Cached { .. }) => {
-                (Output::Text("<cache>/<sha256 of the archive>".into()), None)
+            Op::RootfsIn { sandbox, op } => {
+                let (out, undo) = rootfs(op);
+                let undo = undo.map(|undo| Undo::RootfsIn {
+                    sandbox: *sandbox,
+                    undo,
+                });
+                (out, undo)
             }
-            Op::Rootfs(crate::rootfs::ops::RootfsOp::Overlay { dir, .. }) => (
-                Output::Text(dir.clone()),
-                Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::Overlay {
-                    dir: dir.clone(),
-                    mnt_id: 0,
-                    state: format!("{dir}.overlay"),
-                    keep_dir: false,
-                })),
-            ),
-            Op::Rootfs(
-                crate::rootfs::ops::RootfsOp::FromTar { dir, .. }
-                | crate::rootfs::ops::RootfsOp::FromImage { dir, .. },
-            ) => (
-                Output::Text(dir.clone()),
-                Some(Undo::Rootfs(crate::rootfs::ops::RootfsUndo::RemoveTree {
-                    dir: dir.clone(),
-                    keep_dir: false,
-                })),
-            ),
+            Op::Rootfs(op) => {
+                let (out, undo) = rootfs(op);
+                (out, undo.map(Undo::Rootfs))
+            }
         })
     }
 
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         self.undone.push(undo.clone());
         Ok(UndoOutcome::Done)
+    }
+}
+
+fn rootfs(op: &RootfsOp) -> (Output, Option<RootfsUndo>) {
+    match op {
+        RootfsOp::Cached { .. } => (Output::Text("<cache>/<sha256 of the archive>".into()), None),
+        RootfsOp::Overlay { dir, .. } => (
+            Output::Text(dir.clone()),
+            Some(RootfsUndo::Overlay {
+                dir: dir.clone(),
+                mnt_id: 0,
+                state: format!("{dir}.overlay"),
+                keep_dir: false,
+            }),
+        ),
+        RootfsOp::FromTar { dir, .. } | RootfsOp::FromImage { dir, .. } => (
+            Output::Text(dir.clone()),
+            Some(RootfsUndo::RemoveTree {
+                dir: dir.clone(),
+                keep_dir: false,
+            }),
+        ),
     }
 }

@@ -1,8 +1,9 @@
 //! Root filesystems as typed operations and undos, with the commands they stand for.
 
 use crate::ops::shell_quote;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RootfsOp {
     /// `mkdir DIR && tar xf ARCHIVE -C DIR`
     FromTar {
@@ -30,7 +31,7 @@ pub enum RootfsOp {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RootfsUndo {
     /// Remove what was extracted; the directory too when the run created it.
     RemoveTree { dir: String, keep_dir: bool },

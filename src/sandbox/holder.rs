@@ -167,6 +167,18 @@ impl Holder {
                 Stdio::Terminal { take_terminal },
                 &self.sigfd,
             )?),
+            Request::Rootfs(op) => {
+                let (text, undo, warnings) = crate::rootfs::kernel::apply(&op)?;
+                Response::Rootfs {
+                    text,
+                    undo,
+                    warnings,
+                }
+            }
+            Request::RootfsUndo(undo) => match crate::rootfs::kernel::undo_apply(&undo)? {
+                crate::ops::UndoOutcome::AlreadyGone => Response::AlreadyGone,
+                _ => Response::Done,
+            },
             Request::Shutdown => Response::Done,
         })
     }

@@ -56,14 +56,25 @@ pub enum Request {
         spec: RunSpec,
         take_terminal: bool,
     },
+    /// A root filesystem operation done by the holder, inside the sandbox's user
+    /// namespace (so owners map through its id maps), and its undo.
+    Rootfs(crate::rootfs::ops::RootfsOp),
+    RootfsUndo(crate::rootfs::ops::RootfsUndo),
     Shutdown,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Response {
+    Rootfs {
+        text: String,
+        undo: Option<crate::rootfs::ops::RootfsUndo>,
+        warnings: Vec<String>,
+    },
     Done,
     Text(String),
-    Mounted { mnt_id: u64 },
+    Mounted {
+        mnt_id: u64,
+    },
     Ran(RunResult),
     AlreadyGone,
     Failed(WireError),
