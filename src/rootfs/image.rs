@@ -82,18 +82,44 @@ impl Source {
         }
         match self {
             Source::Dir(d) => {
-                let p = d.join(name);
-                let meta = std::fs::symlink_metadata(&p)
-                    .map_err(|e| io(e, format!("the image lacks {name} ({})", self.name())))?;
-                if !meta.is_file() {
+                // Resolved beneath the layout directory without following any symlink:
+                // an untrusted layout cannot make nsr read a file from elsewhere.
+                use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
+                let dir = openat2(
+                    CWD,
+                    d,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::empty(),
+                )
+                .map_err(|e| {
+                    OpError::os(
+                        Errno::from_raw(e.raw_os_error()),
+                        format!("cannot open {}", d.display()),
+                    )
+                })?;
+                let fd = openat2(
+                    &dir,
+                    name,
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+                )
+                .map_err(|e| {
+                    OpError::os(
+                        Errno::from_raw(e.raw_os_error()),
+                        format!("the image lacks {name} as a plain file ({})", self.name()),
+                    )
+                })?;
+                let file = File::from(fd);
+                let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+                if !is_file {
                     return Err(OpError::os(
                         Errno::EPERM,
                         format!("{name} in the image is not a regular file"),
                     ));
                 }
-                Ok(Box::new(File::open(&p).map_err(|e| {
-                    io(e, format!("cannot open {}", p.display()))
-                })?))
+                Ok(Box::new(file))
             }
             Source::Tar { path, members } => {
                 let (offset, size) = *members.get(name).ok_or_else(|| {
