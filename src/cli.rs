@@ -55,6 +55,15 @@ enum Command {
         /// The recipe (.nsr).
         file: String,
     },
+    /// Explore step by step: each statement runs at once against the kernel, with
+    /// :undo, :state, :save; leaving (Ctrl-D, :quit) undoes everything.
+    Repl {
+        /// A recipe to run first, to explore from there.
+        file: Option<String>,
+        /// Raise or lower an engine limit (as for `run`).
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+    },
     /// The cache of extracted roots that rootfs_cache() fills (kept across runs).
     Cache {
         #[command(subcommand)]
@@ -85,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Run { words, limits } => run(words, limits, cli.verbose > 0 && !cli.quiet),
         Command::Check { file } => check(&file),
         Command::Cache { action } => cache(action),
+        Command::Repl { file, limits } => repl(file, limits, cli.verbose > 0 && !cli.quiet),
     }
 }
 
@@ -201,6 +211,33 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
         Ok(_) if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
         Ok(RunEnd::Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
         Ok(RunEnd::Finished) => ExitCode::SUCCESS,
+    }
+}
+
+fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode {
+    let mut limits = Limits::default();
+    for l in &limit_words {
+        if let Err(e) = limits.set(l) {
+            return usage(e);
+        }
+    }
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot install signal handlers: {e}")),
+    };
+    let session = nsr::repl::Repl::new(
+        Box::new(KernelBackend::new(signals.clone())),
+        &limits,
+        signals,
+        verbose,
+    );
+    let (end, undone) = session.run(file);
+    report::err(&report::render_undo(&undone, !undone.is_empty(), verbose));
+    let undo_failed = undone.iter().any(|r| r.failed());
+    match end {
+        _ if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
+        nsr::repl::ReplEnd::Quit => ExitCode::SUCCESS,
+        nsr::repl::ReplEnd::Exit(code) => ExitCode::from(code.clamp(0, 255) as u8),
     }
 }
 

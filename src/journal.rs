@@ -88,9 +88,31 @@ impl UndoJournal {
     /// Undoes every entry, newest first. A failed undo is reported and the rest go on:
     /// one stuck mount must not strand every other resource.
     pub fn rollback(&mut self, backend: &mut dyn Backend) -> Vec<UndoReport> {
-        let mut reports = Vec::with_capacity(self.entries.len());
-        backend.begin_rollback(true);
-        while let Some(entry) = self.entries.pop() {
+        self.undo_down_to(0, true, backend)
+    }
+
+    /// Undoes the entries recorded after `mark` (a length of the journal), newest first:
+    /// what one REPL statement created. Each is undone for real, since the namespaces
+    /// that hold them may stay.
+    pub fn rollback_to(&mut self, mark: usize, backend: &mut dyn Backend) -> Vec<UndoReport> {
+        self.undo_down_to(mark, false, backend)
+    }
+
+    fn undo_down_to(
+        &mut self,
+        mark: usize,
+        whole: bool,
+        backend: &mut dyn Backend,
+    ) -> Vec<UndoReport> {
+        let mut reports = Vec::new();
+        if self.entries.len() <= mark {
+            return reports;
+        }
+        backend.begin_rollback(whole && mark == 0);
+        while self.entries.len() > mark {
+            let Some(entry) = self.entries.pop() else {
+                break;
+            };
             let result = backend.undo(&entry.undo);
             reports.push(UndoReport { entry, result });
         }

@@ -5,6 +5,7 @@ pub mod journal;
 pub mod net;
 pub mod ns;
 pub mod ops;
+pub mod repl;
 pub mod report;
 pub mod rootfs;
 pub mod sandbox;

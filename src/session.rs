@@ -62,6 +62,19 @@ impl Session {
         &self.journal
     }
 
+    /// The journal's length now: what a later `rollback_to` goes back to.
+    pub fn mark(&self) -> usize {
+        self.journal.len()
+    }
+
+    /// Undoes what was recorded after `mark`, newest first.
+    pub fn rollback_to(&mut self, mark: usize) -> Vec<UndoReport> {
+        match self.backend.as_mut() {
+            Some(backend) => self.journal.rollback_to(mark, backend.as_mut()),
+            None => Vec::new(),
+        }
+    }
+
     pub fn rollback(&mut self) -> Vec<UndoReport> {
         match self.backend.as_mut() {
             Some(backend) => self.journal.rollback(backend.as_mut()),

@@ -65,6 +65,12 @@ impl Signals {
         }
     }
 
+    /// Forgets a handled signal (the REPL goes on after a Ctrl-C).
+    pub fn clear(&self) {
+        self.received.store(0, Ordering::SeqCst);
+        self.drain();
+    }
+
     pub fn flag(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.received)
     }

@@ -61,6 +61,18 @@ pub fn check(
 /// `metadata` feature that could list it, because that feature slows every start).
 const STDLIB_FUNCTIONS: &str = include_str!("stdlib_functions.txt");
 
+/// The names of Rhai's standard library functions (for completion in the REPL).
+pub fn stdlib_names() -> Vec<String> {
+    let mut names: Vec<String> = STDLIB_FUNCTIONS
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Function name to the argument counts it accepts (methods count their receiver).
 fn known_functions(ast: &AST, primitives: &[PrimitiveDoc]) -> HashMap<String, HashSet<usize>> {
     let mut known: HashMap<String, HashSet<usize>> = HashMap::new();

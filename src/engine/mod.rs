@@ -2,12 +2,13 @@
 //! primitives to a session, and runs or checks a recipe.
 
 pub mod check;
+pub use primitives::PrimitiveDoc;
 mod convert;
 pub mod error;
 pub mod limits;
 mod net_primitives;
 pub mod net_values;
-mod primitives;
+pub mod primitives;
 mod rootfs_primitives;
 pub mod values;
 
@@ -70,7 +71,7 @@ pub fn engine_for(session: Rc<RefCell<Session>>, limits: &Limits, signals: &Sign
 }
 
 /// The engine, and the primitives it has as `nsr check` and `nsr doc` describe them.
-fn build_engine(
+pub fn build_engine(
     session: Rc<RefCell<Session>>,
     limits: &Limits,
     signals: &Signals,

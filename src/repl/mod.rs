@@ -1,0 +1,369 @@
+//! `nsr repl`: each statement runs at once against the real kernel, the session keeps
+//! every resource it created (in the same journal as a recipe), a failing statement
+//! takes back only what it made, and leaving undoes everything.
+
+mod helper;
+mod show;
+
+use crate::engine::error::{self, RecipeError};
+use crate::engine::limits::Limits;
+use crate::engine::values::RecipeExit;
+use crate::engine::{self, check, PrimitiveDoc};
+use crate::journal::UndoReport;
+use crate::ops::Backend;
+use crate::report;
+use crate::session::Session;
+use crate::signals::{signal_name, Signals};
+use helper::{ReplHelper, META_COMMANDS};
+use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{Config, Editor};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// A statement that ran, with the journal entries it added (`start..end`).
+struct Statement {
+    source: String,
+    start: usize,
+    end: usize,
+}
+
+pub struct Repl {
+    session: Rc<RefCell<Session>>,
+    engine: Engine,
+    docs: Vec<PrimitiveDoc>,
+    scope: Scope<'static>,
+    /// The functions defined so far (statements are cleared after each run).
+    functions: AST,
+    statements: Vec<Statement>,
+    sources: HashMap<String, String>,
+    signals: Signals,
+    count: usize,
+    verbose: bool,
+}
+
+/// How the session ended.
+pub enum ReplEnd {
+    Quit,
+    Exit(i32),
+}
+
+fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NSR_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("nsr/history"))
+}
+
+impl Repl {
+    pub fn new(
+        backend: Box<dyn Backend>,
+        limits: &Limits,
+        signals: Signals,
+        verbose: bool,
+    ) -> Repl {
+        let session = Rc::new(RefCell::new(Session::new(backend)));
+        let (engine, docs) = engine::build_engine(session.clone(), limits, &signals);
+        Repl {
+            session,
+            engine,
+            docs,
+            scope: Scope::new(),
+            functions: AST::empty(),
+            statements: Vec::new(),
+            sources: HashMap::new(),
+            signals,
+            count: 0,
+            verbose,
+        }
+    }
+
+    /// Runs the interactive loop; `file` is loaded first.
+    pub fn run(mut self, file: Option<String>) -> (ReplEnd, Vec<UndoReport>) {
+        let helper = ReplHelper::new(self.docs.clone(), check::stdlib_names());
+        let variables = helper.variables.clone();
+        let config = Config::builder().auto_add_history(false).build();
+        let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
+            Ok(e) => e,
+            Err(e) => {
+                report::err(&format!("nsr: cannot start the line editor: {e}\n"));
+                return (ReplEnd::Exit(1), self.finish());
+            }
+        };
+        editor.set_helper(Some(helper));
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = editor.load_history(h);
+        }
+        report::err("nsr repl: each statement runs at once; :help lists the commands, Ctrl-D or :quit undoes everything and leaves.\n");
+        if let Some(f) = file {
+            if let Some(end) = self.load(&f) {
+                return (end, self.finish());
+            }
+        }
+        let end = loop {
+            *variables.borrow_mut() = self
+                .scope
+                .iter_raw()
+                .map(|(n, _, _)| n.to_string())
+                .collect();
+            let line = match editor.readline("nsr> ") {
+                Ok(l) => l,
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break ReplEnd::Quit,
+                Err(e) => {
+                    report::err(&format!("nsr: {e}\n"));
+                    break ReplEnd::Exit(1);
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let _ = editor.add_history_entry(line.as_str());
+            if let Some(h) = &history {
+                if let Some(dir) = h.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = editor.append_history(h);
+            }
+            let trimmed = line.trim();
+            if let Some(meta) = trimmed.strip_prefix(':') {
+                match self.meta(meta, editor.helper()) {
+                    Some(end) => break end,
+                    None => continue,
+                }
+            }
+            if let Some(end) = self.statement(&line, None) {
+                break end;
+            }
+        };
+        (end, self.finish())
+    }
+
+    /// Undoes everything and ends the session.
+    fn finish(&mut self) -> Vec<UndoReport> {
+        let mut s = self.session.borrow_mut();
+        let reports = s.rollback();
+        s.finish();
+        reports
+    }
+
+    fn show_undo(&self, reports: &[UndoReport]) {
+        report::err(&report::render_undo(reports, true, self.verbose));
+    }
+
+    /// Runs one input; a failure takes back what it created. Returns Some when it ends
+    /// the session (`exit(N)`).
+    fn statement(&mut self, source: &str, origin_name: Option<&str>) -> Option<ReplEnd> {
+        self.count += 1;
+        let name = origin_name
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("<repl {}>", self.count));
+        self.sources.insert(name.clone(), source.to_string());
+        let start = self.session.borrow().mark();
+        let ast = match self.engine.compile_with_scope(&self.scope, source) {
+            Ok(a) => a,
+            Err(e) => {
+                self.error(&error::from_parse(&name, &e));
+                return None;
+            }
+        };
+        let mut program = self.functions.merge(&ast);
+        program.set_source(name.as_str());
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        program.clear_statements();
+        self.functions = program;
+        // A Ctrl-C that a command inside took (it ended, the statement went on) is spent.
+        let sig = self.signals.pending().map(signal_name);
+        self.signals.clear();
+        match result {
+            Ok(value) => {
+                if !value.is_unit() {
+                    report::out(&format!("{}\n", show::value(&value, &self.session)));
+                }
+                if let Some(sig) = sig {
+                    // Ctrl-C while it ran: the statement is cancelled, not kept.
+                    report::err(&format!(
+                        "cancelled by {sig}: the statement is not kept (nor saved)\n"
+                    ));
+                    let reports = self.session.borrow_mut().rollback_to(start);
+                    if !reports.is_empty() {
+                        self.show_undo(&reports);
+                    }
+                    return None;
+                }
+                let end = self.session.borrow().mark();
+                self.statements.push(Statement {
+                    source: source.trim_end().to_string(),
+                    start,
+                    end,
+                });
+                None
+            }
+            Err(e) => {
+                if let EvalAltResult::ErrorTerminated(v, _) = e.as_ref() {
+                    if let Some(code) = v.clone().try_cast::<RecipeExit>() {
+                        return Some(ReplEnd::Exit(code.0 as i32));
+                    }
+                }
+                let err = error::from_eval(&name, *e, sig);
+                self.error(&err);
+                let reports = self.session.borrow_mut().rollback_to(start);
+                if !reports.is_empty() {
+                    self.show_undo(&reports);
+                }
+                None
+            }
+        }
+    }
+
+    fn error(&self, err: &RecipeError) {
+        let sources = &self.sources;
+        let lookup = |file: &str| -> Option<String> {
+            sources
+                .get(file)
+                .cloned()
+                .or_else(|| std::fs::read_to_string(file).ok())
+        };
+        report::err(&report::render_error(err, &lookup));
+    }
+
+    fn load(&mut self, file: &str) -> Option<ReplEnd> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => self.statement(&text, Some(file)),
+            Err(e) => {
+                report::err(&format!("nsr: cannot read {file}: {e}\n"));
+                None
+            }
+        }
+    }
+
+    fn meta(&mut self, command: &str, helper: Option<&ReplHelper>) -> Option<ReplEnd> {
+        let (word, arg) = command
+            .split_once(char::is_whitespace)
+            .map(|(w, a)| (w, a.trim()))
+            .unwrap_or((command, ""));
+        match word {
+            "q" | "quit" | "exit" => return Some(ReplEnd::Quit),
+            "h" | "help" => self.help(arg, helper),
+            // The statements after the undone one go too (from the saved recipe): they may
+            // use what it made.
+            "undo" => match self.statements.iter().rposition(|s| s.end > s.start) {
+                Some(i) => {
+                    let start = self.statements[i].start;
+                    self.statements.truncate(i);
+                    let reports = self.session.borrow_mut().rollback_to(start);
+                    self.show_undo(&reports);
+                }
+                None => report::err("nothing to undo\n"),
+            },
+            "rollback" => {
+                let reports = self.session.borrow_mut().rollback_to(0);
+                if let Some(i) = self.statements.iter().position(|s| s.end > s.start) {
+                    self.statements.truncate(i);
+                }
+                if reports.is_empty() {
+                    report::err("nothing to undo\n");
+                } else {
+                    self.show_undo(&reports);
+                }
+            }
+            "state" => {
+                let s = self.session.borrow();
+                let entries = s.journal().entries();
+                if entries.is_empty() {
+                    report::out("the session holds nothing\n");
+                }
+                for (i, e) in entries.iter().enumerate() {
+                    report::out(&format!(
+                        "{:>3}. {}  ({})\n      undo: {}\n",
+                        i + 1,
+                        e.what,
+                        e.origin,
+                        e.undo.describe()
+                    ));
+                }
+            }
+            "save" => self.save(arg),
+            "load" => {
+                if arg.is_empty() {
+                    report::err(":load needs a file\n");
+                } else {
+                    return self.load(arg);
+                }
+            }
+            other => report::err(&format!("unknown command :{other} (:help lists them)\n")),
+        }
+        None
+    }
+
+    fn save(&self, file: &str) {
+        if file.is_empty() {
+            report::err(":save needs a file\n");
+            return;
+        }
+        let mut text = String::from(
+            "// Saved from `nsr repl`: the statements that succeeded, in order.\n// Run:  nsr run ",
+        );
+        text.push_str(file);
+        text.push_str("\n\n");
+        for s in &self.statements {
+            text.push_str(&s.source);
+            if !s.source.ends_with(';') && !s.source.ends_with('}') {
+                text.push(';');
+            }
+            text.push('\n');
+        }
+        match std::fs::write(file, text) {
+            Ok(()) => report::err(&format!(
+                "saved {} statement(s) to {file}\n",
+                self.statements.len()
+            )),
+            Err(e) => report::err(&format!("nsr: cannot write {file}: {e}\n")),
+        }
+    }
+
+    fn help(&self, name: &str, helper: Option<&ReplHelper>) {
+        if name.is_empty() {
+            let mut out = String::from("commands:\n");
+            for (m, d) in META_COMMANDS {
+                out.push_str(&format!("  {m} {d}\n"));
+            }
+            out.push_str("primitives (:help NAME for one):\n  ");
+            let mut names: Vec<&str> = self.docs.iter().map(|d| d.name).collect();
+            names.sort();
+            names.dedup();
+            out.push_str(&names.join(" "));
+            out.push('\n');
+            report::out(&out);
+            return;
+        }
+        let sigs = helper.map(|h| h.signatures(name)).unwrap_or_default();
+        if sigs.is_empty() {
+            if check::stdlib_names().iter().any(|n| n == name) {
+                report::out(&format!(
+                    "{name}: a function of Rhai's standard library (https://rhai.rs/book)\n"
+                ));
+            } else {
+                report::out(&format!("no primitive or function named {name}\n"));
+            }
+            return;
+        }
+        for d in sigs {
+            report::out(&format!(
+                "{}({})\n    {}\n",
+                d.name,
+                d.params.join(", "),
+                d.doc
+            ));
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `nsr repl` on a real pseudo-terminal: type statements, complete with Tab, continue an
+//! unfinished block on the next line, undo, save and re-run the saved recipe, interrupt a
+//! long command with Ctrl-C, quit, and find the host as it was.
+
+mod common;
+use common::*;
+use rexpect::session::{spawn_command, PtySession};
+use std::process::Command;
+
+const PROMPT: &str = "nsr> ";
+
+fn repl(s: &Scratch, args: &[&str]) -> PtySession {
+    let mut cmd = Command::new(NSR);
+    cmd.arg("repl")
+        .args(args)
+        .env("NSR_HISTORY", s.path("history"))
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .current_dir(&s.dir);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(PROMPT).unwrap();
+    p
+}
+
+fn line(p: &mut PtySession, text: &str) {
+    p.send_line(text).unwrap();
+}
+
+/// Types a statement, waits for `marker` in its output, then for the next prompt: the
+/// line editor discards what is typed before it reads again, so typing waits for it.
+fn stmt(p: &mut PtySession, text: &str, marker: &str) {
+    if !text.is_empty() {
+        p.send_line(text).unwrap();
+    }
+    p.exp_string(marker).unwrap();
+    p.exp_string(PROMPT).unwrap();
+}
+
+#[test]
+fn a_session_is_explored_undone_saved_and_left_clean() {
+    let _g = serial();
+    let s = Scratch::new("repl");
+    let before = HostState::take();
+    let mut p = repl(&s, &[]);
+
+    // Outputs are matched on text the typed input cannot contain (the terminal echoes
+    // the input, redrawn at each key): `"a" + "b"` typed, `ab` printed.
+
+    // Tab completes a primitive's name.
+    p.send("let b = unsh").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("unshare").unwrap();
+    stmt(
+        &mut p,
+        "([\"uts\", \"mount\", \"pid\"]); print(\"made \" + \"b\");",
+        "made b",
+    );
+    stmt(
+        &mut p,
+        "b.hostname(\"explorer\"); print(\"host\" + \"name set\");",
+        "hostname set",
+    );
+    // A value prints usefully: a sandbox with its namespaces.
+    stmt(&mut p, "b", "(own)");
+
+    // An unfinished block continues on the next line.
+    line(&mut p, "fn twice(x) {");
+    line(&mut p, "  x * 2 }");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stmt(&mut p, "print(\"twice: \" + twice(21));", "twice: 42");
+
+    // A failing statement takes back only what it made.
+    line(&mut p, "let c = unshare([\"uts\"]); c.hostname(\"\");");
+    p.exp_string("hostname is 1 to 64 bytes").unwrap();
+    stmt(&mut p, "", "undid sandbox");
+
+    // Ctrl-C on a half-typed line cancels the line.
+    p.send("let n = netns(\"half").unwrap();
+    p.flush().unwrap();
+    p.send_control('c').unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stmt(&mut p, "print(\"after \" + \"cancel\");", "after cancel");
+
+    // :undo takes back the last statement that made something.
+    let netns = format!("{}r", short_prefix());
+    stmt(
+        &mut p,
+        &format!("let n = netns(\"{netns}\"); print(\"net\" + \"ns made\");"),
+        "netns made",
+    );
+    stmt(&mut p, ":state", &format!("netns {netns}  ("));
+    stmt(&mut p, ":undo", &format!("undid netns {netns}"));
+
+    // Ctrl-C stops a long command in the sandbox, not the session.
+    line(&mut p, "print(\"sleep\" + \"ing\"); b.run(\"sleep 30\");");
+    p.exp_string("sleeping").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send_control('c').unwrap();
+    // The command ended by the signal; the statement is cancelled.
+    stmt(&mut p, "", "cancelled by SIGINT");
+    stmt(
+        &mut p,
+        "print(\"still \" + b.hostname());",
+        "still explorer",
+    );
+
+    let saved = s.path("saved.nsr");
+    stmt(&mut p, &format!(":save {saved}"), "statement(s) to");
+    stmt(&mut p, ":help mount", "Mounts a filesystem in the sandbox");
+    line(&mut p, ":quit");
+    p.exp_string("undid sandbox").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged("after the REPL session");
+
+    // The saved recipe does the same when run.
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        !text.contains("netns("),
+        "the undone statement is not saved:\n{text}"
+    );
+    assert!(
+        !text.contains("c.hostname(\"\")"),
+        "the failed statement is not saved:\n{text}"
+    );
+    assert!(
+        !text.contains("sleep 30"),
+        "the cancelled statement is not saved:\n{text}"
+    );
+    let r = nsr(&["run", &saved]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "made b",
+            "hostname set",
+            "twice: 42",
+            "after cancel",
+            "still explorer",
+        ],
+    );
+    before.assert_unchanged("after the saved recipe");
+
+    // History persisted.
+    let history = std::fs::read_to_string(s.path("history")).unwrap();
+    assert!(history.contains("b.hostname(\"explorer\");"), "{history}");
+}
+
+#[test]
+fn a_recipe_given_to_the_repl_runs_first_and_eof_undoes_it() {
+    let _g = serial();
+    let s = Scratch::new("replfile");
+    let file = s.write(
+        "start.nsr",
+        "let box = unshare([\"uts\"]);\nbox.hostname(\"preloaded\");\n",
+    );
+    let before = HostState::take();
+    let mut p = repl(&s, &[&file]);
+    line(&mut p, "print(\"name: \" + box.hostname())");
+    p.exp_string("name: preloaded").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_string("undid sandbox").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged("after Ctrl-D");
+}
