@@ -155,11 +155,93 @@ fn a_recipe_given_to_the_repl_runs_first_and_eof_undoes_it() {
         "let box = unshare([\"uts\"]);\nbox.hostname(\"preloaded\");\n",
     );
     let before = HostState::take();
+    let more = s.write(
+        "more.nsr",
+        "box.hostname(\"loaded\");\nprint(\"now \" + box.hostname());\n",
+    );
     let mut p = repl(&s, &[&file]);
-    line(&mut p, "print(\"name: \" + box.hostname())");
-    p.exp_string("name: preloaded").unwrap();
+    stmt(
+        &mut p,
+        "print(\"name: \" + box.hostname())",
+        "name: preloaded",
+    );
+    stmt(&mut p, &format!(":load {more}"), "now loaded");
+    stmt(&mut p, ":state", "hostname loaded");
     p.send_control('d').unwrap();
     p.exp_string("undid sandbox").unwrap();
     p.exp_eof().unwrap();
     before.assert_unchanged("after Ctrl-D");
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn undo_takes_back_one_network_statement_at_a_time() {
+    let _g = serial();
+    let s = Scratch::new("replnet");
+    let sp = short_prefix();
+    let before = HostState::take();
+    let mut p = repl(&s, &[]);
+    stmt(
+        &mut p,
+        &format!("let n = netns(\"{sp}u\"); print(\"n\" + \"s ok\");"),
+        "ns ok",
+    );
+    stmt(
+        &mut p,
+        &format!("let l = veth(\"{sp}v\", \"eth0\", n); l.host.addr(\"10.77.0.1/24\").up(); n.addr(\"eth0\", \"10.77.0.2/24\"); n.up(\"eth0\"); n.route(\"default\", \"10.77.0.1\"); print(\"wired \" + \"up\");"),
+        "wired up",
+    );
+    stmt(
+        &mut p,
+        "n.ip_forward(true); n.masquerade(\"10.77.0.0/24\", \"eth0\"); print(\"na\" + \"t on\");",
+        "nat on",
+    );
+    stmt(
+        &mut p,
+        "n.forward(\"eth0\", \"eth0\"); print(\"for\" + \"ward on\");",
+        "forward on",
+    );
+    // A netns prints with its links and addresses.
+    stmt(&mut p, "n", "eth0 (up, veth, mtu 1500, 10.77.0.2/24)");
+    let rules = || {
+        String::from_utf8_lossy(
+            &Command::new("ip")
+                .args(["netns", "exec", &format!("{sp}u"), "nft", "list", "ruleset"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .into_owned()
+    };
+    assert!(rules().contains("iifname \"eth0\" oifname \"eth0\" accept"));
+
+    // Each :undo takes back one statement for real, inside a namespace that stays.
+    stmt(&mut p, ":undo", "undid nft rule");
+    let r = rules();
+    assert!(
+        !r.contains("oifname \"eth0\" accept") && r.contains("masquerade"),
+        "{r}"
+    );
+    stmt(&mut p, ":undo", "undid net/ipv4/ip_forward=1");
+    assert!(rules().trim().is_empty(), "the table is gone: {}", rules());
+    stmt(&mut p, ":undo", &format!("undid veth {sp}v"));
+    assert!(!ip(&["-o", "link"]).contains(&format!("{sp}v")));
+    let inside = ip(&["-n", &format!("{sp}u"), "-o", "link"]);
+    assert!(
+        inside.contains("lo") && !inside.contains("eth0"),
+        "{inside}"
+    );
+    assert!(
+        ip(&["netns", "list"]).contains(&format!("{sp}u")),
+        "the netns statement stays"
+    );
+    stmt(&mut p, ":undo", &format!("undid netns {sp}u"));
+    stmt(&mut p, ":undo", "nothing to undo");
+    line(&mut p, ":quit");
+    p.exp_eof().unwrap();
+    before.assert_unchanged("after undoing a network step by step");
 }

@@ -322,4 +322,38 @@ mod tests {
         assert_eq!(h.candidates("bo", false, "bo"), vec!["box"]);
         assert_eq!(h.candidates(":un", false, ":un"), vec![":undo"]);
     }
+
+    #[test]
+    fn hints_show_the_parameters_after_an_open_paren() {
+        let docs = vec![
+            PrimitiveDoc {
+                name: "unshare",
+                params: &["kinds: Array"],
+                doc: "",
+            },
+            PrimitiveDoc {
+                name: "unshare",
+                params: &["options: Map"],
+                doc: "",
+            },
+            PrimitiveDoc {
+                name: "mount",
+                params: &["sandbox: Sandbox", "source: String"],
+                doc: "",
+            },
+        ];
+        let h = ReplHelper::new(docs, vec![]);
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        assert_eq!(
+            h.hint("let b = unshare(", 16, &ctx).as_deref(),
+            Some("kinds: Array)  |  (options: Map)")
+        );
+        assert_eq!(
+            h.hint("b.mount(", 8, &ctx).as_deref(),
+            Some("source: String)")
+        );
+        assert_eq!(h.hint("mount(", 6, &ctx), None);
+        assert_eq!(h.hint("b.mount", 7, &ctx), None);
+    }
 }
