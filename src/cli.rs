@@ -39,7 +39,9 @@ enum Command {
     /// Run a recipe against the kernel, then undo everything it created.
     ///
     /// Without FILE, runs the built-in default recipe (recipes/default.nsr).
-    /// NAME=VALUE pairs after the file are the recipe's `args` (args.NAME).
+    /// NAME=VALUE pairs after the file are the recipe's `args` (args.NAME);
+    /// `nsr run FILE --help` lists the parameters the recipe declares.
+    #[command(disable_help_flag = true)]
     Run {
         /// The recipe (.nsr), then its NAME=VALUE parameters.
         #[arg(value_name = "FILE] [NAME=VALUE")]
@@ -48,6 +50,23 @@ enum Command {
         /// string-size, array-size, map-size, modules, memory (MiB) (repeatable).
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
+        /// Also look for imported modules in DIR (before NSR_PATH and the standard library).
+        #[arg(long = "lib", value_name = "DIR")]
+        libs: Vec<String>,
+        /// Report the run as JSON on stderr (resources created and undone, the error).
+        #[arg(long)]
+        json: bool,
+        /// With FILE, list the recipe's parameters; without, this help.
+        #[arg(short, long)]
+        help: bool,
+    },
+    /// Print the documentation of a module of the standard library (or of NSR_PATH,
+    /// --lib, the current directory), or of one of its functions: MODULE::FUNCTION.
+    /// Without a name, the primitives and the standard library's modules.
+    Doc {
+        name: Option<String>,
+        #[arg(long = "lib", value_name = "DIR")]
+        libs: Vec<String>,
     },
     /// Report every syntax error and every call of an unknown function, without
     /// touching the system.
@@ -91,7 +110,19 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { words, limits } => run(words, limits, cli.verbose > 0 && !cli.quiet),
+        Command::Run {
+            words,
+            limits,
+            libs,
+            json,
+            help,
+        } => {
+            if help {
+                return run_help(&words);
+            }
+            run(words, limits, libs, json, cli.verbose > 0 && !cli.quiet)
+        }
+        Command::Doc { name, libs } => doc(name.as_deref(), &libs),
         Command::Check { file } => check(&file),
         Command::Cache { action } => cache(action),
         Command::Repl { file, limits } => repl(file, limits, cli.verbose > 0 && !cli.quiet),
@@ -163,7 +194,135 @@ fn read_recipe(words: &[String]) -> Result<Recipe, String> {
             return Err(format!("recipe parameter '{k}' is given twice"));
         }
     }
-    Ok(Recipe { path, source, args })
+    let mut args = args;
+    engine::apply_params(&engine::declared_params(&source), &mut args)?;
+    Ok(Recipe {
+        path,
+        source,
+        args,
+        ..Default::default()
+    })
+}
+
+/// `nsr run FILE --help`: the parameters the recipe declares (`//! param ...`).
+fn run_help(words: &[String]) -> ExitCode {
+    let Some(file) = words.first() else {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        if let Some(run) = cmd.find_subcommand_mut("run") {
+            let _ = run.print_long_help();
+        }
+        return ExitCode::SUCCESS;
+    };
+    let source = match std::fs::read_to_string(file) {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot read recipe {file}: {e}")),
+    };
+    let header: Vec<&str> = source
+        .lines()
+        .take_while(|l| l.starts_with("//"))
+        .filter(|l| !l.starts_with("//!"))
+        .map(|l| l.trim_start_matches('/').trim_start())
+        .collect();
+    let mut out = format!("{}\n", header.join("\n"));
+    let decls = engine::declared_params(&source);
+    if decls.is_empty() {
+        out.push_str("\nThis recipe declares no parameters (//! param NAME[=DEFAULT]: WHAT).\n");
+    } else {
+        out.push_str(&format!(
+            "\nparameters of {file} (nsr run {file} NAME=VALUE ...):\n"
+        ));
+        for d in decls {
+            let default = match &d.default {
+                Some(v) => format!(" (default: \"{v}\")"),
+                None => " (required)".into(),
+            };
+            out.push_str(&format!("  {:<12} {}{default}\n", d.name, d.help));
+        }
+    }
+    report::out(&out);
+    ExitCode::SUCCESS
+}
+
+/// `nsr doc [MODULE[::FUNCTION]]`.
+fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
+    use nsr::engine::modules;
+    let Some(name) = name else {
+        let session = std::rc::Rc::new(std::cell::RefCell::new(nsr::session::Session::new(
+            Box::new(nsr::ops::recording::RecordingBackend::default()),
+        )));
+        let (_, docs) = engine::build_engine(session, &Limits::default(), &Signals::none());
+        let mut out = String::from("primitives:\n");
+        for d in docs {
+            out.push_str(&format!(
+                "  {}({})\n      {}\n",
+                d.name,
+                d.params.join(", "),
+                d.doc
+            ));
+        }
+        out.push_str("\nstandard library modules (nsr doc MODULE): ");
+        out.push_str(
+            &modules::STDLIB
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        out.push('\n');
+        report::out(&out);
+        return ExitCode::SUCCESS;
+    };
+    let (module, function) = match name.split_once("::") {
+        Some((m, f)) => (m, Some(f)),
+        None => (name, None),
+    };
+    let file = format!("{module}.nsr");
+    let mut places: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(&file)];
+    places.extend(libs.iter().map(|d| std::path::Path::new(d).join(&file)));
+    if let Some(p) = std::env::var_os("NSR_PATH") {
+        places.extend(std::env::split_paths(&p).map(|d| d.join(&file)));
+    }
+    let source = match places.iter().find(|p| p.is_file()) {
+        Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
+        None => match modules::stdlib_source(module) {
+            Some(s) => s.to_string(),
+            None => {
+                return usage(format!(
+                    "no module '{module}' (standard library: {})",
+                    modules::STDLIB
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        },
+    };
+    let fns = modules::fn_docs(&source);
+    let chosen: Vec<_> = fns
+        .iter()
+        .filter(|f| function.is_none_or(|n| n == f.name))
+        .collect();
+    if chosen.is_empty() {
+        return usage(format!(
+            "module '{module}' has no function '{}' (it has: {})",
+            function.unwrap_or(""),
+            fns.iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut out = String::new();
+    for f in chosen {
+        out.push_str(&format!("{module}::{}({})\n", f.name, f.params));
+        for l in f.doc.lines() {
+            out.push_str(&format!("    {l}\n"));
+        }
+        out.push('\n');
+    }
+    report::out(&out);
+    ExitCode::SUCCESS
 }
 
 fn lookup(recipe: &Recipe) -> impl Fn(&str) -> Option<String> + '_ {
@@ -171,22 +330,32 @@ fn lookup(recipe: &Recipe) -> impl Fn(&str) -> Option<String> + '_ {
         if file == recipe.path {
             Some(recipe.source.clone())
         } else {
-            std::fs::read_to_string(file).ok()
+            std::fs::read_to_string(file)
+                .ok()
+                .or_else(|| nsr::engine::modules::stdlib_source(file).map(str::to_string))
         }
     }
 }
 
-fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode {
+fn run(
+    words: Vec<String>,
+    limit_words: Vec<String>,
+    libs: Vec<String>,
+    json: bool,
+    verbose: bool,
+) -> ExitCode {
     let mut limits = Limits::default();
     for l in &limit_words {
         if let Err(e) = limits.set(l) {
             return usage(e);
         }
     }
-    let recipe = match read_recipe(&words) {
+    let mut recipe = match read_recipe(&words) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
+    recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
+    recipe.verbose = verbose;
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),
@@ -198,11 +367,25 @@ fn run(words: Vec<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode 
         &signals,
     );
     let failed = outcome.result.is_err();
-    if let Err(err) = &outcome.result {
-        report::err(&report::render_error(err, &lookup(&recipe)));
-    }
-    report::err(&report::render_undo(&outcome.undone, failed, verbose));
     let undo_failed = outcome.undone.iter().any(|r| r.failed());
+    let code = match &outcome.result {
+        Err(RecipeError::Interrupted { .. }) => 128 + signals.pending().unwrap_or(2),
+        Err(_) => EXIT_RECIPE_ERROR as i32,
+        Ok(_) if undo_failed => EXIT_RECIPE_ERROR as i32,
+        Ok(RunEnd::Exit(code)) => (*code).clamp(0, 255),
+        Ok(RunEnd::Finished) => 0,
+    };
+    if json {
+        report::err(&format!(
+            "{}\n",
+            report::json_report(&recipe.path, &outcome.result, &outcome.undone, code)
+        ));
+    } else {
+        if let Err(err) = &outcome.result {
+            report::err(&report::render_error(err, &lookup(&recipe)));
+        }
+        report::err(&report::render_undo(&outcome.undone, failed, verbose));
+    }
     match outcome.result {
         Err(RecipeError::Interrupted { .. }) => {
             ExitCode::from(128u8.saturating_add(signals.pending().unwrap_or(2) as u8))

@@ -161,3 +161,66 @@ mod tests {
         );
     }
 }
+
+/// `nsr run --json`: the run as one JSON object: what was created (in order), how each
+/// was undone, the error if any, and the exit status.
+pub fn json_report(
+    recipe: &str,
+    result: &Result<crate::engine::RunEnd, RecipeError>,
+    undone: &[UndoReport],
+    code: i32,
+) -> String {
+    use serde_json::{json, Value};
+    let origin = |o: &Origin| json!({ "file": o.file, "line": o.line, "column": o.column });
+    let created: Vec<Value> = undone
+        .iter()
+        .rev()
+        .filter(|r| !matches!(r.entry.undo, crate::ops::Undo::Settle))
+        .map(|r| json!({ "what": r.entry.what, "origin": origin(&r.entry.origin) }))
+        .collect();
+    let undos: Vec<Value> = undone
+        .iter()
+        .map(|r| {
+            let (outcome, error) = match &r.result {
+                Ok(UndoOutcome::Done) => ("done", Value::Null),
+                Ok(UndoOutcome::AlreadyGone) => ("already_gone", Value::Null),
+                Ok(UndoOutcome::Released) => ("released", Value::Null),
+                Err(e) => (
+                    "failed",
+                    json!({ "message": e.message, "errno": e.errno.map(|n| format!("{n:?}")), "left_behind": r.entry.undo.describe() }),
+                ),
+            };
+            json!({ "what": r.entry.what, "origin": origin(&r.entry.origin), "undo": r.entry.undo.describe(), "outcome": outcome, "error": error })
+        })
+        .collect();
+    let error = match result {
+        Ok(_) => Value::Null,
+        Err(e) => {
+            let (call, errno, hint) = match e {
+                RecipeError::Primitive(f) => (
+                    Some(f.call.clone()),
+                    f.error.errno.map(|n| format!("{n:?}")),
+                    f.error.hint.clone(),
+                ),
+                RecipeError::Script { hint, .. } => (None, None, hint.clone()),
+                _ => (None, None, None),
+            };
+            json!({
+                "message": e.to_string(),
+                "origin": e.origin().map(origin),
+                "call": call,
+                "errno": errno,
+                "hint": hint,
+            })
+        }
+    };
+    json!({
+        "recipe": recipe,
+        "ok": result.is_ok() && undone.iter().all(|r| !r.failed()),
+        "exit_code": code,
+        "error": error,
+        "created": created,
+        "undone": undos,
+    })
+    .to_string()
+}

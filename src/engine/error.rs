@@ -67,7 +67,13 @@ pub fn from_eval(file: &str, err: EvalAltResult, interrupted: Option<String>) ->
                 }
                 err = *inner;
             }
-            EvalAltResult::ErrorInModule(_, inner, _) => err = *inner,
+            EvalAltResult::ErrorInModule(name, inner, _) => {
+                // The inner position is in the module's own text.
+                if !name.is_empty() {
+                    source = name;
+                }
+                err = *inner;
+            }
             _ => break,
         }
     }

@@ -6,6 +6,7 @@ pub use primitives::PrimitiveDoc;
 mod convert;
 pub mod error;
 pub mod limits;
+pub mod modules;
 mod net_primitives;
 pub mod net_values;
 pub mod primitives;
@@ -26,11 +27,73 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use values::RecipeArgs;
 
-/// A recipe to run: its path (as shown in messages), its text and its arguments.
+/// A recipe to run: its path (as shown in messages), its text and its arguments, and
+/// where its imports may come from besides its own directory and the standard library.
+#[derive(Default)]
 pub struct Recipe {
     pub path: String,
     pub source: String,
     pub args: BTreeMap<String, String>,
+    /// `--lib` directories.
+    pub libs: Vec<std::path::PathBuf>,
+    /// Note when a module on disk shadows a standard library module.
+    pub verbose: bool,
+}
+
+/// A parameter a recipe declares in its header: `//! param NAME[=DEFAULT]: WHAT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamDecl {
+    pub name: String,
+    /// None: required.
+    pub default: Option<String>,
+    pub help: String,
+}
+
+/// The parameters a recipe declares, in order.
+pub fn declared_params(source: &str) -> Vec<ParamDecl> {
+    source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("//! param "))
+        .filter_map(|decl| {
+            let (head, help) = decl.split_once(':').unwrap_or((decl, ""));
+            let (name, default) = match head.split_once('=') {
+                Some((n, d)) => (n.trim(), Some(d.trim().to_string())),
+                None => (head.trim(), None),
+            };
+            (!name.is_empty()).then(|| ParamDecl {
+                name: name.to_string(),
+                default,
+                help: help.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Fills declared defaults into `args`, and names every required parameter missing.
+pub fn apply_params(
+    decls: &[ParamDecl],
+    args: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for d in decls {
+        if args.contains_key(&d.name) {
+            continue;
+        }
+        match &d.default {
+            Some(v) => {
+                args.insert(d.name.clone(), v.clone());
+            }
+            None => missing.push(format!("{} ({})", d.name, d.help)),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "missing recipe parameter(s): {}; pass NAME=VALUE after the file (--help lists them)",
+            missing.join(", ")
+        ))
+    }
 }
 
 pub struct RunOutcome {
@@ -120,7 +183,8 @@ pub fn run(
     signals: &Signals,
 ) -> RunOutcome {
     let session = Rc::new(RefCell::new(Session::new(backend)));
-    let engine = engine_for(session.clone(), limits, signals);
+    let mut engine = engine_for(session.clone(), limits, signals);
+    engine.set_module_resolver(modules::NsrResolver::new(&recipe.libs, recipe.verbose));
     let scope = scope_for(recipe);
     let result = execute(&engine, recipe, scope, signals);
     let undone = session.borrow_mut().rollback();
@@ -183,7 +247,7 @@ mod tests {
         Recipe {
             path: "t.nsr".into(),
             source: src.into(),
-            args: BTreeMap::new(),
+            ..Default::default()
         }
     }
 
@@ -386,6 +450,21 @@ box.links();
             };
             assert!(f.error.message.contains(want), "{src}: {}", f.error.message);
         }
+    }
+
+    #[test]
+    fn declared_parameters_get_defaults_and_required_ones_are_named() {
+        let src = "//! param tar: the tarball\n//! param dir=go_root: where it goes\n//! param quiet=: nothing\nlet x = 1;\n";
+        let decls = declared_params(src);
+        assert_eq!(decls.len(), 3);
+        assert_eq!(decls[1].default.as_deref(), Some("go_root"));
+        let mut args = BTreeMap::new();
+        let err = apply_params(&decls, &mut args).unwrap_err();
+        assert!(err.contains("tar (the tarball)"), "{err}");
+        args.insert("tar".into(), "x.tar".into());
+        apply_params(&decls, &mut args).unwrap();
+        assert_eq!(args["dir"], "go_root");
+        assert_eq!(args["quiet"], "");
     }
 
     #[test]

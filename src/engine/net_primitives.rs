@@ -629,7 +629,49 @@ fn inspect_op(name: &str, ns: NsRef) -> NetOp {
     }
 }
 
+/// `cidr_host("10.0.0.0/24", 2)` is "10.0.0.2/24": the N-th address of a prefix.
+fn cidr_host(call: &Call, prefix: &str, n: i64) -> R<String> {
+    let net = IpCidr::parse(prefix).map_err(|e| call.bad(e))?.network();
+    let bits: u32 = if net.is_v6() { 128 } else { 32 };
+    let size: u128 = if bits - net.prefix as u32 >= 128 {
+        u128::MAX
+    } else {
+        1u128 << (bits - net.prefix as u32)
+    };
+    let n = u128::try_from(n)
+        .ok()
+        .filter(|n| *n < size)
+        .ok_or_else(|| {
+            call.bad(format!(
+                "{prefix} has no address number {n} (it has {size})"
+            ))
+        })?;
+    let addr = match net.addr {
+        std::net::IpAddr::V4(a) => std::net::IpAddr::V4((u32::from(a) + n as u32).into()),
+        std::net::IpAddr::V6(a) => std::net::IpAddr::V6((u128::from(a) + n).into()),
+    };
+    Ok(format!("{addr}/{}", net.prefix))
+}
+
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
+    reg(docs, "cidr_host", &["prefix: String", "n: i64"], "/// The N-th address of a prefix, in CIDR form: cidr_host(\"10.0.0.0/24\", 2) is \"10.0.0.2/24\".")
+        .register_into_engine(engine, |ctx: NativeCallContext, prefix: &str, n: i64| -> R<String> {
+            let call = Call::new(&ctx, "cidr_host", &[prefix.into(), Dynamic::from(n)]);
+            cidr_host(&call, prefix, n)
+        });
+    reg(
+        docs,
+        "ip_of",
+        &["cidr: String"],
+        "/// The address part of a CIDR: ip_of(\"10.0.0.2/24\") is \"10.0.0.2\".",
+    )
+    .register_into_engine(engine, |ctx: NativeCallContext, cidr: &str| -> R<String> {
+        let call = Call::new(&ctx, "ip_of", &[cidr.into()]);
+        Ok(IpCidr::parse(cidr)
+            .map_err(|e| call.bad(e))?
+            .addr
+            .to_string())
+    });
     register_ns_methods::<Netns>(engine, docs, session);
     register_ns_methods::<Sandbox>(engine, &mut Vec::new(), session);
     register_ns_methods::<HostNet>(engine, &mut Vec::new(), session);

@@ -143,6 +143,15 @@ fn from_image(
 
 pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
+    reg(docs, "make_dir", &["path: String"], "/// `mkdir -p PATH` on the host; returns its absolute path; undo removes the directories it made (only while empty).")
+        .register_into_engine(engine, move |ctx: NativeCallContext, path: &str| -> R<String> {
+            let call = Call::new(&ctx, "make_dir", &[path.into()]);
+            if path.is_empty() {
+                return Err(call.bad("the directory is not named".into()));
+            }
+            perform(&s, &call, None, RootfsOp::MakeDir { path: path.into() })
+        });
+    let s = session.clone();
     reg(docs, "rootfs_from_tar", &["sandbox: Sandbox", "archive: String", "dir: String"], "/// Extracts inside the sandbox's user namespace, so owners map through its id maps (run it before chroot); undo removes the tree from inside too.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, archive: &str, dir: &str| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into()]);

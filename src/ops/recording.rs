@@ -194,6 +194,12 @@ impl Backend for RecordingBackend {
 fn rootfs(op: &RootfsOp) -> (Output, Option<RootfsUndo>) {
     match op {
         RootfsOp::Cached { .. } => (Output::Text("<cache>/<sha256 of the archive>".into()), None),
+        RootfsOp::MakeDir { path } => (
+            Output::Text(path.clone()),
+            Some(RootfsUndo::RemoveDirs {
+                dirs: vec![path.clone()],
+            }),
+        ),
         RootfsOp::Overlay { dir, .. } => (
             Output::Text(dir.clone()),
             Some(RootfsUndo::Overlay {

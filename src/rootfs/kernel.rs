@@ -27,6 +27,35 @@ fn absolute(dir: &str) -> Result<PathBuf, OpError> {
     Ok(parent.join(name))
 }
 
+/// An absolute path for `dir`, whose parents need not exist (for `make_dir`).
+fn absolute_deep(dir: &str) -> Result<PathBuf, OpError> {
+    if dir.is_empty() {
+        return Err(OpError::new("the directory is not named"));
+    }
+    let p = Path::new(dir);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| {
+                OpError::os(
+                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                    "cannot read the working directory",
+                )
+            })?
+            .join(p)
+    };
+    if abs
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(OpError::new(format!(
+            "'{dir}' has '..' in it: name the directory plainly"
+        )));
+    }
+    Ok(abs)
+}
+
 /// Makes `target` a new directory, or accepts it empty; true when it was there.
 fn new_or_empty_dir(target: &Path) -> Result<bool, OpError> {
     match std::fs::create_dir(target) {
@@ -202,6 +231,41 @@ pub fn apply(op: &RootfsOp) -> Result<(String, Option<RootfsUndo>, Vec<String>),
                 super::image::extract(image_path, root, opts, tag.as_deref())
             })
         }
+        RootfsOp::MakeDir { path } => {
+            let target = absolute_deep(path)?;
+            let mut created = Vec::new();
+            let mut missing = Vec::new();
+            let mut p = target.as_path();
+            while !p.exists() {
+                missing.push(p.to_path_buf());
+                match p.parent() {
+                    Some(q) => p = q,
+                    None => break,
+                }
+            }
+            for d in missing.iter().rev() {
+                if let Err(e) = std::fs::create_dir(d) {
+                    let err = OpError::os(
+                        Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                        format!("cannot create {}", d.display()),
+                    );
+                    for c in created.iter().rev() {
+                        let _ = std::fs::remove_dir(c);
+                    }
+                    return Err(err);
+                }
+                created.push(d.display().to_string());
+            }
+            if !target.is_dir() {
+                return Err(OpError::os(
+                    Errno::ENOTDIR,
+                    format!("{} exists and is not a directory", target.display()),
+                ));
+            }
+            created.reverse();
+            let undo = (!created.is_empty()).then_some(RootfsUndo::RemoveDirs { dirs: created });
+            Ok((target.display().to_string(), undo, Vec::new()))
+        }
         RootfsOp::Overlay { lower, dir } => {
             let (text, undo) = overlay(lower, dir)?;
             Ok((text, Some(undo), Vec::new()))
@@ -228,6 +292,26 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
     match undo {
         RootfsUndo::RemoveTree { dir, keep_dir } => {
             Ok(if remove::remove_tree(Path::new(dir), *keep_dir)? {
+                UndoOutcome::Done
+            } else {
+                UndoOutcome::AlreadyGone
+            })
+        }
+        RootfsUndo::RemoveDirs { dirs } => {
+            let mut done = false;
+            for d in dirs {
+                match std::fs::remove_dir(d) {
+                    Ok(()) => done = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(OpError::os(
+                        Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                        format!(
+                            "cannot remove {d} (nsr removes only the empty directories it made)"
+                        ),
+                    )),
+                }
+            }
+            Ok(if done {
                 UndoOutcome::Done
             } else {
                 UndoOutcome::AlreadyGone

@@ -23,6 +23,8 @@ pub enum RootfsOp {
         strict: bool,
         progress: bool,
     },
+    /// `mkdir -p PATH`: the directories it had to create are its undo.
+    MakeDir { path: String },
     /// The archive extracted once into nsr's cache (kept across runs, not undone).
     Cached {
         archive: String,
@@ -35,6 +37,8 @@ pub enum RootfsOp {
 pub enum RootfsUndo {
     /// Remove what was extracted; the directory too when the run created it.
     RemoveTree { dir: String, keep_dir: bool },
+    /// `rmdir` the directories `make_dir` created, deepest first, if still empty.
+    RemoveDirs { dirs: Vec<String> },
     /// Unmount the overlay (found by mount ID), remove its upper and work directories,
     /// and the mount point when the run created it.
     Overlay {
@@ -52,6 +56,7 @@ impl RootfsOp {
             RootfsOp::Overlay { .. } => "overlay_root",
             RootfsOp::Cached { .. } => "rootfs_cache",
             RootfsOp::FromImage { .. } => "rootfs_from_image",
+            RootfsOp::MakeDir { .. } => "make_dir",
         }
     }
 
@@ -67,6 +72,7 @@ impl RootfsOp {
                 lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
                 d = shell_quote(dir)
             ),
+            RootfsOp::MakeDir { path } => format!("mkdir -p {}", shell_quote(path)),
             RootfsOp::FromImage { image, dir, .. } => format!(
                 "mkdir -p {d} && for layer in $(jq -r '.[0].Layers[]' manifest.json); do tar xf {}/$layer -C {d}; done  # and whiteouts",
                 shell_quote(image),
@@ -87,6 +93,7 @@ impl RootfsOp {
             }
             RootfsOp::Cached { archive, .. } => format!("cached root of {archive}"),
             RootfsOp::FromImage { image, dir, .. } => format!("root {dir} from image {image}"),
+            RootfsOp::MakeDir { path } => format!("directory {path}"),
         }
     }
 }
@@ -104,6 +111,13 @@ impl RootfsUndo {
             } => {
                 format!("find {} -mindepth 1 -delete", shell_quote(dir))
             }
+            RootfsUndo::RemoveDirs { dirs } => format!(
+                "rmdir {}",
+                dirs.iter()
+                    .map(|d| shell_quote(d))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             RootfsUndo::Overlay {
                 dir,
                 state,

@@ -1,0 +1,228 @@
+//! `import "net" as net;`: where modules come from, in order: the importing recipe's
+//! directory, each `--lib` directory, each directory of `NSR_PATH`, then the standard
+//! library compiled into nsr (so `nsr` works from any directory with nothing beside it).
+//! A module runs once per run (its resources join the run's journal); an import cycle is
+//! an error naming the chain.
+
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared, AST};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The standard library, written in nsr (stdlib/).
+pub const STDLIB: &[(&str, &str)] = &[
+    ("net", include_str!("../../stdlib/net.nsr")),
+    ("fs", include_str!("../../stdlib/fs.nsr")),
+    ("box", include_str!("../../stdlib/box.nsr")),
+];
+
+/// How the standard library's modules are named in errors and reports.
+pub fn stdlib_path(name: &str) -> String {
+    format!("<stdlib>/{name}.nsr")
+}
+
+/// The text of a standard library module, by its name or its `<stdlib>/NAME.nsr` path.
+pub fn stdlib_source(name_or_path: &str) -> Option<&'static str> {
+    let name = name_or_path
+        .strip_prefix("<stdlib>/")
+        .and_then(|n| n.strip_suffix(".nsr"))
+        .unwrap_or(name_or_path);
+    STDLIB.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+pub struct NsrResolver {
+    /// `--lib` directories, then `NSR_PATH`'s.
+    dirs: Vec<PathBuf>,
+    verbose: bool,
+    loading: RefCell<Vec<String>>,
+    loaded: RefCell<HashMap<String, Shared<Module>>>,
+}
+
+impl NsrResolver {
+    pub fn new(libs: &[PathBuf], verbose: bool) -> NsrResolver {
+        let mut dirs: Vec<PathBuf> = libs.to_vec();
+        if let Some(p) = std::env::var_os("NSR_PATH") {
+            dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+        }
+        NsrResolver {
+            dirs,
+            verbose,
+            loading: RefCell::new(Vec::new()),
+            loaded: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The places `path` is looked for, in order, as (description, file) pairs.
+    fn candidates(&self, source: Option<&str>, path: &str) -> Vec<PathBuf> {
+        let file = if path.ends_with(".nsr") {
+            path.to_string()
+        } else {
+            format!("{path}.nsr")
+        };
+        if Path::new(&file).is_absolute() {
+            return vec![PathBuf::from(file)];
+        }
+        let mut out = Vec::new();
+        let importer_dir = source
+            .filter(|s| !s.starts_with('<'))
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        out.push(importer_dir.join(&file));
+        for d in &self.dirs {
+            out.push(d.join(&file));
+        }
+        out
+    }
+
+    fn not_found(path: &str, searched: &[PathBuf], pos: Position) -> Box<EvalAltResult> {
+        let places: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
+        Box::new(EvalAltResult::ErrorModuleNotFound(
+            format!(
+                "no module '{path}': looked for {}, and in the standard library ({})",
+                places.join(", "),
+                STDLIB
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            pos,
+        ))
+    }
+}
+
+impl ModuleResolver for NsrResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let searched = self.candidates(source, path);
+        let found = searched.iter().find(|p| p.is_file());
+        let (key, text) = match found {
+            Some(file) => {
+                let key = file
+                    .canonicalize()
+                    .unwrap_or_else(|_| file.clone())
+                    .display()
+                    .to_string();
+                if self.verbose && stdlib_source(path).is_some() {
+                    crate::report::err(&format!(
+                        "nsr: note: module '{path}' comes from {key}, which shadows the standard library's\n"
+                    ));
+                }
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    Box::new(EvalAltResult::ErrorModuleNotFound(
+                        format!("module '{path}': cannot read {key}: {e}"),
+                        pos,
+                    ))
+                })?;
+                (key, text)
+            }
+            None => match stdlib_source(path) {
+                Some(text) => (stdlib_path(path), text.to_string()),
+                None => return Err(Self::not_found(path, &searched, pos)),
+            },
+        };
+        if let Some(m) = self.loaded.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        if self.loading.borrow().contains(&key) {
+            let mut chain = self.loading.borrow().clone();
+            chain.push(key.clone());
+            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+                format!("import cycle: {}", chain.join(" -> ")),
+                pos,
+            )));
+        }
+        let mut ast: AST = engine
+            .compile(&text)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(key.clone(), e.into(), pos)))?;
+        ast.set_source(key.as_str());
+        self.loading.borrow_mut().push(key.clone());
+        let result = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        self.loading.borrow_mut().pop();
+        let mut module =
+            result.map_err(|e| Box::new(EvalAltResult::ErrorInModule(key.clone(), e, pos)))?;
+        module.build_index();
+        let shared: Shared<Module> = module.into();
+        self.loaded.borrow_mut().insert(key, shared.clone());
+        Ok(shared)
+    }
+}
+
+/// A function of a module, as its `///` comment documents it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnDoc {
+    pub name: String,
+    pub params: String,
+    pub doc: String,
+}
+
+/// The documented functions of a module's source: `///` lines, then `fn name(params)`.
+/// Private functions (`private fn`) are left out.
+pub fn fn_docs(source: &str) -> Vec<FnDoc> {
+    let mut out = Vec::new();
+    let mut doc: Vec<String> = Vec::new();
+    for line in source.lines() {
+        let t = line.trim();
+        if let Some(d) = t.strip_prefix("///") {
+            doc.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("fn ") {
+            if let Some((name, after)) = rest.split_once('(') {
+                let params = after.split(')').next().unwrap_or("").trim().to_string();
+                out.push(FnDoc {
+                    name: name.trim().to_string(),
+                    params,
+                    doc: doc.join("\n"),
+                });
+            }
+        }
+        doc.clear();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_doc_comments_of_public_functions() {
+        let src = "/// Adds one.\n/// Really.\nfn inc(x) { x + 1 }\n\nprivate fn hidden() {}\n/// Two args.\nfn pair(a, b) { [a, b] }\n";
+        let docs = fn_docs(src);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            docs[0],
+            FnDoc {
+                name: "inc".into(),
+                params: "x".into(),
+                doc: "Adds one.\nReally.".into()
+            }
+        );
+        assert_eq!(docs[1].name, "pair");
+        assert_eq!(docs[1].params, "a, b");
+    }
+
+    #[test]
+    fn every_stdlib_function_is_documented() {
+        for (name, src) in STDLIB {
+            let docs = fn_docs(src);
+            assert!(!docs.is_empty(), "stdlib {name} has no functions");
+            for d in docs {
+                assert!(!d.doc.is_empty(), "{name}::{} has no /// doc", d.name);
+            }
+        }
+    }
+}
