@@ -127,41 +127,6 @@ pub fn render_undo(reports: &[UndoReport], after_failure: bool, verbose: bool) -
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ops::OpError;
-    use crate::session::PrimitiveFailure;
-
-    #[test]
-    fn primitive_error_shows_position_source_call_errno_and_hint() {
-        let f = PrimitiveFailure {
-            call: r#"mount("proc", "/proc", "proc")"#.into(),
-            origin: Origin {
-                file: "box.nsr".into(),
-                line: 2,
-                column: 5,
-            },
-            error: OpError::os(
-                nix::errno::Errno::EPERM,
-                "cannot create the proc filesystem",
-            )
-            .with_hint("add pid"),
-        };
-        let src = |_: &str| {
-            Some(
-                "let b = unshare([\"mount\"]);\nb.  mount(\"proc\", \"/proc\", \"proc\");"
-                    .to_string(),
-            )
-        };
-        let text = render_error(&RecipeError::Primitive(f), &src);
-        assert_eq!(
-            text,
-            "error: mount: cannot create the proc filesystem: EPERM (Operation not permitted)\n  --> box.nsr:2:5\n  |\n2 | b.  mount(\"proc\", \"/proc\", \"proc\");\n  |     ^\n   = call: mount(\"proc\", \"/proc\", \"proc\")\n   = hint: add pid\n"
-        );
-    }
-}
-
 /// `nsr run --json`: the run as one JSON object: what was created (in order), how each
 /// was undone, the error if any, and the exit status.
 pub fn json_report(
@@ -223,4 +188,39 @@ pub fn json_report(
         "undone": undos,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::OpError;
+    use crate::session::PrimitiveFailure;
+
+    #[test]
+    fn primitive_error_shows_position_source_call_errno_and_hint() {
+        let f = PrimitiveFailure {
+            call: r#"mount("proc", "/proc", "proc")"#.into(),
+            origin: Origin {
+                file: "box.nsr".into(),
+                line: 2,
+                column: 5,
+            },
+            error: OpError::os(
+                nix::errno::Errno::EPERM,
+                "cannot create the proc filesystem",
+            )
+            .with_hint("add pid"),
+        };
+        let src = |_: &str| {
+            Some(
+                "let b = unshare([\"mount\"]);\nb.  mount(\"proc\", \"/proc\", \"proc\");"
+                    .to_string(),
+            )
+        };
+        let text = render_error(&RecipeError::Primitive(f), &src);
+        assert_eq!(
+            text,
+            "error: mount: cannot create the proc filesystem: EPERM (Operation not permitted)\n  --> box.nsr:2:5\n  |\n2 | b.  mount(\"proc\", \"/proc\", \"proc\");\n  |     ^\n   = call: mount(\"proc\", \"/proc\", \"proc\")\n   = hint: add pid\n"
+        );
+    }
 }
