@@ -194,7 +194,6 @@ fn read_recipe(words: &[String]) -> Result<Recipe, String> {
             return Err(format!("recipe parameter '{k}' is given twice"));
         }
     }
-    let mut args = args;
     engine::apply_params(&engine::declared_params(&source), &mut args)?;
     Ok(Recipe {
         path,
