@@ -87,6 +87,13 @@ pub fn from_eval(file: &str, err: EvalAltResult, interrupted: Option<String>) ->
         )),
     };
     match err {
+        EvalAltResult::ErrorRuntime(value, _) if value.is::<super::values::ImportError>() => {
+            RecipeError::Script {
+                origin,
+                message: value.cast::<super::values::ImportError>().0,
+                hint: Some("modules are looked for beside the importing recipe, in --lib directories, in NSR_PATH, then in the standard library".into()),
+            }
+        }
         EvalAltResult::ErrorRuntime(value, _) if value.is::<PrimitiveError>() => {
             let PrimitiveError(f) = value.cast::<PrimitiveError>();
             RecipeError::Primitive((*f).clone())

@@ -83,7 +83,7 @@ impl NsrResolver {
 
     fn not_found(path: &str, searched: &[PathBuf], pos: Position) -> Box<EvalAltResult> {
         let places: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
-        Box::new(EvalAltResult::ErrorModuleNotFound(
+        import_error(
             format!(
                 "no module '{path}': looked for {}, and in the standard library ({})",
                 places.join(", "),
@@ -94,7 +94,7 @@ impl NsrResolver {
                     .join(", ")
             ),
             pos,
-        ))
+        )
     }
 }
 
@@ -121,10 +121,7 @@ impl ModuleResolver for NsrResolver {
                     ));
                 }
                 let text = std::fs::read_to_string(file).map_err(|e| {
-                    Box::new(EvalAltResult::ErrorModuleNotFound(
-                        format!("module '{path}': cannot read {key}: {e}"),
-                        pos,
-                    ))
+                    import_error(format!("module '{path}': cannot read {key}: {e}"), pos)
                 })?;
                 (key, text)
             }
@@ -139,10 +136,10 @@ impl ModuleResolver for NsrResolver {
         if self.loading.borrow().contains(&key) {
             let mut chain = self.loading.borrow().clone();
             chain.push(key.clone());
-            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+            return Err(import_error(
                 format!("import cycle: {}", chain.join(" -> ")),
                 pos,
-            )));
+            ));
         }
         let mut ast: AST = engine
             .compile(&text)
@@ -158,6 +155,15 @@ impl ModuleResolver for NsrResolver {
         self.loaded.borrow_mut().insert(key, shared.clone());
         Ok(shared)
     }
+}
+
+/// Rhai turns its own module-not-found error into one that only names the path: ours
+/// travels as a value instead, and becomes a located recipe error.
+fn import_error(message: String, pos: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(
+        rhai::Dynamic::from(super::values::ImportError(message)),
+        pos,
+    ))
 }
 
 /// A function of a module, as its `///` comment documents it.

@@ -26,6 +26,10 @@ pub struct RecipeArgs {
     pub values: Rc<BTreeMap<String, String>>,
 }
 
+/// Why an `import` failed: a module nowhere to be found, or an import cycle.
+#[derive(Debug, Clone)]
+pub struct ImportError(pub String);
+
 /// The token that stops a recipe that went over the memory limit.
 #[derive(Debug, Clone, Copy)]
 pub struct MemoryLimit;

@@ -303,12 +303,14 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                 match std::fs::remove_dir(d) {
                     Ok(()) => done = true,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(OpError::os(
-                        Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                        format!(
+                    Err(e) => {
+                        return Err(OpError::os(
+                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                            format!(
                             "cannot remove {d} (nsr removes only the empty directories it made)"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             Ok(if done {
