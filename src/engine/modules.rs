@@ -107,7 +107,12 @@ impl ModuleResolver for NsrResolver {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let searched = self.candidates(source, path);
-        let found = searched.iter().find(|p| p.is_file());
+        // A file never imports itself: `import "net"` in a recipe named net.nsr means
+        // the next `net` along the path (the standard library's, say).
+        let importer = source.and_then(|s| Path::new(s).canonicalize().ok());
+        let found = searched
+            .iter()
+            .find(|p| p.is_file() && (importer.is_none() || p.canonicalize().ok() != importer));
         let (key, text) = match found {
             Some(file) => {
                 let key = file

@@ -45,8 +45,14 @@ pub fn within<T: Send>(ns: &OwnedFd, f: impl FnOnce() -> T + Send) -> Result<T, 
         std::thread::Builder::new()
             .stack_size(HELPER_STACK)
             .spawn_scoped(scope, move || {
-                setns(fd, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| OpError::os(e, "cannot enter the network namespace"))?;
+                setns(fd, CloneFlags::CLONE_NEWNET).map_err(|e| {
+                    let err = OpError::os(e, "cannot enter the network namespace");
+                    if e == nix::errno::Errno::EPERM {
+                        err.with_hint("a namespace owned by a rootless sandbox's user namespace can only be configured from inside it: run `ip` there, e.g. box.run(\"ip link set lo up\"), or run nsr as root")
+                    } else {
+                        err
+                    }
+                })?;
                 Ok(f())
             })
             .map_err(|e| OpError::new(format!("cannot start a helper thread: {e}")))?
