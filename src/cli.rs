@@ -275,27 +275,16 @@ fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
         Some((m, f)) => (m, Some(f)),
         None => (name, None),
     };
-    let file = format!("{module}.nsr");
-    let mut places: Vec<std::path::PathBuf> = vec![std::path::PathBuf::from(&file)];
-    places.extend(libs.iter().map(|d| std::path::Path::new(d).join(&file)));
-    if let Some(p) = std::env::var_os("NSR_PATH") {
-        places.extend(std::env::split_paths(&p).map(|d| d.join(&file)));
-    }
-    let source = match places.iter().find(|p| p.is_file()) {
-        Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
-        None => match modules::stdlib_source(module) {
-            Some(s) => s.to_string(),
-            None => {
-                return usage(format!(
-                    "no module '{module}' (standard library: {})",
-                    modules::STDLIB
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            }
-        },
+    let libs: Vec<std::path::PathBuf> = libs.iter().map(std::path::PathBuf::from).collect();
+    let Some(source) = modules::find_source(module, &libs) else {
+        return usage(format!(
+            "no module '{module}' (standard library: {})",
+            modules::STDLIB
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     };
     let fns = modules::fn_docs(&source);
     let chosen: Vec<_> = fns

@@ -162,6 +162,50 @@ impl ModuleResolver for NsrResolver {
     }
 }
 
+/// The text of module `name` as `nsr doc` and the REPL's `:help` find it: a file in
+/// the current directory, a `--lib` directory or `NSR_PATH`, else the standard library.
+pub fn find_source(name: &str, libs: &[PathBuf]) -> Option<String> {
+    let file = format!("{name}.nsr");
+    let mut places = vec![PathBuf::from(&file)];
+    places.extend(libs.iter().map(|d| d.join(&file)));
+    if let Some(p) = std::env::var_os("NSR_PATH") {
+        places.extend(std::env::split_paths(&p).map(|d| d.join(&file)));
+    }
+    places
+        .iter()
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .or_else(|| stdlib_source(name).map(str::to_string))
+}
+
+/// `import "PATH" as ALIAS;` statements in a piece of source, as (PATH, ALIAS).
+pub fn imports_in(source: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(i) = rest.find("import") {
+        rest = &rest[i + "import".len()..];
+        let t = rest.trim_start();
+        let Some(t) = t.strip_prefix('"') else {
+            continue;
+        };
+        let Some(end) = t.find('"') else { break };
+        let path = &t[..end];
+        let after = t[end + 1..].trim_start();
+        let Some(after) = after.strip_prefix("as") else {
+            continue;
+        };
+        let alias: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !alias.is_empty() {
+            out.push((path.to_string(), alias));
+        }
+    }
+    out
+}
+
 /// Rhai turns its own module-not-found error into one that only names the path: ours
 /// travels as a value instead, and becomes a located recipe error.
 fn import_error(message: String, pos: Position) -> Box<EvalAltResult> {
@@ -224,6 +268,18 @@ mod tests {
         );
         assert_eq!(docs[1].name, "pair");
         assert_eq!(docs[1].params, "a, b");
+    }
+
+    #[test]
+    fn finds_import_statements() {
+        assert_eq!(
+            imports_in("import \"net\" as net; let x = 1;\nimport \"lab/topo\" as t;"),
+            vec![
+                ("net".to_string(), "net".to_string()),
+                ("lab/topo".to_string(), "t".to_string())
+            ]
+        );
+        assert!(imports_in("let important = 1;").is_empty());
     }
 
     #[test]

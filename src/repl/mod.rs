@@ -8,7 +8,7 @@ mod show;
 use crate::engine::error::{self, RecipeError};
 use crate::engine::limits::Limits;
 use crate::engine::values::RecipeExit;
-use crate::engine::{self, check, PrimitiveDoc};
+use crate::engine::{self, check, modules, PrimitiveDoc};
 use crate::journal::UndoReport;
 use crate::ops::Backend;
 use crate::report;
@@ -69,7 +69,8 @@ impl Repl {
         verbose: bool,
     ) -> Repl {
         let session = Rc::new(RefCell::new(Session::new(backend)));
-        let (engine, docs) = engine::build_engine(session.clone(), limits, &signals);
+        let (mut engine, docs) = engine::build_engine(session.clone(), limits, &signals);
+        engine.set_module_resolver(modules::NsrResolver::new(&[], verbose));
         Repl {
             session,
             engine,
@@ -200,6 +201,7 @@ impl Repl {
                     }
                     return None;
                 }
+                self.keep_imports(source, &name);
                 let end = self.session.borrow().mark();
                 self.statements.push(Statement {
                     source: source.trim_end().to_string(),
@@ -221,6 +223,23 @@ impl Repl {
                     self.show_undo(&reports);
                 }
                 None
+            }
+        }
+    }
+
+    /// Rhai forgets a module imported by one input when the next one runs (rhai issue
+    /// 934): the REPL registers each as a static module under its alias. The resolver
+    /// caches modules, so this does not run a module twice.
+    fn keep_imports(&mut self, source: &str, name: &str) {
+        for (path, alias) in modules::imports_in(source) {
+            let resolved = self.engine.module_resolver().resolve(
+                &self.engine,
+                Some(name),
+                &path,
+                rhai::Position::NONE,
+            );
+            if let Ok(module) = resolved {
+                self.engine.register_static_module(alias.as_str(), module);
             }
         }
     }
@@ -344,6 +363,24 @@ impl Repl {
             out.push_str(&names.join(" "));
             out.push('\n');
             report::out(&out);
+            return;
+        }
+        if let Some((module, function)) = name.split_once("::") {
+            let Some(source) = modules::find_source(module, &[]) else {
+                report::out(&format!("no module named {module}\n"));
+                return;
+            };
+            for f in modules::fn_docs(&source)
+                .into_iter()
+                .filter(|f| f.name == function || function.is_empty())
+            {
+                report::out(&format!(
+                    "{module}::{}({})\n    {}\n",
+                    f.name,
+                    f.params,
+                    f.doc.replace('\n', "\n    ")
+                ));
+            }
             return;
         }
         let sigs = helper.map(|h| h.signatures(name)).unwrap_or_default();
