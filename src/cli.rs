@@ -67,6 +67,10 @@ enum Command {
         name: Option<String>,
         #[arg(long = "lib", value_name = "DIR")]
         libs: Vec<String>,
+        /// Everything as JSON: primitives, standard library modules and functions,
+        /// keywords (what editors/ is generated from).
+        #[arg(long)]
+        json: bool,
     },
     /// Report every syntax error and every call of an unknown function, without
     /// touching the system.
@@ -122,7 +126,15 @@ pub fn main() -> ExitCode {
             }
             run(words, limits, libs, json, cli.verbose > 0 && !cli.quiet)
         }
-        Command::Doc { name, libs } => doc(name.as_deref(), &libs),
+        Command::Doc { json: true, .. } => {
+            let meta = nsr::editors::metadata();
+            report::out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&meta).unwrap_or_default()
+            ));
+            ExitCode::SUCCESS
+        }
+        Command::Doc { name, libs, .. } => doc(name.as_deref(), &libs),
         Command::Check { file } => check(&file),
         Command::Cache { action } => cache(action),
         Command::Repl { file, limits } => repl(file, limits, cli.verbose > 0 && !cli.quiet),

@@ -1,0 +1,2 @@
+" nsr recipes
+autocmd BufRead,BufNewFile *.nsr setfiletype nsr
