@@ -56,6 +56,10 @@ enum Command {
         /// Report the run as JSON on stderr (resources created and undone, the error).
         #[arg(long)]
         json: bool,
+        /// The environment's name (its journal on disk, for `nsr ls` and `nsr down`);
+        /// by default RECIPE-PID.
+        #[arg(long)]
+        name: Option<String>,
         /// With FILE, list the recipe's parameters; without, this help.
         #[arg(short, long)]
         help: bool,
@@ -86,6 +90,19 @@ enum Command {
         /// Raise or lower an engine limit (as for `run`).
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
+    },
+    /// List environments: running ones, and ones a crashed run left (with what is left).
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo what an environment left (a run killed with kill -9, or an undo that
+    /// failed), newest first, and remove it.
+    Down {
+        names: Vec<String>,
+        /// Every environment not in use.
+        #[arg(long)]
+        all: bool,
     },
     /// The cache of extracted roots that rootfs_cache() fills (kept across runs).
     Cache {
@@ -119,13 +136,23 @@ pub fn main() -> ExitCode {
             limits,
             libs,
             json,
+            name,
             help,
         } => {
             if help {
                 return run_help(&words);
             }
-            run(words, limits, libs, json, cli.verbose > 0 && !cli.quiet)
+            run(
+                words,
+                limits,
+                libs,
+                json,
+                name,
+                cli.verbose > 0 && !cli.quiet,
+            )
         }
+        Command::Ls { json } => ls(json),
+        Command::Down { names, all } => down(names, all, cli.verbose > 0 && !cli.quiet),
         Command::Doc { json: true, .. } => {
             let meta = nsr::editors::metadata();
             report::out(&format!(
@@ -254,6 +281,85 @@ fn run_help(words: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `nsr ls`.
+fn ls(json: bool) -> ExitCode {
+    let envs = nsr::env::recover::list();
+    if json {
+        report::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&envs).unwrap_or_default()
+        ));
+        return ExitCode::SUCCESS;
+    }
+    if envs.is_empty() {
+        report::out("no environments\n");
+    }
+    for e in envs {
+        report::out(&format!(
+            "{:<30} {:<10} pid {:<7} {:>6}s  {} resource(s){}  {}\n",
+            e.name,
+            if e.running { "running" } else { "LEFT OVER" },
+            e.pid,
+            e.age,
+            e.resources,
+            if e.sandboxes.is_empty() {
+                String::new()
+            } else {
+                format!(", sandboxes {:?}", e.sandboxes)
+            },
+            e.recipe
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `nsr down NAME... | --all`.
+fn down(names: Vec<String>, all: bool, verbose: bool) -> ExitCode {
+    let names: Vec<String> = if all {
+        nsr::env::recover::list()
+            .into_iter()
+            .filter(|e| !e.running)
+            .map(|e| e.name)
+            .collect()
+    } else {
+        names
+    };
+    if names.is_empty() {
+        return usage("name the environments to take down (nsr ls), or --all");
+    }
+    let mut code = ExitCode::SUCCESS;
+    for name in names {
+        match nsr::env::recover::down(&name) {
+            Ok(r) => {
+                for p in &r.problems {
+                    report::err(&format!("nsr: {name}: {p}\n"));
+                }
+                report::err(&report::render_undo(&r.undone, true, verbose));
+                if r.removed {
+                    report::err(&format!("nsr: environment {name} is down\n"));
+                } else {
+                    report::err(&format!(
+                        "nsr: environment {name}: some undos failed; it stays for another try\n"
+                    ));
+                    code = ExitCode::from(EXIT_RECIPE_ERROR);
+                }
+            }
+            Err(e) => {
+                let mut msg = format!("nsr: down {name}: {}", e.message);
+                if let Some(n) = e.errno_text() {
+                    msg.push_str(&format!(": {n}"));
+                }
+                if let Some(h) = &e.hint {
+                    msg.push_str(&format!(" ({h})"));
+                }
+                report::err(&format!("{msg}\n"));
+                code = ExitCode::from(EXIT_RECIPE_ERROR);
+            }
+        }
+    }
+    code
+}
+
 /// `nsr doc [MODULE[::FUNCTION]]`.
 fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
     use nsr::engine::modules;
@@ -342,6 +448,7 @@ fn run(
     limit_words: Vec<String>,
     libs: Vec<String>,
     json: bool,
+    name: Option<String>,
     verbose: bool,
 ) -> ExitCode {
     let mut limits = Limits::default();
@@ -356,6 +463,34 @@ fn run(
     };
     recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
     recipe.verbose = verbose;
+    let env_name = name.unwrap_or_else(|| {
+        let stem = std::path::Path::new(&recipe.path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "recipe".into());
+        let stem: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        format!("{stem}-{}", std::process::id())
+    });
+    match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
+        Ok(env) => *recipe.env.borrow_mut() = Some(env),
+        Err(e) => {
+            let mut msg = e.message.clone();
+            if let Some(h) = &e.hint {
+                msg.push_str(&format!(" ({h})"));
+            }
+            return usage(msg);
+        }
+    }
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),

@@ -6,7 +6,7 @@ use crate::ops::{Backend, OpError, Undo, UndoOutcome};
 use std::fmt;
 
 /// Where in a recipe something was asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: String,
     pub line: usize,
@@ -19,8 +19,11 @@ impl fmt::Display for Origin {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JournalEntry {
+    /// The action's number in the run (as the journal on disk names it).
+    #[serde(default)]
+    pub seq: u64,
     /// What was done, in words: "mount proc on /proc".
     pub what: String,
     pub origin: Origin,
@@ -66,11 +69,23 @@ impl fmt::Display for UndoReport {
 #[derive(Default)]
 pub struct UndoJournal {
     entries: Vec<JournalEntry>,
+    /// Undos that failed during rollbacks so far: what is left on the host.
+    failed: usize,
 }
 
 impl UndoJournal {
-    pub fn record(&mut self, what: String, origin: Origin, undo: Undo) {
-        self.entries.push(JournalEntry { what, origin, undo });
+    pub fn record(&mut self, seq: u64, what: String, origin: Origin, undo: Undo) {
+        self.entries.push(JournalEntry {
+            seq,
+            what,
+            origin,
+            undo,
+        });
+    }
+
+    /// Entries whose undo failed are put back (see `undo_down_to`) and counted here.
+    pub fn failed_count(&self) -> usize {
+        self.failed
     }
 
     pub fn len(&self) -> usize {
@@ -114,11 +129,16 @@ impl UndoJournal {
                 break;
             };
             let result = backend.undo(&entry.undo);
+            if result.is_err() {
+                self.failed += 1;
+            }
             reports.push(UndoReport { entry, result });
         }
         if let Err(e) = backend.settle() {
+            self.failed += 1;
             reports.push(UndoReport {
                 entry: JournalEntry {
+                    seq: 0,
                     what: "the end of the rollback".into(),
                     origin: Origin::default(),
                     undo: Undo::Settle,
@@ -178,12 +198,13 @@ mod tests {
     fn rollback_runs_in_reverse_and_goes_on_after_a_failure() {
         let mut j = UndoJournal::default();
         j.record(
+            1,
             "sandbox".into(),
             origin(1),
             Undo::StopSandbox { sandbox: 0, pid: 5 },
         );
-        j.record("mount proc on /proc".into(), origin(2), umount("/proc"));
-        j.record("mount tmpfs on /tmp".into(), origin(3), umount("/tmp"));
+        j.record(2, "mount proc on /proc".into(), origin(2), umount("/proc"));
+        j.record(3, "mount tmpfs on /tmp".into(), origin(3), umount("/tmp"));
         let mut b = FailingUndo {
             inner: RecordingBackend::default(),
             fail_target: "/proc",

@@ -1,6 +1,7 @@
 //! nsr: Linux sandboxes scripted in Rhai recipes, with rollback. See ARCHITECTURE.md.
 pub mod editors;
 pub mod engine;
+pub mod env;
 pub mod fs;
 pub mod journal;
 pub mod net;

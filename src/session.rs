@@ -1,6 +1,7 @@
 //! A run's state: the backend that does operations and the journal of their undos.
 //! Every primitive goes through `perform`, which records the undo before it returns.
 
+use crate::env::store::{EnvJournal, Record};
 use crate::journal::{Origin, UndoJournal, UndoReport};
 use crate::ops::{Backend, Op, OpError, Output};
 
@@ -17,6 +18,9 @@ pub struct Session {
     /// None once the session is finished.
     backend: Option<Box<dyn Backend>>,
     journal: UndoJournal,
+    /// The journal on disk (`nsr down` after a crash), when the run has an environment.
+    env: Option<EnvJournal>,
+    next_seq: u64,
 }
 
 impl Session {
@@ -24,6 +28,28 @@ impl Session {
         Session {
             backend: Some(backend),
             journal: UndoJournal::default(),
+            env: None,
+            next_seq: 1,
+        }
+    }
+
+    /// From now on every action is written to `env` before it is taken, and after.
+    pub fn set_env(&mut self, env: EnvJournal) {
+        self.env = Some(env);
+    }
+
+    /// The environment's name, while it has one.
+    pub fn env_name(&self) -> Option<String> {
+        self.env
+            .as_ref()
+            .and_then(|e| e.dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+    }
+
+    fn note_undone(&mut self, reports: &[UndoReport]) {
+        if let Some(env) = self.env.as_mut() {
+            for r in reports.iter().filter(|r| !r.failed() && r.entry.seq > 0) {
+                env.write(&Record::Undone { seq: r.entry.seq });
+            }
         }
     }
 
@@ -40,21 +66,53 @@ impl Session {
                 error: OpError::new("the run has ended"),
             });
         };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let logged = op.may_create();
+        if let (Some(env), true) = (self.env.as_mut(), logged) {
+            env.write(&Record::Intent {
+                seq,
+                what: op.shell(),
+                probe: probe(&op),
+                at: crate::env::store::now(),
+            });
+        }
         match backend.apply(&op) {
             Ok((output, undo)) => {
                 for warning in backend.take_warnings() {
                     crate::report::err(&crate::report::render_warning(&origin, &warning));
                 }
-                if let Some(undo) = undo {
-                    self.journal.record(describe(&op, &output), origin, undo);
+                match undo {
+                    Some(undo) => {
+                        let what = describe(&op, &output);
+                        if let Some(env) = self.env.as_mut() {
+                            env.write(&Record::Done {
+                                seq,
+                                what: what.clone(),
+                                origin: origin.clone(),
+                                undo: undo.clone(),
+                            });
+                        }
+                        self.journal.record(seq, what, origin, undo);
+                    }
+                    None => {
+                        if let (Some(env), true) = (self.env.as_mut(), logged) {
+                            env.write(&Record::Nothing { seq });
+                        }
+                    }
                 }
                 Ok(output)
             }
-            Err(error) => Err(PrimitiveFailure {
-                call,
-                origin,
-                error,
-            }),
+            Err(error) => {
+                if let (Some(env), true) = (self.env.as_mut(), logged) {
+                    env.write(&Record::Nothing { seq });
+                }
+                Err(PrimitiveFailure {
+                    call,
+                    origin,
+                    error,
+                })
+            }
         }
     }
 
@@ -69,22 +127,69 @@ impl Session {
 
     /// Undoes what was recorded after `mark`, newest first.
     pub fn rollback_to(&mut self, mark: usize) -> Vec<UndoReport> {
-        match self.backend.as_mut() {
+        let reports = match self.backend.as_mut() {
             Some(backend) => self.journal.rollback_to(mark, backend.as_mut()),
             None => Vec::new(),
-        }
+        };
+        self.note_undone(&reports);
+        reports
     }
 
     pub fn rollback(&mut self) -> Vec<UndoReport> {
-        match self.backend.as_mut() {
+        let reports = match self.backend.as_mut() {
             Some(backend) => self.journal.rollback(backend.as_mut()),
             None => Vec::new(),
+        };
+        self.note_undone(&reports);
+        reports
+    }
+
+    /// Ends the session: the backend is dropped and no operation runs after this. The
+    /// environment on disk goes when nothing is left to undo; otherwise it stays for
+    /// `nsr down`.
+    pub fn finish(&mut self) {
+        self.backend = None;
+        let failed = self.journal.failed_count() > 0;
+        if let Some(env) = self.env.take() {
+            if failed {
+                // Keep the directory (and drop the lock with this process).
+                drop(env);
+            } else {
+                env.remove();
+            }
         }
     }
 
-    /// Ends the session: the backend is dropped and no operation runs after this.
-    pub fn finish(&mut self) {
-        self.backend = None;
+    /// Whether some undo failed and its resource is left (recorded for `nsr down`).
+    pub fn has_leftovers(&self) -> bool {
+        self.journal.failed_count() > 0
+    }
+}
+
+/// How to take back an action that may have been cut short before its outcome was
+/// written, for the actions whose resource is known before they run; `nsr down` checks
+/// that the resource is younger than the intent before using it.
+fn probe(op: &Op) -> Option<crate::ops::Undo> {
+    use crate::net::ops::{NetOp, NetUndo, NsRef};
+    use crate::rootfs::ops::{RootfsOp, RootfsUndo};
+    match op {
+        Op::Net(NetOp::NetnsAdd { name }) => Some(crate::ops::Undo::Net(NetUndo::DeleteNetns {
+            name: name.clone(),
+        })),
+        Op::Net(NetOp::Nat { ns, .. }) if !matches!(ns, NsRef::Sandbox(_)) => {
+            Some(crate::ops::Undo::Net(NetUndo::DeleteTable {
+                ns: ns.clone(),
+                table: crate::net::nft::table_name(),
+            }))
+        }
+        Op::Rootfs(RootfsOp::FromTar { dir, .. } | RootfsOp::FromImage { dir, .. }) => {
+            let abs = std::env::current_dir().ok()?.join(dir);
+            Some(crate::ops::Undo::Rootfs(RootfsUndo::RemoveTree {
+                dir: abs.display().to_string(),
+                keep_dir: false,
+            }))
+        }
+        _ => None,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Recipe {
     pub libs: Vec<std::path::PathBuf>,
     /// Note when a module on disk shadows a standard library module.
     pub verbose: bool,
+    /// The run's journal on disk (`nsr down` after a crash).
+    pub env: RefCell<Option<crate::env::store::EnvJournal>>,
 }
 
 /// A parameter a recipe declares in its header: `//! param NAME[=DEFAULT]: WHAT`.
@@ -183,6 +185,9 @@ pub fn run(
     signals: &Signals,
 ) -> RunOutcome {
     let session = Rc::new(RefCell::new(Session::new(backend)));
+    if let Some(env) = recipe.env.borrow_mut().take() {
+        session.borrow_mut().set_env(env);
+    }
     let mut engine = engine_for(session.clone(), limits, signals);
     engine.set_module_resolver(modules::NsrResolver::new(&recipe.libs, recipe.verbose));
     let scope = scope_for(recipe);

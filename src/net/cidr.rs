@@ -4,7 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct IpCidr {
     pub addr: IpAddr,
     pub prefix: u8,
@@ -114,6 +115,19 @@ fn mask128(prefix: u8) -> u128 {
 impl fmt::Display for IpCidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl From<IpCidr> for String {
+    fn from(c: IpCidr) -> String {
+        c.to_string()
+    }
+}
+
+impl TryFrom<String> for IpCidr {
+    type Error = String;
+    fn try_from(s: String) -> Result<IpCidr, String> {
+        IpCidr::parse(&s)
     }
 }
 

@@ -665,6 +665,27 @@ impl NetKernel {
         }
     }
 
+    /// An undo from a journal on disk (`nsr down`): the namespaces are opened by name
+    /// first; one that belonged to a sandbox has ended with it.
+    pub fn recover_undo(
+        &mut self,
+        undo: &NetUndo,
+        sb: &dyn SandboxNetns,
+    ) -> Result<UndoOutcome, OpError> {
+        for ns in undo.namespaces() {
+            if matches!(ns, NsRef::Sandbox(_)) {
+                return Ok(UndoOutcome::Released);
+            }
+            if let NetUndo::DeleteNetns { .. } = undo {
+                continue;
+            }
+            if self.resolve(ns, sb).is_err() {
+                return Ok(UndoOutcome::AlreadyGone);
+            }
+        }
+        self.undo(undo)
+    }
+
     pub fn undo(&mut self, undo: &NetUndo) -> Result<UndoOutcome, OpError> {
         let whole = self.whole_rollback;
         match undo {
@@ -680,12 +701,15 @@ impl NetKernel {
                     UndoOutcome::AlreadyGone
                 })
             }
-            NetUndo::DeleteLink { link, .. } => {
-                let ends = self
-                    .links
-                    .get(*link)
-                    .map(|l| l.ends.clone())
-                    .unwrap_or_default();
+            NetUndo::DeleteLink { link, ns, name } => {
+                // Without the run's records (nsr down), the link is found by its name.
+                let ends = match self.links.get(*link) {
+                    Some(l) => l.ends.clone(),
+                    None => self
+                        .known(ns)
+                        .map(|i| vec![(i, name.clone())])
+                        .unwrap_or_default(),
+                };
                 if whole && ends.iter().any(|(i, _)| self.owned.contains(i)) {
                     // A veth dies with either end's namespace; wait for the other end.
                     for (i, n) in &ends {

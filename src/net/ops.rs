@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// Which network namespace an operation works in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum NsRef {
     /// nsr's own (the host's, unless nsr itself runs in a container).
     Host,
@@ -57,7 +57,7 @@ impl NsRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LinkSetting {
     Up,
     Down,
@@ -140,7 +140,7 @@ pub enum NetOp {
 /// Index of a link this run created, in the backend's records.
 pub type LinkId = usize;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum NetUndo {
     DeleteNetns {
         name: String,
@@ -351,6 +351,21 @@ impl NetOp {
 }
 
 impl NetUndo {
+    /// The namespaces the undo works in.
+    pub fn namespaces(&self) -> Vec<&NsRef> {
+        match self {
+            NetUndo::DeleteNetns { .. } => Vec::new(),
+            NetUndo::MoveBack { from, to, .. } => vec![from, to],
+            NetUndo::DeleteLink { ns, .. }
+            | NetUndo::RestoreLink { ns, .. }
+            | NetUndo::DeleteAddr { ns, .. }
+            | NetUndo::DeleteRoute { ns, .. }
+            | NetUndo::RestoreSysctl { ns, .. }
+            | NetUndo::DeleteTable { ns, .. }
+            | NetUndo::DeleteRules { ns, .. } => vec![ns],
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             NetUndo::DeleteNetns { name } => format!("ip netns del {}", shell_quote(name)),

@@ -11,7 +11,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
 
 /// A route a recipe asks for: `ip route add DEST [via GATEWAY] [dev DEV] [metric N]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RouteSpec {
     /// None is the default route.
     pub dest: Option<IpCidr>,

@@ -77,7 +77,7 @@ pub enum Output {
 
 /// How to take back what an operation did. Recorded in the journal before the
 /// primitive returns to the recipe.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Undo {
     /// Stop the sandbox's processes; its namespaces go with them.
     StopSandbox {
@@ -145,6 +145,26 @@ pub trait Backend {
 }
 
 impl Op {
+    /// Whether the operation may leave something to undo (it is then written to the
+    /// environment's journal before it runs).
+    pub fn may_create(&self) -> bool {
+        use crate::net::ops::NetOp;
+        !matches!(
+            self,
+            Op::Run { .. }
+                | Op::Exec { .. }
+                | Op::Namespaces { .. }
+                | Op::MountInfo { .. }
+                | Op::GetHostname { .. }
+                | Op::Net(
+                    NetOp::Links { .. }
+                        | NetOp::Addrs { .. }
+                        | NetOp::Routes { .. }
+                        | NetOp::NetnsOpen { .. }
+                )
+        )
+    }
+
     /// The primitive's name, as a recipe calls it.
     pub fn primitive(&self) -> &'static str {
         match self {

@@ -20,7 +20,13 @@ static SWEEP: Once = Once::new();
 /// Tests compare host snapshots, so they run one at a time within a test binary.
 pub fn serial() -> MutexGuard<'static, ()> {
     require_root();
-    SWEEP.call_once(sweep);
+    SWEEP.call_once(|| {
+        sweep();
+        // Environments (nsr's journals on disk) of the tests' runs go to a directory of
+        // their own, swept with the rest; tests of environments set their own.
+        let state = std::env::temp_dir().join(format!("{}-state", prefix()));
+        std::env::set_var("NSR_STATE_DIR", &state);
+    });
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -1,0 +1,5 @@
+//! Environments: every run's journal on disk, so that what a run made can be undone
+//! after a crash (`nsr down`), and listed while it runs (`nsr ls`).
+
+pub mod recover;
+pub mod store;

@@ -1,0 +1,227 @@
+//! An environment on disk: a directory per run under /run/nsr/envs (or the user's
+//! runtime directory) holding `meta.json` and `journal.jsonl`, an append-only log written
+//! before each action is taken and after it, so that `nsr down` can undo what a run made
+//! even after `kill -9`. The running nsr holds an exclusive lock on the directory.
+
+use crate::journal::Origin;
+use crate::ops::{OpError, Undo};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One line of `journal.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Record {
+    /// About to do `what`; `probe`, when set, takes back a half-finished action.
+    Intent {
+        seq: u64,
+        what: String,
+        #[serde(default)]
+        probe: Option<Undo>,
+        /// Seconds since the epoch, to tell what the action made from what was there.
+        at: i64,
+    },
+    /// Done, and this undoes it.
+    Done {
+        seq: u64,
+        what: String,
+        origin: Origin,
+        undo: Undo,
+    },
+    /// Ended without anything to undo (failed, or made nothing).
+    Nothing {
+        seq: u64,
+    },
+    Undone {
+        seq: u64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub name: String,
+    pub recipe: String,
+    pub pid: i32,
+    /// Seconds since the epoch.
+    pub started: i64,
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn io(e: std::io::Error, what: String) -> OpError {
+    OpError::os(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), what)
+}
+
+/// Where environments live: /run/nsr/envs for root, the user's runtime directory
+/// otherwise; `NSR_STATE_DIR` overrides (tests).
+pub fn base_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("NSR_STATE_DIR") {
+        return PathBuf::from(d);
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/nsr/envs");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => PathBuf::from(d).join("nsr/envs"),
+        None => PathBuf::from(format!("/tmp/nsr-{}/envs", nix::unistd::geteuid())),
+    }
+}
+
+pub fn check_name(name: &str) -> Result<(), OpError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || name.starts_with('.')
+    {
+        return Err(OpError::new(format!(
+            "'{name}' is not an environment name: letters, digits, '-', '_' and '.', up to 64"
+        )));
+    }
+    Ok(())
+}
+
+/// The journal of a running environment, held locked by this process.
+pub struct EnvJournal {
+    pub dir: PathBuf,
+    file: File,
+    _lock: Flock<File>,
+}
+
+/// Tries to lock an environment's directory; None when another process holds it.
+pub fn try_lock(dir: &Path) -> Result<Option<Flock<File>>, OpError> {
+    let f = File::open(dir.join("lock"))
+        .map_err(|e| io(e, format!("cannot open {}/lock", dir.display())))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(l)),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(OpError::os(e, format!("cannot lock {}", dir.display()))),
+    }
+}
+
+impl EnvJournal {
+    /// Creates environment `name`; an existing one is never taken over.
+    pub fn create(name: &str, recipe: &str) -> Result<EnvJournal, OpError> {
+        check_name(name)?;
+        let base = base_dir();
+        let dir = base.join(name);
+        // Another run may remove an empty base directory between the two steps: retry.
+        let mut made = Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+        for _ in 0..5 {
+            std::fs::create_dir_all(&base)
+                .map_err(|e| io(e, format!("cannot create {}", base.display())))?;
+            made = std::fs::create_dir(&dir);
+            if !matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+                break;
+            }
+        }
+        if let Err(e) = made {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                let live = dir.join("lock").exists() && try_lock(&dir).ok().flatten().is_none();
+                let pid = read_meta(&dir).map(|m| m.pid).unwrap_or(0);
+                return Err(if live {
+                    OpError::os(
+                        Errno::EEXIST,
+                        format!("environment '{name}' is in use (nsr pid {pid})"),
+                    )
+                    .with_hint("choose another --name, or wait for it to end (nsr ls)")
+                } else {
+                    OpError::os(
+                        Errno::EEXIST,
+                        format!("environment '{name}' is left from a run that did not end cleanly"),
+                    )
+                    .with_hint(format!("nsr down {name} undoes what it made"))
+                });
+            }
+            return Err(io(e, format!("cannot create {}", dir.display())));
+        }
+        let lock_file =
+            File::create(dir.join("lock")).map_err(|e| io(e, "cannot create the lock".into()))?;
+        let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| OpError::os(e, "cannot lock the environment"))?;
+        let meta = Meta {
+            name: name.to_string(),
+            recipe: recipe.to_string(),
+            pid: std::process::id() as i32,
+            started: now(),
+        };
+        std::fs::write(
+            dir.join("meta.json"),
+            serde_json::to_vec(&meta).unwrap_or_default(),
+        )
+        .map_err(|e| io(e, "cannot write meta.json".into()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("journal.jsonl"))
+            .map_err(|e| io(e, "cannot open journal.jsonl".into()))?;
+        Ok(EnvJournal {
+            dir,
+            file,
+            _lock: lock,
+        })
+    }
+
+    /// Appends one record. A write to the file survives the process being killed; it
+    /// is written before the action it announces.
+    pub fn write(&mut self, r: &Record) {
+        if let Ok(mut line) = serde_json::to_vec(r) {
+            line.push(b'\n');
+            let _ = self.file.write_all(&line);
+        }
+    }
+
+    /// The run ended with everything undone: the environment goes, and the base
+    /// directories too when no other environment is left in them.
+    pub fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        remove_empty_base();
+    }
+}
+
+/// Removes the base directory (and /run/nsr) when empty: a host looks as before nsr ran.
+pub fn remove_empty_base() {
+    let base = base_dir();
+    if std::fs::remove_dir(&base).is_ok() && std::env::var_os("NSR_STATE_DIR").is_none() {
+        if let Some(parent) = base.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+pub fn read_meta(dir: &Path) -> Option<Meta> {
+    serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()
+}
+
+/// The records of a journal; an unreadable line (a crash mid-write, a corrupt file) is
+/// reported with its line number and skipped, so the readable part is still undone.
+pub fn read_records(dir: &Path) -> (Vec<Record>, Vec<String>) {
+    let path = dir.join("journal.jsonl");
+    let text = std::fs::read(&path).unwrap_or_default();
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => problems.push(format!(
+                "{}:{}: unreadable record ({e})",
+                path.display(),
+                i + 1
+            )),
+        }
+    }
+    (records, problems)
+}

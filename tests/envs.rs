@@ -1,0 +1,225 @@
+//! Environments: every run's journal on disk, so that `nsr down` takes back what a run
+//! killed with SIGKILL made, at any step; `nsr ls`; names used once at a time; many
+//! environments in parallel; a damaged journal.
+
+mod common;
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Every kind of thing a run can make; after step K it says so and waits to be killed.
+const EVERY_KIND: &str = r#"
+let hold = unshare(["uts"]);
+fn wait_here(hold, n, k, gate) {
+    if n == k {
+        print("step " + n);
+        hold.run("while [ ! -e " + gate + " ]; do sleep 0.02; done");
+    }
+    n + 1
+}
+let k = parse_int(args.k);
+let p = args.p;
+let n = 1;
+let net = netns(p + "k"); n = wait_here(hold, n, k, args.gate);
+let l = veth(p + "kv", "eth0", net); n = wait_here(hold, n, k, args.gate);
+l.host.addr("10.98.0.1/24").up(); n = wait_here(hold, n, k, args.gate);
+net.addr("eth0", "10.98.0.2/24"); net.up("eth0"); n = wait_here(hold, n, k, args.gate);
+route("10.99.7.0/24", "10.98.0.2"); n = wait_here(hold, n, k, args.gate);
+net.ip_forward(true); n = wait_here(hold, n, k, args.gate);
+net.masquerade("10.98.0.0/24", "eth0"); n = wait_here(hold, n, k, args.gate);
+let root = rootfs_from_tar(args.tar, args.dir + "/root"); n = wait_here(hold, n, k, args.gate);
+let made = make_dir(args.dir + "/made/deep"); n = wait_here(hold, n, k, args.gate);
+hold.mount("tmpfs", made, "tmpfs"); n = wait_here(hold, n, k, args.gate);
+let ov = overlay_root(root, args.dir + "/ov"); n = wait_here(hold, n, k, args.gate);
+let box = unshare(#{ kinds: ["mount", "pid", "net"] }); n = wait_here(hold, n, k, args.gate);
+let b = bridge(p + "kb"); n = wait_here(hold, n, k, args.gate);
+"#;
+const STEPS: usize = 13;
+
+fn start(args: &[String]) -> (std::process::Child, String) {
+    let mut child = Command::new(NSR)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
+#[test]
+fn after_sigkill_at_any_step_nsr_down_leaves_the_host_as_it_was() {
+    let _g = serial();
+    let s = Scratch::new("kill9");
+    let tar = s.path("bb.tar");
+    let ok = Command::new("tar")
+        .args(["-C", "/", "-cf", &tar, "bin/busybox"])
+        .status()
+        .unwrap()
+        .success()
+        || Command::new("tar")
+            .args(["-C", "/", "-cf", &tar, "usr/bin/busybox"])
+            .status()
+            .unwrap()
+            .success();
+    assert!(ok);
+    let file = s.write("every.nsr", EVERY_KIND);
+    let gate = s.path("gate-never");
+    let before = HostState::take();
+    for k in 1..=STEPS {
+        let name = format!("{}-k{k}", short_prefix());
+        let (mut child, line) = start(&[
+            "run".into(),
+            "--name".into(),
+            name.clone(),
+            file.clone(),
+            format!("k={k}"),
+            format!("p={}", short_prefix()),
+            format!("tar={tar}"),
+            format!("dir={}", s.dir.display()),
+            format!("gate={gate}"),
+        ]);
+        assert_eq!(line.trim(), format!("step {k}"));
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        let _ = child.wait();
+        let ls = nsr(&["ls"]);
+        assert!(
+            ls.stdout.contains(&name) && ls.stdout.contains("LEFT OVER"),
+            "{}",
+            ls.stdout
+        );
+        let r = nsr(&["down", &name]);
+        r.expect_code(0);
+        assert!(
+            r.stderr.contains(&format!("environment {name} is down")),
+            "{}",
+            r.stderr
+        );
+        before.assert_unchanged(&format!("SIGKILL after step {k}, then nsr down"));
+        for leftover in ["root", "made", "ov", ".ov.nsr-overlay"] {
+            assert!(
+                !s.dir.join(leftover).exists(),
+                "step {k}: {leftover} is left"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
+    let _g = serial();
+    let s = Scratch::new("envlive");
+    let gate = s.path("gate");
+    let file = s.write("live.nsr", "let n = netns(args.p + \"live\");\nlet h = unshare([\"uts\"]);\nprint(\"up\");\nh.run(\"while [ ! -e \" + args.gate + \" ]; do sleep 0.02; done\");\n");
+    let name = format!("{}-live", short_prefix());
+    let before = HostState::take();
+    let (child, line) = start(&[
+        "run".into(),
+        "--name".into(),
+        name.clone(),
+        file.clone(),
+        format!("p={}", short_prefix()),
+        format!("gate={gate}"),
+    ]);
+    assert_eq!(line.trim(), "up");
+    let ls = nsr(&["ls", "--json"]);
+    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let me = envs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .expect("listed");
+    assert_eq!(me["running"], true);
+    assert_eq!(me["resources"], 2);
+    let r = nsr(&["down", &name]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["is in use", "EBUSY"]);
+    let r = nsr(&["run", "--name", &name, &file, "p=x", "gate=y"]);
+    r.expect_code(2);
+    assert_has_all(&r.stderr, &[&format!("environment '{name}' is in use")]);
+    std::fs::write(&gate, "").unwrap();
+    let out = wait_bounded(child, Duration::from_secs(20));
+    assert!(out.status.success());
+    assert!(
+        !nsr(&["ls"]).stdout.contains(&name),
+        "a clean end removes the environment"
+    );
+    before.assert_unchanged("after a listed run");
+}
+
+#[test]
+fn many_environments_run_in_parallel_without_cross_talk() {
+    let _g = serial();
+    let s = Scratch::new("parallel");
+    let file = s.write("par.nsr", "let n = netns(args.p);\nlet l = veth(args.p + \"v\", \"eth0\", n);\nl.host.addr(args.ip + \".1/30\").up();\nn.addr(\"eth0\", args.ip + \".2/30\"); n.up(\"eth0\");\nlet b = unshare(#{ kinds: [\"mount\", \"pid\"], net: n });\nb.run(\"busybox ping -c1 -W2 \" + args.ip + \".1\", #{ check: true });\nprint(\"ok \" + args.p);\n");
+    let before = HostState::take();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            Command::new(NSR)
+                .args([
+                    "run",
+                    "--name",
+                    &format!("{}-par{i}", short_prefix()),
+                    &file,
+                ])
+                .arg(format!("p={}p{i}", short_prefix()))
+                .arg(format!("ip=10.97.{i}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let r = Run::from(wait_bounded(c, Duration::from_secs(60)));
+        r.expect_code(0);
+        assert_eq!(r.stdout.trim(), format!("ok {}p{i}", short_prefix()));
+    }
+    assert!(!nsr(&["ls"]).stdout.contains("-par"));
+    before.assert_unchanged("after 20 environments in parallel");
+}
+
+#[test]
+fn a_damaged_journal_is_named_and_its_readable_part_undone() {
+    let _g = serial();
+    let s = Scratch::new("damaged");
+    let file = s.write("d.nsr", "let n = netns(args.p + \"d\");\nlet h = unshare([\"uts\"]);\nprint(\"made\");\nh.run(\"sleep 30\");\n");
+    let name = format!("{}-dmg", short_prefix());
+    let before = HostState::take();
+    let (mut child, line) = start(&[
+        "run".into(),
+        "--name".into(),
+        name.clone(),
+        file,
+        format!("p={}", short_prefix()),
+    ]);
+    assert_eq!(line.trim(), "made");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = child.wait();
+    let state = std::env::var("NSR_STATE_DIR").unwrap();
+    let journal = format!("{state}/{name}/journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"t\":\"done\",\"seq\":99,\"what\":\"cut sh");
+    std::fs::write(&journal, text).unwrap();
+    let r = nsr(&["down", &name]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stderr,
+        &[
+            &format!("{journal}:"),
+            "unreadable record",
+            &format!("undid netns {}d", short_prefix()),
+            "is down",
+        ],
+    );
+    before.assert_unchanged("after down of a damaged journal");
+}
