@@ -543,12 +543,16 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),
     };
-    let session = nsr::repl::Repl::new(
+    let mut session = nsr::repl::Repl::new(
         Box::new(KernelBackend::new(signals.clone())),
         &limits,
         signals,
         verbose,
     );
+    match nsr::env::store::EnvJournal::create(&format!("repl-{}", std::process::id()), "nsr repl") {
+        Ok(env) => session.set_env(env),
+        Err(e) => return usage(e.message),
+    }
     let (end, undone) = session.run(file);
     report::err(&report::render_undo(&undone, !undone.is_empty(), verbose));
     let undo_failed = undone.iter().any(|r| r.failed());

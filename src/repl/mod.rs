@@ -85,6 +85,11 @@ impl Repl {
         }
     }
 
+    /// Journals the session on disk (`nsr down` after a crash).
+    pub fn set_env(&mut self, env: crate::env::store::EnvJournal) {
+        self.session.borrow_mut().set_env(env);
+    }
+
     /// Runs the interactive loop; `file` is loaded first.
     pub fn run(mut self, file: Option<String>) -> (ReplEnd, Vec<UndoReport>) {
         let helper = ReplHelper::new(self.docs.clone(), check::stdlib_names());
