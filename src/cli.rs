@@ -57,9 +57,13 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// The environment's name (its journal on disk, for `nsr ls` and `nsr down`);
-        /// by default RECIPE-PID.
+        /// by default RECIPE-PID (RECIPE with --keep).
         #[arg(long)]
         name: Option<String>,
+        /// Keep what the recipe made when it finishes: the sandboxes go on running;
+        /// `nsr enter NAME`, `nsr down NAME` later.
+        #[arg(long)]
+        keep: bool,
         /// With FILE, list the recipe's parameters; without, this help.
         #[arg(short, long)]
         help: bool,
@@ -90,6 +94,17 @@ enum Command {
         /// Raise or lower an engine limit (as for `run`).
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
+    },
+    /// Run a shell (or CMD) in a kept environment's sandbox: its namespaces and root,
+    /// as `nsenter -t PID -a` plus chroot does by hand.
+    Enter {
+        name: String,
+        /// Which sandbox: its number in creation order (1, 2, ...) or its pid; the last
+        /// one by default.
+        sandbox: Option<String>,
+        /// The command (after --); /bin/sh by default.
+        #[arg(last = true)]
+        command: Vec<String>,
     },
     /// List environments: running ones, and ones a crashed run left (with what is left).
     Ls {
@@ -137,6 +152,7 @@ pub fn main() -> ExitCode {
             libs,
             json,
             name,
+            keep,
             help,
         } => {
             if help {
@@ -148,9 +164,15 @@ pub fn main() -> ExitCode {
                 libs,
                 json,
                 name,
+                keep,
                 cli.verbose > 0 && !cli.quiet,
             )
         }
+        Command::Enter {
+            name,
+            sandbox,
+            command,
+        } => enter(&name, sandbox.as_deref(), command),
         Command::Ls { json } => ls(json),
         Command::Down { names, all } => down(names, all, cli.verbose > 0 && !cli.quiet),
         Command::Doc { json: true, .. } => {
@@ -281,6 +303,24 @@ fn run_help(words: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `nsr enter NAME [SANDBOX] [-- CMD]`.
+fn enter(name: &str, sandbox: Option<&str>, command: Vec<String>) -> ExitCode {
+    match nsr::env::enter::enter(name, sandbox, &command) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let mut msg = format!("nsr: enter {name}: {}", e.message);
+            if let Some(n) = e.errno_text() {
+                msg.push_str(&format!(": {n}"));
+            }
+            if let Some(h) = &e.hint {
+                msg.push_str(&format!(" ({h})"));
+            }
+            report::err(&format!("{msg}\n"));
+            ExitCode::from(EXIT_RECIPE_ERROR)
+        }
+    }
+}
+
 /// `nsr ls`.
 fn ls(json: bool) -> ExitCode {
     let envs = nsr::env::recover::list();
@@ -298,7 +338,13 @@ fn ls(json: bool) -> ExitCode {
         report::out(&format!(
             "{:<30} {:<10} pid {:<7} {:>6}s  {} resource(s){}  {}\n",
             e.name,
-            if e.running { "running" } else { "LEFT OVER" },
+            if e.running {
+                "running"
+            } else if e.kept {
+                "kept"
+            } else {
+                "LEFT OVER"
+            },
             e.pid,
             e.age,
             e.resources,
@@ -449,6 +495,7 @@ fn run(
     libs: Vec<String>,
     json: bool,
     name: Option<String>,
+    keep: bool,
     verbose: bool,
 ) -> ExitCode {
     let mut limits = Limits::default();
@@ -463,6 +510,7 @@ fn run(
     };
     recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
     recipe.verbose = verbose;
+    recipe.keep = keep;
     let env_name = name.unwrap_or_else(|| {
         let stem = std::path::Path::new(&recipe.path)
             .file_stem()
@@ -479,7 +527,11 @@ fn run(
             })
             .take(40)
             .collect();
-        format!("{stem}-{}", std::process::id())
+        if keep {
+            stem
+        } else {
+            format!("{stem}-{}", std::process::id())
+        }
     });
     match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
         Ok(env) => *recipe.env.borrow_mut() = Some(env),
@@ -508,8 +560,13 @@ fn run(
         Err(_) => EXIT_RECIPE_ERROR as i32,
         Ok(_) if undo_failed => EXIT_RECIPE_ERROR as i32,
         Ok(RunEnd::Exit(code)) => (*code).clamp(0, 255),
-        Ok(RunEnd::Finished) => 0,
+        Ok(RunEnd::Finished | RunEnd::Kept) => 0,
     };
+    if matches!(outcome.result, Ok(RunEnd::Kept)) {
+        report::err(&format!(
+            "nsr: environment {env_name} is kept: nsr enter {env_name}, nsr down {env_name}\n"
+        ));
+    }
     if json {
         report::err(&format!(
             "{}\n",
@@ -528,7 +585,7 @@ fn run(
         Err(_) => ExitCode::from(EXIT_RECIPE_ERROR),
         Ok(_) if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
         Ok(RunEnd::Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
-        Ok(RunEnd::Finished) => ExitCode::SUCCESS,
+        Ok(RunEnd::Finished | RunEnd::Kept) => ExitCode::SUCCESS,
     }
 }
 

@@ -160,6 +160,19 @@ impl Session {
         }
     }
 
+    /// Keeps everything the run made: sandboxes outlive nsr, the environment stays on
+    /// disk for `nsr ls`, `nsr enter` and `nsr down`.
+    pub fn keep(&mut self) -> Result<(), OpError> {
+        if let Some(b) = self.backend.as_mut() {
+            b.keep()?;
+        }
+        if let Some(env) = self.env.take() {
+            env.mark_kept();
+        }
+        self.backend = None;
+        Ok(())
+    }
+
     /// Whether some undo failed and its resource is left (recorded for `nsr down`).
     pub fn has_leftovers(&self) -> bool {
         self.journal.failed_count() > 0

@@ -223,3 +223,62 @@ fn a_damaged_journal_is_named_and_its_readable_part_undone() {
     );
     before.assert_unchanged("after down of a damaged journal");
 }
+
+#[test]
+fn a_kept_environment_is_entered_and_taken_down() {
+    let _g = serial();
+    let s = Scratch::new("keep");
+    let sp = short_prefix();
+    let file = s.write(
+        "keep.nsr",
+        "let n = netns(args.p + \"keep\");\nlet box = unshare(#{ kinds: [\"mount\", \"uts\", \"pid\"], net: n });\nbox.hostname(\"kept-box\");\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nbox.run(\"echo kept-data > /mnt/f\", #{ check: true });\nlet other = unshare([\"uts\"]);\nother.hostname(\"second\");\n",
+    );
+    let name = format!("{sp}-kept");
+    let before = HostState::take();
+    let r = nsr(&["run", "--keep", "--name", &name, &file, &format!("p={sp}")]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stderr,
+        &[
+            &format!("environment {name} is kept"),
+            &format!("nsr enter {name}"),
+        ],
+    );
+    // It outlives the run that made it.
+    let ls = nsr(&["ls", "--json"]);
+    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let me = envs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .expect("listed");
+    assert_eq!(me["kept"], true);
+    assert_eq!(me["running"], false);
+    assert_eq!(me["alive_sandboxes"].as_array().unwrap().len(), 2);
+    let r = nsr(&[
+        "enter",
+        &name,
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "hostname; cat /mnt/f; echo pid $$; ip -o link | wc -l",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.stdout, "kept-box\nkept-data\npid 3\n1\n");
+    let r = nsr(&["enter", &name, "--", "hostname"]);
+    assert_eq!(r.stdout.trim(), "second", "the last sandbox by default");
+    let r = nsr(&["enter", &name, "--", "sh", "-c", "exit 7"]);
+    r.expect_code(7);
+    let r = nsr(&["enter", &name, "9"]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["has sandboxes 1 to 2"]);
+    let r = nsr(&["down", &name]);
+    r.expect_code(0);
+    assert_has_all(&r.stderr, &[&format!("undid netns {sp}keep"), "is down"]);
+    before.assert_unchanged("after keep, enter and down");
+    let r = nsr(&["enter", &name]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["there is no environment"]);
+}

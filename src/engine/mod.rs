@@ -40,6 +40,8 @@ pub struct Recipe {
     pub verbose: bool,
     /// The run's journal on disk (`nsr down` after a crash).
     pub env: RefCell<Option<crate::env::store::EnvJournal>>,
+    /// `nsr run --keep`: when the recipe finishes, keep what it made.
+    pub keep: bool,
 }
 
 /// A parameter a recipe declares in its header: `//! param NAME[=DEFAULT]: WHAT`.
@@ -110,6 +112,8 @@ pub enum RunEnd {
     Finished,
     /// The recipe called `exit(code)`.
     Exit(i32),
+    /// Finished, and what it made is kept (`--keep`).
+    Kept,
 }
 
 /// An engine with nsr's limits and rules, and no primitives.
@@ -192,6 +196,18 @@ pub fn run(
     engine.set_module_resolver(modules::NsrResolver::new(&recipe.libs, recipe.verbose));
     let scope = scope_for(recipe);
     let result = execute(&engine, recipe, scope, signals);
+    if recipe.keep && result.is_ok() {
+        let kept = session.borrow_mut().keep();
+        std::mem::forget(engine);
+        return RunOutcome {
+            result: kept.map(|_| RunEnd::Kept).map_err(|e| RecipeError::Script {
+                origin: Default::default(),
+                message: format!("cannot keep the environment: {}", e.message),
+                hint: None,
+            }),
+            undone: Vec::new(),
+        };
+    }
     let undone = session.borrow_mut().rollback();
     // Drops the backend now (its Drop is the last-resort kill of any sandbox left).
     session.borrow_mut().finish();

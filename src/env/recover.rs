@@ -42,7 +42,7 @@ fn boot_time() -> i64 {
 
 /// Whether `pid` is an nsr holder that started no earlier than `since` (seconds since
 /// the epoch): never kill a process that reused the pid.
-fn is_our_holder(pid: i32, since: i64) -> bool {
+pub fn is_our_holder(pid: i32, since: i64) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     if comm.trim() != "nsr-holder" {
         return false;
@@ -298,8 +298,12 @@ pub struct EnvInfo {
     pub pid: i32,
     /// Seconds since it started.
     pub age: i64,
-    /// A live nsr holds it; otherwise it was left by a run that did not end cleanly.
+    /// A live nsr holds it; otherwise it was kept, or left by a run that did not end
+    /// cleanly.
     pub running: bool,
+    pub kept: bool,
+    /// Of its sandboxes' holders, those still alive.
+    pub alive_sandboxes: Vec<i32>,
     /// Resources its journal says are still there.
     pub resources: usize,
     pub sandboxes: Vec<i32>,
@@ -339,7 +343,17 @@ pub fn list() -> Vec<EnvInfo> {
                 _ => None,
             })
             .collect();
+        let started = meta.as_ref().map(|m| m.started).unwrap_or(0);
+        let alive_sandboxes = live
+            .values()
+            .filter_map(|u| match u {
+                Undo::StopSandbox { pid, .. } if is_our_holder(*pid, started) => Some(*pid),
+                _ => None,
+            })
+            .collect();
         out.push(EnvInfo {
+            kept: meta.as_ref().is_some_and(|m| m.kept),
+            alive_sandboxes,
             recipe: meta.as_ref().map(|m| m.recipe.clone()).unwrap_or_default(),
             pid: meta.as_ref().map(|m| m.pid).unwrap_or(0),
             age: meta.map(|m| store::now() - m.started).unwrap_or(0),

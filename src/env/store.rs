@@ -48,6 +48,9 @@ pub struct Meta {
     pub pid: i32,
     /// Seconds since the epoch.
     pub started: i64,
+    /// The run ended and kept what it made (`nsr run --keep`).
+    #[serde(default)]
+    pub kept: bool,
 }
 
 pub fn now() -> i64 {
@@ -154,6 +157,7 @@ impl EnvJournal {
             recipe: recipe.to_string(),
             pid: std::process::id() as i32,
             started: now(),
+            kept: false,
         };
         std::fs::write(
             dir.join("meta.json"),
@@ -178,6 +182,17 @@ impl EnvJournal {
         if let Ok(mut line) = serde_json::to_vec(r) {
             line.push(b'\n');
             let _ = self.file.write_all(&line);
+        }
+    }
+
+    /// The run ended and kept what it made: the environment stays (unlocked).
+    pub fn mark_kept(self) {
+        if let Some(mut meta) = read_meta(&self.dir) {
+            meta.kept = true;
+            let _ = std::fs::write(
+                self.dir.join("meta.json"),
+                serde_json::to_vec(&meta).unwrap_or_default(),
+            );
         }
     }
 

@@ -308,6 +308,14 @@ impl Backend for KernelBackend {
         self.net.settle()
     }
 
+    fn keep(&mut self) -> Result<(), OpError> {
+        let signals = self.signals.clone();
+        for sb in self.sandboxes.iter_mut() {
+            sb.detach(&signals)?;
+        }
+        Ok(())
+    }
+
     fn take_warnings(&mut self) -> Vec<String> {
         let mut w = std::mem::take(&mut self.warnings);
         w.extend(self.net.take_warnings());

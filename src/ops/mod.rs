@@ -138,6 +138,10 @@ pub trait Backend {
     fn settle(&mut self) -> Result<(), OpError> {
         Ok(())
     }
+    /// The environment is kept: what the run made stays, sandboxes outlive nsr.
+    fn keep(&mut self) -> Result<(), OpError> {
+        Ok(())
+    }
     /// Warnings the last operation produced (a foreign firewall policy, say).
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()

@@ -205,6 +205,21 @@ impl SandboxHandle {
     }
 
     /// Kills at once, for failures during set-up and as the last resort.
+    /// The environment is kept: the holder (and the first child) outlive nsr, and this
+    /// handle lets go of them.
+    pub fn detach(&mut self, signals: &Signals) -> Result<(), OpError> {
+        if !self.alive {
+            return Ok(());
+        }
+        self.request(&Request::Detach, signals)?;
+        if self.first.as_raw() != self.holder_pid {
+            let _ = kill(self.first, Signal::SIGUSR1);
+        }
+        // Not alive for this handle any more: its Drop leaves the holder be.
+        self.alive = false;
+        Ok(())
+    }
+
     pub fn kill_now(&mut self) {
         if !self.own_pid_ns {
             self.kill_descendants();

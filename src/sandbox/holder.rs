@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 
 pub struct Holder {
+    own_pid_ns: bool,
     sock: UnixStream,
     sigfd: SignalFd,
     roots: RootStack,
@@ -61,6 +62,7 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
     send(&mut sock, &Startup::Ready)
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
     Ok(Holder {
+        own_pid_ns,
         sock,
         sigfd,
         roots: RootStack::default(),
@@ -100,6 +102,12 @@ impl Holder {
             if matches!(req, Request::Shutdown) {
                 let _ = send(&mut self.sock, &Response::Done);
                 return;
+            }
+            if matches!(req, Request::Detach) {
+                // SAFETY: prctl on this process only.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+                let _ = send(&mut self.sock, &Response::Done);
+                self.detached();
             }
             let resp = self
                 .handle(req)
@@ -179,8 +187,39 @@ impl Holder {
                 crate::ops::UndoOutcome::AlreadyGone => Response::AlreadyGone,
                 _ => Response::Done,
             },
-            Request::Shutdown => Response::Done,
+            Request::Shutdown | Request::Detach => Response::Done,
         })
+    }
+}
+
+impl Holder {
+    /// A kept environment: no nsr to serve; keep reaping, and end on a termination
+    /// signal (what `nsr down` sends, after SIGKILL when it must).
+    fn detached(&mut self) -> ! {
+        // Let go of the terminal or pipes nsr was started with: whoever reads them must
+        // see their end when nsr ends.
+        if let Ok(null) = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            for fd in 0..3 {
+                // SAFETY: dup2 onto the standard descriptors of this process.
+                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+            }
+        }
+        // And of the socket: nsr is gone for good.
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        loop {
+            let mut fds = [PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::NONE);
+            while let Ok(Some(info)) = self.sigfd.read_signal() {
+                if info.ssi_signo as i32 != libc::SIGCHLD {
+                    shutdown(self.own_pid_ns);
+                }
+            }
+            process::reap(None);
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub enum Request {
     /// namespace (so owners map through its id maps), and its undo.
     Rootfs(crate::rootfs::ops::RootfsOp),
     RootfsUndo(crate::rootfs::ops::RootfsUndo),
+    /// The environment is kept: outlive nsr, serve no more requests.
+    Detach,
     Shutdown,
 }
 

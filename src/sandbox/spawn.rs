@@ -156,9 +156,18 @@ fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
     holder::run(sock, spec.has_own_pid_ns(), spec.has_own_uts_ns())
 }
 
+/// SIGUSR1 to the first child: the environment is kept, outlive nsr.
+extern "C" fn keep_alive(_: libc::c_int) {
+    // SAFETY: prctl is async-signal-safe (a plain system call).
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+}
+
 fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
-    // SAFETY: prctl on this process only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // SAFETY: prctl and signal on this process only; the handler only calls prctl.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::signal(libc::SIGUSR1, keep_alive as *const () as libc::sighandler_t);
+    }
     if nix::unistd::getppid().as_raw() != parent_pid {
         holder::unsafe_exit(1);
     }

@@ -83,6 +83,18 @@ fn sweep() {
     }
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(PREFIX) && name.ends_with("-state") {
+                // Environments an earlier, killed test run kept or left: take them down.
+                let _ = Command::new(NSR)
+                    .args(["down", "--all"])
+                    .env("NSR_STATE_DIR", e.path())
+                    .output();
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(PREFIX) {
                 let _ = std::fs::remove_dir_all(e.path());
             }

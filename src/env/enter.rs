@@ -1,0 +1,195 @@
+//! `nsr enter NAME [SANDBOX] [-- CMD]`: a command in a kept sandbox's namespaces and
+//! root, as `nsenter -t PID -a` followed by chroot does by hand.
+
+use super::recover::is_our_holder;
+use super::store::{self, Record};
+use crate::ops::{OpError, Undo};
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// The live sandboxes of an environment, in creation order.
+fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
+    store::check_name(name)?;
+    let dir = store::base_dir().join(name);
+    if !dir.is_dir() {
+        return Err(
+            OpError::os(Errno::ENOENT, format!("there is no environment '{name}'"))
+                .with_hint("nsr ls lists them; nsr run --keep makes one to enter"),
+        );
+    }
+    let started = store::read_meta(&dir).map(|m| m.started).unwrap_or(0);
+    let (records, _) = store::read_records(&dir);
+    let mut live: BTreeMap<u64, i32> = BTreeMap::new();
+    for r in records {
+        match r {
+            Record::Done {
+                seq,
+                undo: Undo::StopSandbox { pid, .. },
+                ..
+            } => {
+                live.insert(seq, pid);
+            }
+            Record::Undone { seq } => {
+                live.remove(&seq);
+            }
+            _ => {}
+        }
+    }
+    Ok(live
+        .into_values()
+        .filter(|p| is_our_holder(*p, started))
+        .collect())
+}
+
+const KINDS: [(&str, CloneFlags); 8] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
+];
+
+fn ino(path: &str) -> Option<u64> {
+    nix::sys::stat::stat(path).ok().map(|s| s.st_ino)
+}
+
+/// Joins the holder's namespaces (the user namespace first) and root; in the caller.
+fn join(pid: i32) -> Result<(), OpError> {
+    let mut fds: Vec<(OwnedFd, CloneFlags, &str)> = Vec::new();
+    for (kind, flag) in KINDS {
+        let theirs = format!("/proc/{pid}/ns/{kind}");
+        if ino(&theirs).is_none() || ino(&theirs) == ino(&format!("/proc/self/ns/{kind}")) {
+            continue;
+        }
+        let fd = nix::fcntl::open(
+            theirs.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| OpError::os(e, format!("cannot open {theirs}")))?;
+        fds.push((fd, flag, kind));
+    }
+    let root = nix::fcntl::open(
+        format!("/proc/{pid}/root").as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| OpError::os(e, "cannot open the sandbox's root"))?;
+    for (fd, flag, kind) in &fds {
+        setns(fd.as_fd(), *flag)
+            .map_err(|e| OpError::os(e, format!("cannot join the sandbox's {kind} namespace")))?;
+    }
+    nix::unistd::fchdir(&root).map_err(|e| OpError::os(e, "cannot enter the sandbox's root"))?;
+    nix::unistd::chroot(".").map_err(|e| OpError::os(e, "chroot"))?;
+    nix::unistd::chdir("/").map_err(|e| OpError::os(e, "chdir /"))?;
+    Ok(())
+}
+
+fn status(s: WaitStatus) -> i32 {
+    match s {
+        WaitStatus::Exited(_, c) => c,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        _ => 1,
+    }
+}
+
+/// Runs `command` (a shell by default) in the chosen sandbox and returns its status.
+pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32, OpError> {
+    let pids = sandboxes(name)?;
+    if pids.is_empty() {
+        return Err(OpError::os(
+            Errno::ESRCH,
+            format!("environment '{name}' has no running sandbox"),
+        ));
+    }
+    let pid = match which {
+        None => *pids.last().expect("not empty"),
+        Some(w) => {
+            let n: usize = w
+                .parse()
+                .map_err(|_| OpError::new(format!("'{w}' is not a sandbox number or pid")))?;
+            if (1..=pids.len()).contains(&n) {
+                pids[n - 1]
+            } else if pids.contains(&(n as i32)) {
+                n as i32
+            } else {
+                return Err(OpError::new(format!(
+                    "environment '{name}' has sandboxes 1 to {} (pids {:?})",
+                    pids.len(),
+                    pids
+                )));
+            }
+        }
+    };
+    let argv: Vec<CString> = if command.is_empty() {
+        vec![CString::new("/bin/sh").unwrap_or_default()]
+    } else {
+        command
+            .iter()
+            .map(|a| {
+                CString::new(a.as_str()).map_err(|_| OpError::new("a NUL byte in the command"))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    // SAFETY: nsr is single-threaded here; the children only make system calls and exec.
+    match unsafe { fork() }.map_err(|e| OpError::os(e, "fork"))? {
+        ForkResult::Child => {
+            let code = match join(pid) {
+                Ok(()) => match unsafe { fork() } {
+                    // A new pid namespace applies to children: the command is one.
+                    Ok(ForkResult::Child) => {
+                        unsafe {
+                            libc::signal(libc::SIGINT, libc::SIG_DFL);
+                            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                        }
+                        let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stderr(),
+                            format!("nsr: enter: cannot run {:?}: {e}\n", argv[0]).as_bytes(),
+                        );
+                        127
+                    }
+                    Ok(ForkResult::Parent { child }) => {
+                        unsafe {
+                            libc::signal(libc::SIGINT, libc::SIG_IGN);
+                            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                        }
+                        waitpid(child, None).map(status).unwrap_or(1)
+                    }
+                    Err(_) => 1,
+                },
+                Err(e) => {
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!(
+                            "nsr: enter: {}: {}\n",
+                            e.message,
+                            e.errno_text().unwrap_or_default()
+                        )
+                        .as_bytes(),
+                    );
+                    1
+                }
+            };
+            // SAFETY: leaving the forked child without running nsr's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            }
+            let s =
+                waitpid(Pid::from_raw(child.as_raw()), None).map_err(|e| OpError::os(e, "wait"))?;
+            Ok(status(s))
+        }
+    }
+}
