@@ -119,6 +119,12 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// List what carries nsr's marks but belongs to no environment (holder processes,
+    /// nsr_<pid> nft tables, links tagged nsr:<pid>, nsr overlay roots); --apply removes it.
+    Gc {
+        #[arg(long)]
+        apply: bool,
+    },
     /// The cache of extracted roots that rootfs_cache() fills (kept across runs).
     Cache {
         #[command(subcommand)]
@@ -174,6 +180,7 @@ pub fn main() -> ExitCode {
             command,
         } => enter(&name, sandbox.as_deref(), command),
         Command::Ls { json } => ls(json),
+        Command::Gc { apply } => gc(apply),
         Command::Down { names, all } => down(names, all, cli.verbose > 0 && !cli.quiet),
         Command::Doc { json: true, .. } => {
             let meta = nsr::editors::metadata();
@@ -319,6 +326,36 @@ fn enter(name: &str, sandbox: Option<&str>, command: Vec<String>) -> ExitCode {
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
+}
+
+/// `nsr gc [--apply]`.
+fn gc(apply: bool) -> ExitCode {
+    let found = match nsr::env::gc::find() {
+        Ok(f) => f,
+        Err(e) => return usage(format!("gc: {}", e.message)),
+    };
+    if found.is_empty() {
+        report::out("nothing of nsr's is left outside an environment\n");
+        return ExitCode::SUCCESS;
+    }
+    let mut code = ExitCode::SUCCESS;
+    for o in &found {
+        if apply {
+            match nsr::env::gc::remove(o) {
+                Ok(()) => report::out(&format!("removed {o}\n")),
+                Err(e) => {
+                    report::err(&format!("nsr: gc: {o}: {}\n", e.message));
+                    code = ExitCode::from(EXIT_RECIPE_ERROR);
+                }
+            }
+        } else {
+            report::out(&format!("{o}\n"));
+        }
+    }
+    if !apply {
+        report::err("nsr gc --apply removes these\n");
+    }
+    code
 }
 
 /// `nsr ls`.

@@ -282,3 +282,50 @@ fn a_kept_environment_is_entered_and_taken_down() {
     r.expect_code(1);
     assert_has_all(&r.stderr, &["there is no environment"]);
 }
+
+#[test]
+fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
+    let _g = serial();
+    let s = Scratch::new("gc");
+    let sp = short_prefix();
+    let file = s.write(
+        "gc.nsr",
+        "let pair = veth(args.p + \"g0\", args.p + \"g1\");\npair.host.up();\nmasquerade(\"10.96.0.0/24\", args.p + \"g0\");\nlet h = unshare([\"uts\"]);\nprint(\"made\");\nh.run(\"sleep 30\");\n",
+    );
+    let name = format!("{sp}-gc");
+    let before = HostState::take();
+    let (mut child, line) = start(&[
+        "run".into(),
+        "--name".into(),
+        name.clone(),
+        file,
+        format!("p={sp}"),
+    ]);
+    assert_eq!(line.trim(), "made");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = child.wait();
+    // The journal is lost: only nsr's marks can tell what is its own.
+    let state = std::env::var("NSR_STATE_DIR").unwrap();
+    std::fs::remove_dir_all(format!("{state}/{name}")).unwrap();
+    let r = nsr(&["gc"]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[&format!("link {sp}g0 (host)"), "nftables table inet nsr_"],
+    );
+    assert!(
+        !r.stdout.contains(&format!("{sp}g1")),
+        "the peer goes with its pair: {}",
+        r.stdout
+    );
+    let r = nsr(&["gc", "--apply"]);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["removed link", "removed nftables table"]);
+    before.assert_unchanged("after gc --apply");
+    let r = nsr(&["gc"]);
+    assert!(
+        r.stdout.contains("nothing of nsr's is left"),
+        "{}",
+        r.stdout
+    );
+}

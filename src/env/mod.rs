@@ -2,5 +2,6 @@
 //! after a crash (`nsr down`), and listed while it runs (`nsr ls`).
 
 pub mod enter;
+pub mod gc;
 pub mod recover;
 pub mod store;

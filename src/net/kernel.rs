@@ -311,6 +311,7 @@ impl NetKernel {
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone()), (pino, peer.clone())],
                 });
+                self.tag_host_link(ino, name);
                 Ok((
                     None,
                     Some(NetUndo::DeleteLink {
@@ -331,6 +332,7 @@ impl NetKernel {
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone())],
                 });
+                self.tag_host_link(ino, name);
                 Ok((
                     None,
                     Some(NetUndo::DeleteLink {
@@ -475,6 +477,15 @@ impl NetKernel {
                     })
                     .collect();
                 Ok((Some(NetOutput::Routes(views)), None))
+            }
+        }
+    }
+
+    /// Tags a link made in the host's namespace as nsr's (`nsr gc` finds untracked ones).
+    fn tag_host_link(&mut self, ino: Ino, name: &str) {
+        if netns::identity(HOST_NS).ok() == Some(ino) {
+            if let Ok(sock) = self.socket(ino) {
+                let _ = links::set_alias(sock, name, &format!("nsr:{}", std::process::id()));
             }
         }
     }

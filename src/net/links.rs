@@ -74,6 +74,41 @@ pub fn add_veth(
     sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
 }
 
+/// `ip link set NAME alias TEXT`: nsr tags the links it makes on the host
+/// (`nsr:PID`) so that `nsr gc` can tell its own leftovers from anyone else's links.
+pub fn set_alias(sock: &mut RouteSocket, name: &str, alias: &str) -> Result<(), NetlinkError> {
+    let Some(info) = get(sock, name)? else {
+        return Ok(());
+    };
+    let mut msg = LinkMessage::default();
+    msg.header.index = info.index;
+    msg.attributes
+        .push(LinkAttribute::IfAlias(alias.to_string()));
+    sock.change(RouteNetlinkMessage::SetLink(msg), 0)
+}
+
+/// The alias of every link: (name, alias).
+pub fn aliases(sock: &mut RouteSocket) -> Result<Vec<(String, String)>, NetlinkError> {
+    let answers = sock.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+    let mut out = Vec::new();
+    for a in answers {
+        let RouteNetlinkMessage::NewLink(m) = a else {
+            continue;
+        };
+        let mut name = String::new();
+        let mut alias = String::new();
+        for attr in m.attributes {
+            match attr {
+                LinkAttribute::IfName(n) => name = n,
+                LinkAttribute::IfAlias(a) => alias = a,
+                _ => {}
+            }
+        }
+        out.push((name, alias));
+    }
+    Ok(out)
+}
+
 /// `ip link add NAME type bridge`.
 pub fn add_bridge(sock: &mut RouteSocket, name: &str) -> Result<(), NetlinkError> {
     let msg = LinkBridge::new(name).build();

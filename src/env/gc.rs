@@ -1,0 +1,171 @@
+//! `nsr gc`: what carries nsr's marks on the host but belongs to no environment's
+//! journal: holder processes, `nsr_<pid>` nftables tables, links tagged `nsr:<pid>`,
+//! overlay roots with nsr's upper directories. Listed; removed with `--apply`.
+
+use super::recover::list;
+use super::store::{self, Record};
+use crate::ops::{OpError, Undo};
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Orphan {
+    Holder(i32),
+    Table(String),
+    Link(String),
+    Overlay(String),
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Orphan::Holder(p) => write!(f, "sandbox holder process {p}"),
+            Orphan::Table(t) => write!(f, "nftables table inet {t} (host)"),
+            Orphan::Link(l) => write!(f, "link {l} (host)"),
+            Orphan::Overlay(m) => write!(f, "overlay root mounted on {m}"),
+        }
+    }
+}
+
+/// Whether a pid is a running nsr process (its resources are still its own).
+fn nsr_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() == "nsr")
+        .unwrap_or(false)
+}
+
+fn known() -> (
+    HashSet<i32>,
+    HashSet<String>,
+    HashSet<String>,
+    HashSet<String>,
+) {
+    let mut pids = HashSet::new();
+    let mut tables = HashSet::new();
+    let mut links = HashSet::new();
+    let mut overlays = HashSet::new();
+    for e in list() {
+        let (records, _) = store::read_records(&store::base_dir().join(&e.name));
+        for r in records {
+            if let Record::Done { undo, .. } = r {
+                match undo {
+                    Undo::StopSandbox { pid, .. } => {
+                        pids.insert(pid);
+                    }
+                    Undo::Net(crate::net::ops::NetUndo::DeleteTable { table, .. }) => {
+                        tables.insert(table);
+                    }
+                    Undo::Net(crate::net::ops::NetUndo::DeleteLink { name, .. }) => {
+                        links.insert(name);
+                    }
+                    Undo::Rootfs(crate::rootfs::ops::RootfsUndo::Overlay { dir, .. }) => {
+                        overlays.insert(dir);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (pids, tables, links, overlays)
+}
+
+pub fn find() -> Result<Vec<Orphan>, OpError> {
+    let (pids, tables, links, overlays) = known();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc")
+        .map_err(|_| OpError::new("cannot read /proc"))?
+        .flatten()
+    {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "nsr-holder" || pids.contains(&pid) {
+            continue;
+        }
+        // A holder whose nsr still runs is that run's own; a zombie is only waiting to
+        // be reaped.
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        let zombie = fields.first() == Some(&"Z");
+        let ppid: i32 = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if !zombie && !nsr_alive(ppid) {
+            out.push(Orphan::Holder(pid));
+        }
+    }
+    if let Ok(nft) = crate::net::nft::find_nft() {
+        if let Ok(o) = std::process::Command::new(nft)
+            .args(["list", "tables"])
+            .output()
+        {
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                if let Some(t) = line.strip_prefix("table inet nsr_") {
+                    let name = format!("nsr_{t}");
+                    let pid: i32 = t.parse().unwrap_or(0);
+                    if !tables.contains(&name) && !nsr_alive(pid) {
+                        out.push(Orphan::Table(name));
+                    }
+                }
+            }
+        }
+    }
+    let mut sock = crate::net::netlink::RouteSocket::open()?;
+    for (name, alias) in
+        crate::net::links::aliases(&mut sock).map_err(|e| e.into_op("cannot list links"))?
+    {
+        if let Some(p) = alias.strip_prefix("nsr:") {
+            let pid: i32 = p.parse().unwrap_or(0);
+            if !links.contains(&name) && !nsr_alive(pid) {
+                out.push(Orphan::Link(name));
+            }
+        }
+    }
+    for m in crate::ns::inspect::mountinfo(std::process::id() as i32)? {
+        if m.fstype == "overlay"
+            && m.options.contains(".nsr-overlay/upper")
+            && !overlays.contains(&m.mount_point)
+        {
+            out.push(Orphan::Overlay(m.mount_point));
+        }
+    }
+    Ok(out)
+}
+
+pub fn remove(o: &Orphan) -> Result<(), OpError> {
+    match o {
+        Orphan::Holder(pid) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            Ok(())
+        }
+        Orphan::Table(t) => {
+            let nft = crate::net::nft::find_nft()?;
+            let ok = std::process::Command::new(nft)
+                .args(["delete", "table", "inet", t])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                Ok(())
+            } else {
+                Err(OpError::new(format!("nft could not delete table inet {t}")))
+            }
+        }
+        Orphan::Link(name) => {
+            let mut sock = crate::net::netlink::RouteSocket::open()?;
+            if let Some(info) = crate::net::links::get(&mut sock, name)
+                .map_err(|e| e.into_op("cannot look up link"))?
+            {
+                crate::net::links::delete(&mut sock, info.index)
+                    .map_err(|e| e.into_op(&format!("cannot delete {name}")))?;
+            }
+            Ok(())
+        }
+        Orphan::Overlay(m) => nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| OpError::os(e, format!("umount {m}"))),
+    }
+}
