@@ -653,6 +653,12 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
     match end {
         _ if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
         nsr::repl::ReplEnd::Quit => ExitCode::SUCCESS,
+        nsr::repl::ReplEnd::Kept(name) => {
+            report::err(&format!(
+                "nsr: environment {name} is kept: nsr enter {name}, nsr down {name}\n"
+            ));
+            ExitCode::SUCCESS
+        }
         nsr::repl::ReplEnd::Exit(code) => ExitCode::from(code.clamp(0, 255) as u8),
     }
 }

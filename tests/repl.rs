@@ -245,3 +245,27 @@ fn undo_takes_back_one_network_statement_at_a_time() {
     p.exp_eof().unwrap();
     before.assert_unchanged("after undoing a network step by step");
 }
+
+#[test]
+fn keep_hands_the_session_over_to_an_environment() {
+    let _g = serial();
+    let s = Scratch::new("replkeep");
+    let before = HostState::take();
+    let mut p = repl(&s, &[]);
+    stmt(&mut p, "let b = unshare([\"uts\", \"mount\"]); b.hostname(\"from-repl\"); print(\"re\" + \"ady\");", "ready");
+    line(&mut p, ":keep");
+    p.exp_string("is kept").unwrap();
+    p.exp_eof().unwrap();
+    let ls = nsr(&["ls"]);
+    let name = ls
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("repl-") && l.contains("kept"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the kept REPL environment")
+        .to_string();
+    let r = nsr(&["enter", &name, "--", "hostname"]);
+    assert_eq!(r.stdout.trim(), "from-repl");
+    nsr(&["down", &name]).expect_code(0);
+    before.assert_unchanged("after a kept REPL session taken down");
+}

@@ -30,6 +30,10 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
         "FILE  write the statements that succeeded as a recipe",
     ),
     (":load", "FILE  run a recipe into the session"),
+    (
+        ":keep",
+        "leave, keeping everything as an environment (nsr enter / nsr down NAME)",
+    ),
     (":quit", "undo everything and leave (also Ctrl-D)"),
 ];
 

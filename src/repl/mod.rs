@@ -49,6 +49,8 @@ pub struct Repl {
 pub enum ReplEnd {
     Quit,
     Exit(i32),
+    /// `:keep`: what the session made stays, as a kept environment of this name.
+    Kept(String),
 }
 
 fn history_path() -> Option<PathBuf> {
@@ -149,6 +151,9 @@ impl Repl {
                 break end;
             }
         };
+        if let ReplEnd::Kept(_) = end {
+            return (end, Vec::new());
+        }
         (end, self.finish())
     }
 
@@ -277,6 +282,19 @@ impl Repl {
             .unwrap_or((command, ""));
         match word {
             "q" | "quit" | "exit" => return Some(ReplEnd::Quit),
+            "keep" => {
+                let name = self.session.borrow().env_name().unwrap_or_default();
+                return match self.session.borrow_mut().keep() {
+                    Ok(()) => Some(ReplEnd::Kept(name)),
+                    Err(e) => {
+                        report::err(&format!(
+                            "nsr: cannot keep the environment: {}\n",
+                            e.message
+                        ));
+                        None
+                    }
+                };
+            }
             "h" | "help" => self.help(arg, helper),
             // The statements after the undone one go too (from the saved recipe): they may
             // use what it made.
