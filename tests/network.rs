@@ -175,6 +175,9 @@ box.run("sleep 30");
     r.expect_code(130);
     assert_has_all(&r.stderr, &["SIGINT", "undid netns"]);
     before.assert_unchanged("after SIGINT");
+    // It rolled back itself: no environment is left for `nsr down`.
+    let ls = nsr(&["ls"]);
+    assert!(ls.stdout.contains("no environments"), "{}", ls.stdout);
 }
 
 /// Sets up a sandbox network, says "ready", waits for the gate file, then pings again.
