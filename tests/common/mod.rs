@@ -25,6 +25,9 @@ pub fn serial() -> MutexGuard<'static, ()> {
         // Environments (nsr's journals on disk) of the tests' runs go to a directory of
         // their own, swept with the rest; tests of environments set their own.
         let state = std::env::temp_dir().join(format!("{}-state", prefix()));
+        // Shared by root's runs and the rootless tests' (as nobody), like /tmp.
+        let _ = std::fs::create_dir_all(&state);
+        let _ = std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777));
         std::env::set_var("NSR_STATE_DIR", &state);
     });
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
