@@ -206,8 +206,12 @@ impl EnvJournal {
 
 /// Removes the base directory (and /run/nsr) when empty: a host looks as before nsr ran.
 pub fn remove_empty_base() {
+    // A directory named by NSR_STATE_DIR belongs to whoever set it.
+    if std::env::var_os("NSR_STATE_DIR").is_some() {
+        return;
+    }
     let base = base_dir();
-    if std::fs::remove_dir(&base).is_ok() && std::env::var_os("NSR_STATE_DIR").is_none() {
+    if std::fs::remove_dir(&base).is_ok() {
         if let Some(parent) = base.parent() {
             let _ = std::fs::remove_dir(parent);
         }
