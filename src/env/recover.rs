@@ -175,22 +175,13 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
                 .with_hint("nsr ls lists them"),
         );
     }
-    let _lock = if dir.join("lock").exists() {
-        match store::try_lock(&dir)? {
-            Some(l) => Some(l),
-            None => {
-                let pid = store::read_meta(&dir).map(|m| m.pid).unwrap_or(0);
-                return Err(OpError::os(
-                    Errno::EBUSY,
-                    format!("environment '{name}' is in use (nsr pid {pid})"),
-                )
-                .with_hint(
-                    "it undoes what it made when it ends; stop it with Ctrl-C or kill -TERM",
-                ));
-            }
-        }
-    } else {
-        None
+    let Some(_lock) = store::try_lock(&dir)? else {
+        let pid = store::read_meta(&dir).map(|m| m.pid).unwrap_or(0);
+        return Err(OpError::os(
+            Errno::EBUSY,
+            format!("environment '{name}' is in use (nsr pid {pid})"),
+        )
+        .with_hint("it undoes what it made when it ends; stop it with Ctrl-C or kill -TERM"));
     };
     let meta = store::read_meta(&dir);
     let started = meta.as_ref().map(|m| m.started).unwrap_or(0);
@@ -229,6 +220,7 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
             Record::Nothing { seq } => {
                 finished.insert(seq);
             }
+            Record::Meta(_) | Record::Kept => {}
             Record::Undone { seq } => {
                 undone.insert(seq);
             }
@@ -268,7 +260,6 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
     let failed = reports.iter().any(|r| r.failed());
     if !failed {
         let _ = std::fs::remove_dir_all(&dir);
-        store::remove_empty_base();
     } else if let Ok(mut f) = std::fs::OpenOptions::new()
         .append(true)
         .open(dir.join("journal.jsonl"))
@@ -322,7 +313,7 @@ pub fn list() -> Vec<EnvInfo> {
         }
         let name = e.file_name().to_string_lossy().into_owned();
         let meta = store::read_meta(&dir);
-        let running = dir.join("lock").exists() && store::try_lock(&dir).ok().flatten().is_none();
+        let running = store::try_lock(&dir).ok().flatten().is_none();
         let (records, _) = store::read_records(&dir);
         let mut live: BTreeMap<u64, Undo> = BTreeMap::new();
         for r in records {

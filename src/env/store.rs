@@ -1,5 +1,6 @@
 //! An environment on disk: a directory per run under /run/nsr/envs (or the user's
-//! runtime directory) holding `meta.json` and `journal.jsonl`, an append-only log written
+//! runtime directory) holding `journal.jsonl`, an append-only log (its first line says
+//! what the environment is) written
 //! before each action is taken and after it, so that `nsr down` can undo what a run made
 //! even after `kill -9`. The running nsr holds an exclusive lock on the directory.
 
@@ -16,6 +17,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Record {
+    /// The first line: what the environment is.
+    Meta(Meta),
+    /// The run ended and kept what it made (`nsr run --keep`, the REPL's `:keep`).
+    Kept,
     /// About to do `what`; `probe`, when set, takes back a half-finished action.
     Intent {
         seq: u64,
@@ -101,10 +106,10 @@ pub struct EnvJournal {
     _lock: Flock<File>,
 }
 
-/// Tries to lock an environment's directory; None when another process holds it.
+/// Tries to lock an environment's directory (the lock is on the directory itself);
+/// None when another process holds it.
 pub fn try_lock(dir: &Path) -> Result<Option<Flock<File>>, OpError> {
-    let f = File::open(dir.join("lock"))
-        .map_err(|e| io(e, format!("cannot open {}/lock", dir.display())))?;
+    let f = File::open(dir).map_err(|e| io(e, format!("cannot open {}", dir.display())))?;
     match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
         Ok(l) => Ok(Some(l)),
         Err((_, Errno::EWOULDBLOCK)) => Ok(None),
@@ -118,19 +123,15 @@ impl EnvJournal {
         check_name(name)?;
         let base = base_dir();
         let dir = base.join(name);
-        // Another run may remove an empty base directory between the two steps: retry.
-        let mut made = Err(std::io::Error::from(std::io::ErrorKind::NotFound));
-        for _ in 0..5 {
+        let mut made = std::fs::create_dir(&dir);
+        if matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
             std::fs::create_dir_all(&base)
                 .map_err(|e| io(e, format!("cannot create {}", base.display())))?;
             made = std::fs::create_dir(&dir);
-            if !matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-                break;
-            }
         }
         if let Err(e) = made {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                let live = dir.join("lock").exists() && try_lock(&dir).ok().flatten().is_none();
+                let live = try_lock(&dir).ok().flatten().is_none();
                 let pid = read_meta(&dir).map(|m| m.pid).unwrap_or(0);
                 return Err(if live {
                     OpError::os(
@@ -148,10 +149,16 @@ impl EnvJournal {
             }
             return Err(io(e, format!("cannot create {}", dir.display())));
         }
-        let lock_file =
-            File::create(dir.join("lock")).map_err(|e| io(e, "cannot create the lock".into()))?;
-        let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock)
-            .map_err(|(_, e)| OpError::os(e, "cannot lock the environment"))?;
+        // `nsr ls` may hold the lock for an instant while it looks: try a few times.
+        let mut lock = None;
+        for _ in 0..100 {
+            lock = try_lock(&dir)?;
+            if lock.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let lock = lock.ok_or_else(|| OpError::new("cannot lock the new environment"))?;
         let meta = Meta {
             name: name.to_string(),
             recipe: recipe.to_string(),
@@ -159,21 +166,18 @@ impl EnvJournal {
             started: now(),
             kept: false,
         };
-        std::fs::write(
-            dir.join("meta.json"),
-            serde_json::to_vec(&meta).unwrap_or_default(),
-        )
-        .map_err(|e| io(e, "cannot write meta.json".into()))?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("journal.jsonl"))
             .map_err(|e| io(e, "cannot open journal.jsonl".into()))?;
-        Ok(EnvJournal {
+        let mut env = EnvJournal {
             dir,
             file,
             _lock: lock,
-        })
+        };
+        env.write(&Record::Meta(meta));
+        Ok(env)
     }
 
     /// Appends one record. A write to the file survives the process being killed; it
@@ -186,40 +190,29 @@ impl EnvJournal {
     }
 
     /// The run ended and kept what it made: the environment stays (unlocked).
-    pub fn mark_kept(self) {
-        if let Some(mut meta) = read_meta(&self.dir) {
-            meta.kept = true;
-            let _ = std::fs::write(
-                self.dir.join("meta.json"),
-                serde_json::to_vec(&meta).unwrap_or_default(),
-            );
-        }
+    pub fn mark_kept(mut self) {
+        self.write(&Record::Kept);
     }
 
-    /// The run ended with everything undone: the environment goes, and the base
-    /// directories too when no other environment is left in them.
+    /// The run ended with everything undone: the environment goes. (The base
+    /// directory stays, as /run/netns does: making and removing it on every run cost
+    /// a noticeable part of a short recipe's time on a disk-backed /run.)
     pub fn remove(self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        remove_empty_base();
+        let _ = std::fs::remove_file(self.dir.join("journal.jsonl"));
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 
-/// Removes the base directory (and /run/nsr) when empty: a host looks as before nsr ran.
-pub fn remove_empty_base() {
-    // A directory named by NSR_STATE_DIR belongs to whoever set it.
-    if std::env::var_os("NSR_STATE_DIR").is_some() {
-        return;
-    }
-    let base = base_dir();
-    if std::fs::remove_dir(&base).is_ok() {
-        if let Some(parent) = base.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
-    }
-}
-
+/// The environment's description, from its journal's first line (and whether a later
+/// record says it was kept).
 pub fn read_meta(dir: &Path) -> Option<Meta> {
-    serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()
+    let (records, _) = read_records(dir);
+    let mut meta = records.iter().find_map(|r| match r {
+        Record::Meta(m) => Some(m.clone()),
+        _ => None,
+    })?;
+    meta.kept = records.iter().any(|r| matches!(r, Record::Kept));
+    Some(meta)
 }
 
 /// The records of a journal; an unreadable line (a crash mid-write, a corrupt file) is
