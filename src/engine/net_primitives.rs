@@ -386,7 +386,6 @@ fn register_ns_methods<T: NetTarget>(
     docs: &mut Vec<PrimitiveDoc>,
     session: &Shared,
 ) {
-    let s = session.clone();
     reg(
         docs,
         "link",
@@ -397,7 +396,6 @@ fn register_ns_methods<T: NetTarget>(
         engine,
         move |ctx: NativeCallContext, t: &mut T, name: &str| -> R<Link> {
             let call = Call::new(&ctx, "link", &[name.into()]);
-            let _ = &s;
             ifname(&call, name)?;
             Ok(Link {
                 name: name.into(),
@@ -741,7 +739,6 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             bridge(&s, &call, NsRef::Host, name)
         },
     );
-    let s = session.clone();
     reg(
         docs,
         "link",
@@ -752,7 +749,6 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
         engine,
         move |ctx: NativeCallContext, name: &str| -> R<Link> {
             let call = Call::new(&ctx, "link", &[name.into()]);
-            let _ = &s;
             ifname(&call, name)?;
             Ok(Link {
                 name: name.into(),
