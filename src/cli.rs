@@ -221,11 +221,7 @@ fn cache(action: CacheAction) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = format!("nsr: cache: {}", e.message);
-            if let Some(n) = e.errno_text() {
-                msg.push_str(&format!(": {n}"));
-            }
-            report::err(&format!("{msg}\n"));
+            report::err(&report::op_error_line("cache", &e));
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
@@ -315,14 +311,7 @@ fn enter(name: &str, sandbox: Option<&str>, command: Vec<String>) -> ExitCode {
     match nsr::env::enter::enter(name, sandbox, &command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            let mut msg = format!("nsr: enter {name}: {}", e.message);
-            if let Some(n) = e.errno_text() {
-                msg.push_str(&format!(": {n}"));
-            }
-            if let Some(h) = &e.hint {
-                msg.push_str(&format!(" ({h})"));
-            }
-            report::err(&format!("{msg}\n"));
+            report::err(&report::op_error_line(&format!("enter {name}"), &e));
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
@@ -428,14 +417,7 @@ fn down(names: Vec<String>, all: bool, verbose: bool) -> ExitCode {
                 }
             }
             Err(e) => {
-                let mut msg = format!("nsr: down {name}: {}", e.message);
-                if let Some(n) = e.errno_text() {
-                    msg.push_str(&format!(": {n}"));
-                }
-                if let Some(h) = &e.hint {
-                    msg.push_str(&format!(" ({h})"));
-                }
-                report::err(&format!("{msg}\n"));
+                report::err(&report::op_error_line(&format!("down {name}"), &e));
                 code = ExitCode::from(EXIT_RECIPE_ERROR);
             }
         }
@@ -573,11 +555,8 @@ fn run(
     match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
         Ok(env) => *recipe.env.borrow_mut() = Some(env),
         Err(e) => {
-            let mut msg = e.message.clone();
-            if let Some(h) = &e.hint {
-                msg.push_str(&format!(" ({h})"));
-            }
-            return usage(msg);
+            report::err(&report::op_error_line("run", &e));
+            return ExitCode::from(EXIT_USAGE);
         }
     }
     let signals = match Signals::install() {
@@ -645,7 +624,10 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
     );
     match nsr::env::store::EnvJournal::create(&format!("repl-{}", std::process::id()), "nsr repl") {
         Ok(env) => session.set_env(env),
-        Err(e) => return usage(e.message),
+        Err(e) => {
+            report::err(&report::op_error_line("repl", &e));
+            return ExitCode::from(EXIT_USAGE);
+        }
     }
     let (end, undone) = session.run(file);
     report::err(&report::render_undo(&undone, !undone.is_empty(), verbose));

@@ -3,9 +3,9 @@
 //! prints it; the TextMate grammar (VS Code) and the Vim syntax file under editors/ are
 //! generated from it, and a test fails when they are stale.
 
+use crate::engine::build_engine;
 use crate::engine::limits::Limits;
 use crate::engine::modules::{fn_docs, STDLIB};
-use crate::engine::{build_engine, PrimitiveDoc};
 use crate::ops::recording::RecordingBackend;
 use crate::session::Session;
 use crate::signals::Signals;
@@ -50,13 +50,6 @@ pub struct Metadata {
     pub keywords: Vec<String>,
 }
 
-fn is_method(d: &PrimitiveDoc) -> bool {
-    d.params.first().is_some_and(|p| {
-        let ty = p.split(':').nth(1).unwrap_or("");
-        ["Sandbox", "Netns", "Link"].iter().any(|t| ty.contains(t))
-    })
-}
-
 /// The engine's primitives and the standard library, as editors see them.
 pub fn metadata() -> Metadata {
     let session = Rc::new(RefCell::new(Session::new(Box::new(
@@ -69,7 +62,7 @@ pub fn metadata() -> Metadata {
             name: d.name.to_string(),
             params: d.params.iter().map(|p| p.to_string()).collect(),
             doc: d.doc.to_string(),
-            method: is_method(d),
+            method: d.is_method(),
         })
         .collect();
     let modules = STDLIB

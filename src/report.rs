@@ -91,6 +91,20 @@ pub fn err(text: &str) {
     let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
+/// One line for an error of a command other than a recipe run (`nsr down`, `enter`,
+/// `cache`): `nsr: WHAT: MESSAGE: ERRNO (description) (hint)`.
+pub fn op_error_line(what: &str, e: &crate::ops::OpError) -> String {
+    let mut line = format!("nsr: {what}: {}", e.message);
+    if let Some(n) = e.errno_text() {
+        line.push_str(&format!(": {n}"));
+    }
+    if let Some(h) = &e.hint {
+        line.push_str(&format!(" ({h})"));
+    }
+    line.push('\n');
+    line
+}
+
 /// A warning about an operation that succeeded: `nsr: warning: FILE:LINE:COL: TEXT`.
 pub fn render_warning(origin: &Origin, text: &str) -> String {
     format!("nsr: warning: {origin}: {text}\n")

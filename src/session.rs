@@ -196,7 +196,7 @@ fn probe(op: &Op) -> Option<crate::ops::Undo> {
             }))
         }
         Op::Rootfs(RootfsOp::FromTar { dir, .. } | RootfsOp::FromImage { dir, .. }) => {
-            let abs = std::env::current_dir().ok()?.join(dir);
+            let abs = crate::rootfs::kernel::from_cwd(dir);
             Some(crate::ops::Undo::Rootfs(RootfsUndo::RemoveTree {
                 dir: abs.display().to_string(),
                 keep_dir: false,

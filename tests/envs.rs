@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -40,17 +39,7 @@ let b = bridge(p + "kb"); n = wait_here(hold, n, k, args.gate);
 const STEPS: usize = 13;
 
 fn start(args: &[String]) -> (std::process::Child, String) {
-    let mut child = Command::new(NSR)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line, _) = start_nsr(args);
     (child, line)
 }
 
@@ -281,6 +270,12 @@ fn a_kept_environment_is_entered_and_taken_down() {
     let r = nsr(&["enter", &name]);
     r.expect_code(1);
     assert_has_all(&r.stderr, &["there is no environment"]);
+    let r = nsr(&["down", &name]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["there is no environment", "ENOENT", "nsr ls"]);
+    let r = nsr(&["run", "--name", "no/such name", &file]);
+    r.expect_code(2);
+    assert_has_all(&r.stderr, &["is not an environment name"]);
 }
 
 #[test]

@@ -6,8 +6,7 @@ mod common;
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const TUTORIAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-network.nsr");
@@ -158,17 +157,7 @@ box.run("sleep 30");
     );
     let before = HostState::take();
     let p = format!("p={}", short_prefix());
-    let mut child = Command::new(NSR)
-        .args(["run", &file, &p])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line, _) = start_nsr(&["run", &file, &p]);
     assert_eq!(line.trim(), "ready");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
@@ -202,22 +191,13 @@ fn runs_side_by_side_do_not_interfere_and_a_name_clash_fails_cleanly() {
     let gate = s.path("gate");
     let before = HostState::take();
     let start = |prefix: &str, net: &str| {
-        let mut child = Command::new(NSR)
-            .args([
-                "run",
-                &file,
-                &format!("p={prefix}"),
-                &format!("net={net}"),
-                &format!("gate={gate}"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
+        let (child, line, out) = start_nsr(&[
+            "run".to_string(),
+            file.clone(),
+            format!("p={prefix}"),
+            format!("net={net}"),
+            format!("gate={gate}"),
+        ]);
         assert_eq!(line.trim(), "ready");
         (child, out)
     };

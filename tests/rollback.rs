@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::BufReader;
+
 use std::time::{Duration, Instant};
 
 /// Uses every primitive; `gate` throws after step `k`. The comment on each line is the
@@ -83,18 +83,9 @@ fn start_blocking(
     file: &str,
     params: &[String],
 ) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(NSR)
-        .arg("run")
-        .arg(file)
-        .args(params)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let mut args = vec!["run".to_string(), file.to_string()];
+    args.extend_from_slice(params);
+    let (child, line, out) = start_nsr(&args);
     assert_eq!(line.trim(), "ready");
     (child, out)
 }

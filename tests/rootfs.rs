@@ -1018,3 +1018,31 @@ print("inside: " + box.run("ls -ln /etc/motd /bin/busybox | awk '{print $3\":\"$
     );
     before.assert_unchanged("after a mapped extraction");
 }
+
+#[test]
+fn make_dir_makes_only_what_is_missing_and_refuses_dot_dot() {
+    let _g = serial();
+    let s = Scratch::new("makedir");
+    let file = s.write("f", "a file");
+    let r = run_recipe(
+        &s,
+        "m.nsr",
+        "let d = make_dir(args.base + \"/x/y\");\nlet h = unshare([\"uts\"]);\nprint(h.run(\"ls -d \" + d).stdout);\n",
+        &[&format!("base={}", s.dir.display())],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.trim().ends_with("/x/y"), "{}", r.stdout);
+    assert!(!s.dir.join("x").exists(), "undo removes what make_dir made");
+    let r = run_recipe(
+        &s,
+        "b.nsr",
+        "make_dir(args.d);\n",
+        &[&format!("d={}/a/../b", s.dir.display())],
+    );
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["b.nsr:1:1", "has '..' in it"]);
+    let r = run_recipe(&s, "c.nsr", "make_dir(args.d);\n", &[&format!("d={file}")]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["exists and is not a directory", "ENOTDIR"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
+}

@@ -460,6 +460,9 @@ box.links();
                 "needs to",
             ),
             (r#"masquerade("10.0.0.0/8", "a b");"#, "whitespace"),
+            (r#"cidr_host("10.0.0.0/30", 4);"#, "has no address number 4"),
+            (r#"ip_of("10.0.0.1");"#, "CIDR"),
+            (r#"make_dir("");"#, "not named"),
         ] {
             let out = run_recorded(src, None);
             if want.is_empty() {

@@ -682,7 +682,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             let call = Call::new(&ctx, "netns", &[name.into()]);
             check_netns_name(name).map_err(|e| call.bad(e))?;
             net(&s, &call, NetOp::NetnsAdd { name: name.into() })?;
-            Ok(Netns { name: name.into(), created: true })
+            Ok(Netns { name: name.into() })
         });
     let s = session.clone();
     reg(docs, "netns_open", &["name: String"], "/// An existing named network namespace (made by `ip netns add`), to work in; nsr never deletes it.")
@@ -690,7 +690,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             let call = Call::new(&ctx, "netns_open", &[name.into()]);
             check_netns_name(name).map_err(|e| call.bad(e))?;
             net(&s, &call, NetOp::NetnsOpen { name: name.into() })?;
-            Ok(Netns { name: name.into(), created: false })
+            Ok(Netns { name: name.into() })
         });
     let s = session.clone();
     reg(

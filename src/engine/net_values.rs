@@ -7,8 +7,6 @@ use rhai::Engine;
 #[derive(Debug, Clone)]
 pub struct Netns {
     pub name: String,
-    /// Created by this run (and so deleted by its rollback), or only opened.
-    pub created: bool,
 }
 
 impl Netns {

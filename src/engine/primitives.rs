@@ -96,6 +96,16 @@ pub struct PrimitiveDoc {
     pub doc: &'static str,
 }
 
+impl PrimitiveDoc {
+    /// Called on a value (`box.mount(...)`): its receiver is a sandbox, netns or link.
+    pub fn is_method(&self) -> bool {
+        self.params.first().is_some_and(|p| {
+            let ty = p.split(':').nth(1).unwrap_or("");
+            ["Sandbox", "Netns", "Link"].iter().any(|t| ty.contains(t))
+        })
+    }
+}
+
 pub(super) fn reg(
     docs: &mut Vec<PrimitiveDoc>,
     name: &'static str,

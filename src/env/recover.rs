@@ -260,18 +260,13 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
     let failed = reports.iter().any(|r| r.failed());
     if !failed {
         let _ = std::fs::remove_dir_all(&dir);
-    } else if let Ok(mut f) = std::fs::OpenOptions::new()
-        .append(true)
-        .open(dir.join("journal.jsonl"))
-    {
-        use std::io::Write;
-        for r in reports.iter().filter(|r| !r.failed() && r.entry.seq > 0) {
-            let _ = writeln!(
-                f,
-                "{}",
-                serde_json::to_string(&Record::Undone { seq: r.entry.seq }).unwrap_or_default()
-            );
-        }
+    } else {
+        let done: Vec<Record> = reports
+            .iter()
+            .filter(|r| !r.failed() && r.entry.seq > 0)
+            .map(|r| Record::Undone { seq: r.entry.seq })
+            .collect();
+        store::append(&dir, &done);
     }
     Ok(DownReport {
         name: name.to_string(),

@@ -183,10 +183,7 @@ impl EnvJournal {
     /// Appends one record. A write to the file survives the process being killed; it
     /// is written before the action it announces.
     pub fn write(&mut self, r: &Record) {
-        if let Ok(mut line) = serde_json::to_vec(r) {
-            line.push(b'\n');
-            let _ = self.file.write_all(&line);
-        }
+        write_record(&mut self.file, r);
     }
 
     /// The run ended and kept what it made: the environment stays (unlocked).
@@ -200,6 +197,25 @@ impl EnvJournal {
     pub fn remove(self) {
         let _ = std::fs::remove_file(self.dir.join("journal.jsonl"));
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn write_record(file: &mut File, r: &Record) {
+    if let Ok(mut line) = serde_json::to_vec(r) {
+        line.push(b'\n');
+        let _ = file.write_all(&line);
+    }
+}
+
+/// Appends records to an environment's journal from another process (`nsr down`).
+pub fn append(dir: &Path, records: &[Record]) {
+    if let Ok(mut f) = OpenOptions::new()
+        .append(true)
+        .open(dir.join("journal.jsonl"))
+    {
+        for r in records {
+            write_record(&mut f, r);
+        }
     }
 }
 

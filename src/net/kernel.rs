@@ -59,6 +59,8 @@ pub struct NetKernel {
     await_gone: Vec<(Ino, String)>,
     warned_drop: HashSet<Ino>,
     warnings: Vec<String>,
+    /// nsr's own network namespace, once looked up.
+    host: Option<Ino>,
 }
 
 const HOST_NS: &str = "/proc/self/ns/net";
@@ -76,8 +78,8 @@ impl NetKernel {
     /// A sandbox with a network namespace of its own: its links go with it.
     pub fn adopt_sandbox(&mut self, id: SandboxId, pid: i32) {
         let path = format!("/proc/{pid}/ns/net");
-        if let (Ok(ino), Ok(host)) = (netns::identity(&path), netns::identity(HOST_NS)) {
-            if ino != host {
+        if let Ok(ino) = netns::identity(&path) {
+            if !self.is_host(ino) {
                 self.owned.insert(ino);
                 self.sandbox_netns.insert(id, ino);
             }
@@ -179,11 +181,12 @@ impl NetKernel {
 
     fn socket(&mut self, ino: Ino) -> Result<&mut RouteSocket, OpError> {
         if !self.sockets.contains_key(&ino) {
+            let host = self.is_host(ino);
             let fd = self
                 .fds
                 .get(&ino)
                 .ok_or_else(|| OpError::new("the network namespace is gone"))?;
-            let s = if netns::identity(HOST_NS).ok() == Some(ino) {
+            let s = if host {
                 RouteSocket::open()?
             } else {
                 netns::socket_in(fd)?
@@ -200,6 +203,18 @@ impl NetKernel {
         self.tables.remove(&ino);
     }
 
+    fn is_host(&mut self, ino: Ino) -> bool {
+        if self.host.is_none() {
+            self.host = netns::identity(HOST_NS).ok();
+        }
+        self.host == Some(ino)
+    }
+
+    /// The link of that name in the namespace, if there is one.
+    fn lookup(&mut self, ino: Ino, name: &str) -> Result<Option<LinkInfo>, OpError> {
+        links::get(self.socket(ino)?, name).map_err(nl(format!("cannot look up link {name}")))
+    }
+
     fn created_link(&self, ino: Ino, name: &str) -> bool {
         self.links
             .iter()
@@ -207,15 +222,13 @@ impl NetKernel {
     }
 
     fn link(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Result<LinkInfo, OpError> {
-        links::get(self.socket(ino)?, name)
-            .map_err(nl(format!("cannot look up link {name}")))?
-            .ok_or_else(|| {
-                OpError::os(
-                    Errno::ENODEV,
-                    format!("there is no link named '{name}' in {ns}"),
-                )
-                .with_hint(format!("links() lists what {ns} has"))
-            })
+        self.lookup(ino, name)?.ok_or_else(|| {
+            OpError::os(
+                Errno::ENODEV,
+                format!("there is no link named '{name}' in {ns}"),
+            )
+            .with_hint(format!("links() lists what {ns} has"))
+        })
     }
 
     /// nsr changes only links it created, or any link inside a namespace it created.
@@ -231,10 +244,7 @@ impl NetKernel {
     }
 
     fn refuse_existing(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Result<(), OpError> {
-        if links::get(self.socket(ino)?, name)
-            .map_err(nl(format!("cannot look up link {name}")))?
-            .is_some()
-        {
+        if self.lookup(ino, name)?.is_some() {
             return Err(OpError::os(
                 Errno::EEXIST,
                 format!("a link named '{name}' already exists in {ns}"),
@@ -483,7 +493,7 @@ impl NetKernel {
 
     /// Tags a link made in the host's namespace as nsr's (`nsr gc` finds untracked ones).
     fn tag_host_link(&mut self, ino: Ino, name: &str) {
-        if netns::identity(HOST_NS).ok() == Some(ino) {
+        if self.is_host(ino) {
             if let Ok(sock) = self.socket(ino) {
                 let _ = links::set_alias(sock, name, &format!("nsr:{}", std::process::id()));
             }
@@ -734,11 +744,8 @@ impl NetKernel {
                     if !self.fds.contains_key(&ino) {
                         continue;
                     }
-                    let sock = self.socket(ino)?;
-                    if let Some(info) =
-                        links::get(sock, &name).map_err(nl("cannot look up link"))?
-                    {
-                        match links::delete(sock, info.index) {
+                    if let Some(info) = self.lookup(ino, &name)? {
+                        match links::delete(self.socket(ino)?, info.index) {
                             Ok(()) => return Ok(UndoOutcome::Done),
                             Err(e) if e.errno == Errno::ENODEV => {}
                             Err(e) => return Err(e.into_op(&format!("cannot delete link {name}"))),
@@ -754,9 +761,7 @@ impl NetKernel {
                 if whole && (self.owned.contains(&ino) || self.created_link(ino, name)) {
                     return Ok(UndoOutcome::Released);
                 }
-                let Some(info) =
-                    links::get(self.socket(ino)?, name).map_err(nl("cannot look up link"))?
-                else {
+                let Some(info) = self.lookup(ino, name)? else {
                     return Ok(UndoOutcome::AlreadyGone);
                 };
                 let change = match old {
@@ -764,12 +769,10 @@ impl NetKernel {
                     LinkSetting::Down => LinkChange::Down,
                     LinkSetting::Mtu(m) => LinkChange::Mtu(*m),
                     LinkSetting::NoMaster => LinkChange::Master(None),
-                    LinkSetting::Master(b) => {
-                        match links::get(self.socket(ino)?, b).map_err(nl("cannot look up link"))? {
-                            Some(br) => LinkChange::Master(Some(br.index)),
-                            None => LinkChange::Master(None),
-                        }
-                    }
+                    LinkSetting::Master(b) => match self.lookup(ino, b)? {
+                        Some(br) => LinkChange::Master(Some(br.index)),
+                        None => LinkChange::Master(None),
+                    },
                 };
                 links::set(self.socket(ino)?, info.index, change)
                     .map_err(nl(format!("cannot restore {name}")))?;
@@ -787,9 +790,7 @@ impl NetKernel {
                 if whole && self.owned.contains(&tino) {
                     return Ok(UndoOutcome::Released);
                 }
-                let Some(info) =
-                    links::get(self.socket(tino)?, name).map_err(nl("cannot look up link"))?
-                else {
+                let Some(info) = self.lookup(tino, name)? else {
                     return Ok(UndoOutcome::AlreadyGone);
                 };
                 let fd = self.fds[&fino].as_raw_fd();
@@ -811,9 +812,7 @@ impl NetKernel {
                 if whole && (self.owned.contains(&ino) || self.created_link(ino, dev)) {
                     return Ok(UndoOutcome::Released);
                 }
-                let Some(info) =
-                    links::get(self.socket(ino)?, dev).map_err(nl("cannot look up link"))?
-                else {
+                let Some(info) = self.lookup(ino, dev)? else {
                     return Ok(UndoOutcome::AlreadyGone);
                 };
                 match addrs::delete(self.socket(ino)?, info.index, cidr) {
@@ -830,9 +829,7 @@ impl NetKernel {
                     return Ok(UndoOutcome::Released);
                 }
                 let oif = match &route.dev {
-                    Some(dev) => match links::get(self.socket(ino)?, dev)
-                        .map_err(nl("cannot look up link"))?
-                    {
+                    Some(dev) => match self.lookup(ino, dev)? {
                         Some(l) => Some(l.index),
                         None => return Ok(UndoOutcome::AlreadyGone),
                     },

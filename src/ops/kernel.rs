@@ -327,16 +327,7 @@ impl Backend for KernelBackend {
 /// working directory may differ; no progress line from the holder.
 fn in_sandbox_paths(op: &crate::rootfs::ops::RootfsOp) -> crate::rootfs::ops::RootfsOp {
     use crate::rootfs::ops::RootfsOp;
-    let abs = |p: &str| -> String {
-        let path = std::path::Path::new(p);
-        if path.is_absolute() {
-            p.to_string()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(path).display().to_string())
-                .unwrap_or_else(|_| p.to_string())
-        }
-    };
+    let abs = |p: &str| crate::rootfs::kernel::from_cwd(p).display().to_string();
     match op.clone() {
         RootfsOp::FromTar {
             archive,

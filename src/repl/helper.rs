@@ -2,6 +2,7 @@
 //! library functions, variables and methods; a primitive's signature as a hint while
 //! typing; syntax colours; and when input is unfinished (an open brace, string or call).
 
+use crate::editors::{CONTROL_KEYWORDS, OTHER_KEYWORDS};
 use crate::engine::PrimitiveDoc;
 use rhai::{Engine, ParseErrorType};
 use rustyline::completion::{Completer, Pair};
@@ -37,11 +38,14 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
     (":quit", "undo everything and leave (also Ctrl-D)"),
 ];
 
-const KEYWORDS: &[&str] = &[
-    "let", "const", "fn", "if", "else", "for", "in", "while", "loop", "do", "until", "break",
-    "continue", "return", "throw", "try", "catch", "import", "export", "as", "true", "false",
-    "switch", "private", "this",
-];
+/// Rhai's keywords, as the editors' files list them, and the literals.
+fn keywords() -> impl Iterator<Item = &'static str> {
+    CONTROL_KEYWORDS
+        .iter()
+        .chain(OTHER_KEYWORDS)
+        .chain(&["true", "false", "this"])
+        .copied()
+}
 
 /// Value properties a recipe reads with `.`, beside the methods.
 const PROPERTIES: &[&str] = &[
@@ -70,13 +74,6 @@ impl ReplHelper {
         }
     }
 
-    fn is_method(d: &PrimitiveDoc) -> bool {
-        d.params.first().is_some_and(|p| {
-            let ty = p.split(':').nth(1).unwrap_or("").trim();
-            ["Sandbox", "Netns", "Link"].iter().any(|t| ty.contains(t))
-        })
-    }
-
     fn candidates(&self, word: &str, after_dot: bool, line: &str) -> Vec<String> {
         let mut out = BTreeSet::new();
         if line.trim_start().starts_with(':') && !line.contains(' ') {
@@ -84,20 +81,20 @@ impl ReplHelper {
                 out.insert(m.to_string());
             }
         } else if after_dot {
-            for d in self.docs.iter().filter(|d| Self::is_method(d)) {
+            for d in self.docs.iter().filter(|d| d.is_method()) {
                 out.insert(d.name.to_string());
             }
             for p in PROPERTIES {
                 out.insert(p.to_string());
             }
         } else {
-            for d in self.docs.iter().filter(|d| !Self::is_method(d)) {
+            for d in self.docs.iter().filter(|d| !d.is_method()) {
                 out.insert(d.name.to_string());
             }
             for s in &self.stdlib {
                 out.insert(s.clone());
             }
-            for k in KEYWORDS {
+            for k in keywords() {
                 out.insert(k.to_string());
             }
             for v in self.variables.borrow().iter() {
@@ -161,7 +158,7 @@ impl Hinter for ReplHelper {
         let sigs: Vec<String> = self
             .signatures(name)
             .into_iter()
-            .filter(|d| Self::is_method(d) == method)
+            .filter(|d| d.is_method() == method)
             .map(|d| {
                 let params = if method { &d.params[1..] } else { d.params };
                 params.join(", ")
@@ -222,7 +219,7 @@ impl Highlighter for ReplHelper {
                     j += 1;
                 }
                 let w: String = chars[i..j].iter().collect();
-                if KEYWORDS.contains(&w.as_str()) {
+                if keywords().any(|k| k == w) {
                     out.push_str(&format!("\x1b[1;34m{w}{RESET}"));
                 } else if self.docs.iter().any(|d| d.name == w) {
                     out.push_str(&format!("\x1b[36m{w}{RESET}"));

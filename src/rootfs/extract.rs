@@ -40,8 +40,6 @@ pub struct ExtractReport {
     pub skipped_devices: Vec<String>,
     /// Members never extracted, with the reason (a `..` in the name).
     pub refused: Vec<(String, &'static str)>,
-    /// Whether owners were kept (only root may give files away).
-    pub owners_kept: bool,
 }
 
 impl ExtractReport {
@@ -178,10 +176,7 @@ impl<'a> Extractor<'a> {
             this_layer: HashSet::new(),
             cached: None,
             dirs: Vec::new(),
-            report: ExtractReport {
-                owners_kept: owners,
-                ..Default::default()
-            },
+            report: ExtractReport::default(),
             buf: vec![0; 1 << 18],
         }
     }
@@ -410,16 +405,8 @@ impl<'a> Extractor<'a> {
                     other => other,
                 }
                 .map_err(|e| fail(rerr(e), "cannot create symlink"))?;
-                if self.owners {
-                    rfs::chownat(
-                        &parent,
-                        name.as_os_str(),
-                        Some(uid(m.uid)),
-                        Some(gid(m.gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
+                self.chown_at(&parent, name, &m)
                     .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
-                }
                 let _ = rfs::utimensat(
                     &parent,
                     name.as_os_str(),
@@ -500,16 +487,8 @@ impl<'a> Extractor<'a> {
                     }
                     Err(e) => return Err(fail(rerr(e), "cannot create device node")),
                 }
-                if self.owners {
-                    rfs::chownat(
-                        &parent,
-                        name.as_os_str(),
-                        Some(uid(m.uid)),
-                        Some(gid(m.gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
+                self.chown_at(&parent, name, &m)
                     .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
-                }
                 rfs::chmodat(
                     &parent,
                     name.as_os_str(),
@@ -570,6 +549,20 @@ impl<'a> Extractor<'a> {
             return rfs::openat(self.root, ".", flags, Mode::empty()).ok();
         }
         rfs::openat2(self.root, join(parts), flags, Mode::empty(), RESOLVE).ok()
+    }
+
+    /// Owner (when root) of a member made by name in `parent`, not following a symlink.
+    fn chown_at(&self, parent: &OwnedFd, name: &OsStr, m: &Meta) -> Result<(), rustix::io::Errno> {
+        if self.owners {
+            rfs::chownat(
+                parent,
+                name,
+                Some(uid(m.uid)),
+                Some(gid(m.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        Ok(())
     }
 
     /// Modes as tar keeps them: all bits as root, without set-id bits otherwise.

@@ -27,24 +27,25 @@ fn absolute(dir: &str) -> Result<PathBuf, OpError> {
     Ok(parent.join(name))
 }
 
+/// `p` made absolute against nsr's working directory (as it is, when that cannot be
+/// read): the path as the recipe meant it, for a process (the holder, `nsr down`) that
+/// runs elsewhere.
+pub fn from_cwd(p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// An absolute path for `dir`, whose parents need not exist (for `make_dir`).
 fn absolute_deep(dir: &str) -> Result<PathBuf, OpError> {
     if dir.is_empty() {
         return Err(OpError::new("the directory is not named"));
     }
-    let p = Path::new(dir);
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map_err(|e| {
-                OpError::os(
-                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                    "cannot read the working directory",
-                )
-            })?
-            .join(p)
-    };
+    let abs = from_cwd(dir);
     if abs
         .components()
         .any(|c| matches!(c, std::path::Component::ParentDir))

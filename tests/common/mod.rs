@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
@@ -250,6 +250,23 @@ pub fn nsr_on_terminal(args: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Starts `nsr ARGS` with its output piped and reads the first line it prints (a recipe
+/// saying it is ready, or where it waits); returns the child, that line, and the rest
+/// of its stdout.
+pub fn start_nsr<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Child, String, BufReader<ChildStdout>) {
+    let mut child = Command::new(NSR)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    (child, line, out)
 }
 
 /// Asserts that some line of `text` starts with `prefix`.
