@@ -5,6 +5,25 @@ use crate::env::store::{EnvJournal, Record};
 use crate::journal::{Origin, UndoJournal, UndoReport};
 use crate::ops::{Backend, Op, OpError, Output};
 
+/// A test hook: `NSR_CRASH_AFTER=N` makes nsr kill itself with SIGKILL right after the
+/// kernel has done the N-th action that may create something, before its outcome is
+/// written to the journal: the worst moment for crash safety, made reproducible so that
+/// tests can check that `nsr down` takes back every kind of half-finished action.
+mod crash_point {
+    pub fn from_env() -> Option<u64> {
+        std::env::var("NSR_CRASH_AFTER").ok()?.parse().ok()
+    }
+
+    pub fn after_apply(left: &mut Option<u64>) {
+        if let Some(n) = left {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
 /// A primitive that failed, with everything a user needs to act on it.
 #[derive(Debug, Clone)]
 pub struct PrimitiveFailure {
@@ -21,6 +40,8 @@ pub struct Session {
     /// The journal on disk (`nsr down` after a crash), when the run has an environment.
     env: Option<EnvJournal>,
     next_seq: u64,
+    /// Fault injection for the crash-safety tests (`NSR_CRASH_AFTER`).
+    crash_after: Option<u64>,
 }
 
 impl Session {
@@ -30,6 +51,7 @@ impl Session {
             journal: UndoJournal::default(),
             env: None,
             next_seq: 1,
+            crash_after: crash_point::from_env(),
         }
     }
 
@@ -70,14 +92,21 @@ impl Session {
         self.next_seq += 1;
         let logged = op.may_create();
         if let (Some(env), true) = (self.env.as_mut(), logged) {
+            let at = crate::env::store::now_coarse_ns();
+            let cut_short = backend.cut_short(&op);
             env.write(&Record::Intent {
                 seq,
                 what: op.shell(),
-                probe: probe(&op),
-                at: crate::env::store::now(),
+                cut_short,
+                origin: origin.clone(),
+                at,
             });
         }
-        match backend.apply(&op) {
+        let result = backend.apply(&op);
+        if logged {
+            crash_point::after_apply(&mut self.crash_after);
+        }
+        match result {
             Ok((output, undo)) => {
                 for warning in backend.take_warnings() {
                     crate::report::err(&crate::report::render_warning(&origin, &warning));
@@ -176,33 +205,6 @@ impl Session {
     /// Whether some undo failed and its resource is left (recorded for `nsr down`).
     pub fn has_leftovers(&self) -> bool {
         self.journal.failed_count() > 0
-    }
-}
-
-/// How to take back an action that may have been cut short before its outcome was
-/// written, for the actions whose resource is known before they run; `nsr down` checks
-/// that the resource is younger than the intent before using it.
-fn probe(op: &Op) -> Option<crate::ops::Undo> {
-    use crate::net::ops::{NetOp, NetUndo, NsRef};
-    use crate::rootfs::ops::{RootfsOp, RootfsUndo};
-    match op {
-        Op::Net(NetOp::NetnsAdd { name }) => Some(crate::ops::Undo::Net(NetUndo::DeleteNetns {
-            name: name.clone(),
-        })),
-        Op::Net(NetOp::Nat { ns, .. }) if !matches!(ns, NsRef::Sandbox(_)) => {
-            Some(crate::ops::Undo::Net(NetUndo::DeleteTable {
-                ns: ns.clone(),
-                table: crate::net::nft::table_name(),
-            }))
-        }
-        Op::Rootfs(RootfsOp::FromTar { dir, .. } | RootfsOp::FromImage { dir, .. }) => {
-            let abs = crate::rootfs::kernel::from_cwd(dir);
-            Some(crate::ops::Undo::Rootfs(RootfsUndo::RemoveTree {
-                dir: abs.display().to_string(),
-                keep_dir: false,
-            }))
-        }
-        _ => None,
     }
 }
 

@@ -90,3 +90,20 @@ pub fn mount_id_of(dirfd: BorrowedFd<'_>, path: &str) -> Result<u64, Errno> {
     let st = statx(dirfd, path, flags, StatxFlags::MNT_ID).map_err(from_rustix)?;
     Ok(st.stx_mnt_id)
 }
+
+/// `STATX_MNT_ID_UNIQUE` (Linux 6.8): a mount ID that is never reused, and grows.
+const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
+
+/// The mount at `path` (not following a final symlink): its ID, unique and increasing
+/// when the kernel has such IDs (the bool says so), and whether `path` is its root.
+pub fn top_mount_at(path: &str) -> Result<(u64, bool, bool), Errno> {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+    let mask = StatxFlags::MNT_ID | StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
+    let st = statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, mask).map_err(from_rustix)?;
+    let unique = st.stx_mask & STATX_MNT_ID_UNIQUE != 0;
+    Ok((
+        st.stx_mnt_id,
+        unique,
+        st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
+    ))
+}

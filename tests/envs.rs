@@ -47,18 +47,7 @@ fn start(args: &[String]) -> (std::process::Child, String) {
 fn after_sigkill_at_any_step_nsr_down_leaves_the_host_as_it_was() {
     let _g = serial();
     let s = Scratch::new("kill9");
-    let tar = s.path("bb.tar");
-    let ok = Command::new("tar")
-        .args(["-C", "/", "-cf", &tar, "bin/busybox"])
-        .status()
-        .unwrap()
-        .success()
-        || Command::new("tar")
-            .args(["-C", "/", "-cf", &tar, "usr/bin/busybox"])
-            .status()
-            .unwrap()
-            .success();
-    assert!(ok);
+    let (tar, _) = busybox_archives(&s);
     let file = s.write("every.nsr", EVERY_KIND);
     let gate = s.path("gate-never");
     let before = HostState::take();
@@ -97,6 +86,193 @@ fn after_sigkill_at_any_step_nsr_down_leaves_the_host_as_it_was() {
                 !s.dir.join(leftover).exists(),
                 "step {k}: {leftover} is left"
             );
+        }
+    }
+}
+
+/// Every kind of action a run can take, including the ones that change a namespace nsr
+/// did not make (a link moved into it, a route through its device, its forwarding
+/// sysctl, a NAT table) and the host's own mount table; no pauses: it is cut short by
+/// `NSR_CRASH_AFTER`.
+const EVERY_ACTION: &str = r#"
+let p = args.p;
+let f = netns_open(args.f);
+let net = netns(p + "c");
+let l = veth(p + "cv", "eth0", net);
+l.host.addr("10.98.1.1/24").up();
+net.addr("eth0", "10.98.1.2/24");
+net.up("eth0");
+route("10.99.8.0/24", "10.98.1.2");
+net.ip_forward(true);
+net.masquerade("10.98.1.0/24", "eth0");
+let m = veth(p + "cm", p + "cn");
+m.peer.move_to(f);
+f.addr(p + "cn", "10.54.1.1/24");
+f.up(p + "cn");
+f.route("10.55.1.0/24", "10.54.0.2");
+f.ip_forward(true);
+f.masquerade("10.54.0.0/24", "d0");
+f.port_forward(#{ port: 8080, to: "10.54.0.9", to_port: 80 });
+let hold = unshare(["uts"]);
+let root = rootfs_from_tar(args.tar, args.dir + "/root");
+let made = make_dir(args.dir + "/made/deep");
+hold.mount("tmpfs", made, "tmpfs");
+let ov = overlay_root(root, args.dir + "/ov");
+let cached = rootfs_cache(args.tar);
+let img = rootfs_from_image(args.image, args.dir + "/img");
+let b = bridge(p + "cb");
+b.up();
+let box = unshare(#{ kinds: ["mount", "uts", "pid", "net"] });
+box.hostname("crashbox");
+box.mount("tmpfs", "/mnt", "tmpfs");
+box.chroot(root);
+let user = unshare(#{ kinds: ["user", "mount"], map_root: true });
+user.rootfs_from_tar(args.tar, args.dir + "/uroot");
+print("all done");
+"#;
+
+/// A busybox archive and a `docker save` archive of it, for the recipes above.
+fn busybox_archives(s: &Scratch) -> (String, String) {
+    let tar = s.path("bb.tar");
+    let ok = Command::new("tar")
+        .args(["-C", "/", "-cf", &tar, "bin/busybox"])
+        .status()
+        .unwrap()
+        .success()
+        || Command::new("tar")
+            .args(["-C", "/", "-cf", &tar, "usr/bin/busybox"])
+            .status()
+            .unwrap()
+            .success();
+    assert!(ok);
+    std::fs::create_dir_all(s.path("image/l")).unwrap();
+    std::fs::copy(&tar, s.path("image/l/layer.tar")).unwrap();
+    s.write("image/c.json", "{}");
+    s.write(
+        "image/manifest.json",
+        r#"[{"Config":"c.json","RepoTags":["bb:1"],"Layers":["l/layer.tar"]}]"#,
+    );
+    let image = s.path("image.tar");
+    let ok = Command::new("tar")
+        .args([
+            "-C",
+            &s.path("image"),
+            "-cf",
+            &image,
+            "manifest.json",
+            "c.json",
+            "l",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    (tar, image)
+}
+
+#[test]
+fn a_crash_inside_any_action_is_taken_back_by_nsr_down() {
+    let _g = serial();
+    let s = Scratch::new("crash");
+    let sp = short_prefix();
+    let (tar, image) = busybox_archives(&s);
+    let foreign = ForeignNetns::new(&format!("{sp}f"));
+    // No IPv6 link-local addresses still being checked (DAD) when the state is taken.
+    foreign.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip link add d0 type veth peer name d1 && ip addr add 10.54.0.1/24 dev d0 && ip link set d0 up && ip link set d1 up && ip link set lo up");
+    let file = s.write("every-action.nsr", EVERY_ACTION);
+    let cache = s.path("cache");
+    let before = HostState::take();
+    let foreign_before = foreign.state();
+    let run = |k: u32| {
+        let mut cmd = Command::new(NSR);
+        cmd.args(["run", "--name", &format!("{sp}-c{k}"), &file])
+            .arg(format!("p={sp}"))
+            .arg(format!("f={}", foreign.name))
+            .arg(format!("tar={tar}"))
+            .arg(format!("image={image}"))
+            .arg(format!("dir={}", s.dir.display()))
+            .env("NSR_CACHE_DIR", &cache)
+            .env("NSR_CRASH_AFTER", k.to_string());
+        run_command(cmd)
+    };
+    let mut k = 1;
+    loop {
+        let r = run(k);
+        if r.code == 0 {
+            // Past the last action: the run ended by itself and took everything back.
+            assert_eq!(r.stdout.trim(), "all done");
+            assert!(k > 30, "only {k} actions were counted");
+            break;
+        }
+        assert_eq!(r.code, 128 + 9, "crash after action {k}: {}", r.stderr);
+        let name = format!("{sp}-c{k}");
+        assert!(
+            nsr(&["ls"]).stdout.contains(&name),
+            "crash after action {k}: listed"
+        );
+        let down = nsr(&["down", &name]);
+        down.expect_code(0);
+        assert!(
+            !down.stderr.contains("check by hand"),
+            "crash after action {k}: {}",
+            down.stderr
+        );
+        before.assert_unchanged(&format!("crash after action {k}, then nsr down"));
+        assert_eq!(
+            foreign.state(),
+            foreign_before,
+            "crash after action {k}: the foreign namespace changed"
+        );
+        for leftover in ["root", "made", "ov", ".ov.nsr-overlay", "img", "uroot"] {
+            assert!(
+                !s.dir.join(leftover).exists(),
+                "crash after action {k}: {leftover} is left"
+            );
+        }
+        let partials: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(partials.is_empty(), "crash after action {k}: {partials:?}");
+        k += 1;
+    }
+}
+
+#[test]
+fn sigint_or_sigterm_at_any_step_rolls_back_without_down() {
+    let _g = serial();
+    let s = Scratch::new("sigstep");
+    let (tar, _) = busybox_archives(&s);
+    let file = s.write("every.nsr", EVERY_KIND);
+    let gate = s.path("gate-never");
+    let before = HostState::take();
+    for k in 1..=STEPS {
+        for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+            let name = format!("{}-s{k}", short_prefix());
+            let (child, line) = start(&[
+                "run".into(),
+                "--name".into(),
+                name.clone(),
+                file.clone(),
+                format!("k={k}"),
+                format!("p={}", short_prefix()),
+                format!("tar={tar}"),
+                format!("dir={}", s.dir.display()),
+                format!("gate={gate}"),
+            ]);
+            assert_eq!(line.trim(), format!("step {k}"));
+            kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+            let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
+            r.expect_code(code);
+            assert!(
+                !nsr(&["ls"]).stdout.contains(&name),
+                "{signal} after step {k}: the environment is gone"
+            );
+            before.assert_unchanged(&format!("{signal} after step {k}"));
         }
     }
 }
@@ -299,22 +475,38 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     assert_eq!(line.trim(), "made");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     let _ = child.wait();
+    // A kept environment's pair is its own, not an orphan, whichever end gc looks at.
+    let kept = s.write("kept.nsr", "veth(args.p + \"k0\", args.p + \"k1\");\n");
+    let kept_name = format!("{sp}-gck");
+    nsr(&[
+        "run",
+        "--keep",
+        "--name",
+        &kept_name,
+        &kept,
+        &format!("p={sp}"),
+    ])
+    .expect_code(0);
     // The journal is lost: only nsr's marks can tell what is its own.
     let state = std::env::var("NSR_STATE_DIR").unwrap();
     std::fs::remove_dir_all(format!("{state}/{name}")).unwrap();
     let r = nsr(&["gc"]);
     r.expect_code(0);
-    assert_has_all(
-        &r.stdout,
-        &[&format!("link {sp}g0 (host)"), "nftables table inet nsr_"],
-    );
-    assert!(
-        !r.stdout.contains(&format!("{sp}g1")),
-        "the peer goes with its pair: {}",
+    assert_has_all(&r.stdout, &["nftables table inet nsr_"]);
+    let ends = [format!("link {sp}g0 (host)"), format!("link {sp}g1 (host)")];
+    assert_eq!(
+        ends.iter()
+            .filter(|e| r.stdout.contains(e.as_str()))
+            .count(),
+        1,
+        "one end of the pair is listed (the other goes with it): {}",
         r.stdout
     );
+    assert!(!r.stdout.contains(&format!("{sp}k")), "{}", r.stdout);
     let r = nsr(&["gc", "--apply"]);
     r.expect_code(0);
+    assert!(!r.stdout.contains(&format!("{sp}k")), "{}", r.stdout);
+    nsr(&["down", &kept_name]).expect_code(0);
     assert_has_all(&r.stdout, &["removed link", "removed nftables table"]);
     before.assert_unchanged("after gc --apply");
     let r = nsr(&["gc"]);

@@ -1,5 +1,5 @@
 //! `nsr gc`: what carries nsr's marks on the host but belongs to no environment's
-//! journal: holder processes, `nsr_<pid>` nftables tables, links tagged `nsr:<pid>`,
+//! journal: holder processes, `nsr_<pid>` nftables tables, links in nsr's link groups,
 //! overlay roots with nsr's upper directories. Listed; removed with `--apply`.
 
 use super::recover::list;
@@ -112,19 +112,28 @@ pub fn find() -> Result<Vec<Orphan>, OpError> {
         }
     }
     let mut sock = crate::net::netlink::RouteSocket::open()?;
-    for (name, alias) in
-        crate::net::links::aliases(&mut sock).map_err(|e| e.into_op("cannot list links"))?
-    {
-        if let Some(p) = alias.strip_prefix("nsr:") {
-            let pid: i32 = p.parse().unwrap_or(0);
-            if !links.contains(&name) && !nsr_alive(pid) {
-                out.push(Orphan::Link(name));
+    // Both ends of a veth pair carry the tag; deleting one deletes the other.
+    let all = crate::net::links::list(&mut sock).map_err(|e| e.into_op("cannot list links"))?;
+    let journaled: HashSet<u32> = all
+        .iter()
+        .filter(|l| links.contains(&l.name))
+        .map(|l| l.index)
+        .collect();
+    let mut listed = HashSet::new();
+    for link in all {
+        if let Some(pid) = crate::net::links::tagged_by(link.group) {
+            let peer_seen = link
+                .peer
+                .is_some_and(|p| listed.contains(&p) || journaled.contains(&p));
+            if !links.contains(&link.name) && !nsr_alive(pid) && !peer_seen {
+                listed.insert(link.index);
+                out.push(Orphan::Link(link.name));
             }
         }
     }
     for m in crate::ns::inspect::mountinfo(std::process::id() as i32)? {
         if m.fstype == "overlay"
-            && m.options.contains(".nsr-overlay/upper")
+            && m.super_options.contains(".nsr-overlay/upper")
             && !overlays.contains(&m.mount_point)
         {
             out.push(Orphan::Overlay(m.mount_point));

@@ -4,9 +4,9 @@
 
 use super::store::{self, Record};
 use crate::fs::mounting;
-use crate::journal::{JournalEntry, UndoJournal, UndoReport};
+use crate::journal::{JournalEntry, Origin, UndoJournal, UndoReport};
 use crate::net::kernel::{NetKernel, SandboxNetns};
-use crate::ops::{Backend, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
+use crate::ops::{Backend, CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -127,6 +127,13 @@ impl Backend for RecoveryBackend {
                     .with_hint("remove them as root"))
                 }
             }
+            Undo::UmountAbove { target, below } => {
+                Ok(if mounting::unmount_above(target, *below)? {
+                    UndoOutcome::Done
+                } else {
+                    UndoOutcome::AlreadyGone
+                })
+            }
             Undo::Settle => Ok(UndoOutcome::Done),
         }
     }
@@ -141,18 +148,27 @@ impl Backend for RecoveryBackend {
     }
 }
 
-/// Whether a half-finished action's resource was made after its intent (so by it).
-fn younger_than(undo: &Undo, at: i64) -> bool {
+/// Whether a half-finished action's resource was made after its intent (so by it), for
+/// the undos that cannot tell by themselves (the others check a tag, a mount ID, a
+/// value read before the action, or remove only what is empty).
+fn made_after(undo: &Undo, at_ns: i64) -> bool {
     use crate::net::ops::NetUndo;
     use crate::rootfs::ops::RootfsUndo;
-    let ctime = |p: &str| std::fs::symlink_metadata(p).map(|m| m.ctime()).ok();
+    let ctime_ns = |p: &str| {
+        std::fs::symlink_metadata(p)
+            .map(|m| m.ctime() * 1_000_000_000 + m.ctime_nsec())
+            .ok()
+    };
     match undo {
         Undo::Net(NetUndo::DeleteNetns { name }) => {
-            ctime(&crate::net::netns::path_of(name)).is_some_and(|c| c >= at)
+            ctime_ns(&crate::net::netns::path_of(name)).is_some_and(|c| c >= at_ns)
         }
-        Undo::Net(NetUndo::DeleteTable { .. }) => true,
-        Undo::Rootfs(RootfsUndo::RemoveTree { dir, .. }) => ctime(dir).is_some_and(|c| c >= at),
-        _ => false,
+        Undo::Rootfs(RootfsUndo::RemoveTree { dir, .. })
+        | Undo::RootfsIn {
+            undo: RootfsUndo::RemoveTree { dir, .. },
+            ..
+        } => ctime_ns(dir).is_some_and(|c| c >= at_ns),
+        _ => true,
     }
 }
 
@@ -187,7 +203,7 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
     let started = meta.as_ref().map(|m| m.started).unwrap_or(0);
     let (records, mut problems) = store::read_records(&dir);
     let mut done: BTreeMap<u64, JournalEntry> = BTreeMap::new();
-    let mut intents: BTreeMap<u64, (String, Option<Undo>, i64)> = BTreeMap::new();
+    let mut intents: BTreeMap<u64, (String, CutShort, Origin, i64)> = BTreeMap::new();
     let mut finished: HashSet<u64> = HashSet::new();
     let mut undone: HashSet<u64> = HashSet::new();
     for r in records {
@@ -195,10 +211,11 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
             Record::Intent {
                 seq,
                 what,
-                probe,
+                cut_short,
+                origin,
                 at,
             } => {
-                intents.insert(seq, (what, probe, at));
+                intents.insert(seq, (what, cut_short, origin, at));
             }
             Record::Done {
                 seq,
@@ -226,24 +243,24 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
             }
         }
     }
-    for (seq, (what, probe, at)) in intents {
+    for (seq, (what, cut_short, origin, at)) in intents {
         if finished.contains(&seq) {
             continue;
         }
-        match probe {
-            Some(undo) if younger_than(&undo, at) => {
+        match cut_short {
+            CutShort::Undo(undo) if made_after(&undo, at) => {
                 done.insert(
                     seq,
                     JournalEntry {
                         seq,
                         what: format!("{what} (cut short)"),
-                        origin: Default::default(),
+                        origin,
                         undo,
                     },
                 );
             }
-            Some(_) => {}
-            None => problems.push(format!(
+            CutShort::Undo(_) | CutShort::Nothing(_) => {}
+            CutShort::Unknown => problems.push(format!(
                 "the run was cut short during `{what}`: if it made something, nsr cannot tell; check by hand"
             )),
         }
@@ -253,7 +270,7 @@ pub fn down(name: &str) -> Result<DownReport, OpError> {
         journal.record(seq, e.what, e.origin, e.undo);
     }
     let mut backend = RecoveryBackend {
-        net: NetKernel::default(),
+        net: NetKernel::recovering(meta.as_ref().map(|m| m.pid).unwrap_or(0)),
         started,
     };
     let reports = journal.rollback(&mut backend);

@@ -5,7 +5,7 @@
 //! even after `kill -9`. The running nsr holds an exclusive lock on the directory.
 
 use crate::journal::Origin;
-use crate::ops::{OpError, Undo};
+use crate::ops::{CutShort, OpError, Undo};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -21,13 +21,16 @@ pub enum Record {
     Meta(Meta),
     /// The run ended and kept what it made (`nsr run --keep`, the REPL's `:keep`).
     Kept,
-    /// About to do `what`; `probe`, when set, takes back a half-finished action.
+    /// About to do `what`; `cut_short` takes it back if it never gets its `Done`.
     Intent {
         seq: u64,
         what: String,
+        cut_short: CutShort,
+        /// The recipe line that asked for it.
         #[serde(default)]
-        probe: Option<Undo>,
-        /// Seconds since the epoch, to tell what the action made from what was there.
+        origin: Origin,
+        /// Nanoseconds since the epoch on the clock that stamps files (coarse), to tell
+        /// a namespace or directory the action made from one that was there.
         at: i64,
     },
     /// Done, and this undoes it.
@@ -56,6 +59,18 @@ pub struct Meta {
     /// The run ended and kept what it made (`nsr run --keep`).
     #[serde(default)]
     pub kept: bool,
+}
+
+/// Now, in nanoseconds, on the coarse clock the kernel stamps files with (a file made
+/// after this call never has an older ctime).
+pub fn now_coarse_ns() -> i64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `t`.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut t) };
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
 }
 
 pub fn now() -> i64 {

@@ -223,3 +223,20 @@ pub fn unmount_if_ours(path: &str, mnt_id: u64) -> Result<bool, OpError> {
     .map_err(|e| OpError::os(e, format!("umount {path}")))?;
     Ok(true)
 }
+
+/// Takes back a mount cut short before its ID was written: unmounts what is mounted on
+/// `path` only if `path` is a mount's root and that mount is not the one that was on top
+/// there before (`below`); with unique mount IDs, only if it is newer.
+pub fn unmount_above(path: &str, below: u64) -> Result<bool, OpError> {
+    match crate::sys::top_mount_at(path) {
+        Ok((id, unique, root)) if root && id != below && (!unique || id > below) => {}
+        Ok(_) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(false),
+        Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
+    }
+    nix::mount::umount2(
+        path,
+        nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
+    )
+    .map_err(|e| OpError::os(e, format!("umount {path}")))?;
+    Ok(true)
+}

@@ -14,7 +14,7 @@ use super::ops::{
 };
 use super::routes::{self, RouteSpec};
 use super::{addrs, names};
-use crate::ops::{OpError, SandboxId, UndoOutcome};
+use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -61,6 +61,9 @@ pub struct NetKernel {
     warnings: Vec<String>,
     /// nsr's own network namespace, once looked up.
     host: Option<Ino>,
+    /// `nsr down`: the tag of the run whose links these are (only links that carry it
+    /// are deleted or moved, since the run's own records are gone).
+    recovering: Option<u32>,
 }
 
 const HOST_NS: &str = "/proc/self/ns/net";
@@ -71,6 +74,29 @@ fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> OpError {
 }
 
 impl NetKernel {
+    /// A backend for `nsr down` of the run `pid`: it touches only links tagged by it.
+    pub fn recovering(pid: i32) -> NetKernel {
+        NetKernel {
+            recovering: Some(links::run_tag(pid as u32)),
+            ..NetKernel::default()
+        }
+    }
+
+    /// The group tag of the links this process creates.
+    fn tag(&self) -> u32 {
+        links::run_tag(std::process::id())
+    }
+
+    /// The link `name` in the namespace, if it is the run's own: during `nsr down`, only
+    /// a link carrying the run's tag is.
+    fn lookup_own(&mut self, ino: Ino, name: &str) -> Result<Option<LinkInfo>, OpError> {
+        let found = self.lookup(ino, name)?;
+        Ok(match self.recovering {
+            Some(tag) => found.filter(|l| l.group == tag),
+            None => found,
+        })
+    }
+
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
     }
@@ -310,7 +336,8 @@ impl NetKernel {
                     ));
                 }
                 let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
-                if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd) {
+                let tag = self.tag();
+                if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd, tag) {
                     // Which of the two names is taken, said plainly.
                     if e.errno == Errno::EEXIST {
                         self.refuse_existing(ino, name, ns)?;
@@ -321,7 +348,6 @@ impl NetKernel {
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone()), (pino, peer.clone())],
                 });
-                self.tag_host_link(ino, name);
                 Ok((
                     None,
                     Some(NetUndo::DeleteLink {
@@ -333,7 +359,8 @@ impl NetKernel {
             }
             NetOp::Bridge { name, ns } => {
                 let ino = self.resolve(ns, sb)?;
-                if let Err(e) = links::add_bridge(self.socket(ino)?, name) {
+                let tag = self.tag();
+                if let Err(e) = links::add_bridge(self.socket(ino)?, name, tag) {
                     if e.errno == Errno::EEXIST {
                         self.refuse_existing(ino, name, ns)?;
                     }
@@ -342,7 +369,6 @@ impl NetKernel {
                 self.links.push(LinkRecord {
                     ends: vec![(ino, name.clone())],
                 });
-                self.tag_host_link(ino, name);
                 Ok((
                     None,
                     Some(NetUndo::DeleteLink {
@@ -491,12 +517,118 @@ impl NetKernel {
         }
     }
 
-    /// Tags a link made in the host's namespace as nsr's (`nsr gc` finds untracked ones).
-    fn tag_host_link(&mut self, ino: Ino, name: &str) {
-        if self.is_host(ino) {
-            if let Ok(sock) = self.socket(ino) {
-                let _ = links::set_alias(sock, name, &format!("nsr:{}", std::process::id()));
+    /// How `nsr down` takes back `op` if nsr is killed while the kernel does it, worked
+    /// out from the namespace's state just before (see `CutShort`).
+    pub fn cut_short(&mut self, op: &NetOp, sb: &dyn SandboxNetns) -> CutShort {
+        use crate::ops::Undo;
+        let nothing = |why: String| CutShort::Nothing(why);
+        // Inside a namespace the run made (or a sandbox's), everything goes with it.
+        let contained = |me: &mut Self, ns: &NsRef| -> Option<CutShort> {
+            if matches!(ns, NsRef::Sandbox(_)) {
+                return Some(nothing(format!(
+                    "it lives in {ns}, which ends with the sandbox"
+                )));
             }
+            match me.resolve(ns, sb) {
+                Ok(ino) if me.owned.contains(&ino) => {
+                    Some(nothing(format!("it lives in {ns}, which the run made")))
+                }
+                Ok(_) => None,
+                Err(_) => Some(nothing(format!("{ns} cannot be opened: it fails"))),
+            }
+        };
+        let net = |u: NetUndo| CutShort::Undo(Undo::Net(u));
+        match op {
+            NetOp::NetnsAdd { name } => net(NetUndo::DeleteNetns { name: name.clone() }),
+            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
+                if let Some(c) = contained(self, ns) {
+                    return c;
+                }
+                net(NetUndo::DeleteLink {
+                    link: usize::MAX,
+                    ns: ns.clone(),
+                    name: name.clone(),
+                })
+            }
+            NetOp::LinkMove { ns, name, to } => {
+                if let Some(c) = contained(self, to) {
+                    return c;
+                }
+                net(NetUndo::MoveBack {
+                    link: usize::MAX,
+                    name: name.clone(),
+                    from: ns.clone(),
+                    to: to.clone(),
+                })
+            }
+            // nsr changes only links it made or links in namespaces it made.
+            NetOp::LinkSet { name, ns, .. } | NetOp::AddrAdd { dev: name, ns, .. } => nothing(
+                format!("it goes with link {name} in {ns}, which the run made"),
+            ),
+            NetOp::RouteAdd { ns, route } => {
+                if let Some(c) = contained(self, ns) {
+                    return c;
+                }
+                let Ok(ino) = self.resolve(ns, sb) else {
+                    return CutShort::Unknown;
+                };
+                let Ok(sock) = self.socket(ino) else {
+                    return CutShort::Unknown;
+                };
+                let default_metric = |v6: bool| if v6 { 1024 } else { 0 };
+                let want = route.metric.unwrap_or(default_metric(route.v6));
+                match routes::list(sock) {
+                    Ok(list) => {
+                        if list.iter().any(|r| {
+                            r.v6 == route.v6
+                                && r.dest == route.dest
+                                && r.metric.unwrap_or(default_metric(r.v6)) == want
+                        }) {
+                            nothing("such a route exists already: adding it fails".into())
+                        } else {
+                            net(NetUndo::DeleteRoute {
+                                ns: ns.clone(),
+                                route: route.clone(),
+                            })
+                        }
+                    }
+                    Err(_) => CutShort::Unknown,
+                }
+            }
+            NetOp::Forwarding { ns, v6, on } => {
+                if let Some(c) = contained(self, ns) {
+                    return c;
+                }
+                let Ok(ino) = self.resolve(ns, sb) else {
+                    return CutShort::Unknown;
+                };
+                let key = forwarding_key(*v6);
+                match netns::sysctl_swap(&self.fds[&ino], key, None) {
+                    Ok(old) if old == if *on { "1" } else { "0" } => {
+                        nothing(format!("{key} has that value already"))
+                    }
+                    Ok(old) => net(NetUndo::RestoreSysctl {
+                        ns: ns.clone(),
+                        key: key.to_string(),
+                        old,
+                    }),
+                    Err(_) => CutShort::Unknown,
+                }
+            }
+            NetOp::Nat { ns, .. } => {
+                if let Some(c) = contained(self, ns) {
+                    return c;
+                }
+                // The table is the run's own by its name (`create table` never merges).
+                net(NetUndo::DeleteTable {
+                    ns: ns.clone(),
+                    table: nft::table_name(),
+                })
+            }
+            NetOp::NetnsOpen { .. }
+            | NetOp::Links { .. }
+            | NetOp::Addrs { .. }
+            | NetOp::Routes { .. } => nothing("it makes nothing".into()),
         }
     }
 
@@ -744,7 +876,7 @@ impl NetKernel {
                     if !self.fds.contains_key(&ino) {
                         continue;
                     }
-                    if let Some(info) = self.lookup(ino, &name)? {
+                    if let Some(info) = self.lookup_own(ino, &name)? {
                         match links::delete(self.socket(ino)?, info.index) {
                             Ok(()) => return Ok(UndoOutcome::Done),
                             Err(e) if e.errno == Errno::ENODEV => {}
@@ -790,7 +922,7 @@ impl NetKernel {
                 if whole && self.owned.contains(&tino) {
                     return Ok(UndoOutcome::Released);
                 }
-                let Some(info) = self.lookup(tino, name)? else {
+                let Some(info) = self.lookup_own(tino, name)? else {
                     return Ok(UndoOutcome::AlreadyGone);
                 };
                 let fd = self.fds[&fino].as_raw_fd();

@@ -23,6 +23,22 @@ pub struct LinkInfo {
     pub mtu: u32,
     pub mac: String,
     pub master: Option<u32>,
+    /// The link group (`ip link ... group N`): nsr's links carry their run's tag.
+    pub group: u32,
+    /// A veth's peer, when it is in the same namespace: its index.
+    pub peer: Option<u32>,
+}
+
+/// The link group nsr gives every link a run creates, in the same message that creates
+/// it: `nsr down` deletes a link only if it still carries the tag of the run that made
+/// it, and `nsr gc` finds links whose run has ended. (`ip link show group N` lists them.)
+pub fn run_tag(pid: u32) -> u32 {
+    0x6E00_0000 | (pid & 0x00FF_FFFF)
+}
+
+/// The pid of the nsr run that tagged a link with `group`, if nsr tagged it.
+pub fn tagged_by(group: u32) -> Option<i32> {
+    (group & 0xFF00_0000 == 0x6E00_0000).then_some((group & 0x00FF_FFFF) as i32)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,63 +71,33 @@ pub fn list(sock: &mut RouteSocket) -> Result<Vec<LinkInfo>, NetlinkError> {
     Ok(answers.into_iter().filter_map(link_info).collect())
 }
 
-/// `ip link add NAME type veth peer name PEER [netns NS]`; the peer is created in the
-/// namespace `peer_ns` when given, which avoids the slow move of `ip link set netns`.
+/// `ip link add NAME group TAG type veth peer name PEER group TAG [netns NS]`; the peer
+/// is created in the namespace `peer_ns` when given, which avoids the slow move of
+/// `ip link set netns`.
 pub fn add_veth(
     sock: &mut RouteSocket,
     name: &str,
     peer: &str,
     peer_ns: Option<RawFd>,
+    tag: u32,
 ) -> Result<(), NetlinkError> {
-    let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string());
+    let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(peer.to_string())
+        .link_group(tag);
     if let Some(fd) = peer_ns {
         peer_msg = peer_msg.setns_by_fd(fd);
     }
     let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
         .name(name.to_string())
+        .link_group(tag)
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
         .build();
     sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
 }
 
-/// `ip link set NAME alias TEXT`: nsr tags the links it makes on the host
-/// (`nsr:PID`) so that `nsr gc` can tell its own leftovers from anyone else's links.
-pub fn set_alias(sock: &mut RouteSocket, name: &str, alias: &str) -> Result<(), NetlinkError> {
-    let Some(info) = get(sock, name)? else {
-        return Ok(());
-    };
-    let mut msg = LinkMessage::default();
-    msg.header.index = info.index;
-    msg.attributes
-        .push(LinkAttribute::IfAlias(alias.to_string()));
-    sock.change(RouteNetlinkMessage::SetLink(msg), 0)
-}
-
-/// The alias of every link: (name, alias).
-pub fn aliases(sock: &mut RouteSocket) -> Result<Vec<(String, String)>, NetlinkError> {
-    let answers = sock.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
-    let mut out = Vec::new();
-    for a in answers {
-        let RouteNetlinkMessage::NewLink(m) = a else {
-            continue;
-        };
-        let mut name = String::new();
-        let mut alias = String::new();
-        for attr in m.attributes {
-            match attr {
-                LinkAttribute::IfName(n) => name = n,
-                LinkAttribute::IfAlias(a) => alias = a,
-                _ => {}
-            }
-        }
-        out.push((name, alias));
-    }
-    Ok(out)
-}
-
-/// `ip link add NAME type bridge`.
-pub fn add_bridge(sock: &mut RouteSocket, name: &str) -> Result<(), NetlinkError> {
-    let msg = LinkBridge::new(name).build();
+/// `ip link add NAME group TAG type bridge`.
+pub fn add_bridge(sock: &mut RouteSocket, name: &str, tag: u32) -> Result<(), NetlinkError> {
+    let msg = LinkBridge::new(name).link_group(tag).build();
     sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
 }
 
@@ -153,12 +139,18 @@ fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
         mtu: 0,
         mac: String::new(),
         master: None,
+        group: 0,
+        peer: None,
     };
+    let mut peer_elsewhere = false;
     for a in m.attributes {
         match a {
             LinkAttribute::IfName(n) => info.name = n,
             LinkAttribute::Mtu(v) => info.mtu = v,
             LinkAttribute::Controller(c) => info.master = Some(c),
+            LinkAttribute::Group(g) => info.group = g,
+            LinkAttribute::Link(i) => info.peer = Some(i),
+            LinkAttribute::LinkNetNsId(_) => peer_elsewhere = true,
             LinkAttribute::OperState(s) => info.state = state_name(s),
             LinkAttribute::Address(a) => {
                 info.mac = a
@@ -176,6 +168,9 @@ fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
             }
             _ => {}
         }
+    }
+    if peer_elsewhere {
+        info.peer = None;
     }
     if info.kind.is_empty() {
         info.kind = if m.header.flags.contains(LinkFlags::Loopback) {

@@ -61,6 +61,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
                 options: l.get(5)?.to_string(),
                 fstype: r.first()?.to_string(),
                 source: unescape(r.get(1)?),
+                super_options: unescape(r.get(2).unwrap_or(&"")),
             })
         })
         .collect()

@@ -1,6 +1,6 @@
 //! The backend that does operations for real, against the running kernel.
 
-use super::{Backend, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
+use super::{Backend, CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
@@ -110,6 +110,31 @@ impl KernelBackend {
         )? {
             Response::AlreadyGone => Ok(UndoOutcome::AlreadyGone),
             _ => Ok(UndoOutcome::Done),
+        }
+    }
+}
+
+impl KernelBackend {
+    /// A mount in the host's mount table (the sandbox shares it) is taken back by
+    /// `nsr down` if it is newer than what was on top of the target before.
+    fn mount_cut_short(&mut self, id: SandboxId, target: &str) -> CutShort {
+        let Some(sb) = self.sandboxes.get(id) else {
+            return CutShort::Nothing("there is no such sandbox: it fails".into());
+        };
+        if sb.own_mount_ns {
+            return CutShort::Nothing("the mount lives in the sandbox's mount namespace".into());
+        }
+        // The sandbox may have chrooted: its target as nsr sees it.
+        let root = std::fs::read_link(format!("/proc/{}/root", sb.holder_pid))
+            .unwrap_or_else(|_| "/".into());
+        let path = root.join(target.trim_start_matches('/'));
+        let path = path.display().to_string();
+        match crate::sys::top_mount_at(&path) {
+            Ok((below, _, _)) => CutShort::Undo(Undo::UmountAbove {
+                target: path,
+                below,
+            }),
+            Err(_) => CutShort::Nothing(format!("{path} cannot be looked at: the mount fails")),
         }
     }
 }
@@ -296,7 +321,44 @@ impl Backend for KernelBackend {
                     _ => Ok(UndoOutcome::Done),
                 }
             }
+            Undo::UmountAbove { target, below } => {
+                Ok(if mounting::unmount_above(target, *below)? {
+                    UndoOutcome::Done
+                } else {
+                    UndoOutcome::AlreadyGone
+                })
+            }
             Undo::Settle => Ok(UndoOutcome::Done),
+        }
+    }
+
+    fn cut_short(&mut self, op: &Op) -> CutShort {
+        let inside =
+            |what: &str| CutShort::Nothing(format!("{what} lives in the sandbox and ends with it"));
+        match op {
+            Op::Unshare(_) => CutShort::Nothing(
+                "a sandbox's processes die with nsr (parent-death signal) unless kept".into(),
+            ),
+            Op::SetHostname { .. } => inside("the hostname"),
+            Op::Chroot { .. } => inside("the root"),
+            Op::PivotRoot { .. } => inside("the pivoted root"),
+            Op::Mount { sandbox, spec } => self.mount_cut_short(*sandbox, &spec.target),
+            Op::Net(op) => self.net.cut_short(op, &SandboxPaths(&self.sandboxes)),
+            Op::Rootfs(op) => crate::rootfs::kernel::cut_short(op),
+            Op::RootfsIn { sandbox, op } => {
+                match crate::rootfs::kernel::cut_short(&in_sandbox_paths(op)) {
+                    CutShort::Undo(Undo::Rootfs(undo)) => CutShort::Undo(Undo::RootfsIn {
+                        sandbox: *sandbox,
+                        undo,
+                    }),
+                    other => other,
+                }
+            }
+            Op::GetHostname { .. }
+            | Op::Run { .. }
+            | Op::Exec { .. }
+            | Op::Namespaces { .. }
+            | Op::MountInfo { .. } => CutShort::Nothing("it makes nothing".into()),
         }
     }
 

@@ -111,9 +111,32 @@ pub enum Undo {
         sandbox: SandboxId,
         undo: RootfsUndo,
     },
+    /// Unmount what is mounted on `target` (as nsr sees it) if it is newer than the mount
+    /// that was on top there before (`below`, a unique mount ID when the kernel has
+    /// them): takes back a mount on the host cut short before its ID was known.
+    UmountAbove {
+        target: String,
+        below: u64,
+    },
     /// Not recorded by any primitive: stands for the wait at the end of a rollback
     /// (links that go with a deleted namespace), so that its failure can be reported.
     Settle,
+}
+
+/// What `nsr down` does about an action that may have been cut short (nsr killed
+/// while the kernel did it) before its outcome was written. Worked out from the state
+/// just before the action, so that it never takes what existed before.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum CutShort {
+    /// This undo takes back whatever part of the action happened; it checks that what it
+    /// removes is the action's own (a link's group tag, a mount newer than the one
+    /// below, a directory that did not exist).
+    Undo(Undo),
+    /// Nothing to do on its own: it lives inside something made earlier and goes with
+    /// it, or it cannot succeed. Why, in words.
+    Nothing(String),
+    /// nsr cannot tell what it made; `nsr down` says so.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +168,11 @@ pub trait Backend {
     /// Warnings the last operation produced (a foreign firewall policy, say).
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
+    }
+    /// How to take back `op` if nsr is killed while doing it; asked just before it runs,
+    /// only when the run's journal is on disk.
+    fn cut_short(&mut self, _op: &Op) -> CutShort {
+        CutShort::Unknown
     }
 }
 
@@ -222,7 +250,9 @@ impl Undo {
     pub fn describe(&self) -> String {
         match self {
             Undo::StopSandbox { pid, .. } => format!("stop sandbox (pid {pid})"),
-            Undo::Umount { target, .. } => format!("umount {target}"),
+            Undo::Umount { target, .. } | Undo::UmountAbove { target, .. } => {
+                format!("umount {target}")
+            }
             Undo::RestoreHostname { old, .. } => format!("restore hostname {old}"),
             Undo::Unchroot { path, .. } => format!("leave chroot {path}"),
             Undo::ReleasedWithSandbox { what, .. } => what.clone(),

@@ -9,7 +9,7 @@
 
 use super::extract::{self, ExtractOptions, ExtractReport};
 use super::remove;
-use crate::ops::OpError;
+use crate::ops::{OpError, UndoOutcome};
 use nix::errno::Errno;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -33,6 +33,31 @@ pub fn dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from("/tmp"));
     base.join("nsr/rootfs")
+}
+
+/// The name a run extracting `digest` gives its unfinished entry.
+fn partial_name(digest: &str, pid: u32) -> String {
+    format!(".{digest}.{pid}")
+}
+
+/// Removes the unfinished entries of nsr process `pid` (killed while extracting).
+pub fn remove_partials(cache: &Path, pid: u32) -> Result<UndoOutcome, OpError> {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return Ok(UndoOutcome::AlreadyGone);
+    };
+    let mut removed = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let digest = name.trim_start_matches('.').split('.').next().unwrap_or("");
+        if digest.len() == 64 && name == partial_name(digest, pid) {
+            removed |= remove::remove_tree(&e.path(), false)?;
+        }
+    }
+    Ok(if removed {
+        UndoOutcome::Done
+    } else {
+        UndoOutcome::AlreadyGone
+    })
 }
 
 /// The SHA-256 of the archive's bytes, remembered by the file's identity.
@@ -102,7 +127,7 @@ pub fn get(
         return Ok((tree, None));
     }
     // Extract beside the entry and rename: a concurrent run sees all of it or nothing.
-    let partial = cache.join(format!(".{digest}.{}", std::process::id()));
+    let partial = cache.join(partial_name(&digest, std::process::id()));
     let _ = remove::remove_tree(&partial, false);
     std::fs::create_dir(&partial)
         .map_err(|e| io(e, format!("cannot create {}", partial.display())))?;

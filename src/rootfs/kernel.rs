@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use std::path::{Path, PathBuf};
 
 /// An absolute path for `dir`, which may not exist yet: its parent must.
-fn absolute(dir: &str) -> Result<PathBuf, OpError> {
+pub(super) fn absolute(dir: &str) -> Result<PathBuf, OpError> {
     let p = Path::new(dir);
     let name = p
         .file_name()
@@ -41,7 +41,7 @@ pub fn from_cwd(p: &str) -> PathBuf {
 }
 
 /// An absolute path for `dir`, whose parents need not exist (for `make_dir`).
-fn absolute_deep(dir: &str) -> Result<PathBuf, OpError> {
+pub(super) fn absolute_deep(dir: &str) -> Result<PathBuf, OpError> {
     if dir.is_empty() {
         return Err(OpError::new("the directory is not named"));
     }
@@ -289,6 +289,8 @@ pub fn apply(op: &RootfsOp) -> Result<(String, Option<RootfsUndo>, Vec<String>),
     }
 }
 
+pub use super::cut_short::cut_short;
+
 pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
     match undo {
         RootfsUndo::RemoveTree { dir, keep_dir } => {
@@ -320,13 +322,20 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                 UndoOutcome::AlreadyGone
             })
         }
+        RootfsUndo::RemoveCachePartials { cache, pid } => {
+            super::cache::remove_partials(Path::new(cache), *pid)
+        }
         RootfsUndo::Overlay {
             dir,
             mnt_id,
             state,
             keep_dir,
         } => {
-            let unmounted = crate::fs::mounting::unmount_if_ours(dir, *mnt_id)?;
+            let mnt_id = match mnt_id {
+                0 => super::cut_short::overlay_mount_of(dir, state)?,
+                id => *id,
+            };
+            let unmounted = mnt_id != 0 && crate::fs::mounting::unmount_if_ours(dir, mnt_id)?;
             let removed = remove::remove_tree(Path::new(state), false)?;
             if !keep_dir {
                 match std::fs::remove_dir(dir) {

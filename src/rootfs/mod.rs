@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod compression;
+mod cut_short;
 pub mod entry_path;
 pub mod extract;
 pub mod image;

@@ -39,8 +39,11 @@ pub enum RootfsUndo {
     RemoveTree { dir: String, keep_dir: bool },
     /// `rmdir` the directories `make_dir` created, deepest first, if still empty.
     RemoveDirs { dirs: Vec<String> },
-    /// Unmount the overlay (found by mount ID), remove its upper and work directories,
-    /// and the mount point when the run created it.
+    /// Remove the half-extracted cache entries (`.DIGEST.PID`) of nsr process `pid`.
+    RemoveCachePartials { cache: String, pid: u32 },
+    /// Unmount the overlay (found by mount ID; 0: the overlay on `dir` whose upper
+    /// directory is in `state`), remove its upper and work directories, and the mount
+    /// point when the run created it.
     Overlay {
         dir: String,
         mnt_id: u64,
@@ -118,6 +121,9 @@ impl RootfsUndo {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
+            RootfsUndo::RemoveCachePartials { cache, pid } => {
+                format!("rm -rf {}/.*.{pid}", shell_quote(cache))
+            }
             RootfsUndo::Overlay {
                 dir,
                 state,

@@ -35,6 +35,9 @@ pub struct MountEntry {
     pub fstype: String,
     pub source: String,
     pub options: String,
+    /// The filesystem's own options (an overlay's lowerdir/upperdir/workdir).
+    #[serde(default)]
+    pub super_options: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

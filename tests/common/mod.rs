@@ -346,6 +346,12 @@ impl HostState {
         ] {
             if let Ok(out) = Command::new("ip").args(&args).output() {
                 for l in String::from_utf8_lossy(&out.stdout).lines() {
+                    // A netns gets an id in the host once a link pairs across to it;
+                    // the kernel keeps it until that netns dies: not a leftover.
+                    let l = match (section, l.split_once(" (id: ")) {
+                        ("netns", Some((name, _))) => name,
+                        _ => l,
+                    };
                     lines.insert(format!("{section}: {}", normalize_ip_line(l)));
                 }
             }
@@ -381,14 +387,18 @@ impl HostState {
 
     /// Asserts that nothing changed since `self` was taken, listing the difference.
     pub fn assert_unchanged(&self, context: &str) {
-        let mut after = HostState::take();
         // Processes may take a moment to be reaped by their parents.
+        let mut after = HostState::take();
         for _ in 0..50 {
             if after == *self {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
-            after = HostState::take();
+            let next = HostState::take();
+            if next == *self {
+                return;
+            }
+            after = next;
         }
         let gone: Vec<_> = self.lines.difference(&after.lines).collect();
         let new: Vec<_> = after.lines.difference(&self.lines).collect();
