@@ -120,7 +120,7 @@ enum Command {
         all: bool,
     },
     /// List what carries nsr's marks but belongs to no environment (holder processes,
-    /// nsr_<pid> nft tables, links tagged nsr:<pid>, nsr overlay roots); --apply removes it.
+    /// nsr_<pid> nft tables, links in nsr's link groups, nsr overlay roots); --apply removes it.
     Gc {
         #[arg(long)]
         apply: bool,
