@@ -34,6 +34,13 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    Shell,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a recipe against the kernel, then undo everything it created.
@@ -79,6 +86,24 @@ enum Command {
         /// keywords (what editors/ is generated from).
         #[arg(long)]
         json: bool,
+    },
+    /// Show what a recipe will do, as the tutorial's own commands, and the rollback,
+    /// without doing any of it (no root needed): the recipe runs against a recording
+    /// backend; values read back from the kernel are marked placeholders.
+    Plan {
+        /// The recipe (.nsr), then its NAME=VALUE parameters.
+        #[arg(value_name = "FILE] [NAME=VALUE")]
+        words: Vec<String>,
+        /// text: steps with recipe lines and commands, then the rollback; shell: a
+        /// script that does it by hand, its teardown as a trap; json: the same as data.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        /// Raise or lower an engine limit (as for `run`).
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+        /// Also look for imported modules in DIR.
+        #[arg(long = "lib", value_name = "DIR")]
+        libs: Vec<String>,
     },
     /// Report every syntax error and every call of an unknown function, without
     /// touching the system.
@@ -192,6 +217,12 @@ pub fn main() -> ExitCode {
         }
         Command::Doc { name, libs, .. } => doc(name.as_deref(), &libs),
         Command::Check { file } => check(&file),
+        Command::Plan {
+            words,
+            format,
+            limits,
+            libs,
+        } => plan(words, format, limits, libs),
         Command::Cache { action } => cache(action),
         Command::Repl { file, limits } => repl(file, limits, cli.verbose > 0 && !cli.quiet),
     }
@@ -642,6 +673,43 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
             ExitCode::SUCCESS
         }
         nsr::repl::ReplEnd::Exit(code) => ExitCode::from(code.clamp(0, 255) as u8),
+    }
+}
+
+fn plan(
+    words: Vec<String>,
+    format: PlanFormat,
+    limit_words: Vec<String>,
+    libs: Vec<String>,
+) -> ExitCode {
+    let mut limits = Limits::default();
+    for l in &limit_words {
+        if let Err(e) = limits.set(l) {
+            return usage(e);
+        }
+    }
+    let mut recipe = match read_recipe(&words) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
+    let plan = nsr::plan::plan(&recipe, &limits);
+    let error = plan
+        .error
+        .as_ref()
+        .map(|e| report::render_error(e, &lookup(&recipe)));
+    report::out(&match format {
+        PlanFormat::Text => plan.text(error.as_deref()),
+        PlanFormat::Shell => plan.shell(),
+        PlanFormat::Json => format!("{:#}\n", plan.json(error.as_deref())),
+    });
+    if let (Some(e), PlanFormat::Shell) = (&error, format) {
+        report::err(e);
+    }
+    if plan.error.is_some() {
+        ExitCode::from(EXIT_RECIPE_ERROR)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

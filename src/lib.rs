@@ -7,6 +7,7 @@ pub mod journal;
 pub mod net;
 pub mod ns;
 pub mod ops;
+pub mod plan;
 pub mod repl;
 pub mod report;
 pub mod rootfs;

@@ -39,7 +39,7 @@ pub fn render_error(err: &RecipeError, sources: &dyn SourceLookup) -> String {
         RecipeError::Unreadable { .. } => (err.to_string(), None, None),
     };
     let _ = writeln!(out, "error: {headline}");
-    if let Some(origin) = err.origin() {
+    if let Some(origin) = err.origin().filter(|o| !o.file.is_empty()) {
         out.push_str(&snippet(origin, sources));
     }
     if let Some(call) = call {

@@ -33,6 +33,22 @@ pub struct PrimitiveFailure {
     pub error: OpError,
 }
 
+/// What a traced session saw, in order (`nsr plan`): each operation with the undo the
+/// backend gave it, and what the recipe printed.
+#[derive(Debug, Clone)]
+pub enum TraceItem {
+    Op {
+        seq: u64,
+        origin: Origin,
+        call: String,
+        op: Box<Op>,
+        undo: Option<crate::ops::Undo>,
+    },
+    Print(String),
+}
+
+pub type Trace = std::rc::Rc<std::cell::RefCell<Vec<TraceItem>>>;
+
 pub struct Session {
     /// None once the session is finished.
     backend: Option<Box<dyn Backend>>,
@@ -42,6 +58,8 @@ pub struct Session {
     next_seq: u64,
     /// Fault injection for the crash-safety tests (`NSR_CRASH_AFTER`).
     crash_after: Option<u64>,
+    /// `nsr plan`: every operation is also written here.
+    trace: Option<Trace>,
 }
 
 impl Session {
@@ -52,7 +70,13 @@ impl Session {
             env: None,
             next_seq: 1,
             crash_after: crash_point::from_env(),
+            trace: None,
         }
+    }
+
+    /// From now on every operation is also written to `trace` (`nsr plan`).
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = Some(trace);
     }
 
     /// From now on every action is written to `env` before it is taken, and after.
@@ -105,6 +129,15 @@ impl Session {
         let result = backend.apply(&op);
         if logged {
             crash_point::after_apply(&mut self.crash_after);
+        }
+        if let (Some(trace), Ok((_, undo))) = (&self.trace, &result) {
+            trace.borrow_mut().push(TraceItem::Op {
+                seq,
+                origin: origin.clone(),
+                call: call.clone(),
+                op: Box::new(op.clone()),
+                undo: undo.clone(),
+            });
         }
         match result {
             Ok((output, undo)) => {

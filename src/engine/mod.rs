@@ -16,7 +16,7 @@ pub mod values;
 use crate::journal::UndoReport;
 use crate::ops::Backend;
 use crate::report;
-use crate::session::Session;
+use crate::session::{Session, Trace, TraceItem};
 use crate::signals::{signal_name, Signals};
 use error::RecipeError;
 use limits::Limits;
@@ -188,11 +188,38 @@ pub fn run(
     limits: &Limits,
     signals: &Signals,
 ) -> RunOutcome {
+    run_with(recipe, backend, limits, signals, None)
+}
+
+/// `nsr plan`: runs the recipe against the recording backend, which touches nothing;
+/// every operation, and what the recipe prints, goes to `trace` instead of the screen.
+pub fn run_traced(recipe: &Recipe, limits: &Limits, trace: Trace) -> RunOutcome {
+    let backend = crate::ops::recording::RecordingBackend::default();
+    run_with(
+        recipe,
+        Box::new(backend),
+        limits,
+        &Signals::none(),
+        Some(trace),
+    )
+}
+
+fn run_with(
+    recipe: &Recipe,
+    backend: Box<dyn Backend>,
+    limits: &Limits,
+    signals: &Signals,
+    trace: Option<Trace>,
+) -> RunOutcome {
     let session = Rc::new(RefCell::new(Session::new(backend)));
     if let Some(env) = recipe.env.borrow_mut().take() {
         session.borrow_mut().set_env(env);
     }
     let mut engine = engine_for(session.clone(), limits, signals);
+    if let Some(trace) = trace {
+        session.borrow_mut().set_trace(trace.clone());
+        engine.on_print(move |s| trace.borrow_mut().push(TraceItem::Print(s.to_string())));
+    }
     engine.set_module_resolver(modules::NsrResolver::new(&recipe.libs, recipe.verbose));
     let scope = scope_for(recipe);
     let result = execute(&engine, recipe, scope, signals);
@@ -228,7 +255,15 @@ fn execute(
         .map_err(|e| error::from_parse(&recipe.path, &e))?;
     ast.set_source(recipe.path.as_str());
     match engine.run_ast_with_scope(&mut scope, &ast) {
-        Ok(()) => Ok(RunEnd::Finished),
+        // A signal that the last command took (it ended) still interrupts the run.
+        Ok(()) => match signals.pending() {
+            Some(sig) => Err(RecipeError::Interrupted {
+                signal: signal_name(sig),
+                origin: Default::default(),
+                detail: Some("the recipe's last command ended with it".into()),
+            }),
+            None => Ok(RunEnd::Finished),
+        },
         Err(e) => match *e {
             EvalAltResult::ErrorTerminated(value, _) if value.is::<values::RecipeExit>() => {
                 Ok(RunEnd::Exit(value.cast::<values::RecipeExit>().0 as i32))

@@ -74,6 +74,12 @@ pub(super) fn show(d: &Dynamic) -> String {
         n.describe()
     } else if let Some(l) = d.clone().try_cast::<super::net_values::Link>() {
         l.describe()
+    } else if let Some(m) = d.read_lock::<rhai::Map>() {
+        // Values of nsr's own types inside read as themselves, not as type names.
+        let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect();
+        format!("#{{ {} }}", items.join(", "))
+    } else if let Some(a) = d.read_lock::<rhai::Array>() {
+        format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", "))
     } else {
         let s = d.to_string();
         if s.len() > 120 {

@@ -129,13 +129,19 @@ impl SandboxSpec {
 
 impl fmt::Display for SandboxSpec {
     /// The unshare(1) command line this spec stands for, as the tutorial would type it.
+    /// Namespaces joined come first, with nsenter(1): `unshare --net=FILE` would make a
+    /// new namespace and bind it onto FILE, not join it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.join.is_empty() {
+            write!(f, "nsenter")?;
+            for (kind, target) in &self.join {
+                write!(f, " {}={}", kind.unshare_option(), target.path_for(*kind))?;
+            }
+            write!(f, " ")?;
+        }
         write!(f, "unshare")?;
         for kind in &self.create {
             write!(f, " {}", kind.unshare_option())?;
-        }
-        for (kind, target) in &self.join {
-            write!(f, " {}={}", kind.unshare_option(), target.path_for(*kind))?;
         }
         if self.has_own_pid_ns() {
             write!(f, " --fork")?;
@@ -220,7 +226,7 @@ mod tests {
             .insert(NsKind::Net, JoinTarget::Path("/run/netns/test_net".into()));
         assert_eq!(
             s.to_string(),
-            "unshare --mount --pid --net=/run/netns/test_net --fork"
+            "nsenter --net=/run/netns/test_net unshare --mount --pid --fork"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! A backend that touches nothing: it records each operation and answers with
 //! placeholders. Unit tests use it to check the engine and the journal; `nsr plan`
-//! will print what it recorded.
+//! prints what it recorded.
 
 use super::{Backend, Op, OpError, Output, Undo, UndoOutcome};
 use crate::net::ops::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
@@ -28,8 +28,10 @@ impl RecordingBackend {
     }
 }
 
-/// Stands for a pid that only the kernel could tell.
-pub const PLACEHOLDER_PID: i32 = -1;
+/// Stands for the pid of sandbox `id`, which only the kernel could tell: -1, -2, ...
+pub fn placeholder_pid(id: usize) -> i32 {
+    -(id as i32) - 1
+}
 
 impl RecordingBackend {
     fn net(&mut self, op: &NetOp) -> (Output, Option<Undo>) {
@@ -118,11 +120,11 @@ impl Backend for RecordingBackend {
                 (
                     Output::Sandbox {
                         id,
-                        pid: PLACEHOLDER_PID,
+                        pid: placeholder_pid(id),
                     },
                     Some(Undo::StopSandbox {
                         sandbox: id,
-                        pid: PLACEHOLDER_PID,
+                        pid: placeholder_pid(id),
                     }),
                 )
             }
@@ -205,7 +207,7 @@ fn rootfs(op: &RootfsOp) -> (Output, Option<RootfsUndo>) {
             Some(RootfsUndo::Overlay {
                 dir: dir.clone(),
                 mnt_id: 0,
-                state: format!("{dir}.overlay"),
+                state: crate::rootfs::ops::overlay_state_dir(dir),
                 keep_dir: false,
             }),
         ),

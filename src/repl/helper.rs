@@ -32,6 +32,10 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
     ),
     (":load", "FILE  run a recipe into the session"),
     (
+        ":plan",
+        "STATEMENT  what it would do, as commands, and its undo; nothing is done",
+    ),
+    (
         ":keep",
         "leave, keeping everything as an environment (nsr enter / nsr down NAME)",
     ),

@@ -10,9 +10,10 @@ use crate::engine::limits::Limits;
 use crate::engine::values::RecipeExit;
 use crate::engine::{self, check, modules, PrimitiveDoc};
 use crate::journal::UndoReport;
+use crate::ops::recording::RecordingBackend;
 use crate::ops::Backend;
 use crate::report;
-use crate::session::Session;
+use crate::session::{Session, TraceItem};
 use crate::signals::{signal_name, Signals};
 use helper::{ReplHelper, META_COMMANDS};
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
@@ -43,6 +44,9 @@ pub struct Repl {
     signals: Signals,
     count: usize,
     verbose: bool,
+    limits: Limits,
+    /// Modules imported so far, by alias (for `:plan`'s own engine).
+    imports: Vec<(String, rhai::Shared<rhai::Module>)>,
 }
 
 /// How the session ended.
@@ -84,6 +88,8 @@ impl Repl {
             signals,
             count: 0,
             verbose,
+            limits: *limits,
+            imports: Vec::new(),
         }
     }
 
@@ -249,7 +255,9 @@ impl Repl {
                 rhai::Position::NONE,
             );
             if let Ok(module) = resolved {
-                self.engine.register_static_module(alias.as_str(), module);
+                self.engine
+                    .register_static_module(alias.as_str(), module.clone());
+                self.imports.push((alias, module));
             }
         }
     }
@@ -335,6 +343,7 @@ impl Repl {
                 }
             }
             "save" => self.save(arg),
+            "plan" => self.plan(arg),
             "load" => {
                 if arg.is_empty() {
                     report::err(":load needs a file\n");
@@ -345,6 +354,48 @@ impl Repl {
             other => report::err(&format!("unknown command :{other} (:help lists them)\n")),
         }
         None
+    }
+
+    /// `:plan STATEMENT`: runs the statement in a copy of the scope against the recording
+    /// backend and shows its plan; the session and the kernel are not touched.
+    fn plan(&mut self, source: &str) {
+        if source.is_empty() {
+            report::err(":plan needs a statement, as in  :plan netns(\"lab\")\n");
+            return;
+        }
+        let trace = crate::session::Trace::default();
+        let mut recording = Session::new(Box::new(RecordingBackend::default()));
+        recording.set_trace(trace.clone());
+        let recording = Rc::new(RefCell::new(recording));
+        let (mut engine, _) =
+            engine::build_engine(recording.clone(), &self.limits, &Signals::none());
+        engine.set_module_resolver(modules::NsrResolver::new(&[], self.verbose));
+        for (alias, module) in &self.imports {
+            engine.register_static_module(alias.as_str(), module.clone());
+        }
+        let printed = trace.clone();
+        engine.on_print(move |s| printed.borrow_mut().push(TraceItem::Print(s.to_string())));
+        let name = "<plan>";
+        let mut scope = self.scope.clone();
+        let error = match engine.compile_with_scope(&scope, source) {
+            Err(e) => Some(error::from_parse(name, &e)),
+            Ok(ast) => {
+                let mut program = self.functions.merge(&ast);
+                program.set_source(name);
+                engine
+                    .eval_ast_with_scope::<Dynamic>(&mut scope, &program)
+                    .err()
+                    .map(|e| error::from_eval(name, *e, None))
+            }
+        };
+        let undone = recording.borrow_mut().rollback();
+        let items = trace.borrow().clone();
+        let error_text = error.as_ref().map(|e| {
+            let lookup = |file: &str| (file == name).then(|| source.to_string());
+            report::render_error(e, &lookup)
+        });
+        let plan = crate::plan::build(name.into(), items, &undone, error);
+        report::out(&plan.text(error_text.as_deref()));
     }
 
     fn save(&self, file: &str) {

@@ -61,8 +61,9 @@ pub fn cut_short(op: &RootfsOp) -> CutShort {
             let Ok(target) = absolute(dir) else {
                 return fails(format!("{dir} has no parent"));
             };
-            let name = target.file_name().unwrap_or_default().to_string_lossy();
-            let state = target.with_file_name(format!(".{name}.nsr-overlay"));
+            let state = std::path::PathBuf::from(super::ops::overlay_state_dir(
+                &target.display().to_string(),
+            ));
             if std::fs::symlink_metadata(&state).is_ok() {
                 return fails(format!("{} exists", state.display()));
             }

@@ -99,12 +99,7 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
         lowers.push(p.display().to_string());
     }
     let target = absolute(dir)?;
-    let name = target
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let state = target.with_file_name(format!(".{name}.nsr-overlay"));
+    let state = PathBuf::from(super::ops::overlay_state_dir(&target.display().to_string()));
     std::fs::create_dir(&state).map_err(|e| {
         let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
         let err = OpError::os(errno, format!("cannot create {}", state.display()));

@@ -52,6 +52,15 @@ pub enum RootfsUndo {
     },
 }
 
+/// Where `overlay_root(_, dir)` keeps its upper and work directories: beside DIR.
+pub fn overlay_state_dir(dir: &str) -> String {
+    let p = std::path::Path::new(dir);
+    let name = p.file_name().unwrap_or_default().to_string_lossy();
+    p.with_file_name(format!(".{name}.nsr-overlay"))
+        .display()
+        .to_string()
+}
+
 impl RootfsOp {
     pub fn primitive(&self) -> &'static str {
         match self {
@@ -70,11 +79,15 @@ impl RootfsOp {
                 shell_quote(archive),
                 d = shell_quote(dir)
             ),
-            RootfsOp::Overlay { lower, dir } => format!(
-                "mkdir -p {d} {d}.overlay/upper {d}.overlay/work && mount -t overlay overlay -o lowerdir={},upperdir={d}.overlay/upper,workdir={d}.overlay/work {d}",
-                lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
-                d = shell_quote(dir)
-            ),
+            RootfsOp::Overlay { lower, dir } => {
+                let state = overlay_state_dir(dir);
+                format!(
+                    "mkdir -p {d} {s}/upper {s}/work && mount -t overlay overlay -o lowerdir={},upperdir={s}/upper,workdir={s}/work {d}",
+                    lower.iter().map(|l| shell_quote(l)).collect::<Vec<_>>().join(":"),
+                    d = shell_quote(dir),
+                    s = shell_quote(&state)
+                )
+            }
             RootfsOp::MakeDir { path } => format!("mkdir -p {}", shell_quote(path)),
             RootfsOp::FromImage { image, dir, .. } => format!(
                 "mkdir -p {d} && for layer in $(jq -r '.[0].Layers[]' manifest.json); do tar xf {}/$layer -C {d}; done  # and whiteouts",

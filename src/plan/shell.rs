@@ -1,0 +1,351 @@
+//! Each operation as the commands of the tutorial's toolbox (`unshare`, `nsenter`,
+//! `mount`, `ip`, `nft`, `sysctl`, `tar`) that do the same by hand, with the commands that
+//! take it back. A sandbox is an `unshare ... sleep infinity` process whose pid the
+//! script keeps in `$SANDBOXn_PID`; later commands join it with `nsenter`.
+
+use crate::fs::mount_spec::{MountSource, MountSpec};
+use crate::net::nft::NatRule;
+use crate::net::ops::{forwarding_key, NetOp, NetUndo, NsRef};
+use crate::ns::spec::{JoinTarget, Propagation, SandboxSpec};
+use crate::ops::{shell_quote, Op, SandboxId, Undo};
+use crate::rootfs::ops::{RootfsOp, RootfsUndo};
+use crate::sandbox::protocol::RunSpec;
+use std::collections::{BTreeSet, HashMap};
+
+/// The table nsr names `nsr_<pid>`, in a script.
+pub const TABLE: &str = "nsr_plan";
+
+/// A step as commands: what does it, and what undoes it (run in reverse order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commands {
+    pub run: Vec<String>,
+    pub undo: Vec<String>,
+}
+
+#[derive(Default)]
+struct SandboxShell {
+    /// The directory it chrooted to (the `sleep` process that stands for it cannot).
+    root: Option<String>,
+}
+
+/// What the script knows as it goes: sandboxes and their roots, NAT tables and chains
+/// made in each namespace, values saved for an undo.
+#[derive(Default)]
+pub struct ShellWriter {
+    sandboxes: HashMap<SandboxId, SandboxShell>,
+    chains: HashMap<NsRef, BTreeSet<String>>,
+    saved: usize,
+}
+
+pub fn pid_var(id: SandboxId) -> String {
+    format!("$SANDBOX{id}_PID")
+}
+
+/// The recording backend's pids are -1, -2, ...: sandbox 0, 1, ...
+fn sandbox_of_pid(pid: i32) -> Option<SandboxId> {
+    (pid < 0).then(|| (-pid - 1) as SandboxId)
+}
+
+fn join_path(t: &JoinTarget, kind: crate::ns::kinds::NsKind) -> String {
+    match t {
+        JoinTarget::Pid(pid) => match sandbox_of_pid(*pid) {
+            Some(id) => format!("/proc/{}/ns/{}", pid_var(id), kind.proc_file()),
+            None => t.path_for(kind),
+        },
+        JoinTarget::Path(_) => shell_quote(&t.path_for(kind)),
+    }
+}
+
+/// `unshare(1)` for the spec, keeping a `sleep infinity` as the sandbox's process.
+fn unshare_words(spec: &SandboxSpec) -> String {
+    let mut w = Vec::new();
+    if !spec.join.is_empty() {
+        // `unshare --net=FILE` would bind a new namespace onto FILE: joining is nsenter's.
+        w.push("nsenter".to_string());
+        for (kind, target) in &spec.join {
+            w.push(format!(
+                "{}={}",
+                kind.unshare_option(),
+                join_path(target, *kind)
+            ));
+        }
+    }
+    w.push("unshare".to_string());
+    for kind in &spec.create {
+        w.push(kind.unshare_option().to_string());
+    }
+    if spec.has_own_pid_ns() {
+        w.push("--fork --kill-child".into());
+    }
+    if spec.has_own_mount_ns() {
+        match spec.propagation {
+            Propagation::Private => {}
+            Propagation::Slave => w.push("--propagation slave".into()),
+            Propagation::Unchanged => w.push("--propagation unchanged".into()),
+        }
+    }
+    let map = |m: &[crate::ns::spec::IdRange]| {
+        m.iter()
+            .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if !spec.uid_map.is_empty() {
+        w.push(format!("--map-users={}", map(&spec.uid_map)));
+    }
+    if !spec.gid_map.is_empty() {
+        w.push(format!("--map-groups={}", map(&spec.gid_map)));
+    }
+    w.push("sleep infinity".into());
+    w.join(" ")
+}
+
+fn under(root: Option<&str>, path: &str) -> String {
+    match root {
+        Some(r) => format!(
+            "{}/{}",
+            r.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        ),
+        None => path.to_string(),
+    }
+}
+
+impl ShellWriter {
+    fn root(&self, id: SandboxId) -> Option<&str> {
+        self.sandboxes.get(&id).and_then(|s| s.root.as_deref())
+    }
+
+    /// `nsenter` into every namespace of the sandbox (and its root, after pivot_root).
+    fn enter(&self, id: SandboxId) -> String {
+        format!("nsenter -t {} -a -r --", pid_var(id))
+    }
+
+    /// Runs `argv` in the sandbox, under its chroot if it has one.
+    fn in_sandbox(&self, id: SandboxId, spec: &RunSpec) -> String {
+        let mut w = vec![self.enter(id)];
+        if let Some(root) = self.root(id) {
+            w.push(format!("chroot {}", shell_quote(root)));
+        }
+        if !spec.env.is_empty() || spec.cwd.is_some() {
+            w.push("env".into());
+            for (k, v) in &spec.env {
+                w.push(shell_quote(&format!("{k}={v}")));
+            }
+            if let Some(cwd) = &spec.cwd {
+                w.push(format!("--chdir={}", shell_quote(cwd)));
+            }
+        }
+        w.extend(spec.argv.iter().map(|a| shell_quote(a)));
+        let cmd = w.join(" ");
+        match &spec.stdin {
+            Some(input) => format!("printf %s {} | {cmd}", shell_quote(input)),
+            None => cmd,
+        }
+    }
+
+    /// A name for a value the script reads before a change, for its undo.
+    fn save(&mut self, what: &str) -> String {
+        self.saved += 1;
+        format!("{what}_{}", self.saved)
+    }
+
+    fn ns_exec(ns: &NsRef, cmd: &str) -> String {
+        match ns {
+            NsRef::Host => cmd.to_string(),
+            NsRef::Named(n) => format!("ip netns exec {} {cmd}", shell_quote(n)),
+            NsRef::Sandbox(id) => format!("nsenter -n -t {} {cmd}", pid_var(*id)),
+        }
+    }
+
+    /// The commands for `op`, which the backend answered with `undo`.
+    pub fn step(&mut self, op: &Op, undo: Option<&Undo>) -> Commands {
+        let mut c = Commands::default();
+        match op {
+            Op::Unshare(spec) => {
+                let id = match undo {
+                    Some(Undo::StopSandbox { sandbox, .. }) => *sandbox,
+                    _ => self.sandboxes.len(),
+                };
+                self.sandboxes.insert(id, SandboxShell::default());
+                c.run.push(format!("{} &", unshare_words(spec)));
+                c.run.push(format!(
+                    "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
+                ));
+                // unshare --kill-child takes the sandbox's first process with it.
+                c.undo.push(format!(
+                    "kill -KILL $SANDBOX{id}_JOB; wait $SANDBOX{id}_JOB 2>/dev/null"
+                ));
+            }
+            Op::SetHostname { sandbox, name } => {
+                let var = self.save("HOSTNAME_WAS");
+                let enter = format!("nsenter -t {} -u --", pid_var(*sandbox));
+                c.run.push(format!("{var}=$({enter} hostname)"));
+                c.run
+                    .push(format!("{enter} hostname {}", shell_quote(name)));
+                c.undo.push(format!("{enter} hostname \"${var}\""));
+            }
+            Op::GetHostname { sandbox } => {
+                c.run
+                    .push(format!("nsenter -t {} -u -- hostname", pid_var(*sandbox)));
+            }
+            Op::Mount { sandbox, spec } => {
+                let root = self.root(*sandbox).map(str::to_string);
+                let mut spec: MountSpec = spec.clone();
+                spec.target = under(root.as_deref(), &spec.target);
+                if let MountSource::Bind { source, .. } = &mut spec.source {
+                    *source = under(root.as_deref(), source);
+                }
+                c.run.push(format!("{} {spec}", self.enter(*sandbox)));
+                c.undo.push(format!(
+                    "{} umount {}",
+                    self.enter(*sandbox),
+                    shell_quote(&spec.target)
+                ));
+            }
+            Op::Chroot { sandbox, path } => {
+                let root = under(self.root(*sandbox), path);
+                c.run.push(format!(
+                    ": chroot {}  # what sandbox {sandbox} runs from here on runs under it",
+                    shell_quote(&root)
+                ));
+                if let Some(s) = self.sandboxes.get_mut(sandbox) {
+                    s.root = Some(root);
+                }
+            }
+            Op::PivotRoot { sandbox, new_root } => {
+                let root = under(self.root(*sandbox), new_root);
+                c.run.push(format!(
+                    "{} sh -c {}",
+                    self.enter(*sandbox),
+                    shell_quote(&format!(
+                        "cd {} && pivot_root . . && umount -l .",
+                        shell_quote(&root)
+                    ))
+                ));
+                if let Some(s) = self.sandboxes.get_mut(sandbox) {
+                    s.root = None;
+                }
+            }
+            // Its exit status is the recipe's to look at, not a failure of the step.
+            Op::Run { sandbox, spec } | Op::Exec { sandbox, spec } => {
+                c.run
+                    .push(format!("{} || :", self.in_sandbox(*sandbox, spec)));
+            }
+            Op::Namespaces { pid } => {
+                let who = match sandbox_of_pid(*pid) {
+                    Some(id) => pid_var(id),
+                    // nsr's own namespaces: the script's.
+                    None if *pid == std::process::id() as i32 => "$$".into(),
+                    None => pid.to_string(),
+                };
+                c.run.push(format!("ls -l /proc/{who}/ns"));
+            }
+            Op::MountInfo { sandbox } => {
+                c.run
+                    .push(format!("cat /proc/{}/mountinfo", pid_var(*sandbox)));
+            }
+            Op::Net(op) => self.net(op, undo, &mut c),
+            Op::Rootfs(op) => {
+                c.run.push(rootfs_command(op));
+                if let Some(Undo::Rootfs(u)) = undo {
+                    c.undo.push(rootfs_undo(u));
+                }
+            }
+            Op::RootfsIn { sandbox, op } => {
+                let enter = format!("nsenter -t {} -U -m --", pid_var(*sandbox));
+                c.run.push(format!(
+                    "{enter} sh -c {}",
+                    shell_quote(&rootfs_command(op))
+                ));
+                if let Some(Undo::RootfsIn { undo, .. }) = undo {
+                    c.undo
+                        .push(format!("{enter} sh -c {}", shell_quote(&rootfs_undo(undo))));
+                }
+            }
+        }
+        c
+    }
+
+    fn net(&mut self, op: &NetOp, undo: Option<&Undo>, c: &mut Commands) {
+        match op {
+            NetOp::Forwarding { ns, v6, on } => {
+                let key = forwarding_key(*v6).replace('/', ".");
+                let var = self.save("FORWARDING_WAS");
+                c.run.push(format!(
+                    "{var}=$({})",
+                    Self::ns_exec(ns, &format!("sysctl -n {key}"))
+                ));
+                c.run.push(Self::ns_exec(
+                    ns,
+                    &format!("sysctl -qw {key}={}", u8::from(*on)),
+                ));
+                c.undo
+                    .push(Self::ns_exec(ns, &format!("sysctl -qw {key}=\"${var}\"")));
+            }
+            NetOp::Nat { ns, rule } => {
+                c.run.push(self.nft(ns, rule));
+                if let Some(Undo::Net(NetUndo::DeleteTable { .. })) = undo {
+                    c.undo
+                        .push(Self::ns_exec(ns, &format!("nft delete table inet {TABLE}")));
+                }
+                // A later rule's own undo is the table's: it goes with it.
+            }
+            other => {
+                c.run.push(other.shell());
+                if let Some(Undo::Net(u)) = undo {
+                    c.undo.push(u.describe());
+                }
+            }
+        }
+    }
+
+    /// The nft script nsr feeds `nft -f -` for a rule, in a here-document.
+    fn nft(&mut self, ns: &NsRef, rule: &NatRule) -> String {
+        let first = !self.chains.contains_key(ns);
+        let known = self.chains.entry(ns.clone()).or_default().clone();
+        let script = crate::net::nft::add_script(TABLE, rule, first, |ch| known.contains(ch));
+        let chains = self.chains.entry(ns.clone()).or_default();
+        for l in rule.lines() {
+            chains.insert(l.chain.to_string());
+        }
+        format!("{} <<'NFT'\n{}NFT", Self::ns_exec(ns, "nft -f -"), script)
+    }
+}
+
+/// The commands that do a root filesystem operation.
+pub fn rootfs_command(op: &RootfsOp) -> String {
+    match op {
+        RootfsOp::Cached { archive, .. } => format!(
+            "d={}/$(sha256sum < {a} | cut -d' ' -f1); [ -d \"$d\" ] || {{ mkdir -p \"$d.part\" && tar xf {a} -C \"$d.part\" && mv \"$d.part\" \"$d\"; }}",
+            shell_quote(&crate::rootfs::cache::dir().display().to_string()),
+            a = shell_quote(archive)
+        ),
+        other => other.shell(),
+    }
+}
+
+pub fn rootfs_undo(u: &RootfsUndo) -> String {
+    u.describe()
+}
+
+/// The helper the script's sandboxes need: the pid of the `sleep infinity` that an
+/// `unshare` started in the background ($!) has become (itself, or its child after
+/// `--fork`), once it is running inside its namespaces.
+pub const PRELUDE: &str = r#"sandbox_pid() {
+  i=0
+  while [ $i -lt 500 ]; do
+    for p in "$1" $(cat /proc/"$1"/task/"$1"/children 2>/dev/null); do
+      if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = sleep ]; then echo "$p"; return 0; fi
+    done
+    i=$((i + 1)); sleep 0.01
+  done
+  echo "sandbox $1 did not start" >&2; return 1
+}
+UNDO=:
+undo_push() { UNDO="$1
+$UNDO"; }
+trap 'set +e; eval "$UNDO"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+"#;

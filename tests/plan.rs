@@ -1,0 +1,324 @@
+//! `nsr plan`: a recipe's steps as the tutorial's commands, and its rollback, without
+//! doing anything. The plan of every recipe is stable (golden files in tests/plans/,
+//! regenerated with NSR_REGENERATE=1); its `--format shell` script, run as root in a
+//! fresh namespace, leaves the same kernel state as `nsr run` of the recipe and its
+//! teardown leaves nothing; a recipe failing at step k plans the undos `nsr run` does;
+//! every primitive renders.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+const RECIPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plans");
+
+/// Each recipe with the arguments its plan is made with (fixed paths: a plan touches
+/// nothing, so they need not exist).
+const PLANNED: &[(&str, &[&str])] = &[
+    ("bridge-lab.nsr", &[]),
+    ("default.nsr", &[]),
+    (
+        "rootfs-from-tarball.nsr",
+        &["tar=/srv/go_root.tar", "dir=/srv/go_root", "cmd=go version"],
+    ),
+    ("rootless-sandbox.nsr", &[]),
+    ("tutorial-network.nsr", &[]),
+    ("tutorial-sandbox.nsr", &["root=/srv/go_root", "cmd=ls /"]),
+];
+
+fn plan(args: &[&str]) -> Run {
+    let mut all = vec!["plan"];
+    all.extend_from_slice(args);
+    nsr(&all)
+}
+
+#[test]
+fn every_recipe_has_a_stable_plan() {
+    // HostState counts nsr processes: no plan runs beside a test that looks.
+    let _g = serial();
+    let mut names: Vec<String> = std::fs::read_dir(RECIPES)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".nsr"))
+        .collect();
+    names.sort();
+    let planned: Vec<String> = PLANNED.iter().map(|(r, _)| r.to_string()).collect();
+    assert_eq!(names, planned, "every recipe has a golden plan here");
+    let regenerate = std::env::var_os("NSR_REGENERATE").is_some();
+    for (recipe, args) in PLANNED {
+        let path = format!("recipes/{recipe}");
+        let mut words = vec![path.as_str()];
+        words.extend_from_slice(args);
+        let r = plan(&words);
+        r.expect_code(0);
+        let golden = format!("{GOLDEN}/{}.plan", recipe.trim_end_matches(".nsr"));
+        if regenerate {
+            std::fs::create_dir_all(GOLDEN).unwrap();
+            std::fs::write(&golden, &r.stdout).unwrap();
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+            panic!("{golden} is missing: NSR_REGENERATE=1 cargo test --test plan")
+        });
+        assert_eq!(
+            r.stdout, want,
+            "the plan of {recipe} changed (NSR_REGENERATE=1 cargo test --test plan if on purpose)"
+        );
+        // It says what is a placeholder, and shows the rollback.
+        assert_has_all(&r.stdout, &["plan of recipes/", "rollback, newest first"]);
+    }
+}
+
+#[test]
+fn a_plan_needs_no_root_and_touches_nothing() {
+    let _g = serial();
+    let before = HostState::take();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", NSR])
+        .args(["plan", &format!("{RECIPES}/tutorial-network.nsr")])
+        .output()
+        .unwrap();
+    let r = Run::from(out);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "ip netns add test_net",
+            "ip -n router link add veth0 type veth peer name eth0 netns test_net",
+            "nft -f -",
+            "sysctl -qw net.ipv4.ip_forward=1",
+            "nsenter --net=/run/netns/test_net unshare",
+            "reads back the command's exit status and output: a placeholder",
+            "ip netns del test_net",
+        ],
+    );
+    before.assert_unchanged("after nsr plan as nobody");
+}
+
+#[test]
+fn formats_shell_and_json() {
+    // HostState counts nsr processes: no plan runs beside a test that looks.
+    let _g = serial();
+    let s = Scratch::new("planfmt");
+    let file = s.write(
+        "f.nsr",
+        "let n = netns(\"pf\");\nlet l = veth(\"pfv\", \"eth0\", n);\nl.host.addr(\"10.1.2.1/24\").up();\nlet b = unshare(#{ kinds: [\"mount\", \"pid\"], net: n });\nb.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"pid \" + b.pid);\n",
+    );
+    let r = plan(&["--format", "shell", &file]);
+    r.expect_code(0);
+    assert!(r.stdout.starts_with("#!/bin/sh\n"), "{}", r.stdout);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "set -eu",
+            "trap 'set +e; eval \"$UNDO\"' EXIT",
+            "ip netns add pf\nundo_push 'ip netns del pf'",
+            "ip link add pfv type veth peer name eth0 netns pf\nundo_push 'ip link del pfv'",
+            "nsenter --net=/run/netns/pf unshare --mount --pid --fork --kill-child sleep infinity &",
+            "SANDBOX0_JOB=$! SANDBOX0_PID=$(sandbox_pid $!)",
+            "nsenter -t $SANDBOX0_PID -a -r -- mount -t tmpfs tmpfs -o nosuid,nodev /mnt",
+            "echo 'pid -1'",
+        ],
+    );
+    let check = Command::new("sh")
+        .args(["-n", "-c", &r.stdout])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "sh -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let r = plan(&["--format", "json", &file]);
+    r.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    let steps = v["steps"].as_array().unwrap();
+    let prims: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| s["primitive"].as_str())
+        .collect();
+    assert_eq!(prims, ["netns", "veth", "addr", "up", "unshare", "mount"]);
+    assert_eq!(steps[4]["reads_back"], "the sandbox's pid");
+    assert_eq!(steps[0]["origin"]["line"], 1);
+    assert_eq!(steps.last().unwrap()["kind"], "print");
+    let rollback: Vec<u64> = v["rollback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rollback, [6, 5, 4, 3, 2, 1]);
+    // Bad input is reported as for `nsr run`.
+    let r = plan(&["--format", "yaml", &file]);
+    r.expect_code(2);
+    let r = plan(&["/no/such.nsr"]);
+    r.expect_code(2);
+    assert_has_all(&r.stderr, &["cannot read recipe /no/such.nsr"]);
+}
+
+/// The steps of a recipe that stops with an error after `k - 1` of them.
+fn failing_recipe(p: &str, dir: &str, k: usize) -> String {
+    let steps = [
+        format!("let n = netns(\"{p}fk\");"),
+        format!("let l = veth(\"{p}fv\", \"eth0\", n);"),
+        "l.host.addr(\"10.93.0.1/24\");".to_string(),
+        "l.host.up();".to_string(),
+        "n.addr(\"eth0\", \"10.93.0.2/24\");".to_string(),
+        format!("let d = make_dir(\"{dir}/made\");"),
+        "let b = unshare(#{ kinds: [\"mount\", \"uts\", \"pid\"], net: n });".to_string(),
+        "b.hostname(\"k\");".to_string(),
+        "b.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");".to_string(),
+    ];
+    let mut text: Vec<String> = steps.iter().take(k - 1).cloned().collect();
+    text.push(format!("throw \"stopped before step {k}\";"));
+    text.join("\n") + "\n"
+}
+
+#[test]
+fn a_recipe_that_fails_at_step_k_plans_the_undos_nsr_run_performs() {
+    let _g = serial();
+    let s = Scratch::new("plank");
+    let p = short_prefix();
+    let before = HostState::take();
+    for k in 1..=10 {
+        let file = s.write(&format!("k{k}.nsr"), &failing_recipe(&p, &s.path(""), k));
+        let planned = plan(&["--format", "json", &file]);
+        planned.expect_code(1);
+        let plan: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+        assert_eq!(plan["ok"], false);
+        assert!(
+            plan["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("stopped before step {k}")),
+            "{}",
+            plan["error"]
+        );
+        let ran = nsr(&["run", "--json", &file]);
+        ran.expect_code(1);
+        let run: serde_json::Value = serde_json::from_str(ran.stderr.trim()).unwrap();
+        let lines = |v: &serde_json::Value| -> Vec<u64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["origin"]["line"].as_u64().unwrap())
+                .collect()
+        };
+        let planned_undos = lines(&plan["rollback"]);
+        assert_eq!(planned_undos.len(), k - 1, "step {k}: {}", planned.stdout);
+        assert_eq!(planned_undos, lines(&run["undone"]), "step {k}");
+        before.assert_unchanged(&format!("after the run failing at step {k}"));
+    }
+}
+
+/// A call of each primitive (with what it needs first), for the test below. A primitive
+/// added to nsr without a line here fails it: add one, and make it render in the plan.
+const SAMPLES: &[(&str, &str)] = &[
+    ("unshare", "unshare([\"uts\"]);"),
+    ("hostname", "let b = unshare([\"uts\"]); b.hostname(\"x\");"),
+    (
+        "mount",
+        "let b = unshare([\"mount\"]); b.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");",
+    ),
+    (
+        "chroot",
+        "let b = unshare([\"mount\"]); b.chroot(\"/srv/r\");",
+    ),
+    (
+        "pivot_root",
+        "let b = unshare([\"mount\"]); b.pivot_root(\"/srv/r\");",
+    ),
+    ("run", "let b = unshare([\"uts\"]); b.run(\"true\");"),
+    ("exec", "let b = unshare([\"uts\"]); b.exec(\"true\");"),
+    ("namespaces", "namespaces();"),
+    ("mountinfo", "let b = unshare([\"mount\"]); b.mountinfo();"),
+    ("netns", "netns(\"s\");"),
+    ("netns_open", "netns_open(\"s\");"),
+    ("veth", "veth(\"a\", \"b\");"),
+    ("bridge", "bridge(\"br\");"),
+    ("up", "let l = veth(\"a\", \"b\"); l.host.up();"),
+    ("down", "let l = veth(\"a\", \"b\"); l.host.down();"),
+    ("mtu", "let l = veth(\"a\", \"b\"); l.host.mtu(1400);"),
+    (
+        "attach",
+        "let br = bridge(\"br\"); let l = veth(\"a\", \"b\"); br.attach(l.host);",
+    ),
+    (
+        "detach",
+        "let br = bridge(\"br\"); let l = veth(\"a\", \"b\"); br.attach(l.host); l.host.detach();",
+    ),
+    (
+        "move_to",
+        "let n = netns(\"s\"); let l = veth(\"a\", \"b\"); l.peer.move_to(n);",
+    ),
+    (
+        "addr",
+        "let l = veth(\"a\", \"b\"); l.host.addr(\"10.0.0.1/24\");",
+    ),
+    ("route", "route(\"10.1.0.0/24\", \"10.0.0.2\");"),
+    ("ip_forward", "ip_forward(true);"),
+    ("ip6_forward", "ip6_forward(true);"),
+    ("masquerade", "masquerade(\"10.0.0.0/24\", \"eth0\");"),
+    ("forward", "forward(\"a\", \"eth0\");"),
+    ("port_forward", "port_forward(8080, \"10.0.0.2\", 80);"),
+    ("links", "links();"),
+    ("addrs", "addrs();"),
+    ("routes", "routes();"),
+    (
+        "rootfs_from_tar",
+        "rootfs_from_tar(\"/srv/r.tar\", \"/srv/r\");",
+    ),
+    (
+        "rootfs_from_image",
+        "rootfs_from_image(\"/srv/i.tar\", \"/srv/r\");",
+    ),
+    ("rootfs_cache", "rootfs_cache(\"/srv/r.tar\");"),
+    ("overlay_root", "overlay_root(\"/srv/lower\", \"/srv/r\");"),
+    ("make_dir", "make_dir(\"/srv/new/dir\");"),
+];
+
+/// Primitives that ask nothing of the system: computed in the recipe, or a value to
+/// call other primitives on.
+const PURE: &[&str] = &["cidr_host", "ip_of", "link", "host"];
+
+#[test]
+fn every_primitive_renders_in_the_plan() {
+    // HostState counts nsr processes: no plan runs beside a test that looks.
+    let _g = serial();
+    let doc = nsr(&["doc", "--json"]);
+    doc.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&doc.stdout).unwrap();
+    let mut missing = Vec::new();
+    for p in v["primitives"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        if PURE.contains(&name) {
+            continue;
+        }
+        let Some((_, sample)) = SAMPLES.iter().find(|(n, _)| *n == name) else {
+            missing.push(name.to_string());
+            continue;
+        };
+        let s = Scratch::new(&format!("prim-{name}"));
+        let file = s.write("p.nsr", sample);
+        let r = plan(&["--format", "json", &file]);
+        r.expect_code(0);
+        let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let step = plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|st| st["primitive"] == name)
+            .unwrap_or_else(|| panic!("{name}: no step of it in {}", r.stdout));
+        let commands = step["commands"].as_array().unwrap();
+        assert!(
+            !commands.is_empty() && commands.iter().all(|c| !c.as_str().unwrap().is_empty()),
+            "{name} renders as commands: {step}"
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "primitives without a sample here (add one, and make them render): {missing:?}"
+    );
+}
