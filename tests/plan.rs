@@ -112,7 +112,8 @@ fn formats_shell_and_json() {
         &[
             "set -eu",
             "trap 'set +e; eval \"$UNDO\"' EXIT",
-            "ip netns add pf\nundo_push 'ip netns del pf'",
+            "ip netns add pf\nundo_push 'ip netns del pf\n",
+            "RUN_NETNS_WAS=$(if mountpoint -q /run/netns",
             "ip link add pfv type veth peer name eth0 netns pf\nundo_push 'ip link del pfv'",
             "nsenter --net=/run/netns/pf unshare --mount --pid --fork --kill-child sleep infinity &",
             "SANDBOX0_JOB=$! SANDBOX0_PID=$(sandbox_pid $!)",
@@ -321,4 +322,139 @@ fn every_primitive_renders_in_the_plan() {
         missing.is_empty(),
         "primitives without a sample here (add one, and make them render): {missing:?}"
     );
+}
+
+/// A snapshot of the kernel state a recipe can change, in the namespace it runs in:
+/// links, addresses, routes, nft rules and forwarding of it and of each named netns,
+/// and the mount table; indexes, MACs, link groups and table names normalized.
+const SNAPSHOT: &str = r#"snap() {
+  set +e
+  for ns in "" $(ip netns list | cut -d' ' -f1 | sort); do
+    if [ -n "$ns" ]; then x="ip netns exec $ns"; echo "== netns $ns"; else x=""; fi
+    $x ip -o link show | sed -E 's/^[0-9]+: //; s/@if[0-9]+/@if/; s/\\.*$//; s/ group [^ ]+//; s/NO-CARRIER,//; s/,LOWER_UP//; s/,M-DOWN//; s/ state [A-Z]+//' | sort
+    $x ip -o addr show | grep -v ' fe80::' | sed -E 's/^[0-9]+: //; s/ (valid|preferred)_lft.*//; s/\\ *$//; s/ tentative//' | sort
+    $x ip route show table all | grep -v fe80 | grep -v 'ff00::/8' | sort
+    $x nft list ruleset | sed -E 's/nsr_[a-z0-9]+/nsr_T/'
+    $x sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
+  done
+  findmnt -rn -o TARGET,FSTYPE | grep -v '^/run/nsr' | sort
+}
+"#;
+
+/// In a fresh network and mount namespace (a tmpfs on /run): the state before, after
+/// `nsr run --keep` of the recipe and after `nsr down`, and the same for the plan's
+/// script (sourced, so that the snapshot is taken before its trap tears down).
+const COMPARE: &str = r#"set -u
+out=$1; nsr=$2; recipe=$3; shift 3
+mount -t tmpfs tmpfs /run
+ip link set lo up
+. "$out/snap.sh"
+snap > "$out/init"
+"$nsr" run --keep --name planeq "$recipe" "$@" > "$out/run.out" 2>&1
+echo $? > "$out/run.code"
+snap > "$out/run.state"
+"$nsr" down planeq > "$out/down.out" 2>&1
+snap > "$out/run.after"
+"$nsr" plan --format shell "$recipe" "$@" > "$out/plan.sh"
+sh -c '. "$1/snap.sh"; . "$1/plan.sh"; snap > "$1/plan.state"' sh "$out" > "$out/plan.out" 2>&1
+echo $? > "$out/plan.code"
+snap > "$out/plan.after"
+"#;
+
+#[test]
+fn the_plan_script_leaves_what_nsr_run_leaves_and_its_teardown_nothing() {
+    let _g = serial();
+    let s = Scratch::new("planeq");
+    let root = s.busybox_root("bbroot");
+    let tar = s.path("bbroot.tar");
+    let ok = Command::new("tar")
+        .args(["-C", &root, "-cf", &tar, "."])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let before = HostState::take();
+    let go_root = s.path("go_root");
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("bridge-lab.nsr", vec![]),
+        ("default.nsr", vec![]),
+        (
+            "rootfs-from-tarball.nsr",
+            vec![
+                format!("tar={tar}"),
+                format!("dir={go_root}"),
+                "cmd=ls /".into(),
+            ],
+        ),
+        ("rootless-sandbox.nsr", vec![]),
+        ("tutorial-network.nsr", vec![]),
+        (
+            "tutorial-sandbox.nsr",
+            vec![format!("root={root}"), "cmd=ls /".into()],
+        ),
+    ];
+    assert_eq!(cases.len(), PLANNED.len(), "every recipe is compared");
+    for (recipe, args) in cases {
+        let out = s.path(recipe.trim_end_matches(".nsr"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(format!("{out}/snap.sh"), SNAPSHOT).unwrap();
+        let status = Command::new("unshare")
+            .args([
+                "-n",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                COMPARE,
+                "sh",
+            ])
+            .arg(&out)
+            .arg(NSR)
+            .arg(format!("{RECIPES}/{recipe}"))
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{recipe}: the comparison itself failed");
+        let read = |f: &str| std::fs::read_to_string(format!("{out}/{f}")).unwrap_or_default();
+        assert_eq!(
+            read("run.code").trim(),
+            "0",
+            "{recipe}: nsr run --keep: {}",
+            read("run.out")
+        );
+        assert_eq!(
+            read("plan.code").trim(),
+            "0",
+            "{recipe}: the script: {}",
+            read("plan.out")
+        );
+        assert!(
+            read("run.state") != read("init")
+                || recipe.contains("sandbox")
+                || recipe.contains("tarball"),
+            "{recipe}: the run changed nothing to compare"
+        );
+        assert_eq!(
+            read("plan.state"),
+            read("run.state"),
+            "{recipe}: the script leaves another state than nsr run (script output: {})",
+            read("plan.out")
+        );
+        assert_eq!(
+            read("run.after"),
+            read("init"),
+            "{recipe}: nsr down leaves something"
+        );
+        assert_eq!(
+            read("plan.after"),
+            read("init"),
+            "{recipe}: the script's teardown leaves something"
+        );
+        assert!(
+            !std::path::Path::new(&go_root).exists(),
+            "{recipe}: the extracted root is left"
+        );
+    }
+    before.assert_unchanged("after comparing plans with runs");
 }

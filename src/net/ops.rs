@@ -308,7 +308,7 @@ impl NetOp {
                 format!("{} addr add {cidr} dev {}", ns.ip(), shell_quote(dev))
             }
             NetOp::RouteAdd { ns, route } => format!(
-                "{}{} route add {}",
+                "{}{} route add {} proto static",
                 ns.ip(),
                 if route.v6 { " -6" } else { "" },
                 route_words(route)

@@ -146,23 +146,36 @@ impl fmt::Display for SandboxSpec {
         if self.has_own_pid_ns() {
             write!(f, " --fork")?;
         }
-        if !self.uid_map.is_empty() {
-            write!(f, " --map-users={}", map_words(&self.uid_map))?;
-        }
-        if !self.gid_map.is_empty() {
-            write!(f, " --map-groups={}", map_words(&self.gid_map))?;
+        for o in self.map_options() {
+            write!(f, " {o}")?;
         }
         Ok(())
     }
 }
 
-/// unshare(1)'s `inside:outside:count,...` form of a map.
-fn map_words(map: &[IdRange]) -> String {
-    let words: Vec<_> = map
-        .iter()
-        .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
-        .collect();
-    words.join(",")
+impl SandboxSpec {
+    /// unshare(1)'s options for the id maps: `--map-root-user` for the one-id root map,
+    /// else `--map-users=OUTER,INNER,COUNT` per range (and the same for groups).
+    pub fn map_options(&self) -> Vec<String> {
+        let root_only = |m: &[IdRange], me: u32| {
+            m.len() == 1 && m[0].inside == 0 && m[0].count == 1 && m[0].outside == me
+        };
+        if root_only(&self.uid_map, nix::unistd::geteuid().as_raw())
+            && root_only(&self.gid_map, nix::unistd::getegid().as_raw())
+        {
+            return vec!["--map-root-user".into()];
+        }
+        let mut out = Vec::new();
+        for (opt, map) in [
+            ("--map-users", &self.uid_map),
+            ("--map-groups", &self.gid_map),
+        ] {
+            for r in map.iter() {
+                out.push(format!("{opt}={},{},{}", r.outside, r.inside, r.count));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct RecordingBackend {
     links: usize,
     /// Namespaces that have an nft table of the run already.
     tables: Vec<NsRef>,
+    /// The links the recipe made, where they are now: `links()` answers with these.
+    made_links: Vec<(NsRef, String, &'static str)>,
 }
 
 impl RecordingBackend {
@@ -34,7 +36,52 @@ pub fn placeholder_pid(id: usize) -> i32 {
 }
 
 impl RecordingBackend {
+    /// The links the recipe made in `ns`, as `links()` answers in a plan: what existed
+    /// before is not known.
+    fn links_in(&self, ns: &NsRef) -> Vec<crate::net::links::LinkInfo> {
+        self.made_links
+            .iter()
+            .filter(|(n, _, _)| n == ns)
+            .enumerate()
+            .map(|(i, (_, name, kind))| crate::net::links::LinkInfo {
+                index: i as u32 + 1,
+                name: name.clone(),
+                kind: kind.to_string(),
+                up: false,
+                state: "down".into(),
+                mtu: 1500,
+                mac: String::new(),
+                master: None,
+                group: 0,
+                peer: None,
+            })
+            .collect()
+    }
+
     fn net(&mut self, op: &NetOp) -> (Output, Option<Undo>) {
+        match op {
+            NetOp::Veth {
+                name,
+                ns,
+                peer,
+                peer_ns,
+            } => {
+                self.made_links.push((ns.clone(), name.clone(), "veth"));
+                self.made_links
+                    .push((peer_ns.clone(), peer.clone(), "veth"));
+            }
+            NetOp::Bridge { name, ns } => {
+                self.made_links.push((ns.clone(), name.clone(), "bridge"));
+            }
+            NetOp::LinkMove { ns, name, to } => {
+                for l in self.made_links.iter_mut() {
+                    if l.0 == *ns && l.1 == *name {
+                        l.0 = to.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
         let undo = match op {
             NetOp::NetnsAdd { name } => Some(NetUndo::DeleteNetns { name: name.clone() }),
             NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
@@ -96,7 +143,7 @@ impl RecordingBackend {
                 }
             }
             NetOp::NetnsOpen { .. } => None,
-            NetOp::Links { .. } => return (Output::Net(NetOutput::Links(Vec::new())), None),
+            NetOp::Links { ns } => return (Output::Net(NetOutput::Links(self.links_in(ns))), None),
             NetOp::Addrs { .. } => return (Output::Net(NetOutput::Addrs(Vec::new())), None),
             NetOp::Routes { .. } => return (Output::Net(NetOutput::Routes(Vec::new())), None),
         };

@@ -7,7 +7,8 @@
 //! - a sandbox's pid is -1 for the first sandbox, -2 for the second, ...
 //!   (`$SANDBOX0_PID`, `$SANDBOX1_PID` in the script);
 //! - `run` succeeds with exit status 0 and empty output; `exec` returns 0;
-//! - `hostname()` is `<hostname>`; `namespaces()`, `mounts()`, `links()`, `addrs()` and
+//! - `hostname()` is `<hostname>`; `links()` lists the links the recipe made there (what
+//!   existed before is not known); `namespaces()`, `mountinfo()`, `addrs()` and
 //!   `routes()` are empty;
 //! - `rootfs_cache` answers `<cache>/<sha256 of the archive>`.
 //!

@@ -35,6 +35,8 @@ pub struct ShellWriter {
     sandboxes: HashMap<SandboxId, SandboxShell>,
     chains: HashMap<NsRef, BTreeSet<String>>,
     saved: usize,
+    /// Whether a named netns was added before (the first one prepares /run/netns).
+    run_netns_seen: bool,
 }
 
 pub fn pid_var(id: SandboxId) -> String {
@@ -84,18 +86,7 @@ fn unshare_words(spec: &SandboxSpec) -> String {
             Propagation::Unchanged => w.push("--propagation unchanged".into()),
         }
     }
-    let map = |m: &[crate::ns::spec::IdRange]| {
-        m.iter()
-            .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    if !spec.uid_map.is_empty() {
-        w.push(format!("--map-users={}", map(&spec.uid_map)));
-    }
-    if !spec.gid_map.is_empty() {
-        w.push(format!("--map-groups={}", map(&spec.gid_map)));
-    }
+    w.extend(spec.map_options());
     w.push("sleep infinity".into());
     w.join(" ")
 }
@@ -197,8 +188,9 @@ impl ShellWriter {
                     *source = under(root.as_deref(), source);
                 }
                 c.run.push(format!("{} {spec}", self.enter(*sandbox)));
+                // nsr detaches (MNT_DETACH): a process still using it does not stop it.
                 c.undo.push(format!(
-                    "{} umount {}",
+                    "{} umount -l {}",
                     self.enter(*sandbox),
                     shell_quote(&spec.target)
                 ));
@@ -269,6 +261,17 @@ impl ShellWriter {
 
     fn net(&mut self, op: &NetOp, undo: Option<&Undo>, c: &mut Commands) {
         match op {
+            NetOp::NetnsAdd { .. } if !self.run_netns_seen => {
+                // `ip netns add` makes /run/netns a mount and leaves it; nsr takes it
+                // back when it made it and no namespace is left in it.
+                self.run_netns_seen = true;
+                c.run.push("RUN_NETNS_WAS=$(if mountpoint -q /run/netns; then echo mounted; elif [ -d /run/netns ]; then echo dir; else echo none; fi)".into());
+                c.run.push(op.shell());
+                if let Some(Undo::Net(u)) = undo {
+                    c.undo.push(u.describe());
+                }
+                c.undo.push("[ \"$RUN_NETNS_WAS\" = mounted ] || [ -n \"$(ls -A /run/netns 2>/dev/null)\" ] || { umount /run/netns 2>/dev/null; [ \"$RUN_NETNS_WAS\" = dir ] || rmdir /run/netns; }".into());
+            }
             NetOp::Forwarding { ns, v6, on } => {
                 let key = forwarding_key(*v6).replace('/', ".");
                 let var = self.save("FORWARDING_WAS");

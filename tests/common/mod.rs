@@ -486,11 +486,14 @@ fn is_mount_point(path: &str) -> bool {
 pub struct ForeignNetns {
     pub name: String,
     unmount_after: bool,
+    /// iproute2 makes /run/netns and leaves it: removed after when it made it.
+    rmdir_after: bool,
 }
 
 impl ForeignNetns {
     pub fn new(name: &str) -> ForeignNetns {
         let unmount_after = !is_mount_point("/run/netns");
+        let rmdir_after = !Path::new("/run/netns").exists();
         let ok = Command::new("ip")
             .args(["netns", "add", name])
             .status()
@@ -500,6 +503,7 @@ impl ForeignNetns {
         ForeignNetns {
             name: name.to_string(),
             unmount_after,
+            rmdir_after,
         }
     }
 
@@ -533,6 +537,9 @@ impl Drop for ForeignNetns {
             .unwrap_or(false);
         if self.unmount_after && empty && is_mount_point("/run/netns") {
             let _ = nix::mount::umount2("/run/netns", nix::mount::MntFlags::MNT_DETACH);
+        }
+        if self.rmdir_after && empty {
+            let _ = std::fs::remove_dir("/run/netns");
         }
     }
 }
