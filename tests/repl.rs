@@ -269,3 +269,40 @@ fn keep_hands_the_session_over_to_an_environment() {
     nsr(&["down", &name]).expect_code(0);
     before.assert_unchanged("after a kept REPL session taken down");
 }
+
+#[test]
+fn plan_previews_a_statement_and_does_nothing() {
+    let _g = serial();
+    let s = Scratch::new("replplan");
+    let before = HostState::take();
+    let mut p = repl(&s, &[]);
+    let name = format!("{}pq", short_prefix());
+    stmt(
+        &mut p,
+        "let b = unshare([\"uts\", \"mount\"]); print(\"made \" + \"b\");",
+        "made b",
+    );
+    // A statement on a live sandbox, previewed: its commands and its undo.
+    stmt(
+        &mut p,
+        ":plan b.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");",
+        "umount -l /mnt",
+    );
+    stmt(
+        &mut p,
+        &format!(":plan netns(\"{name}\");"),
+        "rollback, newest first",
+    );
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains(&name),
+        ":plan made nothing"
+    );
+    stmt(&mut p, ":state", "1. sandbox");
+    stmt(&mut p, ":plan", ":plan needs a statement");
+    stmt(&mut p, ":plan b.mount(", "syntax error");
+    line(&mut p, ":quit");
+    p.exp_string("undid sandbox").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged("after :plan in the REPL");
+}
