@@ -49,7 +49,10 @@ pub enum PlanItem {
 pub struct PlanUndo {
     pub seq: u64,
     pub origin: Origin,
+    /// What the step made.
     pub what: String,
+    /// How nsr takes it back, in words.
+    pub undo: String,
     pub commands: Vec<String>,
 }
 
@@ -131,7 +134,8 @@ pub fn build(
         .map(|r| PlanUndo {
             seq: r.entry.seq,
             origin: r.entry.origin.clone(),
-            what: r.entry.undo.describe(),
+            what: r.entry.what.clone(),
+            undo: r.entry.undo.describe(),
             commands: undo_of.get(&r.entry.seq).cloned().unwrap_or_default(),
         })
         .collect();
@@ -191,6 +195,9 @@ impl Plan {
             s.push_str(&format!("{:>3}  {}  {}\n", u.seq, u.origin, u.what));
             for c in &u.commands {
                 s.push_str(&indent(c, "       $ "));
+            }
+            if u.commands.is_empty() {
+                s.push_str(&format!("       (nothing to run by hand: {})\n", u.undo));
             }
         }
         s
@@ -259,6 +266,7 @@ impl Plan {
                     "seq": u.seq,
                     "origin": origin(&u.origin),
                     "what": u.what,
+                    "undo": u.undo,
                     "commands": u.commands,
                 })
             })
