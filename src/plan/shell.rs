@@ -352,3 +352,110 @@ trap 'set +e; eval "$UNDO"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::mount_spec::MountSpec;
+    use crate::ns::kinds::NsKind;
+    use crate::ns::spec::IdRange;
+
+    fn spec(create: &[NsKind]) -> SandboxSpec {
+        SandboxSpec {
+            create: create.to_vec(),
+            join: Default::default(),
+            uid_map: vec![],
+            gid_map: vec![],
+            propagation: Propagation::Private,
+        }
+    }
+
+    #[test]
+    fn a_joined_namespace_is_entered_with_nsenter_and_ranges_map_outer_first() {
+        let mut s = spec(&[NsKind::Mount, NsKind::Pid, NsKind::User]);
+        s.join
+            .insert(NsKind::Net, JoinTarget::Path("/run/netns/lab".into()));
+        s.uid_map.push(IdRange {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        });
+        s.gid_map = s.uid_map.clone();
+        assert_eq!(
+            unshare_words(&s),
+            "nsenter --net=/run/netns/lab unshare --mount --pid --user --fork --kill-child --map-users=100000,0,65536 --map-groups=100000,0,65536 sleep infinity"
+        );
+        // Another sandbox's namespace: by its pid variable.
+        let mut s = spec(&[NsKind::Uts]);
+        s.join.insert(NsKind::Net, JoinTarget::Pid(-2));
+        assert!(
+            unshare_words(&s).starts_with("nsenter --net=/proc/$SANDBOX1_PID/ns/net unshare --uts")
+        );
+    }
+
+    #[test]
+    fn after_chroot_mounts_and_commands_go_under_the_root() {
+        let mut w = ShellWriter::default();
+        let undo = Undo::StopSandbox {
+            sandbox: 0,
+            pid: -1,
+        };
+        w.step(&Op::Unshare(spec(&[NsKind::Mount])), Some(&undo));
+        w.step(
+            &Op::Chroot {
+                sandbox: 0,
+                path: "/srv/r".into(),
+            },
+            None,
+        );
+        let m = MountSpec::new("proc", "/proc", "proc", Default::default(), "", None).unwrap();
+        let c = w.step(
+            &Op::Mount {
+                sandbox: 0,
+                spec: m,
+            },
+            None,
+        );
+        assert!(c.run[0].ends_with(" /srv/r/proc"), "{:?}", c.run);
+        assert_eq!(
+            c.undo,
+            ["nsenter -t $SANDBOX0_PID -a -r -- umount -l /srv/r/proc"]
+        );
+        let run = RunSpec {
+            argv: vec!["ls".into(), "/".into()],
+            env: vec![],
+            cwd: None,
+            stdin: None,
+        };
+        let c = w.step(
+            &Op::Run {
+                sandbox: 0,
+                spec: run,
+            },
+            None,
+        );
+        assert_eq!(
+            c.run,
+            ["nsenter -t $SANDBOX0_PID -a -r -- chroot /srv/r ls / || :"]
+        );
+    }
+
+    #[test]
+    fn a_second_rule_reuses_the_table_and_its_chains() {
+        let mut w = ShellWriter::default();
+        let rule = |out: &str| NatRule::Masquerade {
+            source: crate::net::cidr::IpCidr::parse("10.0.0.0/24").unwrap(),
+            out: out.into(),
+        };
+        let first = w.nft(&NsRef::Host, &rule("eth0"));
+        assert!(first.contains("create table inet nsr_plan\nadd chain inet nsr_plan postrouting"));
+        let second = w.nft(&NsRef::Host, &rule("eth1"));
+        assert!(
+            !second.contains("create table") && !second.contains("add chain"),
+            "{second}"
+        );
+        // Another namespace has its own table.
+        let other = w.nft(&NsRef::Named("lab".into()), &rule("eth0"));
+        assert!(other.starts_with("ip netns exec lab nft -f - <<'NFT'\ncreate table"));
+    }
+}
