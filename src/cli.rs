@@ -263,6 +263,27 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
+/// `--limit NAME=VALUE` words over the default limits.
+fn parse_limits(words: &[String]) -> Result<Limits, String> {
+    let mut limits = Limits::default();
+    for w in words {
+        limits.set(w)?;
+    }
+    Ok(limits)
+}
+
+/// The recipe with its parameters and `--lib` directories, and the `--limit`s.
+fn prepare(
+    words: &[String],
+    limit_words: &[String],
+    libs: &[String],
+) -> Result<(Recipe, Limits), String> {
+    let limits = parse_limits(limit_words)?;
+    let mut recipe = read_recipe(words)?;
+    recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
+    Ok((recipe, limits))
+}
+
 fn read_recipe(words: &[String]) -> Result<Recipe, String> {
     let file_given = words
         .first()
@@ -548,17 +569,10 @@ fn run(
     keep: bool,
     verbose: bool,
 ) -> ExitCode {
-    let mut limits = Limits::default();
-    for l in &limit_words {
-        if let Err(e) = limits.set(l) {
-            return usage(e);
-        }
-    }
-    let mut recipe = match read_recipe(&words) {
+    let (mut recipe, limits) = match prepare(&words, &limit_words, &libs) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
-    recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
     recipe.verbose = verbose;
     recipe.keep = keep;
     let env_name = name.unwrap_or_else(|| {
@@ -637,12 +651,10 @@ fn run(
 }
 
 fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCode {
-    let mut limits = Limits::default();
-    for l in &limit_words {
-        if let Err(e) = limits.set(l) {
-            return usage(e);
-        }
-    }
+    let limits = match parse_limits(&limit_words) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),
@@ -682,17 +694,10 @@ fn plan(
     limit_words: Vec<String>,
     libs: Vec<String>,
 ) -> ExitCode {
-    let mut limits = Limits::default();
-    for l in &limit_words {
-        if let Err(e) = limits.set(l) {
-            return usage(e);
-        }
-    }
-    let mut recipe = match read_recipe(&words) {
+    let (recipe, limits) = match prepare(&words, &limit_words, &libs) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
-    recipe.libs = libs.iter().map(std::path::PathBuf::from).collect();
     let plan = nsr::plan::plan(&recipe, &limits);
     let error = plan
         .error

@@ -38,6 +38,35 @@ let b = bridge(p + "kb"); n = wait_here(hold, n, k, args.gate);
 "#;
 const STEPS: usize = 13;
 
+/// `nsr run` of EVERY_KIND as environment `name`, once it has said it reached step `k`.
+fn start_at_step(name: &str, file: &str, k: usize, tar: &str, s: &Scratch) -> std::process::Child {
+    let (child, line) = start(&[
+        "run".into(),
+        "--name".into(),
+        name.into(),
+        file.into(),
+        format!("k={k}"),
+        format!("p={}", short_prefix()),
+        format!("tar={tar}"),
+        format!("dir={}", s.dir.display()),
+        format!("gate={}", s.path("gate-never")),
+    ]);
+    assert_eq!(line.trim(), format!("step {k}"));
+    child
+}
+
+/// Environment `name` as `nsr ls --json` shows it.
+fn listed(name: &str) -> serde_json::Value {
+    let ls = nsr(&["ls", "--json"]);
+    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    envs.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .expect("listed")
+        .clone()
+}
+
 fn start(args: &[String]) -> (std::process::Child, String) {
     let (child, line, _) = start_nsr(args);
     (child, line)
@@ -49,22 +78,10 @@ fn after_sigkill_at_any_step_nsr_down_leaves_the_host_as_it_was() {
     let s = Scratch::new("kill9");
     let (tar, _) = busybox_archives(&s);
     let file = s.write("every.nsr", EVERY_KIND);
-    let gate = s.path("gate-never");
     let before = HostState::take();
     for k in 1..=STEPS {
         let name = format!("{}-k{k}", short_prefix());
-        let (mut child, line) = start(&[
-            "run".into(),
-            "--name".into(),
-            name.clone(),
-            file.clone(),
-            format!("k={k}"),
-            format!("p={}", short_prefix()),
-            format!("tar={tar}"),
-            format!("dir={}", s.dir.display()),
-            format!("gate={gate}"),
-        ]);
-        assert_eq!(line.trim(), format!("step {k}"));
+        let mut child = start_at_step(&name, &file, k, &tar, &s);
         kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
         let _ = child.wait();
         let ls = nsr(&["ls"]);
@@ -248,23 +265,11 @@ fn sigint_or_sigterm_at_any_step_rolls_back_without_down() {
     let s = Scratch::new("sigstep");
     let (tar, _) = busybox_archives(&s);
     let file = s.write("every.nsr", EVERY_KIND);
-    let gate = s.path("gate-never");
     let before = HostState::take();
     for k in 1..=STEPS {
         for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
             let name = format!("{}-s{k}", short_prefix());
-            let (child, line) = start(&[
-                "run".into(),
-                "--name".into(),
-                name.clone(),
-                file.clone(),
-                format!("k={k}"),
-                format!("p={}", short_prefix()),
-                format!("tar={tar}"),
-                format!("dir={}", s.dir.display()),
-                format!("gate={gate}"),
-            ]);
-            assert_eq!(line.trim(), format!("step {k}"));
+            let child = start_at_step(&name, &file, k, &tar, &s);
             kill(Pid::from_raw(child.id() as i32), signal).unwrap();
             let r = Run::from(wait_bounded(child, Duration::from_secs(20)));
             r.expect_code(code);
@@ -294,14 +299,7 @@ fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
         format!("gate={gate}"),
     ]);
     assert_eq!(line.trim(), "up");
-    let ls = nsr(&["ls", "--json"]);
-    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    let me = envs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name.as_str())
-        .expect("listed");
+    let me = listed(&name);
     assert_eq!(me["running"], true);
     assert_eq!(me["resources"], 2);
     let r = nsr(&["down", &name]);
@@ -417,14 +415,7 @@ fn a_kept_environment_is_entered_and_taken_down() {
         ],
     );
     // It outlives the run that made it.
-    let ls = nsr(&["ls", "--json"]);
-    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    let me = envs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name.as_str())
-        .expect("listed");
+    let me = listed(&name);
     assert_eq!(me["kept"], true);
     assert_eq!(me["running"], false);
     assert_eq!(me["alive_sandboxes"].as_array().unwrap().len(), 2);

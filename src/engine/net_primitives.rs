@@ -421,34 +421,33 @@ fn register_ns_methods<T: NetTarget>(
             addr(&s, &call, t.ns_ref(), dev, cidr)
         },
     );
-    let s = session.clone();
-    reg(
-        docs,
-        "up",
-        &["ns: Netns | Sandbox | HostNet", "dev: String"],
-        "/// `ip link set DEV up` in the namespace (for example \"lo\").",
-    )
-    .register_into_engine(
-        engine,
-        move |ctx: NativeCallContext, t: &mut T, dev: &str| -> R<()> {
-            let call = Call::new(&ctx, "up", &[dev.into()]);
-            link_set(&s, &call, t.ns_ref(), dev, LinkSetting::Up)
-        },
-    );
-    let s = session.clone();
-    reg(
-        docs,
-        "down",
-        &["ns: Netns | Sandbox | HostNet", "dev: String"],
-        "/// `ip link set DEV down` in the namespace.",
-    )
-    .register_into_engine(
-        engine,
-        move |ctx: NativeCallContext, t: &mut T, dev: &str| -> R<()> {
-            let call = Call::new(&ctx, "down", &[dev.into()]);
-            link_set(&s, &call, t.ns_ref(), dev, LinkSetting::Down)
-        },
-    );
+    for (name, setting, doc) in [
+        (
+            "up",
+            LinkSetting::Up,
+            "/// `ip link set DEV up` in the namespace (for example \"lo\").",
+        ),
+        (
+            "down",
+            LinkSetting::Down,
+            "/// `ip link set DEV down` in the namespace.",
+        ),
+    ] {
+        let s = session.clone();
+        reg(
+            docs,
+            name,
+            &["ns: Netns | Sandbox | HostNet", "dev: String"],
+            doc,
+        )
+        .register_into_engine(
+            engine,
+            move |ctx: NativeCallContext, t: &mut T, dev: &str| -> R<()> {
+                let call = Call::new(&ctx, name, &[dev.into()]);
+                link_set(&s, &call, t.ns_ref(), dev, setting.clone())
+            },
+        );
+    }
     let s = session.clone();
     reg(
         docs,
@@ -886,36 +885,28 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
 }
 
 fn register_link_methods(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
-    let s = session.clone();
-    reg(
-        docs,
-        "up",
-        &["link: Link"],
-        "/// `ip link set LINK up`; returns the link.",
-    )
-    .register_into_engine(
-        engine,
-        move |ctx: NativeCallContext, l: &mut Link| -> R<Link> {
-            let call = Call::new(&ctx, "up", &[]);
-            link_set(&s, &call, l.ns.clone(), &l.name, LinkSetting::Up)?;
-            Ok(l.clone())
-        },
-    );
-    let s = session.clone();
-    reg(
-        docs,
-        "down",
-        &["link: Link"],
-        "/// `ip link set LINK down`; returns the link.",
-    )
-    .register_into_engine(
-        engine,
-        move |ctx: NativeCallContext, l: &mut Link| -> R<Link> {
-            let call = Call::new(&ctx, "down", &[]);
-            link_set(&s, &call, l.ns.clone(), &l.name, LinkSetting::Down)?;
-            Ok(l.clone())
-        },
-    );
+    for (name, setting, doc) in [
+        (
+            "up",
+            LinkSetting::Up,
+            "/// `ip link set LINK up`; returns the link.",
+        ),
+        (
+            "down",
+            LinkSetting::Down,
+            "/// `ip link set LINK down`; returns the link.",
+        ),
+    ] {
+        let s = session.clone();
+        reg(docs, name, &["link: Link"], doc).register_into_engine(
+            engine,
+            move |ctx: NativeCallContext, l: &mut Link| -> R<Link> {
+                let call = Call::new(&ctx, name, &[]);
+                link_set(&s, &call, l.ns.clone(), &l.name, setting.clone())?;
+                Ok(l.clone())
+            },
+        );
+    }
     let s = session.clone();
     reg(
         docs,

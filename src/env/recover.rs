@@ -105,11 +105,9 @@ impl Backend for RecoveryBackend {
                 target,
                 host_ns: true,
                 ..
-            } => Ok(if mounting::unmount_if_ours(target, *mnt_id)? {
-                UndoOutcome::Done
-            } else {
-                UndoOutcome::AlreadyGone
-            }),
+            } => Ok(UndoOutcome::done_if(mounting::unmount_if_ours(
+                target, *mnt_id,
+            )?)),
             // These lived in a sandbox's own namespaces, which ended with its holder.
             Undo::Umount { .. }
             | Undo::RestoreHostname { .. }
@@ -127,13 +125,9 @@ impl Backend for RecoveryBackend {
                     .with_hint("remove them as root"))
                 }
             }
-            Undo::UmountAbove { target, below } => {
-                Ok(if mounting::unmount_above(target, *below)? {
-                    UndoOutcome::Done
-                } else {
-                    UndoOutcome::AlreadyGone
-                })
-            }
+            Undo::UmountAbove { target, below } => Ok(UndoOutcome::done_if(
+                mounting::unmount_above(target, *below)?,
+            )),
             Undo::Settle => Ok(UndoOutcome::Done),
         }
     }

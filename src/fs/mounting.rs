@@ -216,12 +216,17 @@ pub fn unmount_if_ours(path: &str, mnt_id: u64) -> Result<bool, OpError> {
         Ok(_) | Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
     }
+    detach(path)?;
+    Ok(true)
+}
+
+/// `umount -l PATH`, never following a final symlink.
+fn detach(path: &str) -> Result<(), OpError> {
     nix::mount::umount2(
         path,
         nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
     )
-    .map_err(|e| OpError::os(e, format!("umount {path}")))?;
-    Ok(true)
+    .map_err(|e| OpError::os(e, format!("umount {path}")))
 }
 
 /// Takes back a mount cut short before its ID was written: unmounts what is mounted on
@@ -233,10 +238,6 @@ pub fn unmount_above(path: &str, below: u64) -> Result<bool, OpError> {
         Ok(_) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(false),
         Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
     }
-    nix::mount::umount2(
-        path,
-        nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
-    )
-    .map_err(|e| OpError::os(e, format!("umount {path}")))?;
+    detach(path)?;
     Ok(true)
 }

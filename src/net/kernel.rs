@@ -522,114 +522,99 @@ impl NetKernel {
     pub fn cut_short(&mut self, op: &NetOp, sb: &dyn SandboxNetns) -> CutShort {
         use crate::ops::Undo;
         let nothing = |why: String| CutShort::Nothing(why);
-        // Inside a namespace the run made (or a sandbox's), everything goes with it.
-        let contained = |me: &mut Self, ns: &NsRef| -> Option<CutShort> {
+        let net = |u: NetUndo| CutShort::Undo(Undo::Net(u));
+        // Inside a namespace the run made (or a sandbox's), everything goes with it:
+        // only a namespace that outlives the run needs an undo of its own.
+        let outside = |me: &mut Self, ns: &NsRef| -> Result<Ino, CutShort> {
             if matches!(ns, NsRef::Sandbox(_)) {
-                return Some(nothing(format!(
+                return Err(nothing(format!(
                     "it lives in {ns}, which ends with the sandbox"
                 )));
             }
             match me.resolve(ns, sb) {
                 Ok(ino) if me.owned.contains(&ino) => {
-                    Some(nothing(format!("it lives in {ns}, which the run made")))
+                    Err(nothing(format!("it lives in {ns}, which the run made")))
                 }
-                Ok(_) => None,
-                Err(_) => Some(nothing(format!("{ns} cannot be opened: it fails"))),
+                Ok(ino) => Ok(ino),
+                Err(_) => Err(nothing(format!("{ns} cannot be opened: it fails"))),
             }
         };
-        let net = |u: NetUndo| CutShort::Undo(Undo::Net(u));
         match op {
             NetOp::NetnsAdd { name } => net(NetUndo::DeleteNetns { name: name.clone() }),
-            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
-                if let Some(c) = contained(self, ns) {
-                    return c;
-                }
-                net(NetUndo::DeleteLink {
+            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => match outside(self, ns) {
+                Err(c) => c,
+                Ok(_) => net(NetUndo::DeleteLink {
                     link: usize::MAX,
                     ns: ns.clone(),
                     name: name.clone(),
-                })
-            }
-            NetOp::LinkMove { ns, name, to } => {
-                if let Some(c) = contained(self, to) {
-                    return c;
-                }
-                net(NetUndo::MoveBack {
+                }),
+            },
+            NetOp::LinkMove { ns, name, to } => match outside(self, to) {
+                Err(c) => c,
+                Ok(_) => net(NetUndo::MoveBack {
                     link: usize::MAX,
                     name: name.clone(),
                     from: ns.clone(),
                     to: to.clone(),
-                })
-            }
+                }),
+            },
             // nsr changes only links it made or links in namespaces it made.
             NetOp::LinkSet { name, ns, .. } | NetOp::AddrAdd { dev: name, ns, .. } => nothing(
                 format!("it goes with link {name} in {ns}, which the run made"),
             ),
-            NetOp::RouteAdd { ns, route } => {
-                if let Some(c) = contained(self, ns) {
-                    return c;
-                }
-                let Ok(ino) = self.resolve(ns, sb) else {
-                    return CutShort::Unknown;
-                };
-                let Ok(sock) = self.socket(ino) else {
-                    return CutShort::Unknown;
-                };
-                let default_metric = |v6: bool| if v6 { 1024 } else { 0 };
-                let want = route.metric.unwrap_or(default_metric(route.v6));
-                match routes::list(sock) {
-                    Ok(list) => {
-                        if list.iter().any(|r| {
-                            r.v6 == route.v6
-                                && r.dest == route.dest
-                                && r.metric.unwrap_or(default_metric(r.v6)) == want
-                        }) {
-                            nothing("such a route exists already: adding it fails".into())
-                        } else {
-                            net(NetUndo::DeleteRoute {
-                                ns: ns.clone(),
-                                route: route.clone(),
-                            })
-                        }
-                    }
-                    Err(_) => CutShort::Unknown,
-                }
-            }
-            NetOp::Forwarding { ns, v6, on } => {
-                if let Some(c) = contained(self, ns) {
-                    return c;
-                }
-                let Ok(ino) = self.resolve(ns, sb) else {
-                    return CutShort::Unknown;
-                };
-                let key = forwarding_key(*v6);
-                match netns::sysctl_swap(&self.fds[&ino], key, None) {
-                    Ok(old) if old == if *on { "1" } else { "0" } => {
-                        nothing(format!("{key} has that value already"))
-                    }
-                    Ok(old) => net(NetUndo::RestoreSysctl {
+            NetOp::RouteAdd { ns, route } => match outside(self, ns) {
+                Err(c) => c,
+                Ok(ino) => match self.route_exists(ino, route) {
+                    Ok(true) => nothing("such a route exists already: adding it fails".into()),
+                    Ok(false) => net(NetUndo::DeleteRoute {
                         ns: ns.clone(),
-                        key: key.to_string(),
-                        old,
+                        route: route.clone(),
                     }),
                     Err(_) => CutShort::Unknown,
+                },
+            },
+            NetOp::Forwarding { ns, v6, on } => match outside(self, ns) {
+                Err(c) => c,
+                Ok(ino) => {
+                    let key = forwarding_key(*v6);
+                    match netns::sysctl_swap(&self.fds[&ino], key, None) {
+                        Ok(old) if old == u8::from(*on).to_string() => {
+                            nothing(format!("{key} has that value already"))
+                        }
+                        Ok(old) => net(NetUndo::RestoreSysctl {
+                            ns: ns.clone(),
+                            key: key.to_string(),
+                            old,
+                        }),
+                        Err(_) => CutShort::Unknown,
+                    }
                 }
-            }
-            NetOp::Nat { ns, .. } => {
-                if let Some(c) = contained(self, ns) {
-                    return c;
-                }
-                // The table is the run's own by its name (`create table` never merges).
-                net(NetUndo::DeleteTable {
+            },
+            // The table is the run's own by its name (`create table` never merges).
+            NetOp::Nat { ns, .. } => match outside(self, ns) {
+                Err(c) => c,
+                Ok(_) => net(NetUndo::DeleteTable {
                     ns: ns.clone(),
                     table: nft::table_name(),
-                })
-            }
+                }),
+            },
             NetOp::NetnsOpen { .. }
             | NetOp::Links { .. }
             | NetOp::Addrs { .. }
             | NetOp::Routes { .. } => nothing("it makes nothing".into()),
         }
+    }
+
+    /// Whether the namespace's main table has a route to the same destination with the
+    /// same metric (adding `route` would then fail with EEXIST).
+    fn route_exists(&mut self, ino: Ino, route: &RouteSpec) -> Result<bool, OpError> {
+        let metric = |m: Option<u32>, v6: bool| m.unwrap_or(if v6 { 1024 } else { 0 });
+        let list = routes::list(self.socket(ino)?).map_err(nl("cannot list routes"))?;
+        Ok(list.iter().any(|r| {
+            r.v6 == route.v6
+                && r.dest == route.dest
+                && metric(r.metric, r.v6) == metric(route.metric, route.v6)
+        }))
     }
 
     fn index_names(&mut self, ino: Ino) -> Result<HashMap<u32, String>, OpError> {
@@ -848,11 +833,7 @@ impl NetKernel {
                     self.forget(ino);
                 }
                 self.refs.remove(&NsRef::Named(name.clone()));
-                Ok(if netns::delete(name)? {
-                    UndoOutcome::Done
-                } else {
-                    UndoOutcome::AlreadyGone
-                })
+                Ok(UndoOutcome::done_if(netns::delete(name)?))
             }
             NetUndo::DeleteLink { link, ns, name } => {
                 // Without the run's records (nsr down), the link is found by its name.

@@ -5,7 +5,7 @@ use super::cidr::IpCidr;
 use super::links::LinkInfo;
 use super::nft::NatRule;
 use super::routes::RouteSpec;
-use crate::ops::{shell_quote, SandboxId};
+use crate::ops::{sandbox_pid_var, shell_quote, SandboxId};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -36,15 +36,16 @@ impl NsRef {
         match self {
             NsRef::Host => "ip".into(),
             NsRef::Named(n) => format!("ip -n {}", shell_quote(n)),
-            NsRef::Sandbox(id) => format!("nsenter -n -t $SANDBOX{id}_PID ip"),
+            NsRef::Sandbox(id) => format!("nsenter -n -t {} ip", sandbox_pid_var(*id)),
         }
     }
 
-    fn exec(&self, cmd: &str) -> String {
+    /// `cmd` run in the namespace: `ip netns exec`, `nsenter -n`.
+    pub fn exec(&self, cmd: &str) -> String {
         match self {
             NsRef::Host => cmd.to_string(),
             NsRef::Named(n) => format!("ip netns exec {} {cmd}", shell_quote(n)),
-            NsRef::Sandbox(id) => format!("nsenter -n -t $SANDBOX{id}_PID {cmd}"),
+            NsRef::Sandbox(id) => format!("nsenter -n -t {} {cmd}", sandbox_pid_var(*id)),
         }
     }
 
@@ -52,7 +53,7 @@ impl NsRef {
         match self {
             NsRef::Host => "1".into(),
             NsRef::Named(n) => shell_quote(n),
-            NsRef::Sandbox(id) => format!("$SANDBOX{id}_PID"),
+            NsRef::Sandbox(id) => sandbox_pid_var(*id),
         }
     }
 }

@@ -129,27 +129,51 @@ impl SandboxSpec {
 
 impl fmt::Display for SandboxSpec {
     /// The unshare(1) command line this spec stands for, as the tutorial would type it.
-    /// Namespaces joined come first, with nsenter(1): `unshare --net=FILE` would make a
-    /// new namespace and bind it onto FILE, not join it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words = self.command_words(&|t, kind| t.path_for(kind), false);
+        write!(f, "{}", words.join(" "))
+    }
+}
+
+impl SandboxSpec {
+    /// The words of the command line: namespaces joined come first, with nsenter(1)
+    /// (`unshare --net=FILE` would make a new namespace and bind it onto FILE, not join
+    /// it), named by `join_path`; then unshare(1) with the new kinds, `--fork` (and
+    /// `--kill-child` when asked) for a pid namespace, the propagation when not
+    /// unshare's default, the id maps.
+    pub fn command_words(
+        &self,
+        join_path: &dyn Fn(&JoinTarget, NsKind) -> String,
+        kill_child: bool,
+    ) -> Vec<String> {
+        let mut w = Vec::new();
         if !self.join.is_empty() {
-            write!(f, "nsenter")?;
+            w.push("nsenter".to_string());
             for (kind, target) in &self.join {
-                write!(f, " {}={}", kind.unshare_option(), target.path_for(*kind))?;
+                w.push(format!(
+                    "{}={}",
+                    kind.unshare_option(),
+                    join_path(target, *kind)
+                ));
             }
-            write!(f, " ")?;
         }
-        write!(f, "unshare")?;
-        for kind in &self.create {
-            write!(f, " {}", kind.unshare_option())?;
-        }
+        w.push("unshare".to_string());
+        w.extend(self.create.iter().map(|k| k.unshare_option().to_string()));
         if self.has_own_pid_ns() {
-            write!(f, " --fork")?;
+            w.push("--fork".into());
+            if kill_child {
+                w.push("--kill-child".into());
+            }
         }
-        for o in self.map_options() {
-            write!(f, " {o}")?;
+        if self.has_own_mount_ns() {
+            match self.propagation {
+                Propagation::Private => {}
+                Propagation::Slave => w.push("--propagation slave".into()),
+                Propagation::Unchanged => w.push("--propagation unchanged".into()),
+            }
         }
-        Ok(())
+        w.extend(self.map_options());
+        w
     }
 }
 

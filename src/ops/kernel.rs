@@ -86,11 +86,10 @@ impl KernelBackend {
             let Some(m) = mounts.iter().find(|m| m.id == mnt_id) else {
                 return Ok(UndoOutcome::AlreadyGone);
             };
-            return Ok(if mounting::unmount_if_ours(&m.mount_point, mnt_id)? {
-                UndoOutcome::Done
-            } else {
-                UndoOutcome::AlreadyGone
-            });
+            return Ok(UndoOutcome::done_if(mounting::unmount_if_ours(
+                &m.mount_point,
+                mnt_id,
+            )?));
         }
         if !sb.is_alive() {
             return Ok(UndoOutcome::Released);
@@ -321,13 +320,9 @@ impl Backend for KernelBackend {
                     _ => Ok(UndoOutcome::Done),
                 }
             }
-            Undo::UmountAbove { target, below } => {
-                Ok(if mounting::unmount_above(target, *below)? {
-                    UndoOutcome::Done
-                } else {
-                    UndoOutcome::AlreadyGone
-                })
-            }
+            Undo::UmountAbove { target, below } => Ok(UndoOutcome::done_if(
+                mounting::unmount_above(target, *below)?,
+            )),
             Undo::Settle => Ok(UndoOutcome::Done),
         }
     }

@@ -149,6 +149,17 @@ pub enum UndoOutcome {
     Released,
 }
 
+impl UndoOutcome {
+    /// Done when the undo removed something, else the resource was gone already.
+    pub fn done_if(removed: bool) -> UndoOutcome {
+        if removed {
+            UndoOutcome::Done
+        } else {
+            UndoOutcome::AlreadyGone
+        }
+    }
+}
+
 pub trait Backend {
     /// Does `op`; on success returns what it produced and how to take it back.
     /// On failure, anything the operation half-did has been taken back already.
@@ -238,7 +249,8 @@ impl Op {
             Op::Rootfs(op) => op.shell(),
             Op::RootfsIn { sandbox, op } => {
                 format!(
-                    "nsenter -U -m -t $SANDBOX{sandbox}_PID sh -c {}",
+                    "nsenter -U -m -t {} sh -c {}",
+                    sandbox_pid_var(*sandbox),
                     shell_quote(&op.shell())
                 )
             }
@@ -261,6 +273,11 @@ impl Undo {
             Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
     }
+}
+
+/// How shell commands name the pid of sandbox `id` (`nsr plan --format shell` sets it).
+pub fn sandbox_pid_var(id: SandboxId) -> String {
+    format!("$SANDBOX{id}_PID")
 }
 
 pub fn shell_quote(s: &str) -> String {

@@ -154,13 +154,6 @@ fn indent(text: &str, by: &str) -> String {
 }
 
 impl Plan {
-    pub fn steps(&self) -> impl Iterator<Item = &PlanStep> {
-        self.items.iter().filter_map(|i| match i {
-            PlanItem::Step(s) => Some(s),
-            PlanItem::Print(_) => None,
-        })
-    }
-
     /// For a person: each step with the recipe line and its commands, what is a
     /// placeholder, then the rollback.
     pub fn text(&self, error_text: Option<&str>) -> String {

@@ -6,9 +6,9 @@
 use crate::fs::mount_spec::{MountSource, MountSpec};
 use crate::net::nft::NatRule;
 use crate::net::ops::{forwarding_key, NetOp, NetUndo, NsRef};
-use crate::ns::spec::{JoinTarget, Propagation, SandboxSpec};
-use crate::ops::{shell_quote, Op, SandboxId, Undo};
-use crate::rootfs::ops::{RootfsOp, RootfsUndo};
+use crate::ns::spec::{JoinTarget, SandboxSpec};
+use crate::ops::{sandbox_pid_var as pid_var, shell_quote, Op, SandboxId, Undo};
+use crate::rootfs::ops::RootfsOp;
 use crate::sandbox::protocol::RunSpec;
 use std::collections::{BTreeSet, HashMap};
 
@@ -39,10 +39,6 @@ pub struct ShellWriter {
     run_netns_seen: bool,
 }
 
-pub fn pid_var(id: SandboxId) -> String {
-    format!("$SANDBOX{id}_PID")
-}
-
 /// The recording backend's pids are -1, -2, ...: sandbox 0, 1, ...
 fn sandbox_of_pid(pid: i32) -> Option<SandboxId> {
     (pid < 0).then(|| (-pid - 1) as SandboxId)
@@ -60,33 +56,7 @@ fn join_path(t: &JoinTarget, kind: crate::ns::kinds::NsKind) -> String {
 
 /// `unshare(1)` for the spec, keeping a `sleep infinity` as the sandbox's process.
 fn unshare_words(spec: &SandboxSpec) -> String {
-    let mut w = Vec::new();
-    if !spec.join.is_empty() {
-        // `unshare --net=FILE` would bind a new namespace onto FILE: joining is nsenter's.
-        w.push("nsenter".to_string());
-        for (kind, target) in &spec.join {
-            w.push(format!(
-                "{}={}",
-                kind.unshare_option(),
-                join_path(target, *kind)
-            ));
-        }
-    }
-    w.push("unshare".to_string());
-    for kind in &spec.create {
-        w.push(kind.unshare_option().to_string());
-    }
-    if spec.has_own_pid_ns() {
-        w.push("--fork --kill-child".into());
-    }
-    if spec.has_own_mount_ns() {
-        match spec.propagation {
-            Propagation::Private => {}
-            Propagation::Slave => w.push("--propagation slave".into()),
-            Propagation::Unchanged => w.push("--propagation unchanged".into()),
-        }
-    }
-    w.extend(spec.map_options());
+    let mut w = spec.command_words(&join_path, true);
     w.push("sleep infinity".into());
     w.join(" ")
 }
@@ -139,14 +109,6 @@ impl ShellWriter {
     fn save(&mut self, what: &str) -> String {
         self.saved += 1;
         format!("{what}_{}", self.saved)
-    }
-
-    fn ns_exec(ns: &NsRef, cmd: &str) -> String {
-        match ns {
-            NsRef::Host => cmd.to_string(),
-            NsRef::Named(n) => format!("ip netns exec {} {cmd}", shell_quote(n)),
-            NsRef::Sandbox(id) => format!("nsenter -n -t {} {cmd}", pid_var(*id)),
-        }
     }
 
     /// The commands for `op`, which the backend answered with `undo`.
@@ -241,7 +203,7 @@ impl ShellWriter {
             Op::Rootfs(op) => {
                 c.run.push(rootfs_command(op));
                 if let Some(Undo::Rootfs(u)) = undo {
-                    c.undo.push(rootfs_undo(u));
+                    c.undo.push(u.describe());
                 }
             }
             Op::RootfsIn { sandbox, op } => {
@@ -252,7 +214,7 @@ impl ShellWriter {
                 ));
                 if let Some(Undo::RootfsIn { undo, .. }) = undo {
                     c.undo
-                        .push(format!("{enter} sh -c {}", shell_quote(&rootfs_undo(undo))));
+                        .push(format!("{enter} sh -c {}", shell_quote(&undo.describe())));
                 }
             }
         }
@@ -275,22 +237,18 @@ impl ShellWriter {
             NetOp::Forwarding { ns, v6, on } => {
                 let key = forwarding_key(*v6).replace('/', ".");
                 let var = self.save("FORWARDING_WAS");
-                c.run.push(format!(
-                    "{var}=$({})",
-                    Self::ns_exec(ns, &format!("sysctl -n {key}"))
-                ));
-                c.run.push(Self::ns_exec(
-                    ns,
-                    &format!("sysctl -qw {key}={}", u8::from(*on)),
-                ));
+                c.run
+                    .push(format!("{var}=$({})", ns.exec(&format!("sysctl -n {key}"))));
+                c.run
+                    .push(ns.exec(&format!("sysctl -qw {key}={}", u8::from(*on))));
                 c.undo
-                    .push(Self::ns_exec(ns, &format!("sysctl -qw {key}=\"${var}\"")));
+                    .push(ns.exec(&format!("sysctl -qw {key}=\"${var}\"")));
             }
             NetOp::Nat { ns, rule } => {
                 c.run.push(self.nft(ns, rule));
                 if let Some(Undo::Net(NetUndo::DeleteTable { .. })) = undo {
                     c.undo
-                        .push(Self::ns_exec(ns, &format!("nft delete table inet {TABLE}")));
+                        .push(ns.exec(&format!("nft delete table inet {TABLE}")));
                 }
                 // A later rule's own undo is the table's: it goes with it.
             }
@@ -312,7 +270,7 @@ impl ShellWriter {
         for l in rule.lines() {
             chains.insert(l.chain.to_string());
         }
-        format!("{} <<'NFT'\n{}NFT", Self::ns_exec(ns, "nft -f -"), script)
+        format!("{} <<'NFT'\n{}NFT", ns.exec("nft -f -"), script)
     }
 }
 
@@ -326,10 +284,6 @@ pub fn rootfs_command(op: &RootfsOp) -> String {
         ),
         other => other.shell(),
     }
-}
-
-pub fn rootfs_undo(u: &RootfsUndo) -> String {
-    u.describe()
 }
 
 /// The helper the script's sandboxes need: the pid of the `sleep infinity` that an
@@ -358,7 +312,7 @@ mod tests {
     use super::*;
     use crate::fs::mount_spec::MountSpec;
     use crate::ns::kinds::NsKind;
-    use crate::ns::spec::IdRange;
+    use crate::ns::spec::{IdRange, Propagation};
 
     fn spec(create: &[NsKind]) -> SandboxSpec {
         SandboxSpec {

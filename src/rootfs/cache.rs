@@ -53,11 +53,7 @@ pub fn remove_partials(cache: &Path, pid: u32) -> Result<UndoOutcome, OpError> {
             removed |= remove::remove_tree(&e.path(), false)?;
         }
     }
-    Ok(if removed {
-        UndoOutcome::Done
-    } else {
-        UndoOutcome::AlreadyGone
-    })
+    Ok(UndoOutcome::done_if(removed))
 }
 
 /// The SHA-256 of the archive's bytes, remembered by the file's identity.

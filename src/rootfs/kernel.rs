@@ -288,13 +288,10 @@ pub use super::cut_short::cut_short;
 
 pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
     match undo {
-        RootfsUndo::RemoveTree { dir, keep_dir } => {
-            Ok(if remove::remove_tree(Path::new(dir), *keep_dir)? {
-                UndoOutcome::Done
-            } else {
-                UndoOutcome::AlreadyGone
-            })
-        }
+        RootfsUndo::RemoveTree { dir, keep_dir } => Ok(UndoOutcome::done_if(remove::remove_tree(
+            Path::new(dir),
+            *keep_dir,
+        )?)),
         RootfsUndo::RemoveDirs { dirs } => {
             let mut done = false;
             for d in dirs {
@@ -311,11 +308,7 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                     }
                 }
             }
-            Ok(if done {
-                UndoOutcome::Done
-            } else {
-                UndoOutcome::AlreadyGone
-            })
+            Ok(UndoOutcome::done_if(done))
         }
         RootfsUndo::RemoveCachePartials { cache, pid } => {
             super::cache::remove_partials(Path::new(cache), *pid)
@@ -344,11 +337,7 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                     }
                 }
             }
-            Ok(if unmounted || removed {
-                UndoOutcome::Done
-            } else {
-                UndoOutcome::AlreadyGone
-            })
+            Ok(UndoOutcome::done_if(unmounted || removed))
         }
     }
 }
