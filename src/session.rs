@@ -60,6 +60,9 @@ pub struct Session {
     crash_after: Option<u64>,
     /// `nsr plan`: every operation is also written here.
     trace: Option<Trace>,
+    /// The exit status of `exec` while it is the last step the run took: a recipe that
+    /// ends in `box.exec(["sh"])` exits with the shell's status, as `unshare ... sh` does.
+    last_exec_status: Option<i32>,
 }
 
 impl Session {
@@ -71,7 +74,13 @@ impl Session {
             next_seq: 1,
             crash_after: crash_point::from_env(),
             trace: None,
+            last_exec_status: None,
         }
+    }
+
+    /// The status of the interactive command the run ended with (`exec` as its last step).
+    pub fn last_exec_status(&self) -> Option<i32> {
+        self.last_exec_status
     }
 
     /// From now on every operation is also written to `trace` (`nsr plan`).
@@ -114,6 +123,7 @@ impl Session {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.last_exec_status = None;
         let logged = op.may_create();
         if let (Some(env), true) = (self.env.as_mut(), logged) {
             let at = crate::env::store::now_coarse_ns();
@@ -141,6 +151,9 @@ impl Session {
         }
         match result {
             Ok((output, undo)) => {
+                if let (Op::Exec { .. }, Output::ExitCode(code)) = (&op, &output) {
+                    self.last_exec_status = Some(*code);
+                }
                 for warning in backend.take_warnings() {
                     crate::report::err(&crate::report::render_warning(&origin, &warning));
                 }

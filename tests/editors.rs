@@ -2,7 +2,8 @@
 //! engine and must not drift from it; the real TextMate engine and a headless Vim
 //! colour the recipes under recipes/ as intended.
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -73,10 +74,7 @@ type Token = (usize, usize, String, Vec<String>);
 
 fn tokenize(files: &[&str]) -> serde_json::Map<String, serde_json::Value> {
     let dir = format!("{ROOT}/editors/vscode/test");
-    assert!(
-        Path::new(&format!("{dir}/node_modules/vscode-textmate")).exists(),
-        "vscode-textmate is not installed: (cd editors/vscode/test && npm install) (.ci/run does)"
-    );
+    common::tools::ensure_npm(&dir);
     let out = Command::new("node")
         .arg(format!("{dir}/tokenize.js"))
         .arg(format!(
@@ -84,7 +82,7 @@ fn tokenize(files: &[&str]) -> serde_json::Map<String, serde_json::Value> {
         ))
         .args(files)
         .output()
-        .expect("node is installed (.ci/run installs nodejs)");
+        .expect("node runs (tools::ensure installs nodejs)");
     assert!(
         out.status.success(),
         "{}",
@@ -175,6 +173,7 @@ fn the_textmate_grammar_colours_the_recipes() {
 /// The values of Vim expressions once FILE is open in a headless Vim with editors/vim
 /// on its runtime path.
 fn vim_eval(file: &str, exprs: &[String]) -> Vec<String> {
+    common::tools::ensure();
     let out = std::env::temp_dir().join(format!("nsr-vim-{}.txt", std::process::id()));
     let status = Command::new("vim")
         .args(["-es", "-N", "-u", "NONE", "-i", "NONE", "--not-a-term"])
@@ -191,7 +190,7 @@ fn vim_eval(file: &str, exprs: &[String]) -> Vec<String> {
         ))
         .args(["-c", "qa!"])
         .status()
-        .expect("vim is installed (.ci/run installs it)");
+        .expect("vim runs (tools::ensure installs it)");
     assert!(status.success() || out.exists());
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);

@@ -353,22 +353,87 @@ print("exec-code=" + code);"#,
 }
 
 #[test]
+fn a_shell_that_exits_with_a_status_gives_it_back_as_unshare_does() {
+    let _g = serial();
+    let s = Scratch::new("exec-status");
+    let last = s.write(
+        "last.nsr",
+        "let box = unshare(#{ kinds: [\"mount\", \"uts\", \"pid\"] });\nbox.exec([\"sh\"]);\n",
+    );
+    // The user types `exit 3` at the sandbox's shell, on a real terminal.
+    let mut child = nsr_on_terminal(&format!("run {last}"));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(b"echo in-the-shell; exit 3\n").unwrap();
+    }
+    let out = wait_bounded(child, std::time::Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("in-the-shell"), "{text}");
+    assert_eq!(out.status.code(), Some(3), "{text}");
+
+    // A step after exec makes the recipe's status its own again (0), and exit(N) wins.
+    let after = s.write(
+        "after.nsr",
+        "let box = unshare([\"uts\"]);\nbox.exec([\"sh\", \"-c\", \"exit 3\"]);\nbox.hostname(\"later\");\n",
+    );
+    nsr(&["run", &after]).expect_code(0);
+    let explicit = s.write(
+        "explicit.nsr",
+        "let box = unshare([\"uts\"]);\nbox.exec([\"sh\", \"-c\", \"exit 3\"]);\nexit(7);\n",
+    );
+    nsr(&["run", &explicit]).expect_code(7);
+    let quiet = s.write(
+        "ok.nsr",
+        "let box = unshare([\"uts\"]);\nbox.exec([\"sh\", \"-c\", \"exit 0\"]);\n",
+    );
+    nsr(&["run", &quiet]).expect_code(0);
+}
+
+#[test]
 fn the_default_recipe_runs_with_nothing_but_the_binary() {
     let _g = serial();
     let before = HostState::take();
-    let r = nsr(&["run"]);
-    r.expect_code(0);
-    assert_has_all(
-        &r.stdout,
-        &[
-            "hostname: nsr-demo",
-            "my pid: 2",
-            "uid: 0",
-            "a sandbox joined to netns nsr-demo-net",
-            "address 172.16.99.100/24 on eth0",
-            "route default via 172.16.99.1 dev eth0",
-        ],
-    );
+    // Every line labelled, and the same on every run but for pids and inode numbers.
+    let expected = "inside the sandbox (pid N on the host):
+hostname: nsr-demo
+my pid: 2 (pid 1: nsr-holder)
+uid: 0
+links: lo
+its namespaces (inode, new or the host's):
+  cgroup: N  new
+  ipc: N  new
+  mount: N  new
+  net: N  new
+  pid: N  new
+  time: N  shared with the host
+  user: N  new
+  uts: N  new
+a sandbox joined to netns nsr-demo-net (like nsenter --net=/run/netns/nsr-demo-net unshare ...):
+  address 127.0.0.1/8 on lo
+  address 172.16.99.100/24 on eth0
+  route default via 172.16.99.1 dev eth0
+  route 172.16.99.0/24 dev eth0
+";
+    for _ in 0..3 {
+        let r = nsr(&["run"]);
+        r.expect_code(0);
+        let numbers_out: String = r
+            .stdout
+            .split(' ')
+            .map(|w| {
+                let digits = w.trim_end_matches('\n');
+                if digits.len() > 3 && digits.chars().all(|c| c.is_ascii_digit()) {
+                    w.replacen(digits, "N", 1)
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(numbers_out, expected);
+    }
     before.assert_unchanged("default recipe");
 }
 
@@ -385,7 +450,8 @@ fn the_tutorial_recipe_runs_on_a_busybox_root() {
         &format!("root={root}"),
         "cmd=hostname; echo pid=$$; cat /etc/marker; ls /proc | grep -c '^[0-9]'; exit 4",
     ]);
-    r.expect_code(0);
+    // The recipe ends with exec: its command's status is nsr's, as with unshare(1).
+    r.expect_code(4);
     for want in [
         "tutorial\n",
         "pid=2\n",

@@ -25,14 +25,22 @@ const KEYWORDS: [&str; 12] = [
     "throw",
 ];
 
+/// What `nsr check` found: errors (the recipe cannot run as written) and warnings.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub errors: Vec<RecipeError>,
+    pub warnings: Vec<(Origin, String)>,
+}
+
 /// Reports syntax errors one after another: after each, the offending line is blanked
-/// and the recipe parsed again, so one run shows them all (at most 50).
+/// and the recipe parsed again, so one run shows them all (at most 50); then calls of
+/// unknown functions, and parameters read but not declared (warnings).
 pub fn check(
     engine: &mut Engine,
     recipe: &Recipe,
     scope: &Scope,
     primitives: &[PrimitiveDoc],
-) -> Vec<RecipeError> {
+) -> CheckReport {
     engine.set_optimization_level(OptimizationLevel::None);
     let mut errors = Vec::new();
     let mut lines: Vec<String> = recipe.source.lines().map(str::to_string).collect();
@@ -50,10 +58,72 @@ pub fn check(
             }
         }
     };
+    let mut warnings = Vec::new();
     if let Some(ast) = ast {
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
+        warnings = undeclared_params(&ast, recipe);
     }
-    errors
+    CheckReport { errors, warnings }
+}
+
+/// `args.NAME`, `args["NAME"]`, `args.get("NAME", ...)` and `"NAME" in args` for a NAME
+/// the header does not declare with `//! param NAME[=DEFAULT]: WHAT`: `--help` would not
+/// list it and `nsr run` would not say it is missing.
+fn undeclared_params(ast: &AST, recipe: &Recipe) -> Vec<(Origin, String)> {
+    let declared: HashSet<String> = super::declared_params(&recipe.source)
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    let mut found: Vec<(Origin, String)> = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(expr)) = path.last() else {
+            return true;
+        };
+        if let Some((name, pos)) = param_read(expr) {
+            if !declared.contains(name.as_str()) && !found.iter().any(|(_, n)| *n == name) {
+                found.push((
+                    Origin {
+                        file: recipe.path.clone(),
+                        line: pos.line().unwrap_or(0),
+                        column: pos.position().unwrap_or(0),
+                    },
+                    name,
+                ));
+            }
+        }
+        true
+    });
+    found
+        .into_iter()
+        .map(|(origin, name)| {
+            let text = format!(
+                "the recipe reads parameter '{name}' but does not declare it: add `//! param {name}[=DEFAULT]: WHAT` to its header (then `nsr run FILE --help` lists it)"
+            );
+            (origin, text)
+        })
+        .collect()
+}
+
+/// The parameter name an expression reads from `args`, and where.
+fn param_read(expr: &Expr) -> Option<(String, rhai::Position)> {
+    let is_args = |e: &Expr| matches!(e, Expr::Variable(v, _, _) if v.1 == "args");
+    let literal = |e: &Expr| match e {
+        Expr::StringConstant(s, pos) => Some((s.to_string(), *pos)),
+        _ => None,
+    };
+    match expr {
+        Expr::Dot(x, _, _) if is_args(&x.lhs) => match &x.rhs {
+            Expr::Property(p, pos) => Some((p.2.to_string(), *pos)),
+            Expr::MethodCall(f, _) if f.name == "get" => f.args.first().and_then(literal),
+            _ => None,
+        },
+        Expr::Index(x, _, _) if is_args(&x.lhs) => literal(&x.rhs),
+        // `"NAME" in args` is contains(args, "NAME").
+        Expr::FnCall(f, _) if f.name == "contains" && f.args.len() == 2 && is_args(&f.args[0]) => {
+            literal(&f.args[1])
+        }
+        _ => None,
+    }
 }
 
 /// Rhai's standard library, `name arity` per line, as the engine of the rhai version in

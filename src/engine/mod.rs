@@ -222,7 +222,13 @@ fn run_with(
     }
     engine.set_module_resolver(modules::NsrResolver::new(&recipe.libs, recipe.verbose));
     let scope = scope_for(recipe);
-    let result = execute(&engine, recipe, scope, signals);
+    let result = execute(&engine, recipe, scope, signals).map(|end| {
+        // Ending with `box.exec(cmd)` gives back the command's status (`exit 3` in a shell).
+        match (end, session.borrow().last_exec_status()) {
+            (RunEnd::Finished, Some(code)) if code != 0 => RunEnd::Exit(code),
+            (end, _) => end,
+        }
+    });
     if recipe.keep && result.is_ok() {
         let kept = session.borrow_mut().keep();
         std::mem::forget(engine);
@@ -286,7 +292,7 @@ fn execute(
 }
 
 /// `nsr check`: compiles with every primitive known but none callable for real.
-pub fn check_recipe(recipe: &Recipe) -> Vec<RecipeError> {
+pub fn check_recipe(recipe: &Recipe) -> check::CheckReport {
     let backend = crate::ops::recording::RecordingBackend::default();
     let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
     let (mut engine, primitives) = build_engine(session, &Limits::default(), &Signals::none());

@@ -2,6 +2,8 @@
 //! directory, busybox roots, and a snapshot of host state to compare before and after.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
@@ -20,6 +22,7 @@ static SWEEP: Once = Once::new();
 /// Tests compare host snapshots, so they run one at a time within a test binary.
 pub fn serial() -> MutexGuard<'static, ()> {
     require_root();
+    tools::ensure();
     SWEEP.call_once(|| {
         sweep();
         // Environments (nsr's journals on disk) of the tests' runs go to a directory of
@@ -134,6 +137,7 @@ impl Scratch {
 
     /// A root filesystem of busybox-static: enough for a shell and the usual tools.
     pub fn busybox_root(&self, rel: &str) -> String {
+        tools::ensure();
         let root = self.dir.join(rel);
         for d in [
             "bin",
@@ -155,7 +159,7 @@ impl Scratch {
         let busybox = ["/usr/bin/busybox", "/bin/busybox"]
             .into_iter()
             .find(|p| Path::new(p).exists())
-            .expect("busybox-static is installed (.ci/run installs it)");
+            .expect("busybox-static is installed (tools::ensure installs it)");
         std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
         for tool in [
             "sh", "ls", "cat", "hostname", "mount", "id", "echo", "sleep", "true", "false", "grep",

@@ -1,6 +1,10 @@
 //! Command-line parsing and the edge where results become messages and exit codes.
 
+mod completions;
+mod man;
+
 use clap::{ArgAction, Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 use nsr::engine::error::RecipeError;
 use nsr::engine::limits::Limits;
 use nsr::engine::{self, Recipe, RunEnd};
@@ -11,7 +15,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 /// The recipe `nsr run` runs when no file is given: it needs nothing but this binary.
-const DEFAULT_RECIPE: &str = include_str!("../recipes/default.nsr");
+const DEFAULT_RECIPE: &str = include_str!("../../recipes/default.nsr");
 const DEFAULT_NAME: &str = "recipes/default.nsr";
 
 pub const EXIT_RECIPE_ERROR: u8 = 1;
@@ -51,11 +55,11 @@ enum Command {
     #[command(disable_help_flag = true)]
     Run {
         /// The recipe (.nsr), then its NAME=VALUE parameters.
-        #[arg(value_name = "FILE] [NAME=VALUE")]
+        #[arg(value_name = "FILE] [NAME=VALUE", add = ArgValueCompleter::new(completions::recipe_files))]
         words: Vec<String>,
         /// Raise or lower an engine limit: operations, call-depth, expr-depth,
         /// string-size, array-size, map-size, modules, memory (MiB) (repeatable).
-        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(completions::limit_names))]
         limits: Vec<String>,
         /// Also look for imported modules in DIR (before NSR_PATH and the standard library).
         #[arg(long = "lib", value_name = "DIR")]
@@ -92,14 +96,14 @@ enum Command {
     /// backend; values read back from the kernel are marked placeholders.
     Plan {
         /// The recipe (.nsr), then its NAME=VALUE parameters.
-        #[arg(value_name = "FILE] [NAME=VALUE")]
+        #[arg(value_name = "FILE] [NAME=VALUE", add = ArgValueCompleter::new(completions::recipe_files))]
         words: Vec<String>,
         /// text: steps with recipe lines and commands, then the rollback; shell: a
         /// script that does it by hand, its teardown as a trap; json: the same as data.
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
         /// Raise or lower an engine limit (as for `run`).
-        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(completions::limit_names))]
         limits: Vec<String>,
         /// Also look for imported modules in DIR.
         #[arg(long = "lib", value_name = "DIR")]
@@ -109,20 +113,24 @@ enum Command {
     /// touching the system.
     Check {
         /// The recipe (.nsr).
+        #[arg(add = ArgValueCompleter::new(completions::recipe_files))]
         file: String,
     },
     /// Explore step by step: each statement runs at once against the kernel, with
     /// :undo, :state, :save; leaving (Ctrl-D, :quit) undoes everything.
     Repl {
         /// A recipe to run first, to explore from there.
+        #[arg(add = ArgValueCompleter::new(completions::recipe_files))]
         file: Option<String>,
         /// Raise or lower an engine limit (as for `run`).
-        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(completions::limit_names))]
         limits: Vec<String>,
     },
     /// Run a shell (or CMD) in a kept environment's sandbox: its namespaces and root,
     /// as `nsenter -t PID -a` plus chroot does by hand.
     Enter {
+        /// The environment (nsr ls).
+        #[arg(add = ArgValueCandidates::new(completions::environment_names))]
         name: String,
         /// Which sandbox: its number in creation order (1, 2, ...) or its pid; the last
         /// one by default.
@@ -139,6 +147,8 @@ enum Command {
     /// Undo what an environment left (a run killed with kill -9, or an undo that
     /// failed), newest first, and remove it.
     Down {
+        /// The environments (nsr ls).
+        #[arg(add = ArgValueCandidates::new(completions::environment_names))]
         names: Vec<String>,
         /// Every environment not in use.
         #[arg(long)]
@@ -155,6 +165,23 @@ enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Check whether this machine can do what nsr does: root, user namespaces, id
+    /// mapping, nft, /run/netns, cgroups, Landlock, seccomp, overlayfs, rootless
+    /// networking, nsr's state and cache. Each problem comes with its fix. Exits 1 when
+    /// something is missing.
+    Doctor {
+        /// The checks as JSON: { "checks": [{ name, status, detail, fix }] }.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the shell code that completes nsr's commands, recipe files, environment
+    /// names and --limit names: `source <(nsr completions bash)` in ~/.bashrc.
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print the nsr(1) manual page (roff): `nsr man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -164,11 +191,19 @@ enum CacheAction {
     /// Remove cached roots: those whose digest starts with one of DIGEST, or all.
     Clear {
         /// Digests (or their first characters); none means every entry.
+        #[arg(add = ArgValueCandidates::new(completions::cache_digests))]
         digests: Vec<String>,
     },
 }
 
+/// The whole command line as clap sees it (for help, completions and the man page).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn main() -> ExitCode {
+    // A Tab in a shell with `nsr completions` loaded calls nsr back for candidates.
+    completions::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -224,7 +259,40 @@ pub fn main() -> ExitCode {
             libs,
         } => plan(words, format, limits, libs),
         Command::Cache { action } => cache(action),
+        Command::Doctor { json } => doctor(json),
+        Command::Completions { shell } => written(completions::print(shell)),
+        Command::Man => written(man::print()),
         Command::Repl { file, limits } => repl(file, limits, cli.verbose > 0 && !cli.quiet),
+    }
+}
+
+/// `nsr doctor [--json]`: 1 when a check says something is missing.
+fn doctor(json: bool) -> ExitCode {
+    let checks = nsr::doctor::run();
+    if json {
+        report::out(&format!("{}\n", nsr::doctor::json(&checks)));
+    } else {
+        report::out(&nsr::doctor::render(&checks));
+    }
+    if checks
+        .iter()
+        .any(|c| c.status == nsr::doctor::Status::Missing)
+    {
+        ExitCode::from(EXIT_RECIPE_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The end of a command that only writes to stdout (a closed pipe is not an error).
+fn written(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            report::err(&format!("nsr: cannot write: {e}\n"));
+            ExitCode::from(EXIT_RECIPE_ERROR)
+        }
     }
 }
 
@@ -322,7 +390,9 @@ fn read_recipe(words: &[String]) -> Result<Recipe, String> {
 /// `nsr run FILE --help`: the parameters the recipe declares (`//! param ...`).
 fn run_help(words: &[String]) -> ExitCode {
     let Some(file) = words.first() else {
-        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut cmd = command();
+        // Built, so that the subcommand's usage line says `nsr run`, not `run`.
+        cmd.build();
         if let Some(run) = cmd.find_subcommand_mut("run") {
             let _ = run.print_long_help();
         }
@@ -336,7 +406,11 @@ fn run_help(words: &[String]) -> ExitCode {
         .lines()
         .take_while(|l| l.starts_with("//"))
         .filter(|l| !l.starts_with("//!"))
-        .map(|l| l.trim_start_matches('/').trim_start())
+        // One space after the slashes goes; the header's own indentation stays.
+        .map(|l| {
+            l.strip_prefix("// ")
+                .unwrap_or_else(|| l.trim_start_matches('/'))
+        })
         .collect();
     let mut out = format!("{}\n", header.join("\n"));
     let decls = engine::declared_params(&source);
@@ -719,15 +793,31 @@ fn plan(
 }
 
 fn check(file: &str) -> ExitCode {
-    let recipe = match read_recipe(&[file.to_string()]) {
-        Ok(r) => r,
-        Err(e) => return usage(e),
+    // The recipe as written: its parameters are not needed to check it.
+    let recipe = match std::fs::read_to_string(file) {
+        Ok(source) => Recipe {
+            path: file.to_string(),
+            source,
+            ..Default::default()
+        },
+        Err(e) => return usage(format!("cannot read recipe {file}: {e}")),
     };
-    let errors = engine::check_recipe(&recipe);
-    for e in &errors {
+    let found = engine::check_recipe(&recipe);
+    for e in &found.errors {
         report::err(&report::render_error(e, &lookup(&recipe)));
     }
-    if errors.is_empty() {
+    for (origin, text) in &found.warnings {
+        report::err(&report::render_warning(origin, text));
+    }
+    let errors = found.errors;
+    if errors.is_empty() && !found.warnings.is_empty() {
+        report::err(&format!(
+            "{}: ok, {} warning(s)\n",
+            recipe.path,
+            found.warnings.len()
+        ));
+        ExitCode::SUCCESS
+    } else if errors.is_empty() {
         report::err(&format!("{}: ok\n", recipe.path));
         ExitCode::SUCCESS
     } else {

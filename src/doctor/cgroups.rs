@@ -1,0 +1,171 @@
+//! The cgroup layout (v2, v1 or hybrid), which controllers are where, and whether this
+//! user may create child groups in its own cgroups (what resource limits need).
+
+use super::{Check, Status};
+
+/// A mounted cgroup hierarchy.
+struct Hierarchy {
+    /// None for cgroup2.
+    v1_controllers: Option<Vec<String>>,
+    mount_point: String,
+    /// The directory of the hierarchy the mount shows (/ unless a container mounted a part).
+    mount_root: String,
+}
+
+/// Options of a v1 cgroup mount that are not controllers.
+const NOT_CONTROLLERS: [&str; 6] = [
+    "rw",
+    "ro",
+    "xattr",
+    "noprefix",
+    "clone_children",
+    "cpuset_v2_mode",
+];
+
+fn hierarchies() -> Vec<Hierarchy> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some((_, tail)) = line.split_once(" - ") else {
+            continue;
+        };
+        let tail: Vec<&str> = tail.split(' ').collect();
+        if fields.len() < 5 || tail.len() < 3 {
+            continue;
+        }
+        let v1_controllers = match tail[0] {
+            "cgroup2" => None,
+            "cgroup" => Some(
+                tail[2]
+                    .split(',')
+                    .filter(|o| !NOT_CONTROLLERS.contains(o) && !o.contains('='))
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        out.push(Hierarchy {
+            v1_controllers,
+            mount_point: fields[4].to_string(),
+            mount_root: fields[3].to_string(),
+        });
+    }
+    out
+}
+
+pub fn checks() -> Vec<Check> {
+    let all = hierarchies();
+    if all.is_empty() {
+        return vec![Check::problem(
+            "cgroups",
+            Status::Missing,
+            "no cgroup filesystem is mounted",
+            "mount -t cgroup2 none /sys/fs/cgroup",
+        )];
+    }
+    vec![layout(&all), delegation(&all)]
+}
+
+fn layout(all: &[Hierarchy]) -> Check {
+    let v1: Vec<&Hierarchy> = all
+        .iter()
+        .filter(|h| h.v1_controllers.as_ref().is_some_and(|c| !c.is_empty()))
+        .collect();
+    let v2: Vec<&Hierarchy> = all.iter().filter(|h| h.v1_controllers.is_none()).collect();
+    let mut parts = Vec::new();
+    if !v1.is_empty() {
+        let names: Vec<String> = v1
+            .iter()
+            .flat_map(|h| h.v1_controllers.clone().unwrap_or_default())
+            .collect();
+        parts.push(format!("v1: {}", names.join(", ")));
+    }
+    for h in &v2 {
+        let controllers = std::fs::read_to_string(format!("{}/cgroup.controllers", h.mount_point))
+            .unwrap_or_default();
+        let controllers: Vec<&str> = controllers.split_whitespace().collect();
+        parts.push(format!(
+            "cgroup2 at {}: {}",
+            h.mount_point,
+            if controllers.is_empty() {
+                "no controllers".to_string()
+            } else {
+                controllers.join(", ")
+            }
+        ));
+    }
+    let kind = match (v1.is_empty(), v2.is_empty()) {
+        (true, false) => "v2",
+        (false, true) => "v1",
+        _ => "hybrid",
+    };
+    Check::ok("cgroups", format!("{kind} ({})", parts.join("; ")))
+}
+
+/// Whether this user may make child groups in its own cgroup of each hierarchy that has
+/// controllers (memory, pids, cpu, io): access(W_OK) on the directory, which also
+/// catches a read-only cgroupfs.
+fn delegation(all: &[Hierarchy]) -> Check {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut writable = Vec::new();
+    let mut refused: Vec<(nix::errno::Errno, Vec<String>)> = Vec::new();
+    for line in own.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, names, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        let hierarchy = all.iter().find(|h| match &h.v1_controllers {
+            None => names.is_empty(),
+            Some(c) => !names.is_empty() && names.split(',').all(|n| c.iter().any(|x| x == n)),
+        });
+        let Some(h) = hierarchy else { continue };
+        if h.v1_controllers.as_ref().is_some_and(|c| c.is_empty()) {
+            continue;
+        }
+        let inside = path.strip_prefix(h.mount_root.as_str()).unwrap_or(path);
+        let dir = format!("{}/{}", h.mount_point, inside.trim_start_matches('/'));
+        let label = format!(
+            "{}:{path}",
+            if names.is_empty() { "cgroup2" } else { names }
+        );
+        match nix::unistd::access(dir.as_str(), nix::unistd::AccessFlags::W_OK) {
+            Ok(()) => writable.push(label),
+            Err(e) => {
+                // One errno, said once: "pids:/, memory:/x (EACCES: Permission denied)".
+                match refused.iter_mut().find(|(errno, _)| *errno == e) {
+                    Some((_, labels)) => labels.push(label),
+                    None => refused.push((e, vec![label])),
+                }
+            }
+        }
+    }
+    if refused.is_empty() {
+        Check::ok(
+            "cgroup delegation",
+            format!("may create child groups in {}", writable.join(", ")),
+        )
+    } else {
+        let fix = if nix::unistd::geteuid().is_root() {
+            "a writable cgroup filesystem (it is mounted read-only here)".to_string()
+        } else {
+            "a cgroup delegated to you: systemd-run --user --scope -p Delegate=yes nsr ... (cgroup v2), or as root: mkdir DIR && chown -R $USER DIR".to_string()
+        };
+        Check::problem(
+            "cgroup delegation",
+            Status::Warn,
+            format!(
+                "may not create child groups in {}{}",
+                refused
+                    .iter()
+                    .map(|(e, labels)| format!("{} ({e})", labels.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if writable.is_empty() {
+                    String::new()
+                } else {
+                    format!("; may in {}", writable.join(", "))
+                }
+            ),
+            fix,
+        )
+    }
+}
