@@ -235,6 +235,7 @@ pub fn nsr(args: &[&str]) -> Run {
 
 /// Runs a command with no input and its output captured, for at most a minute.
 pub fn run_command(mut cmd: Command) -> Run {
+    tools::ensure();
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -247,6 +248,7 @@ pub fn run_command(mut cmd: Command) -> Run {
 /// Runs `nsr ARGS` on a real pseudo-terminal (script(1)); stdin is piped so a test can
 /// type into it. The child's stdout is the terminal's output.
 pub fn nsr_on_terminal(args: &str) -> Child {
+    tools::ensure();
     Command::new("script")
         .args(["-qec", &format!("{NSR} {args}"), "/dev/null"])
         .stdin(Stdio::piped())
