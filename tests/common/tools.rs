@@ -44,18 +44,7 @@ static NPM_ONCE: Once = Once::new();
 /// ordinary user is told what to install, and a test needing it fails naming it).
 pub fn ensure() {
     DEBIAN_ONCE.call_once(|| {
-        let mut missing: Vec<&str> = DEBIAN
-            .iter()
-            .filter(|(program, _)| !on_path(program))
-            .map(|(_, package)| *package)
-            .collect();
-        missing.dedup();
-        if missing.is_empty() {
-            return;
-        }
-        let _lock = Lock::take("debian");
-        // Another test binary may have installed them while this one waited.
-        missing.retain(|p| DEBIAN.iter().any(|(prog, pkg)| pkg == p && !on_path(prog)));
+        let missing = missing_packages();
         if missing.is_empty() {
             return;
         }
@@ -67,12 +56,41 @@ pub fn ensure() {
             );
             return;
         }
+        let _lock = Lock::take("debian");
+        // Another test binary may have installed them while this one waited.
+        let missing = missing_packages();
+        if missing.is_empty() {
+            return;
+        }
         eprintln!("tests: installing {}", missing.join(" "));
         apt_get(&["update", "-qq"]);
         let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
         install.extend(missing.iter().copied());
         apt_get(&install);
     });
+}
+
+fn missing_packages() -> Vec<&'static str> {
+    let mut missing: Vec<&str> = DEBIAN
+        .iter()
+        .filter(|(program, package)| !present(program, package))
+        .map(|(_, package)| *package)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+fn present(program: &str, package: &str) -> bool {
+    if package == "busybox-static" {
+        // The test roots copy busybox into a chroot: Debian's dynamic `busybox` would not
+        // run there, so the static package itself must be installed.
+        return Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", package])
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"install ok installed"));
+    }
+    on_path(program)
 }
 
 /// The npm packages pinned in editors/vscode/test/package.json are in its node_modules,
@@ -151,19 +169,21 @@ fn apt_get(args: &[&str]) {
 }
 
 /// An flock held while installing, so that test binaries run at once (nextest) do not
-/// install the same thing twice.
-struct Lock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+/// install the same thing twice. None when the lock file is another user's.
+struct Lock(#[allow(dead_code)] Option<nix::fcntl::Flock<std::fs::File>>);
 
 impl Lock {
     fn take(what: &str) -> Lock {
         let path = std::env::temp_dir().join(format!("nsr-tests-{what}.lock"));
-        let file = std::fs::OpenOptions::new()
+        let Ok(file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .unwrap();
+        else {
+            return Lock(None);
+        };
         let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .unwrap_or_else(|(_, e)| panic!("flock {}: {e}", path.display()));
-        Lock(lock)
+        Lock(Some(lock))
     }
 }
