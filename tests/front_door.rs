@@ -114,6 +114,7 @@ fn check_warns_about_a_parameter_read_but_not_declared() {
 let b = args.get("dir", "x");
 if "cmd" in args { print(args["img"]); }
 let c = args.declared;
+if true { let args = #{ own: 1 }; print(args.own); }
 "#;
     let file = s.write(
         "p.nsr",
@@ -136,7 +137,12 @@ let c = args.declared;
             r.stderr
         );
     }
-    assert!(!r.stderr.contains("'declared'"), "{}", r.stderr);
+    // Neither a declared one nor a variable of the recipe's own named args.
+    assert!(
+        !r.stderr.contains("'declared'") && !r.stderr.contains("'own'"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("ok, 4 warning(s)"), "{}", r.stderr);
 
     // Declared, the same reads draw no warning (so the warning above can fail).

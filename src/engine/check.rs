@@ -106,7 +106,10 @@ fn undeclared_params(ast: &AST, recipe: &Recipe) -> Vec<(Origin, String)> {
 
 /// The parameter name an expression reads from `args`, and where.
 fn param_read(expr: &Expr) -> Option<(String, rhai::Position)> {
-    let is_args = |e: &Expr| matches!(e, Expr::Variable(v, _, _) if v.1 == "args");
+    // The recipe's own `args` is found in the scope at run time (no index); a variable
+    // the recipe declared itself with `let args` has one.
+    let is_args =
+        |e: &Expr| matches!(e, Expr::Variable(v, None, _) if v.1 == "args" && v.0.is_none());
     let literal = |e: &Expr| match e {
         Expr::StringConstant(s, pos) => Some((s.to_string(), *pos)),
         _ => None,
