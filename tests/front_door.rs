@@ -381,6 +381,44 @@ fn doctor_reports_what_this_machine_has() {
     assert_eq!(text.code, i32::from(missing), "{}", text.stdout);
 }
 
+/// `nsr doctor --json` as root of a new user namespace whose own limit on user
+/// namespaces is MAX (user.max_user_namespaces is per user namespace).
+fn doctor_in_a_user_namespace(max: &str) -> (i32, Vec<serde_json::Value>) {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        &format!("echo {max} > /proc/sys/user/max_user_namespaces && exec {NSR} doctor --json"),
+    ]);
+    let r = run_command(cmd);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("doctor --json parses");
+    (r.code, v["checks"].as_array().unwrap().clone())
+}
+
+#[test]
+fn doctor_names_the_setting_that_keeps_user_namespaces_away() {
+    let _g = serial();
+    let (code, checks) = doctor_in_a_user_namespace("0");
+    let userns = check(&checks, "user namespaces");
+    assert_eq!(userns["status"], "missing", "{userns}");
+    assert!(
+        userns["detail"].as_str().unwrap().contains("ENOSPC"),
+        "{userns}"
+    );
+    assert_eq!(userns["fix"], "sysctl -w user.max_user_namespaces=15000");
+    assert_eq!(code, 1, "something is missing");
+    // uid 0 of a user namespace is not the host's root, and doctor says so.
+    let root = check(&checks, "root");
+    assert_eq!(root["status"], "warn", "{root}");
+    assert!(root["detail"].as_str().unwrap().contains("user namespace"));
+
+    // With the limit raised, the same check passes: it can tell the two apart.
+    let (_, checks) = doctor_in_a_user_namespace("100");
+    assert_eq!(check(&checks, "user namespaces")["status"], "ok");
+}
+
 #[test]
 fn doctor_as_an_ordinary_user_says_what_needs_root_and_how() {
     let _g = serial();

@@ -5,8 +5,15 @@ use super::{sysctl, Check, Status};
 
 pub fn root() -> Check {
     let uid = nix::unistd::geteuid();
-    if uid.is_root() {
+    if uid.is_root() && in_initial_user_namespace() {
         Check::ok("root", "running as root: every primitive is available")
+    } else if uid.is_root() {
+        Check::problem(
+            "root",
+            Status::Warn,
+            "uid 0 of a user namespace, not the host's root: netns, NAT and mounts act only on what this namespace owns",
+            "run nsr as the host's root for the host's network and mounts",
+        )
     } else {
         Check::problem(
             "root",
@@ -17,6 +24,13 @@ pub fn root() -> Check {
             "run as root for those: sudo nsr ...",
         )
     }
+}
+
+/// The initial user namespace maps every id to itself: `0 0 4294967295`.
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false)
 }
 
 /// nsr needs openat2 (5.6) and mount_setattr (5.12).
@@ -43,70 +57,81 @@ pub fn release() -> Check {
 /// This process's user namespaces and, as root, an ordinary user's (uid 65534).
 pub fn user_namespaces() -> Vec<Check> {
     let uid = nix::unistd::geteuid().as_raw();
-    let mut checks = vec![userns_check("user namespaces", uid, None)];
+    // Without its own user namespaces nsr cannot make the `user` kind: missing. Root
+    // checks an ordinary user's too, which only those users miss: a warning.
+    let mut checks = vec![userns_check("user namespaces", uid, None, Status::Missing)];
     if uid == 0 {
-        checks.push(userns_check("unprivileged userns", 65534, Some(65534)));
+        checks.push(userns_check(
+            "unprivileged userns",
+            65534,
+            Some(65534),
+            Status::Warn,
+        ));
     }
     checks
 }
 
-fn userns_check(name: &'static str, uid: u32, become_uid: Option<u32>) -> Check {
+fn userns_check(name: &'static str, uid: u32, become_uid: Option<u32>, failed: Status) -> Check {
     let max = sysctl("user/max_user_namespaces").unwrap_or_else(|| "?".into());
     match probe_userns(become_uid) {
         Ok(()) => Check::ok(
             name,
             format!("a process of uid {uid} can create one (user.max_user_namespaces={max})"),
         ),
-        Err(errno) => {
-            let (status, fix) = userns_fix(errno, uid == 0);
-            Check::problem(
-                name,
-                status,
-                format!("uid {uid} cannot create one: unshare(CLONE_NEWUSER): {errno}"),
-                fix,
-            )
-        }
+        Err(Probe::CannotBecome) => Check::problem(
+            name,
+            failed,
+            format!("cannot become uid {uid} to try (it is not mapped in this user namespace)"),
+            "run nsr doctor as that user, or as the host's root",
+        ),
+        Err(Probe::Refused(errno)) => Check::problem(
+            name,
+            failed,
+            format!("uid {uid} cannot create one: unshare(CLONE_NEWUSER): {errno}"),
+            userns_fix(errno),
+        ),
     }
 }
 
-/// Which setting keeps user namespaces from `uid` (most specific first).
-fn userns_fix(errno: nix::errno::Errno, root: bool) -> (Status, String) {
-    let status = if root { Status::Missing } else { Status::Warn };
+/// Which setting keeps user namespaces away (most specific first).
+fn userns_fix(errno: nix::errno::Errno) -> String {
     if sysctl("user/max_user_namespaces").as_deref() == Some("0") {
-        return (status, "sysctl -w user.max_user_namespaces=15000".into());
+        return "sysctl -w user.max_user_namespaces=15000".into();
     }
     if sysctl("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return (
-            status,
-            "sysctl -w kernel.unprivileged_userns_clone=1".into(),
-        );
+        return "sysctl -w kernel.unprivileged_userns_clone=1".into();
     }
     if sysctl("kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
         let exe = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "/usr/local/bin/nsr".into());
-        return (
-            status,
-            format!(
-                "an AppArmor profile that lets nsr make user namespaces: printf 'abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile nsr {exe} flags=(unconfined) {{\\n  userns,\\n}}\\n' > /etc/apparmor.d/nsr && apparmor_parser -r /etc/apparmor.d/nsr (or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 for every program)"
-            ),
+        return format!(
+            "an AppArmor profile that lets nsr make user namespaces: printf 'abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile nsr {exe} flags=(unconfined) {{\\n  userns,\\n}}\\n' > /etc/apparmor.d/nsr && apparmor_parser -r /etc/apparmor.d/nsr (or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 for every program)"
         );
     }
-    (
-        status,
-        format!("the kernel refused with {errno}: a container's seccomp policy or an LSM forbids user namespaces here"),
-    )
+    format!("the kernel refused with {errno}: a container's seccomp policy or an LSM forbids user namespaces here")
 }
 
-/// Forks a child that (as `become_uid`, if given) calls unshare(CLONE_NEWUSER) and exits.
-fn probe_userns(become_uid: Option<u32>) -> Result<(), nix::errno::Errno> {
+/// Why a probe for a user namespace failed.
+enum Probe {
+    /// The child could not switch to the uid it was to try as.
+    CannotBecome,
+    Refused(nix::errno::Errno),
+}
+
+/// The child's exit status when it could not become the uid to try as.
+const CANNOT_BECOME: i32 = 255;
+
+/// Forks a child that (as `become_uid`, if given) calls unshare(CLONE_NEWUSER) and exits
+/// with 0 or the errno.
+fn probe_userns(become_uid: Option<u32>) -> Result<(), Probe> {
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult};
     // SAFETY: nsr is single-threaded here; the child only makes raw syscalls and _exits.
-    match unsafe { fork() }? {
+    match unsafe { fork() }.map_err(Probe::Refused)? {
         ForkResult::Child => {
             let code = unsafe {
-                let dropped = match become_uid {
+                let became = match become_uid {
                     Some(id) => {
                         libc::setgroups(0, std::ptr::null()) == 0
                             && libc::setgid(id) == 0
@@ -114,8 +139,8 @@ fn probe_userns(become_uid: Option<u32>) -> Result<(), nix::errno::Errno> {
                     }
                     None => true,
                 };
-                if !dropped {
-                    255
+                if !became {
+                    CANNOT_BECOME
                 } else if libc::unshare(libc::CLONE_NEWUSER) == 0 {
                     0
                 } else {
@@ -126,10 +151,12 @@ fn probe_userns(become_uid: Option<u32>) -> Result<(), nix::errno::Errno> {
         }
         ForkResult::Parent { child } => match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-            Ok(WaitStatus::Exited(_, 255)) => Err(nix::errno::Errno::EPERM),
-            Ok(WaitStatus::Exited(_, code)) => Err(nix::errno::Errno::from_raw(code)),
-            Ok(_) => Err(nix::errno::Errno::EINTR),
-            Err(e) => Err(e),
+            Ok(WaitStatus::Exited(_, CANNOT_BECOME)) => Err(Probe::CannotBecome),
+            Ok(WaitStatus::Exited(_, code)) => {
+                Err(Probe::Refused(nix::errno::Errno::from_raw(code)))
+            }
+            Ok(_) => Err(Probe::Refused(nix::errno::Errno::EINTR)),
+            Err(e) => Err(Probe::Refused(e)),
         },
     }
 }
