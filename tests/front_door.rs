@@ -500,6 +500,48 @@ fn bash_completes_subcommands_recipes_and_limits() {
 }
 
 #[test]
+fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
+    common::tools::ensure();
+    let dir = std::path::Path::new(NSR)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut shell = Command::new("script")
+        .args(["-qec", "bash --norc -i", "/dev/null"])
+        .env(
+            "PATH",
+            format!("{dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut keys = shell.stdin.take().unwrap();
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(600));
+        pause();
+        keys.write_all(b"source <(nsr completions bash)\n").unwrap();
+        pause();
+        // The user types `nsr ru`, Tab, then the rest of the line.
+        keys.write_all(b"nsr ru\t").unwrap();
+        pause();
+        keys.write_all(b"--help | head -1\n").unwrap();
+        pause();
+        keys.write_all(b"exit\n").unwrap();
+    }
+    let out = wait_bounded(shell, std::time::Duration::from_secs(20));
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(screen.contains("nsr run --help"), "{screen}");
+    assert!(
+        screen.contains("Run a recipe against the kernel"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn bash_completes_the_names_of_kept_environments() {
     let _g = serial();
     let s = Scratch::new("complete-env");
