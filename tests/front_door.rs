@@ -497,6 +497,15 @@ fn bash_completes_subcommands_recipes_and_limits() {
         ["operations="]
     );
     assert!(bash_complete(&["nsr", "run", "recipes/default.nsr", "x="], &[]).is_empty());
+    // After the recipe: the parameters it declares.
+    let params = bash_complete(&["nsr", "run", "recipes/rootfs-from-tarball.nsr", ""], &[]);
+    for p in ["tar=", "dir=", "cached=", "image=", "cmd="] {
+        assert!(params.contains(&p.to_string()), "{params:?}");
+    }
+    assert_eq!(
+        bash_complete(&["nsr", "plan", "recipes/bridge-lab.nsr", "pre"], &[]),
+        ["prefix="]
+    );
 }
 
 #[test]

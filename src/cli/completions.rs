@@ -17,9 +17,22 @@ pub enum Shell {
     Fish,
 }
 
+/// The recipe already on the command line being completed (`nsr run FILE ...`), whose
+/// declared parameters are the candidates after it.
+static RECIPE_ON_LINE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 /// Answers a completion request and exits, when the shell's script asked for one.
 pub fn answer_if_asked() {
     if std::env::var_os(VAR).is_some() {
+        // The words after `--` are the line; the last one is being completed.
+        let words: Vec<String> = std::env::args().skip_while(|a| a != "--").skip(1).collect();
+        let before_cursor = &words[..words.len().saturating_sub(1)];
+        let recipe = before_cursor
+            .iter()
+            .skip(2)
+            .find(|w| w.ends_with(".nsr"))
+            .cloned();
+        let _ = RECIPE_ON_LINE.set(recipe);
         clap_complete::CompleteEnv::with_factory(super::command)
             .var(VAR)
             .complete();
@@ -41,10 +54,20 @@ pub fn print(shell: Shell) -> std::io::Result<()> {
     completer.write_registration(VAR, "nsr", "nsr", &exe, &mut out)
 }
 
-/// Recipe files (`*.nsr`) and directories, for `run`, `plan`, `check`, `repl`.
+/// Recipe files (`*.nsr`) and directories, for `run`, `plan`, `check`, `repl`; after
+/// the recipe, the parameters it declares (`NAME=`).
 pub fn recipe_files(current: &OsStr) -> Vec<CompletionCandidate> {
     use clap_complete::engine::{PathCompleter, ValueCompleter};
-    // A NAME=VALUE parameter after the file is not a path.
+    if let Some(Some(recipe)) = RECIPE_ON_LINE.get() {
+        let source = std::fs::read_to_string(recipe).unwrap_or_default();
+        let typed = current.to_string_lossy();
+        return nsr::engine::declared_params(&source)
+            .into_iter()
+            .filter(|d| format!("{}=", d.name).starts_with(typed.as_ref()))
+            .map(|d| CompletionCandidate::new(format!("{}=", d.name)).help(Some(d.help.into())))
+            .collect();
+    }
+    // A NAME=VALUE parameter is not a path.
     if current.to_string_lossy().contains('=') {
         return Vec::new();
     }
