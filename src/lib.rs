@@ -15,4 +15,4 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod session;
 pub mod signals;
-mod sys;
+pub mod sys;

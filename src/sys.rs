@@ -50,6 +50,13 @@ pub fn mount_setattr(
     }
 }
 
+/// PR_SET_DUMPABLE: whether processes of the same user (without CAP_SYS_PTRACE) may open
+/// this process's /proc/PID/{fd,root,cwd,mem,environ} and ptrace it.
+pub fn set_dumpable(dumpable: bool) {
+    // SAFETY: prctl on this process only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(dumpable)) };
+}
+
 /// Closes every fd from `first` up, except those listed (which must be sorted).
 pub fn close_fds_except(first: i32, keep: &[i32]) {
     let mut lo = first as u32;

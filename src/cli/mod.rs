@@ -204,6 +204,9 @@ pub fn command() -> clap::Command {
 pub fn main() -> ExitCode {
     // A Tab in a shell with `nsr completions` loaded calls nsr back for candidates.
     completions::answer_if_asked();
+    // Not dumpable: a sandbox without a pid namespace sees nsr's process, whose root,
+    // working directory and fds (namespaces, sockets) are the host's.
+    nsr::sys::set_dumpable(false);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

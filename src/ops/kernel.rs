@@ -191,7 +191,8 @@ impl Backend for KernelBackend {
             },
             Op::Mount { sandbox, spec } => self.mount(*sandbox, spec),
             Op::Chroot { sandbox, path } => {
-                self.ask(*sandbox, Request::Chroot(path.clone()))?;
+                let signals = self.signals.clone();
+                self.sandbox(*sandbox)?.chroot(path, &signals)?;
                 Ok((
                     Output::Unit,
                     Some(Undo::Unchroot {
@@ -208,6 +209,7 @@ impl Backend for KernelBackend {
                     .with_hint("add \"mount\" to the sandbox's kinds"));
                 }
                 self.ask(*sandbox, Request::PivotRoot(new_root.clone()))?;
+                self.sandbox(*sandbox)?.forget_saved_roots();
                 let what =
                     format!("root {new_root} (pivoted; ends with the sandbox's mount namespace)");
                 Ok((
@@ -300,9 +302,10 @@ impl Backend for KernelBackend {
                 if !self.sandbox(*sandbox)?.is_alive() {
                     return Ok(UndoOutcome::Released);
                 }
-                match self.ask(*sandbox, Request::Unchroot)? {
-                    Response::AlreadyGone => Ok(UndoOutcome::Released),
-                    _ => Ok(UndoOutcome::Done),
+                let signals = self.signals.clone();
+                match self.sandbox(*sandbox)?.unchroot(&signals)? {
+                    false => Ok(UndoOutcome::Released),
+                    true => Ok(UndoOutcome::Done),
                 }
             }
             Undo::ReleasedWithSandbox { .. } => Ok(UndoOutcome::Released),

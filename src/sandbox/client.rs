@@ -1,7 +1,8 @@
 //! nsr's side of a sandbox: the held processes, the socket to the holder, and the
 //! waits that a signal to nsr can interrupt.
 
-use super::protocol::{recv, send, Request, Response};
+use super::protocol::{recv, recv_fds, send, send_fds, Request, Response};
+use crate::fs::root::SavedRoot;
 use crate::ns::spec::SandboxSpec;
 use crate::ops::OpError;
 use crate::signals::{signal_name, Signals};
@@ -29,6 +30,9 @@ pub struct SandboxHandle {
     pub own_pid_ns: bool,
     pub own_uts_ns: bool,
     alive: bool,
+    /// Where the holder was before each chroot still in place, newest last: kept here,
+    /// in nsr, where no process of the sandbox can reach them.
+    saved_roots: Vec<SavedRoot>,
 }
 
 impl SandboxHandle {
@@ -42,6 +46,7 @@ impl SandboxHandle {
             own_pid_ns: spec.has_own_pid_ns(),
             own_uts_ns: spec.has_own_uts_ns(),
             alive: true,
+            saved_roots: Vec::new(),
         }
     }
 
@@ -62,6 +67,58 @@ impl SandboxHandle {
     /// holder, which passes it to the running command; if nothing answers within the
     /// grace period the sandbox is killed.
     pub fn request(&mut self, req: &Request, signals: &Signals) -> Result<Response, OpError> {
+        self.exchange(req, &[], signals)
+    }
+
+    /// chroot in the holder; the root and working directory it leaves come to nsr.
+    pub fn chroot(&mut self, path: &str, signals: &Signals) -> Result<(), OpError> {
+        match self.request(&Request::Chroot(path.to_string()), signals)? {
+            Response::Chrooted => {
+                let mut fds = recv_fds(&self.sock, 2).map_err(|e| self.died(e))?;
+                let cwd = fds.pop().expect("recv_fds gives exactly two");
+                let root = fds.pop().expect("recv_fds gives exactly two");
+                self.saved_roots.push(SavedRoot { root, cwd });
+                Ok(())
+            }
+            Response::Failed(w) => Err(w.into()),
+            other => Err(OpError::new(format!(
+                "the holder answered out of turn: {other:?}"
+            ))),
+        }
+    }
+
+    /// Takes back the newest chroot still in place; false when there is none (a
+    /// pivot_root since made them meaningless).
+    pub fn unchroot(&mut self, signals: &Signals) -> Result<bool, OpError> {
+        let Some(saved) = self.saved_roots.pop() else {
+            return Ok(false);
+        };
+        let answer = self.exchange(
+            &Request::Unchroot,
+            &[saved.root.as_fd(), saved.cwd.as_fd()],
+            signals,
+        );
+        match answer? {
+            Response::Failed(w) => {
+                self.saved_roots.push(saved);
+                Err(w.into())
+            }
+            _ => Ok(true),
+        }
+    }
+
+    /// After pivot_root: earlier chroots point into the detached old root.
+    pub fn forget_saved_roots(&mut self) {
+        self.saved_roots.clear();
+    }
+
+    /// Sends a request (with `fds` after it, for the holder's recv_fds) and waits.
+    fn exchange(
+        &mut self,
+        req: &Request,
+        fds: &[std::os::fd::BorrowedFd],
+        signals: &Signals,
+    ) -> Result<Response, OpError> {
         if !self.alive {
             return Err(OpError::new("the sandbox has already stopped"));
         }
@@ -79,6 +136,11 @@ impl SandboxHandle {
         }
         if let Err(e) = send(&mut self.sock, req) {
             return Err(self.died(e));
+        }
+        if !fds.is_empty() {
+            if let Err(e) = send_fds(&self.sock, fds) {
+                return Err(self.died(e));
+            }
         }
         let mut deadline: Option<Instant> = None;
         let mut forwarded = 0usize;

@@ -5,7 +5,7 @@
 use super::process::{self, forwarded_signals, Stdio};
 use super::protocol::{recv, send, Request, Response, Startup};
 use crate::fs::mounting;
-use crate::fs::root::RootStack;
+use crate::fs::root;
 use crate::ops::OpError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -17,7 +17,6 @@ pub struct Holder {
     own_pid_ns: bool,
     sock: UnixStream,
     sigfd: SignalFd,
-    roots: RootStack,
     own_uts_ns: bool,
     /// A termination signal nsr passed on while no command ran: the command it was
     /// meant for must not start.
@@ -25,8 +24,8 @@ pub struct Holder {
 }
 
 /// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
-pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
-    match setup(sock, own_pid_ns, own_uts_ns) {
+pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, dumpable: bool) -> ! {
+    match setup(sock, own_pid_ns, own_uts_ns, dumpable) {
         Ok(mut h) => {
             h.serve();
             shutdown(own_pid_ns)
@@ -35,7 +34,16 @@ pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
     }
 }
 
-fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Holder, OpError> {
+fn setup(
+    mut sock: UnixStream,
+    own_pid_ns: bool,
+    own_uts_ns: bool,
+    dumpable: bool,
+) -> Result<Holder, OpError> {
+    // Not dumpable: a sandbox's processes cannot open /proc/1/{fd,cwd,root,mem,environ}
+    // unless they have CAP_SYS_PTRACE over nsr's user namespace. (Commands exec, which
+    // makes them dumpable again.)
+    crate::sys::set_dumpable(dumpable);
     // SAFETY: plain prctl/setpgid calls on this process.
     unsafe {
         // Out of nsr's process group: a Ctrl-C on the terminal reaches nsr, which decides.
@@ -49,6 +57,10 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
         }
     }
     hide_command_line();
+    // nsr's environment (the user's, with whatever secrets it holds) is not the
+    // sandbox's business: nothing of it stays readable at /proc/1/environ.
+    process::remember_term();
+    hide_environment();
     let mut mask = forwarded_signals();
     mask.add(Signal::SIGCHLD);
     mask.thread_set_mask()
@@ -65,7 +77,6 @@ fn setup(mut sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Hol
         own_pid_ns,
         sock,
         sigfd,
-        roots: RootStack::default(),
         own_uts_ns,
         pending_signal: None,
     })
@@ -109,17 +120,20 @@ impl Holder {
                 let _ = send(&mut self.sock, &Response::Done);
                 self.detached();
             }
-            let resp = self
-                .handle(req)
-                .unwrap_or_else(|e| Response::Failed(e.into()));
+            let resp = match self.handle(req) {
+                Ok(Some(resp)) => resp,
+                Ok(None) => continue,
+                Err(e) => Response::Failed(e.into()),
+            };
             if send(&mut self.sock, &resp).is_err() {
                 return;
             }
         }
     }
 
-    fn handle(&mut self, req: Request) -> Result<Response, OpError> {
-        Ok(match req {
+    /// The answer to a request; None when the handler has sent it already (with fds).
+    fn handle(&mut self, req: Request) -> Result<Option<Response>, OpError> {
+        Ok(Some(match req {
             Request::SetHostname(name) => {
                 if !self.own_uts_ns {
                     return Err(OpError::new("this sandbox shares the host's uts namespace"));
@@ -145,18 +159,31 @@ impl Holder {
                 }
             }
             Request::Chroot(path) => {
-                self.roots.chroot(&path)?;
-                Response::Done
+                let saved = root::chroot_to(&path)?;
+                // Handed to nsr and closed here: the old root must not stay reachable
+                // from the sandbox through this process's fds.
+                send(&mut self.sock, &Response::Chrooted)
+                    .and_then(|_| {
+                        super::protocol::send_fds(
+                            &self.sock,
+                            &[saved.root.as_fd(), saved.cwd.as_fd()],
+                        )
+                    })
+                    .map_err(|e| OpError::new(format!("cannot hand the old root to nsr: {e}")))?;
+                return Ok(None);
             }
             Request::Unchroot => {
-                if self.roots.unchroot()? {
-                    Response::Done
-                } else {
-                    Response::AlreadyGone
-                }
+                let mut fds = super::protocol::recv_fds(&self.sock, 2)
+                    .map_err(|e| OpError::new(format!("no previous root from nsr: {e}")))?;
+                let saved = root::SavedRoot {
+                    cwd: fds.pop().expect("two fds"),
+                    root: fds.pop().expect("two fds"),
+                };
+                root::unchroot(&saved)?;
+                Response::Done
             }
             Request::PivotRoot(path) => {
-                self.roots.pivot_root(&path)?;
+                root::pivot_root(&path)?;
                 Response::Done
             }
             Request::Run(_) | Request::Exec { .. } if self.pending_signal.is_some() => {
@@ -188,7 +215,7 @@ impl Holder {
                 _ => Response::Done,
             },
             Request::Shutdown | Request::Detach => Response::Done,
-        })
+        }))
     }
 }
 
@@ -250,23 +277,37 @@ fn kill_children() {
 
 /// The holder is a fork of nsr: without this, the sandbox would read nsr's command line
 /// (recipe parameters included) in /proc/1/cmdline. Overwrites the argument area in place.
-fn hide_command_line() {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return;
-    };
+/// [start, end) of this process's argument area (field 48, 49 of /proc/self/stat) or,
+/// with `environment`, of its environment area (fields 50, 51).
+fn stat_area(environment: bool) -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which may hold spaces: arg_start is field 48.
-    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
-        return;
-    };
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r)?;
     let fields: Vec<&str> = rest.split(' ').collect();
-    let (Some(start), Some(end)) = (
-        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
-        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
-    ) else {
+    let first = if environment { 47 } else { 45 };
+    let start = fields.get(first)?.parse::<usize>().ok()?;
+    let end = fields.get(first + 1)?.parse::<usize>().ok()?;
+    (start != 0 && end > start).then_some((start, end))
+}
+
+/// Empties the environment: libc's list first (nothing may read the area after), then
+/// the area /proc/PID/environ shows.
+fn hide_environment() {
+    // SAFETY: the holder is single-threaded; clearenv only drops libc's list.
+    unsafe { libc::clearenv() };
+    if let Some((start, end)) = stat_area(true) {
+        // SAFETY: [env_start, env_end) is this process's own environment area, on its
+        // stack and writable; nothing refers to it once the list is cleared.
+        unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+    }
+}
+
+fn hide_command_line() {
+    let name = b"nsr-holder";
+    let Some((start, end)) = stat_area(false) else {
         return;
     };
-    let name = b"nsr-holder";
-    if start == 0 || end <= start + name.len() {
+    if end <= start + name.len() {
         return;
     }
     // SAFETY: [arg_start, arg_end) is this process's own argument area, on its stack and

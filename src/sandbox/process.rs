@@ -19,6 +19,14 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 const OUTPUT_LIMIT: usize = 8 << 20;
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// nsr's TERM, read before the holder wipes its inherited environment.
+static TERM: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Keeps TERM for `exec` commands; called once, before the environment is wiped.
+pub fn remember_term() {
+    let _ = TERM.set(std::env::var("TERM").ok());
+}
+
 /// The environment a command starts with: a clean one, as container runtimes give.
 fn environment(spec: &RunSpec, with_term: bool) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
@@ -26,8 +34,8 @@ fn environment(spec: &RunSpec, with_term: bool) -> Vec<(String, String)> {
         ("HOME".into(), "/root".into()),
     ];
     if with_term {
-        if let Ok(term) = std::env::var("TERM") {
-            env.push(("TERM".into(), term));
+        if let Some(Some(term)) = TERM.get() {
+            env.push(("TERM".into(), term.clone()));
         }
     }
     for (k, v) in &spec.env {

@@ -5,6 +5,8 @@ use crate::ops::OpError;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 
 /// Largest frame either side accepts; command output beyond the run limit is cut before this.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -51,6 +53,7 @@ pub enum Request {
         mnt_id: u64,
     },
     Chroot(String),
+    /// Followed by the two fds `Response::Chrooted` handed over (send_fds).
     Unchroot,
     PivotRoot(String),
     Run(RunSpec),
@@ -81,6 +84,10 @@ pub enum Response {
         mnt_id: u64,
     },
     Ran(RunResult),
+    /// Followed by two fds (send_fds): the root and working directory from before the
+    /// chroot. nsr keeps them, so that nothing outside the new root stays in the
+    /// holder, where the sandbox's processes could reach it through /proc/1/fd.
+    Chrooted,
     AlreadyGone,
     Failed(WireError),
 }
@@ -158,6 +165,56 @@ pub fn recv<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Optio
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Sends `fds` over the socket with one byte (SCM_RIGHTS), after a frame that announces
+/// them. The receiver's frame reads stop short of this byte, so the fds are not lost.
+pub fn send_fds(sock: &UnixStream, fds: &[BorrowedFd]) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let byte = [0u8];
+    let iov = [std::io::IoSlice::new(&byte)];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&raw)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map(|_| ())
+    .map_err(io::Error::from)
+}
+
+/// Receives exactly `n` fds sent with `send_fds` (close-on-exec).
+pub fn recv_fds(sock: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut byte = [0u8];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(got) = c {
+            // SAFETY: the kernel just installed these fds in this process for us.
+            fds.extend(
+                got.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    if msg.bytes != 1 || fds.len() != n {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("expected {n} file descriptor(s), got {}", fds.len()),
+        ));
+    }
+    Ok(fds)
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
     let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
     let direct = direct_clone(spec);
+    // Root nsr can still inspect a holder that is not dumpable (CAP_SYS_PTRACE); an
+    // ordinary user's nsr could not read its namespaces, so its holder stays dumpable.
+    let holder_dumpable = !nix::unistd::geteuid().is_root();
     let started = if direct {
         clone_with(create_flags(spec)).map_err(|e| unshare_error(e, spec))
     } else {
@@ -72,11 +75,14 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
     };
     let first = match started? {
         None => {
+            // nsr is not dumpable (so that a sandbox cannot reach its /proc/PID/root and
+            // fds); this child must be until its id maps are written, by nsr or newuidmap.
+            crate::sys::set_dumpable(true);
             drop(sock);
             if direct {
-                direct_child(spec, child_sock)
+                direct_child(spec, child_sock, holder_dumpable)
             } else {
-                first_child(spec, child_sock, parent_pid)
+                first_child(spec, child_sock, parent_pid, holder_dumpable)
             }
         }
         Some(child) => child,
@@ -144,7 +150,7 @@ fn io_err(e: std::io::Error, what: &str) -> OpError {
 }
 
 /// The holder, cloned straight into its new namespaces.
-fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
+fn direct_child(spec: &SandboxSpec, mut sock: UnixStream, holder_dumpable: bool) -> ! {
     // In a new pid namespace getppid() is 0, so nsr's death is seen through the socket
     // (end of file) if it happens before this.
     // SAFETY: prctl on this process only.
@@ -153,7 +159,12 @@ fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
         let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
         holder::unsafe_exit(1);
     }
-    holder::run(sock, spec.has_own_pid_ns(), spec.has_own_uts_ns())
+    holder::run(
+        sock,
+        spec.has_own_pid_ns(),
+        spec.has_own_uts_ns(),
+        holder_dumpable,
+    )
 }
 
 /// SIGUSR1 to the first child: the environment is kept, outlive nsr.
@@ -162,7 +173,12 @@ extern "C" fn keep_alive(_: libc::c_int) {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
 }
 
-fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
+fn first_child(
+    spec: &SandboxSpec,
+    mut sock: UnixStream,
+    parent_pid: i32,
+    holder_dumpable: bool,
+) -> ! {
     // SAFETY: prctl and signal on this process only; the handler only calls prctl.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -179,12 +195,15 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
         }
     }
     if !holder_is_second_child(spec) {
-        holder::run(sock, false, spec.has_own_uts_ns());
+        holder::run(sock, false, spec.has_own_uts_ns(), holder_dumpable);
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns()),
+        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns(), holder_dumpable),
         Ok(ForkResult::Parent { child }) => {
+            // It waits on the host's side of the namespaces with the host's root: no
+            // process of the sandbox may open its /proc/PID/root or fds.
+            crate::sys::set_dumpable(false);
             let _ = send(&mut sock, &Startup::HolderPid(child.as_raw()));
             drop(sock);
             // It shares the sandbox's new namespaces: it keeps none of nsr's fds.

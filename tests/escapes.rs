@@ -1,0 +1,287 @@
+//! A chrooted sandbox cannot reach outside its root through nsr's own processes: not
+//! through the holder's fds, working directory or root (/proc/1/... and its host pid),
+//! nor through nsr's (visible without a pid namespace). The class of runc's
+//! CVE-2024-21626. Each case runs the same probe, which a control shows can find a way
+//! out when one is there.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+/// Looks through /proc/PID/{root,cwd,fd/*} of nsr's processes (comm nsr or nsr-holder,
+/// PID 1, and every pid in $TARGETS) for the host-only marker, by its host path and by
+/// its path from nsr's working directory; with $ENVIRON=1, also whether their environ
+/// can be read. Prints CONFINED, or ESCAPE and every way out it found.
+const PROBE: &str = r#"found=""
+for p in /proc/[0-9]* $(for t in $TARGETS; do echo /proc/$t; done); do
+  c=$(cat $p/comm 2>/dev/null)
+  case "$c" in
+    nsr|nsr-holder) ;;
+    *) [ "$p" = /proc/1 ] || case " $TARGETS " in *" ${p#/proc/} "*) ;; *) continue;; esac;;
+  esac
+  for l in $p/root $p/cwd $p/fd/*; do
+    for t in "$l$MARKER" "$l/host-only/marker"; do
+      if cat "$t" 2>/dev/null | grep -q HOST-ONLY; then found="$found $t"; fi
+    done
+  done
+  if [ "$ENVIRON" = 1 ] && cat $p/environ >/dev/null 2>&1; then found="$found $p/environ"; fi
+done
+if [ -n "$found" ]; then echo "ESCAPE:$found"; else echo CONFINED; fi
+"#;
+
+struct World {
+    s: Scratch,
+    root: String,
+    marker: String,
+}
+
+/// A busybox root, and beside it (outside it) a marker only the host can see.
+fn world(name: &str) -> World {
+    let s = Scratch::new(name);
+    let root = s.busybox_root("root");
+    let marker = s.write("host-only/marker", "HOST-ONLY\n");
+    World { s, root, marker }
+}
+
+impl World {
+    /// Runs RECIPE with nsr's working directory beside the marker, so that an fd of
+    /// nsr's cwd would also lead to it.
+    fn run(&self, recipe: &str) -> Run {
+        let file = self.s.write("probe.nsr", recipe);
+        let mut cmd = Command::new(NSR);
+        cmd.args(["run", &file, &format!("root={}", self.root)])
+            .current_dir(&self.s.dir);
+        run_command(cmd)
+    }
+
+    fn probe_call(&self, environ: bool) -> String {
+        self.probe_with_targets(environ, "")
+    }
+
+    /// The probe, also looking at the processes TARGETS names ("self": the probe's own).
+    fn probe_with_targets(&self, environ: bool, targets: &str) -> String {
+        format!(
+            "box.run({:?}, #{{ env: #{{ MARKER: {:?}, ENVIRON: \"{}\", TARGETS: {:?} }} }})",
+            PROBE,
+            self.marker,
+            u8::from(environ),
+            targets
+        )
+    }
+}
+
+/// The probe's verdict in a chrooted sandbox of KINDS, with /proc mounted inside by
+/// the sandbox (own mount namespace) or, without one, by the test beforehand.
+fn confined_after_chroot(kinds: &str, userns: bool) -> String {
+    let _g = serial();
+    let w = world("escape");
+    let own_mount = kinds.contains("\"mount\"");
+    let own_pid = kinds.contains("\"pid\"");
+    if !own_mount {
+        // The host's proc, as a sandbox without a mount namespace would find it.
+        let proc_dir = format!("{}/proc", w.root);
+        nix::mount::mount(
+            Some("proc"),
+            proc_dir.as_str(),
+            Some("proc"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+    }
+    let map = if userns { ", map_root: true" } else { "" };
+    // A new proc needs a pid namespace of the sandbox's own; without one the sandbox
+    // binds the host's /proc into its root before the chroot.
+    let (before, after) = match (own_mount, own_pid) {
+        (true, true) => ("", "box.mount(\"proc\", \"/proc\", \"proc\");\n"),
+        (true, false) => (
+            "box.mount(\"/proc\", args.root + \"/proc\", \"rbind\");\n",
+            "",
+        ),
+        (false, _) => ("", ""),
+    };
+    let recipe = format!(
+        "let box = unshare(#{{ kinds: {kinds}{map} }});\n{before}box.chroot(args.root);\n{after}let r = {};\nprint(r.stdout);\n",
+        w.probe_call(userns)
+    );
+    let r = w.run(&recipe);
+    r.expect_code(0);
+    r.stdout
+}
+
+#[test]
+fn the_holder_keeps_nothing_outside_the_root_with_pid_mount_and_user_namespaces() {
+    let out = confined_after_chroot("[\"mount\", \"pid\", \"user\"]", true);
+    assert_eq!(out.trim(), "CONFINED");
+}
+
+#[test]
+fn without_a_pid_namespace_neither_nsr_nor_the_holder_leads_out() {
+    // The sandbox sees nsr's process and the holder by their host pids.
+    let out = confined_after_chroot("[\"mount\", \"user\"]", true);
+    assert_eq!(out.trim(), "CONFINED");
+}
+
+#[test]
+fn without_a_mount_namespace_the_host_pids_lead_nowhere_either() {
+    let out = confined_after_chroot("[\"pid\", \"user\"]", true);
+    assert_eq!(out.trim(), "CONFINED");
+}
+
+#[test]
+fn an_ordinary_users_sandbox_is_confined_too() {
+    // nsr as nobody: the holder stays dumpable (nsr must read its namespaces), so only
+    // holding nothing outside the root, and an emptied environment, keep it confined.
+    let _g = serial();
+    let w = world("escape-rootless");
+    let bin = w.s.path("nsr");
+    std::fs::copy(NSR, &bin).unwrap();
+    let recipe = w.s.write(
+        "rootless.nsr",
+        &format!(
+            "let box = unshare(#{{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }});\nbox.chroot(args.root);\nbox.mount(\"proc\", \"/proc\", \"proc\");\nprint({}.stdout);\n",
+            w.probe_call(true)
+        ),
+    );
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["run", &recipe, &format!("root={}", w.root)])
+        .env("NSR_SECRET", "in nsr's environment")
+        .current_dir(&w.s.dir);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "CONFINED");
+}
+
+#[test]
+fn a_root_sandbox_in_a_pid_namespace_finds_no_outside_fd_in_its_init() {
+    // Real root (CAP_SYS_PTRACE) can open /proc/1/fd of anything: only what the holder
+    // holds matters, and it holds nothing outside the root.
+    let out = confined_after_chroot("[\"mount\", \"pid\"]", false);
+    assert_eq!(out.trim(), "CONFINED");
+}
+
+#[test]
+fn after_pivot_root_and_nested_chroots_the_holder_is_still_confined() {
+    let _g = serial();
+    let w = world("escape-pivot");
+    std::fs::create_dir_all(format!("{}/inner/bin", w.root)).unwrap();
+    std::fs::create_dir_all(format!("{}/inner/proc", w.root)).unwrap();
+    std::fs::copy(
+        format!("{}/bin/busybox", w.root),
+        format!("{}/inner/bin/busybox", w.root),
+    )
+    .unwrap();
+    for t in ["sh", "cat", "grep"] {
+        std::os::unix::fs::symlink("busybox", format!("{}/inner/bin/{t}", w.root)).unwrap();
+    }
+    let pivot = format!(
+        "let box = unshare(#{{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }});\nbox.mount(\"proc\", args.root + \"/proc\", \"proc\");\nbox.pivot_root(args.root);\nprint({}.stdout);\n",
+        w.probe_call(true)
+    );
+    let r = w.run(&pivot);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "CONFINED");
+    // Two chroots, one inside the other: neither old root stays in the holder.
+    let nested = format!(
+        "let box = unshare(#{{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }});\nbox.chroot(args.root);\nbox.chroot(\"/inner\");\nbox.mount(\"proc\", \"/proc\", \"proc\");\nprint({}.stdout);\n",
+        w.probe_call(true)
+    );
+    let r = w.run(&nested);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "CONFINED");
+}
+
+#[test]
+fn the_probe_finds_a_way_out_when_there_is_one() {
+    let _g = serial();
+    let w = world("escape-control");
+    // 1. A sandbox that did not chroot: its own root is the host's.
+    let recipe = format!(
+        "let box = unshare(#{{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }});\nbox.mount(\"proc\", \"/proc\", \"proc\");\nprint({}.stdout);\n",
+        w.probe_with_targets(true, "self")
+    );
+    let r = w.run(&recipe);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("ESCAPE:") && r.stdout.contains("/proc/self/root"),
+        "{}",
+        r.stdout
+    );
+    // 2. On the host, a process that holds an fd of the directory beside the marker and
+    // has it as its working directory, as the holder once did with its old root.
+    let dir = std::fs::File::open(&w.s.dir).unwrap();
+    let me = std::process::id().to_string();
+    let mut probe = Command::new("sh");
+    probe
+        .args(["-c", PROBE])
+        .env("MARKER", &w.marker)
+        .env("ENVIRON", "1")
+        .env("TARGETS", &me)
+        .current_dir("/");
+    let r = run_command(probe);
+    drop(dir);
+    assert!(r.stdout.contains("ESCAPE:"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("/proc/{me}/fd/")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("/proc/{me}/environ")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn after_a_chroot_undone_in_the_repl_the_holder_is_still_confined() {
+    use rexpect::session::spawn_command;
+    let _g = serial();
+    let w = world("escape-repl");
+    std::fs::create_dir_all(format!("{}/inner/proc", w.root)).unwrap();
+    std::fs::write(format!("{}/probe.sh", w.root), PROBE).unwrap();
+    let mut cmd = Command::new(NSR);
+    cmd.arg("repl")
+        .env("NSR_HISTORY", w.s.path("history"))
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .current_dir(&w.s.dir);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    let prompt = "nsr> ";
+    p.exp_string(prompt).unwrap();
+    let mut stmt = |text: &str, marker: &str| {
+        p.send_line(text).unwrap();
+        p.exp_string(marker).unwrap();
+        p.exp_string(prompt).unwrap();
+    };
+    stmt(
+        "let b = unshare(#{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }); print(\"made \" + \"b\");",
+        "made b",
+    );
+    stmt(
+        &format!("b.chroot({:?}); print(\"in \" + \"root\");", w.root),
+        "in root",
+    );
+    stmt(
+        "b.chroot(\"/inner\"); print(\"in \" + \"inner\");",
+        "in inner",
+    );
+    stmt(":undo", "undid chroot /inner");
+    stmt(
+        "b.mount(\"proc\", \"/proc\", \"proc\"); print(\"proc \" + \"mounted\");",
+        "proc mounted",
+    );
+    p.send_line(&format!(
+        "print(\"verdict \" + b.run([\"sh\", \"/probe.sh\"], #{{ env: #{{ MARKER: {:?}, ENVIRON: \"1\", TARGETS: \"\" }} }}).stdout);",
+        w.marker
+    ))
+    .unwrap();
+    let (_, verdict) = p.exp_regex("verdict [A-Z]+[^\r\n]*").unwrap();
+    p.exp_string(prompt).unwrap();
+    p.send_line(":quit").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(verdict, "verdict CONFINED");
+}
