@@ -189,6 +189,7 @@ mod tests {
         Undo::Umount {
             sandbox: 0,
             mnt_id: 1,
+            unique: None,
             target: target.into(),
             host_ns: false,
         }

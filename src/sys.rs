@@ -101,6 +101,27 @@ pub fn mount_id_of(dirfd: BorrowedFd<'_>, path: &str) -> Result<u64, Errno> {
 /// `STATX_MNT_ID_UNIQUE` (Linux 6.8): a mount ID that is never reused, and grows.
 const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 
+/// The mount an fd is on: its ID, its never-reused ID when the kernel has one (Linux
+/// 6.8), and whether the fd is that mount's root.
+pub fn mount_of_fd(fd: BorrowedFd<'_>) -> Result<(u64, Option<u64>, bool), Errno> {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags};
+    let st = statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID).map_err(from_rustix)?;
+    let unique = statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH,
+        StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE),
+    )
+    .ok()
+    .filter(|u| u.stx_mask & STATX_MNT_ID_UNIQUE != 0)
+    .map(|u| u.stx_mnt_id);
+    Ok((
+        st.stx_mnt_id,
+        unique,
+        st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
+    ))
+}
+
 /// The mount at `path` (not following a final symlink): its ID, unique and increasing
 /// when the kernel has such IDs (the bool says so), and whether `path` is its root.
 pub fn top_mount_at(path: &str) -> Result<(u64, bool, bool), Errno> {

@@ -100,13 +100,18 @@ impl Backend for RecoveryBackend {
                 }
                 Ok(UndoOutcome::Done)
             }
+            // Found by its ID in the host's mount table, wherever the sandbox's root put
+            // it (the journal's target is the path inside that root).
             Undo::Umount {
                 mnt_id,
-                target,
+                unique,
                 host_ns: true,
                 ..
-            } => Ok(UndoOutcome::done_if(mounting::unmount_if_ours(
-                target, *mnt_id,
+            } => Ok(UndoOutcome::done_if(mounting::unmount_own(
+                mounting::MountId {
+                    id: *mnt_id,
+                    unique: *unique,
+                },
             )?)),
             // These lived in a sandbox's own namespaces, which ended with its holder.
             Undo::Umount { .. }

@@ -5,7 +5,7 @@
 
 use super::mount_spec::{MountSource, MountSpec};
 use crate::ops::OpError;
-use crate::sys::{from_rustix, mount_id_of, mount_setattr};
+use crate::sys::{from_rustix, mount_setattr};
 use nix::errno::Errno;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
 use rustix::mount::{
@@ -15,8 +15,16 @@ use rustix::mount::{
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 
-/// Mounts `spec` and returns the new mount's ID.
-pub fn mount(spec: &MountSpec) -> Result<u64, OpError> {
+/// A mount as nsr made it: its ID in the mount table (reused once it is gone) and its
+/// never-reused ID where the kernel has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MountId {
+    pub id: u64,
+    pub unique: Option<u64>,
+}
+
+/// Mounts `spec` and returns the new mount's IDs.
+pub fn mount(spec: &MountSpec) -> Result<MountId, OpError> {
     let target = resolve_target(&spec.target)?;
     let attrs = attr_flags(spec);
     let mnt = match &spec.source {
@@ -80,8 +88,9 @@ pub fn mount(spec: &MountSpec) -> Result<u64, OpError> {
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
     )
     .map_err(|e| os(e, format!("cannot attach the mount at {}", spec.target)))?;
-    mount_id_of(mnt.as_fd(), "")
-        .map_err(|e| OpError::os(e, format!("cannot read the mount ID of {}", spec.target)))
+    let (id, unique, _) = crate::sys::mount_of_fd(mnt.as_fd())
+        .map_err(|e| OpError::os(e, format!("cannot read the mount ID of {}", spec.target)))?;
+    Ok(MountId { id, unique })
 }
 
 /// Opens the mount target inside the root; refuses a final symlink (runc CVE-2019-19921).
@@ -208,36 +217,146 @@ fn os(e: rustix::io::Errno, message: String) -> OpError {
     OpError::os(from_rustix(e), message)
 }
 
-/// Unmounts the mount `mnt_id` at `path`, as the calling process sees it, only if the
-/// path still carries that very mount: an undo never unmounts something it did not make.
-pub fn unmount_if_ours(path: &str, mnt_id: u64) -> Result<bool, OpError> {
-    match mount_id_of(CWD, path) {
-        Ok(id) if id == mnt_id => {}
-        Ok(_) | Err(Errno::ENOENT) => return Ok(false),
-        Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
-    }
-    detach(path)?;
-    Ok(true)
+/// How often an unmount looks its mount up again when the path to it changed under it
+/// (a process in an untrusted root renaming directories) before it gives up.
+const UNMOUNT_ATTEMPTS: usize = 2000;
+
+/// What one try to unmount a mount at a path found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum UnmountAttempt {
+    Done,
+    /// Its ID now names another mount: someone else unmounted ours.
+    Gone,
+    /// Not there: the path changed (or another mount covers it); look it up again.
+    Moved,
 }
 
-/// `umount -l PATH`, never following a final symlink.
-fn detach(path: &str) -> Result<(), OpError> {
-    nix::mount::umount2(
-        path,
-        nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
+/// Unmounts the mount at `path` only if the fd of `path`, opened without following any
+/// symlink (a directory of an untrusted root swapped for one fails the open instead of
+/// sending it elsewhere), is that very mount's root; then through the fd itself.
+pub fn try_unmount_at(path: &str, mount: MountId) -> Result<UnmountAttempt, OpError> {
+    let fd = match open_no_symlinks(path) {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP | Errno::ENOENT | Errno::ENOTDIR | Errno::EXDEV | Errno::EAGAIN) => {
+            return Ok(UnmountAttempt::Moved)
+        }
+        Err(e) => return Err(OpError::os(e, format!("cannot open {path}"))),
+    };
+    match crate::sys::mount_of_fd(fd.as_fd()) {
+        Ok((id, unique, true)) if id == mount.id => {
+            if mount.unique.is_some() && unique != mount.unique {
+                return Ok(UnmountAttempt::Gone);
+            }
+            detach_fd(&fd, path)?;
+            Ok(UnmountAttempt::Done)
+        }
+        Ok(_) => Ok(UnmountAttempt::Moved),
+        Err(e) => Err(OpError::os(e, format!("cannot inspect {path}"))),
+    }
+}
+
+/// Unmounts exactly `mount` and nothing else: `point` reads where the mount table says
+/// it is now (None: it is not in the table), `attempt` tries it there. False when it is
+/// gone; an error when it is there but could not be reached (covered by another mount,
+/// or its path kept changing), so an undo never calls a mount still mounted "gone".
+pub fn unmount_by_id(
+    mount: MountId,
+    point: &mut dyn FnMut() -> Result<Option<String>, OpError>,
+    attempt: &mut dyn FnMut(&str) -> Result<UnmountAttempt, OpError>,
+) -> Result<bool, OpError> {
+    let mut last = String::new();
+    for n in 0..UNMOUNT_ATTEMPTS {
+        let Some(path) = point()? else {
+            return Ok(false);
+        };
+        match attempt(&path)? {
+            UnmountAttempt::Done => return Ok(true),
+            UnmountAttempt::Gone => return Ok(false),
+            UnmountAttempt::Moved => {}
+        }
+        last = path;
+        if n % 64 == 63 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    Err(OpError::os(
+        Errno::EBUSY,
+        format!(
+            "mount {} at {last} could not be reached: another mount covers it, or the path to it kept changing",
+            mount.id
+        ),
+    ))
+}
+
+/// `unmount_by_id` in the calling process's own mount namespace (nsr's: the host's).
+pub fn unmount_own(mount: MountId) -> Result<bool, OpError> {
+    unmount_by_id(
+        mount,
+        &mut || {
+            Ok(crate::ns::inspect::own_mountinfo()?
+                .into_iter()
+                .find(|m| m.id == mount.id)
+                .map(|m| m.mount_point))
+        },
+        &mut |path| try_unmount_at(path, mount),
     )
-    .map_err(|e| OpError::os(e, format!("umount {path}")))
+}
+
+/// O_PATH of `path` from /, through no symlink at all.
+fn open_no_symlinks(path: &str) -> Result<OwnedFd, Errno> {
+    openat2(
+        CWD,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(from_rustix)
+}
+
+/// `umount -l` of the mount whose root `fd` is: from the fd as working directory, so
+/// that no path (and no /proc of an untrusted root) is resolved again; the working
+/// directory is restored after.
+fn detach_fd(fd: &OwnedFd, shown: &str) -> Result<(), OpError> {
+    let back = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| OpError::os(e, "cannot open the working directory"))?;
+    nix::unistd::fchdir(fd).map_err(|e| OpError::os(e, format!("cannot enter {shown}")))?;
+    let result = nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(|e| OpError::os(e, format!("umount {shown}")));
+    let _ = nix::unistd::fchdir(&back);
+    result
 }
 
 /// Takes back a mount cut short before its ID was written: unmounts what is mounted on
 /// `path` only if `path` is a mount's root and that mount is not the one that was on top
-/// there before (`below`); with unique mount IDs, only if it is newer.
+/// there before (`below`, as `top_mount_at` read it); with unique mount IDs, only if it
+/// is newer. The path is opened through no symlink and the mount taken back by its fd.
 pub fn unmount_above(path: &str, below: u64) -> Result<bool, OpError> {
-    match crate::sys::top_mount_at(path) {
-        Ok((id, unique, root)) if root && id != below && (!unique || id > below) => {}
-        Ok(_) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(false),
-        Err(e) => return Err(OpError::os(e, format!("cannot inspect {path}"))),
+    let fd = match open_no_symlinks(path) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(false),
+        Err(e) => {
+            return Err(
+                OpError::os(e, format!("cannot open {path} without following a symlink"))
+                    .with_hint(
+                        "a directory on the way was replaced: the mount stays; umount it by hand",
+                    ),
+            )
+        }
+    };
+    let (id, unique, root) = crate::sys::mount_of_fd(fd.as_fd())
+        .map_err(|e| OpError::os(e, format!("cannot inspect {path}")))?;
+    let newer = match unique {
+        Some(u) => u != below && u > below,
+        None => id != below,
+    };
+    if !(root && newer) {
+        return Ok(false);
     }
-    detach(path)?;
+    detach_fd(&fd, path)?;
     Ok(true)
 }

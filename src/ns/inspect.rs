@@ -48,6 +48,14 @@ pub fn mountinfo(pid: i32) -> Result<Vec<MountEntry>, OpError> {
     Ok(parse_mountinfo(&text))
 }
 
+/// The calling process's mount table (/proc/self: right in a child pid namespace too).
+pub fn own_mountinfo() -> Result<Vec<MountEntry>, OpError> {
+    let path = "/proc/self/mountinfo";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| OpError::os(io_errno(&e), format!("cannot read {path}")))?;
+    Ok(parse_mountinfo(&text))
+}
+
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     text.lines()
         .filter_map(|line| {

@@ -59,13 +59,14 @@ impl KernelBackend {
     ) -> Result<(Output, Option<Undo>), OpError> {
         let sb = self.sandbox(id)?;
         let host_ns = !sb.own_mount_ns;
-        let mnt_id = match self.ask(id, Request::Mount(spec.clone()))? {
-            Response::Mounted { mnt_id } => mnt_id,
+        let mount = match self.ask(id, Request::Mount(spec.clone()))? {
+            Response::Mounted { mount } => mount,
             other => return Err(unexpected(other)),
         };
         let undo = Undo::Umount {
             sandbox: id,
-            mnt_id,
+            mnt_id: mount.id,
+            unique: mount.unique,
             target: spec.target.clone(),
             host_ns,
         };
@@ -75,41 +76,45 @@ impl KernelBackend {
     fn umount(
         &mut self,
         sandbox: SandboxId,
-        mnt_id: u64,
+        mount: mounting::MountId,
         host_ns: bool,
     ) -> Result<UndoOutcome, OpError> {
-        let sb = self.sandbox(sandbox)?;
         if host_ns {
             // The mount is in nsr's own mount table: nsr takes it back itself, even when
-            // the sandbox is gone, at the path nsr sees (the sandbox may be chrooted).
-            let mounts = inspect::mountinfo(std::process::id() as i32)?;
-            let Some(m) = mounts.iter().find(|m| m.id == mnt_id) else {
-                return Ok(UndoOutcome::AlreadyGone);
-            };
-            return Ok(UndoOutcome::done_if(mounting::unmount_if_ours(
-                &m.mount_point,
-                mnt_id,
-            )?));
+            // the sandbox is gone, where nsr sees it (the sandbox may be chrooted).
+            return Ok(UndoOutcome::done_if(mounting::unmount_own(mount)?));
         }
-        if !sb.is_alive() {
+        if !self.sandbox(sandbox)?.is_alive() {
             return Ok(UndoOutcome::Released);
         }
-        let pid = sb.holder_pid;
-        let mounts = inspect::mountinfo(pid)?;
-        let Some(m) = mounts.iter().find(|m| m.id == mnt_id) else {
-            // Not visible from the holder's root: gone, or detached with the old root.
-            return Ok(UndoOutcome::AlreadyGone);
-        };
-        match self.ask(
-            sandbox,
-            Request::Umount {
-                path: m.mount_point.clone(),
-                mnt_id,
+        // nsr reads where the mount is from the holder's mount table (its own /proc, not
+        // the sandbox's), and the holder, in the sandbox's mount namespace, tries there.
+        let pid = self.sandbox(sandbox)?.holder_pid;
+        let done = mounting::unmount_by_id(
+            mount,
+            &mut || {
+                Ok(inspect::mountinfo(pid)?
+                    .into_iter()
+                    .find(|m| m.id == mount.id)
+                    .map(|m| m.mount_point))
             },
-        )? {
-            Response::AlreadyGone => Ok(UndoOutcome::AlreadyGone),
-            _ => Ok(UndoOutcome::Done),
-        }
+            &mut |path| match self.ask(
+                sandbox,
+                Request::Umount {
+                    path: path.to_string(),
+                    mount,
+                },
+            )? {
+                Response::Unmounted(attempt) => Ok(attempt),
+                other => Err(unexpected(other)),
+            },
+        )?;
+        // Not in the holder's table: gone, or detached with an old root.
+        Ok(if done {
+            UndoOutcome::Done
+        } else {
+            UndoOutcome::AlreadyGone
+        })
     }
 }
 
@@ -288,9 +293,17 @@ impl Backend for KernelBackend {
             Undo::Umount {
                 sandbox,
                 mnt_id,
+                unique,
                 host_ns,
                 ..
-            } => self.umount(*sandbox, *mnt_id, *host_ns),
+            } => self.umount(
+                *sandbox,
+                mounting::MountId {
+                    id: *mnt_id,
+                    unique: *unique,
+                },
+                *host_ns,
+            ),
             Undo::RestoreHostname { sandbox, old } => {
                 if !self.sandbox(*sandbox)?.is_alive() {
                     return Ok(UndoOutcome::Released);

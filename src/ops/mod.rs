@@ -88,6 +88,10 @@ pub enum Undo {
     Umount {
         sandbox: SandboxId,
         mnt_id: u64,
+        /// The mount's never-reused ID (Linux 6.8+), so that `nsr down` cannot take a
+        /// later mount that got the same `mnt_id` for this one.
+        #[serde(default)]
+        unique: Option<u64>,
         target: String,
         host_ns: bool,
     },

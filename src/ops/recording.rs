@@ -188,6 +188,7 @@ impl Backend for RecordingBackend {
                 Some(Undo::Umount {
                     sandbox: *sandbox,
                     mnt_id: 0,
+                    unique: None,
                     target: spec.target.clone(),
                     host_ns: false,
                 }),

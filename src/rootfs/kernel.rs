@@ -133,7 +133,7 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
         )
         .map_err(OpError::new)?;
         match crate::fs::mounting::mount(&spec) {
-            Ok(id) => Ok((keep_dir, id)),
+            Ok(mount) => Ok((keep_dir, mount.id)),
             Err(e) => {
                 if !keep_dir {
                     let _ = std::fs::remove_dir(&target);
@@ -323,7 +323,11 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                 0 => super::cut_short::overlay_mount_of(dir, state)?,
                 id => *id,
             };
-            let unmounted = mnt_id != 0 && crate::fs::mounting::unmount_if_ours(dir, mnt_id)?;
+            let unmounted = mnt_id != 0
+                && crate::fs::mounting::unmount_own(crate::fs::mounting::MountId {
+                    id: mnt_id,
+                    unique: None,
+                })?;
             let removed = remove::remove_tree(Path::new(state), false)?;
             if !keep_dir {
                 match std::fs::remove_dir(dir) {

@@ -149,14 +149,10 @@ impl Holder {
                     .into_owned(),
             ),
             Request::Mount(spec) => Response::Mounted {
-                mnt_id: mounting::mount(&spec)?,
+                mount: mounting::mount(&spec)?,
             },
-            Request::Umount { path, mnt_id } => {
-                if mounting::unmount_if_ours(&path, mnt_id)? {
-                    Response::Done
-                } else {
-                    Response::AlreadyGone
-                }
+            Request::Umount { path, mount } => {
+                Response::Unmounted(mounting::try_unmount_at(&path, mount)?)
             }
             Request::Chroot(path) => {
                 let saved = root::chroot_to(&path)?;
@@ -225,14 +221,23 @@ impl Holder {
     fn detached(&mut self) -> ! {
         // Let go of the terminal or pipes nsr was started with: whoever reads them must
         // see their end when nsr ends.
-        if let Ok(null) = nix::fcntl::open(
+        match nix::fcntl::open(
             "/dev/null",
             nix::fcntl::OFlag::O_RDWR,
             nix::sys::stat::Mode::empty(),
         ) {
-            for fd in 0..3 {
-                // SAFETY: dup2 onto the standard descriptors of this process.
-                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+            Ok(null) => {
+                for fd in 0..3 {
+                    // SAFETY: dup2 onto the standard descriptors of this process.
+                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                }
+            }
+            // A root without /dev/null (the holder may be chrooted): close them instead.
+            Err(_) => {
+                for fd in 0..3 {
+                    // SAFETY: closing this process's own standard descriptors.
+                    unsafe { libc::close(fd) };
+                }
             }
         }
         // And of the socket: nsr is gone for good.

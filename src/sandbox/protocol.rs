@@ -47,10 +47,10 @@ pub enum Request {
     SetHostname(String),
     GetHostname,
     Mount(MountSpec),
-    /// Unmount the mount with this ID at this path, if it is still there.
+    /// Unmount exactly this mount if it is at this path (`try_unmount_at`).
     Umount {
         path: String,
-        mnt_id: u64,
+        mount: crate::fs::mounting::MountId,
     },
     Chroot(String),
     /// Followed by the two fds `Response::Chrooted` handed over (send_fds).
@@ -81,8 +81,9 @@ pub enum Response {
     Done,
     Text(String),
     Mounted {
-        mnt_id: u64,
+        mount: crate::fs::mounting::MountId,
     },
+    Unmounted(crate::fs::mounting::UnmountAttempt),
     Ran(RunResult),
     /// Followed by two fds (send_fds): the root and working directory from before the
     /// chroot. nsr keeps them, so that nothing outside the new root stays in the

@@ -1,0 +1,223 @@
+//! Undoing a mount takes back exactly the mount nsr made, wherever a sandbox moved the
+//! directories around it, and never one that was there before: during the rollback a
+//! process renames the root's directories back and forth with a symlink that leads out
+//! of the root onto canary mounts (renameat2 RENAME_EXCHANGE in a loop). `nsr down`
+//! finds a mount a chrooted sandbox made in the host's mount table by its ID.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+fn mount_count() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+fn is_mounted(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(path))
+}
+
+fn mount_tmpfs(path: &str, tag: &str) {
+    nix::mount::mount(
+        Some(tag),
+        path,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+}
+
+/// Swaps `a` and `b` (a directory and a symlink) until `stop`, as fast as it can.
+fn swapper(a: String, b: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let (a, b) = (
+            std::ffi::CString::new(a).unwrap(),
+            std::ffi::CString::new(b).unwrap(),
+        );
+        let mut swaps = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            // SAFETY: renameat2 on two paths the test made.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_renameat2,
+                    libc::AT_FDCWD,
+                    a.as_ptr(),
+                    libc::AT_FDCWD,
+                    b.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            if r == 0 {
+                swaps += 1;
+            }
+        }
+        swaps
+    })
+}
+
+/// Kills nsr (by pid: the test started it) if the test fails before it ends.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const KINDS: [&str; 5] = ["t", "b", "r", "p", "o"];
+const EACH: usize = 40;
+const OVERLAYS: usize = 10;
+
+#[test]
+fn a_rename_race_during_rollback_neither_keeps_a_mount_nor_takes_a_foreign_one() {
+    let _g = serial();
+    let s = Scratch::new("mount-race");
+    let root = s.busybox_root("root");
+    let canary = s.path("canary");
+    for d in ["x", "src/sub", "lower", "ov"] {
+        std::fs::create_dir_all(format!("{root}/{d}")).unwrap();
+    }
+    // The canaries: mounts outside the root, at the names the sandbox's mounts have.
+    for kind in KINDS {
+        let n = if kind == "o" { OVERLAYS } else { EACH };
+        for i in 0..n {
+            std::fs::create_dir_all(format!("{root}/x/{kind}{i}")).unwrap();
+            std::fs::create_dir_all(format!("{canary}/{kind}{i}")).unwrap();
+            mount_tmpfs(&format!("{canary}/{kind}{i}"), "nsr-test-canary");
+        }
+    }
+    for i in 0..OVERLAYS {
+        std::fs::create_dir_all(format!("{root}/ov/u{i}")).unwrap();
+        std::fs::create_dir_all(format!("{root}/ov/w{i}")).unwrap();
+    }
+    // root/y leads out of the root, to the canaries.
+    std::os::unix::fs::symlink("../canary", format!("{root}/y")).unwrap();
+    let before = mount_count();
+    let recipe = s.write(
+        "race.nsr",
+        &format!(
+            r#"let box = unshare(["pid"]);
+box.chroot(args.root);
+for i in 0..{EACH} {{
+    box.mount("tmpfs", "/x/t" + i, "tmpfs", #{{ data: "size=1m" }});
+    box.mount("/src", "/x/b" + i, "bind");
+    box.mount("/src", "/x/r" + i, "rbind");
+    box.mount("proc", "/x/p" + i, "proc");
+}}
+for i in 0..{OVERLAYS} {{
+    box.mount("overlay", "/x/o" + i, "overlay", #{{ lower: ["/lower"], upper: "/ov/u" + i, work: "/ov/w" + i }});
+}}
+print("READY");
+box.run(["sh", "-c", "while [ ! -e /go ]; do sleep 0.01; done"]);
+"#
+        ),
+    );
+    let root_arg = format!("root={root}");
+    let (child, first, _out) = start_nsr(&["run", recipe.as_str(), root_arg.as_str()]);
+    let mut child = KillOnDrop(Some(child));
+    assert_eq!(first.trim(), "READY");
+    let made = mount_count() - before;
+    assert!(made >= 4 * EACH + OVERLAYS, "{made} mounts made");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = swapper(format!("{root}/x"), format!("{root}/y"), stop.clone());
+    std::fs::write(format!("{root}/go"), "").unwrap();
+    let out = wait_bounded(child.0.take().unwrap(), std::time::Duration::from_secs(120));
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swaps.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(swaps > 100, "the race ran ({swaps} swaps)");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("already gone"), "{stderr}");
+    assert_eq!(
+        mount_count(),
+        before,
+        "every mount nsr made is gone, no other"
+    );
+    for kind in KINDS {
+        let n = if kind == "o" { OVERLAYS } else { EACH };
+        for i in 0..n {
+            assert!(
+                is_mounted(&format!("{canary}/{kind}{i}")),
+                "canary {kind}{i} survived"
+            );
+        }
+    }
+}
+
+/// `unshare(["pid"])`, chroot, a tmpfs: the mount is in the host's table under the root.
+fn chrooted_mount_recipe(s: &Scratch) -> (String, String) {
+    let root = s.busybox_root("root");
+    let recipe = s.write(
+        "keep.nsr",
+        "let box = unshare([\"pid\"]);\nbox.chroot(args.root);\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"READY\");\n",
+    );
+    (root, recipe)
+}
+
+#[test]
+fn down_takes_back_a_mount_a_chrooted_sandbox_made_in_the_hosts_table() {
+    let _g = serial();
+    let s = Scratch::new("down-chroot");
+    let (root, recipe) = chrooted_mount_recipe(&s);
+    let name = format!("{}-chroot", prefix());
+    let before = mount_count();
+    nsr(&[
+        "run",
+        "--keep",
+        "--name",
+        &name,
+        &recipe,
+        &format!("root={root}"),
+    ])
+    .expect_code(0);
+    assert!(is_mounted(&format!("{root}/mnt")));
+    let r = nsr(&["down", &name]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("already gone"), "{}", r.stderr);
+    assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
+    assert_eq!(mount_count(), before);
+}
+
+#[test]
+fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
+    let _g = serial();
+    let s = Scratch::new("kill-chroot");
+    let root = s.busybox_root("root");
+    let recipe = s.write(
+        "kill.nsr",
+        "let box = unshare([\"pid\"]);\nbox.chroot(args.root);\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"READY\");\nbox.run([\"sleep\", \"60\"]);\n",
+    );
+    let name = format!("{}-killed", prefix());
+    let before = mount_count();
+    let root_arg = format!("root={root}");
+    let (child, first, _out) = start_nsr(&[
+        "run",
+        "--name",
+        name.as_str(),
+        recipe.as_str(),
+        root_arg.as_str(),
+    ]);
+    let mut child = KillOnDrop(Some(child));
+    assert_eq!(first.trim(), "READY");
+    assert!(is_mounted(&format!("{root}/mnt")));
+    // SIGKILL: no rollback; the holder dies with nsr, the mount stays in the host's table.
+    let mut nsr_process = child.0.take().unwrap();
+    nsr_process.kill().unwrap();
+    nsr_process.wait().unwrap();
+    let r = nsr(&["down", &name]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("already gone"), "{}", r.stderr);
+    assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
+    assert_eq!(mount_count(), before);
+}
