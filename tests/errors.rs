@@ -126,7 +126,7 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
     assert_has_all(
         &e,
         &[
-            "outside the sandbox root",
+            "climbs above the sandbox's root",
             "bad.nsr:3:5",
             "rollback: 2 step(s)",
         ],

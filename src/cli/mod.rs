@@ -495,7 +495,7 @@ fn ls(json: bool) -> ExitCode {
             e.name,
             if e.running {
                 "running"
-            } else if e.kept {
+            } else if e.kept && (e.sandboxes.is_empty() || !e.alive_sandboxes.is_empty()) {
                 "kept"
             } else {
                 "LEFT OVER"

@@ -107,8 +107,9 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
     if pids.is_empty() {
         return Err(OpError::os(
             Errno::ESRCH,
-            format!("environment '{name}' has no running sandbox"),
-        ));
+            format!("environment '{name}' has no running sandbox: it is no longer running (its holder was killed, or it kept none)"),
+        )
+        .with_hint(format!("nsr down {name} takes back what it left")));
     }
     let pid = match which {
         None => *pids.last().expect("not empty"),

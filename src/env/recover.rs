@@ -49,6 +49,10 @@ pub fn is_our_holder(pid: i32, since: i64) -> bool {
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    // A killed holder nobody has reaped yet is no sandbox any more.
+    if after.starts_with('Z') || after.starts_with('X') {
+        return false;
+    }
     let ticks: i64 = after
         .split_whitespace()
         .nth(19)

@@ -220,20 +220,21 @@ pub fn normalize_in_root(target: &str) -> Result<String, String> {
         ));
     }
     let mut parts: Vec<&str> = Vec::new();
+    let mut climbed = false;
     for comp in target.split('/') {
         match comp {
             "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(format!(
-                        "mount target '{target}' is outside the sandbox root"
-                    ));
-                }
-            }
+            ".." => climbed |= parts.pop().is_none(),
             c => parts.push(c),
         }
     }
-    Ok(format!("/{}", parts.join("/")))
+    let inside = format!("/{}", parts.join("/"));
+    if climbed {
+        return Err(format!(
+            "mount target '{target}' climbs above the sandbox's root with '..': the kernel would stop at the root (making it '{inside}'), but nsr refuses it, because such a path usually means a host path; write the target as the sandbox sees it: '{inside}'"
+        ));
+    }
+    Ok(inside)
 }
 
 fn parse_data(data: &str) -> Result<Vec<(String, Option<String>)>, String> {
@@ -284,8 +285,11 @@ mod tests {
             .contains("not absolute"));
         assert!(fs("proc", "/../etc", "proc")
             .unwrap_err()
-            .contains("outside the sandbox root"));
+            .contains("climbs above the sandbox's root"));
         assert_eq!(fs("tmpfs", "/a/../tmp/./", "tmpfs").unwrap().target, "/tmp");
+        // Where the kernel would clamp, the error says what the path would be and why.
+        let e = fs("tmpfs", "/tmp/../../..", "tmpfs").unwrap_err();
+        assert!(e.contains("would stop at the root (making it '/')"), "{e}");
     }
 
     #[test]

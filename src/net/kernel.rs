@@ -821,7 +821,20 @@ impl NetKernel {
                 return Ok(UndoOutcome::AlreadyGone);
             }
         }
-        self.undo(undo)
+        match self.undo(undo) {
+            // After a crash the host end of a pair can vanish a moment after its netns
+            // went: an address or a setting of a link that is gone went with the link.
+            Err(e)
+                if e.errno == Some(Errno::ENODEV)
+                    && matches!(
+                        undo,
+                        NetUndo::DeleteAddr { .. } | NetUndo::RestoreLink { .. }
+                    ) =>
+            {
+                Ok(UndoOutcome::AlreadyGone)
+            }
+            other => other,
+        }
     }
 
     pub fn undo(&mut self, undo: &NetUndo) -> Result<UndoOutcome, OpError> {
