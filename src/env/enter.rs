@@ -10,7 +10,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// The live sandboxes of an environment, in creation order.
 fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
@@ -140,9 +140,23 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             })
             .collect::<Result<_, _>>()?
     };
+    // On a terminal, the command gets a pty of nsr's own, never the user's terminal.
+    let mut relay = crate::sandbox::pty::PtyRelay::open()?;
+    let slave = relay.as_mut().and_then(|r| r.take_slave());
     // SAFETY: nsr is single-threaded here; the children only make system calls and exec.
     match unsafe { fork() }.map_err(|e| OpError::os(e, "fork"))? {
         ForkResult::Child => {
+            if let Some(slave) = &slave {
+                // SAFETY: dup2 onto this child's own standard descriptors.
+                unsafe {
+                    for fd in 0..3 {
+                        libc::dup2(slave.as_raw_fd(), fd);
+                    }
+                }
+            }
+            drop(slave);
+            let on_pty = relay.is_some();
+            std::mem::forget(relay);
             let code = match join(pid) {
                 Ok(()) => match unsafe { fork() } {
                     // A new pid namespace applies to children: the command is one.
@@ -150,6 +164,11 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                         unsafe {
                             libc::signal(libc::SIGINT, libc::SIG_DFL);
                             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                            if on_pty {
+                                // A session of its own, with the pty as its terminal.
+                                libc::setsid();
+                                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                            }
                         }
                         let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
                         let _ = std::io::Write::write_all(
@@ -188,9 +207,39 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                 libc::signal(libc::SIGINT, libc::SIG_IGN);
                 libc::signal(libc::SIGQUIT, libc::SIG_IGN);
             }
+            drop(slave);
+            if let Some(relay) = relay.as_mut() {
+                relay_until_exit(relay, child.as_raw())?;
+            }
             let s =
                 waitpid(Pid::from_raw(child.as_raw()), None).map_err(|e| OpError::os(e, "wait"))?;
             Ok(status(s))
+        }
+    }
+}
+
+/// Relays between the user's terminal and the command's pty until `child` ends.
+fn relay_until_exit(relay: &mut crate::sandbox::pty::PtyRelay, child: i32) -> Result<(), OpError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let done = crate::sys::pidfd_open(child).map_err(|e| OpError::os(e, "pidfd_open"))?;
+    loop {
+        let mut fds = vec![PollFd::new(done.as_fd(), PollFlags::POLLIN)];
+        fds.extend(relay.poll_fds());
+        if let Err(e) = poll(&mut fds, PollTimeout::NONE) {
+            if e != Errno::EINTR {
+                return Err(OpError::os(e, "poll"));
+            }
+        }
+        let ended = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let ready: Vec<bool> = fds[1..]
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        relay.pump(&ready);
+        if ended {
+            relay.drain_output();
+            return Ok(());
         }
     }
 }

@@ -231,11 +231,14 @@ impl Backend for KernelBackend {
             )),
             Op::Exec { sandbox, spec } => {
                 let take_terminal = nsr_has_the_terminal();
-                let req = Request::Exec {
-                    spec: spec.clone(),
-                    take_terminal,
+                let signals = self.signals.clone();
+                let result = match self
+                    .sandbox(*sandbox)?
+                    .exec(spec, take_terminal, &signals)?
+                {
+                    Response::Failed(w) => Err(w.into()),
+                    other => ran(other),
                 };
-                let result = ran(self.ask(*sandbox, req)?);
                 if take_terminal {
                     take_back_terminal();
                 }

@@ -119,6 +119,43 @@ impl SandboxHandle {
         fds: &[std::os::fd::BorrowedFd],
         signals: &Signals,
     ) -> Result<Response, OpError> {
+        self.exchange_relaying(req, fds, signals, None)
+    }
+
+    /// `exec` of an interactive command: on a pty of nsr's own when nsr has a terminal,
+    /// relayed until the command ends (`pty.rs`); else on nsr's own fds.
+    pub fn exec(
+        &mut self,
+        spec: &super::protocol::RunSpec,
+        take_terminal: bool,
+        signals: &Signals,
+    ) -> Result<Response, OpError> {
+        let Some(mut relay) = super::pty::PtyRelay::open()? else {
+            let req = Request::Exec {
+                spec: spec.clone(),
+                take_terminal,
+                pty: false,
+            };
+            return self.exchange(&req, &[], signals);
+        };
+        let slave = relay.take_slave().expect("a new relay has its slave");
+        let req = Request::Exec {
+            spec: spec.clone(),
+            take_terminal: false,
+            pty: true,
+        };
+        let answer = self.exchange_relaying(&req, &[slave.as_fd()], signals, Some(&mut relay));
+        drop(slave);
+        answer
+    }
+
+    fn exchange_relaying(
+        &mut self,
+        req: &Request,
+        fds: &[std::os::fd::BorrowedFd],
+        signals: &Signals,
+        mut relay: Option<&mut super::pty::PtyRelay>,
+    ) -> Result<Response, OpError> {
         if !self.alive {
             return Err(OpError::new("the sandbox has already stopped"));
         }
@@ -157,12 +194,28 @@ impl SandboxHandle {
             if let Some(wake) = signals.wake_fd() {
                 fds.push(PollFd::new(wake, PollFlags::POLLIN));
             }
+            let own = fds.len();
+            if let Some(r) = relay.as_deref() {
+                fds.extend(r.poll_fds());
+            }
             match poll(&mut fds, timeout) {
                 Err(Errno::EINTR) => {}
                 Err(e) => return Err(OpError::os(e, "poll")),
                 Ok(_) => {}
             }
             let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let relay_ready: Vec<bool> = fds[own..]
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            drop(fds);
+            if let Some(r) = relay.as_deref_mut() {
+                r.pump(&relay_ready);
+                if sock_ready {
+                    // What the command wrote last, before its end was reported.
+                    r.drain_output();
+                }
+            }
             if sock_ready {
                 return match recv::<Response>(&mut self.sock) {
                     Ok(Some(r)) => Ok(r),

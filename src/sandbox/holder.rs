@@ -182,7 +182,28 @@ impl Holder {
                 root::pivot_root(&path)?;
                 Response::Done
             }
-            Request::Run(_) | Request::Exec { .. } if self.pending_signal.is_some() => {
+            Request::Exec {
+                spec,
+                take_terminal,
+                pty,
+            } => {
+                // The fd comes first, whatever the answer: the stream must stay in step.
+                let stdio = if pty {
+                    let mut fds = super::protocol::recv_fds(&self.sock, 1)
+                        .map_err(|e| OpError::new(format!("no terminal from nsr: {e}")))?;
+                    Stdio::Pty(fds.pop().expect("one fd"))
+                } else {
+                    Stdio::Terminal { take_terminal }
+                };
+                if let Some(sig) = self.pending_signal.take() {
+                    return Err(OpError::new(format!(
+                        "not started: the sandbox got {} first",
+                        crate::signals::signal_name(sig)
+                    )));
+                }
+                Response::Ran(process::run(&spec, stdio, &self.sigfd)?)
+            }
+            Request::Run(_) if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
                 return Err(OpError::new(format!(
                     "not started: the sandbox got {} first",
@@ -190,14 +211,7 @@ impl Holder {
                 )));
             }
             Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
-            Request::Exec {
-                spec,
-                take_terminal,
-            } => Response::Ran(process::run(
-                &spec,
-                Stdio::Terminal { take_terminal },
-                &self.sigfd,
-            )?),
+
             Request::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(&op)?;
                 Response::Rootfs {

@@ -4,4 +4,5 @@ pub mod client;
 pub mod holder;
 mod process;
 pub mod protocol;
+pub mod pty;
 pub mod spawn;

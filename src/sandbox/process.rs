@@ -82,9 +82,11 @@ fn cstrings(items: impl IntoIterator<Item = String>) -> Result<Vec<CString>, OpE
 pub enum Stdio {
     /// Capture stdout and stderr; stdin is the given text, then end of file.
     Captured,
-    /// Inherit the holder's 0, 1, 2 (the caller's terminal); take its foreground when
-    /// nsr had it.
+    /// Inherit the holder's 0, 1, 2 (the caller's pipes or files); take the terminal's
+    /// foreground when nsr had it.
     Terminal { take_terminal: bool },
+    /// 0, 1, 2 and the controlling terminal are this pty slave of nsr's (`pty.rs`).
+    Pty(OwnedFd),
 }
 
 /// Runs the command to its end. Returns its status and, when captured, its output.
@@ -92,7 +94,7 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
     if spec.argv.is_empty() {
         return Err(OpError::new("the command is empty"));
     }
-    let env = environment(spec, matches!(stdio, Stdio::Terminal { .. }));
+    let env = environment(spec, !matches!(stdio, Stdio::Captured));
     let program = find_program(&spec.argv[0], &env)?;
     let c_program =
         CString::new(program.clone()).map_err(|_| OpError::new("program path contains NUL"))?;
@@ -127,11 +129,12 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
         cwd: cwd.as_ref(),
         err_w: err_w.as_raw_fd(),
         take_terminal,
-        stdio: if captured {
-            Some([in_r.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()])
-        } else {
-            None
+        stdio: match &stdio {
+            Stdio::Captured => Some([in_r.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()]),
+            Stdio::Pty(slave) => Some([slave.as_raw_fd(); 3]),
+            Stdio::Terminal { .. } => None,
         },
+        controlling_tty: matches!(stdio, Stdio::Pty(_)),
     };
     // vfork-style: the child borrows the holder's memory until it execs, so starting a
     // command does not copy the holder's page tables (a third of `run`'s time with fork).
@@ -147,7 +150,8 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
         )
     };
     let child = cloned.map_err(|e| OpError::os(e, "clone a command process"))?;
-    drop((err_w, in_r, out_w, errout_w));
+    // The command holds the slave now; the holder keeps none of it.
+    drop((err_w, in_r, out_w, errout_w, stdio));
     // The error pipe closes on exec; a message on it means exec (or chdir) failed.
     let mut report = [0u8; 8];
     let n = read_full(&err_r, &mut report);
@@ -214,6 +218,8 @@ struct ChildSetup<'a> {
     err_w: i32,
     stdio: Option<[i32; 3]>,
     take_terminal: bool,
+    /// Make fd 0 (a pty slave) the new session's controlling terminal.
+    controlling_tty: bool,
 }
 
 fn child(s: &ChildSetup<'_>) -> ! {
@@ -239,6 +245,9 @@ fn child(s: &ChildSetup<'_>) -> ! {
             for (target, fd) in fds.iter().enumerate() {
                 libc::dup2(*fd, target as i32);
             }
+        }
+        if s.controlling_tty {
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
         }
         let fail = |stage: i32| -> ! {
             let errno = *libc::__errno_location();

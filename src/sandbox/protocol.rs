@@ -61,6 +61,9 @@ pub enum Request {
     Exec {
         spec: RunSpec,
         take_terminal: bool,
+        /// Followed by one fd (send_fds): the pty slave the command runs on.
+        #[serde(default)]
+        pty: bool,
     },
     /// A root filesystem operation done by the holder, inside the sandbox's user
     /// namespace (so owners map through its id maps), and its undo.
