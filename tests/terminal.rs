@@ -233,3 +233,45 @@ fn nsr_enter_gives_the_command_a_terminal_of_its_own_too() {
         "the user's shell read injected input:\n{screen}"
     );
 }
+
+/// Pushes "echo INJECTED" into whatever terminal /proc/1/fd/0 (the holder's fd 0) is.
+const INJECT_VIA_HOLDER: &str = "python3 -c \"import fcntl,termios,os\nfd=os.open('/proc/1/fd/0', os.O_RDWR)\nfor c in 'echo INJECTED\\n': fcntl.ioctl(fd, termios.TIOCSTI, c.encode())\"; echo tried=$?";
+
+#[test]
+fn no_process_of_a_sandbox_reaches_the_terminal_through_the_holder() {
+    let _g = serial();
+    let s = Scratch::new("holder-tty");
+    let bin = s.path("nsr");
+    std::fs::copy(NSR, &bin).unwrap();
+    for (kinds, as_nobody) in [
+        (
+            "#{ kinds: [\"user\", \"pid\", \"mount\"], map_root: true }",
+            true,
+        ),
+        (
+            "#{ kinds: [\"user\", \"pid\", \"mount\"], map_root: true }",
+            false,
+        ),
+        ("#{ kinds: [\"pid\", \"mount\"] }", false),
+    ] {
+        let recipe = s.write(
+            "holder-tty.nsr",
+            &format!(
+                "let box = unshare({kinds});\nbox.mount(\"proc\", \"/proc\", \"proc\");\nprint(box.run({:?}).stdout);\n",
+                INJECT_VIA_HOLDER
+            ),
+        );
+        // As nobody, the terminal is nobody's own, as a user's terminal is theirs.
+        let run = if as_nobody {
+            format!("chown 65534 $(tty); setpriv --reuid=65534 --regid=65534 --clear-groups -- {bin} run {recipe}")
+        } else {
+            format!("{bin} run {recipe}")
+        };
+        let screen = then_read_a_line(&run);
+        assert!(screen.contains("tried="), "{kinds}: {screen}");
+        assert!(
+            screen.lines().any(|l| l == "GOT:"),
+            "{kinds} (as nobody: {as_nobody}): the user's shell read injected input:\n{screen}"
+        );
+    }
+}

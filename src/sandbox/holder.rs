@@ -67,7 +67,11 @@ fn setup(
         .map_err(|e| OpError::os(e, "sigprocmask"))?;
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| OpError::os(e, "signalfd"))?;
-    // No host fd other than the terminal may reach the sandbox (runc CVE-2024-21626).
+    // Not even the user's terminal: a process of the sandbox could open it through
+    // /proc/1/fd/0 and push keystrokes into it. Interactive commands get a pty of nsr's
+    // own (pty.rs); pipes and files stay, for commands that inherit them.
+    let_go_of_the_terminal();
+    // No host fd other than those may reach the sandbox (runc CVE-2024-21626).
     let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
@@ -296,6 +300,27 @@ fn kill_children() {
 
 /// The holder is a fork of nsr: without this, the sandbox would read nsr's command line
 /// (recipe parameters included) in /proc/1/cmdline. Overwrites the argument area in place.
+/// Replaces each of fds 0-2 that is a terminal with /dev/null (or closes it).
+fn let_go_of_the_terminal() {
+    let null = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    );
+    for fd in 0..3 {
+        // SAFETY: terminal queries and dup2/close on this process's standard descriptors.
+        unsafe {
+            if libc::isatty(fd) != 1 {
+                continue;
+            }
+            match &null {
+                Ok(n) => libc::dup2(n.as_raw_fd(), fd),
+                Err(_) => libc::close(fd),
+            };
+        }
+    }
+}
+
 /// [start, end) of this process's argument area (field 48, 49 of /proc/self/stat) or,
 /// with `environment`, of its environment area (fields 50, 51).
 fn stat_area(environment: bool) -> Option<(usize, usize)> {
