@@ -2,7 +2,8 @@
 //! directories around it, and never one that was there before: during the rollback a
 //! process renames the root's directories back and forth with a symlink that leads out
 //! of the root onto canary mounts (renameat2 RENAME_EXCHANGE in a loop). `nsr down`
-//! finds a mount a chrooted sandbox made in the host's mount table by its ID.
+//! finds a mount a chrooted sandbox made in the host's mount table by its ID. The undo
+//! of make_dir removes nothing through a directory swapped for a symlink either.
 
 mod common;
 
@@ -228,4 +229,36 @@ fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
     );
     assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
     assert_eq!(mount_count(), before);
+}
+
+#[test]
+fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
+    let _g = serial();
+    let s = Scratch::new("mkdir-swap");
+    let root = s.path("root");
+    let outside = s.path("outside");
+    // An empty directory that was there before the run, outside the root.
+    std::fs::create_dir_all(format!("{outside}/b")).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    let recipe = s.write(
+        "mkdir.nsr",
+        "make_dir(args.root + \"/a/b\");\nprint(\"READY\");\nlet h = unshare([\"uts\"]);\nh.run([\"sh\", \"-c\", \"while [ ! -e \" + args.root + \"/go ]; do sleep 0.01; done\"]);\n",
+    );
+    let root_arg = format!("root={root}");
+    let (child, first, _out) = start_nsr(&["run", recipe.as_str(), root_arg.as_str()]);
+    let mut child = KillOnDrop(Some(child));
+    assert_eq!(first.trim(), "READY");
+    // What a process in the root could do: its directory becomes a symlink out.
+    std::fs::rename(format!("{root}/a"), format!("{root}/a-moved")).unwrap();
+    std::os::unix::fs::symlink("../outside", format!("{root}/a")).unwrap();
+    std::fs::write(format!("{root}/go"), "").unwrap();
+    let out = wait_bounded(child.0.take().unwrap(), std::time::Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        std::path::Path::new(&format!("{outside}/b")).is_dir(),
+        "the undo removed a directory outside the root through the symlink:\n{stderr}"
+    );
+    // It says what it could not do, and what is left.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("through no symlink"), "{stderr}");
 }

@@ -295,15 +295,15 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
         RootfsUndo::RemoveDirs { dirs } => {
             let mut done = false;
             for d in dirs {
-                match std::fs::remove_dir(d) {
+                match remove::remove_empty_dir(Path::new(d)) {
                     Ok(()) => done = true,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(Errno::ENOENT) => {}
                     Err(e) => {
                         return Err(OpError::os(
-                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                            e,
                             format!(
-                            "cannot remove {d} (nsr removes only the empty directories it made)"
-                        ),
+                                "cannot remove {d} (nsr removes only the empty directories it made, through no symlink)"
+                            ),
                         ))
                     }
                 }

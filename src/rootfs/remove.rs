@@ -19,6 +19,28 @@ fn mount_id(fd: &OwnedFd) -> Result<u64, Errno> {
         .map_err(rerr)
 }
 
+/// rmdir `path` without following a symlink anywhere on the way: its parent is opened
+/// through none (a directory of an untrusted root swapped for a symlink fails with ELOOP
+/// instead of sending the rmdir to an empty directory elsewhere), then the name removed
+/// from that fd.
+pub fn remove_empty_dir(path: &Path) -> Result<(), Errno> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().ok_or(Errno::EINVAL)?;
+    let dirfd = rfs::openat2(
+        rfs::CWD,
+        if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        },
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        rfs::ResolveFlags::NO_SYMLINKS | rfs::ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(rerr)?;
+    rfs::unlinkat(&dirfd, name, AtFlags::REMOVEDIR).map_err(rerr)
+}
+
 /// Empties `dir` and, unless `keep_dir`, removes it. Returns false when it was gone.
 pub fn remove_tree(dir: &Path, keep_dir: bool) -> Result<bool, OpError> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -36,12 +58,8 @@ pub fn remove_tree(dir: &Path, keep_dir: bool) -> Result<bool, OpError> {
         mount_id(&fd).map_err(|e| OpError::os(e, format!("cannot inspect {}", dir.display())))?;
     empty(&fd, mnt, dir)?;
     if !keep_dir {
-        std::fs::remove_dir(dir).map_err(|e| {
-            OpError::os(
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                format!("cannot remove {}", dir.display()),
-            )
-        })?;
+        remove_empty_dir(dir)
+            .map_err(|e| OpError::os(e, format!("cannot remove {}", dir.display())))?;
     }
     Ok(true)
 }
