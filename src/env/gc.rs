@@ -12,7 +12,8 @@ pub enum Orphan {
     Holder(i32),
     Table(String),
     Link(String),
-    Overlay(String),
+    /// Its mount point and its mount ID (what `--apply` takes back, and nothing else).
+    Overlay(String, u64),
 }
 
 impl std::fmt::Display for Orphan {
@@ -21,7 +22,7 @@ impl std::fmt::Display for Orphan {
             Orphan::Holder(p) => write!(f, "sandbox holder process {p}"),
             Orphan::Table(t) => write!(f, "nftables table inet {t} (host)"),
             Orphan::Link(l) => write!(f, "link {l} (host)"),
-            Orphan::Overlay(m) => write!(f, "overlay root mounted on {m}"),
+            Orphan::Overlay(m, _) => write!(f, "overlay root mounted on {m}"),
         }
     }
 }
@@ -136,7 +137,7 @@ pub fn find() -> Result<Vec<Orphan>, OpError> {
             && m.super_options.contains(".nsr-overlay/upper")
             && !overlays.contains(&m.mount_point)
         {
-            out.push(Orphan::Overlay(m.mount_point));
+            out.push(Orphan::Overlay(m.mount_point, m.id));
         }
     }
     Ok(out)
@@ -174,7 +175,11 @@ pub fn remove(o: &Orphan) -> Result<(), OpError> {
             }
             Ok(())
         }
-        Orphan::Overlay(m) => nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH)
-            .map_err(|e| OpError::os(e, format!("umount {m}"))),
+        // By its ID, through no symlink: never another mount that took its path.
+        Orphan::Overlay(_, id) => crate::fs::mounting::unmount_own(crate::fs::mounting::MountId {
+            id: *id,
+            unique: None,
+        })
+        .map(|_| ()),
     }
 }
