@@ -56,11 +56,12 @@ fn setup(
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
         }
     }
-    hide_command_line();
+    let areas = StatAreas::read();
+    hide_command_line(areas.args);
     // nsr's environment (the user's, with whatever secrets it holds) is not the
     // sandbox's business: nothing of it stays readable at /proc/1/environ.
     process::remember_term();
-    hide_environment();
+    hide_environment(areas.env);
     let mut mask = forwarded_signals();
     mask.add(Signal::SIGCHLD);
     mask.thread_set_mask()
@@ -321,34 +322,46 @@ fn let_go_of_the_terminal() {
     }
 }
 
-/// [start, end) of this process's argument area (field 48, 49 of /proc/self/stat) or,
-/// with `environment`, of its environment area (fields 50, 51).
-fn stat_area(environment: bool) -> Option<(usize, usize)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which may hold spaces: arg_start is field 48.
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r)?;
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let first = if environment { 47 } else { 45 };
-    let start = fields.get(first)?.parse::<usize>().ok()?;
-    let end = fields.get(first + 1)?.parse::<usize>().ok()?;
-    (start != 0 && end > start).then_some((start, end))
+/// [start, end) of this process's argument area (fields 48, 49 of /proc/self/stat)
+/// and of its environment area (fields 50, 51), read once.
+struct StatAreas {
+    args: Option<(usize, usize)>,
+    env: Option<(usize, usize)>,
+}
+
+impl StatAreas {
+    fn read() -> StatAreas {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name, which may hold spaces: arg_start is field 48.
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let area = |first: usize| -> Option<(usize, usize)> {
+            let start = fields.get(first)?.parse::<usize>().ok()?;
+            let end = fields.get(first + 1)?.parse::<usize>().ok()?;
+            (start != 0 && end > start).then_some((start, end))
+        };
+        StatAreas {
+            args: area(45),
+            env: area(47),
+        }
+    }
 }
 
 /// Empties the environment: libc's list first (nothing may read the area after), then
 /// the area /proc/PID/environ shows.
-fn hide_environment() {
+fn hide_environment(area: Option<(usize, usize)>) {
     // SAFETY: the holder is single-threaded; clearenv only drops libc's list.
     unsafe { libc::clearenv() };
-    if let Some((start, end)) = stat_area(true) {
+    if let Some((start, end)) = area {
         // SAFETY: [env_start, env_end) is this process's own environment area, on its
         // stack and writable; nothing refers to it once the list is cleared.
         unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
     }
 }
 
-fn hide_command_line() {
+fn hide_command_line(area: Option<(usize, usize)>) {
     let name = b"nsr-holder";
-    let Some((start, end)) = stat_area(false) else {
+    let Some((start, end)) = area else {
         return;
     };
     if end <= start + name.len() {
