@@ -157,20 +157,35 @@ box.run(["sh", "-c", "while [ ! -e /go ]; do sleep 0.01; done"]);
 }
 
 /// `unshare(["pid"])`, chroot, a tmpfs: the mount is in the host's table under the root.
-fn chrooted_mount_recipe(s: &Scratch) -> (String, String) {
+/// `then` is what the recipe does last.
+fn chrooted_mount_recipe(s: &Scratch, then: &str) -> (String, String) {
     let root = s.busybox_root("root");
     let recipe = s.write(
-        "keep.nsr",
-        "let box = unshare([\"pid\"]);\nbox.chroot(args.root);\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"READY\");\n",
+        "chroot-mount.nsr",
+        &format!("let box = unshare([\"pid\"]);\nbox.chroot(args.root);\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"READY\");\n{then}"),
     );
     (root, recipe)
+}
+
+/// `nsr down NAME` takes the tmpfs at ROOT/mnt back, by its ID, and nothing else.
+fn assert_down_takes_the_mount(name: &str, root: &str, mounts_before: usize) {
+    assert!(is_mounted(&format!("{root}/mnt")));
+    let r = nsr(&["down", name]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("undid mount tmpfs on /mnt"),
+        "{}",
+        r.stderr
+    );
+    assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
+    assert_eq!(mount_count(), mounts_before);
 }
 
 #[test]
 fn down_takes_back_a_mount_a_chrooted_sandbox_made_in_the_hosts_table() {
     let _g = serial();
     let s = Scratch::new("down-chroot");
-    let (root, recipe) = chrooted_mount_recipe(&s);
+    let (root, recipe) = chrooted_mount_recipe(&s, "");
     let name = format!("{}-chroot", prefix());
     let before = mount_count();
     nsr(&[
@@ -182,27 +197,14 @@ fn down_takes_back_a_mount_a_chrooted_sandbox_made_in_the_hosts_table() {
         &format!("root={root}"),
     ])
     .expect_code(0);
-    assert!(is_mounted(&format!("{root}/mnt")));
-    let r = nsr(&["down", &name]);
-    r.expect_code(0);
-    assert!(
-        r.stderr.contains("undid mount tmpfs on /mnt"),
-        "{}",
-        r.stderr
-    );
-    assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
-    assert_eq!(mount_count(), before);
+    assert_down_takes_the_mount(&name, &root, before);
 }
 
 #[test]
 fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
     let _g = serial();
     let s = Scratch::new("kill-chroot");
-    let root = s.busybox_root("root");
-    let recipe = s.write(
-        "kill.nsr",
-        "let box = unshare([\"pid\"]);\nbox.chroot(args.root);\nbox.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");\nprint(\"READY\");\nbox.run([\"sleep\", \"60\"]);\n",
-    );
+    let (root, recipe) = chrooted_mount_recipe(&s, "box.run([\"sleep\", \"60\"]);\n");
     let name = format!("{}-killed", prefix());
     let before = mount_count();
     let root_arg = format!("root={root}");
@@ -215,20 +217,11 @@ fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
     ]);
     let mut child = KillOnDrop(Some(child));
     assert_eq!(first.trim(), "READY");
-    assert!(is_mounted(&format!("{root}/mnt")));
     // SIGKILL: no rollback; the holder dies with nsr, the mount stays in the host's table.
     let mut nsr_process = child.0.take().unwrap();
     nsr_process.kill().unwrap();
     nsr_process.wait().unwrap();
-    let r = nsr(&["down", &name]);
-    r.expect_code(0);
-    assert!(
-        r.stderr.contains("undid mount tmpfs on /mnt"),
-        "{}",
-        r.stderr
-    );
-    assert!(!is_mounted(&format!("{root}/mnt")), "{}", r.stderr);
-    assert_eq!(mount_count(), before);
+    assert_down_takes_the_mount(&name, &root, before);
 }
 
 #[test]

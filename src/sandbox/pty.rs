@@ -132,6 +132,7 @@ impl PtyRelay {
             // SAFETY: fd 0 stays open while nsr runs.
             let stdin = unsafe { BorrowedFd::borrow_raw(0) };
             match nix::unistd::read(stdin, &mut buf) {
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
                 Ok(0) | Err(_) => {
                     // End of input: the command reads end of file (VEOF) and fd 0 is
                     // no longer watched.
