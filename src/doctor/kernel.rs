@@ -33,11 +33,16 @@ fn in_initial_user_namespace() -> bool {
         .unwrap_or(false)
 }
 
+/// `uname -r`.
+fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// nsr needs openat2 (5.6) and mount_setattr (5.12).
 pub fn release() -> Check {
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let release = kernel_release();
     let mut numbers = release
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse::<u32>().ok());
@@ -225,9 +230,7 @@ pub fn overlayfs() -> Check {
     if listed {
         return Check::ok("overlayfs", "in /proc/filesystems (overlay_root)");
     }
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let release = kernel_release();
     let module = std::path::Path::new("/lib/modules")
         .join(&release)
         .join("kernel/fs/overlayfs");

@@ -4,7 +4,8 @@
 use super::{Check, Status};
 use std::path::Path;
 
-fn is_mount_point(path: &str) -> Option<String> {
+/// Whether `path` is a mount point, and then its propagation ("shared" or "private").
+fn mount_propagation(path: &str) -> Option<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
@@ -40,7 +41,7 @@ pub fn run_netns() -> Check {
                 .collect()
         })
         .unwrap_or_default();
-    let mount = match is_mount_point(dir) {
+    let mount = match mount_propagation(dir) {
         Some(kind) => format!("a {kind} mount"),
         None => "a directory (not a mount yet)".into(),
     };

@@ -293,10 +293,8 @@ pub fn unmount_own(mount: MountId) -> Result<bool, OpError> {
     unmount_by_id(
         mount,
         &mut || {
-            Ok(crate::ns::inspect::own_mountinfo()?
-                .into_iter()
-                .find(|m| m.id == mount.id)
-                .map(|m| m.mount_point))
+            let mounts = crate::ns::inspect::own_mountinfo()?;
+            Ok(crate::ns::inspect::mount_point_of(mounts, mount.id))
         },
         &mut |path| try_unmount_at(path, mount),
     )

@@ -42,18 +42,26 @@ fn pid_exists(pid: i32) -> bool {
 
 /// Parses /proc/PID/mountinfo (paths are shown relative to that process's root).
 pub fn mountinfo(pid: i32) -> Result<Vec<MountEntry>, OpError> {
-    let path = format!("/proc/{pid}/mountinfo");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| OpError::os(io_errno(&e), format!("cannot read {path}")))?;
-    Ok(parse_mountinfo(&text))
+    read_mountinfo(&format!("/proc/{pid}/mountinfo"))
 }
 
 /// The calling process's mount table (/proc/self: right in a child pid namespace too).
 pub fn own_mountinfo() -> Result<Vec<MountEntry>, OpError> {
-    let path = "/proc/self/mountinfo";
+    read_mountinfo("/proc/self/mountinfo")
+}
+
+fn read_mountinfo(path: &str) -> Result<Vec<MountEntry>, OpError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| OpError::os(io_errno(&e), format!("cannot read {path}")))?;
     Ok(parse_mountinfo(&text))
+}
+
+/// Where the mount `id` is in `mounts` (None: not in this table).
+pub fn mount_point_of(mounts: Vec<MountEntry>, id: u64) -> Option<String> {
+    mounts
+        .into_iter()
+        .find(|m| m.id == id)
+        .map(|m| m.mount_point)
 }
 
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {

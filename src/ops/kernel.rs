@@ -92,12 +92,7 @@ impl KernelBackend {
         let pid = self.sandbox(sandbox)?.holder_pid;
         let done = mounting::unmount_by_id(
             mount,
-            &mut || {
-                Ok(inspect::mountinfo(pid)?
-                    .into_iter()
-                    .find(|m| m.id == mount.id)
-                    .map(|m| m.mount_point))
-            },
+            &mut || Ok(inspect::mount_point_of(inspect::mountinfo(pid)?, mount.id)),
             &mut |path| match self.ask(
                 sandbox,
                 Request::Umount {
