@@ -239,7 +239,7 @@ impl Session {
     /// disk for `nsr ls`, `nsr enter` and `nsr down`.
     pub fn keep(&mut self) -> Result<(), OpError> {
         if let Some(b) = self.backend.as_mut() {
-            b.keep()?;
+            b.keep(self.env.as_ref().map(|e| e.dir.as_path()))?;
         }
         if let Some(env) = self.env.take() {
             env.mark_kept();

@@ -131,8 +131,7 @@ fn without_a_mount_namespace_the_host_pids_lead_nowhere_either() {
 
 #[test]
 fn an_ordinary_users_sandbox_is_confined_too() {
-    // nsr as nobody: the holder stays dumpable (nsr must read its namespaces), so only
-    // holding nothing outside the root, and an emptied environment, keep it confined.
+    // nsr as nobody: the same user as the sandbox's processes, outside its user namespace.
     let _g = serial();
     let w = world("escape-rootless");
     let bin = w.s.path("nsr");
@@ -284,4 +283,98 @@ fn after_a_chroot_undone_in_the_repl_the_holder_is_still_confined() {
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(verdict, "verdict CONFINED");
+}
+
+/// Reads the memory of process $1 for the secret (given reversed as $2, so that the
+/// reader's own arguments do not hold it) and tries to trace it. Prints
+/// `mem:FOUND|notfound|ERRNO ptrace:ATTACHED|ERRNO`.
+const MEMORY_ATTACK: &str = r#"
+import ctypes, errno, sys
+pid, want = int(sys.argv[1]), sys.argv[2][::-1].encode()
+out = []
+try:
+    maps = open(f"/proc/{pid}/maps").read().splitlines()
+    mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
+    found = False
+    for line in maps:
+        span, perms = line.split()[:2]
+        if "r" not in perms:
+            continue
+        start, end = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(start)
+            found = found or want in mem.read(end - start)
+        except OSError:
+            pass
+    out.append("mem:" + ("FOUND" if found else "notfound"))
+except OSError as e:
+    out.append("mem:" + errno.errorcode[e.errno])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+if libc.ptrace(16, pid, None, None) == 0:  # PTRACE_ATTACH
+    out.append("ptrace:ATTACHED")
+    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+else:
+    out.append("ptrace:" + errno.errorcode[ctypes.get_errno()])
+print(" ".join(out))
+"#;
+
+/// The memory attack from inside a sandbox of an ordinary user (or root) on the holder,
+/// PID 1, whose memory is a copy of nsr's (the recipe's parameters in it); and, as the
+/// control, on a process of the sandbox's own that holds the same secret.
+fn memory_attack(as_nobody: bool) -> (String, String) {
+    let _g = serial();
+    let s = Scratch::new("escape-memory");
+    let attack = s.write("attack.py", MEMORY_ATTACK);
+    let secret = "SEKRIT-7c1f-in-nsrs-heap";
+    let reversed: String = secret.chars().rev().collect();
+    let recipe = s.write(
+        "memory.nsr",
+        &format!(
+            r#"let box = unshare(#{{ kinds: ["mount", "pid", "user"], map_root: true }});
+box.mount("proc", "/proc", "proc");
+let holder = box.run(["/usr/bin/python3", {attack:?}, "1", {reversed:?}]);
+let control = box.run(["sh", "-c", "/usr/bin/python3 -c 'import sys, time; s = sys.argv[1][::-1]; time.sleep(30)' {reversed} & sleep 0.5; /usr/bin/python3 {attack} $! {reversed}; kill $!"]);
+print("holder " + holder.stdout + holder.stderr);
+print("control " + control.stdout + control.stderr);
+"#
+        ),
+    );
+    let mut cmd = if as_nobody {
+        let bin = s.path("nsr");
+        std::fs::copy(NSR, &bin).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin);
+        c
+    } else {
+        Command::new(NSR)
+    };
+    cmd.args(["run", &recipe, &format!("secret={secret}")])
+        .current_dir(&s.dir);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    let line = |what: &str| {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{what} ")))
+            .unwrap_or_else(|| panic!("no {what} line:\n{}", r.stdout))
+            .trim()
+            .to_string()
+    };
+    (line("holder"), line("control"))
+}
+
+#[test]
+fn an_ordinary_users_holder_can_be_neither_read_nor_traced_from_inside() {
+    let (holder, control) = memory_attack(true);
+    assert_eq!(control, "mem:FOUND ptrace:ATTACHED", "the attack works");
+    assert_eq!(holder, "mem:EACCES ptrace:EPERM");
+}
+
+#[test]
+fn a_root_users_holder_can_be_neither_read_nor_traced_from_a_user_namespace() {
+    let (holder, control) = memory_attack(false);
+    assert_eq!(control, "mem:FOUND ptrace:ATTACHED", "the attack works");
+    assert_eq!(holder, "mem:EACCES ptrace:EPERM");
 }

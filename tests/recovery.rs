@@ -53,16 +53,7 @@ fn a_kept_environment_whose_holder_was_killed_is_left_over_and_enter_says_why() 
     );
     let name = format!("{}-dead", prefix());
     nsr(&["run", "--keep", "--name", &name, &file]).expect_code(0);
-    let ls = nsr(&["ls", "--json"]);
-    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    let env = envs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name.as_str())
-        .unwrap()
-        .clone();
-    let holder = env["alive_sandboxes"][0].as_i64().unwrap() as i32;
+    let holder = alive_sandboxes(&nsr(&["ls", "--json"]), &name)[0];
     let text = nsr(&["ls"]);
     assert!(
         text.stdout

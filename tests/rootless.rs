@@ -6,32 +6,14 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-const NOBODY: u32 = 65534;
 
 /// Runs nsr as user nobody on a recipe file, from a copy of the binary nobody may run.
 fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
-    let bin = s.path("nsr");
-    if !std::path::Path::new(&bin).exists() {
-        std::fs::copy(NSR, &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
     let file = s.write("rootless.nsr", recipe);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid",
-        &NOBODY.to_string(),
-        "--regid",
-        &NOBODY.to_string(),
-        "--clear-groups",
-        "--",
-    ])
-    .arg(&bin)
-    .arg("run")
-    .arg(&file)
-    .args(params)
-    .current_dir(&s.dir);
-    run_command(cmd)
+    let mut args = vec!["run", file.as_str()];
+    args.extend_from_slice(params);
+    nobody_nsr(s, &args)
 }
 
 #[test]
@@ -101,5 +83,107 @@ fn an_unprivileged_range_map_needs_newuidmap_and_says_so() {
         !r.stderr.contains("rollback: 1"),
         "a sandbox that failed to start is not in the journal:\n{}",
         r.stderr
+    );
+}
+
+/// nsr as nobody with these arguments (a copy of the binary nobody may run).
+fn nobody_nsr(s: &Scratch, args: &[&str]) -> Run {
+    let bin = s.path("nsr");
+    if !std::path::Path::new(&bin).exists() {
+        std::fs::copy(NSR, &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(args)
+        .current_dir(&s.dir);
+    run_command(cmd)
+}
+
+#[test]
+fn an_ordinary_users_sandboxes_are_joined_inspected_kept_entered_and_taken_down() {
+    // The holder is not dumpable, so nsr cannot open its /proc/PID/ns or root: the
+    // holder hands them over, to nsr when it is ready and to `nsr enter` when kept.
+    let _g = serial();
+    let s = Scratch::new("rootless-kept");
+    let root = s.busybox_root("root");
+    let file = s.write(
+        "kept.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "uts", "pid", "user", "net"], map_root: true });
+box.hostname("kept-rootless");
+box.mount("tmpfs", args.root + "/tmp", "tmpfs");
+box.chroot(args.root);
+box.run("echo kept-data > /tmp/f", #{ check: true });
+let peer = unshare(#{ kinds: ["uts"], user: box, mount: box, net: box });
+let seen = peer.run("cat " + args.root + "/tmp/f");
+print("peer reads " + seen.stdout + seen.stderr);
+let a = box.namespaces();
+let b = peer.namespaces();
+print("same user " + (a.user == b.user) + ", same mount " + (a.mount == b.mount) + ", same net " + (a.net == b.net) + ", same uts " + (a.uts == b.uts));
+"#,
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let name = format!("{}-rootless-kept", prefix());
+    let before = HostState::take();
+    let r = nobody_nsr(
+        &s,
+        &[
+            "run",
+            "--keep",
+            "--name",
+            &name,
+            &file,
+            &format!("root={root}"),
+        ],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "peer reads kept-data",
+            "same user true, same mount true, same net true, same uts false",
+        ],
+    );
+    let r = nobody_nsr(
+        &s,
+        &[
+            "enter",
+            &name,
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "hostname; cat /tmp/f; id -u",
+        ],
+    );
+    r.expect_code(0);
+    assert_eq!(r.stdout, "kept-rootless\nkept-data\n0\n");
+    let r = nobody_nsr(&s, &["enter", &name, "--", "cat", &format!("{root}/tmp/f")]);
+    r.expect_code(0);
+    assert_eq!(
+        r.stdout, "kept-data\n",
+        "the second sandbox, in the first's mounts"
+    );
+
+    // Another user (root here) who connects to a kept holder's socket gets nothing.
+    let holder = alive_sandboxes(&nobody_nsr(&s, &["ls", "--json"]), &name)[0];
+    let sock = std::path::Path::new(&std::env::var("NSR_STATE_DIR").unwrap())
+        .join(&name)
+        .join(format!("sandbox-{holder}.sock"));
+    let mut conn = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut got).unwrap();
+    assert!(got.is_empty(), "a peer of another user was answered");
+
+    let r = nobody_nsr(&s, &["down", &name]);
+    r.expect_code(0);
+    assert_has_all(&r.stderr, &["is down"]);
+    before.assert_unchanged("after a rootless keep, enter and down");
+    assert!(
+        !sock.parent().unwrap().exists(),
+        "the environment's directory is gone"
     );
 }

@@ -3,7 +3,9 @@
 
 use super::recover::is_our_holder;
 use super::store::{self, Record};
+use crate::ns::kinds::NsKind;
 use crate::ops::{OpError, Undo};
+use crate::sandbox::kept::{self, Held};
 use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -46,48 +48,28 @@ fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
         .collect())
 }
 
-const KINDS: [(&str, CloneFlags); 8] = [
-    ("user", CloneFlags::CLONE_NEWUSER),
-    ("mnt", CloneFlags::CLONE_NEWNS),
-    ("uts", CloneFlags::CLONE_NEWUTS),
-    ("ipc", CloneFlags::CLONE_NEWIPC),
-    ("net", CloneFlags::CLONE_NEWNET),
-    ("pid", CloneFlags::CLONE_NEWPID),
-    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
-];
-
-fn ino(path: &str) -> Option<u64> {
-    nix::sys::stat::stat(path).ok().map(|s| s.st_ino)
-}
-
-/// Joins the holder's namespaces (the user namespace first) and root; in the caller.
-fn join(pid: i32) -> Result<(), OpError> {
-    let mut fds: Vec<(OwnedFd, CloneFlags, &str)> = Vec::new();
-    for (kind, flag) in KINDS {
-        let theirs = format!("/proc/{pid}/ns/{kind}");
-        if ino(&theirs).is_none() || ino(&theirs) == ino(&format!("/proc/self/ns/{kind}")) {
-            continue;
+/// Joins the kept holder's namespaces (the user namespace first) and root, which it
+/// hands over on its socket; in the caller.
+fn join(held: &Held) -> Result<(), OpError> {
+    let mut order: Vec<&(NsKind, OwnedFd)> = held.namespaces.iter().collect();
+    order.sort_by_key(|(k, _)| *k != NsKind::User);
+    for (kind, fd) in order {
+        let ours = format!("/proc/self/ns/{}", kind.proc_file());
+        let same = match (
+            nix::sys::stat::fstat(fd),
+            nix::sys::stat::stat(ours.as_str()),
+        ) {
+            (Ok(a), Ok(b)) => a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+            _ => false,
+        };
+        if same {
+            continue; // a kind the sandbox shares with nsr (setns into one's own fails)
         }
-        let fd = nix::fcntl::open(
-            theirs.as_str(),
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| OpError::os(e, format!("cannot open {theirs}")))?;
-        fds.push((fd, flag, kind));
-    }
-    let root = nix::fcntl::open(
-        format!("/proc/{pid}/root").as_str(),
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| OpError::os(e, "cannot open the sandbox's root"))?;
-    for (fd, flag, kind) in &fds {
-        setns(fd.as_fd(), *flag)
+        setns(fd.as_fd(), CloneFlags::from_bits_retain(kind.clone_flag()))
             .map_err(|e| OpError::os(e, format!("cannot join the sandbox's {kind} namespace")))?;
     }
-    nix::unistd::fchdir(&root).map_err(|e| OpError::os(e, "cannot enter the sandbox's root"))?;
+    nix::unistd::fchdir(&held.root)
+        .map_err(|e| OpError::os(e, "cannot enter the sandbox's root"))?;
     nix::unistd::chroot(".").map_err(|e| OpError::os(e, "chroot"))?;
     nix::unistd::chdir("/").map_err(|e| OpError::os(e, "chdir /"))?;
     Ok(())
@@ -130,6 +112,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             }
         }
     };
+    let held = kept::reach(&store::base_dir().join(name), pid)?;
     let argv: Vec<CString> = if command.is_empty() {
         vec![CString::new("/bin/sh").unwrap_or_default()]
     } else {
@@ -157,7 +140,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             drop(slave);
             let on_pty = relay.is_some();
             std::mem::forget(relay);
-            let code = match join(pid) {
+            let code = match join(&held) {
                 Ok(()) => match unsafe { fork() } {
                     // A new pid namespace applies to children: the command is one.
                     Ok(ForkResult::Child) => {

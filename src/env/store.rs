@@ -138,11 +138,16 @@ impl EnvJournal {
         check_name(name)?;
         let base = base_dir();
         let dir = base.join(name);
-        let mut made = std::fs::create_dir(&dir);
+        // Only its user may enter it: a kept sandbox's holder listens there (`nsr enter`).
+        let private = || {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o700).create(&dir)
+        };
+        let mut made = private();
         if matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
             std::fs::create_dir_all(&base)
                 .map_err(|e| io(e, format!("cannot create {}", base.display())))?;
-            made = std::fs::create_dir(&dir);
+            made = private();
         }
         if let Err(e) = made {
             if e.kind() == std::io::ErrorKind::AlreadyExists {

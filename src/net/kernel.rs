@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 /// Where a sandbox's network namespace is: the backend that runs sandboxes answers.
 pub trait SandboxNetns {
-    /// `/proc/PID/ns/net` of the sandbox, or None once it has stopped.
+    /// A path to the sandbox's network namespace (an fd nsr holds), or None once it
+    /// has stopped.
     fn netns_path(&self, id: SandboxId) -> Option<String>;
 }
 
@@ -102,9 +103,8 @@ impl NetKernel {
     }
 
     /// A sandbox with a network namespace of its own: its links go with it.
-    pub fn adopt_sandbox(&mut self, id: SandboxId, pid: i32) {
-        let path = format!("/proc/{pid}/ns/net");
-        if let Ok(ino) = netns::identity(&path) {
+    pub fn adopt_sandbox(&mut self, id: SandboxId, path: &str) {
+        if let Ok(ino) = netns::identity(path) {
             if !self.is_host(ino) {
                 self.owned.insert(ino);
                 self.sandbox_netns.insert(id, ino);

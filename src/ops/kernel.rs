@@ -21,10 +21,7 @@ struct SandboxPaths<'a>(&'a [SandboxHandle]);
 
 impl SandboxNetns for SandboxPaths<'_> {
     fn netns_path(&self, id: SandboxId) -> Option<String> {
-        self.0
-            .get(id)
-            .filter(|s| s.is_alive())
-            .map(|s| format!("/proc/{}/ns/net", s.holder_pid))
+        self.0.get(id)?.ns_path(crate::ns::kinds::NsKind::Net)
     }
 }
 
@@ -114,6 +111,28 @@ impl KernelBackend {
 }
 
 impl KernelBackend {
+    /// A sandbox that joins one of this run's sandboxes joins through the namespace fds
+    /// nsr holds (the first child, a fork of nsr, has them too), not /proc/PID/ns of a
+    /// holder that is not dumpable.
+    fn joins_by_fd(&self, spec: &crate::ns::spec::SandboxSpec) -> crate::ns::spec::SandboxSpec {
+        use crate::ns::spec::JoinTarget;
+        let mut spec = spec.clone();
+        for (kind, target) in spec.join.iter_mut() {
+            let JoinTarget::Pid(pid) = target else {
+                continue;
+            };
+            let held = self
+                .sandboxes
+                .iter()
+                .find(|s| s.is_alive() && s.holder_pid == *pid)
+                .and_then(|s| s.ns_path(*kind));
+            if let Some(path) = held {
+                *target = JoinTarget::Path(path);
+            }
+        }
+        spec
+    }
+
     /// A mount in the host's mount table (the sandbox shares it) is taken back by
     /// `nsr down` if it is newer than what was on top of the target before.
     fn mount_cut_short(&mut self, id: SandboxId, target: &str) -> CutShort {
@@ -153,12 +172,13 @@ impl Backend for KernelBackend {
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError> {
         match op {
             Op::Unshare(spec) => {
-                let handle = spawn::spawn(spec)?;
+                let handle = spawn::spawn(&self.joins_by_fd(spec))?;
                 let pid = handle.holder_pid;
+                let netns = handle.ns_path(crate::ns::kinds::NsKind::Net);
                 self.sandboxes.push(handle);
                 let id = self.sandboxes.len() - 1;
-                if spec.creates(crate::ns::kinds::NsKind::Net) {
-                    self.net.adopt_sandbox(id, pid);
+                if let (true, Some(path)) = (spec.creates(crate::ns::kinds::NsKind::Net), netns) {
+                    self.net.adopt_sandbox(id, &path);
                 }
                 Ok((
                     Output::Sandbox { id, pid },
@@ -243,7 +263,17 @@ impl Backend for KernelBackend {
                     None,
                 ))
             }
-            Op::Namespaces { pid } => Ok((Output::Namespaces(inspect::namespaces(*pid)?), None)),
+            Op::Namespaces { pid } => {
+                let ours = self
+                    .sandboxes
+                    .iter()
+                    .find(|s| s.is_alive() && s.holder_pid == *pid);
+                let found = match ours {
+                    Some(sb) => sb.namespace_inodes()?,
+                    None => inspect::namespaces(*pid)?,
+                };
+                Ok((Output::Namespaces(found), None))
+            }
             Op::MountInfo { sandbox } => {
                 let pid = self.sandbox(*sandbox)?.holder_pid;
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
@@ -379,10 +409,17 @@ impl Backend for KernelBackend {
         self.net.settle()
     }
 
-    fn keep(&mut self) -> Result<(), OpError> {
+    fn keep(&mut self, env_dir: Option<&std::path::Path>) -> Result<(), OpError> {
         let signals = self.signals.clone();
         for sb in self.sandboxes.iter_mut() {
-            sb.detach(&signals)?;
+            if !sb.is_alive() {
+                continue;
+            }
+            let listener = match env_dir {
+                Some(dir) => Some(crate::sandbox::kept::listen(dir, sb.holder_pid)?),
+                None => None,
+            };
+            sb.detach(listener.as_ref(), &signals)?;
         }
         Ok(())
     }

@@ -176,8 +176,9 @@ pub trait Backend {
     fn settle(&mut self) -> Result<(), OpError> {
         Ok(())
     }
-    /// The environment is kept: what the run made stays, sandboxes outlive nsr.
-    fn keep(&mut self) -> Result<(), OpError> {
+    /// The environment is kept: what the run made stays, sandboxes outlive nsr (and
+    /// serve `nsr enter` from `env_dir`, the environment's directory, when there is one).
+    fn keep(&mut self, _env_dir: Option<&std::path::Path>) -> Result<(), OpError> {
         Ok(())
     }
     /// Warnings the last operation produced (a foreign firewall policy, say).

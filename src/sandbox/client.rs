@@ -3,6 +3,7 @@
 
 use super::protocol::{recv, recv_fds, send, send_fds, Request, Response};
 use crate::fs::root::SavedRoot;
+use crate::ns::kinds::NsKind;
 use crate::ns::spec::SandboxSpec;
 use crate::ops::OpError;
 use crate::signals::{signal_name, Signals};
@@ -11,7 +12,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use std::os::fd::{AsFd, OwnedFd};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,9 @@ pub struct SandboxHandle {
     /// Where the holder was before each chroot still in place, newest last: kept here,
     /// in nsr, where no process of the sandbox can reach them.
     saved_roots: Vec<SavedRoot>,
+    /// The holder's namespaces, which it sent when it was ready: its /proc/PID/ns is
+    /// not open to an ordinary user's nsr, since the holder is not dumpable.
+    namespaces: Vec<(NsKind, OwnedFd)>,
 }
 
 impl SandboxHandle {
@@ -47,7 +52,39 @@ impl SandboxHandle {
             own_uts_ns: spec.has_own_uts_ns(),
             alive: true,
             saved_roots: Vec::new(),
+            namespaces: Vec::new(),
         }
+    }
+
+    pub fn set_namespaces(&mut self, namespaces: Vec<(NsKind, OwnedFd)>) {
+        self.namespaces = namespaces;
+    }
+
+    /// A path to the sandbox's namespace of `kind` while it runs, valid in nsr and in
+    /// the processes it forks: the fd nsr holds, as /proc/self/fd/N.
+    pub fn ns_path(&self, kind: NsKind) -> Option<String> {
+        if !self.alive {
+            return None;
+        }
+        self.namespaces
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, fd)| format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    }
+
+    /// Kind name to namespace inode, as `ls -l /proc/PID/ns` shows them.
+    pub fn namespace_inodes(&self) -> Result<BTreeMap<String, u64>, OpError> {
+        let mut out = BTreeMap::new();
+        for (kind, fd) in &self.namespaces {
+            let st = nix::sys::stat::fstat(fd).map_err(|e| OpError::os(e, "fstat a namespace"))?;
+            out.insert(kind.name().to_string(), st.st_ino);
+        }
+        Ok(out)
+    }
+
+    /// Lets go of the namespaces, so that the kernel ends them with the holder.
+    fn release_namespaces(&mut self) {
+        self.namespaces.clear();
     }
 
     pub fn set_holder(&mut self, pid: i32) -> Result<(), OpError> {
@@ -256,6 +293,7 @@ impl SandboxHandle {
 
     /// Stops the sandbox: every process in it, then the holder, then the first child.
     pub fn stop(&mut self) -> Result<(), OpError> {
+        self.release_namespaces();
         if !self.alive {
             self.reap_first();
             return Ok(());
@@ -319,14 +357,22 @@ impl SandboxHandle {
         let _ = waitpid(self.first, None);
     }
 
-    /// Kills at once, for failures during set-up and as the last resort.
     /// The environment is kept: the holder (and the first child) outlive nsr, and this
-    /// handle lets go of them.
-    pub fn detach(&mut self, signals: &Signals) -> Result<(), OpError> {
+    /// handle lets go of them. `listener`: where the kept holder serves `nsr enter` (none without an environment).
+    pub fn detach(
+        &mut self,
+        listener: Option<&std::os::unix::net::UnixListener>,
+        signals: &Signals,
+    ) -> Result<(), OpError> {
         if !self.alive {
             return Ok(());
         }
-        self.request(&Request::Detach, signals)?;
+        let req = Request::Detach {
+            listener: listener.is_some(),
+        };
+        let fds: Vec<_> = listener.iter().map(|l| l.as_fd()).collect();
+        self.exchange(&req, &fds, signals)?;
+        self.release_namespaces();
         if self.first.as_raw() != self.holder_pid {
             let _ = kill(self.first, Signal::SIGUSR1);
         }
@@ -335,7 +381,9 @@ impl SandboxHandle {
         Ok(())
     }
 
+    /// Kills at once, for failures during set-up and as the last resort.
     pub fn kill_now(&mut self) {
+        self.release_namespaces();
         if !self.own_pid_ns {
             self.kill_descendants();
         }

@@ -3,18 +3,22 @@
 //! every zombie and forwards termination signals to the command it runs.
 
 use super::process::{self, forwarded_signals, Stdio};
-use super::protocol::{recv, send, Request, Response, Startup};
+use super::protocol::{recv, send, send_with_fds, Request, Response, Startup};
 use crate::fs::mounting;
 use crate::fs::root;
+use crate::ns::kinds::{NsKind, ALL_KINDS};
 use crate::ops::OpError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 
 pub struct Holder {
     own_pid_ns: bool,
+    /// The holder's own namespaces, opened before any chroot: handed to nsr when it is
+    /// ready and to `nsr enter` when it is kept.
+    namespaces: Vec<(NsKind, OwnedFd)>,
     sock: UnixStream,
     sigfd: SignalFd,
     own_uts_ns: bool,
@@ -24,8 +28,8 @@ pub struct Holder {
 }
 
 /// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
-pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, dumpable: bool) -> ! {
-    match setup(sock, own_pid_ns, own_uts_ns, dumpable) {
+pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
+    match setup(sock, own_pid_ns, own_uts_ns) {
         Ok(mut h) => {
             h.serve();
             shutdown(own_pid_ns)
@@ -34,16 +38,13 @@ pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, dumpable: bool)
     }
 }
 
-fn setup(
-    mut sock: UnixStream,
-    own_pid_ns: bool,
-    own_uts_ns: bool,
-    dumpable: bool,
-) -> Result<Holder, OpError> {
-    // Not dumpable: a sandbox's processes cannot open /proc/1/{fd,cwd,root,mem,environ}
-    // unless they have CAP_SYS_PTRACE over nsr's user namespace. (Commands exec, which
-    // makes them dumpable again.)
-    crate::sys::set_dumpable(dumpable);
+fn setup(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Holder, OpError> {
+    // Not dumpable: a sandbox's processes can neither open /proc/1/{fd,cwd,root,mem,
+    // environ} nor ptrace the holder unless they have CAP_SYS_PTRACE over nsr's user
+    // namespace, which a user namespace of the sandbox's own never gives. (Commands
+    // exec, which makes them dumpable again.) Nor can an ordinary user's nsr open its
+    // /proc/PID/ns: the holder hands its namespaces over instead.
+    crate::sys::set_dumpable(false);
     // SAFETY: plain prctl/setpgid calls on this process.
     unsafe {
         // Out of nsr's process group: a Ctrl-C on the terminal reaches nsr, which decides.
@@ -76,10 +77,17 @@ fn setup(
     let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
-    send(&mut sock, &Startup::Ready)
+    let namespaces = open_own_namespaces()?;
+    let names = namespaces
+        .iter()
+        .map(|(k, _)| k.name().to_string())
+        .collect();
+    let fds: Vec<_> = namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
+    send_with_fds(&sock, &Startup::Ready { namespaces: names }, &fds)
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
     Ok(Holder {
         own_pid_ns,
+        namespaces,
         sock,
         sigfd,
         own_uts_ns,
@@ -119,11 +127,18 @@ impl Holder {
                 let _ = send(&mut self.sock, &Response::Done);
                 return;
             }
-            if matches!(req, Request::Detach) {
+            if let Request::Detach { listener } = req {
+                let listener = match listener {
+                    true => match super::protocol::recv_fds(&self.sock, 1) {
+                        Ok(mut fds) => fds.pop().map(UnixListener::from),
+                        Err(_) => return,
+                    },
+                    false => None,
+                };
                 // SAFETY: prctl on this process only.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
                 let _ = send(&mut self.sock, &Response::Done);
-                self.detached();
+                self.detached(listener);
             }
             let resp = match self.handle(req) {
                 Ok(Some(resp)) => resp,
@@ -229,15 +244,16 @@ impl Holder {
                 crate::ops::UndoOutcome::AlreadyGone => Response::AlreadyGone,
                 _ => Response::Done,
             },
-            Request::Shutdown | Request::Detach => Response::Done,
+            Request::Shutdown | Request::Detach { .. } => Response::Done,
         }))
     }
 }
 
 impl Holder {
-    /// A kept environment: no nsr to serve; keep reaping, and end on a termination
-    /// signal (what `nsr down` sends, after SIGKILL when it must).
-    fn detached(&mut self) -> ! {
+    /// A kept environment: no nsr to serve; keep reaping, hand the namespaces to each
+    /// `nsr enter` on `listener`, and end on a termination signal (what `nsr down`
+    /// sends, after SIGKILL when it must).
+    fn detached(&mut self, listener: Option<UnixListener>) -> ! {
         // Let go of the terminal or pipes nsr was started with: whoever reads them must
         // see their end when nsr ends.
         match nix::fcntl::open(
@@ -261,9 +277,21 @@ impl Holder {
         }
         // And of the socket: nsr is gone for good.
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        if let Some(l) = &listener {
+            let _ = l.set_nonblocking(true);
+        }
         loop {
-            let mut fds = [PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(l) = &listener {
+                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            }
             let _ = poll(&mut fds, PollTimeout::NONE);
+            drop(fds);
+            if let Some(l) = &listener {
+                while let Ok((conn, _)) = l.accept() {
+                    self.hand_over_namespaces(&conn);
+                }
+            }
             while let Ok(Some(info)) = self.sigfd.read_signal() {
                 if info.ssi_signo as i32 != libc::SIGCHLD {
                     shutdown(self.own_pid_ns);
@@ -272,6 +300,56 @@ impl Holder {
             process::reap(None);
         }
     }
+}
+
+impl Holder {
+    /// What `nsr enter` joins: the namespaces and the current root. Only for a peer of
+    /// the holder's own user (the socket is also in a directory only it may enter); and
+    /// only what the sandbox's processes have already, so a process of the sandbox that
+    /// finds the socket gains nothing.
+    fn hand_over_namespaces(&self, conn: &UnixStream) {
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+        let peer = nix::sys::socket::getsockopt(conn, nix::sys::socket::sockopt::PeerCredentials);
+        if !peer.is_ok_and(|c| c.uid() == nix::unistd::geteuid().as_raw()) {
+            return;
+        }
+        let Ok(root) = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) else {
+            return;
+        };
+        let names = self
+            .namespaces
+            .iter()
+            .map(|(k, _)| k.name().to_string())
+            .collect();
+        let mut fds: Vec<_> = self.namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
+        fds.push(root.as_fd());
+        let _ = send_with_fds(conn, &Response::Namespaces(names), &fds);
+    }
+}
+
+/// Each namespace this process is in, as the kernel shows it in /proc/self/ns.
+fn open_own_namespaces() -> Result<Vec<(NsKind, OwnedFd)>, OpError> {
+    let mut out = Vec::new();
+    for kind in ALL_KINDS {
+        let path = format!("/proc/self/ns/{}", kind.proc_file());
+        match nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => out.push((kind, fd)),
+            Err(nix::errno::Errno::ENOENT) => {} // a kernel without this kind
+            Err(e) => return Err(OpError::os(e, format!("cannot open {path}"))),
+        }
+    }
+    Ok(out)
 }
 
 /// Ends the sandbox's processes, then the holder. As PID 1 its exit ends the whole pid

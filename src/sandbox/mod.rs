@@ -1,7 +1,9 @@
 //! A sandbox is a held process in its namespaces. nsr talks to it over a socket
-//! (`client`), it serves requests inside them (`holder`), and `spawn` creates it.
+//! (`client`), it serves requests inside them (`holder`), and `spawn` creates it; a
+//! kept one serves `nsr enter` on a socket of its own (`kept`).
 pub mod client;
 pub mod holder;
+pub mod kept;
 mod process;
 pub mod protocol;
 pub mod pty;

@@ -10,6 +10,8 @@ use std::os::unix::net::UnixStream;
 
 /// Largest frame either side accepts; command output beyond the run limit is cut before this.
 pub const MAX_FRAME: usize = 64 << 20;
+/// Most fds one message carries: a holder's eight namespaces and its root.
+const MAX_FDS: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -69,8 +71,12 @@ pub enum Request {
     /// namespace (so owners map through its id maps), and its undo.
     Rootfs(crate::rootfs::ops::RootfsOp),
     RootfsUndo(crate::rootfs::ops::RootfsUndo),
-    /// The environment is kept: outlive nsr, serve no more requests.
-    Detach,
+    /// The environment is kept: outlive nsr, serve no more requests. Followed by one fd
+    /// (send_fds) when `listener`: a listening socket in the environment's directory,
+    /// on which the kept holder hands its namespaces and root to `nsr enter`.
+    Detach {
+        listener: bool,
+    },
     Shutdown,
 }
 
@@ -92,6 +98,9 @@ pub enum Response {
     /// chroot. nsr keeps them, so that nothing outside the new root stays in the
     /// holder, where the sandbox's processes could reach it through /proc/1/fd.
     Chrooted,
+    /// A kept holder's answer to `nsr enter`, with one fd per namespace named here, then
+    /// one of its root, attached (send_with_fds).
+    Namespaces(Vec<String>),
     AlreadyGone,
     Failed(WireError),
 }
@@ -103,8 +112,12 @@ pub enum Startup {
     NeedMaps,
     /// The holder's pid, as nsr sees it, when it is a second child (pid or time namespace).
     HolderPid(i32),
-    /// The holder serves requests.
-    Ready,
+    /// The holder serves requests. One fd per namespace it names is attached
+    /// (send_with_fds): nsr holds those rather than open /proc/PID/ns of a holder that
+    /// is not dumpable (an ordinary user's nsr could not).
+    Ready {
+        namespaces: Vec<String>,
+    },
     Failed(WireError),
 }
 
@@ -157,6 +170,11 @@ pub fn recv<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Optio
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
+    read_body(len, r).map(Some)
+}
+
+/// The frame's body after its length `len` (little-endian), decoded.
+fn read_body<T: for<'de> Deserialize<'de>>(len: [u8; 4], r: &mut impl Read) -> io::Result<T> {
     let len = u32::from_le_bytes(len) as usize;
     if len > MAX_FRAME {
         return Err(io::Error::new(
@@ -166,9 +184,7 @@ pub fn recv<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Optio
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Sends `fds` over the socket with one byte (SCM_RIGHTS), after a frame that announces
@@ -194,7 +210,7 @@ pub fn recv_fds(sock: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut byte = [0u8];
     let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
         &mut iov,
@@ -221,6 +237,73 @@ pub fn recv_fds(sock: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
     Ok(fds)
 }
 
+/// Sends one frame with `fds` attached to it, in one sendmsg: no other writer on the
+/// socket (the first child sends the holder's pid on the same one) can come between.
+pub fn send_with_fds<T: Serialize>(
+    sock: &UnixStream,
+    msg: &T,
+    fds: &[BorrowedFd],
+) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&body);
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let iov = [std::io::IoSlice::new(&frame)];
+    let cmsgs: &[ControlMessage] = if raw.is_empty() { &[] } else { &cmsg };
+    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None)
+        .map_err(io::Error::from)?;
+    // The fds went with the first bytes; the rest, if the kernel took only part, follows.
+    let mut w: &UnixStream = sock;
+    w.write_all(&frame[sent..])
+}
+
+/// Reads one frame and the fds attached to it (send_with_fds; none for a plain `send`).
+/// Every frame that may carry fds must be read with this: a plain read drops them.
+pub fn recv_with_fds<T: for<'de> Deserialize<'de>>(
+    sock: &UnixStream,
+) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut len = [0u8; 4];
+    let mut fds = Vec::new();
+    let mut got = 0;
+    while got < len.len() {
+        let mut iov = [std::io::IoSliceMut::new(&mut len[got..])];
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let msg = match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => other.map_err(io::Error::from)?,
+        };
+        if msg.bytes == 0 {
+            return if got == 0 {
+                Ok(None)
+            } else {
+                Err(io::ErrorKind::UnexpectedEof.into())
+            };
+        }
+        got += msg.bytes;
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: the kernel just installed these fds in this process for us.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+    }
+    let mut r: &UnixStream = sock;
+    let msg = read_body(len, &mut r)?;
+    Ok(Some((msg, fds)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +324,23 @@ mod tests {
         let buf = (u32::MAX).to_le_bytes();
         let mut r = &buf[..];
         assert!(recv::<Request>(&mut r).is_err());
+    }
+
+    #[test]
+    fn fds_travel_with_their_frame_and_a_plain_frame_after_them_is_read_alone() {
+        use std::os::fd::AsFd;
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = std::fs::File::open("/").unwrap();
+        send_with_fds(&a, &Request::GetHostname, &[file.as_fd()]).unwrap();
+        let mut w = &a;
+        send(&mut w, &Request::Shutdown).unwrap();
+        let (first, fds) = recv_with_fds::<Request>(&b).unwrap().unwrap();
+        assert!(matches!(first, Request::GetHostname));
+        assert_eq!(fds.len(), 1);
+        let (second, none) = recv_with_fds::<Request>(&b).unwrap().unwrap();
+        assert!(matches!(second, Request::Shutdown));
+        assert!(none.is_empty());
+        drop(a);
+        assert!(recv_with_fds::<Request>(&b).unwrap().is_none());
     }
 }

@@ -6,7 +6,7 @@
 
 use super::client::SandboxHandle;
 use super::holder;
-use super::protocol::{recv, send, Go, Startup, WireError};
+use super::protocol::{recv, recv_with_fds, send, Go, Startup, WireError};
 use crate::ns::idmap;
 use crate::ns::kinds::NsKind;
 use crate::ns::spec::{Propagation, SandboxSpec};
@@ -59,9 +59,6 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
     let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
     let direct = direct_clone(spec);
-    // Root nsr can still inspect a holder that is not dumpable (CAP_SYS_PTRACE); an
-    // ordinary user's nsr could not read its namespaces, so its holder stays dumpable.
-    let holder_dumpable = !nix::unistd::geteuid().is_root();
     let started = if direct {
         clone_with(create_flags(spec)).map_err(|e| unshare_error(e, spec))
     } else {
@@ -80,9 +77,9 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
             crate::sys::set_dumpable(true);
             drop(sock);
             if direct {
-                direct_child(spec, child_sock, holder_dumpable)
+                direct_child(spec, child_sock)
             } else {
-                first_child(spec, child_sock, parent_pid, holder_dumpable)
+                first_child(spec, child_sock, parent_pid)
             }
         }
         Some(child) => child,
@@ -112,9 +109,15 @@ fn start_up(
     sock.set_read_timeout(Some(STARTUP_TIMEOUT))
         .map_err(|e| io_err(e, "socket timeout"))?;
     let mut holder_pid = if forks { None } else { Some(first.as_raw()) };
-    let mut ready = false;
-    while holder_pid.is_none() || !ready {
-        match recv(sock).map_err(|e| io_err(e, "the sandbox did not come up"))? {
+    let mut namespaces = None;
+    while holder_pid.is_none() || namespaces.is_none() {
+        // The holder's namespaces come attached to its Ready: every frame is read so.
+        let (msg, fds) = match recv_with_fds(sock) {
+            Ok(Some((msg, fds))) => (Some(msg), fds),
+            Ok(None) => (None, Vec::new()),
+            Err(e) => return Err(io_err(e, "the sandbox did not come up")),
+        };
+        match msg {
             Some(Startup::NeedMaps) => {
                 idmap::write_maps(
                     first.as_raw(),
@@ -127,14 +130,40 @@ fn start_up(
                 })?;
             }
             Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
-            Some(Startup::Ready) => ready = true,
+            Some(Startup::Ready { namespaces: names }) => {
+                namespaces = Some(held_namespaces(&names, fds)?);
+            }
             Some(Startup::Failed(w)) => return Err(w.into()),
             None => return Err(OpError::new("the sandbox process exited during set-up")),
         }
     }
     sock.set_read_timeout(None)
         .map_err(|e| io_err(e, "socket timeout"))?;
+    handle.set_namespaces(namespaces.unwrap_or_default());
     handle.set_holder(holder_pid.unwrap_or(first.as_raw()))
+}
+
+/// The namespace fds a holder sent, by the kinds it named in the same order.
+fn held_namespaces(
+    names: &[String],
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> Result<Vec<(NsKind, std::os::fd::OwnedFd)>, OpError> {
+    if names.len() != fds.len() {
+        return Err(OpError::new(format!(
+            "the holder named {} namespaces and sent {}",
+            names.len(),
+            fds.len()
+        )));
+    }
+    names
+        .iter()
+        .zip(fds)
+        .map(|(n, fd)| {
+            NsKind::parse(n)
+                .map(|k| (k, fd))
+                .ok_or_else(|| OpError::new(format!("the holder sent an unknown namespace '{n}'")))
+        })
+        .collect()
 }
 
 /// --map-root-user denies setgroups; explicit multi-range maps keep it.
@@ -150,7 +179,7 @@ fn io_err(e: std::io::Error, what: &str) -> OpError {
 }
 
 /// The holder, cloned straight into its new namespaces.
-fn direct_child(spec: &SandboxSpec, mut sock: UnixStream, holder_dumpable: bool) -> ! {
+fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
     // In a new pid namespace getppid() is 0, so nsr's death is seen through the socket
     // (end of file) if it happens before this.
     // SAFETY: prctl on this process only.
@@ -159,12 +188,7 @@ fn direct_child(spec: &SandboxSpec, mut sock: UnixStream, holder_dumpable: bool)
         let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
         holder::unsafe_exit(1);
     }
-    holder::run(
-        sock,
-        spec.has_own_pid_ns(),
-        spec.has_own_uts_ns(),
-        holder_dumpable,
-    )
+    holder::run(sock, spec.has_own_pid_ns(), spec.has_own_uts_ns())
 }
 
 /// SIGUSR1 to the first child: the environment is kept, outlive nsr.
@@ -173,12 +197,7 @@ extern "C" fn keep_alive(_: libc::c_int) {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
 }
 
-fn first_child(
-    spec: &SandboxSpec,
-    mut sock: UnixStream,
-    parent_pid: i32,
-    holder_dumpable: bool,
-) -> ! {
+fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
     // SAFETY: prctl and signal on this process only; the handler only calls prctl.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -195,11 +214,11 @@ fn first_child(
         }
     }
     if !holder_is_second_child(spec) {
-        holder::run(sock, false, spec.has_own_uts_ns(), holder_dumpable);
+        holder::run(sock, false, spec.has_own_uts_ns());
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns(), holder_dumpable),
+        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns()),
         Ok(ForkResult::Parent { child }) => {
             // It waits on the host's side of the namespaces with the host's root: no
             // process of the sandbox may open its /proc/PID/root or fds.

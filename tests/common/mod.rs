@@ -233,6 +233,25 @@ pub fn nsr(args: &[&str]) -> Run {
     run_command(cmd)
 }
 
+/// The holder pids of a kept environment's live sandboxes, from `ls --json` as `nsr`
+/// (or whoever `ls` runs as) lists them.
+pub fn alive_sandboxes(ls: &Run, name: &str) -> Vec<i32> {
+    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let env = envs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no environment {name} in:\n{}", ls.stdout))
+        .clone();
+    env["alive_sandboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap() as i32)
+        .collect()
+}
+
 /// Runs a command with no input and its output captured, for at most a minute.
 pub fn run_command(mut cmd: Command) -> Run {
     tools::ensure();
