@@ -6,7 +6,6 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-
 /// Runs nsr as user nobody on a recipe file, from a copy of the binary nobody may run.
 fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
     let file = s.write("rootless.nsr", recipe);
