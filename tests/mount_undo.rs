@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -254,4 +255,50 @@ fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
     // It says what it could not do, and what is left.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("through no symlink"), "{stderr}");
+}
+
+#[test]
+fn an_extracted_trees_undo_never_empties_a_directory_through_a_swapped_symlink() {
+    let _g = serial();
+    let s = Scratch::new("tree-swap");
+    let root = s.path("root");
+    let outside = s.path("outside");
+    // A directory of the host's, outside the root, with the same name as the tree.
+    std::fs::create_dir_all(format!("{outside}/tree")).unwrap();
+    std::fs::write(format!("{outside}/tree/precious"), "host data\n").unwrap();
+    std::fs::create_dir_all(format!("{root}/a")).unwrap();
+    s.write("content/etc/hostname", "from the tarball\n");
+    let tar = s.path("t.tar");
+    let made = Command::new("tar")
+        .args(["-C", &s.path("content"), "-cf", &tar, "."])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let recipe = s.write(
+        "tree.nsr",
+        "rootfs_from_tar(args.tar, args.root + \"/a/tree\");\nprint(\"READY\");\nlet h = unshare([\"uts\"]);\nh.run([\"sh\", \"-c\", \"while [ ! -e \" + args.root + \"/go ]; do sleep 0.01; done\"]);\n",
+    );
+    let (root_arg, tar_arg) = (format!("root={root}"), format!("tar={tar}"));
+    let (child, first, _out) = start_nsr(&["run", recipe.as_str(), &root_arg, &tar_arg]);
+    let mut child = KillOnDrop(Some(child));
+    assert_eq!(first.trim(), "READY");
+    assert!(std::path::Path::new(&format!("{root}/a/tree/etc/hostname")).exists());
+    // What a process in the root could do: a directory on the tree's path becomes a
+    // symlink out of the root, onto a directory of the same name.
+    std::fs::rename(format!("{root}/a"), format!("{root}/a-moved")).unwrap();
+    std::os::unix::fs::symlink("../outside", format!("{root}/a")).unwrap();
+    std::fs::write(format!("{root}/go"), "").unwrap();
+    let out = wait_bounded(child.0.take().unwrap(), std::time::Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(format!("{outside}/tree/precious"))
+            .ok()
+            .as_deref(),
+        Some("host data\n"),
+        "the undo emptied a directory outside the root through the symlink:\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("through no symlink"), "{stderr}");
+    // The tree itself is still where the symlink was swapped in: reported, left.
+    assert!(std::path::Path::new(&format!("{root}/a-moved/tree/etc/hostname")).exists());
 }

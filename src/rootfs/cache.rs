@@ -21,7 +21,13 @@ fn io(e: std::io::Error, what: String) -> OpError {
 }
 
 /// `NSR_CACHE_DIR`, else /var/cache/nsr/rootfs for root and the XDG cache otherwise.
+/// With its symlinks resolved when it exists: its entries are removed through no symlink.
 pub fn dir() -> PathBuf {
+    let d = configured_dir();
+    d.canonicalize().unwrap_or(d)
+}
+
+fn configured_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("NSR_CACHE_DIR") {
         return PathBuf::from(d);
     }

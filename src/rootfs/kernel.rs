@@ -330,13 +330,12 @@ pub fn undo_apply(undo: &RootfsUndo) -> Result<UndoOutcome, OpError> {
                 })?;
             let removed = remove::remove_tree(Path::new(state), false)?;
             if !keep_dir {
-                match std::fs::remove_dir(dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                match remove::remove_empty_dir(Path::new(dir)) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
                     Err(e) => {
                         return Err(OpError::os(
-                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                            format!("cannot remove {dir}"),
+                            e,
+                            format!("cannot remove {dir} (nsr removes only the empty mount point it made, through no symlink)"),
                         ))
                     }
                 }

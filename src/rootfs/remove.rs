@@ -42,15 +42,26 @@ pub fn remove_empty_dir(path: &Path) -> Result<(), Errno> {
 }
 
 /// Empties `dir` and, unless `keep_dir`, removes it. Returns false when it was gone.
+/// `dir` is opened through no symlink at all (nsr records it with its parents
+/// resolved): a directory on its path that a process of the sandbox swapped for a
+/// symlink fails the open, instead of sending the removal to a tree outside the root.
 pub fn remove_tree(dir: &Path, keep_dir: bool) -> Result<bool, OpError> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = match rfs::open(dir, flags, Mode::empty()) {
+    let fd = match rfs::openat2(
+        rfs::CWD,
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        rfs::ResolveFlags::NO_SYMLINKS | rfs::ResolveFlags::NO_MAGICLINKS,
+    ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => return Ok(false),
         Err(e) => {
             return Err(OpError::os(
                 rerr(e),
-                format!("cannot open {}", dir.display()),
+                format!(
+                    "cannot open {} (nsr removes a tree only through no symlink)",
+                    dir.display()
+                ),
             ))
         }
     };
