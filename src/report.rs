@@ -85,6 +85,25 @@ pub fn out(text: &str) {
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `nsr -q`: from now on only errors reach stderr.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Writes what is not an error (a warning, that an environment is kept or down, a
+/// banner) to stderr, unless `-q` asked for errors only.
+pub fn note(text: &str) {
+    if !quiet() {
+        err(text);
+    }
+}
+
 /// Writes to stderr, ignoring errors, for the same reason.
 pub fn err(text: &str) {
     use std::io::Write as _;
@@ -111,12 +130,20 @@ pub fn render_warning(origin: &Origin, text: &str) -> String {
 }
 
 /// The rollback list. After a failure or a signal every step is shown; after a normal
-/// end only with `verbose`, or when an undo failed.
+/// end only with `verbose`, or when an undo failed; with `-q` only the undos that failed.
 pub fn render_undo(reports: &[UndoReport], after_failure: bool, verbose: bool) -> String {
     let failed = reports.iter().filter(|r| r.failed()).count();
     if reports.is_empty() || !(after_failure || verbose || failed > 0) {
         return String::new();
     }
+    if quiet() && failed == 0 {
+        return String::new();
+    }
+    let (after_failure, verbose) = if quiet() {
+        (false, false)
+    } else {
+        (after_failure, verbose)
+    };
     let mut out = String::new();
     let word = if after_failure {
         "rollback"

@@ -155,7 +155,7 @@ impl Session {
                     self.last_exec_status = Some(*code);
                 }
                 for warning in backend.take_warnings() {
-                    crate::report::err(&crate::report::render_warning(&origin, &warning));
+                    crate::report::note(&crate::report::render_warning(&origin, &warning));
                 }
                 match undo {
                     Some(undo) => {

@@ -523,3 +523,64 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
         r.stdout
     );
 }
+
+#[test]
+fn quiet_prints_only_errors_in_every_subcommand() {
+    let _g = serial();
+    let s = Scratch::new("quiet");
+    let ok = s.write(
+        "ok.nsr",
+        "//! param word=hi: what to say\nlet b = unshare([\"uts\"]);\nb.hostname(\"q\");\nprint(args.word);\n",
+    );
+    let warns = s.write("warns.nsr", "print(args.undeclared);\n");
+    let fails = s.write(
+        "fails.nsr",
+        "let b = unshare([\"uts\"]);\nb.hostname(\"q\");\nb.run([\"false\"], #{ check: true });\n",
+    );
+    let name = format!("{}-quiet", prefix());
+    let quiet = |args: &[&str]| {
+        let mut all = vec!["-q"];
+        all.extend_from_slice(args);
+        nsr(&all)
+    };
+    let silent = |what: &str, r: &Run, code: i32| {
+        r.expect_code(code);
+        assert_eq!(r.stderr, "", "nsr -q {what} wrote to stderr");
+    };
+    let r = quiet(&["run", &ok]);
+    silent("run", &r, 0);
+    assert_eq!(r.stdout, "hi\n", "a recipe's own output stays");
+    silent("run -v", &quiet(&["-v", "run", &ok]), 0);
+    silent(
+        "run --keep",
+        &quiet(&["run", "--keep", "--name", &name, &ok]),
+        0,
+    );
+    silent("ls", &quiet(&["ls"]), 0);
+    silent("enter", &quiet(&["enter", &name, "--", "true"]), 0);
+    silent("down", &quiet(&["down", &name]), 0);
+    silent("check", &quiet(&["check", &ok]), 0);
+    silent("check (a warning)", &quiet(&["check", &warns]), 0);
+    silent(
+        "run (a warning)",
+        &quiet(&["run", &warns, "undeclared=x"]),
+        0,
+    );
+    silent("plan", &quiet(&["plan", &ok]), 0);
+    silent("gc", &quiet(&["gc"]), 0);
+    // An error is still said, and only the error: not the rollback that went well.
+    let r = quiet(&["run", &fails]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["fails.nsr:3:3", "exit status 1"]);
+    assert!(!r.stderr.contains("rollback"), "{}", r.stderr);
+    let r = quiet(&["down", "no-such-env"]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["there is no environment"]);
+    // Without -q the same runs say what they did.
+    let r = nsr(&["run", "--keep", "--name", &name, &ok]);
+    assert_has_all(&r.stderr, &["is kept"]);
+    let r = nsr(&["down", &name]);
+    assert_has_all(&r.stderr, &["is down"]);
+    let r = nsr(&["run", &fails]);
+    assert_has_all(&r.stderr, &["rollback: 2 step(s)"]);
+}

@@ -624,3 +624,89 @@ fn ctrl_z_does_not_leave_an_attached_command_stopped() {
         r.stdout
     );
 }
+
+#[test]
+fn a_time_namespace_takes_monotonic_and_boottime_offsets() {
+    let _g = serial();
+    let s = Scratch::new("timens");
+    let clocks = "import time; print(time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_BOOTTIME))";
+    let r = run_recipe_with(
+        &s,
+        "t.nsr",
+        &format!(
+            r#"let box = unshare(#{{ kinds: ["time", "mount", "pid"], monotonic: 86400, boottime: -5 }});
+let host = unshare(["uts"]);
+let probe = ["/usr/bin/python3", "-c", {clocks:?}];
+print("inside " + out(box.run(probe)));
+print("host " + out(host.run(probe)));
+print("uptime " + out(box.run(["cat", "/proc/uptime"])));"#
+        ),
+        &[],
+    );
+    r.expect_code(0);
+    let clocks_of = |who: &str| -> Vec<f64> {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{who} ")))
+            .unwrap_or_else(|| panic!("no {who} line:\n{}", r.stdout))
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let (inside, host) = (clocks_of("inside"), clocks_of("host"));
+    let monotonic = inside[0] - host[0];
+    let boottime = inside[1] - host[1];
+    assert!(
+        (monotonic - 86400.0).abs() < 5.0,
+        "monotonic offset {monotonic}"
+    );
+    assert!((boottime + 5.0).abs() < 5.0, "boottime offset {boottime}");
+    // /proc/uptime inside reads the namespace's boot time.
+    let uptime: f64 = clocks_of("uptime")[0];
+    assert!(
+        (uptime - inside[1]).abs() < 5.0,
+        "{uptime} vs {}",
+        inside[1]
+    );
+    // nsr plan writes what unshare(1) takes.
+    let file = s.path("t.nsr");
+    let plan = nsr(&["plan", &file]);
+    plan.expect_code(0);
+    assert_has_all(&plan.stdout, &["--monotonic 86400", "--boottime -5"]);
+}
+
+#[test]
+fn clock_offsets_need_a_time_namespace_and_whole_seconds() {
+    let _g = serial();
+    let s = Scratch::new("timens-bad");
+    let r = run_recipe(
+        &s,
+        "a.nsr",
+        "unshare(#{ kinds: [\"pid\"], monotonic: 5 });\n",
+        &[],
+    );
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["a.nsr:1:1", "time namespace", "add \"time\""]);
+    let r = run_recipe(
+        &s,
+        "b.nsr",
+        "unshare(#{ kinds: [\"time\"], boottime: \"soon\" });\n",
+        &[],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["b.nsr:1:1", "boottime is a whole number of seconds"],
+    );
+    let r = run_recipe(
+        &s,
+        "c.nsr",
+        "let b = unshare(#{ kinds: [\"time\"], boottime: -100000000000 });\nb.run([\"true\"]);\n",
+        &[],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["c.nsr:1:9", "time namespace's offsets", "ERANGE"],
+    );
+}

@@ -214,6 +214,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
+    report::set_quiet(cli.quiet);
     match cli.command {
         Command::Run {
             words,
@@ -285,6 +286,13 @@ fn doctor(json: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// What to do with an environment a run or the REPL kept.
+fn kept_note(name: &str) {
+    report::note(&format!(
+        "nsr: environment {name} is kept: nsr enter {name}, nsr down {name}\n"
+    ));
 }
 
 /// The end of a command that only writes to stdout (a closed pipe is not an error).
@@ -537,7 +545,7 @@ fn down(names: Vec<String>, all: bool, verbose: bool) -> ExitCode {
                 }
                 report::err(&report::render_undo(&r.undone, true, verbose));
                 if r.removed {
-                    report::err(&format!("nsr: environment {name} is down\n"));
+                    report::note(&format!("nsr: environment {name} is down\n"));
                 } else {
                     report::err(&format!(
                         "nsr: environment {name}: some undos failed; it stays for another try\n"
@@ -701,9 +709,7 @@ fn run(
         Ok(RunEnd::Finished | RunEnd::Kept) => 0,
     };
     if matches!(outcome.result, Ok(RunEnd::Kept)) {
-        report::err(&format!(
-            "nsr: environment {env_name} is kept: nsr enter {env_name}, nsr down {env_name}\n"
-        ));
+        kept_note(&env_name);
     }
     if json {
         report::err(&format!(
@@ -756,9 +762,7 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
         _ if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
         nsr::repl::ReplEnd::Quit => ExitCode::SUCCESS,
         nsr::repl::ReplEnd::Kept(name) => {
-            report::err(&format!(
-                "nsr: environment {name} is kept: nsr enter {name}, nsr down {name}\n"
-            ));
+            kept_note(&name);
             ExitCode::SUCCESS
         }
         nsr::repl::ReplEnd::Exit(code) => ExitCode::from(code.clamp(0, 255) as u8),
@@ -810,18 +814,18 @@ fn check(file: &str) -> ExitCode {
         report::err(&report::render_error(e, &lookup(&recipe)));
     }
     for (origin, text) in &found.warnings {
-        report::err(&report::render_warning(origin, text));
+        report::note(&report::render_warning(origin, text));
     }
     let errors = found.errors;
     if errors.is_empty() && !found.warnings.is_empty() {
-        report::err(&format!(
+        report::note(&format!(
             "{}: ok, {} warning(s)\n",
             recipe.path,
             found.warnings.len()
         ));
         ExitCode::SUCCESS
     } else if errors.is_empty() {
-        report::err(&format!("{}: ok\n", recipe.path));
+        report::note(&format!("{}: ok\n", recipe.path));
         ExitCode::SUCCESS
     } else {
         report::err(&format!("{}: {} problem(s)\n", recipe.path, errors.len()));

@@ -123,8 +123,10 @@ fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
         .collect()
 }
 
-const UNSHARE_KEYS: [&str; 14] = [
+const UNSHARE_KEYS: [&str; 16] = [
     "kinds",
+    "monotonic",
+    "boottime",
     "map_root",
     "uid_map",
     "gid_map",
@@ -209,12 +211,24 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
             known_kinds_list()
         ));
     }
+    let mut time_offsets = crate::ns::spec::TimeOffsets::default();
+    for (key, slot) in [
+        ("monotonic", &mut time_offsets.monotonic),
+        ("boottime", &mut time_offsets.boottime),
+    ] {
+        if let Some(v) = opts.get(key) {
+            *slot = v.as_int().map_err(|_| {
+                format!("{key} is a whole number of seconds, not {}", v.type_name())
+            })?;
+        }
+    }
     let spec = SandboxSpec {
         create,
         join,
         uid_map,
         gid_map,
         propagation,
+        time_offsets,
     };
     spec.validate()?;
     Ok(spec)

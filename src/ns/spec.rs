@@ -50,6 +50,30 @@ pub struct SandboxSpec {
     pub uid_map: Vec<IdRange>,
     pub gid_map: Vec<IdRange>,
     pub propagation: Propagation,
+    /// Offsets of a new time namespace's clocks (`unshare --monotonic/--boottime`).
+    #[serde(default)]
+    pub time_offsets: TimeOffsets,
+}
+
+/// Seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside a new time namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeOffsets {
+    pub monotonic: i64,
+    pub boottime: i64,
+}
+
+impl TimeOffsets {
+    pub fn is_zero(&self) -> bool {
+        self.monotonic == 0 && self.boottime == 0
+    }
+
+    /// What /proc/PID/timens_offsets takes: one line per clock, seconds and nanoseconds.
+    pub fn proc_text(&self) -> String {
+        format!(
+            "monotonic {} 0\nboottime {} 0\n",
+            self.monotonic, self.boottime
+        )
+    }
 }
 
 impl SandboxSpec {
@@ -85,6 +109,12 @@ impl SandboxSpec {
                 return Err(format!("namespace kind '{kind}' is listed twice"));
             }
             seen.push(*kind);
+        }
+        if !self.time_offsets.is_zero() && !self.creates(NsKind::Time) {
+            return Err(
+                "monotonic and boottime offsets need a new time namespace: add \"time\" to the kinds"
+                    .to_string(),
+            );
         }
         if (!self.uid_map.is_empty() || !self.gid_map.is_empty()) && !self.creates(NsKind::User) {
             return Err(
@@ -173,6 +203,12 @@ impl SandboxSpec {
             }
         }
         w.extend(self.map_options());
+        if self.time_offsets.monotonic != 0 {
+            w.push(format!("--monotonic {}", self.time_offsets.monotonic));
+        }
+        if self.time_offsets.boottime != 0 {
+            w.push(format!("--boottime {}", self.time_offsets.boottime));
+        }
         w
     }
 }
@@ -213,6 +249,7 @@ mod tests {
             uid_map: vec![],
             gid_map: vec![],
             propagation: Propagation::Private,
+            time_offsets: Default::default(),
         }
     }
 

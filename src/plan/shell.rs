@@ -321,6 +321,7 @@ mod tests {
             uid_map: vec![],
             gid_map: vec![],
             propagation: Propagation::Private,
+            time_offsets: Default::default(),
         }
     }
 

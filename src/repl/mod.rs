@@ -115,7 +115,7 @@ impl Repl {
         if let Some(h) = &history {
             let _ = editor.load_history(h);
         }
-        report::err("nsr repl: each statement runs at once; :help lists the commands, Ctrl-D or :quit undoes everything and leaves.\n");
+        report::note("nsr repl: each statement runs at once; :help lists the commands, Ctrl-D or :quit undoes everything and leaves.\n");
         if let Some(f) = file {
             if let Some(end) = self.load(&f) {
                 return (end, self.finish());

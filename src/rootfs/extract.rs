@@ -6,14 +6,15 @@
 //! the target, whatever order the archive puts them in.
 
 use super::compression::{self, Compression};
+use super::entry_meta::{self, Meta};
 use super::entry_path::{self, EntryPath};
 use super::progress::Progress;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use rustix::fs::{
-    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps, XattrFlags,
+    self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps, XattrFlags,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -84,20 +85,14 @@ fn shorten(names: &[String]) -> String {
 }
 
 /// Directory metadata is applied at the end: a read-only directory must not stop its
-/// own members from being created, and creating them would change its mtime.
+/// own members from being created, and creating them would change its mtime. A
+/// directory the archive (or a later layer) declares again ends with the last
+/// declaration's metadata, as GNU tar and umoci leave it.
 struct DirMeta {
     path: Vec<OsString>,
     mode: u32,
     owner: Option<(u32, u32)>,
-    mtime: i64,
-}
-
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    times: Timestamps,
 }
 
 pub struct Extractor<'a> {
@@ -111,6 +106,8 @@ pub struct Extractor<'a> {
     /// The last parent directory resolved, by its components.
     cached: Option<(Vec<OsString>, OwnedFd)>,
     dirs: Vec<DirMeta>,
+    /// Where each directory is in `dirs`.
+    dir_index: HashMap<Vec<OsString>, usize>,
     report: ExtractReport,
     buf: Vec<u8>,
 }
@@ -176,6 +173,7 @@ impl<'a> Extractor<'a> {
             this_layer: HashSet::new(),
             cached: None,
             dirs: Vec::new(),
+            dir_index: HashMap::new(),
             report: ExtractReport::default(),
             buf: vec![0; 1 << 18],
         }
@@ -229,42 +227,6 @@ impl OpError {
     }
 }
 
-fn meta<R: Read>(entry: &mut tar::Entry<R>) -> std::io::Result<Meta> {
-    let h = entry.header();
-    // A numeric field that does not parse (empty, or not octal) reads as 0, as GNU tar
-    // reads it; the mode falls back to rw-r--r--.
-    let mut m = Meta {
-        mode: h.mode().map(|m| m & 0o7777).unwrap_or(0o644),
-        uid: h.uid().unwrap_or(0) as u32,
-        gid: h.gid().unwrap_or(0) as u32,
-        mtime: h.mtime().unwrap_or(0) as i64,
-        xattrs: Vec::new(),
-    };
-    if let Some(pax) = entry.pax_extensions()? {
-        for ext in pax.flatten() {
-            let key = ext.key_bytes();
-            let value = ext.value_bytes();
-            let number = || std::str::from_utf8(value).ok();
-            match key {
-                b"uid" => m.uid = number().and_then(|v| v.parse().ok()).unwrap_or(m.uid),
-                b"gid" => m.gid = number().and_then(|v| v.parse().ok()).unwrap_or(m.gid),
-                b"mtime" => {
-                    m.mtime = number()
-                        .and_then(|v| v.split('.').next())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(m.mtime)
-                }
-                _ => {
-                    if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                        m.xattrs.push((name.to_vec(), value.to_vec()));
-                    }
-                }
-            }
-        }
-    }
-    Ok(m)
-}
-
 impl<'a> Extractor<'a> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), OpError> {
         let raw = entry.path_bytes().into_owned();
@@ -284,13 +246,8 @@ impl<'a> Extractor<'a> {
             }
             EntryPath::Root => {
                 if kind == EntryType::Directory {
-                    let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
-                    self.dirs.push(DirMeta {
-                        path: Vec::new(),
-                        mode: m.mode,
-                        owner: self.owners.then_some((m.uid, m.gid)),
-                        mtime: m.mtime,
-                    });
+                    let m = entry_meta::read(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
+                    self.defer_dir(Vec::new(), &m);
                 }
                 return Ok(());
             }
@@ -305,16 +262,18 @@ impl<'a> Extractor<'a> {
             }
             self.this_layer.insert(parts.clone());
         }
-        let m = meta(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
+        let m = entry_meta::read(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
         self.report.entries += 1;
         match kind {
             EntryType::Directory => {
                 let parent = self
                     .parent(parent_parts)
                     .map_err(|e| fail(e, "cannot reach the parent of"))?;
+                let mut declared_again = false;
                 match rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700)) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::EXIST) => {
+                        declared_again = true;
                         let st = rfs::statat(&parent, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                             .map_err(|e| fail(rerr(e), "cannot inspect"))?;
                         if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
@@ -327,16 +286,17 @@ impl<'a> Extractor<'a> {
                     }
                     Err(e) => return Err(fail(rerr(e), "cannot create directory")),
                 }
-                if !m.xattrs.is_empty() {
+                // A layer's entry describes the whole directory: attributes an earlier
+                // layer gave it and this one does not go (umoci does the same).
+                let replace = declared_again && self.layers;
+                if !m.xattrs.is_empty() || replace {
                     let fd = self.open_dir(&parts).map_err(|e| fail(e, "cannot open"))?;
+                    if replace {
+                        drop_xattrs_but(fd.as_fd(), &m.xattrs);
+                    }
                     self.set_xattrs(fd.as_fd(), &m.xattrs);
                 }
-                self.dirs.push(DirMeta {
-                    path: parts.clone(),
-                    mode: m.mode,
-                    owner: self.owners.then_some((m.uid, m.gid)),
-                    mtime: m.mtime,
-                });
+                self.defer_dir(parts.clone(), &m);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let parent = self
@@ -382,7 +342,7 @@ impl<'a> Extractor<'a> {
                 rfs::fchmod(&file, Mode::from_raw_mode(self.mode(m.mode)))
                     .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
                 self.set_xattrs(file.as_fd(), &m.xattrs);
-                rfs::futimens(&file, &times(m.mtime))
+                rfs::futimens(&file, &m.times())
                     .map_err(|e| fail(rerr(e), "cannot set the times of"))?;
             }
             EntryType::Symlink => {
@@ -410,7 +370,7 @@ impl<'a> Extractor<'a> {
                 let _ = rfs::utimensat(
                     &parent,
                     name.as_os_str(),
-                    &times(m.mtime),
+                    &m.times(),
                     AtFlags::SYMLINK_NOFOLLOW,
                 );
             }
@@ -499,7 +459,7 @@ impl<'a> Extractor<'a> {
                 let _ = rfs::utimensat(
                     &parent,
                     name.as_os_str(),
-                    &times(m.mtime),
+                    &m.times(),
                     AtFlags::SYMLINK_NOFOLLOW,
                 );
             }
@@ -661,9 +621,27 @@ impl<'a> Extractor<'a> {
             }
             rfs::fchmod(&fd, Mode::from_raw_mode(self.mode(d.mode)))
                 .map_err(|e| fail(e, "cannot set the mode of"))?;
-            rfs::futimens(&fd, &times(d.mtime)).map_err(|e| fail(e, "cannot set the times of"))?;
+            rfs::futimens(&fd, &d.times).map_err(|e| fail(e, "cannot set the times of"))?;
         }
         Ok(())
+    }
+
+    /// Remembers a directory's metadata for `finish_dirs`; a later declaration of the
+    /// same directory replaces an earlier one's.
+    fn defer_dir(&mut self, path: Vec<OsString>, m: &Meta) {
+        let meta = DirMeta {
+            path,
+            mode: m.mode,
+            owner: self.owners.then_some((m.uid, m.gid)),
+            times: m.times(),
+        };
+        match self.dir_index.get(&meta.path) {
+            Some(&i) => self.dirs[i] = meta,
+            None => {
+                self.dir_index.insert(meta.path.clone(), self.dirs.len());
+                self.dirs.push(meta);
+            }
+        }
     }
 }
 
@@ -681,13 +659,17 @@ fn dev(h: &tar::Header) -> u64 {
     rfs::makedev(major, minor)
 }
 
-fn times(mtime: i64) -> Timestamps {
-    let t = Timespec {
-        tv_sec: mtime,
-        tv_nsec: 0,
+/// Removes the extended attributes of `fd` that `keep` does not name, but those of the
+/// kernel's and the security module's own (`system.*`, `security.selinux`).
+fn drop_xattrs_but(fd: BorrowedFd<'_>, keep: &[(Vec<u8>, Vec<u8>)]) {
+    let mut names = vec![0u8; 64 * 1024];
+    let Ok(n) = rfs::flistxattr(fd, &mut names) else {
+        return;
     };
-    Timestamps {
-        last_access: t,
-        last_modification: t,
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let own = name.starts_with(b"system.") || name == b"security.selinux";
+        if !own && !keep.iter().any(|(k, _)| k == name) {
+            let _ = rfs::fremovexattr(fd, OsStr::from_bytes(name));
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod compression;
 mod cut_short;
+mod entry_meta;
 pub mod entry_path;
 pub mod extract;
 pub mod image;

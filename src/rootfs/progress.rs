@@ -20,7 +20,7 @@ impl Progress {
         let now = Instant::now();
         Progress {
             label,
-            enabled: wanted && tty,
+            enabled: wanted && tty && !crate::report::quiet(),
             start: now,
             last: now,
         }

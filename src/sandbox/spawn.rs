@@ -213,6 +213,13 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
             holder::unsafe_exit(1);
         }
     }
+    if !spec.time_offsets.is_zero() {
+        // Before anything enters the time namespace: afterwards the kernel refuses.
+        if let Err(e) = set_time_offsets(spec) {
+            let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
+            holder::unsafe_exit(1);
+        }
+    }
     if !holder_is_second_child(spec) {
         holder::run(sock, false, spec.has_own_uts_ns());
     }
@@ -237,6 +244,28 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
             holder::unsafe_exit(1)
         }
     }
+}
+
+/// The clock offsets of the time namespace this process made, as `unshare --monotonic
+/// N --boottime N` writes them, to its own timens_offsets.
+fn set_time_offsets(spec: &SandboxSpec) -> Result<(), OpError> {
+    std::fs::write("/proc/self/timens_offsets", spec.time_offsets.proc_text()).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let err = OpError::os(
+            errno,
+            format!(
+                "cannot set the time namespace's offsets (monotonic {}, boottime {})",
+                spec.time_offsets.monotonic, spec.time_offsets.boottime
+            ),
+        );
+        match errno {
+            Errno::EINVAL | Errno::ERANGE => err.with_hint(
+                "an offset may not take a clock below zero (more negative than the machine's uptime)",
+            ),
+            Errno::EPERM => err.with_hint("setting clock offsets needs CAP_SYS_TIME over the time namespace"),
+            _ => err,
+        }
+    })
 }
 
 /// The first child stays as the holder's parent, like unshare(1) with --fork, and

@@ -25,6 +25,8 @@ const DEBIAN: &[(&str, &str)] = &[
     ("zstd", "zstd"),
     ("xz", "xz-utils"),
     ("setfattr", "attr"),
+    // umoci makes image layers and unpacks them, as the reference for rootfs_from_image.
+    ("umoci", "umoci"),
     // The editor tests tokenize recipes with the real TextMate engine (node) and Vim.
     ("node", "nodejs"),
     ("npm", "npm"),
