@@ -1023,6 +1023,24 @@ print("inside: " + box.run("ls -ln /etc/motd /bin/busybox | awk '{print $3\":\"$
         "removed from inside the namespace"
     );
     before.assert_unchanged("after a mapped extraction");
+    // Where the mapped root may not write, the error says why and what to do.
+    let r = run_recipe(
+        &s,
+        "denied.nsr",
+        "let box = unshare(#{ kinds: [\"user\", \"mount\"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });\nbox.rootfs_from_tar(args.tar, args.dir);\n",
+        &[&format!("tar={}", archives[0]), &format!("dir={}", s.path("root"))],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "denied.nsr:2:5",
+            "EACCES",
+            "the sandbox's root is host uid 100000",
+            &format!("chown 100000 {}", s.dir.display()),
+            "uid_map: [[0, OWNER, 1], [1, 100000, 65535]]",
+        ],
+    );
 }
 
 #[test]

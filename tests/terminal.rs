@@ -310,3 +310,27 @@ fn the_repls_exec_is_on_a_pty_too_and_the_repl_reads_no_injected_line() {
     // An injected `echo INJECTED` read by the REPL would be a statement, and an error.
     assert!(!between.contains("error"), "{between}");
 }
+
+#[test]
+fn nsr_enter_starts_a_shell_with_job_control_whose_exit_status_comes_back() {
+    let _g = serial();
+    let s = Scratch::new("enter-shell");
+    let recipe = s.write(
+        "kept.nsr",
+        "let box = unshare([\"uts\", \"pid\", \"mount\"]);\nbox.hostname(\"kept-sh\");\n",
+    );
+    let name = format!("{}-entersh", prefix());
+    nsr(&["run", "--keep", "--name", &name, &recipe]).expect_code(0);
+    // /bin/sh is dash here, which says "Cannot set tty process group" and exits 2 when
+    // it is not a session leader in the terminal's foreground.
+    let mut term = Emulator::start(&["enter", &name]);
+    term.type_keys(b"sleep 30 &\n");
+    term.type_keys(b"jobs; echo on-$(hostname)\n");
+    term.expect("on-kept-sh");
+    term.type_keys(b"kill %1; exit 3\n");
+    let (code, screen) = term.wait();
+    nsr(&["down", &name]).expect_code(0);
+    assert_eq!(code, 3, "{screen}");
+    assert!(screen.contains("Running"), "jobs sees the job:\n{screen}");
+    assert!(!screen.contains("Cannot set tty"), "{screen}");
+}

@@ -74,11 +74,31 @@ fn new_or_empty_dir(target: &Path) -> Result<bool, OpError> {
             }
             Ok(true)
         }
-        Err(e) => Err(OpError::os(
-            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            format!("cannot create {}", target.display()),
-        )),
+        Err(e) => {
+            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+            let err = OpError::os(errno, format!("cannot create {}", target.display()));
+            match (errno, mapped_root()) {
+                (Errno::EACCES, Some(host_uid)) => {
+                    let parent = target.parent().unwrap_or(Path::new("/")).display();
+                    Err(err.with_hint(format!("the sandbox's root is host uid {host_uid}, which may not write to {parent}: make {parent} writable by it (chown {host_uid} {parent}), or map the parent's owner too (uid_map: [[0, OWNER, 1], [1, {host_uid}, 65535]])")))
+                }
+                _ => Err(err),
+            }
+        }
     }
+}
+
+/// The host uid of root in this process's user namespace, when it is not the host's
+/// own root (the holder of a sandbox with `uid_map: [[0, 100000, 65536]]`).
+fn mapped_root() -> Option<u32> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    map.lines().find_map(|l| {
+        let f: Vec<u32> = l
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        (f.len() == 3 && f[0] == 0 && !(f[1] == 0 && f[2] == u32::MAX)).then_some(f[1])
+    })
 }
 
 fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError> {
