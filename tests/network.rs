@@ -597,3 +597,98 @@ for l in links() { if l.name == args.p + "ha" { print("mtu " + l.mtu); } }
     );
     before.assert_unchanged("after links and routes on the host");
 }
+
+/// Binds a socket to the IPv6 address $1 and says so, or prints the error.
+const BIND6: &str = "import socket, sys\ns = socket.socket(socket.AF_INET6)\ntry:\n    s.bind((sys.argv[1], 0)); print('bound', sys.argv[1])\nexcept OSError as e:\n    print('unbound', sys.argv[1], e.strerror)";
+
+#[test]
+fn an_ipv6_address_is_usable_by_the_next_command_and_nodad_skips_the_check() {
+    let _g = serial();
+    let s = Scratch::new("dad");
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "dad.nsr",
+        &format!(
+            r#"let p = args.p;
+let a = netns(p + "da");
+let b = netns(p + "db");
+a.veth("eth0", "eth0", b);
+// Added while its link is down: the check starts with the link, and is waited for then.
+a.addr("eth0", "fd00:99::1/64");
+a.up("eth0");
+b.up("eth0");
+b.addr("eth0", "fd00:99::2/64", #{{ nodad: true }});
+let sa = unshare(#{{ kinds: ["mount", "pid"], net: a }});
+let sb = unshare(#{{ kinds: ["mount", "pid"], net: b }});
+let src = {BIND6:?};
+let bind = ["/usr/bin/python3", "-c", src];
+print(sa.run(bind + ["fd00:99::1"]).stdout);
+print(sb.run(bind + ["fd00:99::2"]).stdout);
+print("flags " + sb.run("ip -6 addr show dev eth0 | grep -o 'fd00:99::2/64.*'").stdout);
+// The control: an address added by ip(8) and bound at once is not usable yet.
+print(sa.run(["sh", "-c", "ip addr add fd00:99::11/64 dev eth0 && /usr/bin/python3 -c \"$0\" fd00:99::11", src]).stdout);
+"#
+        ),
+        &[&format!("p={}", short_prefix())],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "bound fd00:99::1",
+            "bound fd00:99::2",
+            "unbound fd00:99::11 Cannot assign requested address",
+        ],
+    );
+    let flags = r.stdout.lines().find(|l| l.starts_with("flags ")).unwrap();
+    assert!(flags.contains("nodad"), "{flags}");
+    let plan = nsr(&["plan", &s.path("dad.nsr"), &format!("p={}", short_prefix())]);
+    assert_has_all(&plan.stdout, &["addr add fd00:99::2/64 dev eth0 nodad"]);
+    before.assert_unchanged("after the IPv6 recipe");
+}
+
+#[test]
+fn an_ipv6_address_another_host_has_fails_with_dadfailed() {
+    let _g = serial();
+    let s = Scratch::new("dadfailed");
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "dup.nsr",
+        r#"let p = args.p;
+let a = netns(p + "fa");
+let b = netns(p + "fb");
+a.veth("eth0", "eth0", b);
+a.up("eth0");
+b.up("eth0");
+a.addr("eth0", "fd00:98::1/64", #{ nodad: true });
+b.addr("eth0", "fd00:98::1/64");
+let sb = unshare(#{ kinds: ["mount"], net: b });
+sb.run(["true"]);
+print("not reached");
+"#,
+        &[&format!("p={}", short_prefix())],
+    );
+    r.expect_code(1);
+    assert!(!r.stdout.contains("not reached"), "{}", r.stdout);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "dup.nsr:10:4",
+            "fd00:98::1/64 on eth0",
+            "dadfailed",
+            "EADDRINUSE",
+            "give each end its own",
+        ],
+    );
+    let bad = run_recipe(
+        &s,
+        "bad.nsr",
+        "let a = netns(args.p + \"ba\");\na.addr(\"lo\", \"fd00::1/64\", #{ nodad: 1 });\n",
+        &[&format!("p={}", short_prefix())],
+    );
+    bad.expect_code(1);
+    assert_has_all(&bad.stderr, &["bad.nsr:2:3", "nodad is true or false"]);
+    before.assert_unchanged("after the duplicate address");
+}

@@ -285,8 +285,10 @@ fn hostile_recipes_hit_a_named_limit_and_roll_back() {
         let r = run_recipe(&s, "dos.nsr", &text, &[]);
         let took = start.elapsed();
         r.expect_code(1);
+        // Not a speed measurement: the limit ends it rather than the machine's memory
+        // or the test's timeout (array growth takes about 10 s in a debug build).
         assert!(
-            took < std::time::Duration::from_secs(10),
+            took < std::time::Duration::from_secs(60),
             "{what} took {took:?}"
         );
         for w in wants {

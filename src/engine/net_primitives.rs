@@ -139,9 +139,20 @@ fn link_set(session: &Shared, call: &Call, ns: NsRef, name: &str, setting: LinkS
     Ok(())
 }
 
-fn addr(session: &Shared, call: &Call, ns: NsRef, dev: &str, cidr: &str) -> R<()> {
+fn addr(session: &Shared, call: &Call, ns: NsRef, dev: &str, cidr: &str, opts: &Map) -> R<()> {
     ifname(call, dev)?;
     let cidr = IpCidr::parse(cidr).map_err(|e| call.bad(e))?;
+    let mut nodad = false;
+    for (k, v) in opts {
+        match k.as_str() {
+            "nodad" => {
+                nodad = v.as_bool().map_err(|_| {
+                    call.bad(format!("nodad is true or false, not {}", v.type_name()))
+                })?
+            }
+            other => return Err(call.bad(format!("addr: unknown option '{other}' (known: nodad)"))),
+        }
+    }
     net(
         session,
         call,
@@ -149,6 +160,7 @@ fn addr(session: &Shared, call: &Call, ns: NsRef, dev: &str, cidr: &str) -> R<()
             ns,
             dev: dev.into(),
             cidr,
+            nodad,
         },
     )?;
     Ok(())
@@ -412,13 +424,32 @@ fn register_ns_methods<T: NetTarget>(
             "dev: String",
             "cidr: String",
         ],
-        "/// `ip addr add CIDR dev DEV` in the namespace (IPv4 or IPv6); undo deletes the address.",
+        "/// `ip addr add CIDR dev DEV` in the namespace (IPv4 or IPv6); undo deletes the address. An IPv6 address is usable by the next command: nsr waits for duplicate address detection before it runs.",
     )
     .register_into_engine(
         engine,
         move |ctx: NativeCallContext, t: &mut T, dev: &str, cidr: &str| -> R<()> {
             let call = Call::new(&ctx, "addr", &[dev.into(), cidr.into()]);
-            addr(&s, &call, t.ns_ref(), dev, cidr)
+            addr(&s, &call, t.ns_ref(), dev, cidr, &Map::new())
+        },
+    );
+    let s = session.clone();
+    reg(
+        docs,
+        "addr",
+        &[
+            "ns: Netns | Sandbox | HostNet",
+            "dev: String",
+            "cidr: String",
+            "options: Map",
+        ],
+        "/// `ip addr add CIDR dev DEV nodad` with #{ nodad: true }: no duplicate address detection, so nothing to wait for.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, t: &mut T, dev: &str, cidr: &str, opts: Map| -> R<()> {
+            let call = Call::new(&ctx, "addr", &[dev.into(), cidr.into(), Dynamic::from(opts.clone())]);
+            addr(&s, &call, t.ns_ref(), dev, cidr, &opts)
         },
     );
     for (name, setting, doc) in [
@@ -918,7 +949,22 @@ fn register_link_methods(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, sess
         engine,
         move |ctx: NativeCallContext, l: &mut Link, cidr: &str| -> R<Link> {
             let call = Call::new(&ctx, "addr", &[cidr.into()]);
-            addr(&s, &call, l.ns.clone(), &l.name, cidr)?;
+            addr(&s, &call, l.ns.clone(), &l.name, cidr, &Map::new())?;
+            Ok(l.clone())
+        },
+    );
+    let s = session.clone();
+    reg(
+        docs,
+        "addr",
+        &["link: Link", "cidr: String", "options: Map"],
+        "/// `ip addr add CIDR dev LINK` with #{ nodad: true }; returns the link.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, l: &mut Link, cidr: &str, opts: Map| -> R<Link> {
+            let call = Call::new(&ctx, "addr", &[cidr.into(), Dynamic::from(opts.clone())]);
+            addr(&s, &call, l.ns.clone(), &l.name, cidr, &opts)?;
             Ok(l.clone())
         },
     );

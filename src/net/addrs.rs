@@ -3,13 +3,29 @@
 use super::cidr::IpCidr;
 use super::netlink::{NetlinkError, RouteSocket};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddrInfo {
     pub index: u32,
     pub cidr: IpCidr,
+    /// IFA_F_* (the 32-bit IFA_FLAGS when the kernel sends them).
+    pub flags: u32,
+}
+
+impl AddrInfo {
+    /// Duplicate address detection has not finished: the address cannot be bound yet.
+    pub fn tentative(&self) -> bool {
+        self.flags & AddressFlags::Tentative.bits() != 0
+    }
+
+    /// Another host on the link has the address (`ip addr` shows `dadfailed`).
+    pub fn dad_failed(&self) -> bool {
+        self.flags & AddressFlags::Dadfailed.bits() != 0
+    }
 }
 
 fn message(index: u32, cidr: &IpCidr) -> AddressMessage {
@@ -26,9 +42,21 @@ fn message(index: u32, cidr: &IpCidr) -> AddressMessage {
     m
 }
 
-pub fn add(sock: &mut RouteSocket, index: u32, cidr: &IpCidr) -> Result<(), NetlinkError> {
+/// `ip addr add`; with `nodad`, IFA_F_NODAD: an IPv6 address usable at once.
+pub fn add(
+    sock: &mut RouteSocket,
+    index: u32,
+    cidr: &IpCidr,
+    nodad: bool,
+) -> Result<(), NetlinkError> {
+    let mut m = message(index, cidr);
+    if nodad {
+        m.header.flags |= AddressHeaderFlags::Nodad;
+        m.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
     sock.change(
-        RouteNetlinkMessage::NewAddress(message(index, cidr)),
+        RouteNetlinkMessage::NewAddress(m),
         NLM_F_CREATE | NLM_F_EXCL,
     )
 }
@@ -46,10 +74,12 @@ pub fn list(sock: &mut RouteSocket) -> Result<Vec<AddrInfo>, NetlinkError> {
         };
         let mut local = None;
         let mut address = None;
+        let mut flags = u32::from(m.header.flags.bits());
         for attr in &m.attributes {
             match attr {
                 AddressAttribute::Local(ip) => local = Some(*ip),
                 AddressAttribute::Address(ip) => address = Some(*ip),
+                AddressAttribute::Flags(f) => flags = f.bits(),
                 _ => {}
             }
         }
@@ -62,6 +92,7 @@ pub fn list(sock: &mut RouteSocket) -> Result<Vec<AddrInfo>, NetlinkError> {
                     addr,
                     prefix: m.header.prefix_len,
                 },
+                flags,
             });
         }
     }

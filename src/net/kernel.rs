@@ -13,7 +13,7 @@ use super::ops::{
     forwarding_key, AddrView, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
 };
 use super::routes::{self, RouteSpec};
-use super::{addrs, names};
+use super::{addrs, dad, names};
 use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
 use std::collections::{HashMap, HashSet};
@@ -58,6 +58,8 @@ pub struct NetKernel {
     whole_rollback: bool,
     /// Link names that go away with a namespace being deleted, to wait for.
     await_gone: Vec<(Ino, String)>,
+    /// IPv6 addresses added whose duplicate address detection may still run.
+    dad: Vec<dad::Pending>,
     warned_drop: HashSet<Ino>,
     warnings: Vec<String>,
     /// nsr's own network namespace, once looked up.
@@ -96,6 +98,26 @@ impl NetKernel {
             Some(tag) => found.filter(|l| l.group == tag),
             None => found,
         })
+    }
+
+    /// Before a command runs: the IPv6 addresses added so far are usable (bound,
+    /// connected from), or the reason they will not be is an error.
+    pub fn await_addresses(&mut self) -> Result<(), OpError> {
+        if self.dad.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.dad);
+        let result = dad::settle(&mut pending, &mut |ino| {
+            if !self.fds.contains_key(&ino) {
+                return Ok(None);
+            }
+            let sock = self.socket(ino)?;
+            let addrs = addrs::list(sock).map_err(nl("cannot list addresses"))?;
+            let links = links::list(sock).map_err(nl("cannot list links"))?;
+            Ok(Some((addrs, links)))
+        });
+        self.dad = pending;
+        result
     }
 
     pub fn take_warnings(&mut self) -> Vec<String> {
@@ -415,11 +437,16 @@ impl NetKernel {
                     }),
                 ))
             }
-            NetOp::AddrAdd { ns, dev, cidr } => {
+            NetOp::AddrAdd {
+                ns,
+                dev,
+                cidr,
+                nodad,
+            } => {
                 let ino = self.resolve(ns, sb)?;
                 self.may_change(ino, dev, ns)?;
                 let index = self.link(ino, dev, ns)?.index;
-                addrs::add(self.socket(ino)?, index, cidr).map_err(|e| {
+                addrs::add(self.socket(ino)?, index, cidr, *nodad).map_err(|e| {
                     if e.errno == Errno::EEXIST {
                         OpError::os(
                             e.errno,
@@ -429,6 +456,15 @@ impl NetKernel {
                         e.into_op(&format!("cannot add {cidr} to {dev}"))
                     }
                 })?;
+                if cidr.is_v6() && !*nodad {
+                    self.dad.push(dad::Pending {
+                        ino,
+                        ns: ns.clone(),
+                        dev: dev.clone(),
+                        index,
+                        cidr: *cidr,
+                    });
+                }
                 Ok((
                     None,
                     Some(NetUndo::DeleteAddr {

@@ -3,6 +3,7 @@
 
 pub mod addrs;
 pub mod cidr;
+mod dad;
 pub mod kernel;
 pub mod links;
 pub mod names;

@@ -113,6 +113,8 @@ pub enum NetOp {
         ns: NsRef,
         dev: String,
         cidr: IpCidr,
+        /// IFA_F_NODAD: no duplicate address detection (IPv6), usable at once.
+        nodad: bool,
     },
     RouteAdd {
         ns: NsRef,
@@ -305,9 +307,17 @@ impl NetOp {
                 shell_quote(name),
                 to.netns_arg()
             ),
-            NetOp::AddrAdd { ns, dev, cidr } => {
-                format!("{} addr add {cidr} dev {}", ns.ip(), shell_quote(dev))
-            }
+            NetOp::AddrAdd {
+                ns,
+                dev,
+                cidr,
+                nodad,
+            } => format!(
+                "{} addr add {cidr} dev {}{}",
+                ns.ip(),
+                shell_quote(dev),
+                if *nodad { " nodad" } else { "" }
+            ),
             NetOp::RouteAdd { ns, route } => format!(
                 "{}{} route add {} proto static",
                 ns.ip(),
@@ -341,7 +351,7 @@ impl NetOp {
                 format!("link {name} {} ({ns})", setting.words())
             }
             NetOp::LinkMove { ns, name, to } => format!("move {name} from {ns} to {to}"),
-            NetOp::AddrAdd { ns, dev, cidr } => format!("address {cidr} on {dev} ({ns})"),
+            NetOp::AddrAdd { ns, dev, cidr, .. } => format!("address {cidr} on {dev} ({ns})"),
             NetOp::RouteAdd { ns, route } => format!("route {} ({ns})", route_words(route)),
             NetOp::Forwarding { ns, v6, on } => {
                 format!("{}={} ({ns})", forwarding_key(*v6), u8::from(*on))

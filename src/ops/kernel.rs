@@ -240,11 +240,15 @@ impl Backend for KernelBackend {
                     }),
                 ))
             }
-            Op::Run { sandbox, spec } => Ok((
-                Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?),
-                None,
-            )),
+            Op::Run { sandbox, spec } => {
+                self.net.await_addresses()?;
+                Ok((
+                    Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?),
+                    None,
+                ))
+            }
             Op::Exec { sandbox, spec } => {
+                self.net.await_addresses()?;
                 let take_terminal = nsr_has_the_terminal();
                 let signals = self.signals.clone();
                 let result = match self

@@ -108,7 +108,7 @@ impl RecordingBackend {
                 from: ns.clone(),
                 to: to.clone(),
             }),
-            NetOp::AddrAdd { ns, dev, cidr } => Some(NetUndo::DeleteAddr {
+            NetOp::AddrAdd { ns, dev, cidr, .. } => Some(NetUndo::DeleteAddr {
                 ns: ns.clone(),
                 dev: dev.clone(),
                 cidr: *cidr,
