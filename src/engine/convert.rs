@@ -1,5 +1,6 @@
 //! Turning recipe values into typed specs, with errors that name the offending key.
 
+use super::confine_options;
 use crate::fs::mount_spec::{MountFlagChoices, MountSpec};
 use crate::ns::idmap;
 use crate::ns::kinds::{known_kinds_list, NsKind};
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 
 type Res<T> = Result<T, String>;
 
-fn type_name(d: &Dynamic) -> &'static str {
+pub(super) fn type_name(d: &Dynamic) -> &'static str {
     let n = d.type_name();
     match n {
         "i64" => "an integer",
@@ -30,12 +31,12 @@ pub fn string(d: &Dynamic, what: &str) -> Res<String> {
         .map_err(|_| format!("{what} must be a string, not {}", type_name(d)))
 }
 
-fn boolean(d: &Dynamic, what: &str) -> Res<bool> {
+pub(super) fn boolean(d: &Dynamic, what: &str) -> Res<bool> {
     d.as_bool()
         .map_err(|_| format!("{what} must be true or false, not {}", type_name(d)))
 }
 
-fn array(d: &Dynamic, what: &str) -> Res<Array> {
+pub(super) fn array(d: &Dynamic, what: &str) -> Res<Array> {
     d.clone()
         .into_array()
         .map_err(|_| format!("{what} must be an array, not {}", type_name(d)))
@@ -144,7 +145,12 @@ const UNSHARE_KEYS: [&str; 16] = [
 
 /// `unshare(["mount", "pid"])` or `unshare(#{ kinds: [...], net: "/run/netns/x", map_root: true })`.
 pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
-    check_keys(opts, &UNSHARE_KEYS, "unshare")?;
+    let known: Vec<&str> = UNSHARE_KEYS
+        .iter()
+        .chain(&confine_options::KEYS)
+        .copied()
+        .collect();
+    check_keys(opts, &known, "unshare")?;
     let create = match opts.get("kinds") {
         Some(k) => kinds(&array(k, "kinds")?)?,
         None => Vec::new(),
@@ -229,6 +235,9 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         gid_map,
         propagation,
         time_offsets,
+        // Without confinement options a sandbox is privileged, as nsr's sandboxes were.
+        confine: confine_options::confine_options(opts)?
+            .apply_to(&crate::confine::Confinement::privileged()),
     };
     spec.validate()?;
     Ok(spec)
@@ -313,7 +322,12 @@ const RUN_KEYS: [&str; 4] = ["env", "cwd", "stdin", "check"];
 
 /// Returns the spec and whether a failing exit status should throw (`check: true`).
 pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
-    check_keys(opts, &RUN_KEYS, "run")?;
+    let known: Vec<&str> = RUN_KEYS
+        .iter()
+        .chain(&confine_options::KEYS)
+        .copied()
+        .collect();
+    check_keys(opts, &known, "run")?;
     let mut env = Vec::new();
     if let Some(e) = opts.get("env") {
         let m = e
@@ -337,6 +351,7 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
         env,
         cwd: opts.get("cwd").map(|d| string(d, "cwd")).transpose()?,
         stdin: opts.get("stdin").map(|d| string(d, "stdin")).transpose()?,
+        confine: confine_options::confine_options(opts)?,
     };
     let check = opts
         .get("check")

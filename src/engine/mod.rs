@@ -2,6 +2,7 @@
 //! primitives to a session, and runs or checks a recipe.
 
 pub mod check;
+mod confine_options;
 pub use primitives::PrimitiveDoc;
 mod convert;
 pub mod error;

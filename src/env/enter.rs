@@ -141,34 +141,50 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             let on_pty = relay.is_some();
             std::mem::forget(relay);
             let code = match join(&held) {
-                Ok(()) => match unsafe { fork() } {
-                    // A new pid namespace applies to children: the command is one.
-                    Ok(ForkResult::Child) => {
-                        unsafe {
-                            libc::signal(libc::SIGINT, libc::SIG_DFL);
-                            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
-                            if on_pty {
-                                // A session of its own, with the pty as its terminal.
-                                libc::setsid();
-                                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(()) => {
+                    // Confined as the holder confines its own commands.
+                    let confine = crate::confine::apply::Prepared::new(&held.confine);
+                    match unsafe { fork() } {
+                        // A new pid namespace applies to children: the command is one.
+                        Ok(ForkResult::Child) => {
+                            unsafe {
+                                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                                if on_pty {
+                                    // A session of its own, with the pty as its terminal.
+                                    libc::setsid();
+                                    libc::ioctl(0, libc::TIOCSCTTY, 0);
+                                }
                             }
+                            if let Err((stage, errno)) = unsafe { confine.enter() } {
+                                let _ = std::io::Write::write_all(
+                                    &mut std::io::stderr(),
+                                    format!(
+                                        "nsr: enter: {}: {}\n",
+                                        stage.what(),
+                                        Errno::from_raw(errno)
+                                    )
+                                    .as_bytes(),
+                                );
+                                unsafe { libc::_exit(126) };
+                            }
+                            let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
+                            let _ = std::io::Write::write_all(
+                                &mut std::io::stderr(),
+                                format!("nsr: enter: cannot run {:?}: {e}\n", argv[0]).as_bytes(),
+                            );
+                            127
                         }
-                        let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
-                        let _ = std::io::Write::write_all(
-                            &mut std::io::stderr(),
-                            format!("nsr: enter: cannot run {:?}: {e}\n", argv[0]).as_bytes(),
-                        );
-                        127
-                    }
-                    Ok(ForkResult::Parent { child }) => {
-                        unsafe {
-                            libc::signal(libc::SIGINT, libc::SIG_IGN);
-                            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                        Ok(ForkResult::Parent { child }) => {
+                            unsafe {
+                                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                            }
+                            waitpid(child, None).map(status).unwrap_or(1)
                         }
-                        waitpid(child, None).map(status).unwrap_or(1)
+                        Err(_) => 1,
                     }
-                    Err(_) => 1,
-                },
+                }
                 Err(e) => {
                     let _ = std::io::Write::write_all(
                         &mut std::io::stderr(),

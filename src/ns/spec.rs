@@ -53,6 +53,9 @@ pub struct SandboxSpec {
     /// Offsets of a new time namespace's clocks (`unshare --monotonic/--boottime`).
     #[serde(default)]
     pub time_offsets: TimeOffsets,
+    /// How the commands the sandbox runs are confined.
+    #[serde(default)]
+    pub confine: crate::confine::Confinement,
 }
 
 /// Seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside a new time namespace.
@@ -250,6 +253,7 @@ mod tests {
             gid_map: vec![],
             propagation: Propagation::Private,
             time_offsets: Default::default(),
+            confine: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! take it back. A sandbox is an `unshare ... sleep infinity` process whose pid the
 //! script keeps in `$SANDBOXn_PID`; later commands join it with `nsenter`.
 
+use crate::confine::{Caps, Confinement};
 use crate::fs::mount_spec::{MountSource, MountSpec};
 use crate::net::nft::NatRule;
 use crate::net::ops::{forwarding_key, NetOp, NetUndo, NsRef};
@@ -26,6 +27,8 @@ pub struct Commands {
 struct SandboxShell {
     /// The directory it chrooted to (the `sleep` process that stands for it cannot).
     root: Option<String>,
+    /// How its commands are confined.
+    confine: Confinement,
 }
 
 /// What the script knows as it goes: sandboxes and their roots, NAT tables and chains
@@ -61,6 +64,66 @@ fn unshare_words(spec: &SandboxSpec) -> String {
     w.join(" ")
 }
 
+/// The confinement as the tutorial-era tools say it: prlimit(1) for the limits,
+/// setpriv(1) for no_new_privs and the capability sets.
+fn confine_words(c: &Confinement) -> Vec<String> {
+    let mut w = Vec::new();
+    if !c.rlimits.is_empty() {
+        w.push("prlimit".to_string());
+        for r in &c.rlimits {
+            let v = |n: u64| {
+                if n == u64::MAX {
+                    "unlimited".to_string()
+                } else {
+                    n.to_string()
+                }
+            };
+            w.push(format!(
+                "--{}={}:{}",
+                crate::confine::rlimit_name(r.resource),
+                v(r.soft),
+                v(r.hard)
+            ));
+        }
+        w.push("--".into());
+    }
+    let caps = match c.caps {
+        Caps::All => None,
+        Caps::Only(mask) => Some(
+            std::iter::once("-all".to_string())
+                .chain(
+                    crate::confine::caps::names_of(mask)
+                        .into_iter()
+                        .map(|n| format!("+{}", n.to_ascii_lowercase())),
+                )
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    };
+    if c.no_new_privs || caps.is_some() {
+        w.push("setpriv".into());
+        if c.no_new_privs {
+            w.push("--no-new-privs".into());
+        }
+        if let Some(list) = caps {
+            w.push(format!("--bounding-set={list}"));
+            w.push(format!("--inh-caps={list}"));
+        }
+    }
+    w
+}
+
+/// The seccomp filter has no tool of its own: the script names it.
+fn seccomp_note(c: &Confinement) -> Option<String> {
+    let p = c.seccomp.as_ref()?;
+    let what = match p.base {
+        crate::confine::seccomp::Base::DefaultList => "nsr's default seccomp filter (the container runtimes' refused calls, the 32-bit entry refused)",
+        crate::confine::seccomp::Base::Allow => "a seccomp filter allowing all but the recipe's deny list",
+        crate::confine::seccomp::Base::Deny => "a seccomp filter allowing only the recipe's allow list",
+    };
+    Some(format!("# the next command runs under {what}"))
+}
+
 fn under(root: Option<&str>, path: &str) -> String {
     match root {
         Some(r) => format!(
@@ -82,12 +145,23 @@ impl ShellWriter {
         format!("nsenter -t {} -a -r --", pid_var(id))
     }
 
+    /// The confinement of a command: its own options over its sandbox's.
+    fn confinement(&self, id: SandboxId, spec: &RunSpec) -> Confinement {
+        let base = self
+            .sandboxes
+            .get(&id)
+            .map(|s| s.confine.clone())
+            .unwrap_or_default();
+        spec.confine.apply_to(&base)
+    }
+
     /// Runs `argv` in the sandbox, under its chroot if it has one.
     fn in_sandbox(&self, id: SandboxId, spec: &RunSpec) -> String {
         let mut w = vec![self.enter(id)];
         if let Some(root) = self.root(id) {
             w.push(format!("chroot {}", shell_quote(root)));
         }
+        w.extend(confine_words(&self.confinement(id, spec)));
         if !spec.env.is_empty() || spec.cwd.is_some() {
             w.push("env".into());
             for (k, v) in &spec.env {
@@ -120,7 +194,13 @@ impl ShellWriter {
                     Some(Undo::StopSandbox { sandbox, .. }) => *sandbox,
                     _ => self.sandboxes.len(),
                 };
-                self.sandboxes.insert(id, SandboxShell::default());
+                self.sandboxes.insert(
+                    id,
+                    SandboxShell {
+                        root: None,
+                        confine: spec.confine.clone(),
+                    },
+                );
                 c.run.push(format!("{} &", unshare_words(spec)));
                 c.run.push(format!(
                     "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
@@ -183,6 +263,9 @@ impl ShellWriter {
             }
             // Its exit status is the recipe's to look at, not a failure of the step.
             Op::Run { sandbox, spec } | Op::Exec { sandbox, spec } => {
+                if let Some(note) = seccomp_note(&self.confinement(*sandbox, spec)) {
+                    c.run.push(note);
+                }
                 c.run
                     .push(format!("{} || :", self.in_sandbox(*sandbox, spec)));
             }
@@ -322,6 +405,7 @@ mod tests {
             gid_map: vec![],
             propagation: Propagation::Private,
             time_offsets: Default::default(),
+            confine: Default::default(),
         }
     }
 
@@ -381,6 +465,7 @@ mod tests {
             env: vec![],
             cwd: None,
             stdin: None,
+            confine: Default::default(),
         };
         let c = w.step(
             &Op::Run {

@@ -4,6 +4,8 @@
 
 use super::process::{self, forwarded_signals, Stdio};
 use super::protocol::{recv, send, send_with_fds, Request, Response, Startup};
+use crate::confine::apply::Prepared;
+use crate::confine::Confinement;
 use crate::fs::mounting;
 use crate::fs::root;
 use crate::ns::kinds::{NsKind, ALL_KINDS};
@@ -16,6 +18,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 
 pub struct Holder {
     own_pid_ns: bool,
+    /// How the sandbox's commands are confined, and that made ready once.
+    confine: Confinement,
+    prepared: Prepared,
     /// The holder's own namespaces, opened before any chroot: handed to nsr when it is
     /// ready and to `nsr enter` when it is kept.
     namespaces: Vec<(NsKind, OwnedFd)>,
@@ -28,8 +33,8 @@ pub struct Holder {
 }
 
 /// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
-pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
-    match setup(sock, own_pid_ns, own_uts_ns) {
+pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, confine: &Confinement) -> ! {
+    match setup(sock, own_pid_ns, own_uts_ns, confine) {
         Ok(mut h) => {
             h.serve();
             shutdown(own_pid_ns)
@@ -38,7 +43,12 @@ pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> ! {
     }
 }
 
-fn setup(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Holder, OpError> {
+fn setup(
+    sock: UnixStream,
+    own_pid_ns: bool,
+    own_uts_ns: bool,
+    confine: &Confinement,
+) -> Result<Holder, OpError> {
     // Not dumpable: a sandbox's processes can neither open /proc/1/{fd,cwd,root,mem,
     // environ} nor ptrace the holder unless they have CAP_SYS_PTRACE over nsr's user
     // namespace, which a user namespace of the sandbox's own never gives. (Commands
@@ -87,6 +97,9 @@ fn setup(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool) -> Result<Holder,
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
     Ok(Holder {
         own_pid_ns,
+        confine: confine.clone(),
+        // The seccomp filter is compiled here, once, not for every command.
+        prepared: Prepared::new(confine),
         namespaces,
         sock,
         sigfd,
@@ -221,7 +234,9 @@ impl Holder {
                         crate::signals::signal_name(sig)
                     )));
                 }
-                Response::Ran(process::run(&spec, stdio, &self.sigfd)?)
+                let per_command = self.per_command(&spec);
+                let confine = per_command.as_ref().unwrap_or(&self.prepared);
+                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine)?)
             }
             Request::Run(_) if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
@@ -230,7 +245,11 @@ impl Holder {
                     crate::signals::signal_name(sig)
                 )));
             }
-            Request::Run(spec) => Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd)?),
+            Request::Run(spec) => {
+                let per_command = self.per_command(&spec);
+                let confine = per_command.as_ref().unwrap_or(&self.prepared);
+                Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd, confine)?)
+            }
 
             Request::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(&op)?;
@@ -250,6 +269,11 @@ impl Holder {
 }
 
 impl Holder {
+    /// A command's own confinement, when its options change the sandbox's.
+    fn per_command(&self, spec: &super::protocol::RunSpec) -> Option<Prepared> {
+        (!spec.confine.is_empty()).then(|| Prepared::new(&spec.confine.apply_to(&self.confine)))
+    }
+
     /// A kept environment: no nsr to serve; keep reaping, hand the namespaces to each
     /// `nsr enter` on `listener`, and end on a termination signal (what `nsr down`
     /// sends, after SIGKILL when it must).
@@ -330,7 +354,11 @@ impl Holder {
             .collect();
         let mut fds: Vec<_> = self.namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
         fds.push(root.as_fd());
-        let _ = send_with_fds(conn, &Response::Namespaces(names), &fds);
+        let answer = Response::Namespaces {
+            names,
+            confine: self.confine.clone(),
+        };
+        let _ = send_with_fds(conn, &answer, &fds);
     }
 }
 

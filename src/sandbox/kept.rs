@@ -11,10 +11,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
-/// What a kept holder hands over: its namespaces and its current root.
+/// What a kept holder hands over: its namespaces, its current root, and how the
+/// commands it starts are confined (what `nsr enter`'s command gets too).
 pub struct Held {
     pub namespaces: Vec<(NsKind, OwnedFd)>,
     pub root: OwnedFd,
+    pub confine: crate::confine::Confinement,
 }
 
 fn socket_name(holder_pid: i32) -> String {
@@ -77,7 +79,7 @@ pub fn reach(dir: &Path, holder_pid: i32) -> Result<Held, OpError> {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
     let answer = recv_with_fds::<Response>(&conn)
         .map_err(|e| OpError::new(format!("the sandbox's holder did not answer: {e}")))?;
-    let Some((Response::Namespaces(names), mut fds)) = answer else {
+    let Some((Response::Namespaces { names, confine }, mut fds)) = answer else {
         return Err(OpError::new(
             "the sandbox's holder refused to hand over its namespaces",
         ));
@@ -95,5 +97,9 @@ pub fn reach(dir: &Path, holder_pid: i32) -> Result<Held, OpError> {
         .zip(fds)
         .filter_map(|(n, fd)| NsKind::parse(n).map(|k| (k, fd)))
         .collect();
-    Ok(Held { namespaces, root })
+    Ok(Held {
+        namespaces,
+        root,
+        confine,
+    })
 }

@@ -3,6 +3,7 @@
 //! orphan and forwards termination signals to the command's process group.
 
 use super::protocol::{RunResult, RunSpec};
+use crate::confine::apply::{Prepared, Stage};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -90,7 +91,12 @@ pub enum Stdio {
 }
 
 /// Runs the command to its end. Returns its status and, when captured, its output.
-pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, OpError> {
+pub fn run(
+    spec: &RunSpec,
+    stdio: Stdio,
+    sigfd: &SignalFd,
+    confine: &Prepared,
+) -> Result<RunResult, OpError> {
     if spec.argv.is_empty() {
         return Err(OpError::new("the command is empty"));
     }
@@ -135,6 +141,7 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
             Stdio::Terminal { .. } => None,
         },
         controlling_tty: matches!(stdio, Stdio::Pty(_)),
+        confine,
     };
     // vfork-style: the child borrows the holder's memory until it execs, so starting a
     // command does not copy the holder's page tables (a third of `run`'s time with fork).
@@ -161,6 +168,9 @@ pub fn run(spec: &RunSpec, stdio: Stdio, sigfd: &SignalFd) -> Result<RunResult, 
             report[4..].try_into().unwrap_or_default(),
         ));
         let _ = waitpid(child, None);
+        if let Some(stage) = Stage::from_code(stage) {
+            return Err(OpError::os(errno, format!("{}: not started", stage.what())));
+        }
         return Err(match stage {
             1 => OpError::os(
                 errno,
@@ -220,6 +230,7 @@ struct ChildSetup<'a> {
     take_terminal: bool,
     /// Make fd 0 (a pty slave) the new session's controlling terminal.
     controlling_tty: bool,
+    confine: &'a Prepared,
 }
 
 fn child(s: &ChildSetup<'_>) -> ! {
@@ -261,6 +272,10 @@ fn child(s: &ChildSetup<'_>) -> ! {
             if libc::chdir(cwd.as_ptr()) != 0 {
                 fail(1);
             }
+        }
+        if let Err((stage, errno)) = s.confine.enter() {
+            *libc::__errno_location() = errno;
+            fail(stage as i32);
         }
         libc::execve(s.program.as_ptr(), s.argv.as_ptr(), s.envp.as_ptr());
         fail(2);

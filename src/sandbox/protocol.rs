@@ -19,6 +19,9 @@ pub struct RunSpec {
     pub env: Vec<(String, String)>,
     pub cwd: Option<String>,
     pub stdin: Option<String>,
+    /// This command's confinement options, over the sandbox's.
+    #[serde(default)]
+    pub confine: crate::confine::ConfineOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,8 +102,11 @@ pub enum Response {
     /// holder, where the sandbox's processes could reach it through /proc/1/fd.
     Chrooted,
     /// A kept holder's answer to `nsr enter`, with one fd per namespace named here, then
-    /// one of its root, attached (send_with_fds).
-    Namespaces(Vec<String>),
+    /// one of its root, attached (send_with_fds); and how its commands are confined.
+    Namespaces {
+        names: Vec<String>,
+        confine: crate::confine::Confinement,
+    },
     AlreadyGone,
     Failed(WireError),
 }

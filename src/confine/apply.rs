@@ -1,0 +1,197 @@
+//! A confinement made ready in the holder (the filter compiled, capability masks read),
+//! then entered by the command's process between clone and exec with raw system calls
+//! only, in this order: limits, bounding set, ambient set, no_new_privs, the seccomp
+//! filter (while CAP_SYS_ADMIN may still be needed to load it), the capability sets.
+
+use super::{Caps, Confinement};
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+/// Where entering failed, for the holder's error message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Rlimit = 10,
+    Bounding = 11,
+    NoNewPrivs = 12,
+    Seccomp = 13,
+    Capset = 14,
+}
+
+impl Stage {
+    pub fn from_code(code: i32) -> Option<Stage> {
+        [
+            Stage::Rlimit,
+            Stage::Bounding,
+            Stage::NoNewPrivs,
+            Stage::Seccomp,
+            Stage::Capset,
+        ]
+        .into_iter()
+        .find(|s| *s as i32 == code)
+    }
+
+    pub fn what(self) -> &'static str {
+        match self {
+            Stage::Rlimit => "cannot set a resource limit (prlimit)",
+            Stage::Bounding => "cannot drop a capability from the bounding set",
+            Stage::NoNewPrivs => "cannot set no_new_privs",
+            Stage::Seccomp => "cannot load the seccomp filter",
+            Stage::Capset => "cannot set the capabilities (capset)",
+        }
+    }
+}
+
+pub struct Prepared {
+    rlimits: Vec<(u32, libc::rlimit64)>,
+    /// Capabilities to drop from the bounding set.
+    drop: Vec<u32>,
+    /// The sets after capset; None leaves them as they are.
+    sets: Option<[CapData; 2]>,
+    no_new_privs: bool,
+    filter: Vec<libc::sock_filter>,
+}
+
+/// The holder's own permitted set (what a command can keep at most).
+fn permitted() -> u64 {
+    let mut head = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget fills two CapData for version 3.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut head, data.as_mut_ptr()) };
+    if r != 0 {
+        return u64::MAX;
+    }
+    u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32)
+}
+
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+impl Prepared {
+    pub fn new(c: &Confinement) -> Prepared {
+        let (drop, sets) = match c.caps {
+            Caps::All => (Vec::new(), None),
+            Caps::Only(keep) => {
+                let keep = keep & permitted();
+                let drop = (0..=last_cap()).filter(|n| keep & (1 << n) == 0).collect();
+                let half = |shift: u32| {
+                    let bits = (keep >> shift) as u32;
+                    CapData {
+                        effective: bits,
+                        permitted: bits,
+                        inheritable: bits,
+                    }
+                };
+                (drop, Some([half(0), half(32)]))
+            }
+        };
+        Prepared {
+            rlimits: c
+                .rlimits
+                .iter()
+                .map(|r| {
+                    (
+                        r.resource,
+                        libc::rlimit64 {
+                            rlim_cur: r.soft,
+                            rlim_max: r.hard,
+                        },
+                    )
+                })
+                .collect(),
+            drop,
+            sets,
+            no_new_privs: c.no_new_privs,
+            filter: c
+                .seccomp
+                .as_ref()
+                .map(|p| super::seccomp::program(p, libc::EPERM))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Enters the confinement. Only raw system calls on memory prepared beforehand: it
+    /// runs in a vfork-style child that shares the holder's memory.
+    ///
+    /// # Safety
+    /// Call only in the command's process, between clone and exec.
+    pub unsafe fn enter(&self) -> Result<(), (Stage, i32)> {
+        let errno = || *libc::__errno_location();
+        for (resource, limit) in &self.rlimits {
+            if libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                *resource as libc::c_long,
+                limit as *const libc::rlimit64,
+                std::ptr::null_mut::<libc::rlimit64>(),
+            ) != 0
+            {
+                return Err((Stage::Rlimit, errno()));
+            }
+        }
+        for cap in &self.drop {
+            if libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) != 0
+                && errno() != libc::EINVAL
+            {
+                return Err((Stage::Bounding, errno()));
+            }
+        }
+        if self.sets.is_some() {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
+        if self.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err((Stage::NoNewPrivs, errno()));
+        }
+        if !self.filter.is_empty() {
+            let prog = libc::sock_fprog {
+                len: self.filter.len() as u16,
+                filter: self.filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+            {
+                return Err((Stage::Seccomp, errno()));
+            }
+        }
+        if let Some(sets) = &self.sets {
+            let mut head = CapHeader {
+                version: CAP_V3,
+                pid: 0,
+            };
+            if libc::syscall(libc::SYS_capset, &mut head, sets.as_ptr()) != 0 {
+                return Err((Stage::Capset, errno()));
+            }
+        }
+        Ok(())
+    }
+}

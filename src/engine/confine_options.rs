@@ -1,0 +1,156 @@
+//! The confinement options of `unshare` and of `run`/`exec`, from recipe values:
+//! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`.
+
+use super::convert::{array, boolean, string, type_name};
+use crate::confine::seccomp::{self, Base, Policy};
+use crate::confine::{caps, Caps, ConfineOptions, Rlimit, SeccompSetting, RLIMITS};
+use rhai::{Dynamic, Map};
+
+type Res<T> = Result<T, String>;
+
+pub const KEYS: [&str; 5] = ["privileged", "caps", "seccomp", "no_new_privs", "rlimits"];
+
+pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
+    let o = ConfineOptions {
+        privileged: opts
+            .get("privileged")
+            .map(|d| boolean(d, "privileged"))
+            .transpose()?,
+        caps: opts.get("caps").map(caps_of).transpose()?,
+        no_new_privs: opts
+            .get("no_new_privs")
+            .map(|d| boolean(d, "no_new_privs"))
+            .transpose()?,
+        seccomp: opts.get("seccomp").map(seccomp_of).transpose()?,
+        rlimits: opts.get("rlimits").map(rlimits_of).transpose()?,
+    };
+    o.validate()?;
+    Ok(o)
+}
+
+/// `["NET_ADMIN", ...]` or `"all"`.
+fn caps_of(d: &Dynamic) -> Res<Caps> {
+    if let Ok(s) = d.clone().into_string() {
+        return match s.as_str() {
+            "all" => Ok(Caps::All),
+            other => Err(format!(
+                "caps is \"all\" or a list of capability names, not \"{other}\""
+            )),
+        };
+    }
+    let names = array(d, "caps")?
+        .iter()
+        .map(|n| string(n, "a capability name"))
+        .collect::<Res<Vec<_>>>()?;
+    Ok(Caps::Only(caps::mask(&names)?))
+}
+
+/// `"default"`, `"none"`, or `#{ allow: [...], deny: [...], default: "default" | "allow" | "deny" }`.
+fn seccomp_of(d: &Dynamic) -> Res<SeccompSetting> {
+    if let Ok(s) = d.clone().into_string() {
+        return match s.as_str() {
+            "default" => Ok(SeccompSetting::Filter(Policy::default_list())),
+            "none" => Ok(SeccompSetting::Off),
+            other => Err(format!(
+                "seccomp is \"default\", \"none\" or a map, not \"{other}\""
+            )),
+        };
+    }
+    let m = d.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "seccomp is \"default\", \"none\" or #{{ allow, deny, default }}, not {}",
+            type_name(d)
+        )
+    })?;
+    let mut policy = Policy::default_list();
+    for (k, v) in &m {
+        match k.as_str() {
+            "allow" | "deny" => {
+                let names = array(v, &format!("seccomp {k}"))?
+                    .iter()
+                    .map(|n| string(n, "a system call name"))
+                    .collect::<Res<Vec<_>>>()?;
+                let numbers = seccomp::numbers(&names)?;
+                if k == "allow" {
+                    policy.allow = numbers;
+                } else {
+                    policy.deny = numbers;
+                }
+            }
+            "default" => {
+                policy.base = match string(v, "seccomp default")?.as_str() {
+                    "default" => Base::DefaultList,
+                    "allow" => Base::Allow,
+                    "deny" => Base::Deny,
+                    other => {
+                        return Err(format!(
+                            "seccomp default is \"default\", \"allow\" or \"deny\", not \"{other}\""
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown seccomp option '{other}' (known: allow, deny, default)"
+                ))
+            }
+        }
+    }
+    Ok(SeccompSetting::Filter(policy))
+}
+
+/// `#{ nofile: 1024, core: 0, as: [soft, hard], stack: "unlimited" }`.
+fn rlimits_of(d: &Dynamic) -> Res<Vec<Rlimit>> {
+    let m = d
+        .clone()
+        .try_cast::<Map>()
+        .ok_or_else(|| format!("rlimits must be a map, not {}", type_name(d)))?;
+    let mut out = Vec::new();
+    for (k, v) in &m {
+        let resource = RLIMITS
+            .iter()
+            .find(|(n, _)| *n == k.as_str())
+            .map(|(_, r)| *r)
+            .ok_or_else(|| {
+                format!(
+                    "unknown resource limit '{k}' (known: {})",
+                    RLIMITS.map(|(n, _)| n).join(", ")
+                )
+            })?;
+        let (soft, hard) = if let Ok(pair) = v.clone().into_array() {
+            if pair.len() != 2 {
+                return Err(format!("rlimits {k}: give one value or [soft, hard]"));
+            }
+            (limit(&pair[0], k)?, limit(&pair[1], k)?)
+        } else {
+            let one = limit(v, k)?;
+            (one, one)
+        };
+        if soft > hard {
+            return Err(format!(
+                "rlimits {k}: the soft limit {soft} is above the hard limit {hard}"
+            ));
+        }
+        out.push(Rlimit {
+            resource,
+            soft,
+            hard,
+        });
+    }
+    Ok(out)
+}
+
+fn limit(d: &Dynamic, key: &str) -> Res<u64> {
+    if let Ok(s) = d.clone().into_string() {
+        return match s.as_str() {
+            "unlimited" => Ok(u64::MAX),
+            other => Err(format!(
+                "rlimits {key}: a number or \"unlimited\", not \"{other}\""
+            )),
+        };
+    }
+    let n = d
+        .as_int()
+        .map_err(|_| format!("rlimits {key}: a number, not {}", type_name(d)))?;
+    u64::try_from(n).map_err(|_| format!("rlimits {key}: {n} is negative"))
+}

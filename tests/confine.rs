@@ -1,0 +1,335 @@
+//! A confined sandbox (`privileged: false`, or any confinement option) is a place where
+//! untrusted code runs: each attack here fails confined and, as the control, succeeds
+//! with `privileged: true` on the same machine, so that every test can fail.
+
+mod common;
+use common::*;
+
+/// Runs `probe` (a shell command) in a sandbox of `kinds` twice, confined and
+/// privileged; returns both outputs (stdout and stderr together).
+fn both_ways(s: &Scratch, kinds: &str, extra: &str, probe: &str) -> (String, String) {
+    let recipe = s.write(
+        "probe.nsr",
+        &format!(
+            "let confined = unshare(#{{ kinds: {kinds}, privileged: false }});\n\
+             let privileged = unshare(#{{ kinds: {kinds} }});\n\
+             {extra}\n\
+             let a = confined.run(args.probe);\n\
+             let b = privileged.run(args.probe);\n\
+             print(\"CONFINED \" + a.stdout + a.stderr + \"\\nEND\");\n\
+             print(\"PRIVILEGED \" + b.stdout + b.stderr + \"\\nEND\");\n"
+        ),
+    );
+    let r = nsr(&["run", &recipe, &format!("probe={probe}")]);
+    r.expect_code(0);
+    let part = |tag: &str| {
+        let start = r.stdout.find(&format!("{tag} ")).expect(tag) + tag.len() + 1;
+        let end = r.stdout[start..].find("\nEND").unwrap() + start;
+        r.stdout[start..end].to_string()
+    };
+    (part("CONFINED"), part("PRIVILEGED"))
+}
+
+/// The capabilities this test process (root on the host) has: what privileged keeps.
+fn host_caps() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+const KINDS: &str = "[\"mount\", \"uts\", \"ipc\", \"pid\"]";
+
+#[test]
+fn a_confined_command_has_the_runtime_capabilities_no_new_privs_and_a_filter() {
+    let _g = serial();
+    let s = Scratch::new("confine-status");
+    let (confined, privileged) = both_ways(
+        &s,
+        KINDS,
+        "",
+        "grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t' ' '",
+    );
+    // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
+    // NET_RAW AUDIT_WRITE SETFCAP: the OCI default without MKNOD and SYS_CHROOT.
+    assert_has_all(
+        &confined,
+        &[
+            "CapInh: 00000000a00025fb",
+            "CapEff: 00000000a00025fb",
+            "CapBnd: 00000000a00025fb",
+            "NoNewPrivs: 1",
+            "Seccomp: 2",
+        ],
+    );
+    let all = format!("CapEff: {}", host_caps());
+    assert_has_all(&privileged, &[&all, "NoNewPrivs: 0", "Seccomp: 0"]);
+}
+
+#[test]
+fn mounts_and_new_namespaces_are_refused_inside() {
+    let _g = serial();
+    let s = Scratch::new("confine-mount");
+    let probe = "mount -t tmpfs none /mnt && echo MOUNTED; umount /proc 2>/dev/null; \
+                 unshare -U true && echo USERNS; unshare -m true && echo MOUNTNS; \
+                 mknod /tmp/nsr-disk b 8 0 && echo MKNOD; rm -f /tmp/nsr-disk; true";
+    let (confined, privileged) = both_ways(&s, KINDS, "", probe);
+    for got in ["MOUNTED", "USERNS", "MOUNTNS", "MKNOD"] {
+        assert!(!confined.contains(got), "{got} confined:\n{confined}");
+        assert!(privileged.contains(got), "{got} privileged:\n{privileged}");
+    }
+    assert_has_all(&confined, &["permission denied", "Operation not permitted"]);
+}
+
+/// System calls made from python3 with ctypes: each prints NAME=ok or NAME=ERRNO.
+const SYSCALLS: &str = r#"
+import ctypes, errno, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def say(name, r):
+    print(name + "=" + ("ok" if r >= 0 else errno.errorcode[ctypes.get_errno()]))
+# The shocker escape: a handle of a host file made outside, opened by handle inside.
+class Handle(ctypes.Structure):
+    _fields_ = [("bytes", ctypes.c_uint), ("type", ctypes.c_int), ("f", ctypes.c_ubyte * 128)]
+h = Handle(); h.bytes = 128; mnt = ctypes.c_int()
+libc.name_to_handle_at(-100, sys.argv[1].encode(), ctypes.byref(h), ctypes.byref(mnt), 0)
+root = os.open("/", os.O_RDONLY)
+say("open_by_handle_at", libc.syscall(304, root, ctypes.byref(h), os.O_RDONLY))
+say("keyctl", libc.syscall(250, 0, -3, 0))  # KEYCTL_GET_KEYRING_ID, session keyring
+attr = (ctypes.c_uint * 5)(2, 4, 4, 1, 0)  # BPF_MAP_TYPE_ARRAY, key 4, value 4, 1 entry
+say("bpf", libc.syscall(321, 0, attr, 20))  # BPF_MAP_CREATE
+pattr = (ctypes.c_ubyte * 128)(); pattr[0] = 1; pattr[4] = 128  # PERF_TYPE_SOFTWARE, size
+say("perf_event_open", libc.syscall(298, pattr, 0, -1, -1, 0))
+# The 32-bit entry: unshare(CLONE_NEWUSER) through int 0x80, from executable memory.
+code = bytes.fromhex("53b836010000bb00000010cd805bc3")
+buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(code)
+f = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+r = f()
+print("int80_unshare=" + ("ok" if r == 0 else errno.errorcode.get(-r, str(r))))
+# x32: mount(2) with the x32 bit.
+say("x32_mount", libc.syscall(0x40000000 | 165, b"none", b"/mnt", b"tmpfs", 0, 0))
+# Still allowed: tracing one's own child.
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, 0, 0); os.kill(os.getpid(), 19); os._exit(0)
+_, st = os.waitpid(pid, os.WUNTRACED)
+print("trace_child=" + ("ok" if os.WIFSTOPPED(st) else "no"))
+os.kill(pid, 9); os.waitpid(pid, 0)
+"#;
+
+#[test]
+fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
+    let _g = serial();
+    let s = Scratch::new("confine-syscalls");
+    let script = s.write("syscalls.py", SYSCALLS);
+    let host_file = s.write("host-only", "HOST\n");
+    let probe = format!("/usr/bin/python3 {script} {host_file}");
+    let (confined, privileged) = both_ways(&s, KINDS, "", &probe);
+    for call in [
+        "open_by_handle_at",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "int80_unshare",
+        "x32_mount",
+    ] {
+        assert!(
+            confined.contains(&format!("{call}=EPERM")),
+            "{call} confined:\n{confined}"
+        );
+        assert!(
+            !privileged.contains(&format!("{call}=EPERM")),
+            "{call} privileged:\n{privileged}"
+        );
+    }
+    // The controls that show each call can succeed here.
+    for call in [
+        "open_by_handle_at",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "int80_unshare",
+    ] {
+        assert!(
+            privileged.contains(&format!("{call}=ok")),
+            "{call} privileged:\n{privileged}"
+        );
+    }
+    assert!(confined.contains("trace_child=ok"), "{confined}");
+}
+
+#[test]
+fn a_second_chroot_cannot_lead_out_of_a_chrooted_confined_sandbox() {
+    let _g = serial();
+    let s = Scratch::new("confine-chroot");
+    let root = s.busybox_root("root");
+    let recipe = s.write(
+        "c.nsr",
+        "let a = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: false });\n\
+         let b = unshare([\"mount\", \"pid\"]);\n\
+         a.chroot(args.root);\n\
+         b.chroot(args.root);\n\
+         let out = \"mkdir -p /x && chroot /x /bin/true 2>&1; echo rc=$?\";\n\
+         print(\"confined \" + a.run(out).stdout);\n\
+         print(\"privileged \" + b.run(out).stdout);\n",
+    );
+    let r = nsr(&["run", &recipe, &format!("root={root}")]);
+    r.expect_code(0);
+    let line = |who: &str| {
+        r.stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(who))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        line("confined").contains("Operation not permitted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        line("privileged").contains("rc=127") || line("privileged").contains("rc=0"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn resource_limits_apply_to_the_command() {
+    let _g = serial();
+    let s = Scratch::new("confine-rlimits");
+    let recipe = s.write(
+        "r.nsr",
+        "let b = unshare(#{ kinds: [\"pid\"], rlimits: #{ nofile: 16, core: 0, fsize: [1024, 4096] } });\n\
+         print(b.run(\"ulimit -n; ulimit -c; ulimit -f\").stdout);\n\
+         print(b.run([\"/usr/bin/python3\", \"-c\", \"import os\\nfds = []\\ntry:\\n    while True: fds.append(os.open('/dev/null', os.O_RDONLY))\\nexcept OSError as e: print('opened', len(fds) + 3, e.strerror)\"]).stdout);\n\
+         print(b.run(\"ulimit -n\", #{ rlimits: #{ nofile: 64 } }).stdout);\n",
+    );
+    let r = nsr(&["run", &recipe]);
+    r.expect_code(0);
+    // fsize is counted in 512-byte blocks by the shell's ulimit.
+    assert_has_all(
+        &r.stdout,
+        &["16\n0\n2\n", "opened 16 Too many open files", "64"],
+    );
+}
+
+#[test]
+fn per_command_options_change_one_command_only() {
+    let _g = serial();
+    let s = Scratch::new("confine-per-command");
+    let recipe = s.write(
+        "p.nsr",
+        "let b = unshare(#{ kinds: [\"pid\"], privileged: false });\n\
+         let st = \"grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\\\t' ' '\";\n\
+         print(\"all \" + b.run(st, #{ caps: \"all\", seccomp: \"none\", no_new_privs: false }).stdout);\n\
+         print(\"net \" + b.run(st, #{ caps: [\"NET_ADMIN\"] }).stdout);\n\
+         print(\"again \" + b.run(st).stdout);\n",
+    );
+    let r = nsr(&["run", &recipe]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            &format!("all CapEff: {}\nNoNewPrivs: 0\nSeccomp: 0", host_caps()),
+            "net CapEff: 0000000000001000\nNoNewPrivs: 1\nSeccomp: 2",
+            "again CapEff: 00000000a00025fb",
+        ],
+    );
+}
+
+#[test]
+fn bad_confinement_options_get_a_located_error_and_make_nothing() {
+    let _g = serial();
+    let s = Scratch::new("confine-bad");
+    let before = HostState::take();
+    for (body, want) in [
+        (
+            "unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });",
+            "unknown capability 'NET_ADMINN'",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], seccomp: #{ deny: [\"mountt\"] } });",
+            "unknown system call 'mountt'",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofile: -1 } });",
+            "rlimits nofile: -1 is negative",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofiles: 1 } });",
+            "unknown resource limit 'nofiles'",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], privileged: true, caps: \"all\" });",
+            "privileged: true turns confinement off",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], seccomp: \"strict\" });",
+            "seccomp is \"default\", \"none\" or a map",
+        ),
+        (
+            "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ caps: 5 });",
+            "caps must be an array",
+        ),
+    ] {
+        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &["bad.nsr:", want]);
+        assert!(!r.stdout.contains("made"), "{body}");
+    }
+    before.assert_unchanged("after bad confinement options");
+}
+
+#[test]
+fn nsr_enter_confines_its_command_as_the_sandbox_does() {
+    let _g = serial();
+    let s = Scratch::new("confine-enter");
+    let recipe = s.write(
+        "k.nsr",
+        "let b = unshare(#{ kinds: [\"uts\", \"pid\", \"mount\"], privileged: false });\n",
+    );
+    let name = format!("{}-confined", prefix());
+    nsr(&["run", "--keep", "--name", &name, &recipe]).expect_code(0);
+    let r = nsr(&["enter", &name, "--", "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -s '\\t' ' '; mount -t tmpfs none /mnt || echo refused"]);
+    nsr(&["down", &name]).expect_code(0);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &["CapEff: 00000000a00025fb", "Seccomp: 2", "refused"],
+    );
+}
+
+#[test]
+fn an_ordinary_users_sandbox_is_confined_the_same_way() {
+    let _g = serial();
+    let s = Scratch::new("confine-rootless");
+    let bin = s.path("nsr");
+    std::fs::copy(NSR, &bin).unwrap();
+    let recipe = s.write(
+        "r.nsr",
+        "let c = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true, privileged: false });\n\
+         let p = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true });\n\
+         let probe = \"grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\\\t' ' '; mount -t tmpfs none /mnt && echo MOUNTED\";\n\
+         print(\"confined \" + c.run(probe).stdout + c.run(probe).stderr);\n\
+         print(\"privileged \" + p.run(probe).stdout);\n",
+    );
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["run", &recipe])
+        .current_dir(&s.dir);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    let (confined, privileged) = r.stdout.split_once("privileged ").unwrap();
+    assert_has_all(
+        confined,
+        &["NoNewPrivs: 1", "Seccomp: 2", "permission denied"],
+    );
+    assert!(!confined.contains("MOUNTED"), "{confined}");
+    assert_has_all(privileged, &["NoNewPrivs: 0", "MOUNTED"]);
+}
