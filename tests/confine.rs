@@ -1,6 +1,6 @@
-//! A confined sandbox (`privileged: false`, or any confinement option) is a place where
-//! untrusted code runs: each attack here fails confined and, as the control, succeeds
-//! with `privileged: true` on the same machine, so that every test can fail.
+//! A sandbox is confined by default, a place where untrusted code runs: each attack here
+//! fails confined and, as the control, succeeds with `privileged: true` on the same
+//! machine, so that every test can fail.
 
 mod common;
 use common::*;
@@ -12,7 +12,7 @@ fn both_ways(s: &Scratch, kinds: &str, extra: &str, probe: &str) -> (String, Str
         "probe.nsr",
         &format!(
             "let confined = unshare(#{{ kinds: {kinds}, privileged: false }});\n\
-             let privileged = unshare(#{{ kinds: {kinds} }});\n\
+             let privileged = unshare(#{{ kinds: {kinds}, privileged: true }});\n\
              {extra}\n\
              let a = confined.run(args.probe);\n\
              let b = privileged.run(args.probe);\n\
@@ -169,7 +169,7 @@ fn a_second_chroot_cannot_lead_out_of_a_chrooted_confined_sandbox() {
     let recipe = s.write(
         "c.nsr",
         "let a = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: false });\n\
-         let b = unshare([\"mount\", \"pid\"]);\n\
+         let b = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: true });\n\
          a.chroot(args.root);\n\
          b.chroot(args.root);\n\
          let out = \"mkdir -p /x && chroot /x /bin/true 2>&1; echo rc=$?\";\n\
@@ -313,7 +313,7 @@ fn an_ordinary_users_sandbox_is_confined_the_same_way() {
     let recipe = s.write(
         "r.nsr",
         "let c = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true, privileged: false });\n\
-         let p = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true });\n\
+         let p = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true, privileged: true });\n\
          let probe = \"grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\\\t' ' '; mount -t tmpfs none /mnt && echo MOUNTED\";\n\
          print(\"confined \" + c.run(probe).stdout + c.run(probe).stderr);\n\
          print(\"privileged \" + p.run(probe).stdout);\n",

@@ -541,8 +541,9 @@ fn iproute2_sees_the_namespaces_nsr_makes() {
 let n = netns(args.p + "vis");
 let l = veth(args.p + "v", "eth0", n);
 n.addr("eth0", "10.71.0.2/24");
-// A sandbox that shares the host's mount and network namespaces runs the host's ip.
-let shell = unshare(["uts"]);
+// A sandbox that shares the host's mount and network namespaces runs the host's ip;
+// privileged, since `ip netns exec` enters a namespace and mounts /sys.
+let shell = unshare(#{ kinds: ["uts"], privileged: true });
 let out = shell.run("ip netns list; ip -n " + n.name + " -o addr show dev eth0; ip netns exec " + n.name + " ip -o link show eth0; ls " + n.path, #{ check: true });
 print(out.stdout);
 "#,
@@ -627,7 +628,7 @@ print(sa.run(bind + ["fd00:99::1"]).stdout);
 print(sb.run(bind + ["fd00:99::2"]).stdout);
 print("flags " + sb.run("ip -6 addr show dev eth0 | grep -o 'fd00:99::2/64.*'").stdout);
 // The control: an address added by ip(8) and bound at once is not usable yet.
-print(sa.run(["sh", "-c", "ip addr add fd00:99::11/64 dev eth0 && /usr/bin/python3 -c \"$0\" fd00:99::11", src]).stdout);
+print(sa.run(["sh", "-c", "ip addr add fd00:99::11/64 dev eth0 && /usr/bin/python3 -c \"$0\" fd00:99::11", src], #{{ caps: ["NET_ADMIN"] }}).stdout);
 "#
         ),
         &[&format!("p={}", short_prefix())],

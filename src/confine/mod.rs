@@ -64,9 +64,9 @@ impl Confinement {
 }
 
 impl Default for Confinement {
-    /// A sandbox without confinement options (today: privileged; see the README).
+    /// A sandbox without confinement options is confined.
     fn default() -> Confinement {
-        Confinement::privileged()
+        Confinement::confined()
     }
 }
 

@@ -235,9 +235,9 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         gid_map,
         propagation,
         time_offsets,
-        // Without confinement options a sandbox is privileged, as nsr's sandboxes were.
+        // Without options a sandbox is confined; `privileged: true` turns it off.
         confine: confine_options::confine_options(opts)?
-            .apply_to(&crate::confine::Confinement::privileged()),
+            .apply_to(&crate::confine::Confinement::confined()),
     };
     spec.validate()?;
     Ok(spec)

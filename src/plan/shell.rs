@@ -405,8 +405,24 @@ mod tests {
             gid_map: vec![],
             propagation: Propagation::Private,
             time_offsets: Default::default(),
-            confine: Default::default(),
+            // The layout of commands, without confinement's words (tested on their own).
+            confine: Confinement::privileged(),
         }
+    }
+
+    #[test]
+    fn a_confined_command_is_written_with_prlimit_and_setpriv() {
+        let mut c = Confinement::confined();
+        c.rlimits.push(crate::confine::Rlimit {
+            resource: libc::RLIMIT_NOFILE,
+            soft: 16,
+            hard: u64::MAX,
+        });
+        let w = confine_words(&c).join(" ");
+        assert!(w.starts_with("prlimit --nofile=16:unlimited -- setpriv --no-new-privs --bounding-set=-all,+chown,"), "{w}");
+        assert!(w.contains(" --inh-caps=-all,+chown,"), "{w}");
+        assert!(seccomp_note(&c).unwrap().contains("default seccomp filter"));
+        assert!(confine_words(&Confinement::privileged()).is_empty());
     }
 
     #[test]

@@ -16,6 +16,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
+/// CAP_SYS_CHROOT's number.
+const SYS_CHROOT: u32 = 18;
+
 pub struct Holder {
     own_pid_ns: bool,
     /// How the sandbox's commands are confined, and that made ready once.
@@ -213,6 +216,12 @@ impl Holder {
             }
             Request::PivotRoot(path) => {
                 root::pivot_root(&path)?;
+                // With the old root detached, a second chroot leads nowhere: commands may
+                // chroot (as the container runtimes' default set allows).
+                if let crate::confine::Caps::Only(mask) = self.confine.caps {
+                    self.confine.caps = crate::confine::Caps::Only(mask | 1 << SYS_CHROOT);
+                    self.prepared = Prepared::new(&self.confine);
+                }
                 Response::Done
             }
             Request::Exec {
