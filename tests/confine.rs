@@ -295,12 +295,18 @@ fn nsr_enter_confines_its_command_as_the_sandbox_does() {
     );
     let name = format!("{}-confined", prefix());
     nsr(&["run", "--keep", "--name", &name, &recipe]).expect_code(0);
-    let r = nsr(&["enter", &name, "--", "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -s '\\t' ' '; mount -t tmpfs none /mnt || echo refused"]);
+    // No command ran before the keep: the inherited /proc is hardened at the keep.
+    let r = nsr(&["enter", &name, "--", "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -s '\\t' ' '; mount -t tmpfs none /mnt || echo refused; echo x > /proc/sys/kernel/domainname || echo read-only-sysctl"]);
     nsr(&["down", &name]).expect_code(0);
     r.expect_code(0);
     assert_has_all(
         &r.stdout,
-        &["CapEff: 00000000a00025fb", "Seccomp: 2", "refused"],
+        &[
+            "CapEff: 00000000a00025fb",
+            "Seccomp: 2",
+            "refused",
+            "read-only-sysctl",
+        ],
     );
 }
 
@@ -332,4 +338,44 @@ fn an_ordinary_users_sandbox_is_confined_the_same_way() {
     );
     assert!(!confined.contains("MOUNTED"), "{confined}");
     assert_has_all(privileged, &["NoNewPrivs: 0", "MOUNTED"]);
+}
+
+#[test]
+fn proc_and_sys_are_masked_and_read_only_in_a_confined_sandbox() {
+    let _g = serial();
+    let s = Scratch::new("confine-proc");
+    let before = HostState::take();
+    // domainname is the sandbox's own (a uts namespace): writing it is harmless, and
+    // shows whether /proc/sys is writable at all (this kernel has no sysrq-trigger and
+    // no kcore; they are in the same lists).
+    let probe = "echo nsr-test > /proc/sys/kernel/domainname && echo WROTE-SYSCTL; \
+                 echo timer_list $(wc -c < /proc/timer_list); \
+                 echo firmware $(ls /sys/firmware | wc -l); \
+                 touch /sys/kernel/nsr-test 2>&1 | grep -o 'Read-only file system'; true";
+    let (confined, privileged) = both_ways(&s, "[\"mount\", \"uts\", \"pid\"]", "", probe);
+    assert!(!confined.contains("WROTE-"), "{confined}");
+    assert_has_all(
+        &confined,
+        &["timer_list 0", "firmware 0", "Read-only file system"],
+    );
+    assert_has_all(&privileged, &["WROTE-SYSCTL"]);
+    assert!(!privileged.contains("timer_list 0"), "{privileged}");
+    assert!(!privileged.contains("firmware 0"), "{privileged}");
+    // A proc and a sysfs the recipe mounts get the same.
+    let recipe = s.write(
+        "own.nsr",
+        "let c = unshare([\"mount\", \"uts\", \"pid\"]);\n\
+         c.mount(\"proc\", \"/proc\", \"proc\");\n\
+         c.mount(\"sysfs\", \"/sys\", \"sysfs\");\n\
+         let r = c.run(args.probe);\n\
+         print(r.stdout + r.stderr);\n",
+    );
+    let r = nsr(&["run", &recipe, &format!("probe={probe}")]);
+    r.expect_code(0);
+    assert!(!r.stdout.contains("WROTE-"), "{}", r.stdout);
+    assert_has_all(
+        &r.stdout,
+        &["timer_list 0", "firmware 0", "Read-only file system"],
+    );
+    before.assert_unchanged("after masking proc and sys");
 }

@@ -166,16 +166,18 @@ box.mount("proc", args.root + "/proc", "proc");
 box.pivot_root(args.root);
 print("marker=" + out(box.run("cat /etc/marker")));
 let points = box.run("awk '{print $5}' /proc/self/mountinfo").stdout;
-let sorted = points.split("\n").filter(|l| l != "");
+// The confined sandbox's masks are mounts below /proc (README, Confinement).
+let sorted = points.split("\n").filter(|l| l != "" && !l.starts_with("/proc/"));
 sorted.sort();
 print("points=" + sorted);
+print("masks=" + points.contains("/proc/sys"));
 print("host_paths=" + points.contains("/tmp/"));"#,
         &[&format!("root={root}")],
     );
     r.expect_code(0);
     assert_has_all(&r.stdout, &["marker=inside the test root"]);
     assert_has_all(&r.stdout, &["points=[\"/\", \"/proc\"]"]);
-    assert_has_all(&r.stdout, &["host_paths=false"]);
+    assert_has_all(&r.stdout, &["host_paths=false", "masks=true"]);
     before.assert_unchanged("pivot_root");
 }
 

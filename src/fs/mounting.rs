@@ -23,8 +23,9 @@ pub struct MountId {
     pub unique: Option<u64>,
 }
 
-/// Mounts `spec` and returns the new mount's IDs.
-pub fn mount(spec: &MountSpec) -> Result<MountId, OpError> {
+/// Mounts `spec` and returns the new mount's IDs. With `harden`, a proc or sysfs gets
+/// the masks of a confined sandbox (`masks.rs`) before anything can open it.
+pub fn mount(spec: &MountSpec, harden: bool) -> Result<MountId, OpError> {
     let target = resolve_target(&spec.target)?;
     let attrs = attr_flags(spec);
     let mnt = match &spec.source {
@@ -88,6 +89,17 @@ pub fn mount(spec: &MountSpec) -> Result<MountId, OpError> {
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
     )
     .map_err(|e| os(e, format!("cannot attach the mount at {}", spec.target)))?;
+    if harden {
+        match &spec.source {
+            MountSource::Filesystem { fstype, .. } => match fstype.as_str() {
+                "proc" => super::masks::harden_proc(mnt.as_fd())?,
+                "sysfs" => super::masks::harden_sys(mnt.as_fd())?,
+                _ => {}
+            },
+            MountSource::Bind { .. } => super::masks::harden_bind(mnt.as_fd())?,
+            MountSource::Overlay { .. } => {}
+        }
+    }
     let (id, unique, _) = crate::sys::mount_of_fd(mnt.as_fd())
         .map_err(|e| OpError::os(e, format!("cannot read the mount ID of {}", spec.target)))?;
     Ok(MountId { id, unique })

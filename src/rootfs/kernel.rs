@@ -152,7 +152,7 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
             )),
         )
         .map_err(OpError::new)?;
-        match crate::fs::mounting::mount(&spec) {
+        match crate::fs::mounting::mount(&spec, false) {
             Ok(mount) => Ok((keep_dir, mount.id)),
             Err(e) => {
                 if !keep_dir {

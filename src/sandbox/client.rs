@@ -371,7 +371,9 @@ impl SandboxHandle {
             listener: listener.is_some(),
         };
         let fds: Vec<_> = listener.iter().map(|l| l.as_fd()).collect();
-        self.exchange(&req, &fds, signals)?;
+        if let Response::Failed(w) = self.exchange(&req, &fds, signals)? {
+            return Err(w.into());
+        }
         self.release_namespaces();
         if self.first.as_raw() != self.holder_pid {
             let _ = kill(self.first, Signal::SIGUSR1);

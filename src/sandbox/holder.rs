@@ -21,6 +21,9 @@ const SYS_CHROOT: u32 = 18;
 
 pub struct Holder {
     own_pid_ns: bool,
+    harden_mounts: bool,
+    /// The inherited /proc and /sys still to harden.
+    inherited: crate::fs::masks::Inherited,
     /// How the sandbox's commands are confined, and that made ready once.
     confine: Confinement,
     prepared: Prepared,
@@ -36,8 +39,32 @@ pub struct Holder {
 }
 
 /// Sets the holder up and serves until nsr asks it to stop or goes away. Never returns.
-pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, confine: &Confinement) -> ! {
-    match setup(sock, own_pid_ns, own_uts_ns, confine) {
+/// What a holder is told about its sandbox when it starts.
+pub struct Setup<'a> {
+    pub own_pid_ns: bool,
+    pub own_uts_ns: bool,
+    pub confine: &'a Confinement,
+    /// Mask and make read-only what runc does in every /proc and /sys of the sandbox's
+    /// own mount namespace (confined, and its mounts do not propagate to the host).
+    pub harden_mounts: bool,
+}
+
+impl Setup<'_> {
+    pub fn of(spec: &crate::ns::spec::SandboxSpec, own_pid_ns: bool) -> Setup<'_> {
+        Setup {
+            own_pid_ns,
+            own_uts_ns: spec.has_own_uts_ns(),
+            confine: &spec.confine,
+            harden_mounts: !spec.confine.is_privileged()
+                && spec.creates(crate::ns::kinds::NsKind::Mount)
+                && spec.propagation != crate::ns::spec::Propagation::Unchanged,
+        }
+    }
+}
+
+pub fn run(sock: UnixStream, s: Setup<'_>) -> ! {
+    let own_pid_ns = s.own_pid_ns;
+    match setup(sock, s) {
         Ok(mut h) => {
             h.serve();
             shutdown(own_pid_ns)
@@ -46,12 +73,13 @@ pub fn run(sock: UnixStream, own_pid_ns: bool, own_uts_ns: bool, confine: &Confi
     }
 }
 
-fn setup(
-    sock: UnixStream,
-    own_pid_ns: bool,
-    own_uts_ns: bool,
-    confine: &Confinement,
-) -> Result<Holder, OpError> {
+fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
+    let Setup {
+        own_pid_ns,
+        own_uts_ns,
+        confine,
+        harden_mounts,
+    } = s;
     // Not dumpable: a sandbox's processes can neither open /proc/1/{fd,cwd,root,mem,
     // environ} nor ptrace the holder unless they have CAP_SYS_PTRACE over nsr's user
     // namespace, which a user namespace of the sandbox's own never gives. (Commands
@@ -90,6 +118,14 @@ fn setup(
     let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
+    // The /proc and /sys this mount namespace inherited, hardened before the first
+    // command (or `nsr enter`) can reach them: a recipe that chroots or mounts its own
+    // proc first never pays for it.
+    let inherited = if harden_mounts {
+        crate::fs::masks::Inherited::find()
+    } else {
+        crate::fs::masks::Inherited::default()
+    };
     let namespaces = open_own_namespaces()?;
     let names = namespaces
         .iter()
@@ -100,6 +136,8 @@ fn setup(
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
     Ok(Holder {
         own_pid_ns,
+        harden_mounts,
+        inherited,
         confine: confine.clone(),
         // The seccomp filter is compiled here, once, not for every command.
         prepared: Prepared::new(confine),
@@ -151,6 +189,11 @@ impl Holder {
                     },
                     false => None,
                 };
+                // What `nsr enter` will start must not find them unhardened either.
+                if let Err(e) = self.inherited.harden_if_reachable() {
+                    let _ = send(&mut self.sock, &Response::Failed(e.into()));
+                    continue;
+                }
                 // SAFETY: prctl on this process only.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
                 let _ = send(&mut self.sock, &Response::Done);
@@ -185,7 +228,7 @@ impl Holder {
                     .into_owned(),
             ),
             Request::Mount(spec) => Response::Mounted {
-                mount: mounting::mount(&spec)?,
+                mount: mounting::mount(&spec, self.harden_mounts)?,
             },
             Request::Umount { path, mount } => {
                 Response::Unmounted(mounting::try_unmount_at(&path, mount)?)
@@ -243,6 +286,7 @@ impl Holder {
                         crate::signals::signal_name(sig)
                     )));
                 }
+                self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
                 Response::Ran(process::run(&spec, stdio, &self.sigfd, confine)?)
@@ -255,6 +299,7 @@ impl Holder {
                 )));
             }
             Request::Run(spec) => {
+                self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
                 Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd, confine)?)

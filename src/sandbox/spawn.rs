@@ -188,12 +188,7 @@ fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
         let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
         holder::unsafe_exit(1);
     }
-    holder::run(
-        sock,
-        spec.has_own_pid_ns(),
-        spec.has_own_uts_ns(),
-        &spec.confine,
-    )
+    holder::run(sock, holder::Setup::of(spec, spec.has_own_pid_ns()))
 }
 
 /// SIGUSR1 to the first child: the environment is kept, outlive nsr.
@@ -226,11 +221,11 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
         }
     }
     if !holder_is_second_child(spec) {
-        holder::run(sock, false, spec.has_own_uts_ns(), &spec.confine);
+        holder::run(sock, holder::Setup::of(spec, false));
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => holder::run(sock, true, spec.has_own_uts_ns(), &spec.confine),
+        Ok(ForkResult::Child) => holder::run(sock, holder::Setup::of(spec, true)),
         Ok(ForkResult::Parent { child }) => {
             // It waits on the host's side of the namespaces with the host's root: no
             // process of the sandbox may open its /proc/PID/root or fds.
