@@ -276,6 +276,10 @@ fn bad_confinement_options_get_a_located_error_and_make_nothing() {
             "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ caps: 5 });",
             "caps must be an array",
         ),
+        (
+            "unshare(#{ kinds: [\"pid\"], run_as: \"bob\" });",
+            "run_as: uid 'bob' is not a number (nsr takes ids by number",
+        ),
     ] {
         let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
         r.expect_code(1);
@@ -378,4 +382,39 @@ fn proc_and_sys_are_masked_and_read_only_in_a_confined_sandbox() {
         &["timer_list 0", "firmware 0", "Read-only file system"],
     );
     before.assert_unchanged("after masking proc and sys");
+}
+
+#[test]
+fn a_setuid_binary_run_as_a_user_inside_gains_nothing() {
+    let _g = serial();
+    let s = Scratch::new("confine-setuid");
+    // A setuid-root copy of id(1), as an untrusted root could ship one.
+    let suid = s.path("suid-id");
+    std::fs::copy("/usr/bin/id", &suid).unwrap();
+    std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    let recipe = s.write(
+        "u.nsr",
+        "let c = unshare(#{ kinds: [\"mount\", \"pid\"], run_as: \"1000:1000\" });\n\
+         let p = unshare(#{ kinds: [\"mount\", \"pid\"], run_as: \"1000:1000\", no_new_privs: false, caps: \"all\", seccomp: \"none\" });\n\
+         print(\"confined \" + c.run([args.suid, \"-u\"]).stdout + c.run(\"id -u; id -g; grep CapEff /proc/self/status\").stdout);\n\
+         print(\"control \" + p.run([args.suid, \"-u\"]).stdout);\n\
+         print(\"groups \" + c.run(\"id -G\", #{ run_as: #{ uid: 1001, groups: [27, 100] } }).stdout);\n",
+    );
+    let r = nsr(&["run", &recipe, &format!("suid={suid}")]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "confined 1000\n1000\n1000\nCapEff:\t0000000000000000",
+            // Without no_new_privs the same binary runs as root: the test can fail.
+            "control 0",
+            "groups 1001 27 100",
+        ],
+    );
+    let plan = nsr(&["plan", &recipe, &format!("suid={suid}")]);
+    assert_has_all(
+        &plan.stdout,
+        &["setpriv --reuid=1000 --regid=1000 --clear-groups --no-new-privs"],
+    );
 }

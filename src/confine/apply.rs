@@ -1,7 +1,8 @@
 //! A confinement made ready in the holder (the filter compiled, capability masks read),
 //! then entered by the command's process between clone and exec with raw system calls
 //! only, in this order: limits, bounding set, ambient set, no_new_privs, the seccomp
-//! filter (while CAP_SYS_ADMIN may still be needed to load it), the capability sets.
+//! filter (while CAP_SYS_ADMIN may still be needed to load it), the user, the
+//! capability sets.
 
 use super::{Caps, Confinement};
 
@@ -29,6 +30,7 @@ pub enum Stage {
     NoNewPrivs = 12,
     Seccomp = 13,
     Capset = 14,
+    User = 15,
 }
 
 impl Stage {
@@ -39,6 +41,7 @@ impl Stage {
             Stage::NoNewPrivs,
             Stage::Seccomp,
             Stage::Capset,
+            Stage::User,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -51,6 +54,7 @@ impl Stage {
             Stage::NoNewPrivs => "cannot set no_new_privs",
             Stage::Seccomp => "cannot load the seccomp filter",
             Stage::Capset => "cannot set the capabilities (capset)",
+            Stage::User => "cannot become the user asked for (setgroups/setresgid/setresuid; are the ids mapped in the sandbox's user namespace?)",
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Prepared {
     sets: Option<[CapData; 2]>,
     no_new_privs: bool,
     filter: Vec<libc::sock_filter>,
+    /// uid, gid and supplementary groups to switch to.
+    user: Option<(u32, u32, Vec<libc::gid_t>)>,
 }
 
 /// The holder's own permitted set (what a command can keep at most).
@@ -127,6 +133,7 @@ impl Prepared {
                 .as_ref()
                 .map(|p| super::seccomp::program(p, libc::EPERM))
                 .unwrap_or_default(),
+            user: c.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
         }
     }
 
@@ -181,6 +188,21 @@ impl Prepared {
             ) != 0
             {
                 return Err((Stage::Seccomp, errno()));
+            }
+        }
+        if let Some((uid, gid, groups)) = &self.user {
+            // Raw calls: glibc's wrappers would signal the holder's threads to change
+            // theirs (setxid), and this process shares the holder's memory.
+            if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0
+                || libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) != 0
+                || libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) != 0
+            {
+                return Err((Stage::User, errno()));
+            }
+            if *uid != 0 {
+                // Leaving uid 0 cleared the permitted and effective sets already; the
+                // bounding set stays dropped for whatever it execs.
+                return Ok(());
             }
         }
         if let Some(sets) = &self.sets {

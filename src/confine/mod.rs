@@ -27,6 +27,16 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+/// The ids a command runs as inside (numbers: nsr never reads the sandbox's
+/// /etc/passwd with its own libc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (none: cleared).
+    pub groups: Vec<u32>,
+}
+
 /// Everything a command is confined by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confinement {
@@ -34,6 +44,9 @@ pub struct Confinement {
     pub no_new_privs: bool,
     pub seccomp: Option<seccomp::Policy>,
     pub rlimits: Vec<Rlimit>,
+    /// None: the holder's ids (root inside).
+    #[serde(default)]
+    pub user: Option<User>,
 }
 
 impl Confinement {
@@ -44,6 +57,7 @@ impl Confinement {
             no_new_privs: false,
             seccomp: None,
             rlimits: Vec::new(),
+            user: None,
         }
     }
 
@@ -55,6 +69,7 @@ impl Confinement {
             no_new_privs: true,
             seccomp: Some(seccomp::Policy::default_list()),
             rlimits: Vec::new(),
+            user: None,
         }
     }
 
@@ -87,6 +102,8 @@ pub struct ConfineOptions {
     pub no_new_privs: Option<bool>,
     pub seccomp: Option<SeccompSetting>,
     pub rlimits: Option<Vec<Rlimit>>,
+    #[serde(default)]
+    pub user: Option<User>,
 }
 
 impl ConfineOptions {
@@ -121,6 +138,9 @@ impl ConfineOptions {
         if let Some(r) = &self.rlimits {
             c.rlimits = r.clone();
         }
+        if let Some(u) = &self.user {
+            c.user = Some(u.clone());
+        }
         c
     }
 
@@ -129,9 +149,10 @@ impl ConfineOptions {
         let others = self.caps.is_some()
             || self.no_new_privs.is_some()
             || self.seccomp.is_some()
-            || self.rlimits.is_some();
+            || self.rlimits.is_some()
+            || self.user.is_some();
         if self.privileged == Some(true) && others {
-            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs or rlimits".into());
+            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs, rlimits or run_as".into());
         }
         Ok(())
     }

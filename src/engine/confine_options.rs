@@ -3,12 +3,20 @@
 
 use super::convert::{array, boolean, string, type_name};
 use crate::confine::seccomp::{self, Base, Policy};
-use crate::confine::{caps, Caps, ConfineOptions, Rlimit, SeccompSetting, RLIMITS};
+use crate::confine::{caps, Caps, ConfineOptions, Rlimit, SeccompSetting, User, RLIMITS};
 use rhai::{Dynamic, Map};
 
 type Res<T> = Result<T, String>;
 
-pub const KEYS: [&str; 5] = ["privileged", "caps", "seccomp", "no_new_privs", "rlimits"];
+pub const KEYS: [&str; 6] = [
+    "privileged",
+    "caps",
+    "seccomp",
+    "no_new_privs",
+    "rlimits",
+    // Not `user`: on unshare that key joins a user namespace (as `net:` joins a netns).
+    "run_as",
+];
 
 pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
     let o = ConfineOptions {
@@ -23,6 +31,7 @@ pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
             .transpose()?,
         seccomp: opts.get("seccomp").map(seccomp_of).transpose()?,
         rlimits: opts.get("rlimits").map(rlimits_of).transpose()?,
+        user: opts.get("run_as").map(user_of).transpose()?,
     };
     o.validate()?;
     Ok(o)
@@ -153,4 +162,63 @@ fn limit(d: &Dynamic, key: &str) -> Res<u64> {
         .as_int()
         .map_err(|_| format!("rlimits {key}: a number, not {}", type_name(d)))?;
     u64::try_from(n).map_err(|_| format!("rlimits {key}: {n} is negative"))
+}
+
+/// `"1000"`, `"1000:1000"` or `#{ uid: 1000, gid: 1000, groups: [27] }`, by number.
+fn user_of(d: &Dynamic) -> Res<User> {
+    let id = |v: &str, what: &str| -> Res<u32> {
+        v.parse().map_err(|_| {
+            format!("run_as: {what} '{v}' is not a number (nsr takes ids by number, not names)")
+        })
+    };
+    if let Ok(s) = d.clone().into_string() {
+        let (u, g) = s.split_once(':').unwrap_or((&s, &s));
+        return Ok(User {
+            uid: id(u, "uid")?,
+            gid: id(g, "gid")?,
+            groups: Vec::new(),
+        });
+    }
+    let m = d.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "run_as is \"UID:GID\" or #{{ uid, gid, groups }}, not {}",
+            type_name(d)
+        )
+    })?;
+    let num = |v: &Dynamic, what: &str| -> Res<u32> {
+        let n = v
+            .as_int()
+            .map_err(|_| format!("run_as {what} must be a number, not {}", type_name(v)))?;
+        u32::try_from(n).map_err(|_| format!("run_as {what}: {n} is not an id"))
+    };
+    let mut u = User {
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+    };
+    let mut gid_given = false;
+    for (k, v) in &m {
+        match k.as_str() {
+            "uid" => u.uid = num(v, "uid")?,
+            "gid" => {
+                u.gid = num(v, "gid")?;
+                gid_given = true;
+            }
+            "groups" => {
+                u.groups = array(v, "run_as groups")?
+                    .iter()
+                    .map(|g| num(g, "group"))
+                    .collect::<Res<_>>()?
+            }
+            other => {
+                return Err(format!(
+                    "unknown run_as option '{other}' (known: uid, gid, groups)"
+                ))
+            }
+        }
+    }
+    if !gid_given {
+        u.gid = u.uid;
+    }
+    Ok(u)
 }

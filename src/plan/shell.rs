@@ -100,8 +100,17 @@ fn confine_words(c: &Confinement) -> Vec<String> {
                 .join(","),
         ),
     };
-    if c.no_new_privs || caps.is_some() {
+    if c.no_new_privs || caps.is_some() || c.user.is_some() {
         w.push("setpriv".into());
+        if let Some(u) = &c.user {
+            w.push(format!("--reuid={} --regid={}", u.uid, u.gid));
+            if u.groups.is_empty() {
+                w.push("--clear-groups".into());
+            } else {
+                let g: Vec<String> = u.groups.iter().map(|g| g.to_string()).collect();
+                w.push(format!("--groups={}", g.join(",")));
+            }
+        }
         if c.no_new_privs {
             w.push("--no-new-privs".into());
         }
