@@ -86,12 +86,9 @@ fn permitted() -> u64 {
     u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32)
 }
 
-fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
-}
+/// Past the kernel's last capability PR_CAPBSET_DROP answers EINVAL, which `enter`
+/// passes over: no need to read /proc/sys/kernel/cap_last_cap on every start.
+const LAST_POSSIBLE_CAP: u32 = 63;
 
 impl Prepared {
     pub fn new(c: &Confinement) -> Prepared {
@@ -99,7 +96,9 @@ impl Prepared {
             Caps::All => (Vec::new(), None),
             Caps::Only(keep) => {
                 let keep = keep & permitted();
-                let drop = (0..=last_cap()).filter(|n| keep & (1 << n) == 0).collect();
+                let drop = (0..=LAST_POSSIBLE_CAP)
+                    .filter(|n| keep & (1 << n) == 0)
+                    .collect();
                 let half = |shift: u32| {
                     let bits = (keep >> shift) as u32;
                     CapData {
