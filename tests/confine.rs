@@ -418,3 +418,30 @@ fn a_setuid_binary_run_as_a_user_inside_gains_nothing() {
         &["setpriv --reuid=1000 --regid=1000 --clear-groups --no-new-privs"],
     );
 }
+
+#[test]
+fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
+    let s = Scratch::new("confine-check");
+    let bad = s.write(
+        "bad.nsr",
+        "let b = unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });\nb.run(\"true\", #{ seccomp: #{ deny: [\"mountt\"] } });\n",
+    );
+    let r = nsr(&["check", &bad]);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "bad.nsr:1:17",
+            "unknown capability 'NET_ADMINN'",
+            "bad.nsr:2:15",
+            "unknown system call 'mountt'",
+            "2 problem(s)",
+        ],
+    );
+    let good = s.write(
+        "good.nsr",
+        "let b = unshare(#{ kinds: [\"pid\", \"mount\"], rlimits: #{ nofile: 16 }, run_as: \"1000:1000\" });\nb.run(\"true\", #{ caps: [\"NET_ADMIN\"], seccomp: \"none\" });\n",
+    );
+    let r = nsr(&["check", &good]);
+    r.expect_code(0);
+}

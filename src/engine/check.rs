@@ -61,6 +61,7 @@ pub fn check(
     let mut warnings = Vec::new();
     if let Some(ast) = ast {
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
+        errors.extend(bad_literal_options(&ast, &recipe.path));
         warnings = undeclared_params(&ast, recipe);
     }
     CheckReport { errors, warnings }
@@ -248,6 +249,52 @@ fn unknown_calls(ast: &AST, file: &str, primitives: &[PrimitiveDoc]) -> Vec<Reci
                 },
                 message: format!("no function {name} with {} argument(s)", call.args.len()),
                 hint: Some(hint),
+            });
+        }
+        true
+    });
+    errors
+}
+
+/// An option map written out whole in the recipe (`unshare(#{ ... })`, `box.run(cmd,
+/// #{ ... })`) is checked as `nsr run` would check it, without running anything: a
+/// namespace kind, capability, syscall or limit that does not exist is found here.
+fn bad_literal_options(ast: &AST, file: &str) -> Vec<RecipeError> {
+    let mut errors = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let (call, is_method) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(f, _))) => (f, false),
+            Some(ASTNode::Expr(Expr::MethodCall(f, _))) => (f, true),
+            _ => return true,
+        };
+        let checked = match (call.name.as_str(), is_method, call.args.len()) {
+            ("unshare", false, 1) => Some((&call.args[0], "unshare")),
+            ("run", true, 2) => Some((&call.args[1], "run")),
+            _ => None,
+        };
+        let Some((arg, what)) = checked else {
+            return true;
+        };
+        let Some(map) = arg
+            .get_literal_value(None)
+            .and_then(|v| v.try_cast::<rhai::Map>())
+        else {
+            return true;
+        };
+        let result = match what {
+            "unshare" => super::convert::sandbox_spec(&map).map(|_| ()),
+            _ => super::confine_options::confine_options(&map).map(|_| ()),
+        };
+        if let Err(message) = result {
+            let pos = arg.position();
+            errors.push(RecipeError::Script {
+                origin: Origin {
+                    file: file.to_string(),
+                    line: pos.line().unwrap_or(0),
+                    column: pos.position().unwrap_or(0),
+                },
+                message: format!("{what}: {message}"),
+                hint: None,
             });
         }
         true
