@@ -318,8 +318,6 @@ fn nsr_enter_confines_its_command_as_the_sandbox_does() {
 fn an_ordinary_users_sandbox_is_confined_the_same_way() {
     let _g = serial();
     let s = Scratch::new("confine-rootless");
-    let bin = s.path("nsr");
-    std::fs::copy(NSR, &bin).unwrap();
     let recipe = s.write(
         "r.nsr",
         "let c = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true, privileged: false });\n\
@@ -328,11 +326,8 @@ fn an_ordinary_users_sandbox_is_confined_the_same_way() {
          print(\"confined \" + c.run(probe).stdout + c.run(probe).stderr);\n\
          print(\"privileged \" + p.run(probe).stdout);\n",
     );
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["run", &recipe])
-        .current_dir(&s.dir);
+    let mut cmd = nsr_as_nobody(&s);
+    cmd.args(["run", &recipe]);
     let r = run_command(cmd);
     r.expect_code(0);
     let (confined, privileged) = r.stdout.split_once("privileged ").unwrap();

@@ -134,8 +134,6 @@ fn an_ordinary_users_sandbox_is_confined_too() {
     // nsr as nobody: the same user as the sandbox's processes, outside its user namespace.
     let _g = serial();
     let w = world("escape-rootless");
-    let bin = w.s.path("nsr");
-    std::fs::copy(NSR, &bin).unwrap();
     let recipe = w.s.write(
         "rootless.nsr",
         &format!(
@@ -143,12 +141,9 @@ fn an_ordinary_users_sandbox_is_confined_too() {
             w.probe_call(true)
         ),
     );
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["run", &recipe, &format!("root={}", w.root)])
-        .env("NSR_SECRET", "in nsr's environment")
-        .current_dir(&w.s.dir);
+    let mut cmd = nsr_as_nobody(&w.s);
+    cmd.args(["run", &recipe, &format!("root={}", w.root)])
+        .env("NSR_SECRET", "in nsr's environment");
     let r = run_command(cmd);
     r.expect_code(0);
     assert_eq!(r.stdout.trim(), "CONFINED");
@@ -341,12 +336,7 @@ print("control " + control.stdout + control.stderr);
         ),
     );
     let mut cmd = if as_nobody {
-        let bin = s.path("nsr");
-        std::fs::copy(NSR, &bin).unwrap();
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(bin);
-        c
+        nsr_as_nobody(&s)
     } else {
         Command::new(NSR)
     };

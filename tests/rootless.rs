@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
 /// Runs nsr as user nobody on a recipe file, from a copy of the binary nobody may run.
 fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
@@ -87,16 +86,8 @@ fn an_unprivileged_range_map_needs_newuidmap_and_says_so() {
 
 /// nsr as nobody with these arguments (a copy of the binary nobody may run).
 fn nobody_nsr(s: &Scratch, args: &[&str]) -> Run {
-    let bin = s.path("nsr");
-    if !std::path::Path::new(&bin).exists() {
-        std::fs::copy(NSR, &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(args)
-        .current_dir(&s.dir);
+    let mut cmd = nsr_as_nobody(s);
+    cmd.args(args);
     run_command(cmd)
 }
 

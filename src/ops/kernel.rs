@@ -111,6 +111,13 @@ impl KernelBackend {
 }
 
 impl KernelBackend {
+    /// This run's running sandbox whose holder is `pid`.
+    fn live_sandbox_of(&self, pid: i32) -> Option<&SandboxHandle> {
+        self.sandboxes
+            .iter()
+            .find(|s| s.is_alive() && s.holder_pid == pid)
+    }
+
     /// A sandbox that joins one of this run's sandboxes joins through the namespace fds
     /// nsr holds (the first child, a fork of nsr, has them too), not /proc/PID/ns of a
     /// holder that is not dumpable.
@@ -121,11 +128,7 @@ impl KernelBackend {
             let JoinTarget::Pid(pid) = target else {
                 continue;
             };
-            let held = self
-                .sandboxes
-                .iter()
-                .find(|s| s.is_alive() && s.holder_pid == *pid)
-                .and_then(|s| s.ns_path(*kind));
+            let held = self.live_sandbox_of(*pid).and_then(|s| s.ns_path(*kind));
             if let Some(path) = held {
                 *target = JoinTarget::Path(path);
             }
@@ -268,11 +271,7 @@ impl Backend for KernelBackend {
                 ))
             }
             Op::Namespaces { pid } => {
-                let ours = self
-                    .sandboxes
-                    .iter()
-                    .find(|s| s.is_alive() && s.holder_pid == *pid);
-                let found = match ours {
+                let found = match self.live_sandbox_of(*pid) {
                     Some(sb) => sb.namespace_inodes()?,
                     None => inspect::namespaces(*pid)?,
                 };

@@ -84,19 +84,11 @@ pub fn reach(dir: &Path, holder_pid: i32) -> Result<Held, OpError> {
             "the sandbox's holder refused to hand over its namespaces",
         ));
     };
-    if fds.len() != names.len() + 1 {
-        return Err(OpError::new(format!(
-            "the sandbox's holder named {} namespaces and sent {} fds",
-            names.len(),
-            fds.len()
-        )));
-    }
-    let root = fds.pop().expect("one more fd than names");
-    let namespaces = names
-        .iter()
-        .zip(fds)
-        .filter_map(|(n, fd)| NsKind::parse(n).map(|k| (k, fd)))
-        .collect();
+    // The root comes after the namespaces.
+    let root = fds
+        .pop()
+        .ok_or_else(|| OpError::new("the sandbox's holder sent no root"))?;
+    let namespaces = super::protocol::named_namespaces(&names, fds)?;
     Ok(Held {
         namespaces,
         root,

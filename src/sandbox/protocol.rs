@@ -213,7 +213,7 @@ pub fn send_fds(sock: &UnixStream, fds: &[BorrowedFd]) -> io::Result<()> {
 
 /// Receives exactly `n` fds sent with `send_fds` (close-on-exec).
 pub fn recv_fds(sock: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use nix::sys::socket::{recvmsg, MsgFlags};
     let mut byte = [0u8];
     let mut iov = [std::io::IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
@@ -225,15 +225,7 @@ pub fn recv_fds(sock: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
     )
     .map_err(io::Error::from)?;
     let mut fds = Vec::new();
-    for c in msg.cmsgs().map_err(io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(got) = c {
-            // SAFETY: the kernel just installed these fds in this process for us.
-            fds.extend(
-                got.into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
-        }
-    }
+    take_fds(&msg, &mut fds)?;
     if msg.bytes != 1 || fds.len() != n {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -266,12 +258,50 @@ pub fn send_with_fds<T: Serialize>(
     w.write_all(&frame[sent..])
 }
 
+/// The fds a received message carries (SCM_RIGHTS), owned from now on.
+fn take_fds(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>, fds: &mut Vec<OwnedFd>) -> io::Result<()> {
+    use nix::sys::socket::ControlMessageOwned;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            // SAFETY: the kernel just installed these fds in this process for us.
+            fds.extend(
+                raw.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Pairs the namespace kinds a holder named with the fds it sent, in order.
+pub fn named_namespaces(
+    names: &[String],
+    fds: Vec<OwnedFd>,
+) -> Result<Vec<(crate::ns::kinds::NsKind, OwnedFd)>, OpError> {
+    if names.len() != fds.len() {
+        return Err(OpError::new(format!(
+            "the holder named {} namespaces and sent {} fds",
+            names.len(),
+            fds.len()
+        )));
+    }
+    names
+        .iter()
+        .zip(fds)
+        .map(|(n, fd)| {
+            crate::ns::kinds::NsKind::parse(n)
+                .map(|k| (k, fd))
+                .ok_or_else(|| OpError::new(format!("the holder sent an unknown namespace '{n}'")))
+        })
+        .collect()
+}
+
 /// Reads one frame and the fds attached to it (send_with_fds; none for a plain `send`).
 /// Every frame that may carry fds must be read with this: a plain read drops them.
 pub fn recv_with_fds<T: for<'de> Deserialize<'de>>(
     sock: &UnixStream,
 ) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use nix::sys::socket::{recvmsg, MsgFlags};
     let mut len = [0u8; 4];
     let mut fds = Vec::new();
     let mut got = 0;
@@ -295,15 +325,7 @@ pub fn recv_with_fds<T: for<'de> Deserialize<'de>>(
             };
         }
         got += msg.bytes;
-        for c in msg.cmsgs().map_err(io::Error::from)? {
-            if let ControlMessageOwned::ScmRights(raw) = c {
-                // SAFETY: the kernel just installed these fds in this process for us.
-                fds.extend(
-                    raw.into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
-            }
-        }
+        take_fds(&msg, &mut fds)?;
     }
     let mut r: &UnixStream = sock;
     let msg = read_body(len, &mut r)?;

@@ -131,7 +131,7 @@ fn start_up(
             }
             Some(Startup::HolderPid(pid)) => holder_pid = Some(pid),
             Some(Startup::Ready { namespaces: names }) => {
-                namespaces = Some(held_namespaces(&names, fds)?);
+                namespaces = Some(super::protocol::named_namespaces(&names, fds)?);
             }
             Some(Startup::Failed(w)) => return Err(w.into()),
             None => return Err(OpError::new("the sandbox process exited during set-up")),
@@ -141,29 +141,6 @@ fn start_up(
         .map_err(|e| io_err(e, "socket timeout"))?;
     handle.set_namespaces(namespaces.unwrap_or_default());
     handle.set_holder(holder_pid.unwrap_or(first.as_raw()))
-}
-
-/// The namespace fds a holder sent, by the kinds it named in the same order.
-fn held_namespaces(
-    names: &[String],
-    fds: Vec<std::os::fd::OwnedFd>,
-) -> Result<Vec<(NsKind, std::os::fd::OwnedFd)>, OpError> {
-    if names.len() != fds.len() {
-        return Err(OpError::new(format!(
-            "the holder named {} namespaces and sent {}",
-            names.len(),
-            fds.len()
-        )));
-    }
-    names
-        .iter()
-        .zip(fds)
-        .map(|(n, fd)| {
-            NsKind::parse(n)
-                .map(|k| (k, fd))
-                .ok_or_else(|| OpError::new(format!("the holder sent an unknown namespace '{n}'")))
-        })
-        .collect()
 }
 
 /// --map-root-user denies setgroups; explicit multi-range maps keep it.

@@ -252,6 +252,21 @@ pub fn alive_sandboxes(ls: &Run, name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// A command that runs nsr as user nobody in `s`'s directory, from a copy of the
+/// binary in `s` (nobody may not reach the one under target/); add nsr's arguments.
+pub fn nsr_as_nobody(s: &Scratch) -> Command {
+    let bin = s.path("nsr");
+    if !Path::new(&bin).exists() {
+        std::fs::copy(NSR, &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin)
+        .current_dir(&s.dir);
+    cmd
+}
+
 /// Runs a command with no input and its output captured, for at most a minute.
 pub fn run_command(mut cmd: Command) -> Run {
     tools::ensure();
