@@ -440,3 +440,201 @@ fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
     let r = nsr(&["check", &good]);
     r.expect_code(0);
 }
+
+#[test]
+fn landlock_limits_a_command_to_the_paths_the_recipe_names() {
+    let _g = serial();
+    let s = Scratch::new("confine-landlock");
+    let root = s.busybox_root("root");
+    std::fs::create_dir_all(s.path("root/tmp")).unwrap();
+    std::fs::create_dir_all(s.path("root/root")).unwrap();
+    std::fs::write(s.path("root/etc/motd"), "secret\n").unwrap();
+    std::fs::write(s.path("root/etc/hostname"), "box\n").unwrap();
+    // Paths are the sandbox's: /etc/hostname is the root's own, after the chroot.
+    let probe = "cat /etc/hostname; cat /etc/motd || echo MOTD-DENIED; \
+                 echo x > /tmp/f && echo TMP-WRITTEN; echo x > /root/f || echo ROOT-DENIED; \
+                 ls /bin | grep -q busybox && echo BIN-LISTED; echo y > /bin/f || echo BIN-READ-ONLY";
+    let recipe = s.write(
+        "l.nsr",
+        "let c = unshare(#{ kinds: [\"mount\", \"pid\"], landlock: #{ exec: [\"/bin\"], read: [\"/etc/hostname\"], write: [\"/tmp\"] } });\n\
+         let p = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: true });\n\
+         c.chroot(args.root);\n\
+         p.chroot(args.root);\n\
+         let a = c.run(args.probe);\n\
+         print(\"CONFINED \" + a.stdout + a.stderr);\n\
+         let b = p.run(args.probe);\n\
+         print(\"PRIVILEGED \" + b.stdout + b.stderr);\n",
+    );
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("root={root}"),
+        &format!("probe={probe}"),
+    ]);
+    r.expect_code(0);
+    let (confined, privileged) = r.stdout.split_once("PRIVILEGED ").unwrap();
+    assert_has_all(
+        confined,
+        &[
+            "box\n",
+            "cat: can't open '/etc/motd': Permission denied",
+            "MOTD-DENIED",
+            "TMP-WRITTEN",
+            "ROOT-DENIED",
+            "BIN-LISTED",
+            "BIN-READ-ONLY",
+        ],
+    );
+    assert!(!confined.contains("secret"), "{confined}");
+    // The control: without Landlock every one of them goes through.
+    assert_has_all(
+        privileged,
+        &["box\n", "secret\n", "TMP-WRITTEN", "BIN-LISTED"],
+    );
+    for denied in ["MOTD-DENIED", "ROOT-DENIED", "BIN-READ-ONLY"] {
+        assert!(!privileged.contains(denied), "{privileged}");
+    }
+    assert!(
+        s.dir.join("root/root/f").exists(),
+        "the control wrote /root/f"
+    );
+    // The plan names the rules.
+    let plan = nsr(&[
+        "plan",
+        &recipe,
+        &format!("root={root}"),
+        &format!("probe={probe}"),
+    ]);
+    assert_has_all(
+        &plan.stdout,
+        &["# the next command runs under Landlock: only read /etc/hostname; write /tmp; exec /bin"],
+    );
+}
+
+#[test]
+fn a_program_landlock_does_not_let_run_is_refused_with_a_hint() {
+    let _g = serial();
+    let s = Scratch::new("confine-landlock-exec");
+    let recipe = s.write(
+        "e.nsr",
+        "let b = unshare(#{ kinds: [\"pid\"] });\n\
+         print(b.run(\"echo in\", #{ landlock: #{ exec: [\"/usr\", \"/bin\", \"/lib\", \"/lib64\"] } }).stdout);\n\
+         b.run(\"true\", #{ landlock: #{ read: [\"/bin\", \"/lib\"], write: [\"/tmp\"] } });\n",
+    );
+    let r = nsr(&["run", &recipe]);
+    r.expect_code(1);
+    assert_has_all(&r.stdout, &["in\n"]);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "e.nsr:3:",
+            "cannot execute /bin/sh: EACCES",
+            "landlock: the program, and its interpreter",
+        ],
+    );
+}
+
+#[test]
+fn bad_landlock_paths_get_a_located_error_and_leave_nothing() {
+    let _g = serial();
+    let s = Scratch::new("confine-landlock-bad");
+    let before = HostState::take();
+    for (body, want) in [
+        (
+            "let b = unshare(#{ kinds: [\"pid\", \"net\"], landlock: #{ read: [\"/no/such/dir\"] } });\nb.run(\"true\");",
+            "landlock: open: /no/such/dir: ENOENT",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], landlock: #{ read: [\"etc\"] } });",
+            "landlock read: 'etc' is not an absolute path",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], landlock: #{ exe: [\"/bin\"] } });",
+            "unknown landlock option 'exe' (known: read, write, exec)",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], landlock: [\"/bin\"] });",
+            "landlock is #{ read: [...], write: [...], exec: [...] }",
+        ),
+    ] {
+        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &["bad.nsr:", want]);
+        assert!(!r.stdout.contains("made"), "{body}");
+    }
+    before.assert_unchanged("after bad landlock options");
+}
+
+#[test]
+fn an_ordinary_users_sandbox_gets_landlock_too() {
+    let _g = serial();
+    let s = Scratch::new("confine-landlock-rootless");
+    s.write("secret", "hidden\n");
+    s.write("open", "shown\n");
+    let recipe = s.write(
+        "r.nsr",
+        "let b = unshare(#{ kinds: [\"user\", \"mount\", \"pid\"], map_root: true });\n\
+         let rules = #{ exec: [\"/usr\", \"/bin\", \"/lib\", \"/lib64\"], read: [args.open] };\n\
+         let probe = \"cat \" + args.open + \"; cat \" + args.secret + \" || echo SECRET-DENIED\";\n\
+         print(\"confined \" + b.run(probe, #{ landlock: rules }).stdout);\n\
+         print(\"control \" + b.run(probe).stdout);\n",
+    );
+    let mut cmd = nsr_as_nobody(&s);
+    cmd.args([
+        "run",
+        &recipe,
+        &format!("open={}", s.path("open")),
+        &format!("secret={}", s.path("secret")),
+    ]);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    let (confined, control) = r.stdout.split_once("control ").unwrap();
+    assert_has_all(confined, &["shown", "SECRET-DENIED"]);
+    assert!(!confined.contains("hidden"), "{confined}");
+    assert_has_all(control, &["shown", "hidden"]);
+}
+
+#[test]
+fn a_capability_tagged_binary_run_as_a_user_inside_gains_nothing() {
+    let _g = serial();
+    let s = Scratch::new("confine-setcap");
+    // cat with CAP_DAC_READ_SEARCH in its file capabilities, as an untrusted root could
+    // ship it, and a file only root may read.
+    let tagged = s.path("capcat");
+    std::fs::copy("/usr/bin/cat", &tagged).unwrap();
+    let set = std::process::Command::new("setcap")
+        .args(["cap_dac_read_search+ep", &tagged])
+        .status()
+        .unwrap();
+    assert!(set.success(), "setcap");
+    let secret = s.write("secret", "root only\n");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let recipe = s.write(
+        "c.nsr",
+        "let c = unshare(#{ kinds: [\"mount\", \"pid\"], run_as: \"1000:1000\" });\n\
+         let n = unshare(#{ kinds: [\"mount\", \"pid\"], run_as: \"1000:1000\", caps: \"all\", seccomp: \"none\" });\n\
+         let p = unshare(#{ kinds: [\"mount\", \"pid\"], run_as: \"1000:1000\", no_new_privs: false, caps: \"all\", seccomp: \"none\" });\n\
+         let cmd = args.tagged + \" \" + args.secret + \" 2>&1 || echo FAILED\";\n\
+         print(\"confined \" + c.run(cmd).stdout);\n\
+         print(\"nnp \" + n.run(cmd).stdout);\n\
+         print(\"control \" + p.run(cmd).stdout);\n",
+    );
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("tagged={tagged}"),
+        &format!("secret={secret}"),
+    ]);
+    r.expect_code(0);
+    let (confined, rest) = r.stdout.split_once("nnp ").unwrap();
+    let (nnp, control) = rest.split_once("control ").unwrap();
+    // The default bounding set lacks the file's capability: the kernel refuses the exec.
+    assert_has_all(confined, &["Operation not permitted", "FAILED"]);
+    // With every capability in the bounding set, no_new_privs alone keeps it from rising.
+    assert_has_all(nnp, &["Permission denied", "FAILED"]);
+    for out in [confined, nnp] {
+        assert!(!out.contains("root only"), "{out}");
+    }
+    // Without no_new_privs the file's capability is granted: the test can fail.
+    assert_has_all(control, &["root only"]);
+}

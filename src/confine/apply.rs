@@ -4,7 +4,9 @@
 //! filter (while CAP_SYS_ADMIN may still be needed to load it), the user, the
 //! capability sets.
 
+use super::landlock::{Landlock, Ruleset};
 use super::{Caps, Confinement};
+use crate::ops::OpError;
 
 #[repr(C)]
 struct CapHeader {
@@ -31,6 +33,7 @@ pub enum Stage {
     Seccomp = 13,
     Capset = 14,
     User = 15,
+    Landlock = 16,
 }
 
 impl Stage {
@@ -42,6 +45,7 @@ impl Stage {
             Stage::Seccomp,
             Stage::Capset,
             Stage::User,
+            Stage::Landlock,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -54,6 +58,7 @@ impl Stage {
             Stage::NoNewPrivs => "cannot set no_new_privs",
             Stage::Seccomp => "cannot load the seccomp filter",
             Stage::Capset => "cannot set the capabilities (capset)",
+            Stage::Landlock => "cannot enter the Landlock ruleset",
             Stage::User => "cannot become the user asked for (setgroups/setresgid/setresuid; are the ids mapped in the sandbox's user namespace?)",
         }
     }
@@ -69,6 +74,8 @@ pub struct Prepared {
     filter: Vec<libc::sock_filter>,
     /// uid, gid and supplementary groups to switch to.
     user: Option<(u32, u32, Vec<libc::gid_t>)>,
+    /// Built for each command, in the root it starts in: see [`Prepared::ruleset`].
+    landlock: Option<Landlock>,
 }
 
 /// The holder's own permitted set (what a command can keep at most).
@@ -133,7 +140,30 @@ impl Prepared {
                 .map(|p| super::seccomp::program(p, libc::EPERM))
                 .unwrap_or_default(),
             user: c.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
+            landlock: c.landlock.clone(),
         }
+    }
+
+    pub fn has_landlock(&self) -> bool {
+        self.landlock.is_some()
+    }
+
+    /// The Landlock ruleset of a command about to start, built in the caller's current
+    /// root (the sandbox's, after any chroot): None without `landlock` or on a kernel
+    /// without Landlock (nsr warned of that when the recipe asked).
+    pub fn ruleset(&self) -> Result<Option<Ruleset>, OpError> {
+        let Some(l) = &self.landlock else {
+            return Ok(None);
+        };
+        l.build().map_err(|e| {
+            let errno = nix::errno::Errno::from_raw(e.errno);
+            match e.path {
+                Some(p) => OpError::os(errno, format!("landlock: {}: {p}", e.what)).with_hint(
+                    "every landlock path must exist inside the sandbox's root when the command starts",
+                ),
+                None => OpError::os(errno, format!("landlock: {}", e.what)),
+            }
+        })
     }
 
     /// Enters the confinement. Only raw system calls on memory prepared beforehand: it
@@ -141,7 +171,7 @@ impl Prepared {
     ///
     /// # Safety
     /// Call only in the command's process, between clone and exec.
-    pub unsafe fn enter(&self) -> Result<(), (Stage, i32)> {
+    pub unsafe fn enter(&self, ruleset: Option<&Ruleset>) -> Result<(), (Stage, i32)> {
         let errno = || *libc::__errno_location();
         for (resource, limit) in &self.rlimits {
             if libc::syscall(
@@ -173,6 +203,12 @@ impl Prepared {
         }
         if self.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err((Stage::NoNewPrivs, errno()));
+        }
+        // Before the capabilities go: without no_new_privs it needs CAP_SYS_ADMIN.
+        if let Some(r) = ruleset {
+            if !r.enter() {
+                return Err((Stage::Landlock, errno()));
+            }
         }
         if !self.filter.is_empty() {
             let prog = libc::sock_fprog {

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod caps;
+pub mod landlock;
 pub mod seccomp;
 mod syscalls_x86_64;
 
@@ -47,6 +48,9 @@ pub struct Confinement {
     /// None: the holder's ids (root inside).
     #[serde(default)]
     pub user: Option<User>,
+    /// None: the whole filesystem the sandbox sees.
+    #[serde(default)]
+    pub landlock: Option<landlock::Landlock>,
 }
 
 impl Confinement {
@@ -58,6 +62,7 @@ impl Confinement {
             seccomp: None,
             rlimits: Vec::new(),
             user: None,
+            landlock: None,
         }
     }
 
@@ -70,6 +75,7 @@ impl Confinement {
             seccomp: Some(seccomp::Policy::default_list()),
             rlimits: Vec::new(),
             user: None,
+            landlock: None,
         }
     }
 
@@ -104,6 +110,8 @@ pub struct ConfineOptions {
     pub rlimits: Option<Vec<Rlimit>>,
     #[serde(default)]
     pub user: Option<User>,
+    #[serde(default)]
+    pub landlock: Option<landlock::Landlock>,
 }
 
 impl ConfineOptions {
@@ -141,6 +149,9 @@ impl ConfineOptions {
         if let Some(u) = &self.user {
             c.user = Some(u.clone());
         }
+        if let Some(l) = &self.landlock {
+            c.landlock = Some(l.clone());
+        }
         c
     }
 
@@ -150,9 +161,10 @@ impl ConfineOptions {
             || self.no_new_privs.is_some()
             || self.seccomp.is_some()
             || self.rlimits.is_some()
-            || self.user.is_some();
+            || self.user.is_some()
+            || self.landlock.is_some();
         if self.privileged == Some(true) && others {
-            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs, rlimits or run_as".into());
+            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs, rlimits, run_as or landlock".into());
         }
         Ok(())
     }

@@ -166,27 +166,18 @@ fn probe_userns(become_uid: Option<u32>) -> Result<(), Probe> {
     }
 }
 
-/// The Landlock ABI version (landlock_create_ruleset with LANDLOCK_CREATE_RULESET_VERSION).
-pub fn landlock_abi() -> Result<i64, nix::errno::Errno> {
-    // SAFETY: a query with no ruleset attributes; it creates nothing.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1u32,
-        )
-    };
-    if abi < 0 {
-        Err(nix::errno::Errno::last())
-    } else {
-        Ok(abi)
-    }
-}
-
 pub fn landlock() -> Check {
-    match landlock_abi() {
-        Ok(abi) => Check::ok("landlock", format!("ABI {abi}")),
+    use crate::confine::landlock::{not_enforced, version};
+    match version() {
+        Ok(abi) => {
+            let gaps = not_enforced(abi);
+            let what = if gaps.is_empty() {
+                "recipes' landlock rules are enforced in full".to_string()
+            } else {
+                format!("not enforced of recipes' landlock rules: {}", gaps.join("; "))
+            };
+            Check::ok("landlock", format!("ABI {abi}: {what}"))
+        }
         Err(nix::errno::Errno::EOPNOTSUPP) => Check::problem(
             "landlock",
             Status::Missing,

@@ -1,14 +1,15 @@
 //! The confinement options of `unshare` and of `run`/`exec`, from recipe values:
-//! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`.
+//! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`, `run_as`, `landlock`.
 
 use super::convert::{array, boolean, string, type_name};
+use crate::confine::landlock::Landlock;
 use crate::confine::seccomp::{self, Base, Policy};
 use crate::confine::{caps, Caps, ConfineOptions, Rlimit, SeccompSetting, User, RLIMITS};
 use rhai::{Dynamic, Map};
 
 type Res<T> = Result<T, String>;
 
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 7] = [
     "privileged",
     "caps",
     "seccomp",
@@ -16,6 +17,7 @@ pub const KEYS: [&str; 6] = [
     "rlimits",
     // Not `user`: on unshare that key joins a user namespace (as `net:` joins a netns).
     "run_as",
+    "landlock",
 ];
 
 pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
@@ -32,6 +34,7 @@ pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
         seccomp: opts.get("seccomp").map(seccomp_of).transpose()?,
         rlimits: opts.get("rlimits").map(rlimits_of).transpose()?,
         user: opts.get("run_as").map(user_of).transpose()?,
+        landlock: opts.get("landlock").map(landlock_of).transpose()?,
     };
     o.validate()?;
     Ok(o)
@@ -221,4 +224,40 @@ fn user_of(d: &Dynamic) -> Res<User> {
         u.gid = u.uid;
     }
     Ok(u)
+}
+
+/// `#{ read: [paths], write: [paths], exec: [paths] }`: absolute paths inside the sandbox.
+fn landlock_of(d: &Dynamic) -> Res<Landlock> {
+    let m = d.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "landlock is #{{ read: [...], write: [...], exec: [...] }}, not {}",
+            type_name(d)
+        )
+    })?;
+    let mut l = Landlock::default();
+    for (k, v) in &m {
+        let list = match k.as_str() {
+            "read" => &mut l.read,
+            "write" => &mut l.write,
+            "exec" => &mut l.exec,
+            other => {
+                return Err(format!(
+                    "unknown landlock option '{other}' (known: read, write, exec)"
+                ))
+            }
+        };
+        for p in array(v, &format!("landlock {k}"))? {
+            let path = string(&p, &format!("a landlock {k} path"))?;
+            if !path.starts_with('/') {
+                return Err(format!(
+                    "landlock {k}: '{path}' is not an absolute path (paths are inside the sandbox's root)"
+                ));
+            }
+            if path.contains('\0') {
+                return Err(format!("landlock {k}: a path with a NUL byte"));
+            }
+            list.push(path);
+        }
+    }
+    Ok(l)
 }

@@ -261,7 +261,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\" change that (also per run).")
+    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run).")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)
@@ -380,7 +380,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
             "command: Array | String",
             "options: Map",
         ],
-        "/// Runs a command with options: env: #{...}, cwd, stdin, check: true (throw on failure), and the confinement options of unshare for this command only (privileged, caps, seccomp, no_new_privs, rlimits, run_as).",
+        "/// Runs a command with options: env: #{...}, cwd, stdin, check: true (throw on failure), and the confinement options of unshare for this command only (privileged, caps, seccomp, no_new_privs, rlimits, run_as, landlock).",
     )
     .register_into_engine(
         engine,

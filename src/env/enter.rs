@@ -144,6 +144,16 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                 Ok(()) => {
                     // Confined as the holder confines its own commands.
                     let confine = crate::confine::apply::Prepared::new(&held.confine);
+                    let ruleset = match confine.ruleset() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = std::io::Write::write_all(
+                                &mut std::io::stderr(),
+                                format!("nsr: enter: {e}\n").as_bytes(),
+                            );
+                            unsafe { libc::_exit(126) };
+                        }
+                    };
                     match unsafe { fork() } {
                         // A new pid namespace applies to children: the command is one.
                         Ok(ForkResult::Child) => {
@@ -156,7 +166,8 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                                     libc::ioctl(0, libc::TIOCSCTTY, 0);
                                 }
                             }
-                            if let Err((stage, errno)) = unsafe { confine.enter() } {
+                            if let Err((stage, errno)) = unsafe { confine.enter(ruleset.as_ref()) }
+                            {
                                 let _ = std::io::Write::write_all(
                                     &mut std::io::stderr(),
                                     format!(

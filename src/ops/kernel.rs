@@ -35,6 +35,13 @@ impl KernelBackend {
         }
     }
 
+    /// A recipe that asks for Landlock hears what this kernel cannot enforce of it.
+    fn warn_of_landlock(&mut self, asked: bool) {
+        if let Some(w) = asked.then(crate::confine::landlock::warning).flatten() {
+            self.warnings.push(w);
+        }
+    }
+
     fn sandbox(&mut self, id: SandboxId) -> Result<&mut SandboxHandle, OpError> {
         self.sandboxes
             .get_mut(id)
@@ -175,6 +182,7 @@ impl Backend for KernelBackend {
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError> {
         match op {
             Op::Unshare(spec) => {
+                self.warn_of_landlock(spec.confine.landlock.is_some());
                 let handle = spawn::spawn(&self.joins_by_fd(spec))?;
                 let pid = handle.holder_pid;
                 let netns = handle.ns_path(crate::ns::kinds::NsKind::Net);
@@ -244,6 +252,7 @@ impl Backend for KernelBackend {
                 ))
             }
             Op::Run { sandbox, spec } => {
+                self.warn_of_landlock(spec.confine.landlock.is_some());
                 self.net.await_addresses()?;
                 Ok((
                     Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?),
@@ -251,6 +260,7 @@ impl Backend for KernelBackend {
                 ))
             }
             Op::Exec { sandbox, spec } => {
+                self.warn_of_landlock(spec.confine.landlock.is_some());
                 self.net.await_addresses()?;
                 let take_terminal = nsr_has_the_terminal();
                 let signals = self.signals.clone();

@@ -133,6 +133,26 @@ fn seccomp_note(c: &Confinement) -> Option<String> {
     Some(format!("# the next command runs under {what}"))
 }
 
+/// Nor has Landlock (in the tutorial's era): the script names the rules.
+fn landlock_note(c: &Confinement) -> Option<String> {
+    let l = c.landlock.as_ref()?;
+    let list = |what: &str, paths: &[String]| {
+        (!paths.is_empty()).then(|| format!("{what} {}", paths.join(" ")))
+    };
+    let rules: Vec<String> = [
+        list("read", &l.read),
+        list("write", &l.write),
+        list("exec", &l.exec),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Some(format!(
+        "# the next command runs under Landlock: only {} (and /dev/null, zero, full, random, urandom)",
+        if rules.is_empty() { "nothing".to_string() } else { rules.join("; ") }
+    ))
+}
+
 fn under(root: Option<&str>, path: &str) -> String {
     match root {
         Some(r) => format!(
@@ -272,9 +292,9 @@ impl ShellWriter {
             }
             // Its exit status is the recipe's to look at, not a failure of the step.
             Op::Run { sandbox, spec } | Op::Exec { sandbox, spec } => {
-                if let Some(note) = seccomp_note(&self.confinement(*sandbox, spec)) {
-                    c.run.push(note);
-                }
+                let confinement = self.confinement(*sandbox, spec);
+                c.run.extend(seccomp_note(&confinement));
+                c.run.extend(landlock_note(&confinement));
                 c.run
                     .push(format!("{} || :", self.in_sandbox(*sandbox, spec)));
             }

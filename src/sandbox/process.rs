@@ -4,6 +4,7 @@
 
 use super::protocol::{RunResult, RunSpec};
 use crate::confine::apply::{Prepared, Stage};
+use crate::confine::landlock::Ruleset;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -113,6 +114,7 @@ pub fn run(
         .transpose()
         .map_err(|_| OpError::new("cwd contains NUL"))?;
 
+    let ruleset = confine.ruleset()?;
     let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(|e| OpError::os(e, "pipe"));
     let (err_r, err_w) = pipe()?;
     let captured = matches!(stdio, Stdio::Captured);
@@ -142,6 +144,7 @@ pub fn run(
         },
         controlling_tty: matches!(stdio, Stdio::Pty(_)),
         confine,
+        ruleset: ruleset.as_ref(),
     };
     // vfork-style: the child borrows the holder's memory until it execs, so starting a
     // command does not copy the holder's page tables (a third of `run`'s time with fork).
@@ -183,6 +186,7 @@ pub fn run(
                 let e = OpError::os(errno, format!("cannot execute {program}"));
                 match errno {
                     Errno::ENOENT => e.with_hint("the program or its interpreter (#! line, or the dynamic loader) is missing in the sandbox's root"),
+                    Errno::EACCES if confine.has_landlock() => e.with_hint("landlock: the program, and its interpreter (#! line, or the dynamic loader), must be beneath an exec path"),
                     Errno::EACCES => e.with_hint("the file is not executable, or its filesystem is mounted noexec"),
                     _ => e,
                 }
@@ -231,6 +235,7 @@ struct ChildSetup<'a> {
     /// Make fd 0 (a pty slave) the new session's controlling terminal.
     controlling_tty: bool,
     confine: &'a Prepared,
+    ruleset: Option<&'a Ruleset>,
 }
 
 fn child(s: &ChildSetup<'_>) -> ! {
@@ -273,7 +278,7 @@ fn child(s: &ChildSetup<'_>) -> ! {
                 fail(1);
             }
         }
-        if let Err((stage, errno)) = s.confine.enter() {
+        if let Err((stage, errno)) = s.confine.enter(s.ruleset) {
             *libc::__errno_location() = errno;
             fail(stage as i32);
         }
