@@ -202,7 +202,11 @@ mod tests {
             1,
             "sandbox".into(),
             origin(1),
-            Undo::StopSandbox { sandbox: 0, pid: 5 },
+            Undo::StopSandbox {
+                sandbox: 0,
+                pid: 5,
+                cgroup: None,
+            },
         );
         j.record(2, "mount proc on /proc".into(), origin(2), umount("/proc"));
         j.record(3, "mount tmpfs on /tmp".into(), origin(3), umount("/tmp"));

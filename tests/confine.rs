@@ -638,3 +638,154 @@ fn a_capability_tagged_binary_run_as_a_user_inside_gains_nothing() {
     // Without no_new_privs the file's capability is granted: the test can fail.
     assert_has_all(control, &["root only"]);
 }
+
+/// A tarball of a busybox root that ships a block device node of the host's (a loop
+/// device, which root can open on this machine; the disk itself it cannot).
+fn tarball_with_a_host_device(s: &Scratch) -> String {
+    let root = s.busybox_root("staging");
+    let node = std::ffi::CString::new(format!("{root}/dev/disk")).unwrap();
+    std::fs::create_dir_all(format!("{root}/dev")).unwrap();
+    // Where the recipe binds the host's /dev/null.
+    std::fs::write(format!("{root}/dev/null"), "").unwrap();
+    // SAFETY: mknod of a new path in the test's scratch directory.
+    let made = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+    assert_eq!(made, 0, "mknod");
+    let tar = s.path("root.tar");
+    let ok = std::process::Command::new("tar")
+        .args(["-C", &root, "-cf", &tar, "."])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    tar
+}
+
+#[test]
+fn a_device_node_a_tarball_ships_cannot_be_opened_by_a_confined_command() {
+    let _g = serial();
+    let s = Scratch::new("confine-devices");
+    let before = HostState::take();
+    let tar = tarball_with_a_host_device(&s);
+    let probe = "(exec 3</dev/disk) && echo DISK-OPENED; \
+                 echo x > /dev/null && echo NULL-WRITTEN; \
+                 mknod /dev/mem2 c 1 1 2>&1; true";
+    let recipe = s.write(
+        "d.nsr",
+        "let root = rootfs_from_tar(args.tar, args.dir);\n\
+         let c = unshare(#{ kinds: [\"mount\", \"pid\"] });\n\
+         let a = unshare(#{ kinds: [\"mount\", \"pid\"], devices: \"all\" });\n\
+         let p = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: true });\n\
+         for b in [c, a, p] {\n\
+           b.mount(\"/dev/null\", root + \"/dev/null\", \"bind\");\n\
+           b.chroot(root);\n\
+         }\n\
+         print(\"CONFINED \" + c.run(args.probe).stdout + c.run(args.probe).stderr);\n\
+         print(\"DEVICES-ALL \" + a.run(args.probe).stdout);\n\
+         print(\"PRIVILEGED \" + p.run(args.probe).stdout);\n",
+    );
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("tar={tar}"),
+        &format!("dir={}", s.path("root")),
+        &format!("probe={probe}"),
+    ]);
+    r.expect_code(0);
+    let (confined, rest) = r.stdout.split_once("DEVICES-ALL ").unwrap();
+    let (all, privileged) = rest.split_once("PRIVILEGED ").unwrap();
+    // The extraction made the node, as GNU tar as root would.
+    assert_has_all(
+        confined,
+        &[
+            "can't open /dev/disk: Operation not permitted",
+            "NULL-WRITTEN",
+        ],
+    );
+    assert!(!confined.contains("DISK-OPENED"), "{confined}");
+    // The default capabilities have no MKNOD either.
+    assert_has_all(confined, &["mknod: /dev/mem2: Operation not permitted"]);
+    // The same confinement without the device policy opens it: the policy is what
+    // stops it; and so does privileged.
+    assert_has_all(all, &["DISK-OPENED", "NULL-WRITTEN"]);
+    assert_has_all(privileged, &["DISK-OPENED"]);
+    before.assert_unchanged("after the device policy");
+}
+
+#[test]
+fn a_confined_command_cannot_leave_its_device_cgroup_nor_open_the_hosts_devices() {
+    let _g = serial();
+    let s = Scratch::new("confine-device-cgroup");
+    let before = HostState::take();
+    let mount = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .expect("a cgroup2 mount");
+    // Moving itself to the top cgroup, then the host's loop device, and a pty.
+    let probe = format!(
+        "grep ^0:: /proc/self/cgroup; echo $$ > {mount}/cgroup.procs && echo MOVED; \
+         (exec 3</dev/loop0) && echo LOOP-OPENED; \
+         python3 -c 'import os; m, s = os.openpty(); print(\"PTY\", os.ttyname(s))'"
+    );
+    let recipe = s.write(
+        "c.nsr",
+        "let c = unshare(#{ kinds: [\"mount\", \"pid\"] });\n\
+         let p = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: true });\n\
+         let a = c.run(args.probe);\n\
+         print(\"CONFINED \" + a.stdout + a.stderr);\n\
+         print(\"ONE-PRIVILEGED \" + c.run(args.probe, #{ privileged: true }).stdout);\n\
+         print(\"PRIVILEGED \" + p.run(args.probe).stdout);\n",
+    );
+    let r = nsr(&["run", &recipe, &format!("probe={probe}")]);
+    r.expect_code(0);
+    let (confined, rest) = r.stdout.split_once("ONE-PRIVILEGED ").unwrap();
+    let (one, privileged) = rest.split_once("PRIVILEGED ").unwrap();
+    // A cgroup namespace of its own, rooted in the device cgroup; /sys read-only.
+    assert_has_all(
+        confined,
+        &["0::/\n", "Read-only file system", "PTY /dev/pts/"],
+    );
+    for bad in ["MOVED", "LOOP-OPENED"] {
+        assert!(!confined.contains(bad), "{confined}");
+    }
+    // privileged: true, for the sandbox or one command, starts outside of it.
+    for out in [one, privileged] {
+        assert_has_all(out, &["LOOP-OPENED", "PTY /dev/pts/"]);
+    }
+    before.assert_unchanged("after leaving the device cgroup was tried");
+}
+
+#[test]
+fn device_options_are_checked_and_belong_to_the_sandbox() {
+    let _g = serial();
+    let s = Scratch::new("confine-devices-bad");
+    for (body, want) in [
+        (
+            "unshare(#{ kinds: [\"pid\"], devices: [\"c 10\"] });",
+            "devices: 'c 10' is not \"c MAJOR:MINOR\"",
+        ),
+        (
+            "unshare(#{ kinds: [\"pid\"], devices: \"none\" });",
+            "devices is \"all\", \"standard\" or a list",
+        ),
+        (
+            "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ devices: \"all\" });",
+            "devices is an option of unshare",
+        ),
+    ] {
+        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &["bad.nsr:", want]);
+        assert!(!r.stdout.contains("made"), "{body}");
+    }
+    // An added device opens; the rest stay closed.
+    let recipe = s.write(
+        "ok.nsr",
+        "let b = unshare(#{ kinds: [\"mount\", \"pid\"], devices: [\"b 7:0\"] });\n\
+         print(b.run(\"(exec 3</dev/loop0) && echo LOOP0; (exec 4</dev/loop1) && echo LOOP1; true\").stdout);\n",
+    );
+    let r = nsr(&["run", &recipe]);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["LOOP0"]);
+    assert!(!r.stdout.contains("LOOP1"), "{}", r.stdout);
+}

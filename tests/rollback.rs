@@ -199,7 +199,7 @@ fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
 }
 
 #[test]
-fn sigkill_of_nsr_takes_the_sandboxes_processes_with_it() {
+fn sigkill_of_nsr_takes_the_sandboxes_processes_with_it_and_down_the_rest() {
     let _g = serial();
     let s = Scratch::new("kill9");
     let marker = format!("{}.9", std::process::id());
@@ -216,14 +216,24 @@ a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
     wait_for("the command to start", Duration::from_secs(10), || {
         processes_with(&marker).len() >= 2
     });
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let pid = child.id();
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     let _ = wait_bounded(child, Duration::from_secs(5));
     wait_for(
         "the sandbox's processes to die",
         Duration::from_secs(1),
         || processes_with(&marker).is_empty(),
     );
-    before.assert_unchanged("SIGKILL");
+    // What outlives the processes, the device cgroup of the confined sandbox (empty
+    // now), is in the run's journal: `nsr down` takes it back, as after any crash.
+    let left = HostState::take();
+    let cgroups: Vec<_> = left.lines.difference(&before.lines).collect();
+    assert!(
+        cgroups.iter().all(|l| l.starts_with("cgroup: ")),
+        "only cgroups outlive the processes: {cgroups:?}"
+    );
+    nsr(&["down", &format!("k-{pid}")]).expect_code(0);
+    before.assert_unchanged("SIGKILL, then nsr down");
 }
 
 #[test]

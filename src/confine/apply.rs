@@ -34,6 +34,7 @@ pub enum Stage {
     Capset = 14,
     User = 15,
     Landlock = 16,
+    CgroupNs = 17,
 }
 
 impl Stage {
@@ -46,6 +47,7 @@ impl Stage {
             Stage::Capset,
             Stage::User,
             Stage::Landlock,
+            Stage::CgroupNs,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -59,6 +61,7 @@ impl Stage {
             Stage::Seccomp => "cannot load the seccomp filter",
             Stage::Capset => "cannot set the capabilities (capset)",
             Stage::Landlock => "cannot enter the Landlock ruleset",
+            Stage::CgroupNs => "cannot make the command's cgroup namespace (unshare CLONE_NEWCGROUP)",
             Stage::User => "cannot become the user asked for (setgroups/setresgid/setresuid; are the ids mapped in the sandbox's user namespace?)",
         }
     }
@@ -76,6 +79,8 @@ pub struct Prepared {
     user: Option<(u32, u32, Vec<libc::gid_t>)>,
     /// Built for each command, in the root it starts in: see [`Prepared::ruleset`].
     landlock: Option<Landlock>,
+    /// Starts in the sandbox's device cgroup.
+    limits_devices: bool,
 }
 
 /// The holder's own permitted set (what a command can keep at most).
@@ -141,7 +146,12 @@ impl Prepared {
                 .unwrap_or_default(),
             user: c.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
             landlock: c.landlock.clone(),
+            limits_devices: c.limits_devices(),
         }
+    }
+
+    pub fn limits_devices(&self) -> bool {
+        self.limits_devices
     }
 
     pub fn has_landlock(&self) -> bool {

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod caps;
+pub mod devices;
 pub mod landlock;
 pub mod seccomp;
 mod syscalls_x86_64;
@@ -51,6 +52,13 @@ pub struct Confinement {
     /// None: the whole filesystem the sandbox sees.
     #[serde(default)]
     pub landlock: Option<landlock::Landlock>,
+    /// Which device nodes it may open.
+    #[serde(default = "standard_devices")]
+    pub devices: devices::Devices,
+}
+
+fn standard_devices() -> devices::Devices {
+    devices::Devices::Standard { extra: Vec::new() }
 }
 
 impl Confinement {
@@ -63,6 +71,7 @@ impl Confinement {
             rlimits: Vec::new(),
             user: None,
             landlock: None,
+            devices: devices::Devices::All,
         }
     }
 
@@ -76,7 +85,13 @@ impl Confinement {
             rlimits: Vec::new(),
             user: None,
             landlock: None,
+            devices: standard_devices(),
         }
+    }
+
+    /// Whether its commands start in the sandbox's device cgroup.
+    pub fn limits_devices(&self) -> bool {
+        matches!(self.devices, devices::Devices::Standard { .. })
     }
 
     pub fn is_privileged(&self) -> bool {
@@ -112,6 +127,9 @@ pub struct ConfineOptions {
     pub user: Option<User>,
     #[serde(default)]
     pub landlock: Option<landlock::Landlock>,
+    /// On `unshare` only: the device cgroup is the sandbox's.
+    #[serde(default)]
+    pub devices: Option<devices::Devices>,
 }
 
 impl ConfineOptions {
@@ -152,6 +170,9 @@ impl ConfineOptions {
         if let Some(l) = &self.landlock {
             c.landlock = Some(l.clone());
         }
+        if let Some(d) = &self.devices {
+            c.devices = d.clone();
+        }
         c
     }
 
@@ -162,9 +183,10 @@ impl ConfineOptions {
             || self.seccomp.is_some()
             || self.rlimits.is_some()
             || self.user.is_some()
-            || self.landlock.is_some();
+            || self.landlock.is_some()
+            || self.devices.is_some();
         if self.privileged == Some(true) && others {
-            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs, rlimits, run_as or landlock".into());
+            return Err("privileged: true turns confinement off; it cannot go with caps, seccomp, no_new_privs, rlimits, run_as, landlock or devices".into());
         }
         Ok(())
     }

@@ -64,7 +64,41 @@ pub fn checks() -> Vec<Check> {
             "mount -t cgroup2 none /sys/fs/cgroup",
         )];
     }
-    vec![layout(&all), delegation(&all)]
+    vec![layout(&all), delegation(&all), device_policy()]
+}
+
+/// Where confined commands of root's sandboxes get their device cgroup.
+fn device_policy() -> Check {
+    let name = "device policy";
+    if !nix::unistd::geteuid().is_root() {
+        return Check::ok(
+            name,
+            "not needed for an ordinary user's sandbox (it can make no device node)",
+        );
+    }
+    match crate::cgroup::own_cgroup() {
+        Some(dir) if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok() => {
+            Check::ok(
+                name,
+                format!(
+                    "confined commands start in a device cgroup under {} (a BPF device program)",
+                    dir.display()
+                ),
+            )
+        }
+        Some(dir) => Check::problem(
+            name,
+            Status::Warn,
+            format!("cannot make cgroups in {}: sandboxes will fail to start confined", dir.display()),
+            "a writable cgroup2 filesystem, or devices: \"all\" on unshare",
+        ),
+        None => Check::problem(
+            name,
+            Status::Warn,
+            "no cgroup2 hierarchy: device nodes in a sandbox's root can be opened by its confined root",
+            "mount -t cgroup2 none /sys/fs/cgroup (or /sys/fs/cgroup/unified beside v1)",
+        ),
+    }
 }
 
 fn layout(all: &[Hierarchy]) -> Check {

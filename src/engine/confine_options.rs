@@ -1,7 +1,9 @@
 //! The confinement options of `unshare` and of `run`/`exec`, from recipe values:
-//! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`, `run_as`, `landlock`.
+//! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`, `run_as`, `landlock`,
+//! `devices`.
 
 use super::convert::{array, boolean, string, type_name};
+use crate::confine::devices::{DeviceRule, Devices};
 use crate::confine::landlock::Landlock;
 use crate::confine::seccomp::{self, Base, Policy};
 use crate::confine::{caps, Caps, ConfineOptions, Rlimit, SeccompSetting, User, RLIMITS};
@@ -9,7 +11,7 @@ use rhai::{Dynamic, Map};
 
 type Res<T> = Result<T, String>;
 
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 8] = [
     "privileged",
     "caps",
     "seccomp",
@@ -18,6 +20,7 @@ pub const KEYS: [&str; 7] = [
     // Not `user`: on unshare that key joins a user namespace (as `net:` joins a netns).
     "run_as",
     "landlock",
+    "devices",
 ];
 
 pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
@@ -35,6 +38,7 @@ pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
         rlimits: opts.get("rlimits").map(rlimits_of).transpose()?,
         user: opts.get("run_as").map(user_of).transpose()?,
         landlock: opts.get("landlock").map(landlock_of).transpose()?,
+        devices: opts.get("devices").map(devices_of).transpose()?,
     };
     o.validate()?;
     Ok(o)
@@ -260,4 +264,22 @@ fn landlock_of(d: &Dynamic) -> Res<Landlock> {
         }
     }
     Ok(l)
+}
+
+/// `"all"`, or the devices allowed beside the standard ones: `["c 10:200", "b 7:*"]`.
+fn devices_of(d: &Dynamic) -> Res<Devices> {
+    if let Ok(s) = d.clone().into_string() {
+        return match s.as_str() {
+            "all" => Ok(Devices::All),
+            "standard" => Ok(Devices::Standard { extra: Vec::new() }),
+            other => Err(format!(
+                "devices is \"all\", \"standard\" or a list like [\"c 10:200\"], not \"{other}\""
+            )),
+        };
+    }
+    let extra = array(d, "devices")?
+        .iter()
+        .map(|r| DeviceRule::parse(&string(r, "a device rule")?))
+        .collect::<Res<Vec<_>>>()?;
+    Ok(Devices::Standard { extra })
 }

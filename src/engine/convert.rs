@@ -353,6 +353,11 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
         stdin: opts.get("stdin").map(|d| string(d, "stdin")).transpose()?,
         confine: confine_options::confine_options(opts)?,
     };
+    if spec.confine.devices.is_some() {
+        return Err(
+            "devices is an option of unshare: a sandbox's commands share its device cgroup (privileged: true runs one command outside it)".into(),
+        );
+    }
     let check = opts
         .get("check")
         .map(|d| boolean(d, "check"))

@@ -154,7 +154,21 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                             unsafe { libc::_exit(126) };
                         }
                     };
-                    match unsafe { fork() } {
+                    // Into the sandbox's device cgroup, as the holder starts its commands.
+                    let cgroup = held
+                        .device_cgroup
+                        .as_ref()
+                        .filter(|_| confine.limits_devices());
+                    let forked = match cgroup {
+                        Some(cg) => crate::sys::fork_into_cgroup(cg.as_fd()).map(|pid| match pid {
+                            0 => ForkResult::Child,
+                            pid => ForkResult::Parent {
+                                child: nix::unistd::Pid::from_raw(pid),
+                            },
+                        }),
+                        None => unsafe { fork() },
+                    };
+                    match forked {
                         // A new pid namespace applies to children: the command is one.
                         Ok(ForkResult::Child) => {
                             unsafe {
@@ -166,8 +180,16 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                                     libc::ioctl(0, libc::TIOCSCTTY, 0);
                                 }
                             }
-                            if let Err((stage, errno)) = unsafe { confine.enter(ruleset.as_ref()) }
+                            // As the holder's commands: a cgroup namespace rooted in the
+                            // device cgroup.
+                            let entered = if cgroup.is_some()
+                                && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
                             {
+                                Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
+                            } else {
+                                unsafe { confine.enter(ruleset.as_ref()) }
+                            };
+                            if let Err((stage, errno)) = entered {
                                 let _ = std::io::Write::write_all(
                                     &mut std::io::stderr(),
                                     format!(

@@ -14,6 +14,8 @@ pub enum Orphan {
     Link(String),
     /// Its mount point and its mount ID (what `--apply` takes back, and nothing else).
     Overlay(String, u64),
+    /// A device cgroup of a sandbox (`nsr-<pid>-...`).
+    Cgroup(std::path::PathBuf),
 }
 
 impl std::fmt::Display for Orphan {
@@ -23,6 +25,7 @@ impl std::fmt::Display for Orphan {
             Orphan::Table(t) => write!(f, "nftables table inet {t} (host)"),
             Orphan::Link(l) => write!(f, "link {l} (host)"),
             Orphan::Overlay(m, _) => write!(f, "overlay root mounted on {m}"),
+            Orphan::Cgroup(p) => write!(f, "cgroup {}", p.display()),
         }
     }
 }
@@ -34,23 +37,30 @@ fn nsr_alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-fn known() -> (
+/// What the journals of environments hold: holder pids, nft tables, links, overlay
+/// roots, cgroups.
+type Known = (
     HashSet<i32>,
     HashSet<String>,
     HashSet<String>,
     HashSet<String>,
-) {
+    HashSet<String>,
+);
+
+fn known() -> Known {
     let mut pids = HashSet::new();
     let mut tables = HashSet::new();
     let mut links = HashSet::new();
     let mut overlays = HashSet::new();
+    let mut cgroups = HashSet::new();
     for e in list() {
         let (records, _) = store::read_records(&store::base_dir().join(&e.name));
         for r in records {
             if let Record::Done { undo, .. } = r {
                 match undo {
-                    Undo::StopSandbox { pid, .. } => {
+                    Undo::StopSandbox { pid, cgroup, .. } => {
                         pids.insert(pid);
+                        cgroups.extend(cgroup);
                     }
                     Undo::Net(crate::net::ops::NetUndo::DeleteTable { table, .. }) => {
                         tables.insert(table);
@@ -66,11 +76,11 @@ fn known() -> (
             }
         }
     }
-    (pids, tables, links, overlays)
+    (pids, tables, links, overlays, cgroups)
 }
 
 pub fn find() -> Result<Vec<Orphan>, OpError> {
-    let (pids, tables, links, overlays) = known();
+    let (pids, tables, links, overlays, cgroups) = known();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc")
         .map_err(|_| OpError::new("cannot read /proc"))?
@@ -140,6 +150,16 @@ pub fn find() -> Result<Vec<Orphan>, OpError> {
             out.push(Orphan::Overlay(m.mount_point, m.id));
         }
     }
+    if let Some(parent) = crate::cgroup::own_cgroup() {
+        for path in crate::cgroup::ours_under(&parent) {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let maker = name.as_deref().and_then(crate::cgroup::maker_pid);
+            let journaled = cgroups.contains(path.to_string_lossy().as_ref());
+            if !journaled && !maker.is_some_and(nsr_alive) {
+                out.push(Orphan::Cgroup(path));
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -181,5 +201,6 @@ pub fn remove(o: &Orphan) -> Result<(), OpError> {
             unique: None,
         })
         .map(|_| ()),
+        Orphan::Cgroup(path) => crate::cgroup::remove(path, true).map(|_| ()),
     }
 }

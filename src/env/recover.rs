@@ -82,6 +82,25 @@ impl Backend for RecoveryBackend {
 
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         match undo {
+            Undo::StopSandbox {
+                pid,
+                cgroup: Some(path),
+                ..
+            } => {
+                // The holder first (it is not in the cgroup), then what its commands
+                // left running.
+                let holder = self.undo(&Undo::StopSandbox {
+                    sandbox: 0,
+                    pid: *pid,
+                    cgroup: None,
+                })?;
+                let removed = crate::cgroup::remove(Path::new(path), true)?;
+                Ok(if removed { UndoOutcome::Done } else { holder })
+            }
+            Undo::RemoveCgroup { path } => Ok(UndoOutcome::done_if(crate::cgroup::remove(
+                Path::new(path),
+                false,
+            )?)),
             Undo::StopSandbox { pid, .. } => {
                 if !is_our_holder(*pid, self.started) {
                     return Ok(UndoOutcome::AlreadyGone);

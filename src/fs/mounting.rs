@@ -334,11 +334,48 @@ fn detach_fd(fd: &OwnedFd, shown: &str) -> Result<(), OpError> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| OpError::os(e, "cannot open the working directory"))?;
-    nix::unistd::fchdir(fd).map_err(|e| OpError::os(e, format!("cannot enter {shown}")))?;
-    let result = nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
-        .map_err(|e| OpError::os(e, format!("umount {shown}")));
+    let result = match nix::unistd::fchdir(fd) {
+        Ok(()) => nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| OpError::os(e, format!("umount {shown}"))),
+        // A file bind-mounted on a file: from its directory, by its name.
+        Err(Errno::ENOTDIR) => detach_file(fd, shown),
+        Err(e) => Err(OpError::os(e, format!("cannot enter {shown}"))),
+    };
     let _ = nix::unistd::fchdir(&back);
     result
+}
+
+/// `umount -l` of a mount on a file: its directory, opened through no symlink, becomes
+/// the working directory; the name there must still be that mount's root (same mount
+/// ID) just before the unmount, which follows no symlink either.
+fn detach_file(fd: &OwnedFd, shown: &str) -> Result<(), OpError> {
+    let (dir, name) = shown
+        .rsplit_once('/')
+        .map(|(d, n)| (if d.is_empty() { "/" } else { d }, n))
+        .ok_or_else(|| OpError::new(format!("umount {shown}: not an absolute path")))?;
+    let parent = open_no_symlinks(dir).map_err(|e| OpError::os(e, format!("cannot open {dir}")))?;
+    nix::unistd::fchdir(&parent).map_err(|e| OpError::os(e, format!("cannot enter {dir}")))?;
+    let here = openat2(
+        CWD,
+        name,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
+    )
+    .map_err(|e| OpError::os(from_rustix(e), format!("cannot open {shown}")))?;
+    let ours = crate::sys::mount_of_fd(fd.as_fd()).map(|(id, _, _)| id);
+    let found = crate::sys::mount_of_fd(here.as_fd()).map(|(id, _, root)| (id, root));
+    match (ours, found) {
+        (Ok(a), Ok((b, true))) if a == b => nix::mount::umount2(
+            name,
+            nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
+        )
+        .map_err(|e| OpError::os(e, format!("umount {shown}"))),
+        _ => Err(OpError::os(
+            Errno::EBUSY,
+            format!("umount {shown}: another mount took its place"),
+        )),
+    }
 }
 
 /// Takes back a mount cut short before its ID was written: unmounts what is mounted on

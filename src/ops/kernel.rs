@@ -1,6 +1,7 @@
 //! The backend that does operations for real, against the running kernel.
 
 use super::{Backend, CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
+use crate::cgroup::devices::DeviceCgroups;
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
@@ -8,12 +9,14 @@ use crate::sandbox::client::SandboxHandle;
 use crate::sandbox::protocol::{Request, Response, RunResult};
 use crate::sandbox::spawn;
 use crate::signals::Signals;
+use std::os::fd::AsFd;
 
 pub struct KernelBackend {
     sandboxes: Vec<SandboxHandle>,
     net: NetKernel,
     warnings: Vec<String>,
     signals: Signals,
+    device_cgroups: crate::cgroup::devices::DeviceCgroups,
 }
 
 /// Where each sandbox's network namespace is, for the network half of the backend.
@@ -32,6 +35,7 @@ impl KernelBackend {
             net: NetKernel::default(),
             warnings: Vec::new(),
             signals,
+            device_cgroups: Default::default(),
         }
     }
 
@@ -183,17 +187,42 @@ impl Backend for KernelBackend {
         match op {
             Op::Unshare(spec) => {
                 self.warn_of_landlock(spec.confine.landlock.is_some());
-                let handle = spawn::spawn(&self.joins_by_fd(spec))?;
+                let id = self.sandboxes.len();
+                self.warnings
+                    .extend(self.device_cgroups.missing_warning(spec, id));
+                let cgroup = match self.device_cgroups.path_for(spec, id) {
+                    Some(path) => {
+                        let dir = DeviceCgroups::make(&path, &spec.confine.devices)?;
+                        Some((path, dir))
+                    }
+                    None => None,
+                };
+                let started = spawn::spawn(
+                    &self.joins_by_fd(spec),
+                    cgroup.as_ref().map(|(_, dir)| dir.as_fd()),
+                );
+                let handle = match started {
+                    Ok(h) => h,
+                    Err(e) => {
+                        if let Some((path, _)) = &cgroup {
+                            let _ = crate::cgroup::remove(path, true);
+                        }
+                        return Err(e);
+                    }
+                };
                 let pid = handle.holder_pid;
                 let netns = handle.ns_path(crate::ns::kinds::NsKind::Net);
                 self.sandboxes.push(handle);
-                let id = self.sandboxes.len() - 1;
                 if let (true, Some(path)) = (spec.creates(crate::ns::kinds::NsKind::Net), netns) {
                     self.net.adopt_sandbox(id, &path);
                 }
                 Ok((
                     Output::Sandbox { id, pid },
-                    Some(Undo::StopSandbox { sandbox: id, pid }),
+                    Some(Undo::StopSandbox {
+                        sandbox: id,
+                        pid,
+                        cgroup: cgroup.map(|(path, _)| path.to_string_lossy().into_owned()),
+                    }),
                 ))
             }
             Op::SetHostname { sandbox, name } => {
@@ -326,11 +355,20 @@ impl Backend for KernelBackend {
 
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         match undo {
-            Undo::StopSandbox { sandbox, .. } => {
+            Undo::StopSandbox {
+                sandbox, cgroup, ..
+            } => {
                 self.net.release_sandbox(*sandbox);
                 self.sandbox(*sandbox)?.stop()?;
+                if let Some(path) = cgroup {
+                    crate::cgroup::remove(std::path::Path::new(path), true)?;
+                }
                 Ok(UndoOutcome::Done)
             }
+            Undo::RemoveCgroup { path } => Ok(UndoOutcome::done_if(crate::cgroup::remove(
+                std::path::Path::new(path),
+                false,
+            )?)),
             Undo::Umount {
                 sandbox,
                 mnt_id,
@@ -388,9 +426,15 @@ impl Backend for KernelBackend {
         let inside =
             |what: &str| CutShort::Nothing(format!("{what} lives in the sandbox and ends with it"));
         match op {
-            Op::Unshare(_) => CutShort::Nothing(
-                "a sandbox's processes die with nsr (parent-death signal) unless kept".into(),
-            ),
+            Op::Unshare(spec) => match self.device_cgroups.path_for(spec, self.sandboxes.len()) {
+                // Its processes die with nsr (parent-death signal); the cgroup stays.
+                Some(path) => CutShort::Undo(Undo::RemoveCgroup {
+                    path: path.to_string_lossy().into_owned(),
+                }),
+                None => CutShort::Nothing(
+                    "a sandbox's processes die with nsr (parent-death signal) unless kept".into(),
+                ),
+            },
             Op::SetHostname { .. } => inside("the hostname"),
             Op::Chroot { .. } => inside("the root"),
             Op::PivotRoot { .. } => inside("the pivoted root"),

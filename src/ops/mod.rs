@@ -83,6 +83,13 @@ pub enum Undo {
     StopSandbox {
         sandbox: SandboxId,
         pid: i32,
+        /// Its device cgroup (`cgroup/devices.rs`), removed once the sandbox stopped.
+        #[serde(default)]
+        cgroup: Option<String>,
+    },
+    /// Remove a cgroup of nsr's that nothing runs in (a sandbox start cut short).
+    RemoveCgroup {
+        path: String,
     },
     /// Unmount exactly the mount that was made, found by its mount ID.
     Umount {
@@ -267,6 +274,7 @@ impl Undo {
     pub fn describe(&self) -> String {
         match self {
             Undo::StopSandbox { pid, .. } => format!("stop sandbox (pid {pid})"),
+            Undo::RemoveCgroup { path } => format!("rmdir {path}"),
             Undo::Umount { target, .. } | Undo::UmountAbove { target, .. } => {
                 format!("umount {target}")
             }

@@ -172,6 +172,7 @@ impl Backend for RecordingBackend {
                     Some(Undo::StopSandbox {
                         sandbox: id,
                         pid: placeholder_pid(id),
+                        cgroup: None,
                     }),
                 )
             }

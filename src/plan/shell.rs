@@ -483,6 +483,7 @@ mod tests {
         let undo = Undo::StopSandbox {
             sandbox: 0,
             pid: -1,
+            cgroup: None,
         };
         w.step(&Op::Unshare(spec(&[NsKind::Mount])), Some(&undo));
         w.step(

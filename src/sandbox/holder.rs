@@ -13,7 +13,7 @@ use crate::ops::OpError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 /// CAP_SYS_CHROOT's number.
@@ -27,6 +27,8 @@ pub struct Holder {
     /// How the sandbox's commands are confined, and that made ready once.
     confine: Confinement,
     prepared: Prepared,
+    /// Where confined commands start (see `Setup::device_cgroup`).
+    device_cgroup: Option<OwnedFd>,
     /// The holder's own namespaces, opened before any chroot: handed to nsr when it is
     /// ready and to `nsr enter` when it is kept.
     namespaces: Vec<(NsKind, OwnedFd)>,
@@ -47,11 +49,19 @@ pub struct Setup<'a> {
     /// Mask and make read-only what runc does in every /proc and /sys of the sandbox's
     /// own mount namespace (confined, and its mounts do not propagate to the host).
     pub harden_mounts: bool,
+    /// The cgroup (an fd nsr opened, inherited) whose device program confines the
+    /// sandbox's commands.
+    pub device_cgroup: Option<std::os::fd::RawFd>,
 }
 
 impl Setup<'_> {
-    pub fn of(spec: &crate::ns::spec::SandboxSpec, own_pid_ns: bool) -> Setup<'_> {
+    pub fn of(
+        spec: &crate::ns::spec::SandboxSpec,
+        own_pid_ns: bool,
+        device_cgroup: Option<std::os::fd::RawFd>,
+    ) -> Setup<'_> {
         Setup {
+            device_cgroup,
             own_pid_ns,
             own_uts_ns: spec.has_own_uts_ns(),
             confine: &spec.confine,
@@ -79,6 +89,7 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
         own_uts_ns,
         confine,
         harden_mounts,
+        device_cgroup,
     } = s;
     // Not dumpable: a sandbox's processes can neither open /proc/1/{fd,cwd,root,mem,
     // environ} nor ptrace the holder unless they have CAP_SYS_PTRACE over nsr's user
@@ -115,9 +126,12 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     // own (pty.rs); pipes and files stay, for commands that inherit them.
     let_go_of_the_terminal();
     // No host fd other than those may reach the sandbox (runc CVE-2024-21626).
-    let mut keep = [sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
+    let mut keep = vec![sock.as_raw_fd(), sigfd.as_fd().as_raw_fd()];
+    keep.extend(device_cgroup);
     keep.sort();
     crate::sys::close_fds_except(3, &keep);
+    // SAFETY: inherited from nsr for this process, and kept open just above.
+    let device_cgroup = device_cgroup.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     // The /proc and /sys this mount namespace inherited, hardened before the first
     // command (or `nsr enter`) can reach them: a recipe that chroots or mounts its own
     // proc first never pays for it.
@@ -141,6 +155,7 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
         confine: confine.clone(),
         // The seccomp filter is compiled here, once, not for every command.
         prepared: Prepared::new(confine),
+        device_cgroup,
         namespaces,
         sock,
         sigfd,
@@ -289,7 +304,8 @@ impl Holder {
                 self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine)?)
+                let cgroup = self.cgroup_for(confine);
+                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine, cgroup)?)
             }
             Request::Run(_) if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
@@ -302,7 +318,14 @@ impl Holder {
                 self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                Response::Ran(process::run(&spec, Stdio::Captured, &self.sigfd, confine)?)
+                let cgroup = self.cgroup_for(confine);
+                Response::Ran(process::run(
+                    &spec,
+                    Stdio::Captured,
+                    &self.sigfd,
+                    confine,
+                    cgroup,
+                )?)
             }
 
             Request::Rootfs(op) => {
@@ -323,6 +346,14 @@ impl Holder {
 }
 
 impl Holder {
+    /// The device cgroup a command confined so starts in, if the sandbox has one.
+    fn cgroup_for(&self, confine: &Prepared) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.device_cgroup
+            .as_ref()
+            .filter(|_| confine.limits_devices())
+            .map(|fd| fd.as_fd())
+    }
+
     /// A command's own confinement, when its options change the sandbox's.
     fn per_command(&self, spec: &super::protocol::RunSpec) -> Option<Prepared> {
         (!spec.confine.is_empty()).then(|| Prepared::new(&spec.confine.apply_to(&self.confine)))
@@ -408,9 +439,12 @@ impl Holder {
             .collect();
         let mut fds: Vec<_> = self.namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
         fds.push(root.as_fd());
+        // Last, when there is one: `nsr enter` starts its command in it.
+        fds.extend(self.device_cgroup.as_ref().map(|fd| fd.as_fd()));
         let answer = Response::Namespaces {
             names,
             confine: self.confine.clone(),
+            device_cgroup: self.device_cgroup.is_some(),
         };
         let _ = send_with_fds(conn, &answer, &fds);
     }

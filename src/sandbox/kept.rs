@@ -17,6 +17,8 @@ pub struct Held {
     pub namespaces: Vec<(NsKind, OwnedFd)>,
     pub root: OwnedFd,
     pub confine: crate::confine::Confinement,
+    /// Where its confined commands start (its device cgroup), if it has one.
+    pub device_cgroup: Option<OwnedFd>,
 }
 
 fn socket_name(holder_pid: i32) -> String {
@@ -79,11 +81,20 @@ pub fn reach(dir: &Path, holder_pid: i32) -> Result<Held, OpError> {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
     let answer = recv_with_fds::<Response>(&conn)
         .map_err(|e| OpError::new(format!("the sandbox's holder did not answer: {e}")))?;
-    let Some((Response::Namespaces { names, confine }, mut fds)) = answer else {
+    let Some((
+        Response::Namespaces {
+            names,
+            confine,
+            device_cgroup,
+        },
+        mut fds,
+    )) = answer
+    else {
         return Err(OpError::new(
             "the sandbox's holder refused to hand over its namespaces",
         ));
     };
+    let device_cgroup = if device_cgroup { fds.pop() } else { None };
     // The root comes after the namespaces.
     let root = fds
         .pop()
@@ -93,5 +104,6 @@ pub fn reach(dir: &Path, holder_pid: i32) -> Result<Held, OpError> {
         namespaces,
         root,
         confine,
+        device_cgroup,
     })
 }

@@ -97,6 +97,7 @@ pub fn run(
     stdio: Stdio,
     sigfd: &SignalFd,
     confine: &Prepared,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
 ) -> Result<RunResult, OpError> {
     if spec.argv.is_empty() {
         return Err(OpError::new("the command is empty"));
@@ -145,21 +146,42 @@ pub fn run(
         controlling_tty: matches!(stdio, Stdio::Pty(_)),
         confine,
         ruleset: ruleset.as_ref(),
+        cgroup_ns: cgroup.is_some(),
     };
     // vfork-style: the child borrows the holder's memory until it execs, so starting a
     // command does not copy the holder's page tables (a third of `run`'s time with fork).
     let mut stack = vec![0u8; CHILD_STACK];
     // SAFETY: CLONE_VFORK suspends the holder until the child has exec'd or exited; the
     // child runs on its own stack and makes only raw syscalls on memory prepared here.
-    let cloned = unsafe {
-        nix::sched::clone(
-            Box::new(|| child(&setup)),
-            &mut stack,
-            CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
-            Some(libc::SIGCHLD),
-        )
+    let cloned = match cgroup {
+        // Born in the sandbox's device cgroup (see confine/devices.rs).
+        Some(cgroup) => unsafe {
+            crate::sys::vfork_into_cgroup(
+                cgroup,
+                &mut stack,
+                child_entry,
+                &setup as *const ChildSetup<'_> as *mut libc::c_void,
+            )
+            .map(Pid::from_raw)
+            .map_err(|e| {
+                OpError::os(
+                    e,
+                    "clone a command process into the sandbox's device cgroup (clone3)",
+                )
+                .with_hint("devices: \"all\" on unshare starts commands without the device policy")
+            })?
+        },
+        None => unsafe {
+            nix::sched::clone(
+                Box::new(|| child(&setup)),
+                &mut stack,
+                CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+                Some(libc::SIGCHLD),
+            )
+        }
+        .map_err(|e| OpError::os(e, "clone a command process"))?,
     };
-    let child = cloned.map_err(|e| OpError::os(e, "clone a command process"))?;
+    let child = cloned;
     // The command holds the slave now; the holder keeps none of it.
     drop((err_w, in_r, out_w, errout_w, stdio));
     // The error pipe closes on exec; a message on it means exec (or chdir) failed.
@@ -236,6 +258,16 @@ struct ChildSetup<'a> {
     controlling_tty: bool,
     confine: &'a Prepared,
     ruleset: Option<&'a Ruleset>,
+    /// Started in the device cgroup: a cgroup namespace rooted there, so that no write
+    /// to a cgroup.procs above can take the command out of it.
+    cgroup_ns: bool,
+}
+
+/// The command process's start on clone3's path: `arg` is the ChildSetup.
+extern "C" fn child_entry(arg: *mut libc::c_void) -> ! {
+    // SAFETY: vfork_into_cgroup passes the ChildSetup the holder keeps alive (it is
+    // suspended) until this process execs or exits.
+    child(unsafe { &*(arg as *const ChildSetup<'_>) })
 }
 
 fn child(s: &ChildSetup<'_>) -> ! {
@@ -277,6 +309,9 @@ fn child(s: &ChildSetup<'_>) -> ! {
             if libc::chdir(cwd.as_ptr()) != 0 {
                 fail(1);
             }
+        }
+        if s.cgroup_ns && libc::unshare(libc::CLONE_NEWCGROUP) != 0 {
+            fail(Stage::CgroupNs as i32);
         }
         if let Err((stage, errno)) = s.confine.enter(s.ruleset) {
             *libc::__errno_location() = errno;

@@ -102,10 +102,13 @@ pub enum Response {
     /// holder, where the sandbox's processes could reach it through /proc/1/fd.
     Chrooted,
     /// A kept holder's answer to `nsr enter`, with one fd per namespace named here, then
-    /// one of its root, attached (send_with_fds); and how its commands are confined.
+    /// one of its root, then one of its device cgroup when it has one, attached
+    /// (send_with_fds); and how its commands are confined.
     Namespaces {
         names: Vec<String>,
         confine: crate::confine::Confinement,
+        #[serde(default)]
+        device_cgroup: bool,
     },
     AlreadyGone,
     Failed(WireError),

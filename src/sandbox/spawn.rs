@@ -18,6 +18,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -55,7 +56,13 @@ fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
     }
 }
 
-pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
+/// Starts the sandbox `spec`; its confined commands will start in the cgroup
+/// `device_cgroup` (an fd of its directory) when it is given.
+pub fn spawn(
+    spec: &SandboxSpec,
+    device_cgroup: Option<BorrowedFd<'_>>,
+) -> Result<SandboxHandle, OpError> {
+    let cgroup = device_cgroup.map(|fd| fd.as_raw_fd());
     let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
     let direct = direct_clone(spec);
@@ -77,9 +84,9 @@ pub fn spawn(spec: &SandboxSpec) -> Result<SandboxHandle, OpError> {
             crate::sys::set_dumpable(true);
             drop(sock);
             if direct {
-                direct_child(spec, child_sock)
+                direct_child(spec, child_sock, cgroup)
             } else {
-                first_child(spec, child_sock, parent_pid)
+                first_child(spec, child_sock, parent_pid, cgroup)
             }
         }
         Some(child) => child,
@@ -156,7 +163,7 @@ fn io_err(e: std::io::Error, what: &str) -> OpError {
 }
 
 /// The holder, cloned straight into its new namespaces.
-fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
+fn direct_child(spec: &SandboxSpec, mut sock: UnixStream, cgroup: Option<RawFd>) -> ! {
     // In a new pid namespace getppid() is 0, so nsr's death is seen through the socket
     // (end of file) if it happens before this.
     // SAFETY: prctl on this process only.
@@ -165,7 +172,7 @@ fn direct_child(spec: &SandboxSpec, mut sock: UnixStream) -> ! {
         let _ = send(&mut sock, &Startup::Failed(WireError::from(e)));
         holder::unsafe_exit(1);
     }
-    holder::run(sock, holder::Setup::of(spec, spec.has_own_pid_ns()))
+    holder::run(sock, holder::Setup::of(spec, spec.has_own_pid_ns(), cgroup))
 }
 
 /// SIGUSR1 to the first child: the environment is kept, outlive nsr.
@@ -174,7 +181,12 @@ extern "C" fn keep_alive(_: libc::c_int) {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
 }
 
-fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
+fn first_child(
+    spec: &SandboxSpec,
+    mut sock: UnixStream,
+    parent_pid: i32,
+    cgroup: Option<RawFd>,
+) -> ! {
     // SAFETY: prctl and signal on this process only; the handler only calls prctl.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -198,11 +210,11 @@ fn first_child(spec: &SandboxSpec, mut sock: UnixStream, parent_pid: i32) -> ! {
         }
     }
     if !holder_is_second_child(spec) {
-        holder::run(sock, holder::Setup::of(spec, false));
+        holder::run(sock, holder::Setup::of(spec, false, cgroup));
     }
     // SAFETY: still single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => holder::run(sock, holder::Setup::of(spec, true)),
+        Ok(ForkResult::Child) => holder::run(sock, holder::Setup::of(spec, true, cgroup)),
         Ok(ForkResult::Parent { child }) => {
             // It waits on the host's side of the namespaces with the host's root: no
             // process of the sandbox may open its /proc/PID/root or fds.

@@ -422,6 +422,13 @@ impl HostState {
         for pid in nsr_processes() {
             lines.insert(format!("process: nsr pid {pid}"));
         }
+        // The device cgroups of sandboxes, in every hierarchy (any depth nsr uses).
+        for m in mountinfo.lines().filter(|l| l.contains(" - cgroup")) {
+            let top = m.split(' ').nth(4).unwrap_or("");
+            for dir in cgroup_dirs(Path::new(top), 4) {
+                lines.insert(format!("cgroup: {}", dir.display()));
+            }
+        }
         HostState { lines }
     }
 
@@ -582,4 +589,25 @@ impl Drop for ForeignNetns {
             let _ = std::fs::remove_dir("/run/netns");
         }
     }
+}
+
+/// The cgroups named like nsr's (`nsr-...`) under `dir`, `depth` levels down.
+fn cgroup_dirs(dir: &Path, depth: u32) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if e.file_name().to_string_lossy().starts_with("nsr-") {
+            out.push(p.clone());
+        }
+        if depth > 1 {
+            out.extend(cgroup_dirs(&p, depth - 1));
+        }
+    }
+    out
 }

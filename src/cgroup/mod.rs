@@ -1,0 +1,131 @@
+//! The cgroup2 cgroups nsr makes for sandboxes: where the unified hierarchy is, a
+//! cgroup of nsr's own below its current one, and its removal (every process in it
+//! killed first). Each is named `nsr-<nsr's pid>-<tag>-<n>`, so that nothing of
+//! anyone else's is ever taken for one.
+
+pub mod devices;
+
+use crate::ops::OpError;
+use nix::errno::Errno;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
+/// a hybrid layout), if it is.
+pub fn unified_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (head, tail) = l.split_once(" - ")?;
+        (tail.split(' ').next() == Some("cgroup2"))
+            .then(|| head.split(' ').nth(4).map(PathBuf::from))
+            .flatten()
+    })
+}
+
+/// nsr's own cgroup2 cgroup ("0::/path" in /proc/self/cgroup), as a directory.
+pub fn own_cgroup() -> Option<PathBuf> {
+    let mount = unified_mount()?;
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(mount.join(rel.trim_start_matches('/')))
+}
+
+/// Makes the cgroup `path` (which must not exist) and returns an fd of its directory
+/// (what clone3's CLONE_INTO_CGROUP and BPF_PROG_ATTACH take).
+pub fn create(path: &Path) -> Result<OwnedFd, OpError> {
+    let shown = path.display();
+    std::fs::create_dir(path).map_err(|e| {
+        OpError::os(
+            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            format!("cannot make cgroup {shown}"),
+        )
+    })?;
+    open_dir(path).map_err(|e| OpError::os(e, format!("cannot open cgroup {shown}")))
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    Ok(fd)
+}
+
+/// Whether `path` is one of nsr's cgroups by its name (what an undo may remove).
+pub fn is_ours(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("nsr-"))
+}
+
+/// The pid of the nsr that made cgroup `name`, for `nsr gc`.
+pub fn maker_pid(name: &str) -> Option<i32> {
+    name.strip_prefix("nsr-")?.split('-').next()?.parse().ok()
+}
+
+/// Removes one of nsr's cgroups: with `kill`, every process still in it is killed
+/// first (cgroup.kill); without, a cgroup with processes stays (EBUSY). True when it
+/// was there to remove.
+pub fn remove(path: &Path, kill: bool) -> Result<bool, OpError> {
+    if !is_ours(path) {
+        return Err(OpError::new(format!(
+            "{} is not a cgroup of nsr's: left alone",
+            path.display()
+        )));
+    }
+    if !path.exists() {
+        return Ok(false);
+    }
+    if kill {
+        // Linux 5.14+; on older kernels the processes ended with the sandbox's pid
+        // namespace, or rmdir says EBUSY below.
+        let _ = std::fs::write(path.join("cgroup.kill"), "1");
+    }
+    // A killed process leaves its cgroup when it is reaped, a moment later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let gone =
+            std::fs::remove_dir(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+        match gone {
+            Ok(()) => return Ok(true),
+            Err(Errno::ENOENT) => return Ok(false),
+            Err(Errno::EBUSY) if kill && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => {
+                return Err(
+                    OpError::os(e, format!("cannot remove cgroup {}", path.display()))
+                        .with_hint("processes are still in it (cgroup.procs lists them)"),
+                )
+            }
+        }
+    }
+}
+
+/// nsr's cgroups under `dir` (one level), for `nsr gc`.
+pub fn ours_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && is_ours(p))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_nsr_named_cgroups_are_taken_for_nsrs() {
+        assert!(is_ours(Path::new("/sys/fs/cgroup/nsr-12-ab-0")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
+        assert_eq!(maker_pid("nsr-12-ab-0"), Some(12));
+        assert_eq!(maker_pid("nsr-x"), None);
+        assert!(remove(Path::new("/sys/fs/cgroup/user.slice"), true).is_err());
+    }
+}
