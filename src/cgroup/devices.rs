@@ -65,24 +65,22 @@ impl DeviceCgroups {
         Some("no cgroup2 hierarchy is mounted: the device policy is not enforced (a device node in the sandbox's root can be opened; nsr doctor)".into())
     }
 
-    /// Makes the cgroup at `path` with the policy's program attached; an fd of it.
-    pub fn make(path: &std::path::Path, policy: &Devices) -> Result<OwnedFd, OpError> {
+    /// Attaches the policy's program to the cgroup `dir` (made by `cgroup::create` at
+    /// `path`), before any command can start in it.
+    pub fn attach(path: &std::path::Path, dir: &OwnedFd, policy: &Devices) -> Result<(), OpError> {
         let extra = match policy {
             Devices::Standard { extra } => extra.as_slice(),
             Devices::All => &[],
         };
-        let dir = super::create(path)?;
-        if let Err((call, errno)) = devices::attach(&dir, extra) {
-            let _ = super::remove(path, false);
-            return Err(OpError::os(
+        devices::attach(dir, extra).map_err(|(call, errno)| {
+            OpError::os(
                 errno,
                 format!(
                     "cannot attach the device policy to {}: {call}",
                     path.display()
                 ),
             )
-            .with_hint("devices: \"all\" on unshare starts the sandbox without it"));
-        }
-        Ok(dir)
+            .with_hint("devices: \"all\" on unshare starts the sandbox without it")
+        })
     }
 }

@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 /// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 /// a hybrid layout), if it is.
 pub fn unified_mount() -> Option<PathBuf> {
+    // The usual places first: a statfs each, where mountinfo would list every mount.
+    for usual in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+        if rustix::fs::statfs(usual).is_ok_and(|s| s.f_type == libc::CGROUP2_SUPER_MAGIC) {
+            return Some(PathBuf::from(usual));
+        }
+    }
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     info.lines().find_map(|l| {
         let (head, tail) = l.split_once(" - ")?;
@@ -78,19 +84,21 @@ pub fn remove(path: &Path, kill: bool) -> Result<bool, OpError> {
     if !path.exists() {
         return Ok(false);
     }
-    if kill {
-        // Linux 5.14+; on older kernels the processes ended with the sandbox's pid
-        // namespace, or rmdir says EBUSY below.
-        let _ = std::fs::write(path.join("cgroup.kill"), "1");
-    }
     // A killed process leaves its cgroup when it is reaped, a moment later.
     let deadline = Instant::now() + Duration::from_secs(5);
+    let mut killed = false;
     loop {
         let gone =
             std::fs::remove_dir(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
         match gone {
             Ok(()) => return Ok(true),
             Err(Errno::ENOENT) => return Ok(false),
+            // Usually empty already (its processes ended with the sandbox's pid
+            // namespace); else cgroup.kill (Linux 5.14+) ends what is left.
+            Err(Errno::EBUSY) if kill && !killed => {
+                let _ = std::fs::write(path.join("cgroup.kill"), "1");
+                killed = true;
+            }
             Err(Errno::EBUSY) if kill && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
             }

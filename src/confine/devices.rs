@@ -114,12 +114,63 @@ const MOV64_K: u8 = 0xb7;
 const AND64_K: u8 = 0x57;
 const RSH64_K: u8 = 0x77;
 const JNE_K: u8 = 0x55;
+const JEQ_K: u8 = 0x15;
+const JLT_K: u8 = 0xa5;
+const JLE_K: u8 = 0xb5;
 const EXIT: u8 = 0x95;
 
 // struct bpf_cgroup_dev_ctx: access_type (device type | access << 16), major, minor.
 const DEV_BLOCK: i32 = 1;
 const DEV_CHAR: i32 = 2;
 const ACC_MKNOD: i32 = 1;
+
+/// What one group of rules tests, after the device type: a major and a set of minors,
+/// or a range of majors with any minor.
+#[derive(Debug, PartialEq)]
+enum Test {
+    Minors {
+        block: bool,
+        major: u32,
+        minors: Vec<u32>,
+    },
+    Majors {
+        block: bool,
+        low: u32,
+        high: u32,
+    },
+}
+
+/// The rules grouped so that the program stays short (the verifier's time grows with
+/// it, and it is paid at every sandbox's start): minors of one major together,
+/// consecutive majors with any minor as one range.
+fn tests(rules: &[DeviceRule]) -> Vec<Test> {
+    let mut out: Vec<Test> = Vec::new();
+    for r in rules {
+        match r.minor {
+            Some(m) => match out.iter_mut().find(|t| {
+                matches!(t, Test::Minors { block, major, .. } if *block == r.block && *major == r.major)
+            }) {
+                Some(Test::Minors { minors, .. }) => minors.push(m),
+                _ => out.push(Test::Minors {
+                    block: r.block,
+                    major: r.major,
+                    minors: vec![m],
+                }),
+            },
+            None => match out.iter_mut().find(|t| {
+                matches!(t, Test::Majors { block, high, .. } if *block == r.block && *high + 1 == r.major)
+            }) {
+                Some(Test::Majors { high, .. }) => *high = r.major,
+                _ => out.push(Test::Majors {
+                    block: r.block,
+                    low: r.major,
+                    high: r.major,
+                }),
+            },
+        }
+    }
+    out
+}
 
 /// The program: allow a bare mknod, and an open of a listed device; refuse the rest.
 pub fn program(rules: &[DeviceRule]) -> Vec<Insn> {
@@ -131,24 +182,50 @@ pub fn program(rules: &[DeviceRule]) -> Vec<Insn> {
         insn(LDX_W, 4, 1, 4, 0),        // r4 = major
         insn(LDX_W, 5, 1, 8, 0),        // r5 = minor
         insn(AND64_K, 3, 0, 0, !ACC_MKNOD),
-        insn(JNE_K, 3, 0, 2, 0), // more than mknod asked: check the list
-        insn(MOV64_K, 0, 0, 0, 1),
-        insn(EXIT, 0, 0, 0, 0),
     ];
-    for r in rules {
-        let checks: i16 = if r.minor.is_some() { 3 } else { 2 };
-        // Each failed check jumps past the rest of this rule (its checks and the allow).
-        let kind = if r.block { DEV_BLOCK } else { DEV_CHAR };
-        p.push(insn(JNE_K, 2, 0, checks + 1, kind));
-        p.push(insn(JNE_K, 4, 0, checks, r.major as i32));
-        if let Some(minor) = r.minor {
-            p.push(insn(JNE_K, 5, 0, 2, minor as i32));
+    // Jumps to the final "allow", patched once its place is known.
+    let mut to_allow = vec![p.len()];
+    p.push(insn(JEQ_K, 3, 0, 0, 0)); // nothing but mknod asked
+    for t in tests(rules) {
+        let kind = |block: bool| if block { DEV_BLOCK } else { DEV_CHAR };
+        // Each test is skipped as a whole when the type or major does not match.
+        let body: Vec<(u8, u8, i32, bool)> = match &t {
+            Test::Minors {
+                block,
+                major,
+                minors,
+            } => {
+                let mut b = vec![
+                    (JNE_K, 2, kind(*block), false),
+                    (JNE_K, 4, *major as i32, false),
+                ];
+                b.extend(minors.iter().map(|m| (JEQ_K, 5, *m as i32, true)));
+                b
+            }
+            Test::Majors { block, low, high } => vec![
+                (JNE_K, 2, kind(*block), false),
+                (JLT_K, 4, *low as i32, false),
+                (JLE_K, 4, *high as i32, true),
+            ],
+        };
+        let len = body.len();
+        for (i, (code, reg, imm, allow)) in body.into_iter().enumerate() {
+            if allow {
+                to_allow.push(p.len());
+                p.push(insn(code, reg, 0, 0, imm));
+            } else {
+                p.push(insn(code, reg, 0, (len - i - 1) as i16, imm));
+            }
         }
-        p.push(insn(MOV64_K, 0, 0, 0, 1));
-        p.push(insn(EXIT, 0, 0, 0, 0));
     }
     p.push(insn(MOV64_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
+    let allow = p.len();
+    p.push(insn(MOV64_K, 0, 0, 0, 1));
+    p.push(insn(EXIT, 0, 0, 0, 0));
+    for at in to_allow {
+        p[at].off = (allow - at - 1) as i16;
+    }
     p
 }
 
@@ -269,7 +346,10 @@ mod tests {
                 AND64_K => r[dst] &= i.imm as i64 as u64,
                 RSH64_K => r[dst] >>= i.imm,
                 JNE_K if r[dst] != i.imm as i64 as u64 => pc += i.off as usize,
-                JNE_K => {}
+                JEQ_K if r[dst] == i.imm as i64 as u64 => pc += i.off as usize,
+                JLT_K if r[dst] < i.imm as i64 as u64 => pc += i.off as usize,
+                JLE_K if r[dst] <= i.imm as i64 as u64 => pc += i.off as usize,
+                JNE_K | JEQ_K | JLT_K | JLE_K => {}
                 EXIT => return r[0] == 1,
                 other => panic!("unknown code {other:#x}"),
             }

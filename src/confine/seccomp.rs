@@ -147,65 +147,122 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 }
 
 /// `if nr == n { return action }`, two instructions whatever the program's length.
-fn on(p: &mut Vec<libc::sock_filter>, n: u32, action: u32) {
-    p.push(jump(JEQ_K, n, 0, 1));
-    p.push(stmt(RET_K, action));
+/// What the filter does with one system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Return(u32),
+    /// clone: refused with namespace flags.
+    Clone,
+    /// personality: only the usual values (query, and the ones glibc and setarch use).
+    Personality,
 }
 
-/// The filter for `policy`, refusing with `errno`.
+impl Action {
+    /// The instructions that decide, after the number matched (at most 8: a jump
+    /// over them fits in a u8).
+    fn block(self, refuse: u32) -> Vec<libc::sock_filter> {
+        match self {
+            Action::Return(r) => vec![stmt(RET_K, r)],
+            Action::Clone => vec![
+                stmt(LD_ABS_W, ARG0),
+                jump(JSET_K, CLONE_NEW_FLAGS, 0, 1),
+                stmt(RET_K, refuse),
+                stmt(RET_K, RET_ALLOW),
+            ],
+            Action::Personality => {
+                let k = PERSONALITIES.len() as u8;
+                let mut b = vec![stmt(LD_ABS_W, ARG0)];
+                for (i, v) in PERSONALITIES.iter().enumerate() {
+                    b.push(jump(JEQ_K, *v, k - i as u8, 0));
+                }
+                b.push(stmt(RET_K, refuse));
+                b.push(stmt(RET_K, RET_ALLOW));
+                b
+            }
+        }
+    }
+}
+
+/// Each listed call's action, by number (the recipe's allow list first, then its deny
+/// list, then the default list), and the action of every other call.
+fn decisions(policy: &Policy, refuse: u32) -> (Vec<(u32, Action)>, u32) {
+    let mut by_nr: std::collections::BTreeMap<u32, Action> = Default::default();
+    for n in &policy.allow {
+        by_nr.entry(*n).or_insert(Action::Return(RET_ALLOW));
+    }
+    for n in &policy.deny {
+        by_nr.entry(*n).or_insert(Action::Return(refuse));
+    }
+    let otherwise = match policy.base {
+        Base::Allow => RET_ALLOW,
+        Base::Deny => refuse,
+        Base::DefaultList => {
+            for n in DEFAULT_DENY.iter().filter_map(|name| number(name)) {
+                by_nr.entry(n).or_insert(Action::Return(refuse));
+            }
+            // glibc falls back to clone when clone3 says ENOSYS, and clone's flags
+            // are a register the filter can read (clone3's are in memory).
+            for (name, action) in [
+                ("clone3", Action::Return(RET_ERRNO | libc::ENOSYS as u32)),
+                ("clone", Action::Clone),
+                ("personality", Action::Personality),
+            ] {
+                if let Some(n) = number(name) {
+                    by_nr.entry(n).or_insert(action);
+                }
+            }
+            RET_ALLOW
+        }
+    };
+    (by_nr.into_iter().collect(), otherwise)
+}
+
+const JA: u16 = 0x05;
+/// Leaves of the search tree are compared one by one.
+const LEAF: usize = 4;
+
+/// A binary search over the sorted numbers, so that a call is decided in a few
+/// comparisons, not one per listed call: the kernel runs the filter on every system
+/// call, and emulates it for every number when the filter is loaded (its action cache),
+/// which a linear list made the largest part of a confined command's start.
+fn search(entries: &[(u32, Action)], otherwise: u32, refuse: u32) -> Vec<libc::sock_filter> {
+    if entries.len() <= LEAF {
+        let mut p = Vec::new();
+        for (n, action) in entries {
+            let block = action.block(refuse);
+            p.push(jump(JEQ_K, *n, 0, block.len() as u8));
+            p.extend(block);
+        }
+        p.push(stmt(RET_K, otherwise));
+        return p;
+    }
+    let (low, high) = entries.split_at(entries.len() / 2);
+    let right = search(high, otherwise, refuse);
+    let left = search(low, otherwise, refuse);
+    // nr >= the middle: on to the right half; else jump (any distance) to the left.
+    let mut p = vec![jump(JGE_K, high[0].0, 1, 0), stmt(JA, right.len() as u32)];
+    p.extend(right);
+    p.extend(left);
+    p
+}
+
+/// The program for `policy`, refusing with `errno`.
 pub fn program(policy: &Policy, errno: i32) -> Vec<libc::sock_filter> {
     let refuse = RET_ERRNO | (errno as u32 & 0xffff);
+    // The 32-bit entry is refused whole (a call must not slip past through another
+    // table), the x32 one too; an unknown architecture ends the process.
     let mut p = vec![
         stmt(LD_ABS_W, ARCH),
         jump(JEQ_K, AUDIT_ARCH_X86_64, 3, 0),
-        // The i386 entry (int 0x80) is refused outright; any other ABI is a kill.
         jump(JEQ_K, AUDIT_ARCH_I386, 0, 1),
         stmt(RET_K, refuse),
         stmt(RET_K, RET_KILL_PROCESS),
         stmt(LD_ABS_W, NR),
-        // x32 calls carry the x86_64 arch with bit 30 set in the number.
         jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
         stmt(RET_K, refuse),
     ];
-    for n in &policy.allow {
-        on(&mut p, *n, RET_ALLOW);
-    }
-    for n in &policy.deny {
-        on(&mut p, *n, refuse);
-    }
-    match policy.base {
-        Base::Allow => p.push(stmt(RET_K, RET_ALLOW)),
-        Base::Deny => p.push(stmt(RET_K, refuse)),
-        Base::DefaultList => {
-            for name in DEFAULT_DENY {
-                if let Some(n) = number(name) {
-                    on(&mut p, n, refuse);
-                }
-            }
-            if let Some(n) = number("clone3") {
-                // libc falls back to clone(2), whose flags the filter can read.
-                on(&mut p, n, RET_ERRNO | libc::ENOSYS as u32);
-            }
-            if let Some(n) = number("clone") {
-                p.push(jump(JEQ_K, n, 0, 4));
-                p.push(stmt(LD_ABS_W, ARG0));
-                p.push(jump(JSET_K, CLONE_NEW_FLAGS, 0, 1));
-                p.push(stmt(RET_K, refuse));
-                p.push(stmt(RET_K, RET_ALLOW));
-            }
-            if let Some(n) = number("personality") {
-                let k = PERSONALITIES.len() as u8;
-                p.push(jump(JEQ_K, n, 0, k + 3));
-                p.push(stmt(LD_ABS_W, ARG0));
-                for (i, v) in PERSONALITIES.iter().enumerate() {
-                    p.push(jump(JEQ_K, *v, k - i as u8, 0));
-                }
-                p.push(stmt(RET_K, refuse));
-                p.push(stmt(RET_K, RET_ALLOW));
-            }
-            p.push(stmt(RET_K, RET_ALLOW));
-        }
-    }
+    let (entries, otherwise) = decisions(policy, refuse);
+    p.extend(search(&entries, otherwise, refuse));
     p
 }
 
@@ -230,10 +287,105 @@ mod tests {
     fn jumps_stay_inside_the_program() {
         let p = program(&Policy::default_list(), libc::EPERM);
         for (i, ins) in p.iter().enumerate() {
-            if ins.code & 0x07 == 0x05 {
+            if ins.code == JA {
+                assert!(i + 1 + (ins.k as usize) < p.len(), "{i}");
+            } else if ins.code & 0x07 == 0x05 {
                 assert!(i + 1 + (ins.jt.max(ins.jf) as usize) < p.len(), "{i}");
             }
         }
         assert_eq!(p.last().unwrap().code, RET_K);
+    }
+
+    /// Runs the filter as the kernel would for one call.
+    fn decide(p: &[libc::sock_filter], arch: u32, nr: u32, arg0: u32) -> u32 {
+        let mut pc = 0;
+        let mut a = 0u32;
+        loop {
+            let i = p[pc];
+            pc += 1;
+            match i.code {
+                LD_ABS_W => {
+                    a = match i.k {
+                        NR => nr,
+                        ARCH => arch,
+                        ARG0 => arg0,
+                        other => panic!("load {other}"),
+                    }
+                }
+                JA => pc += i.k as usize,
+                JEQ_K | JGE_K | JSET_K => {
+                    let yes = match i.code {
+                        JEQ_K => a == i.k,
+                        JGE_K => a >= i.k,
+                        _ => a & i.k != 0,
+                    };
+                    pc += if yes { i.jt } else { i.jf } as usize;
+                }
+                RET_K => return i.k,
+                other => panic!("code {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_search_decides_every_call_as_the_lists_say() {
+        let refuse = RET_ERRNO | libc::EPERM as u32;
+        let p = program(&Policy::default_list(), libc::EPERM);
+        let x86 = AUDIT_ARCH_X86_64;
+        for name in DEFAULT_DENY {
+            assert_eq!(decide(&p, x86, number(name).unwrap(), 0), refuse, "{name}");
+        }
+        for (nr, _) in super::SYSCALLS.iter().map(|(n, nr)| (*nr, n)) {
+            let listed = DEFAULT_DENY.iter().any(|d| number(d) == Some(nr))
+                || ["clone", "clone3", "personality"]
+                    .iter()
+                    .any(|d| number(d) == Some(nr));
+            if !listed {
+                assert_eq!(decide(&p, x86, nr, 0), RET_ALLOW, "{nr}");
+            }
+        }
+        let clone = number("clone").unwrap();
+        assert_eq!(
+            decide(&p, x86, clone, 0x1000_0000),
+            refuse,
+            "clone with CLONE_NEWUSER"
+        );
+        assert_eq!(decide(&p, x86, clone, 0x11), RET_ALLOW, "a plain fork");
+        assert_eq!(
+            decide(&p, x86, number("clone3").unwrap(), 0),
+            RET_ERRNO | libc::ENOSYS as u32
+        );
+        let personality = number("personality").unwrap();
+        assert_eq!(decide(&p, x86, personality, 0xffff_ffff), RET_ALLOW);
+        assert_eq!(decide(&p, x86, personality, 0x0040_0000), refuse);
+        assert_eq!(decide(&p, x86, 0x4000_0000 | 165, 0), refuse, "x32 mount");
+        assert_eq!(
+            decide(&p, AUDIT_ARCH_I386, 1, 0),
+            refuse,
+            "the 32-bit entry"
+        );
+        // The recipe's allow list comes first, its deny list next.
+        let own = Policy {
+            base: Base::Deny,
+            allow: vec![0, 1, 60, 231],
+            deny: vec![1],
+        };
+        let p = program(&own, libc::EPERM);
+        assert_eq!(decide(&p, x86, 1, 0), RET_ALLOW);
+        assert_eq!(decide(&p, x86, 2, 0), refuse);
+        assert_eq!(decide(&p, x86, 231, 0), RET_ALLOW);
+        // Long lists: jumps of any length.
+        let all: Vec<u32> = super::SYSCALLS.iter().map(|(_, nr)| *nr).collect();
+        let p = program(
+            &Policy {
+                base: Base::Deny,
+                allow: all.clone(),
+                deny: vec![],
+            },
+            libc::EPERM,
+        );
+        for nr in all {
+            assert_eq!(decide(&p, x86, nr, 0), RET_ALLOW, "{nr}");
+        }
     }
 }

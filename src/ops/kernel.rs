@@ -191,20 +191,24 @@ impl Backend for KernelBackend {
                 self.warnings
                     .extend(self.device_cgroups.missing_warning(spec, id));
                 let cgroup = match self.device_cgroups.path_for(spec, id) {
-                    Some(path) => {
-                        let dir = DeviceCgroups::make(&path, &spec.confine.devices)?;
-                        Some((path, dir))
-                    }
+                    Some(path) => Some((crate::cgroup::create(&path)?, path)),
                     None => None,
+                };
+                // The program is loaded while the sandbox sets its namespaces up: the
+                // verifier's time is then not added to the start.
+                let mut attach = || match &cgroup {
+                    Some((dir, path)) => DeviceCgroups::attach(path, dir, &spec.confine.devices),
+                    None => Ok(()),
                 };
                 let started = spawn::spawn(
                     &self.joins_by_fd(spec),
-                    cgroup.as_ref().map(|(_, dir)| dir.as_fd()),
+                    cgroup.as_ref().map(|(dir, _)| dir.as_fd()),
+                    &mut attach,
                 );
                 let handle = match started {
                     Ok(h) => h,
                     Err(e) => {
-                        if let Some((path, _)) = &cgroup {
+                        if let Some((_, path)) = &cgroup {
                             let _ = crate::cgroup::remove(path, true);
                         }
                         return Err(e);
@@ -221,7 +225,7 @@ impl Backend for KernelBackend {
                     Some(Undo::StopSandbox {
                         sandbox: id,
                         pid,
-                        cgroup: cgroup.map(|(path, _)| path.to_string_lossy().into_owned()),
+                        cgroup: cgroup.map(|(_, path)| path.to_string_lossy().into_owned()),
                     }),
                 ))
             }

@@ -57,10 +57,13 @@ fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
 }
 
 /// Starts the sandbox `spec`; its confined commands will start in the cgroup
-/// `device_cgroup` (an fd of its directory) when it is given.
+/// `device_cgroup` (an fd of its directory) when it is given. `meanwhile` runs in nsr
+/// once the sandbox's first process exists, while it sets its namespaces up (work
+/// that must be done before any command starts, not before the sandbox does).
 pub fn spawn(
     spec: &SandboxSpec,
     device_cgroup: Option<BorrowedFd<'_>>,
+    meanwhile: &mut dyn FnMut() -> Result<(), OpError>,
 ) -> Result<SandboxHandle, OpError> {
     let cgroup = device_cgroup.map(|fd| fd.as_raw_fd());
     let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
@@ -93,6 +96,10 @@ pub fn spawn(
     };
     drop(child_sock);
     let mut handle = SandboxHandle::new(first, sock, spec);
+    if let Err(e) = meanwhile() {
+        handle.kill_now();
+        return Err(e);
+    }
     let result = start_up(
         &mut handle,
         first,
