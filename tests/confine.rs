@@ -102,6 +102,20 @@ attr = (ctypes.c_uint * 5)(2, 4, 4, 1, 0)  # BPF_MAP_TYPE_ARRAY, key 4, value 4,
 say("bpf", libc.syscall(321, 0, attr, 20))  # BPF_MAP_CREATE
 pattr = (ctypes.c_ubyte * 128)(); pattr[0] = 1; pattr[4] = 128  # PERF_TYPE_SOFTWARE, size
 say("perf_event_open", libc.syscall(298, pattr, 0, -1, -1, 0))
+# The holder, pid 1 of the sandbox: no ptrace, no /proc/1/exe (CVE-2019-5736's way).
+r = libc.ptrace(16, 1, 0, 0)  # PTRACE_ATTACH
+say("ptrace_holder", r)
+if r == 0:
+    os.waitpid(1, 0x40000000)  # __WALL: it stops for its tracer
+    libc.ptrace(17, 1, 0, 0)  # PTRACE_DETACH
+try:
+    os.close(os.open("/proc/1/exe", os.O_RDONLY))
+    print("holder_exe=ok")
+except OSError as e:
+    print("holder_exe=" + errno.errorcode[e.errno])
+say("pivot_root", libc.syscall(155, b"/", b"/"))
+say("umount_proc", libc.umount2(b"/proc", 2))  # MNT_DETACH
+# Before the unshare below, which (privileged) leaves this process in a user namespace.
 # The 32-bit entry: unshare(CLONE_NEWUSER) through int 0x80, from executable memory.
 code = bytes.fromhex("53b836010000bb00000010cd805bc3")
 buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
@@ -127,7 +141,10 @@ fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
     let script = s.write("syscalls.py", SYSCALLS);
     let host_file = s.write("host-only", "HOST\n");
     let probe = format!("/usr/bin/python3 {script} {host_file}");
-    let (confined, privileged) = both_ways(&s, KINDS, "", &probe);
+    // A proc of the sandbox's own: /proc/1 is the holder, not the host's init.
+    let own_proc = "confined.mount(\"proc\", \"/proc\", \"proc\");\n\
+                    privileged.mount(\"proc\", \"/proc\", \"proc\");";
+    let (confined, privileged) = both_ways(&s, KINDS, own_proc, &probe);
     for call in [
         "open_by_handle_at",
         "keyctl",
@@ -135,6 +152,9 @@ fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
         "perf_event_open",
         "int80_unshare",
         "x32_mount",
+        "ptrace_holder",
+        "pivot_root",
+        "umount_proc",
     ] {
         assert!(
             confined.contains(&format!("{call}=EPERM")),
@@ -152,6 +172,9 @@ fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
         "bpf",
         "perf_event_open",
         "int80_unshare",
+        "ptrace_holder",
+        "holder_exe",
+        "umount_proc",
     ] {
         assert!(
             privileged.contains(&format!("{call}=ok")),
@@ -159,42 +182,78 @@ fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
         );
     }
     assert!(confined.contains("trace_child=ok"), "{confined}");
+    assert!(confined.contains("holder_exe=EACCES"), "{confined}");
 }
+
+/// The classic way out of a chroot, by a root that may chroot: chroot into a directory
+/// below (leaving the working directory outside it), climb, chroot there.
+const DOUBLE_CHROOT: &str = r#"
+import os, sys
+os.makedirs("/x", exist_ok=True)
+try:
+    os.chroot("/x")
+except OSError as e:
+    print("chroot=" + os.strerror(e.errno)); sys.exit(0)
+for _ in range(64):
+    os.chdir("..")
+os.chroot(".")
+try:
+    print("outside=" + open(sys.argv[1]).read().strip())
+except OSError as e:
+    print("stayed inside: " + os.strerror(e.errno))
+"#;
 
 #[test]
 fn a_second_chroot_cannot_lead_out_of_a_chrooted_confined_sandbox() {
     let _g = serial();
     let s = Scratch::new("confine-chroot");
-    let root = s.busybox_root("root");
+    let marker = s.write("outside-marker", "OUTSIDE THE ROOT\n");
+    // Two roots with the host's /usr (python) bound in read-only.
+    let mut roots = Vec::new();
+    for name in ["root", "pivoted"] {
+        let root = s.busybox_root(name);
+        std::fs::create_dir_all(format!("{root}/usr")).unwrap();
+        for (link, to) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+            std::os::unix::fs::symlink(to, format!("{root}/{link}")).unwrap();
+        }
+        std::fs::write(format!("{root}/escape.py"), DOUBLE_CHROOT).unwrap();
+        roots.push(root);
+    }
     let recipe = s.write(
         "c.nsr",
-        "let a = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: false });\n\
+        "let a = unshare(#{ kinds: [\"mount\", \"pid\"] });\n\
          let b = unshare(#{ kinds: [\"mount\", \"pid\"], privileged: true });\n\
-         a.chroot(args.root);\n\
-         b.chroot(args.root);\n\
-         let out = \"mkdir -p /x && chroot /x /bin/true 2>&1; echo rc=$?\";\n\
-         print(\"confined \" + a.run(out).stdout);\n\
-         print(\"privileged \" + b.run(out).stdout);\n",
+         let c = unshare(#{ kinds: [\"mount\", \"pid\"] });\n\
+         for x in [a, b] {\n\
+           x.mount(\"/usr\", args.root + \"/usr\", \"bind\", #{ readonly: true });\n\
+           x.chroot(args.root);\n\
+         }\n\
+         c.mount(\"/usr\", args.pivoted + \"/usr\", \"bind\", #{ readonly: true });\n\
+         c.pivot_root(args.pivoted);\n\
+         let cmd = [\"/usr/bin/python3\", \"/escape.py\", args.marker];\n\
+         print(\"confined \" + a.run(cmd).stdout);\n\
+         print(\"privileged \" + b.run(cmd).stdout);\n\
+         print(\"pivoted \" + c.run(cmd).stdout);\n",
     );
-    let r = nsr(&["run", &recipe, &format!("root={root}")]);
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("root={}", roots[0]),
+        &format!("pivoted={}", roots[1]),
+        &format!("marker={marker}"),
+    ]);
     r.expect_code(0);
-    let line = |who: &str| {
-        r.stdout
-            .lines()
-            .skip_while(|l| !l.starts_with(who))
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    assert!(
-        line("confined").contains("Operation not permitted"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        line("privileged").contains("rc=127") || line("privileged").contains("rc=0"),
-        "{}",
-        r.stdout
+    assert_has_all(
+        &r.stdout,
+        &[
+            // Confined in a chroot: no CAP_SYS_CHROOT, so no second chroot.
+            "confined chroot=Operation not permitted",
+            // The control: the same program walks out of the root.
+            "privileged outside=OUTSIDE THE ROOT",
+            // After pivot_root it may chroot (the runtimes' default set: the first
+            // chroot succeeded), and the same walk finds nothing above the root.
+            "pivoted stayed inside: No such file or directory",
+        ],
     );
 }
 
