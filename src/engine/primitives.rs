@@ -261,7 +261,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run).")
+    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only).")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)

@@ -133,6 +133,18 @@ fn seccomp_note(c: &Confinement) -> Option<String> {
     Some(format!("# the next command runs under {what}"))
 }
 
+/// Nor has a cgroup2 device program: the script names what it allows.
+fn devices_note(c: &Confinement) -> Option<String> {
+    let crate::confine::devices::Devices::Standard { extra } = &c.devices else {
+        return None;
+    };
+    let extra: Vec<String> = extra.iter().map(|r| r.to_string()).collect();
+    Some(format!(
+        "# as root, the next command can open only the standard device nodes (null, zero, full, random, urandom, tty, ptmx, pts){}: nsr starts it in a device cgroup of the sandbox",
+        if extra.is_empty() { String::new() } else { format!(" and {}", extra.join(", ")) }
+    ))
+}
+
 /// Nor has Landlock (in the tutorial's era): the script names the rules.
 fn landlock_note(c: &Confinement) -> Option<String> {
     let l = c.landlock.as_ref()?;
@@ -295,6 +307,7 @@ impl ShellWriter {
                 let confinement = self.confinement(*sandbox, spec);
                 c.run.extend(seccomp_note(&confinement));
                 c.run.extend(landlock_note(&confinement));
+                c.run.extend(devices_note(&confinement));
                 c.run
                     .push(format!("{} || :", self.in_sandbox(*sandbox, spec)));
             }
