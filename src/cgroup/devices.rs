@@ -43,11 +43,22 @@ fn root_is_host_root(spec: &SandboxSpec) -> bool {
     !spec.creates(NsKind::User) || spec.uid_map.iter().any(|r| r.inside == 0 && r.outside == 0)
 }
 
+/// Whether clone3 (which starts a command in the cgroup) is there: with no arguments it
+/// answers EINVAL, where a kernel before 5.3 or a container's filter answers ENOSYS.
+pub fn clone3_works() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        // SAFETY: clone3 with a null, zero-sized argument creates nothing.
+        let r = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
+        r == -1 && nix::errno::Errno::last() != nix::errno::Errno::ENOSYS
+    })
+}
+
 impl DeviceCgroups {
     /// Where sandbox number `id` of `spec` gets its device cgroup, if it gets one; the
     /// same answer before and after the sandbox is made (the journal's intent says it).
     pub fn path_for(&mut self, spec: &SandboxSpec, id: usize) -> Option<PathBuf> {
-        if !spec.confine.limits_devices() || !root_is_host_root(spec) {
+        if !spec.confine.limits_devices() || !root_is_host_root(spec) || !clone3_works() {
             return None;
         }
         let parent = self.parent.get_or_insert_with(super::own_cgroup).as_ref()?;
@@ -62,7 +73,11 @@ impl DeviceCgroups {
             return None;
         }
         self.warned = true;
-        Some("no cgroup2 hierarchy is mounted: the device policy is not enforced (a device node in the sandbox's root can be opened; nsr doctor)".into())
+        Some(if clone3_works() {
+            "no cgroup2 hierarchy is mounted: the device policy is not enforced (a device node in the sandbox's root can be opened; nsr doctor)".into()
+        } else {
+            "clone3 is not available here (an old kernel, or a container's seccomp profile): the device policy is not enforced (a device node in the sandbox's root can be opened)".into()
+        })
     }
 
     /// Attaches the policy's program to the cgroup `dir` (made by `cgroup::create` at

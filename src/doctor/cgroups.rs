@@ -76,6 +76,14 @@ fn device_policy() -> Check {
             "not needed for an ordinary user's sandbox (it can make no device node)",
         );
     }
+    if !crate::cgroup::devices::clone3_works() {
+        return Check::problem(
+            name,
+            Status::Warn,
+            "clone3 is not available: device nodes in a sandbox's root can be opened by its confined root",
+            "a kernel of 5.7 or later, and a seccomp profile (of a container nsr runs in) that allows clone3",
+        );
+    }
     match crate::cgroup::own_cgroup() {
         Some(dir) if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok() => {
             Check::ok(
