@@ -114,9 +114,10 @@ const MOV64_K: u8 = 0xb7;
 const AND64_K: u8 = 0x57;
 const RSH64_K: u8 = 0x77;
 const JNE_K: u8 = 0x55;
-const JEQ_K: u8 = 0x15;
-const JLT_K: u8 = 0xa5;
-const JLE_K: u8 = 0xb5;
+const JGT_K: u8 = 0x25;
+const SUB64_K: u8 = 0x17;
+const MOV32_K: u8 = 0xb4; // zero-extends: a mask with bit 31 stays positive
+const RSH64_X: u8 = 0x7f;
 const EXIT: u8 = 0x95;
 
 // struct bpf_cgroup_dev_ctx: access_type (device type | access << 16), major, minor.
@@ -128,48 +129,94 @@ const ACC_MKNOD: i32 = 1;
 /// or a range of majors with any minor.
 #[derive(Debug, PartialEq)]
 enum Test {
-    Minors {
-        block: bool,
-        major: u32,
-        minors: Vec<u32>,
-    },
-    Majors {
-        block: bool,
-        low: u32,
-        high: u32,
-    },
+    Minors { major: u32, minors: Vec<u32> },
+    Majors { low: u32, high: u32 },
 }
 
-/// The rules grouped so that the program stays short (the verifier's time grows with
-/// it, and it is paid at every sandbox's start): minors of one major together,
-/// consecutive majors with any minor as one range.
-fn tests(rules: &[DeviceRule]) -> Vec<Test> {
+/// The rules of one device type grouped so that the program has few branches (the
+/// verifier's time grows faster than their number, and it is paid at every sandbox's
+/// start): minors of one major together, consecutive majors with any minor as one
+/// range, and a major a range covers not tested again.
+fn tests(rules: &[DeviceRule], block: bool) -> Vec<Test> {
+    let mut majors: Vec<u32> = rules
+        .iter()
+        .filter(|r| r.block == block && r.minor.is_none())
+        .map(|r| r.major)
+        .collect();
+    majors.sort_unstable();
+    majors.dedup();
     let mut out: Vec<Test> = Vec::new();
-    for r in rules {
-        match r.minor {
-            Some(m) => match out.iter_mut().find(|t| {
-                matches!(t, Test::Minors { block, major, .. } if *block == r.block && *major == r.major)
-            }) {
-                Some(Test::Minors { minors, .. }) => minors.push(m),
-                _ => out.push(Test::Minors {
-                    block: r.block,
-                    major: r.major,
-                    minors: vec![m],
-                }),
-            },
-            None => match out.iter_mut().find(|t| {
-                matches!(t, Test::Majors { block, high, .. } if *block == r.block && *high + 1 == r.major)
-            }) {
-                Some(Test::Majors { high, .. }) => *high = r.major,
-                _ => out.push(Test::Majors {
-                    block: r.block,
-                    low: r.major,
-                    high: r.major,
-                }),
-            },
+    for m in majors {
+        match out.last_mut() {
+            Some(Test::Majors { high, .. }) if *high + 1 == m => *high = m,
+            _ => out.push(Test::Majors { low: m, high: m }),
         }
     }
+    let covered = |major: u32| {
+        out.iter()
+            .any(|t| matches!(t, Test::Majors { low, high } if (*low..=*high).contains(&major)))
+    };
+    let mut minors: Vec<Test> = Vec::new();
+    for r in rules.iter().filter(|r| r.block == block) {
+        let Some(minor) = r.minor else { continue };
+        if covered(r.major) {
+            continue;
+        }
+        match minors
+            .iter_mut()
+            .find(|t| matches!(t, Test::Minors { major, .. } if *major == r.major))
+        {
+            Some(Test::Minors { minors, .. }) => minors.push(minor),
+            _ => minors.push(Test::Minors {
+                major: r.major,
+                minors: vec![minor],
+            }),
+        }
+    }
+    out.extend(minors);
     out
+}
+
+const ALLOW: [Insn; 2] = [insn(MOV64_K, 0, 0, 0, 1), insn(EXIT, 0, 0, 0, 0)];
+
+/// The code of one test: it ends the program when the device is its, else falls
+/// through to what follows it.
+fn test_code(t: &Test) -> Vec<Insn> {
+    match t {
+        Test::Majors { low, high } => {
+            let mut c = vec![
+                insn(MOV64_X, 6, 4, 0, 0),
+                insn(SUB64_K, 6, 0, 0, *low as i32),
+                insn(JGT_K, 6, 0, 2, (*high - *low) as i32),
+            ];
+            c.extend(ALLOW);
+            c
+        }
+        Test::Minors { major, minors } => {
+            let mut body = Vec::new();
+            let mask: u32 = minors
+                .iter()
+                .filter(|m| **m < 32)
+                .fold(0, |a, m| a | 1 << m);
+            let large: Vec<u32> = minors.iter().copied().filter(|m| *m >= 32).collect();
+            if mask != 0 {
+                // The answer is bit `minor` of the mask, for minors below 32.
+                body.push(insn(JGT_K, 5, 0, 5, 31));
+                body.push(insn(MOV32_K, 6, 0, 0, mask as i32));
+                body.push(insn(RSH64_X, 6, 5, 0, 0));
+                body.push(insn(AND64_K, 6, 0, 0, 1));
+                body.push(insn(MOV64_X, 0, 6, 0, 0));
+                body.push(insn(EXIT, 0, 0, 0, 0));
+            }
+            for m in large {
+                body.push(insn(JNE_K, 5, 0, 2, m as i32));
+                body.extend(ALLOW);
+            }
+            let mut c = vec![insn(JNE_K, 4, 0, body.len() as i16, *major as i32)];
+            c.extend(body);
+            c
+        }
+    }
 }
 
 /// The program: allow a bare mknod, and an open of a listed device; refuse the rest.
@@ -182,50 +229,19 @@ pub fn program(rules: &[DeviceRule]) -> Vec<Insn> {
         insn(LDX_W, 4, 1, 4, 0),        // r4 = major
         insn(LDX_W, 5, 1, 8, 0),        // r5 = minor
         insn(AND64_K, 3, 0, 0, !ACC_MKNOD),
+        insn(JNE_K, 3, 0, 2, 0), // more than mknod asked: check the list
     ];
-    // Jumps to the final "allow", patched once its place is known.
-    let mut to_allow = vec![p.len()];
-    p.push(insn(JEQ_K, 3, 0, 0, 0)); // nothing but mknod asked
-    for t in tests(rules) {
-        let kind = |block: bool| if block { DEV_BLOCK } else { DEV_CHAR };
-        // Each test is skipped as a whole when the type or major does not match.
-        let body: Vec<(u8, u8, i32, bool)> = match &t {
-            Test::Minors {
-                block,
-                major,
-                minors,
-            } => {
-                let mut b = vec![
-                    (JNE_K, 2, kind(*block), false),
-                    (JNE_K, 4, *major as i32, false),
-                ];
-                b.extend(minors.iter().map(|m| (JEQ_K, 5, *m as i32, true)));
-                b
-            }
-            Test::Majors { block, low, high } => vec![
-                (JNE_K, 2, kind(*block), false),
-                (JLT_K, 4, *low as i32, false),
-                (JLE_K, 4, *high as i32, true),
-            ],
-        };
-        let len = body.len();
-        for (i, (code, reg, imm, allow)) in body.into_iter().enumerate() {
-            if allow {
-                to_allow.push(p.len());
-                p.push(insn(code, reg, 0, 0, imm));
-            } else {
-                p.push(insn(code, reg, 0, (len - i - 1) as i16, imm));
-            }
+    p.extend(ALLOW);
+    for (block, kind) in [(false, DEV_CHAR), (true, DEV_BLOCK)] {
+        let code: Vec<Insn> = tests(rules, block).iter().flat_map(test_code).collect();
+        if code.is_empty() {
+            continue;
         }
+        p.push(insn(JNE_K, 2, 0, code.len() as i16, kind));
+        p.extend(code);
     }
     p.push(insn(MOV64_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
-    let allow = p.len();
-    p.push(insn(MOV64_K, 0, 0, 0, 1));
-    p.push(insn(EXIT, 0, 0, 0, 0));
-    for at in to_allow {
-        p[at].off = (allow - at - 1) as i16;
-    }
     p
 }
 
@@ -345,11 +361,12 @@ mod tests {
                 MOV64_K => r[dst] = i.imm as i64 as u64,
                 AND64_K => r[dst] &= i.imm as i64 as u64,
                 RSH64_K => r[dst] >>= i.imm,
+                MOV32_K => r[dst] = i.imm as u32 as u64,
+                SUB64_K => r[dst] = r[dst].wrapping_sub(i.imm as i64 as u64),
+                RSH64_X => r[dst] >>= r[src] & 63,
                 JNE_K if r[dst] != i.imm as i64 as u64 => pc += i.off as usize,
-                JEQ_K if r[dst] == i.imm as i64 as u64 => pc += i.off as usize,
-                JLT_K if r[dst] < i.imm as i64 as u64 => pc += i.off as usize,
-                JLE_K if r[dst] <= i.imm as i64 as u64 => pc += i.off as usize,
-                JNE_K | JEQ_K | JLT_K | JLE_K => {}
+                JGT_K if r[dst] > i.imm as i64 as u64 => pc += i.off as usize,
+                JNE_K | JGT_K => {}
                 EXIT => return r[0] == 1,
                 other => panic!("unknown code {other:#x}"),
             }
@@ -361,6 +378,8 @@ mod tests {
         let extra = [
             DeviceRule::parse("c 10:200").unwrap(),
             DeviceRule::parse("b 7:*").unwrap(),
+            DeviceRule::parse("c 10:31").unwrap(),
+            DeviceRule::parse("c 136:4").unwrap(),
         ];
         let rules: Vec<_> = STANDARD.iter().chain(&extra).copied().collect();
         let p = program(&rules);
@@ -372,6 +391,12 @@ mod tests {
         assert!(!allows(&p, false, 1, 1, read), "mem");
         assert!(!allows(&p, true, 8, 0, read), "sda");
         assert!(!allows(&p, false, 10, 201, read), "not the added minor");
+        assert!(allows(&p, false, 10, 31, read), "bit 31 of a mask");
+        assert!(!allows(&p, false, 10, 30, read) && !allows(&p, false, 10, 63, read));
+        assert!(
+            !allows(&p, false, 1, 4, read),
+            "/dev/port-like 1:4 is not listed"
+        );
         assert!(
             !allows(&p, true, 1, 3, read),
             "a block device 1:3 is not null"
