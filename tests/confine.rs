@@ -848,3 +848,90 @@ fn device_options_are_checked_and_belong_to_the_sandbox() {
     assert_has_all(&r.stdout, &["LOOP0"]);
     assert!(!r.stdout.contains("LOOP1"), "{}", r.stdout);
 }
+
+#[test]
+fn a_sandbox_without_a_mount_namespace_runs_its_commands_in_a_hardened_copy() {
+    let _g = serial();
+    let s = Scratch::new("confine-no-mount-ns");
+    let before = HostState::take();
+    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .expect("a cgroup2 mount");
+    // kernel.domainname is the sandbox's own (a uts namespace): a write shows whether
+    // /proc/sys is writable without touching the host's. The top cgroup.procs is where
+    // a privileged command already is.
+    let probe = format!(
+        "echo nsr-test > /proc/sys/kernel/domainname && echo WROTE-SYSCTL; \
+         echo timer_list $(wc -c < /proc/timer_list); \
+         echo $$ > {cgroup2}/cgroup.procs && echo MOVED; true"
+    );
+    let (confined, privileged) = both_ways(&s, "[\"pid\", \"uts\"]", "", &probe);
+    for bad in ["WROTE-SYSCTL", "MOVED"] {
+        assert!(!confined.contains(bad), "{confined}");
+    }
+    assert_has_all(&confined, &["timer_list 0", "Read-only file system"]);
+    assert_has_all(&privileged, &["WROTE-SYSCTL", "MOVED"]);
+    assert!(!privileged.contains("timer_list 0"), "{privileged}");
+    // In a chroot, and after a mount of the recipe's (on the host: no mount
+    // namespace), the next command's copy has both.
+    let root = s.busybox_root("root");
+    let mnt = s.path("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let recipe = s.write(
+        "chroot.nsr",
+        "let b = unshare(#{ kinds: [\"pid\", \"uts\"] });\n\
+         print(\"before \" + b.run([\"sh\", \"-c\", \"grep -c ' ' /proc/self/mountinfo >/dev/null; grep -q \" + args.mnt + \" /proc/self/mountinfo && echo SEEN || echo NOT-SEEN\"]).stdout);\n\
+         b.mount(\"tmpfs\", args.mnt, \"tmpfs\");\n\
+         print(\"after \" + b.run([\"sh\", \"-c\", \"grep -q \" + args.mnt + \" /proc/self/mountinfo && echo SEEN\"]).stdout);\n\
+         b.chroot(args.root);\n\
+         print(\"chrooted \" + b.run(\"cat /etc/marker\").stdout);\n\
+         let u = unshare(#{ kinds: [\"mount\", \"pid\", \"uts\"], propagation: \"unchanged\" });\n\
+         print(\"unchanged \" + u.run(\"wc -c < /proc/timer_list\").stdout);\n",
+    );
+    let r = nsr(&[
+        "run",
+        &recipe,
+        &format!("root={root}"),
+        &format!("mnt={mnt}"),
+    ]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "before NOT-SEEN",
+            "after SEEN",
+            "chrooted inside the test root",
+            // Its own mount namespace shares the host's propagation: a copy too.
+            "unchanged 0",
+        ],
+    );
+    before.assert_unchanged("after commands in hardened copies");
+}
+
+#[test]
+fn nsr_enter_into_a_sandbox_without_a_mount_namespace_gets_the_hardened_copy() {
+    let _g = serial();
+    let s = Scratch::new("confine-enter-copy");
+    let before = HostState::take();
+    let recipe = s.write(
+        "k.nsr",
+        "let b = unshare(#{ kinds: [\"uts\", \"pid\"] });\n",
+    );
+    let name = format!("{}-copy", prefix());
+    nsr(&["run", "--keep", "--name", &name, &recipe]).expect_code(0);
+    let r = nsr(&[
+        "enter",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo x > /proc/sys/kernel/domainname || echo read-only-sysctl; echo timer_list $(wc -c < /proc/timer_list)",
+    ]);
+    nsr(&["down", &name]).expect_code(0);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["read-only-sysctl", "timer_list 0"]);
+    before.assert_unchanged("after nsr enter and down");
+}

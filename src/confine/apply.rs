@@ -35,6 +35,7 @@ pub enum Stage {
     User = 15,
     Landlock = 16,
     CgroupNs = 17,
+    MountNs = 18,
 }
 
 impl Stage {
@@ -48,6 +49,7 @@ impl Stage {
             Stage::User,
             Stage::Landlock,
             Stage::CgroupNs,
+            Stage::MountNs,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -61,6 +63,7 @@ impl Stage {
             Stage::Seccomp => "cannot load the seccomp filter",
             Stage::Capset => "cannot set the capabilities (capset)",
             Stage::Landlock => "cannot enter the Landlock ruleset",
+            Stage::MountNs => "cannot enter the commands' hardened mount namespace",
             Stage::CgroupNs => "cannot make the command's cgroup namespace (unshare CLONE_NEWCGROUP)",
             Stage::User => "cannot become the user asked for (setgroups/setresgid/setresuid; are the ids mapped in the sandbox's user namespace?)",
         }
@@ -81,6 +84,7 @@ pub struct Prepared {
     landlock: Option<Landlock>,
     /// Starts in the sandbox's device cgroup.
     limits_devices: bool,
+    privileged: bool,
 }
 
 /// The holder's own permitted set (what a command can keep at most).
@@ -160,11 +164,17 @@ impl Prepared {
             user: c.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
             landlock: c.landlock.clone(),
             limits_devices: c.limits_devices(),
+            privileged: c.is_privileged(),
         }
     }
 
     pub fn limits_devices(&self) -> bool {
         self.limits_devices
+    }
+
+    /// `privileged: true`: none of it, nor the hardened mounts.
+    pub fn is_privileged(&self) -> bool {
+        self.privileged
     }
 
     pub fn has_landlock(&self) -> bool {

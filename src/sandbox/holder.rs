@@ -2,6 +2,7 @@
 //! them, what nsr asks over its socket. In a new pid namespace it is PID 1: it reaps
 //! every zombie and forwards termination signals to the command it runs.
 
+use super::command_ns::CommandNs;
 use super::process::{self, forwarded_signals, Stdio};
 use super::protocol::{recv, send, send_with_fds, Request, Response, Startup};
 use crate::confine::apply::Prepared;
@@ -22,6 +23,10 @@ const SYS_CHROOT: u32 = 18;
 pub struct Holder {
     own_pid_ns: bool,
     harden_mounts: bool,
+    /// Confined commands run in a hardened copy of the holder's mount namespace
+    /// (`command_ns.rs`): the sandbox has none to harden in place.
+    wants_command_ns: bool,
+    command_ns: Option<CommandNs>,
     /// The inherited /proc and /sys still to harden.
     inherited: crate::fs::masks::Inherited,
     /// How the sandbox's commands are confined, and that made ready once.
@@ -91,6 +96,7 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
         harden_mounts,
         device_cgroup,
     } = s;
+    let wants_command_ns = !confine.is_privileged() && !harden_mounts;
     // Not dumpable: a sandbox's processes can neither open /proc/1/{fd,cwd,root,mem,
     // environ} nor ptrace the holder unless they have CAP_SYS_PTRACE over nsr's user
     // namespace, which a user namespace of the sandbox's own never gives. (Commands
@@ -151,6 +157,8 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     Ok(Holder {
         own_pid_ns,
         harden_mounts,
+        wants_command_ns,
+        command_ns: None,
         inherited,
         confine: confine.clone(),
         // The seccomp filter is compiled here, once, not for every command.
@@ -205,7 +213,11 @@ impl Holder {
                     false => None,
                 };
                 // What `nsr enter` will start must not find them unhardened either.
-                if let Err(e) = self.inherited.harden_if_reachable() {
+                let hardened = self.inherited.harden_if_reachable().and_then(|()| {
+                    self.ensure_command_ns(!self.confine.is_privileged())
+                        .map(|_| ())
+                });
+                if let Err(e) = hardened {
                     let _ = send(&mut self.sock, &Response::Failed(e.into()));
                     continue;
                 }
@@ -227,6 +239,14 @@ impl Holder {
 
     /// The answer to a request; None when the handler has sent it already (with fds).
     fn handle(&mut self, req: Request) -> Result<Option<Response>, OpError> {
+        // Anything but a command may change what the holder sees: the commands' copy
+        // of it is made again when the next one starts.
+        if !matches!(
+            req,
+            Request::Run(_) | Request::Exec { .. } | Request::GetHostname | Request::SetHostname(_)
+        ) {
+            self.command_ns = None;
+        }
         Ok(Some(match req {
             Request::SetHostname(name) => {
                 if !self.own_uts_ns {
@@ -303,9 +323,14 @@ impl Holder {
                 }
                 self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
+                let confined = !per_command
+                    .as_ref()
+                    .unwrap_or(&self.prepared)
+                    .is_privileged();
+                self.ensure_command_ns(confined)?;
+                let places = self.places_for(per_command.as_ref());
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                let cgroup = self.cgroup_for(confine);
-                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine, cgroup)?)
+                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine, places)?)
             }
             Request::Run(_) if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
@@ -317,14 +342,19 @@ impl Holder {
             Request::Run(spec) => {
                 self.inherited.harden_if_reachable()?;
                 let per_command = self.per_command(&spec);
+                let confined = !per_command
+                    .as_ref()
+                    .unwrap_or(&self.prepared)
+                    .is_privileged();
+                self.ensure_command_ns(confined)?;
+                let places = self.places_for(per_command.as_ref());
                 let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                let cgroup = self.cgroup_for(confine);
                 Response::Ran(process::run(
                     &spec,
                     Stdio::Captured,
                     &self.sigfd,
                     confine,
-                    cgroup,
+                    places,
                 )?)
             }
 
@@ -346,12 +376,31 @@ impl Holder {
 }
 
 impl Holder {
-    /// The device cgroup a command confined so starts in, if the sandbox has one.
-    fn cgroup_for(&self, confine: &Prepared) -> Option<std::os::fd::BorrowedFd<'_>> {
-        self.device_cgroup
-            .as_ref()
-            .filter(|_| confine.limits_devices())
-            .map(|fd| fd.as_fd())
+    /// Where a command confined by `per_command` (or the sandbox's own confinement)
+    /// starts: the device cgroup, and the commands' mount namespace, when it has them.
+    fn places_for(&self, per_command: Option<&Prepared>) -> process::Places<'_> {
+        let confine = per_command.unwrap_or(&self.prepared);
+        let (devices, confined) = (confine.limits_devices(), !confine.is_privileged());
+        process::Places {
+            cgroup: self
+                .device_cgroup
+                .as_ref()
+                .filter(|_| devices)
+                .map(|fd| fd.as_fd()),
+            mount_ns: self
+                .command_ns
+                .as_ref()
+                .filter(|_| confined)
+                .map(|ns| ns.raw()),
+        }
+    }
+
+    /// Makes the commands' mount namespace if the sandbox needs one and has none now.
+    fn ensure_command_ns(&mut self, confined: bool) -> Result<(), OpError> {
+        if confined && self.wants_command_ns && self.command_ns.is_none() {
+            self.command_ns = Some(CommandNs::make()?);
+        }
+        Ok(())
     }
 
     /// A command's own confinement, when its options change the sandbox's.
@@ -437,8 +486,18 @@ impl Holder {
             .iter()
             .map(|(k, _)| k.name().to_string())
             .collect();
-        let mut fds: Vec<_> = self.namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
-        fds.push(root.as_fd());
+        // With a commands' mount namespace, that one and its root stand for the
+        // holder's: `nsr enter` starts its command where `run` would.
+        let copy = self.command_ns.as_ref().map(|c| c.ns_and_root());
+        let mut fds: Vec<_> = self
+            .namespaces
+            .iter()
+            .map(|(kind, fd)| match (kind, copy) {
+                (NsKind::Mount, Some((ns, _))) => ns,
+                _ => fd.as_fd(),
+            })
+            .collect();
+        fds.push(copy.map(|(_, root)| root).unwrap_or(root.as_fd()));
         // Last, when there is one: `nsr enter` starts its command in it.
         fds.extend(self.device_cgroup.as_ref().map(|fd| fd.as_fd()));
         let answer = Response::Namespaces {

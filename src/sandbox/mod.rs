@@ -2,6 +2,7 @@
 //! (`client`), it serves requests inside them (`holder`), and `spawn` creates it; a
 //! kept one serves `nsr enter` on a socket of its own (`kept`).
 pub mod client;
+pub mod command_ns;
 pub mod holder;
 pub mod kept;
 mod process;
