@@ -29,6 +29,8 @@ pub struct Holder {
     command_ns: Option<CommandNs>,
     /// The inherited /proc and /sys still to harden.
     inherited: crate::fs::masks::Inherited,
+    /// Why hardening them failed, said to the first command (and `nsr enter`).
+    harden_error: Option<OpError>,
     /// How the sandbox's commands are confined, and that made ready once.
     confine: Confinement,
     prepared: Prepared,
@@ -139,9 +141,8 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     // SAFETY: inherited from nsr for this process, and kept open just above.
     let device_cgroup = device_cgroup.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     // The /proc and /sys this mount namespace inherited, hardened before the first
-    // command (or `nsr enter`) can reach them: a recipe that chroots or mounts its own
-    // proc first never pays for it.
-    let inherited = if harden_mounts {
+    // command (or `nsr enter`) can reach them.
+    let mut inherited = if harden_mounts {
         crate::fs::masks::Inherited::find()
     } else {
         crate::fs::masks::Inherited::default()
@@ -154,7 +155,12 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     let fds: Vec<_> = namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
     send_with_fds(&sock, &Startup::Ready { namespaces: names }, &fds)
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
+    // Right after Ready, while nsr journals the sandbox and goes on with the recipe:
+    // done in parallel, the masks cost a start next to nothing. A failure is the first
+    // command's.
+    let harden_error = inherited.harden_if_reachable().err();
     Ok(Holder {
+        harden_error,
         own_pid_ns,
         harden_mounts,
         wants_command_ns,
@@ -213,10 +219,10 @@ impl Holder {
                     false => None,
                 };
                 // What `nsr enter` will start must not find them unhardened either.
-                let hardened = self.inherited.harden_if_reachable().and_then(|()| {
-                    self.ensure_command_ns(!self.confine.is_privileged())
-                        .map(|_| ())
-                });
+                let confined = !self.confine.is_privileged();
+                let hardened = self
+                    .harden()
+                    .and_then(|()| self.ensure_command_ns(confined));
                 if let Err(e) = hardened {
                     let _ = send(&mut self.sock, &Response::Failed(e.into()));
                     continue;
@@ -321,7 +327,7 @@ impl Holder {
                         crate::signals::signal_name(sig)
                     )));
                 }
-                self.inherited.harden_if_reachable()?;
+                self.harden()?;
                 let per_command = self.per_command(&spec);
                 let confined = !per_command
                     .as_ref()
@@ -340,7 +346,7 @@ impl Holder {
                 )));
             }
             Request::Run(spec) => {
-                self.inherited.harden_if_reachable()?;
+                self.harden()?;
                 let per_command = self.per_command(&spec);
                 let confined = !per_command
                     .as_ref()
@@ -376,6 +382,14 @@ impl Holder {
 }
 
 impl Holder {
+    /// The inherited /proc and /sys hardened (done at the start, or now), or why not.
+    fn harden(&mut self) -> Result<(), OpError> {
+        match self.harden_error.clone() {
+            Some(e) => Err(e),
+            None => self.inherited.harden_if_reachable(),
+        }
+    }
+
     /// Where a command confined by `per_command` (or the sandbox's own confinement)
     /// starts: the device cgroup, and the commands' mount namespace, when it has them.
     fn places_for(&self, per_command: Option<&Prepared>) -> process::Places<'_> {
