@@ -126,6 +126,7 @@ const PERSONALITIES: [u32; 5] = [0x0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
 const LD_ABS_W: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
 const JGE_K: u16 = 0x35;
+const JGT_K: u16 = 0x25;
 const JSET_K: u16 = 0x45;
 const RET_K: u16 = 0x06;
 /// struct seccomp_data: nr at 0, arch at 4, args[0] (its low 32 bits) at 16.
@@ -225,12 +226,18 @@ const LEAF: usize = 4;
 /// comparisons, not one per listed call: the kernel runs the filter on every system
 /// call, and emulates it for every number when the filter is loaded (its action cache),
 /// which a linear list made the largest part of a confined command's start.
-fn search(entries: &[(u32, Action)], otherwise: u32, refuse: u32) -> Vec<libc::sock_filter> {
+fn search(entries: &[(u32, u32, Action)], otherwise: u32, refuse: u32) -> Vec<libc::sock_filter> {
     if entries.len() <= LEAF {
         let mut p = Vec::new();
-        for (n, action) in entries {
+        for (low, high, action) in entries {
             let block = action.block(refuse);
-            p.push(jump(JEQ_K, *n, 0, block.len() as u8));
+            let len = block.len() as u8;
+            if low == high {
+                p.push(jump(JEQ_K, *low, 0, len));
+            } else {
+                p.push(jump(JGE_K, *low, 0, len + 1));
+                p.push(jump(JGT_K, *high, len, 0));
+            }
             p.extend(block);
         }
         p.push(stmt(RET_K, otherwise));
@@ -239,11 +246,32 @@ fn search(entries: &[(u32, Action)], otherwise: u32, refuse: u32) -> Vec<libc::s
     let (low, high) = entries.split_at(entries.len() / 2);
     let right = search(high, otherwise, refuse);
     let left = search(low, otherwise, refuse);
-    // nr >= the middle: on to the right half; else jump (any distance) to the left.
-    let mut p = vec![jump(JGE_K, high[0].0, 1, 0), stmt(JA, right.len() as u32)];
+    // nr >= the middle: on to the right half, which follows; else to the left one,
+    // past it (with a jump of any length when it is long).
+    let mut p = match u8::try_from(right.len()) {
+        Ok(skip) => vec![jump(JGE_K, high[0].0, 0, skip)],
+        Err(_) => vec![jump(JGE_K, high[0].0, 1, 0), stmt(JA, right.len() as u32)],
+    };
     p.extend(right);
     p.extend(left);
     p
+}
+
+/// Consecutive numbers with the same answer as one range: a shorter program, which
+/// the kernel checks and compiles for every command.
+fn ranges(entries: Vec<(u32, Action)>) -> Vec<(u32, u32, Action)> {
+    let mut out: Vec<(u32, u32, Action)> = Vec::new();
+    for (n, action) in entries {
+        match out.last_mut() {
+            Some((_, high, a))
+                if *high + 1 == n && *a == action && matches!(action, Action::Return(_)) =>
+            {
+                *high = n
+            }
+            _ => out.push((n, n, action)),
+        }
+    }
+    out
 }
 
 /// The program for `policy`, refusing with `errno`.
@@ -262,7 +290,7 @@ pub fn program(policy: &Policy, errno: i32) -> Vec<libc::sock_filter> {
         stmt(RET_K, refuse),
     ];
     let (entries, otherwise) = decisions(policy, refuse);
-    p.extend(search(&entries, otherwise, refuse));
+    p.extend(search(&ranges(entries), otherwise, refuse));
     p
 }
 
@@ -313,10 +341,11 @@ mod tests {
                     }
                 }
                 JA => pc += i.k as usize,
-                JEQ_K | JGE_K | JSET_K => {
+                JEQ_K | JGE_K | JGT_K | JSET_K => {
                     let yes = match i.code {
                         JEQ_K => a == i.k,
                         JGE_K => a >= i.k,
+                        JGT_K => a > i.k,
                         _ => a & i.k != 0,
                     };
                     pc += if yes { i.jt } else { i.jf } as usize;
