@@ -140,13 +140,6 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     crate::sys::close_fds_except(3, &keep);
     // SAFETY: inherited from nsr for this process, and kept open just above.
     let device_cgroup = device_cgroup.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-    // The /proc and /sys this mount namespace inherited, hardened before the first
-    // command (or `nsr enter`) can reach them.
-    let mut inherited = if harden_mounts {
-        crate::fs::masks::Inherited::find()
-    } else {
-        crate::fs::masks::Inherited::default()
-    };
     let namespaces = open_own_namespaces()?;
     let names = namespaces
         .iter()
@@ -155,9 +148,15 @@ fn setup(sock: UnixStream, s: Setup<'_>) -> Result<Holder, OpError> {
     let fds: Vec<_> = namespaces.iter().map(|(_, fd)| fd.as_fd()).collect();
     send_with_fds(&sock, &Startup::Ready { namespaces: names }, &fds)
         .map_err(|e| OpError::new(format!("cannot report ready: {e}")))?;
-    // Right after Ready, while nsr journals the sandbox and goes on with the recipe:
-    // done in parallel, the masks cost a start next to nothing. A failure is the first
-    // command's.
+    // The /proc and /sys this mount namespace inherited, hardened before the first
+    // command (or `nsr enter`) can reach them: right after Ready, while nsr journals
+    // the sandbox and goes on with the recipe, so that the masks cost a start next to
+    // nothing. A failure is the first command's.
+    let mut inherited = if harden_mounts {
+        crate::fs::masks::Inherited::find()
+    } else {
+        crate::fs::masks::Inherited::default()
+    };
     let harden_error = inherited.harden_if_reachable().err();
     Ok(Holder {
         harden_error,
