@@ -478,7 +478,10 @@ fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
     let s = Scratch::new("confine-check");
     let bad = s.write(
         "bad.nsr",
-        "let b = unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });\nb.run(\"true\", #{ seccomp: #{ deny: [\"mountt\"] } });\n",
+        "let b = unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });\nb.run(\"true\", #{ seccomp: #{ deny: [\"mountt\"] } });\n\
+         unshare(#{ kinds: [\"pid\"], devices: [\"x 1:3\"] });\n\
+         b.run(\"true\", #{ landlock: #{ read: [\"etc\"] } });\n\
+         b.run(\"true\", #{ devices: \"all\" });\n",
     );
     let r = nsr(&["check", &bad]);
     r.expect_code(1);
@@ -489,7 +492,13 @@ fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
             "unknown capability 'NET_ADMINN'",
             "bad.nsr:2:15",
             "unknown system call 'mountt'",
-            "2 problem(s)",
+            "bad.nsr:3:9",
+            "devices: 'x 1:3' is not",
+            "bad.nsr:4:15",
+            "landlock read: 'etc' is not an absolute path",
+            "bad.nsr:5:15",
+            "devices is an option of unshare",
+            "5 problem(s)",
         ],
     );
     let good = s.write(

@@ -283,7 +283,7 @@ fn bad_literal_options(ast: &AST, file: &str) -> Vec<RecipeError> {
         };
         let result = match what {
             "unshare" => super::convert::sandbox_spec(&map).map(|_| ()),
-            _ => super::confine_options::confine_options(&map).map(|_| ()),
+            _ => super::confine_options::command_confine_options(&map).map(|_| ()),
         };
         if let Err(message) = result {
             let pos = arg.position();

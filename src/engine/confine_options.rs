@@ -44,6 +44,16 @@ pub fn confine_options(opts: &Map) -> Res<ConfineOptions> {
     Ok(o)
 }
 
+/// The options of one `run`/`exec`: those of unshare but `devices`, which is the
+/// sandbox's (its commands share its device cgroup).
+pub fn command_confine_options(opts: &Map) -> Res<ConfineOptions> {
+    let o = confine_options(opts)?;
+    if o.devices.is_some() {
+        return Err("devices is an option of unshare: a sandbox's commands share its device cgroup (privileged: true runs one command outside it)".into());
+    }
+    Ok(o)
+}
+
 /// `["NET_ADMIN", ...]` or `"all"`.
 fn caps_of(d: &Dynamic) -> Res<Caps> {
     if let Ok(s) = d.clone().into_string() {

@@ -351,13 +351,8 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
         env,
         cwd: opts.get("cwd").map(|d| string(d, "cwd")).transpose()?,
         stdin: opts.get("stdin").map(|d| string(d, "stdin")).transpose()?,
-        confine: confine_options::confine_options(opts)?,
+        confine: confine_options::command_confine_options(opts)?,
     };
-    if spec.confine.devices.is_some() {
-        return Err(
-            "devices is an option of unshare: a sandbox's commands share its device cgroup (privileged: true runs one command outside it)".into(),
-        );
-    }
     let check = opts
         .get("check")
         .map(|d| boolean(d, "check"))
