@@ -491,6 +491,23 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     // The journal is lost: only nsr's marks can tell what is its own.
     let state = std::env::var("NSR_STATE_DIR").unwrap();
     std::fs::remove_dir_all(format!("{state}/{name}")).unwrap();
+    // A cgroup someone else made beside nsr's: never touched.
+    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .expect("a cgroup2 mount");
+    let foreign = format!("{cgroup2}/{sp}-not-nsrs");
+    std::fs::create_dir(&foreign).unwrap();
+    // Removed even when an assertion below fails.
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _foreign_guard = Remove(foreign.clone());
     let r = nsr(&["gc"]);
     r.expect_code(0);
     assert_has_all(
@@ -498,8 +515,11 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
         &[
             "nftables table inet nsr_",
             &format!("overlay root mounted on {}", s.path("ov")),
+            // The confined sandbox's device cgroup, left empty by the SIGKILL.
+            &format!("cgroup {cgroup2}/nsr-{}-", child.id()),
         ],
     );
+    assert!(!r.stdout.contains("not-nsrs"), "{}", r.stdout);
     let ends = [format!("link {sp}g0 (host)"), format!("link {sp}g1 (host)")];
     assert_eq!(
         ends.iter()
@@ -514,7 +534,14 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     r.expect_code(0);
     assert!(!r.stdout.contains(&format!("{sp}k")), "{}", r.stdout);
     nsr(&["down", &kept_name]).expect_code(0);
-    assert_has_all(&r.stdout, &["removed link", "removed nftables table"]);
+    assert_has_all(
+        &r.stdout,
+        &["removed link", "removed nftables table", "removed cgroup"],
+    );
+    assert!(
+        std::path::Path::new(&foreign).exists(),
+        "a foreign cgroup stays"
+    );
     before.assert_unchanged("after gc --apply");
     let r = nsr(&["gc"]);
     assert!(
