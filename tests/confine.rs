@@ -944,3 +944,78 @@ fn nsr_enter_into_a_sandbox_without_a_mount_namespace_gets_the_hardened_copy() {
     assert_has_all(&r.stdout, &["read-only-sysctl", "timer_list 0"]);
     before.assert_unchanged("after nsr enter and down");
 }
+
+#[test]
+fn the_commands_copy_sends_no_mask_back_to_a_shared_host_mount() {
+    let _g = serial();
+    let s = Scratch::new("confine-shared");
+    let root = s.busybox_root("root");
+    let proc_in_root = format!("{root}/proc");
+    // The host's /proc bound into the root and made shared (as systemd makes mounts):
+    // a mount on it in a copy of the namespace that is its peer comes back to the host.
+    // Scratch's drop unmounts both.
+    nix::mount::mount(
+        Some("/proc"),
+        proc_in_root.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    nix::mount::mount(
+        None::<&str>,
+        proc_in_root.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+    let mounts_under = |dir: &str| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|p| p.starts_with(&format!("{dir}/")))
+            })
+            .count()
+    };
+    // The control: a plain copy (unshare -m, propagation unchanged) sends its mount back.
+    let ok = std::process::Command::new("unshare")
+        .args([
+            "-m",
+            "--propagation",
+            "unchanged",
+            "mount",
+            "--bind",
+            "/dev/null",
+        ])
+        .arg(format!("{proc_in_root}/timer_list"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(mounts_under(&proc_in_root), 1, "the hazard is real here");
+    nix::mount::umount2(
+        format!("{proc_in_root}/timer_list").as_str(),
+        nix::mount::MntFlags::MNT_DETACH,
+    )
+    .unwrap();
+    let before = HostState::take();
+    let recipe = s.write(
+        "s.nsr",
+        "let b = unshare(#{ kinds: [\"pid\", \"uts\"] });\n\
+         b.chroot(args.root);\n\
+         print(\"timer_list \" + b.run(\"wc -c < /proc/timer_list\").stdout);\n",
+    );
+    // Masked mounts propagated to the host would stay there after the copy is gone.
+    let r = nsr(&["run", &recipe, &format!("root={root}")]);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["timer_list 0"]);
+    assert_eq!(
+        mounts_under(&proc_in_root),
+        0,
+        "no mask came back to the host"
+    );
+    before.assert_unchanged("after masks in the commands' copy");
+}
