@@ -30,6 +30,17 @@ fn both_ways(s: &Scratch, kinds: &str, extra: &str, probe: &str) -> (String, Str
     (part("CONFINED"), part("PRIVILEGED"))
 }
 
+/// Runs each recipe body (a bad option in it): a located error naming the bad value,
+/// and nothing after it runs.
+fn each_refused(s: &Scratch, cases: &[(&str, &str)]) {
+    for (body, want) in cases {
+        let r = run_recipe(s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &["bad.nsr:", want]);
+        assert!(!r.stdout.contains("made"), "{body}");
+    }
+}
+
 /// The capabilities this test process (root on the host) has: what privileged keeps.
 fn host_caps() -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -306,45 +317,43 @@ fn bad_confinement_options_get_a_located_error_and_make_nothing() {
     let _g = serial();
     let s = Scratch::new("confine-bad");
     let before = HostState::take();
-    for (body, want) in [
-        (
-            "unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });",
-            "unknown capability 'NET_ADMINN'",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], seccomp: #{ deny: [\"mountt\"] } });",
-            "unknown system call 'mountt'",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofile: -1 } });",
-            "rlimits nofile: -1 is negative",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofiles: 1 } });",
-            "unknown resource limit 'nofiles'",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], privileged: true, caps: \"all\" });",
-            "privileged: true turns confinement off",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], seccomp: \"strict\" });",
-            "seccomp is \"default\", \"none\" or a map",
-        ),
-        (
-            "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ caps: 5 });",
-            "caps must be an array",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], run_as: \"bob\" });",
-            "run_as: uid 'bob' is not a number (nsr takes ids by number",
-        ),
-    ] {
-        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
-        r.expect_code(1);
-        assert_has_all(&r.stderr, &["bad.nsr:", want]);
-        assert!(!r.stdout.contains("made"), "{body}");
-    }
+    each_refused(
+        &s,
+        &[
+            (
+                "unshare(#{ kinds: [\"pid\"], caps: [\"NET_ADMINN\"] });",
+                "unknown capability 'NET_ADMINN'",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], seccomp: #{ deny: [\"mountt\"] } });",
+                "unknown system call 'mountt'",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofile: -1 } });",
+                "rlimits nofile: -1 is negative",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], rlimits: #{ nofiles: 1 } });",
+                "unknown resource limit 'nofiles'",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], privileged: true, caps: \"all\" });",
+                "privileged: true turns confinement off",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], seccomp: \"strict\" });",
+                "seccomp is \"default\", \"none\" or a map",
+            ),
+            (
+                "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ caps: 5 });",
+                "caps must be an array",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], run_as: \"bob\" });",
+                "run_as: uid 'bob' is not a number (nsr takes ids by number",
+            ),
+        ],
+    );
     before.assert_unchanged("after bad confinement options");
 }
 
@@ -607,7 +616,9 @@ fn bad_landlock_paths_get_a_located_error_and_leave_nothing() {
     let _g = serial();
     let s = Scratch::new("confine-landlock-bad");
     let before = HostState::take();
-    for (body, want) in [
+    each_refused(
+        &s,
+        &[
         (
             "let b = unshare(#{ kinds: [\"pid\", \"net\"], landlock: #{ read: [\"/no/such/dir\"] } });\nb.run(\"true\");",
             "landlock: open: /no/such/dir: ENOENT",
@@ -624,12 +635,7 @@ fn bad_landlock_paths_get_a_located_error_and_leave_nothing() {
             "unshare(#{ kinds: [\"pid\"], landlock: [\"/bin\"] });",
             "landlock is #{ read: [...], write: [...], exec: [...] }",
         ),
-    ] {
-        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
-        r.expect_code(1);
-        assert_has_all(&r.stderr, &["bad.nsr:", want]);
-        assert!(!r.stdout.contains("made"), "{body}");
-    }
+    ]);
     before.assert_unchanged("after bad landlock options");
 }
 
@@ -783,12 +789,7 @@ fn a_confined_command_cannot_leave_its_device_cgroup_nor_open_the_hosts_devices(
     let _g = serial();
     let s = Scratch::new("confine-device-cgroup");
     let before = HostState::take();
-    let mount = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))
-        .map(|l| l.split(' ').nth(4).unwrap().to_string())
-        .expect("a cgroup2 mount");
+    let mount = cgroup2_mount();
     // Moving itself to the top cgroup, then the host's loop device, and a pty.
     let probe = format!(
         "grep ^0:: /proc/self/cgroup; echo $$ > {mount}/cgroup.procs && echo MOVED; \
@@ -827,25 +828,23 @@ fn a_confined_command_cannot_leave_its_device_cgroup_nor_open_the_hosts_devices(
 fn device_options_are_checked_and_belong_to_the_sandbox() {
     let _g = serial();
     let s = Scratch::new("confine-devices-bad");
-    for (body, want) in [
-        (
-            "unshare(#{ kinds: [\"pid\"], devices: [\"c 10\"] });",
-            "devices: 'c 10' is not \"c MAJOR:MINOR\"",
-        ),
-        (
-            "unshare(#{ kinds: [\"pid\"], devices: \"none\" });",
-            "devices is \"all\", \"standard\" or a list",
-        ),
-        (
-            "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ devices: \"all\" });",
-            "devices is an option of unshare",
-        ),
-    ] {
-        let r = run_recipe(&s, "bad.nsr", &format!("{body}\nprint(\"made\");\n"), &[]);
-        r.expect_code(1);
-        assert_has_all(&r.stderr, &["bad.nsr:", want]);
-        assert!(!r.stdout.contains("made"), "{body}");
-    }
+    each_refused(
+        &s,
+        &[
+            (
+                "unshare(#{ kinds: [\"pid\"], devices: [\"c 10\"] });",
+                "devices: 'c 10' is not \"c MAJOR:MINOR\"",
+            ),
+            (
+                "unshare(#{ kinds: [\"pid\"], devices: \"none\" });",
+                "devices is \"all\", \"standard\" or a list",
+            ),
+            (
+                "let b = unshare([\"pid\"]);\nb.run(\"true\", #{ devices: \"all\" });",
+                "devices is an option of unshare",
+            ),
+        ],
+    );
     // An added device opens; the rest stay closed.
     let recipe = s.write(
         "ok.nsr",
@@ -863,12 +862,7 @@ fn a_sandbox_without_a_mount_namespace_runs_its_commands_in_a_hardened_copy() {
     let _g = serial();
     let s = Scratch::new("confine-no-mount-ns");
     let before = HostState::take();
-    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))
-        .map(|l| l.split(' ').nth(4).unwrap().to_string())
-        .expect("a cgroup2 mount");
+    let cgroup2 = cgroup2_mount();
     // kernel.domainname is the sandbox's own (a uts namespace): a write shows whether
     // /proc/sys is writable without touching the host's. The top cgroup.procs is where
     // a privileged command already is.
@@ -892,7 +886,7 @@ fn a_sandbox_without_a_mount_namespace_runs_its_commands_in_a_hardened_copy() {
     let recipe = s.write(
         "chroot.nsr",
         "let b = unshare(#{ kinds: [\"pid\", \"uts\"] });\n\
-         print(\"before \" + b.run([\"sh\", \"-c\", \"grep -c ' ' /proc/self/mountinfo >/dev/null; grep -q \" + args.mnt + \" /proc/self/mountinfo && echo SEEN || echo NOT-SEEN\"]).stdout);\n\
+         print(\"before \" + b.run([\"sh\", \"-c\", \"grep -q \" + args.mnt + \" /proc/self/mountinfo && echo SEEN || echo NOT-SEEN\"]).stdout);\n\
          b.mount(\"tmpfs\", args.mnt, \"tmpfs\");\n\
          print(\"after \" + b.run([\"sh\", \"-c\", \"grep -q \" + args.mnt + \" /proc/self/mountinfo && echo SEEN\"]).stdout);\n\
          b.chroot(args.root);\n\

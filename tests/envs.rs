@@ -492,12 +492,7 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     let state = std::env::var("NSR_STATE_DIR").unwrap();
     std::fs::remove_dir_all(format!("{state}/{name}")).unwrap();
     // A cgroup someone else made beside nsr's: never touched.
-    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))
-        .map(|l| l.split(' ').nth(4).unwrap().to_string())
-        .expect("a cgroup2 mount");
+    let cgroup2 = cgroup2_mount();
     let foreign = format!("{cgroup2}/{sp}-not-nsrs");
     std::fs::create_dir(&foreign).unwrap();
     // Removed even when an assertion below fails.

@@ -20,13 +20,11 @@ pub fn unified_mount() -> Option<PathBuf> {
             return Some(PathBuf::from(usual));
         }
     }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|l| {
-        let (head, tail) = l.split_once(" - ")?;
-        (tail.split(' ').next() == Some("cgroup2"))
-            .then(|| head.split(' ').nth(4).map(PathBuf::from))
-            .flatten()
-    })
+    crate::ns::inspect::own_mountinfo()
+        .ok()?
+        .into_iter()
+        .find(|m| m.fstype == "cgroup2")
+        .map(|m| PathBuf::from(m.mount_point))
 }
 
 /// nsr's own cgroup2 cgroup ("0::/path" in /proc/self/cgroup), as a directory.

@@ -106,16 +106,21 @@ fn permitted() -> u64 {
 /// EINVAL (past the kernel's last capability), without reading a file. Once per
 /// sandbox in the holder, so that each command drops only what is there to drop.
 fn bounding() -> u64 {
-    let mut set = 0u64;
-    for n in 0..64u32 {
-        // SAFETY: a read-only prctl.
-        match unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) } {
-            1 => set |= 1 << n,
-            0 => {}
-            _ => break,
+    // The holder's (or `nsr enter`'s) bounding set never changes: a command with
+    // options of its own does not read it again.
+    static SET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        let mut set = 0u64;
+        for n in 0..64u32 {
+            // SAFETY: a read-only prctl.
+            match unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) } {
+                1 => set |= 1 << n,
+                0 => {}
+                _ => break,
+            }
         }
-    }
-    set
+        set
+    })
 }
 
 impl Prepared {

@@ -103,9 +103,11 @@ pub fn version() -> Result<u32, nix::errno::Errno> {
     u32::try_from(v).map_err(|_| nix::errno::Errno::last())
 }
 
-/// The ABI, 0 for none.
+/// The ABI, 0 for none: asked of the kernel once per process (each confined
+/// command's ruleset needs it).
 pub fn abi() -> u32 {
-    version().unwrap_or(0)
+    static ABI: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ABI.get_or_init(|| version().unwrap_or(0))
 }
 
 /// What a kernel with ABI `abi` cannot enforce of what `landlock` asks, for a warning;
@@ -152,10 +154,6 @@ pub struct BuildError {
 }
 
 impl Landlock {
-    pub fn is_empty(&self) -> bool {
-        self.read.is_empty() && self.write.is_empty() && self.exec.is_empty()
-    }
-
     fn rules(&self) -> impl Iterator<Item = (&str, u64)> {
         [(&self.read, READ), (&self.write, WRITE), (&self.exec, EXEC)]
             .into_iter()

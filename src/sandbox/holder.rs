@@ -326,16 +326,7 @@ impl Holder {
                         crate::signals::signal_name(sig)
                     )));
                 }
-                self.harden()?;
-                let per_command = self.per_command(&spec);
-                let confined = !per_command
-                    .as_ref()
-                    .unwrap_or(&self.prepared)
-                    .is_privileged();
-                self.ensure_command_ns(confined)?;
-                let places = self.places_for(per_command.as_ref());
-                let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                Response::Ran(process::run(&spec, stdio, &self.sigfd, confine, places)?)
+                Response::Ran(self.start(&spec, stdio)?)
             }
             Request::Run(_) if self.pending_signal.is_some() => {
                 let sig = self.pending_signal.take().unwrap_or(0);
@@ -344,24 +335,7 @@ impl Holder {
                     crate::signals::signal_name(sig)
                 )));
             }
-            Request::Run(spec) => {
-                self.harden()?;
-                let per_command = self.per_command(&spec);
-                let confined = !per_command
-                    .as_ref()
-                    .unwrap_or(&self.prepared)
-                    .is_privileged();
-                self.ensure_command_ns(confined)?;
-                let places = self.places_for(per_command.as_ref());
-                let confine = per_command.as_ref().unwrap_or(&self.prepared);
-                Response::Ran(process::run(
-                    &spec,
-                    Stdio::Captured,
-                    &self.sigfd,
-                    confine,
-                    places,
-                )?)
-            }
+            Request::Run(spec) => Response::Ran(self.start(&spec, Stdio::Captured)?),
 
             Request::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(&op)?;
@@ -389,12 +363,20 @@ impl Holder {
         }
     }
 
-    /// Where a command confined by `per_command` (or the sandbox's own confinement)
-    /// starts: the device cgroup, and the commands' mount namespace, when it has them.
-    fn places_for(&self, per_command: Option<&Prepared>) -> process::Places<'_> {
-        let confine = per_command.unwrap_or(&self.prepared);
+    /// Runs one command (`run` or `exec`) to its end: the inherited mounts hardened,
+    /// its confinement (its own options over the sandbox's), and where it starts (the
+    /// device cgroup and the commands' mount namespace, when the sandbox has them).
+    fn start(
+        &mut self,
+        spec: &super::protocol::RunSpec,
+        stdio: Stdio,
+    ) -> Result<super::protocol::RunResult, OpError> {
+        self.harden()?;
+        let per_command = self.per_command(spec);
+        let confine = per_command.as_ref().unwrap_or(&self.prepared);
         let (devices, confined) = (confine.limits_devices(), !confine.is_privileged());
-        process::Places {
+        self.ensure_command_ns(confined)?;
+        let places = process::Places {
             cgroup: self
                 .device_cgroup
                 .as_ref()
@@ -405,7 +387,9 @@ impl Holder {
                 .as_ref()
                 .filter(|_| confined)
                 .map(|ns| ns.raw()),
-        }
+        };
+        let confine = per_command.as_ref().unwrap_or(&self.prepared);
+        process::run(spec, stdio, &self.sigfd, confine, places)
     }
 
     /// Makes the commands' mount namespace if the sandbox needs one and has none now.

@@ -82,7 +82,6 @@ fn cstrings(items: impl IntoIterator<Item = String>) -> Result<Vec<CString>, OpE
 }
 
 /// Where a confined command starts beside the holder's own places.
-#[derive(Default)]
 pub struct Places<'a> {
     /// The sandbox's device cgroup (fd of its directory).
     pub cgroup: Option<std::os::fd::BorrowedFd<'a>>,

@@ -591,6 +591,16 @@ impl Drop for ForeignNetns {
     }
 }
 
+/// Where the cgroup2 hierarchy is mounted on this machine.
+pub fn cgroup2_mount() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .expect("a cgroup2 mount")
+}
+
 /// The cgroups named like nsr's (`nsr-...`) under `dir`, `depth` levels down.
 fn cgroup_dirs(dir: &Path, depth: u32) -> Vec<PathBuf> {
     let mut out = Vec::new();
