@@ -3,10 +3,10 @@
 //! prints it; the TextMate grammar (VS Code) and the Vim syntax file under editors/ are
 //! generated from it, and a test fails when they are stale.
 
+use crate::backend::recording::RecordingBackend;
 use crate::engine::build_engine;
 use crate::engine::limits::Limits;
 use crate::engine::modules::{fn_docs, STDLIB};
-use crate::ops::recording::RecordingBackend;
 use crate::session::Session;
 use crate::signals::Signals;
 use serde::Serialize;

@@ -2,7 +2,8 @@
 //! it back and the recipe position that asked for it. Rollback walks it in reverse,
 //! never stops at a failed step, and reports each one.
 
-use crate::ops::{Backend, OpError, Undo, UndoOutcome};
+use crate::backend::Backend;
+use crate::ops::{OpError, Undo, UndoOutcome};
 use std::fmt;
 
 /// Where in a recipe something was asked for.
@@ -153,7 +154,7 @@ impl UndoJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::recording::RecordingBackend;
+    use crate::backend::recording::RecordingBackend;
     use crate::ops::{Op, Output};
 
     struct FailingUndo {

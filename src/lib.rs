@@ -1,4 +1,5 @@
 //! nsr: Linux sandboxes scripted in Rhai recipes, with rollback. See ARCHITECTURE.md.
+pub mod backend;
 pub mod cgroup;
 pub mod confine;
 pub mod doctor;

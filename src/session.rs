@@ -1,9 +1,10 @@
 //! A run's state: the backend that does operations and the journal of their undos.
 //! Every primitive goes through `perform`, which records the undo before it returns.
 
+use crate::backend::Backend;
 use crate::env::store::{EnvJournal, Record};
 use crate::journal::{Origin, UndoJournal, UndoReport};
-use crate::ops::{Backend, Op, OpError, Output};
+use crate::ops::{Op, OpError, Output};
 
 /// A test hook: `NSR_CRASH_AFTER=N` makes nsr kill itself with SIGKILL right after the
 /// kernel has done the N-th action that may create something, before its outcome is

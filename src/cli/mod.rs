@@ -5,10 +5,10 @@ mod man;
 
 use clap::{ArgAction, Parser, Subcommand};
 use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
+use nsr::backend::kernel::KernelBackend;
 use nsr::engine::error::RecipeError;
 use nsr::engine::limits::Limits;
 use nsr::engine::{self, Recipe, RunEnd};
-use nsr::ops::kernel::KernelBackend;
 use nsr::report;
 use nsr::signals::Signals;
 use std::collections::BTreeMap;
@@ -567,7 +567,7 @@ fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
     use nsr::engine::modules;
     let Some(name) = name else {
         let session = std::rc::Rc::new(std::cell::RefCell::new(nsr::session::Session::new(
-            Box::new(nsr::ops::recording::RecordingBackend::default()),
+            Box::new(nsr::backend::recording::RecordingBackend::default()),
         )));
         let (_, docs) = engine::build_engine(session, &Limits::default(), &Signals::none());
         let mut out = String::from("primitives:\n");

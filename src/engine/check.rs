@@ -331,8 +331,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::recording::RecordingBackend;
     use crate::engine::limits::Limits;
-    use crate::ops::recording::RecordingBackend;
     use crate::session::Session;
     use crate::signals::Signals;
     use std::cell::RefCell;

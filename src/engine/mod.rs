@@ -14,8 +14,8 @@ pub mod primitives;
 mod rootfs_primitives;
 pub mod values;
 
+use crate::backend::Backend;
 use crate::journal::UndoReport;
-use crate::ops::Backend;
 use crate::report;
 use crate::session::{Session, Trace, TraceItem};
 use crate::signals::{signal_name, Signals};
@@ -195,7 +195,7 @@ pub fn run(
 /// `nsr plan`: runs the recipe against the recording backend, which touches nothing;
 /// every operation, and what the recipe prints, goes to `trace` instead of the screen.
 pub fn run_traced(recipe: &Recipe, limits: &Limits, trace: Trace) -> RunOutcome {
-    let backend = crate::ops::recording::RecordingBackend::default();
+    let backend = crate::backend::recording::RecordingBackend::default();
     run_with(
         recipe,
         Box::new(backend),
@@ -294,7 +294,7 @@ fn execute(
 
 /// `nsr check`: compiles with every primitive known but none callable for real.
 pub fn check_recipe(recipe: &Recipe) -> check::CheckReport {
-    let backend = crate::ops::recording::RecordingBackend::default();
+    let backend = crate::backend::recording::RecordingBackend::default();
     let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
     let (mut engine, primitives) = build_engine(session, &Limits::default(), &Signals::none());
     check::check(&mut engine, recipe, &scope_for(recipe), &primitives)
@@ -303,7 +303,7 @@ pub fn check_recipe(recipe: &Recipe) -> check::CheckReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::recording::RecordingBackend;
+    use crate::backend::recording::RecordingBackend;
     use crate::ops::Undo;
 
     fn recipe(src: &str) -> Recipe {

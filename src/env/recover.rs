@@ -3,10 +3,11 @@
 //! environments. Each undo is idempotent: what is gone already is not an error.
 
 use super::store::{self, Record};
+use crate::backend::Backend;
 use crate::fs::mounting;
 use crate::journal::{JournalEntry, Origin, UndoJournal, UndoReport};
 use crate::net::kernel::{NetKernel, SandboxNetns};
-use crate::ops::{Backend, CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
+use crate::ops::{CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

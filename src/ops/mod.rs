@@ -1,10 +1,8 @@
-//! Typed operations: what each primitive asks of the system, the undo it leaves, and the
-//! one narrow interface (`Backend`) they run through. The kernel backend does them for
-//! real; the recording backend stands in for it in `nsr plan` and unit tests.
+//! Typed operations: what each primitive asks of the system, what it gives back, the
+//! undo it leaves and what to do when nsr is killed while doing it. Data only: the
+//! backends (`crate::backend`) do them.
 
 mod error;
-pub mod kernel;
-pub mod recording;
 
 pub use error::OpError;
 
@@ -168,34 +166,6 @@ impl UndoOutcome {
         } else {
             UndoOutcome::AlreadyGone
         }
-    }
-}
-
-pub trait Backend {
-    /// Does `op`; on success returns what it produced and how to take it back.
-    /// On failure, anything the operation half-did has been taken back already.
-    fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError>;
-    fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError>;
-    /// A rollback starts; `whole` when every journal entry will be undone, so that a
-    /// resource inside a namespace that a later undo removes can simply go with it.
-    fn begin_rollback(&mut self, _whole: bool) {}
-    /// A rollback has ended: wait for what the kernel removes in the background.
-    fn settle(&mut self) -> Result<(), OpError> {
-        Ok(())
-    }
-    /// The environment is kept: what the run made stays, sandboxes outlive nsr (and
-    /// serve `nsr enter` from `env_dir`, the environment's directory, when there is one).
-    fn keep(&mut self, _env_dir: Option<&std::path::Path>) -> Result<(), OpError> {
-        Ok(())
-    }
-    /// Warnings the last operation produced (a foreign firewall policy, say).
-    fn take_warnings(&mut self) -> Vec<String> {
-        Vec::new()
-    }
-    /// How to take back `op` if nsr is killed while doing it; asked just before it runs,
-    /// only when the run's journal is on disk.
-    fn cut_short(&mut self, _op: &Op) -> CutShort {
-        CutShort::Unknown
     }
 }
 

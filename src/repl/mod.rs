@@ -5,13 +5,13 @@
 mod helper;
 mod show;
 
+use crate::backend::recording::RecordingBackend;
+use crate::backend::Backend;
 use crate::engine::error::{self, RecipeError};
 use crate::engine::limits::Limits;
 use crate::engine::values::RecipeExit;
 use crate::engine::{self, check, modules, PrimitiveDoc};
 use crate::journal::UndoReport;
-use crate::ops::recording::RecordingBackend;
-use crate::ops::Backend;
 use crate::report;
 use crate::session::{Session, TraceItem};
 use crate::signals::{signal_name, Signals};

@@ -2,8 +2,9 @@
 //! placeholders. Unit tests use it to check the engine and the journal; `nsr plan`
 //! prints what it recorded.
 
-use super::{Backend, Op, OpError, Output, Undo, UndoOutcome};
+use super::Backend;
 use crate::net::ops::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
+use crate::ops::{Op, OpError, Output, Undo, UndoOutcome};
 use crate::rootfs::ops::{RootfsOp, RootfsUndo};
 use crate::sandbox::protocol::RunResult;
 

@@ -1,10 +1,11 @@
 //! The backend that does operations for real, against the running kernel.
 
-use super::{Backend, CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
+use super::Backend;
 use crate::cgroup::devices::DeviceCgroups;
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
+use crate::ops::{CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use crate::sandbox::client::SandboxHandle;
 use crate::sandbox::protocol::{Request, Response, RunResult};
 use crate::sandbox::spawn;
