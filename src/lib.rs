@@ -11,6 +11,7 @@ pub mod journal;
 pub mod net;
 pub mod ns;
 pub mod ops;
+pub mod output;
 pub mod plan;
 pub mod repl;
 pub mod report;

@@ -4,6 +4,7 @@
 use crate::engine::error::RecipeError;
 use crate::journal::{Origin, UndoReport};
 use crate::ops::UndoOutcome;
+use crate::output::quiet;
 use std::fmt::Write;
 
 /// Finds the text of a recipe file by the name its origin carries.
@@ -78,38 +79,6 @@ fn snippet(origin: &Origin, sources: &dyn SourceLookup) -> String {
     out
 }
 
-/// Writes to stdout, ignoring a closed pipe (`nsr run x | head`): output must never be
-/// the reason a run stops before its rollback.
-pub fn out(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().write_all(text.as_bytes());
-}
-
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `nsr -q`: from now on only errors reach stderr.
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn quiet() -> bool {
-    QUIET.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Writes what is not an error (a warning, that an environment is kept or down, a
-/// banner) to stderr, unless `-q` asked for errors only.
-pub fn note(text: &str) {
-    if !quiet() {
-        err(text);
-    }
-}
-
-/// Writes to stderr, ignoring errors, for the same reason.
-pub fn err(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stderr().write_all(text.as_bytes());
-}
-
 /// One line for an error of a command other than a recipe run (`nsr down`, `enter`,
 /// `cache`): `nsr: WHAT: MESSAGE: ERRNO (description) (hint)`.
 pub fn op_error_line(what: &str, e: &crate::ops::OpError) -> String {
@@ -122,11 +91,6 @@ pub fn op_error_line(what: &str, e: &crate::ops::OpError) -> String {
     }
     line.push('\n');
     line
-}
-
-/// A warning about an operation that succeeded: `nsr: warning: FILE:LINE:COL: TEXT`.
-pub fn render_warning(origin: &Origin, text: &str) -> String {
-    format!("nsr: warning: {origin}: {text}\n")
 }
 
 /// The rollback list. After a failure or a signal every step is shown; after a normal

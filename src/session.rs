@@ -156,7 +156,7 @@ impl Session {
                     self.last_exec_status = Some(*code);
                 }
                 for warning in backend.take_warnings() {
-                    crate::report::note(&crate::report::render_warning(&origin, &warning));
+                    crate::output::note(&crate::output::render_warning(&origin, &warning));
                 }
                 match undo {
                     Some(undo) => {

@@ -5,9 +5,10 @@ use crate::cgroup::devices::DeviceCgroups;
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
+use crate::ops::run::RunResult;
 use crate::ops::{CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use crate::sandbox::client::SandboxHandle;
-use crate::sandbox::protocol::{Request, Response, RunResult};
+use crate::sandbox::protocol::{Request, Response};
 use crate::sandbox::spawn;
 use crate::signals::Signals;
 use std::os::fd::AsFd;
@@ -25,7 +26,7 @@ struct SandboxPaths<'a>(&'a [SandboxHandle]);
 
 impl SandboxNetns for SandboxPaths<'_> {
     fn netns_path(&self, id: SandboxId) -> Option<String> {
-        self.0.get(id)?.ns_path(crate::ns::kinds::NsKind::Net)
+        self.0.get(id)?.ns_path(crate::ops::kinds::NsKind::Net)
     }
 }
 
@@ -64,7 +65,7 @@ impl KernelBackend {
     fn mount(
         &mut self,
         id: SandboxId,
-        spec: &crate::fs::mount_spec::MountSpec,
+        spec: &crate::ops::mount::MountSpec,
     ) -> Result<(Output, Option<Undo>), OpError> {
         let sb = self.sandbox(id)?;
         let host_ns = !sb.own_mount_ns;
@@ -133,8 +134,11 @@ impl KernelBackend {
     /// A sandbox that joins one of this run's sandboxes joins through the namespace fds
     /// nsr holds (the first child, a fork of nsr, has them too), not /proc/PID/ns of a
     /// holder that is not dumpable.
-    fn joins_by_fd(&self, spec: &crate::ns::spec::SandboxSpec) -> crate::ns::spec::SandboxSpec {
-        use crate::ns::spec::JoinTarget;
+    fn joins_by_fd(
+        &self,
+        spec: &crate::ops::sandbox::SandboxSpec,
+    ) -> crate::ops::sandbox::SandboxSpec {
+        use crate::ops::sandbox::JoinTarget;
         let mut spec = spec.clone();
         for (kind, target) in spec.join.iter_mut() {
             let JoinTarget::Pid(pid) = target else {
@@ -216,9 +220,9 @@ impl Backend for KernelBackend {
                     }
                 };
                 let pid = handle.holder_pid;
-                let netns = handle.ns_path(crate::ns::kinds::NsKind::Net);
+                let netns = handle.ns_path(crate::ops::kinds::NsKind::Net);
                 self.sandboxes.push(handle);
-                if let (true, Some(path)) = (spec.creates(crate::ns::kinds::NsKind::Net), netns) {
+                if let (true, Some(path)) = (spec.creates(crate::ops::kinds::NsKind::Net), netns) {
                     self.net.adopt_sandbox(id, &path);
                 }
                 Ok((
@@ -495,8 +499,8 @@ impl Backend for KernelBackend {
 
 /// Paths as nsr sees them (relative to its working directory), for the holder, whose
 /// working directory may differ; no progress line from the holder.
-fn in_sandbox_paths(op: &crate::rootfs::ops::RootfsOp) -> crate::rootfs::ops::RootfsOp {
-    use crate::rootfs::ops::RootfsOp;
+fn in_sandbox_paths(op: &crate::ops::rootfs::RootfsOp) -> crate::ops::rootfs::RootfsOp {
+    use crate::ops::rootfs::RootfsOp;
     let abs = |p: &str| crate::rootfs::kernel::from_cwd(p).display().to_string();
     match op.clone() {
         RootfsOp::FromTar {

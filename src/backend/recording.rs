@@ -3,10 +3,10 @@
 //! prints what it recorded.
 
 use super::Backend;
-use crate::net::ops::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
+use crate::ops::net::{forwarding_key, LinkSetting, NetOp, NetOutput, NetUndo, NsRef};
+use crate::ops::rootfs::{RootfsOp, RootfsUndo};
+use crate::ops::run::RunResult;
 use crate::ops::{Op, OpError, Output, Undo, UndoOutcome};
-use crate::rootfs::ops::{RootfsOp, RootfsUndo};
-use crate::sandbox::protocol::RunResult;
 
 #[derive(Default)]
 pub struct RecordingBackend {
@@ -39,12 +39,12 @@ pub fn placeholder_pid(id: usize) -> i32 {
 impl RecordingBackend {
     /// The links the recipe made in `ns`, as `links()` answers in a plan: what existed
     /// before is not known.
-    fn links_in(&self, ns: &NsRef) -> Vec<crate::net::links::LinkInfo> {
+    fn links_in(&self, ns: &NsRef) -> Vec<crate::ops::net::LinkInfo> {
         self.made_links
             .iter()
             .filter(|(n, _, _)| n == ns)
             .enumerate()
-            .map(|(i, (_, name, kind))| crate::net::links::LinkInfo {
+            .map(|(i, (_, name, kind))| crate::ops::net::LinkInfo {
                 index: i as u32 + 1,
                 name: name.clone(),
                 kind: kind.to_string(),
@@ -257,7 +257,7 @@ fn rootfs(op: &RootfsOp) -> (Output, Option<RootfsUndo>) {
             Some(RootfsUndo::Overlay {
                 dir: dir.clone(),
                 mnt_id: 0,
-                state: crate::rootfs::ops::overlay_state_dir(dir),
+                state: crate::ops::rootfs::overlay_state_dir(dir),
                 keep_dir: false,
             }),
         ),

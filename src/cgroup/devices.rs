@@ -4,8 +4,8 @@
 //! when the sandbox stops.
 
 use crate::confine::devices::{self, Devices};
-use crate::ns::kinds::NsKind;
-use crate::ns::spec::SandboxSpec;
+use crate::ops::kinds::NsKind;
+use crate::ops::sandbox::SandboxSpec;
 use crate::ops::OpError;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;

@@ -9,8 +9,8 @@ use nsr::backend::kernel::KernelBackend;
 use nsr::engine::error::RecipeError;
 use nsr::engine::limits::Limits;
 use nsr::engine::{self, Recipe, RunEnd};
-use nsr::report;
 use nsr::signals::Signals;
+use nsr::{output, report};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -214,7 +214,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    report::set_quiet(cli.quiet);
+    output::set_quiet(cli.quiet);
     match cli.command {
         Command::Run {
             words,
@@ -248,7 +248,7 @@ pub fn main() -> ExitCode {
         Command::Down { names, all } => down(names, all, cli.verbose > 0 && !cli.quiet),
         Command::Doc { json: true, .. } => {
             let meta = nsr::editors::metadata();
-            report::out(&format!(
+            output::out(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&meta).unwrap_or_default()
             ));
@@ -274,9 +274,9 @@ pub fn main() -> ExitCode {
 fn doctor(json: bool) -> ExitCode {
     let checks = nsr::doctor::run();
     if json {
-        report::out(&format!("{}\n", nsr::doctor::json(&checks)));
+        output::out(&format!("{}\n", nsr::doctor::json(&checks)));
     } else {
-        report::out(&nsr::doctor::render(&checks));
+        output::out(&nsr::doctor::render(&checks));
     }
     if checks
         .iter()
@@ -290,7 +290,7 @@ fn doctor(json: bool) -> ExitCode {
 
 /// What to do with an environment a run or the REPL kept.
 fn kept_note(name: &str) {
-    report::note(&format!(
+    output::note(&format!(
         "nsr: environment {name} is kept: nsr enter {name}, nsr down {name}\n"
     ));
 }
@@ -301,7 +301,7 @@ fn written(result: std::io::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            report::err(&format!("nsr: cannot write: {e}\n"));
+            output::err(&format!("nsr: cannot write: {e}\n"));
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
@@ -311,9 +311,9 @@ fn cache(action: CacheAction) -> ExitCode {
     use nsr::rootfs::cache;
     let result = match action {
         CacheAction::Ls => cache::list().map(|entries| {
-            report::out(&format!("cache: {}\n", cache::dir().display()));
+            output::out(&format!("cache: {}\n", cache::dir().display()));
             for e in entries {
-                report::out(&format!(
+                output::out(&format!(
                     "{}  {:>8.1} MB  {:>7} files  {}\n",
                     e.digest,
                     e.bytes as f64 / 1e6,
@@ -324,21 +324,21 @@ fn cache(action: CacheAction) -> ExitCode {
         }),
         CacheAction::Clear { digests } => cache::clear(&digests).map(|removed| {
             for e in removed {
-                report::out(&format!("removed {} ({})\n", e.digest, e.source));
+                output::out(&format!("removed {} ({})\n", e.digest, e.source));
             }
         }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            report::err(&report::op_error_line("cache", &e));
+            output::err(&report::op_error_line("cache", &e));
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    report::err(&format!("nsr: {msg}\n"));
+    output::err(&format!("nsr: {msg}\n"));
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -439,7 +439,7 @@ fn run_help(words: &[String]) -> ExitCode {
             out.push_str(&format!("  {:<12} {}{default}\n", d.name, d.help));
         }
     }
-    report::out(&out);
+    output::out(&out);
     ExitCode::SUCCESS
 }
 
@@ -448,7 +448,7 @@ fn enter(name: &str, sandbox: Option<&str>, command: Vec<String>) -> ExitCode {
     match nsr::env::enter::enter(name, sandbox, &command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            report::err(&report::op_error_line(&format!("enter {name}"), &e));
+            output::err(&report::op_error_line(&format!("enter {name}"), &e));
             ExitCode::from(EXIT_RECIPE_ERROR)
         }
     }
@@ -461,25 +461,25 @@ fn gc(apply: bool) -> ExitCode {
         Err(e) => return usage(format!("gc: {}", e.message)),
     };
     if found.is_empty() {
-        report::out("nothing of nsr's is left outside an environment\n");
+        output::out("nothing of nsr's is left outside an environment\n");
         return ExitCode::SUCCESS;
     }
     let mut code = ExitCode::SUCCESS;
     for o in &found {
         if apply {
             match nsr::env::gc::remove(o) {
-                Ok(()) => report::out(&format!("removed {o}\n")),
+                Ok(()) => output::out(&format!("removed {o}\n")),
                 Err(e) => {
-                    report::err(&format!("nsr: gc: {o}: {}\n", e.message));
+                    output::err(&format!("nsr: gc: {o}: {}\n", e.message));
                     code = ExitCode::from(EXIT_RECIPE_ERROR);
                 }
             }
         } else {
-            report::out(&format!("{o}\n"));
+            output::out(&format!("{o}\n"));
         }
     }
     if !apply {
-        report::err("nsr gc --apply removes these\n");
+        output::err("nsr gc --apply removes these\n");
     }
     code
 }
@@ -488,17 +488,17 @@ fn gc(apply: bool) -> ExitCode {
 fn ls(json: bool) -> ExitCode {
     let envs = nsr::env::recover::list();
     if json {
-        report::out(&format!(
+        output::out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&envs).unwrap_or_default()
         ));
         return ExitCode::SUCCESS;
     }
     if envs.is_empty() {
-        report::out("no environments\n");
+        output::out("no environments\n");
     }
     for e in envs {
-        report::out(&format!(
+        output::out(&format!(
             "{:<30} {:<10} pid {:<7} {:>6}s  {} resource(s){}  {}\n",
             e.name,
             if e.running {
@@ -541,20 +541,20 @@ fn down(names: Vec<String>, all: bool, verbose: bool) -> ExitCode {
         match nsr::env::recover::down(&name) {
             Ok(r) => {
                 for p in &r.problems {
-                    report::err(&format!("nsr: {name}: {p}\n"));
+                    output::err(&format!("nsr: {name}: {p}\n"));
                 }
-                report::err(&report::render_undo(&r.undone, true, verbose));
+                output::err(&report::render_undo(&r.undone, true, verbose));
                 if r.removed {
-                    report::note(&format!("nsr: environment {name} is down\n"));
+                    output::note(&format!("nsr: environment {name} is down\n"));
                 } else {
-                    report::err(&format!(
+                    output::err(&format!(
                         "nsr: environment {name}: some undos failed; it stays for another try\n"
                     ));
                     code = ExitCode::from(EXIT_RECIPE_ERROR);
                 }
             }
             Err(e) => {
-                report::err(&report::op_error_line(&format!("down {name}"), &e));
+                output::err(&report::op_error_line(&format!("down {name}"), &e));
                 code = ExitCode::from(EXIT_RECIPE_ERROR);
             }
         }
@@ -588,7 +588,7 @@ fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
                 .join(", "),
         );
         out.push('\n');
-        report::out(&out);
+        output::out(&out);
         return ExitCode::SUCCESS;
     };
     let (module, function) = match name.split_once("::") {
@@ -629,7 +629,7 @@ fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
         }
         out.push('\n');
     }
-    report::out(&out);
+    output::out(&out);
     ExitCode::SUCCESS
 }
 
@@ -685,7 +685,7 @@ fn run(
     match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
         Ok(env) => *recipe.env.borrow_mut() = Some(env),
         Err(e) => {
-            report::err(&report::op_error_line("run", &e));
+            output::err(&report::op_error_line("run", &e));
             return ExitCode::from(EXIT_USAGE);
         }
     }
@@ -712,15 +712,15 @@ fn run(
         kept_note(&env_name);
     }
     if json {
-        report::err(&format!(
+        output::err(&format!(
             "{}\n",
             report::json_report(&recipe.path, &outcome.result, &outcome.undone, code)
         ));
     } else {
         if let Err(err) = &outcome.result {
-            report::err(&report::render_error(err, &lookup(&recipe)));
+            output::err(&report::render_error(err, &lookup(&recipe)));
         }
-        report::err(&report::render_undo(&outcome.undone, failed, verbose));
+        output::err(&report::render_undo(&outcome.undone, failed, verbose));
     }
     match outcome.result {
         Err(RecipeError::Interrupted { .. }) => {
@@ -751,12 +751,12 @@ fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> ExitCo
     match nsr::env::store::EnvJournal::create(&format!("repl-{}", std::process::id()), "nsr repl") {
         Ok(env) => session.set_env(env),
         Err(e) => {
-            report::err(&report::op_error_line("repl", &e));
+            output::err(&report::op_error_line("repl", &e));
             return ExitCode::from(EXIT_USAGE);
         }
     }
     let (end, undone) = session.run(file);
-    report::err(&report::render_undo(&undone, !undone.is_empty(), verbose));
+    output::err(&report::render_undo(&undone, !undone.is_empty(), verbose));
     let undo_failed = undone.iter().any(|r| r.failed());
     match end {
         _ if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
@@ -784,13 +784,13 @@ fn plan(
         .error
         .as_ref()
         .map(|e| report::render_error(e, &lookup(&recipe)));
-    report::out(&match format {
+    output::out(&match format {
         PlanFormat::Text => plan.text(error.as_deref()),
         PlanFormat::Shell => plan.shell(),
         PlanFormat::Json => format!("{:#}\n", plan.json(error.as_deref())),
     });
     if let (Some(e), PlanFormat::Shell) = (&error, format) {
-        report::err(e);
+        output::err(e);
     }
     if plan.error.is_some() {
         ExitCode::from(EXIT_RECIPE_ERROR)
@@ -811,24 +811,24 @@ fn check(file: &str) -> ExitCode {
     };
     let found = engine::check_recipe(&recipe);
     for e in &found.errors {
-        report::err(&report::render_error(e, &lookup(&recipe)));
+        output::err(&report::render_error(e, &lookup(&recipe)));
     }
     for (origin, text) in &found.warnings {
-        report::note(&report::render_warning(origin, text));
+        output::note(&output::render_warning(origin, text));
     }
     let errors = found.errors;
     if errors.is_empty() && !found.warnings.is_empty() {
-        report::note(&format!(
+        output::note(&format!(
             "{}: ok, {} warning(s)\n",
             recipe.path,
             found.warnings.len()
         ));
         ExitCode::SUCCESS
     } else if errors.is_empty() {
-        report::note(&format!("{}: ok\n", recipe.path));
+        output::note(&format!("{}: ok\n", recipe.path));
         ExitCode::SUCCESS
     } else {
-        report::err(&format!("{}: {} problem(s)\n", recipe.path, errors.len()));
+        output::err(&format!("{}: {} problem(s)\n", recipe.path, errors.len()));
         ExitCode::from(EXIT_RECIPE_ERROR)
     }
 }

@@ -4,9 +4,8 @@
 //! filter (while CAP_SYS_ADMIN may still be needed to load it), the user, the
 //! capability sets.
 
-use super::landlock::{Landlock, Ruleset};
+use super::landlock::{BuildError, Landlock, Ruleset};
 use super::{Caps, Confinement};
-use crate::ops::OpError;
 
 #[repr(C)]
 struct CapHeader {
@@ -189,19 +188,11 @@ impl Prepared {
     /// The Landlock ruleset of a command about to start, built in the caller's current
     /// root (the sandbox's, after any chroot): None without `landlock` or on a kernel
     /// without Landlock (nsr warned of that when the recipe asked).
-    pub fn ruleset(&self) -> Result<Option<Ruleset>, OpError> {
-        let Some(l) = &self.landlock else {
-            return Ok(None);
-        };
-        l.build().map_err(|e| {
-            let errno = nix::errno::Errno::from_raw(e.errno);
-            match e.path {
-                Some(p) => OpError::os(errno, format!("landlock: {}: {p}", e.what)).with_hint(
-                    "every landlock path must exist inside the sandbox's root when the command starts",
-                ),
-                None => OpError::os(errno, format!("landlock: {}", e.what)),
-            }
-        })
+    pub fn ruleset(&self) -> Result<Option<Ruleset>, BuildError> {
+        match &self.landlock {
+            Some(l) => l.build(),
+            None => Ok(None),
+        }
     }
 
     /// Enters the confinement. Only raw system calls on memory prepared beforehand: it

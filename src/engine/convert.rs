@@ -1,11 +1,11 @@
 //! Turning recipe values into typed specs, with errors that name the offending key.
 
 use super::confine_options;
-use crate::fs::mount_spec::{MountFlagChoices, MountSpec};
 use crate::ns::idmap;
-use crate::ns::kinds::{known_kinds_list, NsKind};
-use crate::ns::spec::{IdRange, JoinTarget, Propagation, SandboxSpec};
-use crate::sandbox::protocol::RunSpec;
+use crate::ops::kinds::{known_kinds_list, NsKind};
+use crate::ops::mount::{MountFlagChoices, MountSpec};
+use crate::ops::run::RunSpec;
+use crate::ops::sandbox::{IdRange, JoinTarget, Propagation, SandboxSpec};
 use rhai::{Array, Dynamic, Map};
 use std::collections::BTreeMap;
 
@@ -217,7 +217,7 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
             known_kinds_list()
         ));
     }
-    let mut time_offsets = crate::ns::spec::TimeOffsets::default();
+    let mut time_offsets = crate::ops::sandbox::TimeOffsets::default();
     for (key, slot) in [
         ("monotonic", &mut time_offsets.monotonic),
         ("boottime", &mut time_offsets.boottime),

@@ -16,7 +16,7 @@ pub mod values;
 
 use crate::backend::Backend;
 use crate::journal::UndoReport;
-use crate::report;
+use crate::output;
 use crate::session::{Session, Trace, TraceItem};
 use crate::signals::{signal_name, Signals};
 use error::RecipeError;
@@ -127,10 +127,10 @@ pub fn base_engine(limits: &Limits) -> Engine {
     limits.apply(&mut engine);
     values::register_types(&mut engine);
     net_values::register_types(&mut engine);
-    engine.on_print(|s| report::out(&format!("{s}\n")));
+    engine.on_print(|s| output::out(&format!("{s}\n")));
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
-        (Some(src), Some(line)) => report::out(&format!("{src}:{line}: {s}\n")),
-        _ => report::out(&format!("{s}\n")),
+        (Some(src), Some(line)) => output::out(&format!("{src}:{line}: {s}\n")),
+        _ => output::out(&format!("{s}\n")),
     });
     engine
 }

@@ -121,7 +121,7 @@ impl ModuleResolver for NsrResolver {
                     .display()
                     .to_string();
                 if self.verbose && stdlib_source(path).is_some() {
-                    crate::report::err(&format!(
+                    crate::output::err(&format!(
                         "nsr: note: module '{path}' comes from {key}, which shadows the standard library's\n"
                     ));
                 }

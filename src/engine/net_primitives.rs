@@ -5,12 +5,12 @@ use super::convert::string;
 use super::net_values::{HostNet, Link, Netns, VethPair};
 use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
 use super::values::Sandbox;
-use crate::net::cidr::{parse_ip, IpCidr};
-use crate::net::links::LinkInfo;
-use crate::net::names::{check_ifname, check_netns_name};
-use crate::net::nft::{NatRule, Proto};
-use crate::net::ops::{AddrView, LinkSetting, NetOp, NetOutput, NsRef, RouteView};
-use crate::net::routes::RouteSpec;
+use crate::ops::cidr::{parse_ip, IpCidr};
+use crate::ops::names::{check_ifname, check_netns_name};
+use crate::ops::nat::{NatRule, Proto};
+use crate::ops::net::LinkInfo;
+use crate::ops::net::{AddrView, LinkSetting, NetOp, NetOutput, NsRef, RouteView};
+use crate::ops::route::RouteSpec;
 use crate::ops::{Op, Output};
 use rhai::{Array, Dynamic, Engine, Map, NativeCallContext, Variant};
 

@@ -1,6 +1,6 @@
 //! The network values recipes hold: a named netns, a link, a veth pair.
 
-use crate::net::ops::NsRef;
+use crate::ops::net::NsRef;
 use rhai::Engine;
 
 /// A named network namespace (`/run/netns/NAME`).

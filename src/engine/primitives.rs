@@ -4,8 +4,8 @@
 use super::convert;
 use super::values::{failure_to_rhai, Sandbox};
 use crate::journal::Origin;
+use crate::ops::run::{MountEntry, RunResult};
 use crate::ops::{Op, OpError, Output};
-use crate::sandbox::protocol::{MountEntry, RunResult};
 use crate::session::{PrimitiveFailure, Session};
 use crate::signals::signal_name;
 use rhai::{

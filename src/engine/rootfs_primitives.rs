@@ -2,8 +2,8 @@
 
 use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
 use super::values::Sandbox;
+use crate::ops::rootfs::RootfsOp;
 use crate::ops::{Op, Output};
-use crate::rootfs::ops::RootfsOp;
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
 
 /// `strict` and `progress` from an options map.

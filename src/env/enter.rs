@@ -3,7 +3,7 @@
 
 use super::recover::is_our_holder;
 use super::store::{self, Record};
-use crate::ns::kinds::NsKind;
+use crate::ops::kinds::NsKind;
 use crate::ops::{OpError, Undo};
 use crate::sandbox::kept::{self, Held};
 use nix::errno::Errno;
@@ -149,7 +149,8 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                         Err(e) => {
                             let _ = std::io::Write::write_all(
                                 &mut std::io::stderr(),
-                                format!("nsr: enter: {e}\n").as_bytes(),
+                                format!("nsr: enter: {}\n", crate::ops::OpError::from(e))
+                                    .as_bytes(),
                             );
                             unsafe { libc::_exit(126) };
                         }

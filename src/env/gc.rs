@@ -62,13 +62,13 @@ fn known() -> Known {
                         pids.insert(pid);
                         cgroups.extend(cgroup);
                     }
-                    Undo::Net(crate::net::ops::NetUndo::DeleteTable { table, .. }) => {
+                    Undo::Net(crate::ops::net::NetUndo::DeleteTable { table, .. }) => {
                         tables.insert(table);
                     }
-                    Undo::Net(crate::net::ops::NetUndo::DeleteLink { name, .. }) => {
+                    Undo::Net(crate::ops::net::NetUndo::DeleteLink { name, .. }) => {
                         links.insert(name);
                     }
-                    Undo::Rootfs(crate::rootfs::ops::RootfsUndo::Overlay { dir, .. }) => {
+                    Undo::Rootfs(crate::ops::rootfs::RootfsUndo::Overlay { dir, .. }) => {
                         overlays.insert(dir);
                     }
                     _ => {}

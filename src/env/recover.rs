@@ -175,8 +175,8 @@ impl Backend for RecoveryBackend {
 /// the undos that cannot tell by themselves (the others check a tag, a mount ID, a
 /// value read before the action, or remove only what is empty).
 fn made_after(undo: &Undo, at_ns: i64) -> bool {
-    use crate::net::ops::NetUndo;
-    use crate::rootfs::ops::RootfsUndo;
+    use crate::ops::net::NetUndo;
+    use crate::ops::rootfs::RootfsUndo;
     let ctime_ns = |p: &str| {
         std::fs::symlink_metadata(p)
             .map(|m| m.ctime() * 1_000_000_000 + m.ctime_nsec())

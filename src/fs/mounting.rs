@@ -3,7 +3,7 @@
 //! the mount onto the host) and no /proc is needed. Runs in the sandbox holder, or in
 //! nsr itself for a sandbox that shares the host's mount namespace.
 
-use super::mount_spec::{MountSource, MountSpec};
+use crate::ops::mount::{MountSource, MountSpec};
 use crate::ops::OpError;
 use crate::sys::{from_rustix, mount_setattr};
 use nix::errno::Errno;

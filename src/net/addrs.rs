@@ -1,7 +1,7 @@
 //! Interface addresses over rtnetlink: `ip addr add/del/show`.
 
-use super::cidr::IpCidr;
 use super::netlink::{NetlinkError, RouteSocket};
+use crate::ops::cidr::IpCidr;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,

@@ -5,9 +5,8 @@
 //! every address it added that is still tentative on a link that can carry the check.
 
 use super::addrs::AddrInfo;
-use super::cidr::IpCidr;
-use super::links;
-use super::ops::NsRef;
+use crate::ops::cidr::IpCidr;
+use crate::ops::net::NsRef;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::collections::HashMap;
@@ -35,7 +34,11 @@ enum State {
     Waiting,
 }
 
-fn state(p: &Pending, addrs: &[AddrInfo], links: &[links::LinkInfo]) -> Result<State, OpError> {
+fn state(
+    p: &Pending,
+    addrs: &[AddrInfo],
+    links: &[crate::ops::net::LinkInfo],
+) -> Result<State, OpError> {
     let Some(a) = addrs
         .iter()
         .find(|a| a.index == p.index && a.cidr.addr == p.cidr.addr)
@@ -67,7 +70,7 @@ fn state(p: &Pending, addrs: &[AddrInfo], links: &[links::LinkInfo]) -> Result<S
 }
 
 /// A namespace's addresses and links, as `settle` reads them.
-pub type Lists = (Vec<AddrInfo>, Vec<links::LinkInfo>);
+pub type Lists = (Vec<AddrInfo>, Vec<crate::ops::net::LinkInfo>);
 
 /// Waits until none of `pending` is being checked; keeps those whose link is still
 /// down (checked when it comes up, before a later command). `lists` reads a namespace

@@ -5,15 +5,18 @@
 //! namespace's devices together, much faster than one by one), and never touched when
 //! it belongs to someone else.
 
-use super::links::{self, LinkChange, LinkInfo};
+use super::links::{self, LinkChange};
 use super::netlink::{NetlinkError, RouteSocket};
 use super::netns;
-use super::nft::{self, NatRule};
-use super::ops::{
+use super::nft;
+use super::routes::{self, RouteSpec};
+use super::{addrs, dad};
+use crate::ops::names;
+use crate::ops::nat::NatRule;
+use crate::ops::net::LinkInfo;
+use crate::ops::net::{
     forwarding_key, AddrView, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
 };
-use super::routes::{self, RouteSpec};
-use super::{addrs, dad, names};
 use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
 use std::collections::{HashMap, HashSet};

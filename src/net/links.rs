@@ -2,6 +2,7 @@
 //! up/down, mtu, a bridge port's controller, moving to another namespace, deleting, listing.
 
 use super::netlink::{NetlinkError, RouteSocket};
+use crate::ops::net::LinkInfo;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as NlLinkInfo,
@@ -11,23 +12,6 @@ use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
 use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec};
 use std::os::fd::RawFd;
-
-/// A link as `ip link` shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkInfo {
-    pub index: u32,
-    pub name: String,
-    pub kind: String,
-    pub up: bool,
-    pub state: String,
-    pub mtu: u32,
-    pub mac: String,
-    pub master: Option<u32>,
-    /// The link group (`ip link ... group N`): nsr's links carry their run's tag.
-    pub group: u32,
-    /// A veth's peer, when it is in the same namespace: its index.
-    pub peer: Option<u32>,
-}
 
 /// The link group nsr gives every link a run creates, in the same message that creates
 /// it: `nsr down` deletes a link only if it still carries the tag of the run that made

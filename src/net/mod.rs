@@ -2,13 +2,10 @@
 //! rtnetlink, and NAT rules through nftables, each with an exact undo.
 
 pub mod addrs;
-pub mod cidr;
 mod dad;
 pub mod kernel;
 pub mod links;
-pub mod names;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
-pub mod ops;
 pub mod routes;

@@ -4,187 +4,15 @@
 //! as one transaction. Undo deletes the run's rules or the whole table and nothing
 //! else: nsr never flushes, reorders or re-policies chains it does not own.
 
-use super::cidr::IpCidr;
+use crate::ops::nat::NatRule;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use std::io::Write;
-use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl Proto {
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NatRule {
-    /// `iptables -t nat -A POSTROUTING -s SOURCE -o OUT -j MASQUERADE`
-    Masquerade { source: IpCidr, out: String },
-    /// `iptables -A FORWARD -i IN -o OUT -j ACCEPT`
-    Forward { input: String, out: String },
-    /// `iptables -t nat -A PREROUTING [-i IN] -p tcp --dport PORT -j DNAT --to TO:TO_PORT`
-    PortForward {
-        proto: Proto,
-        port: u16,
-        to: IpAddr,
-        to_port: u16,
-        input: Option<String>,
-    },
-}
-
-/// One nft rule: the chain of nsr's table it goes in, how that chain hooks in, the rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleLine {
-    pub chain: &'static str,
-    pub hook: &'static str,
-    pub text: String,
-}
-
-const POSTROUTING: (&str, &str) = (
-    "postrouting",
-    "type nat hook postrouting priority srcnat; policy accept;",
-);
-const FORWARD: (&str, &str) = (
-    "forward",
-    "type filter hook forward priority filter; policy accept;",
-);
-const PREROUTING: (&str, &str) = (
-    "prerouting",
-    "type nat hook prerouting priority dstnat; policy accept;",
-);
-const OUTPUT: (&str, &str) = (
-    "output",
-    "type nat hook output priority -100; policy accept;",
-);
-
-fn line((chain, hook): (&'static str, &'static str), text: String) -> RuleLine {
-    RuleLine { chain, hook, text }
-}
-
-impl NatRule {
-    /// The nft rules that make it. A port forward without `iface` also catches
-    /// connections the namespace makes to its own addresses, as `docker run -p` does.
-    pub fn lines(&self) -> Vec<RuleLine> {
-        match self {
-            NatRule::Masquerade { source, out } => vec![line(
-                POSTROUTING,
-                format!(
-                    "{} saddr {} oifname {} masquerade",
-                    family_word(source.is_v6()),
-                    source.network(),
-                    quoted(out)
-                ),
-            )],
-            NatRule::Forward { input, out } => vec![line(
-                FORWARD,
-                format!("iifname {} oifname {} accept", quoted(input), quoted(out)),
-            )],
-            NatRule::PortForward {
-                proto,
-                port,
-                to,
-                to_port,
-                input,
-            } => {
-                let target = if to.is_ipv6() {
-                    format!("[{to}]:{to_port}")
-                } else {
-                    format!("{to}:{to_port}")
-                };
-                let dnat = format!(
-                    "{} dport {port} dnat {} to {target}",
-                    proto.name(),
-                    family_word(to.is_ipv6())
-                );
-                match input {
-                    Some(i) => vec![line(PREROUTING, format!("iifname {} {dnat}", quoted(i)))],
-                    None => vec![
-                        line(PREROUTING, dnat.clone()),
-                        line(OUTPUT, format!("fib daddr type local {dnat}")),
-                    ],
-                }
-            }
-        }
-    }
-
-    /// The rules in nft's words, on one line.
-    pub fn text(&self) -> String {
-        self.lines()
-            .iter()
-            .map(|l| l.text.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    /// The same rule as the tutorial writes it with iptables.
-    pub fn iptables(&self) -> String {
-        match self {
-            NatRule::Masquerade { source, out } => format!(
-                "{} -t nat -A POSTROUTING -s {} -o {out} -j MASQUERADE",
-                iptables_cmd(source.is_v6()),
-                source.network()
-            ),
-            NatRule::Forward { input, out } => {
-                format!("iptables -A FORWARD -i {input} -o {out} -j ACCEPT")
-            }
-            NatRule::PortForward {
-                proto,
-                port,
-                to,
-                to_port,
-                input,
-            } => format!(
-                "{} -t nat -A PREROUTING{} -p {} --dport {port} -j DNAT --to-destination {}",
-                iptables_cmd(to.is_ipv6()),
-                input
-                    .as_ref()
-                    .map(|i| format!(" -i {i}"))
-                    .unwrap_or_default(),
-                proto.name(),
-                if to.is_ipv6() {
-                    format!("[{to}]:{to_port}")
-                } else {
-                    format!("{to}:{to_port}")
-                }
-            ),
-        }
-    }
-}
-
-fn iptables_cmd(v6: bool) -> &'static str {
-    if v6 {
-        "ip6tables"
-    } else {
-        "iptables"
-    }
-}
-
-fn family_word(v6: bool) -> &'static str {
-    if v6 {
-        "ip6"
-    } else {
-        "ip"
-    }
-}
-
-/// Interface names are checked (no quotes possible); nft wants them quoted.
-fn quoted(name: &str) -> String {
-    format!("\"{name}\"")
-}
 
 /// The run's own table name.
 pub fn table_name() -> String {
@@ -339,6 +167,8 @@ pub fn foreign_forward_drops(listing: &str, own_table: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::cidr::IpCidr;
+    use crate::ops::nat::Proto;
 
     #[test]
     fn writes_the_tutorial_rules_in_nft_words() {

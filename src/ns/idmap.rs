@@ -1,7 +1,7 @@
 //! Writes a new user namespace's uid and gid maps, from the parent side, as
 //! `unshare --map-root-user` and newuidmap(1) do.
 
-use super::spec::IdRange;
+use crate::ops::sandbox::IdRange;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::unistd::{getegid, geteuid};

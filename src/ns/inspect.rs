@@ -1,8 +1,8 @@
 //! Reading namespaces and mounts from /proc, as the tutorial's `ls -l /proc/PID/ns` does.
 
-use super::kinds::ALL_KINDS;
+use crate::ops::kinds::ALL_KINDS;
+use crate::ops::run::MountEntry;
 use crate::ops::OpError;
-use crate::sandbox::protocol::MountEntry;
 use nix::errno::Errno;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -37,3 +37,16 @@ impl OpError {
         self.errno.map(|e| format!("{e:?} ({})", e.desc()))
     }
 }
+
+/// A Landlock ruleset that could not be built for a command, in the words of the run.
+impl From<crate::confine::landlock::BuildError> for OpError {
+    fn from(e: crate::confine::landlock::BuildError) -> OpError {
+        let errno = nix::errno::Errno::from_raw(e.errno);
+        match e.path {
+            Some(p) => OpError::os(errno, format!("landlock: {}: {p}", e.what)).with_hint(
+                "every landlock path must exist inside the sandbox's root when the command starts",
+            ),
+            None => OpError::os(errno, format!("landlock: {}", e.what)),
+        }
+    }
+}

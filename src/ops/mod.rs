@@ -2,19 +2,29 @@
 //! undo it leaves and what to do when nsr is killed while doing it. Data only: the
 //! backends (`crate::backend`) do them.
 
+pub mod cidr;
 mod error;
+pub mod kinds;
+pub mod mount;
+pub mod names;
+pub mod nat;
+pub mod net;
+pub mod rootfs;
+pub mod route;
+pub mod run;
+pub mod sandbox;
+mod shell;
 
 pub use error::OpError;
+pub use sandbox::SandboxId;
+pub use shell::{sandbox_pid_var, shell_quote};
 
-use crate::fs::mount_spec::MountSpec;
-use crate::net::ops::{NetOp, NetOutput, NetUndo};
-use crate::ns::spec::SandboxSpec;
-use crate::rootfs::ops::{RootfsOp, RootfsUndo};
-use crate::sandbox::protocol::{MountEntry, RunResult, RunSpec};
+use mount::MountSpec;
+use net::{NetOp, NetOutput, NetUndo};
+use rootfs::{RootfsOp, RootfsUndo};
+use run::{MountEntry, RunResult, RunSpec};
+use sandbox::SandboxSpec;
 use std::collections::BTreeMap;
-
-/// Index of a sandbox in the backend, stable for the whole run.
-pub type SandboxId = usize;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -173,7 +183,6 @@ impl Op {
     /// Whether the operation may leave something to undo (it is then written to the
     /// environment's journal before it runs).
     pub fn may_create(&self) -> bool {
-        use crate::net::ops::NetOp;
         !matches!(
             self,
             Op::Run { .. }
@@ -255,22 +264,6 @@ impl Undo {
             Undo::Rootfs(u) | Undo::RootfsIn { undo: u, .. } => u.describe(),
             Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
-    }
-}
-
-/// How shell commands name the pid of sandbox `id` (`nsr plan --format shell` sets it).
-pub fn sandbox_pid_var(id: SandboxId) -> String {
-    format!("$SANDBOX{id}_PID")
-}
-
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

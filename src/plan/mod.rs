@@ -65,8 +65,8 @@ pub struct Plan {
 
 /// What an operation reads back from the kernel, if anything.
 pub fn reads_back(op: &Op) -> Option<&'static str> {
-    use crate::net::ops::NetOp;
-    use crate::rootfs::ops::RootfsOp;
+    use crate::ops::net::NetOp;
+    use crate::ops::rootfs::RootfsOp;
     match op {
         Op::Unshare(_) => Some("the sandbox's pid"),
         Op::Run { .. } => Some("the command's exit status and output"),

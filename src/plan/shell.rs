@@ -4,13 +4,13 @@
 //! script keeps in `$SANDBOXn_PID`; later commands join it with `nsenter`.
 
 use crate::confine::{Caps, Confinement};
-use crate::fs::mount_spec::{MountSource, MountSpec};
-use crate::net::nft::NatRule;
-use crate::net::ops::{forwarding_key, NetOp, NetUndo, NsRef};
-use crate::ns::spec::{JoinTarget, SandboxSpec};
+use crate::ops::mount::{MountSource, MountSpec};
+use crate::ops::nat::NatRule;
+use crate::ops::net::{forwarding_key, NetOp, NetUndo, NsRef};
+use crate::ops::rootfs::RootfsOp;
+use crate::ops::run::RunSpec;
+use crate::ops::sandbox::{JoinTarget, SandboxSpec};
 use crate::ops::{sandbox_pid_var as pid_var, shell_quote, Op, SandboxId, Undo};
-use crate::rootfs::ops::RootfsOp;
-use crate::sandbox::protocol::RunSpec;
 use std::collections::{BTreeSet, HashMap};
 
 /// The table nsr names `nsr_<pid>`, in a script.
@@ -47,7 +47,7 @@ fn sandbox_of_pid(pid: i32) -> Option<SandboxId> {
     (pid < 0).then(|| (-pid - 1) as SandboxId)
 }
 
-fn join_path(t: &JoinTarget, kind: crate::ns::kinds::NsKind) -> String {
+fn join_path(t: &JoinTarget, kind: crate::ops::kinds::NsKind) -> String {
     match t {
         JoinTarget::Pid(pid) => match sandbox_of_pid(*pid) {
             Some(id) => format!("/proc/{}/ns/{}", pid_var(id), kind.proc_file()),
@@ -435,9 +435,9 @@ trap 'exit 143' TERM
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::mount_spec::MountSpec;
-    use crate::ns::kinds::NsKind;
-    use crate::ns::spec::{IdRange, Propagation};
+    use crate::ops::kinds::NsKind;
+    use crate::ops::mount::MountSpec;
+    use crate::ops::sandbox::{IdRange, Propagation};
 
     fn spec(create: &[NsKind]) -> SandboxSpec {
         SandboxSpec {
@@ -543,7 +543,7 @@ mod tests {
     fn a_second_rule_reuses_the_table_and_its_chains() {
         let mut w = ShellWriter::default();
         let rule = |out: &str| NatRule::Masquerade {
-            source: crate::net::cidr::IpCidr::parse("10.0.0.0/24").unwrap(),
+            source: crate::ops::cidr::IpCidr::parse("10.0.0.0/24").unwrap(),
             out: out.into(),
         };
         let first = w.nft(&NsRef::Host, &rule("eth0"));

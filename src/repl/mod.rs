@@ -12,9 +12,9 @@ use crate::engine::limits::Limits;
 use crate::engine::values::RecipeExit;
 use crate::engine::{self, check, modules, PrimitiveDoc};
 use crate::journal::UndoReport;
-use crate::report;
 use crate::session::{Session, TraceItem};
 use crate::signals::{signal_name, Signals};
+use crate::{output, report};
 use helper::{ReplHelper, META_COMMANDS};
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use rustyline::error::ReadlineError;
@@ -106,7 +106,7 @@ impl Repl {
         let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
             Ok(e) => e,
             Err(e) => {
-                report::err(&format!("nsr: cannot start the line editor: {e}\n"));
+                output::err(&format!("nsr: cannot start the line editor: {e}\n"));
                 return (ReplEnd::Exit(1), self.finish());
             }
         };
@@ -115,7 +115,7 @@ impl Repl {
         if let Some(h) = &history {
             let _ = editor.load_history(h);
         }
-        report::note("nsr repl: each statement runs at once; :help lists the commands, Ctrl-D or :quit undoes everything and leaves.\n");
+        output::note("nsr repl: each statement runs at once; :help lists the commands, Ctrl-D or :quit undoes everything and leaves.\n");
         if let Some(f) = file {
             if let Some(end) = self.load(&f) {
                 return (end, self.finish());
@@ -132,7 +132,7 @@ impl Repl {
                 Err(ReadlineError::Interrupted) => continue,
                 Err(ReadlineError::Eof) => break ReplEnd::Quit,
                 Err(e) => {
-                    report::err(&format!("nsr: {e}\n"));
+                    output::err(&format!("nsr: {e}\n"));
                     break ReplEnd::Exit(1);
                 }
             };
@@ -172,7 +172,7 @@ impl Repl {
     }
 
     fn show_undo(&self, reports: &[UndoReport]) {
-        report::err(&report::render_undo(reports, true, self.verbose));
+        output::err(&report::render_undo(reports, true, self.verbose));
     }
 
     /// Runs one input; a failure takes back what it created. Returns Some when it ends
@@ -204,11 +204,11 @@ impl Repl {
         match result {
             Ok(value) => {
                 if !value.is_unit() {
-                    report::out(&format!("{}\n", show::value(&value, &self.session)));
+                    output::out(&format!("{}\n", show::value(&value, &self.session)));
                 }
                 if let Some(sig) = sig {
                     // Ctrl-C while it ran: the statement is cancelled, not kept.
-                    report::err(&format!(
+                    output::err(&format!(
                         "cancelled by {sig}: the statement is not kept (nor saved)\n"
                     ));
                     let reports = self.session.borrow_mut().rollback_to(start);
@@ -270,14 +270,14 @@ impl Repl {
                 .cloned()
                 .or_else(|| std::fs::read_to_string(file).ok())
         };
-        report::err(&report::render_error(err, &lookup));
+        output::err(&report::render_error(err, &lookup));
     }
 
     fn load(&mut self, file: &str) -> Option<ReplEnd> {
         match std::fs::read_to_string(file) {
             Ok(text) => self.statement(&text, Some(file)),
             Err(e) => {
-                report::err(&format!("nsr: cannot read {file}: {e}\n"));
+                output::err(&format!("nsr: cannot read {file}: {e}\n"));
                 None
             }
         }
@@ -295,7 +295,7 @@ impl Repl {
                 return match self.session.borrow_mut().keep() {
                     Ok(()) => Some(ReplEnd::Kept(name)),
                     Err(e) => {
-                        report::err(&format!(
+                        output::err(&format!(
                             "nsr: cannot keep the environment: {}\n",
                             e.message
                         ));
@@ -313,7 +313,7 @@ impl Repl {
                     let reports = self.session.borrow_mut().rollback_to(start);
                     self.show_undo(&reports);
                 }
-                None => report::err("nothing to undo\n"),
+                None => output::err("nothing to undo\n"),
             },
             "rollback" => {
                 let reports = self.session.borrow_mut().rollback_to(0);
@@ -321,7 +321,7 @@ impl Repl {
                     self.statements.truncate(i);
                 }
                 if reports.is_empty() {
-                    report::err("nothing to undo\n");
+                    output::err("nothing to undo\n");
                 } else {
                     self.show_undo(&reports);
                 }
@@ -330,10 +330,10 @@ impl Repl {
                 let s = self.session.borrow();
                 let entries = s.journal().entries();
                 if entries.is_empty() {
-                    report::out("the session holds nothing\n");
+                    output::out("the session holds nothing\n");
                 }
                 for (i, e) in entries.iter().enumerate() {
-                    report::out(&format!(
+                    output::out(&format!(
                         "{:>3}. {}  ({})\n      undo: {}\n",
                         i + 1,
                         e.what,
@@ -346,12 +346,12 @@ impl Repl {
             "plan" => self.plan(arg),
             "load" => {
                 if arg.is_empty() {
-                    report::err(":load needs a file\n");
+                    output::err(":load needs a file\n");
                 } else {
                     return self.load(arg);
                 }
             }
-            other => report::err(&format!("unknown command :{other} (:help lists them)\n")),
+            other => output::err(&format!("unknown command :{other} (:help lists them)\n")),
         }
         None
     }
@@ -360,7 +360,7 @@ impl Repl {
     /// backend and shows its plan; the session and the kernel are not touched.
     fn plan(&mut self, source: &str) {
         if source.is_empty() {
-            report::err(":plan needs a statement, as in  :plan netns(\"lab\")\n");
+            output::err(":plan needs a statement, as in  :plan netns(\"lab\")\n");
             return;
         }
         let trace = crate::session::Trace::default();
@@ -395,12 +395,12 @@ impl Repl {
             report::render_error(e, &lookup)
         });
         let plan = crate::plan::build(name.into(), items, &undone, error);
-        report::out(&plan.text(error_text.as_deref()));
+        output::out(&plan.text(error_text.as_deref()));
     }
 
     fn save(&self, file: &str) {
         if file.is_empty() {
-            report::err(":save needs a file\n");
+            output::err(":save needs a file\n");
             return;
         }
         let mut text = String::from(
@@ -416,11 +416,11 @@ impl Repl {
             text.push('\n');
         }
         match std::fs::write(file, text) {
-            Ok(()) => report::err(&format!(
+            Ok(()) => output::err(&format!(
                 "saved {} statement(s) to {file}\n",
                 self.statements.len()
             )),
-            Err(e) => report::err(&format!("nsr: cannot write {file}: {e}\n")),
+            Err(e) => output::err(&format!("nsr: cannot write {file}: {e}\n")),
         }
     }
 
@@ -436,19 +436,19 @@ impl Repl {
             names.dedup();
             out.push_str(&names.join(" "));
             out.push('\n');
-            report::out(&out);
+            output::out(&out);
             return;
         }
         if let Some((module, function)) = name.split_once("::") {
             let Some(source) = modules::find_source(module, &[]) else {
-                report::out(&format!("no module named {module}\n"));
+                output::out(&format!("no module named {module}\n"));
                 return;
             };
             for f in modules::fn_docs(&source)
                 .into_iter()
                 .filter(|f| f.name == function || function.is_empty())
             {
-                report::out(&format!(
+                output::out(&format!(
                     "{module}::{}({})\n    {}\n",
                     f.name,
                     f.params,
@@ -460,16 +460,16 @@ impl Repl {
         let sigs = helper.map(|h| h.signatures(name)).unwrap_or_default();
         if sigs.is_empty() {
             if check::stdlib_names().iter().any(|n| n == name) {
-                report::out(&format!(
+                output::out(&format!(
                     "{name}: a function of Rhai's standard library (https://rhai.rs/book)\n"
                 ));
             } else {
-                report::out(&format!("no primitive or function named {name}\n"));
+                output::out(&format!("no primitive or function named {name}\n"));
             }
             return;
         }
         for d in sigs {
-            report::out(&format!(
+            output::out(&format!(
                 "{}({})\n    {}\n",
                 d.name,
                 d.params.join(", "),

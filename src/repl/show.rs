@@ -4,7 +4,7 @@
 use crate::engine::net_values::{Link, Netns, VethPair};
 use crate::engine::values::Sandbox;
 use crate::journal::Origin;
-use crate::net::ops::{NetOp, NetOutput, NsRef};
+use crate::ops::net::{NetOp, NetOutput, NsRef};
 use crate::ops::{Op, Output};
 use crate::session::Session;
 use rhai::Dynamic;

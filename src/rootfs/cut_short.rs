@@ -3,7 +3,7 @@
 //! not exist then is removed.
 
 use super::kernel::{absolute, absolute_deep};
-use super::ops::{RootfsOp, RootfsUndo};
+use crate::ops::rootfs::{RootfsOp, RootfsUndo};
 use crate::ops::{CutShort, OpError, Undo};
 use std::path::Path;
 
@@ -61,7 +61,7 @@ pub fn cut_short(op: &RootfsOp) -> CutShort {
             let Ok(target) = absolute(dir) else {
                 return fails(format!("{dir} has no parent"));
             };
-            let state = std::path::PathBuf::from(super::ops::overlay_state_dir(
+            let state = std::path::PathBuf::from(crate::ops::rootfs::overlay_state_dir(
                 &target.display().to_string(),
             ));
             if std::fs::symlink_metadata(&state).is_ok() {

@@ -1,8 +1,8 @@
 //! The root filesystem half of the kernel backend.
 
 use super::extract::{self, ExtractOptions};
-use super::ops::{RootfsOp, RootfsUndo};
 use super::remove;
+use crate::ops::rootfs::{RootfsOp, RootfsUndo};
 use crate::ops::{OpError, UndoOutcome};
 use nix::errno::Errno;
 use std::path::{Path, PathBuf};
@@ -119,7 +119,9 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
         lowers.push(p.display().to_string());
     }
     let target = absolute(dir)?;
-    let state = PathBuf::from(super::ops::overlay_state_dir(&target.display().to_string()));
+    let state = PathBuf::from(crate::ops::rootfs::overlay_state_dir(
+        &target.display().to_string(),
+    ));
     std::fs::create_dir(&state).map_err(|e| {
         let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
         let err = OpError::os(errno, format!("cannot create {}", state.display()));
@@ -139,7 +141,7 @@ fn overlay(lower: &[String], dir: &str) -> Result<(String, RootfsUndo), OpError>
             })?;
         }
         let keep_dir = new_or_empty_dir(&target)?;
-        let spec = crate::fs::mount_spec::MountSpec::new(
+        let spec = crate::ops::mount::MountSpec::new(
             "overlay",
             &target.display().to_string(),
             "overlay",

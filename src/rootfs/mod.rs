@@ -10,6 +10,5 @@ pub mod entry_path;
 pub mod extract;
 pub mod image;
 pub mod kernel;
-pub mod ops;
 pub mod progress;
 pub mod remove;

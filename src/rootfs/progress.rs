@@ -20,7 +20,7 @@ impl Progress {
         let now = Instant::now();
         Progress {
             label,
-            enabled: wanted && tty && !crate::report::quiet(),
+            enabled: wanted && tty && !crate::output::quiet(),
             start: now,
             last: now,
         }

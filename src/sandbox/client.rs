@@ -3,8 +3,8 @@
 
 use super::protocol::{recv, recv_fds, send, send_fds, Request, Response};
 use crate::fs::root::SavedRoot;
-use crate::ns::kinds::NsKind;
-use crate::ns::spec::SandboxSpec;
+use crate::ops::kinds::NsKind;
+use crate::ops::sandbox::SandboxSpec;
 use crate::ops::OpError;
 use crate::signals::{signal_name, Signals};
 use nix::errno::Errno;
@@ -163,7 +163,7 @@ impl SandboxHandle {
     /// relayed until the command ends (`pty.rs`); else on nsr's own fds.
     pub fn exec(
         &mut self,
-        spec: &super::protocol::RunSpec,
+        spec: &crate::ops::run::RunSpec,
         take_terminal: bool,
         signals: &Signals,
     ) -> Result<Response, OpError> {

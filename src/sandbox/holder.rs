@@ -9,7 +9,7 @@ use crate::confine::apply::Prepared;
 use crate::confine::Confinement;
 use crate::fs::mounting;
 use crate::fs::root;
-use crate::ns::kinds::{NsKind, ALL_KINDS};
+use crate::ops::kinds::{NsKind, ALL_KINDS};
 use crate::ops::OpError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -63,7 +63,7 @@ pub struct Setup<'a> {
 
 impl Setup<'_> {
     pub fn of(
-        spec: &crate::ns::spec::SandboxSpec,
+        spec: &crate::ops::sandbox::SandboxSpec,
         own_pid_ns: bool,
         device_cgroup: Option<std::os::fd::RawFd>,
     ) -> Setup<'_> {
@@ -73,8 +73,8 @@ impl Setup<'_> {
             own_uts_ns: spec.has_own_uts_ns(),
             confine: &spec.confine,
             harden_mounts: !spec.confine.is_privileged()
-                && spec.creates(crate::ns::kinds::NsKind::Mount)
-                && spec.propagation != crate::ns::spec::Propagation::Unchanged,
+                && spec.creates(crate::ops::kinds::NsKind::Mount)
+                && spec.propagation != crate::ops::sandbox::Propagation::Unchanged,
         }
     }
 }
@@ -368,9 +368,9 @@ impl Holder {
     /// device cgroup and the commands' mount namespace, when the sandbox has them).
     fn start(
         &mut self,
-        spec: &super::protocol::RunSpec,
+        spec: &crate::ops::run::RunSpec,
         stdio: Stdio,
-    ) -> Result<super::protocol::RunResult, OpError> {
+    ) -> Result<crate::ops::run::RunResult, OpError> {
         self.harden()?;
         let per_command = self.per_command(spec);
         let confine = per_command.as_ref().unwrap_or(&self.prepared);
@@ -401,7 +401,7 @@ impl Holder {
     }
 
     /// A command's own confinement, when its options change the sandbox's.
-    fn per_command(&self, spec: &super::protocol::RunSpec) -> Option<Prepared> {
+    fn per_command(&self, spec: &crate::ops::run::RunSpec) -> Option<Prepared> {
         (!spec.confine.is_empty()).then(|| Prepared::new(&spec.confine.apply_to(&self.confine)))
     }
 

@@ -4,7 +4,7 @@
 //! user connects (`Holder::hand_over_namespaces`).
 
 use super::protocol::{recv_with_fds, Response};
-use crate::ns::kinds::NsKind;
+use crate::ops::kinds::NsKind;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, OwnedFd};

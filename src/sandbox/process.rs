@@ -2,9 +2,9 @@
 //! to the caller's terminal (`exec`). The holder stays the command's parent, reaps every
 //! orphan and forwards termination signals to the command's process group.
 
-use super::protocol::{RunResult, RunSpec};
 use crate::confine::apply::{Prepared, Stage};
 use crate::confine::landlock::Ruleset;
+use crate::ops::run::{RunResult, RunSpec};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;

@@ -1,6 +1,7 @@
 //! Messages between nsr and a sandbox's holder process, framed as a 4-byte length and JSON.
 
-use crate::fs::mount_spec::MountSpec;
+use crate::ops::mount::MountSpec;
+use crate::ops::run::{RunResult, RunSpec};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
@@ -12,40 +13,6 @@ use std::os::unix::net::UnixStream;
 pub const MAX_FRAME: usize = 64 << 20;
 /// Most fds one message carries: a holder's eight namespaces and its root.
 const MAX_FDS: usize = 12;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunSpec {
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: Option<String>,
-    pub stdin: Option<String>,
-    /// This command's confinement options, over the sandbox's.
-    #[serde(default)]
-    pub confine: crate::confine::ConfineOptions,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunResult {
-    /// Exit status, or None when a signal ended the command.
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// One line of /proc/PID/mountinfo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountEntry {
-    pub id: u64,
-    pub parent: u64,
-    pub mount_point: String,
-    pub fstype: String,
-    pub source: String,
-    pub options: String,
-    /// The filesystem's own options (an overlay's lowerdir/upperdir/workdir).
-    #[serde(default)]
-    pub super_options: String,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
@@ -72,8 +39,8 @@ pub enum Request {
     },
     /// A root filesystem operation done by the holder, inside the sandbox's user
     /// namespace (so owners map through its id maps), and its undo.
-    Rootfs(crate::rootfs::ops::RootfsOp),
-    RootfsUndo(crate::rootfs::ops::RootfsUndo),
+    Rootfs(crate::ops::rootfs::RootfsOp),
+    RootfsUndo(crate::ops::rootfs::RootfsUndo),
     /// The environment is kept: outlive nsr, serve no more requests. Followed by one fd
     /// (send_fds) when `listener`: a listening socket in the environment's directory,
     /// on which the kept holder hands its namespaces and root to `nsr enter`.
@@ -87,7 +54,7 @@ pub enum Request {
 pub enum Response {
     Rootfs {
         text: String,
-        undo: Option<crate::rootfs::ops::RootfsUndo>,
+        undo: Option<crate::ops::rootfs::RootfsUndo>,
         warnings: Vec<String>,
     },
     Done,
@@ -280,7 +247,7 @@ fn take_fds(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>, fds: &mut Vec<OwnedFd>)
 pub fn named_namespaces(
     names: &[String],
     fds: Vec<OwnedFd>,
-) -> Result<Vec<(crate::ns::kinds::NsKind, OwnedFd)>, OpError> {
+) -> Result<Vec<(crate::ops::kinds::NsKind, OwnedFd)>, OpError> {
     if names.len() != fds.len() {
         return Err(OpError::new(format!(
             "the holder named {} namespaces and sent {} fds",
@@ -292,7 +259,7 @@ pub fn named_namespaces(
         .iter()
         .zip(fds)
         .map(|(n, fd)| {
-            crate::ns::kinds::NsKind::parse(n)
+            crate::ops::kinds::NsKind::parse(n)
                 .map(|k| (k, fd))
                 .ok_or_else(|| OpError::new(format!("the holder sent an unknown namespace '{n}'")))
         })

@@ -2,10 +2,10 @@
 //! command each one stands for.
 
 use super::cidr::IpCidr;
-use super::links::LinkInfo;
-use super::nft::NatRule;
-use super::routes::RouteSpec;
-use crate::ops::{sandbox_pid_var, shell_quote, SandboxId};
+use super::nat::NatRule;
+use super::route::RouteSpec;
+use super::sandbox::SandboxId;
+use super::shell::{sandbox_pid_var, shell_quote};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -415,4 +415,21 @@ impl NetUndo {
                 .join(" && "),
         }
     }
+}
+
+/// A link as `ip link` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub kind: String,
+    pub up: bool,
+    pub state: String,
+    pub mtu: u32,
+    pub mac: String,
+    pub master: Option<u32>,
+    /// The link group (`ip link ... group N`): nsr's links carry their run's tag.
+    pub group: u32,
+    /// A veth's peer, when it is in the same namespace: its index.
+    pub peer: Option<u32>,
 }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Index of a sandbox in the backend, stable for the whole run.
+pub type SandboxId = usize;
+
 /// An existing namespace to enter instead of creating one (the tutorial's `setns()`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JoinTarget {

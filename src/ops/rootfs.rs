@@ -1,6 +1,6 @@
 //! Root filesystems as typed operations and undos, with the commands they stand for.
 
-use crate::ops::shell_quote;
+use super::shell::shell_quote;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
