@@ -501,7 +501,7 @@ impl Backend for KernelBackend {
 /// working directory may differ; no progress line from the holder.
 fn in_sandbox_paths(op: &crate::ops::rootfs::RootfsOp) -> crate::ops::rootfs::RootfsOp {
     use crate::ops::rootfs::RootfsOp;
-    let abs = |p: &str| crate::rootfs::kernel::from_cwd(p).display().to_string();
+    let abs = |p: &str| crate::rootfs::target::from_cwd(p).display().to_string();
     match op.clone() {
         RootfsOp::FromTar {
             archive,

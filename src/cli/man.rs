@@ -6,7 +6,7 @@ use std::io::Write;
 
 /// Writes nsr(1) as roff (`nsr man | man -l -`).
 pub fn print() -> std::io::Result<()> {
-    let mut cmd = super::command();
+    let mut cmd = super::args::command();
     cmd.build();
     let mut page: Vec<u8> = Vec::new();
     let man = clap_mangen::Man::new(cmd.clone())

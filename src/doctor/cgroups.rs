@@ -1,7 +1,7 @@
 //! The cgroup layout (v2, v1 or hybrid), which controllers are where, and whether this
 //! user may create child groups in its own cgroups (what resource limits need).
 
-use super::{Check, Status};
+use super::check::{Check, Status};
 
 /// A mounted cgroup hierarchy.
 struct Hierarchy {

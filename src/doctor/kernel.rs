@@ -1,7 +1,7 @@
 //! Who runs nsr and what the kernel offers: user namespaces (probed in a child that
 //! exits at once), Landlock, seccomp, overlayfs, the kernel's version.
 
-use super::{sysctl, Check, Status};
+use super::check::{sysctl, Check, Status};
 
 pub fn root() -> Check {
     let uid = nix::unistd::geteuid();

@@ -1,7 +1,7 @@
 //! The programs nsr calls: newuidmap/newgidmap (with /etc/subuid and /etc/subgid), nft,
 //! and pasta or slirp4netns for rootless networking.
 
-use super::{Check, Status};
+use super::check::{Check, Status};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 

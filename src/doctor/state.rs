@@ -1,7 +1,7 @@
 //! nsr's own state on this machine: /run/netns (shared with iproute2), the environments'
 //! journals, the cache of extracted roots.
 
-use super::{Check, Status};
+use super::check::{Check, Status};
 use std::path::Path;
 
 /// Whether `path` is a mount point, and then its propagation ("shared" or "private").

@@ -2,7 +2,7 @@
 //! `privileged`, `caps`, `seccomp`, `no_new_privs`, `rlimits`, `run_as`, `landlock`,
 //! `devices`.
 
-use super::convert::{array, boolean, string, type_name};
+use super::read::{array, boolean, string, type_name};
 use crate::confine::devices::{DeviceRule, Devices};
 use crate::confine::landlock::Landlock;
 use crate::confine::seccomp::{self, Base, Policy};

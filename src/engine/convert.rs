@@ -1,6 +1,7 @@
 //! Turning recipe values into typed specs, with errors that name the offending key.
 
 use super::confine_options;
+use super::read::{array, boolean, string, type_name};
 use crate::ns::idmap;
 use crate::ops::kinds::{known_kinds_list, NsKind};
 use crate::ops::mount::{MountFlagChoices, MountSpec};
@@ -10,37 +11,6 @@ use rhai::{Array, Dynamic, Map};
 use std::collections::BTreeMap;
 
 type Res<T> = Result<T, String>;
-
-pub(super) fn type_name(d: &Dynamic) -> &'static str {
-    let n = d.type_name();
-    match n {
-        "i64" => "an integer",
-        "f64" => "a decimal number",
-        "bool" => "a boolean",
-        "string" | "ImmutableString" => "a string",
-        "array" => "an array",
-        "map" => "a map",
-        "()" => "nothing (unit)",
-        _ => "a value of another type",
-    }
-}
-
-pub fn string(d: &Dynamic, what: &str) -> Res<String> {
-    d.clone()
-        .into_string()
-        .map_err(|_| format!("{what} must be a string, not {}", type_name(d)))
-}
-
-pub(super) fn boolean(d: &Dynamic, what: &str) -> Res<bool> {
-    d.as_bool()
-        .map_err(|_| format!("{what} must be true or false, not {}", type_name(d)))
-}
-
-pub(super) fn array(d: &Dynamic, what: &str) -> Res<Array> {
-    d.clone()
-        .into_array()
-        .map_err(|_| format!("{what} must be an array, not {}", type_name(d)))
-}
 
 fn u32_of(d: &Dynamic, what: &str) -> Res<u32> {
     let n = d

@@ -11,6 +11,7 @@ pub mod modules;
 mod net_primitives;
 pub mod net_values;
 pub mod primitives;
+mod read;
 mod rootfs_primitives;
 pub mod values;
 

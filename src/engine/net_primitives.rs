@@ -1,9 +1,9 @@
 //! The network primitives: netns, veth, bridge, addresses, routes, forwarding and NAT.
 //! Each converts its arguments into a `NetOp` and hands it to the session.
 
-use super::convert::string;
 use super::net_values::{HostNet, Link, Netns, VethPair};
 use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
+use super::read::string;
 use super::values::Sandbox;
 use crate::ops::cidr::{parse_ip, IpCidr};
 use crate::ops::names::{check_ifname, check_netns_name};

@@ -2,7 +2,7 @@
 //! middle of, worked out from the filesystem just before it started: only what did
 //! not exist then is removed.
 
-use super::kernel::{absolute, absolute_deep};
+use super::target::{absolute, absolute_deep};
 use crate::ops::rootfs::{RootfsOp, RootfsUndo};
 use crate::ops::{CutShort, OpError, Undo};
 use std::path::Path;

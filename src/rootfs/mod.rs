@@ -12,3 +12,4 @@ pub mod image;
 pub mod kernel;
 pub mod progress;
 pub mod remove;
+pub mod target;
