@@ -304,44 +304,27 @@ fn name(m: &[String]) -> String {
     }
 }
 
-/// The cycles not broken yet (issue 18), each as its members, sorted. A cycle not in
-/// this list fails the test, and so does one in it that is gone (strike it out).
-const KNOWN_FILE_CYCLES: &[&str] = &[
-    "engine::net_primitives, engine::primitives, engine::rootfs_primitives",
-    "engine, engine::check",
-];
-const KNOWN_FOLDER_CYCLES: &[&str] = &[];
-
-fn check(graph: &Graph, known: &[&str], what: &str) {
-    let found = cycles(graph);
-    let mut report = Vec::new();
-    let mut seen = BTreeSet::new();
-    for scc in &found {
-        let mut members: Vec<String> = scc.iter().map(|m| name(m)).collect();
-        members.sort();
-        let key = members.join(", ");
-        if !known.contains(&key.as_str()) {
-            report.push(format!(
-                "a new cycle between {what}: {key}\n{}",
+/// Fails with every cycle in `graph`, each with the dependencies that close it.
+fn check(graph: &Graph, what: &str) {
+    let report: Vec<String> = cycles(graph)
+        .iter()
+        .map(|scc| {
+            let mut members: Vec<String> = scc.iter().map(|m| name(m)).collect();
+            members.sort();
+            format!(
+                "a cycle between {what}: {}\n{}",
+                members.join(", "),
                 show(scc, graph)
-            ));
-        }
-        seen.insert(key);
-    }
-    for k in known {
-        if !seen.contains(*k) {
-            report.push(format!(
-                "no longer a cycle between {what} (strike it out): {k}"
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     assert!(report.is_empty(), "{}", report.join("\n\n"));
 }
 
 #[test]
 fn no_file_of_src_depends_on_one_that_depends_back_on_it() {
     let (graph, _) = file_graph();
-    check(&graph, KNOWN_FILE_CYCLES, "files");
+    check(&graph, "files");
 }
 
 #[test]
@@ -358,7 +341,7 @@ fn no_top_level_module_depends_on_one_that_depends_back_on_it() {
             }
         }
     }
-    check(&graph, KNOWN_FOLDER_CYCLES, "folders");
+    check(&graph, "folders");
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! `nsr check`: every syntax error and every call of a function that does not exist,
 //! found without running anything.
 
+use super::call::PrimitiveDoc;
 use super::error::{from_parse, RecipeError};
-use super::primitives::PrimitiveDoc;
+use super::recipe::{declared_params, Recipe};
 use super::values::VALUE_FUNCTIONS;
-use super::Recipe;
 use crate::journal::Origin;
 use rhai::{ASTNode, Engine, Expr, OptimizationLevel, Scope, AST};
 use std::collections::{HashMap, HashSet};
@@ -71,7 +71,7 @@ pub fn check(
 /// the header does not declare with `//! param NAME[=DEFAULT]: WHAT`: `--help` would not
 /// list it and `nsr run` would not say it is missing.
 fn undeclared_params(ast: &AST, recipe: &Recipe) -> Vec<(Origin, String)> {
-    let declared: HashSet<String> = super::declared_params(&recipe.source)
+    let declared: HashSet<String> = declared_params(&recipe.source)
         .into_iter()
         .map(|d| d.name)
         .collect();

@@ -1,9 +1,11 @@
 //! The Rhai layer: builds an engine that is safe to hand untrusted recipes, binds the
 //! primitives to a session, and runs or checks a recipe.
 
+mod call;
 pub mod check;
 mod confine_options;
-pub use primitives::PrimitiveDoc;
+pub use call::PrimitiveDoc;
+pub use recipe::{apply_params, declared_params, ParamDecl, Recipe};
 mod convert;
 pub mod error;
 pub mod limits;
@@ -12,6 +14,7 @@ mod net_primitives;
 pub mod net_values;
 pub mod primitives;
 mod read;
+mod recipe;
 mod rootfs_primitives;
 pub mod values;
 
@@ -24,83 +27,9 @@ use error::RecipeError;
 use limits::Limits;
 use rhai::{Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use values::RecipeArgs;
-
-/// A recipe to run: its path (as shown in messages), its text and its arguments, and
-/// where its imports may come from besides its own directory and the standard library.
-#[derive(Default)]
-pub struct Recipe {
-    pub path: String,
-    pub source: String,
-    pub args: BTreeMap<String, String>,
-    /// `--lib` directories.
-    pub libs: Vec<std::path::PathBuf>,
-    /// Note when a module on disk shadows a standard library module.
-    pub verbose: bool,
-    /// The run's journal on disk (`nsr down` after a crash).
-    pub env: RefCell<Option<crate::env::store::EnvJournal>>,
-    /// `nsr run --keep`: when the recipe finishes, keep what it made.
-    pub keep: bool,
-}
-
-/// A parameter a recipe declares in its header: `//! param NAME[=DEFAULT]: WHAT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamDecl {
-    pub name: String,
-    /// None: required.
-    pub default: Option<String>,
-    pub help: String,
-}
-
-/// The parameters a recipe declares, in order.
-pub fn declared_params(source: &str) -> Vec<ParamDecl> {
-    source
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("//! param "))
-        .filter_map(|decl| {
-            let (head, help) = decl.split_once(':').unwrap_or((decl, ""));
-            let (name, default) = match head.split_once('=') {
-                Some((n, d)) => (n.trim(), Some(d.trim().to_string())),
-                None => (head.trim(), None),
-            };
-            (!name.is_empty()).then(|| ParamDecl {
-                name: name.to_string(),
-                default,
-                help: help.trim().to_string(),
-            })
-        })
-        .collect()
-}
-
-/// Fills declared defaults into `args`, and names every required parameter missing.
-pub fn apply_params(
-    decls: &[ParamDecl],
-    args: &mut BTreeMap<String, String>,
-) -> Result<(), String> {
-    let mut missing = Vec::new();
-    for d in decls {
-        if args.contains_key(&d.name) {
-            continue;
-        }
-        match &d.default {
-            Some(v) => {
-                args.insert(d.name.clone(), v.clone());
-            }
-            None => missing.push(format!("{} ({})", d.name, d.help)),
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "missing recipe parameter(s): {}; pass NAME=VALUE after the file (--help lists them)",
-            missing.join(", ")
-        ))
-    }
-}
 
 pub struct RunOutcome {
     pub result: Result<RunEnd, RecipeError>,
@@ -146,9 +75,14 @@ pub fn build_engine(
     session: Rc<RefCell<Session>>,
     limits: &Limits,
     signals: &Signals,
-) -> (Engine, Vec<primitives::PrimitiveDoc>) {
+) -> (Engine, Vec<PrimitiveDoc>) {
     let mut engine = base_engine(limits);
-    let docs = primitives::register(&mut engine, session);
+    // In the order `nsr doc` lists them.
+    let mut docs = Vec::new();
+    primitives::register(&mut engine, &mut docs, &session);
+    net_primitives::register(&mut engine, &mut docs, &session);
+    rootfs_primitives::register(&mut engine, &mut docs, &session);
+    primitives::register_inspection(&mut engine, &mut docs, &session);
     let flag = signals.flag();
     let memory_kib = limits.memory_mib.saturating_mul(1024);
     engine.on_progress(move |ops| {
@@ -306,6 +240,7 @@ mod tests {
     use super::*;
     use crate::backend::recording::RecordingBackend;
     use crate::ops::Undo;
+    use std::collections::BTreeMap;
 
     fn recipe(src: &str) -> Recipe {
         Recipe {

@@ -1,8 +1,8 @@
 //! The network primitives: netns, veth, bridge, addresses, routes, forwarding and NAT.
 //! Each converts its arguments into a `NetOp` and hands it to the session.
 
+use super::call::{reg, Call, PrimitiveDoc, Shared, R};
 use super::net_values::{HostNet, Link, Netns, VethPair};
-use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
 use super::read::string;
 use super::values::Sandbox;
 use crate::ops::cidr::{parse_ip, IpCidr};

@@ -1,133 +1,14 @@
 //! The recipe primitives. Each one converts its arguments into a typed operation, hands
 //! it to the session, and converts the result back: no syscalls here.
 
+use super::call::{reg, Call, PrimitiveDoc, Shared, R};
 use super::convert;
-use super::values::{failure_to_rhai, Sandbox};
-use crate::journal::Origin;
+use super::values::Sandbox;
 use crate::ops::run::{MountEntry, RunResult};
-use crate::ops::{Op, OpError, Output};
-use crate::session::{PrimitiveFailure, Session};
+use crate::ops::{Op, Output};
 use crate::signals::signal_name;
-use rhai::{
-    Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext, Position,
-};
-use std::cell::RefCell;
+use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 use std::collections::BTreeMap;
-use std::rc::Rc;
-
-pub(super) type Shared = Rc<RefCell<Session>>;
-pub(super) type R<T> = Result<T, Box<EvalAltResult>>;
-
-/// One call of a primitive: its words as the recipe wrote them and where.
-pub(super) struct Call {
-    text: String,
-    origin: Origin,
-    pos: Position,
-}
-
-impl Call {
-    pub(super) fn new(ctx: &NativeCallContext, name: &str, args: &[Dynamic]) -> Call {
-        let pos = ctx.call_position();
-        let shown: Vec<String> = args.iter().map(show).collect();
-        Call {
-            text: format!("{name}({})", shown.join(", ")),
-            origin: Origin {
-                file: ctx.call_source().unwrap_or("<recipe>").to_string(),
-                line: pos.line().unwrap_or(0),
-                column: pos.position().unwrap_or(0),
-            },
-            pos,
-        }
-    }
-
-    pub(super) fn fail(&self, error: OpError) -> Box<EvalAltResult> {
-        failure_to_rhai(
-            PrimitiveFailure {
-                call: self.text.clone(),
-                origin: self.origin.clone(),
-                error,
-            },
-            self.pos,
-        )
-    }
-
-    /// A recipe mistake found before anything touched the system.
-    pub(super) fn bad(&self, message: String) -> Box<EvalAltResult> {
-        self.fail(OpError::new(message))
-    }
-
-    pub(super) fn perform(&self, session: &Shared, op: Op) -> R<Output> {
-        session
-            .borrow_mut()
-            .perform(op, self.text.clone(), self.origin.clone())
-            .map_err(|f| failure_to_rhai(f, self.pos))
-    }
-}
-
-/// How an argument reads back in an error message: strings quoted, maps and arrays short.
-pub(super) fn show(d: &Dynamic) -> String {
-    if d.is_string() {
-        format!("{:?}", d.clone().into_string().unwrap_or_default())
-    } else if let Some(sb) = d.clone().try_cast::<Sandbox>() {
-        sb.describe()
-    } else if let Some(n) = d.clone().try_cast::<super::net_values::Netns>() {
-        n.describe()
-    } else if let Some(l) = d.clone().try_cast::<super::net_values::Link>() {
-        l.describe()
-    } else if let Some(m) = d.read_lock::<rhai::Map>() {
-        // Values of nsr's own types inside read as themselves, not as type names.
-        let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect();
-        format!("#{{ {} }}", items.join(", "))
-    } else if let Some(a) = d.read_lock::<rhai::Array>() {
-        format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", "))
-    } else {
-        let s = d.to_string();
-        if s.len() > 120 {
-            format!(
-                "{}...",
-                &s[..s.char_indices().nth(117).map(|(i, _)| i).unwrap_or(s.len())]
-            )
-        } else {
-            s
-        }
-    }
-}
-
-/// A primitive as `nsr check` (and later `nsr doc`) knows it. Methods list their
-/// receiver as the first parameter.
-#[derive(Debug, Clone)]
-pub struct PrimitiveDoc {
-    pub name: &'static str,
-    pub params: &'static [&'static str],
-    pub doc: &'static str,
-}
-
-impl PrimitiveDoc {
-    /// Called on a value (`box.mount(...)`): its receiver is a sandbox, netns or link.
-    pub fn is_method(&self) -> bool {
-        self.params.first().is_some_and(|p| {
-            let ty = p.split(':').nth(1).unwrap_or("");
-            ["Sandbox", "Netns", "Link"].iter().any(|t| ty.contains(t))
-        })
-    }
-}
-
-pub(super) fn reg(
-    docs: &mut Vec<PrimitiveDoc>,
-    name: &'static str,
-    params: &'static [&'static str],
-    doc: &'static str,
-) -> FuncRegistration {
-    docs.push(PrimitiveDoc {
-        name,
-        params,
-        doc: doc.trim_start_matches("/// "),
-    });
-    // Volatile: the optimizer must never call a primitive at compile time (`nsr check`).
-    FuncRegistration::new(name)
-        .with_volatility(true)
-        .with_purity(true)
-}
 
 fn ran_to_map(r: RunResult) -> Map {
     let mut m = Map::new();
@@ -250,10 +131,10 @@ fn namespaces_of(session: &Shared, call: &Call, pid: i32) -> R<Map> {
 }
 
 /// Registers every primitive, bound to `session`, and returns their descriptions.
-pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
-    let mut docs = Vec::new();
+/// The sandbox primitives: unshare, mount, chroot, pivot_root, hostname, run, exec, namespaces.
+pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
-    reg(&mut docs, "unshare", &["kinds: Array"], "/// Creates a sandbox in new namespaces of the listed kinds: mount uts ipc net pid user cgroup time.")
+    reg(docs, "unshare", &["kinds: Array"], "/// Creates a sandbox in new namespaces of the listed kinds: mount uts ipc net pid user cgroup time.")
         .register_into_engine(engine, move |ctx: NativeCallContext, kinds: Array| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(kinds.clone())]);
             let mut opts = Map::new();
@@ -261,7 +142,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg(&mut docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only).")
+    reg(docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only).")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)
@@ -269,7 +150,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
 
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "hostname",
         &["sandbox: Sandbox", "name: String"],
         "/// Sets the sandbox's hostname (needs a uts namespace); undo restores the old one.",
@@ -293,7 +174,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
     );
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "hostname",
         &["sandbox: Sandbox"],
         "/// The hostname the sandbox sees.",
@@ -310,20 +191,20 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
     );
 
     let s = session.clone();
-    reg(&mut docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
+    reg(docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str| -> R<()> {
             let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into()]);
             mount(&s, &call, sb, src, target, fstype, &Map::new())
         });
     let s = session.clone();
-    reg(&mut docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String", "options: Map"], "/// Mounts with options: readonly, nosuid, nodev, noexec, recursive (bind), data: \"size=64m\", lower/upper/work (overlay).")
+    reg(docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String", "options: Map"], "/// Mounts with options: readonly, nosuid, nodev, noexec, recursive (bind), data: \"size=64m\", lower/upper/work (overlay).")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str, opts: Map| -> R<()> {
             let call = Call::new(&ctx, "mount", &[src.into(), target.into(), fstype.into(), Dynamic::from(opts.clone())]);
             mount(&s, &call, sb, src, target, fstype, &opts)
         });
 
     let s = session.clone();
-    reg(&mut docs, "chroot", &["sandbox: Sandbox", "path: String"], "/// Changes the sandbox's root directory (relative paths start at nsr's working directory); undo returns to the old root.")
+    reg(docs, "chroot", &["sandbox: Sandbox", "path: String"], "/// Changes the sandbox's root directory (relative paths start at nsr's working directory); undo returns to the old root.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, path: &str| -> R<()> {
             let call = Call::new(&ctx, "chroot", &[path.into()]);
             if path.is_empty() {
@@ -334,7 +215,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
         });
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "pivot_root",
         &["sandbox: Sandbox", "new_root: String"],
         "/// Makes new_root the root of the sandbox's mount namespace and detaches the old root.",
@@ -359,7 +240,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
 
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "run",
         &["sandbox: Sandbox", "command: Array | String"],
         "/// Runs a command in the sandbox and returns #{ code, ok, signal, stdout, stderr }.",
@@ -373,7 +254,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
     );
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "run",
         &[
             "sandbox: Sandbox",
@@ -390,14 +271,14 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
         },
     );
     let s = session.clone();
-    reg(&mut docs, "exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
+    reg(docs, "exec", &["sandbox: Sandbox", "command: Array | String"], "/// Runs a command attached to your terminal (an interactive shell) and returns its exit status.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, cmd: Dynamic| -> R<i64> {
             let call = Call::new(&ctx, "exec", std::slice::from_ref(&cmd));
             exec(&s, &call, sb, &cmd, &Map::new())
         });
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "exec",
         &[
             "sandbox: Sandbox",
@@ -416,7 +297,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
 
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "namespaces",
         &["sandbox: Sandbox"],
         "/// The sandbox's namespaces: kind to inode, as `ls -l /proc/PID/ns` shows.",
@@ -430,7 +311,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
     );
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "namespaces",
         &["pid: i64"],
         "/// The namespaces of any process: kind to inode.",
@@ -445,7 +326,7 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
     });
     let s = session.clone();
     reg(
-        &mut docs,
+        docs,
         "namespaces",
         &[],
         "/// nsr's own namespaces (the host's, unless nsr itself runs in a container).",
@@ -454,10 +335,12 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
         let call = Call::new(&ctx, "namespaces", &[]);
         namespaces_of(&s, &call, std::process::id() as i32)
     });
-    super::net_primitives::register(engine, &mut docs, &session);
-    super::rootfs_primitives::register(engine, &mut docs, &session);
-    let s = session;
-    reg(&mut docs, "mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
+}
+
+/// What a sandbox shows of itself: its mount table.
+pub fn register_inspection(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
+    let s = session.clone();
+    reg(docs, "mountinfo", &["sandbox: Sandbox"], "/// The sandbox's mount table, as its /proc/self/mountinfo shows it: [#{ id, parent, target, fstype, source, options }].")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox| -> R<Array> {
             let call = Call::new(&ctx, "mountinfo", &[]);
             match call.perform(&s, Op::MountInfo { sandbox: sb.id })? {
@@ -465,5 +348,4 @@ pub fn register(engine: &mut Engine, session: Shared) -> Vec<PrimitiveDoc> {
                 other => Err(call.bad(format!("unexpected result {other:?}"))),
             }
         });
-    docs
 }

@@ -1,6 +1,6 @@
 //! The root filesystem primitives: a tarball becomes a directory a sandbox can chroot to.
 
-use super::primitives::{reg, Call, PrimitiveDoc, Shared, R};
+use super::call::{reg, Call, PrimitiveDoc, Shared, R};
 use super::values::Sandbox;
 use crate::ops::rootfs::RootfsOp;
 use crate::ops::{Op, Output};
