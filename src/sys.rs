@@ -210,23 +210,27 @@ pub unsafe fn vfork_into_cgroup(
     let ret: i64;
     // The child comes back from the syscall on the new stack with every register but
     // rax, rcx and r11 as the parent had them: r12 and r13 carry entry and arg across.
-    std::arch::asm!(
-        "syscall",
-        "test rax, rax",
-        "jnz 2f",
-        "xor ebp, ebp",
-        "mov rdi, r13",
-        "call r12",
-        "ud2",
-        "2:",
-        inlateout("rax") libc::SYS_clone3 => ret,
-        in("rdi") &args as *const CloneArgs,
-        in("rsi") std::mem::size_of::<CloneArgs>(),
-        in("r12") entry,
-        in("r13") arg,
-        lateout("rcx") _,
-        lateout("r11") _,
-    );
+    // SAFETY: the caller's contract (a stack of its own for the child, an entry that
+    // never returns); the parent is suspended until the child execs or exits.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") entry,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+        )
+    };
     if ret < 0 {
         Err(Errno::from_raw(-ret as i32))
     } else {

@@ -291,6 +291,7 @@ fn doctor_reports_what_this_machine_has() {
     }
 
     // Landlock: the ABI the kernel answers, and that it is in the LSM list.
+    // SAFETY: the version query takes no pointer the kernel writes through.
     let abi = unsafe {
         libc::syscall(
             libc::SYS_landlock_create_ruleset,

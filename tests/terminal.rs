@@ -91,6 +91,7 @@ impl Emulator {
         }
         let child = cmd.spawn().unwrap();
         drop(pty.slave);
+        // SAFETY: the fd comes straight out of the OwnedFd it was.
         let master =
             unsafe { std::fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(pty.master)) };
         // SAFETY: non-blocking reads on the master this struct owns.

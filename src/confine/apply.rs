@@ -201,83 +201,87 @@ impl Prepared {
     /// # Safety
     /// Call only in the command's process, between clone and exec.
     pub unsafe fn enter(&self, ruleset: Option<&Ruleset>) -> Result<(), (Stage, i32)> {
-        let errno = || *libc::__errno_location();
-        for (resource, limit) in &self.rlimits {
-            if libc::syscall(
-                libc::SYS_prlimit64,
-                0,
-                *resource as libc::c_long,
-                limit as *const libc::rlimit64,
-                std::ptr::null_mut::<libc::rlimit64>(),
-            ) != 0
-            {
-                return Err((Stage::Rlimit, errno()));
+        // SAFETY: the caller's contract: this is the command's process between clone and
+        // exec; every call is a raw system call on memory prepared before the clone.
+        unsafe {
+            let errno = || *libc::__errno_location();
+            for (resource, limit) in &self.rlimits {
+                if libc::syscall(
+                    libc::SYS_prlimit64,
+                    0,
+                    *resource as libc::c_long,
+                    limit as *const libc::rlimit64,
+                    std::ptr::null_mut::<libc::rlimit64>(),
+                ) != 0
+                {
+                    return Err((Stage::Rlimit, errno()));
+                }
             }
-        }
-        for cap in &self.drop {
-            if libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) != 0
-                && errno() != libc::EINVAL
-            {
-                return Err((Stage::Bounding, errno()));
+            for cap in &self.drop {
+                if libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) != 0
+                    && errno() != libc::EINVAL
+                {
+                    return Err((Stage::Bounding, errno()));
+                }
             }
-        }
-        if self.sets.is_some() {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-        }
-        if self.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err((Stage::NoNewPrivs, errno()));
-        }
-        // Before the capabilities go: without no_new_privs it needs CAP_SYS_ADMIN.
-        if let Some(r) = ruleset {
-            if !r.enter() {
-                return Err((Stage::Landlock, errno()));
+            if self.sets.is_some() {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
             }
-        }
-        if !self.filter.is_empty() {
-            let prog = libc::sock_fprog {
-                len: self.filter.len() as u16,
-                filter: self.filter.as_ptr() as *mut libc::sock_filter,
-            };
-            if libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog as *const libc::sock_fprog,
-            ) != 0
-            {
-                return Err((Stage::Seccomp, errno()));
+            if self.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err((Stage::NoNewPrivs, errno()));
             }
-        }
-        if let Some((uid, gid, groups)) = &self.user {
-            // Raw calls: glibc's wrappers would signal the holder's threads to change
-            // theirs (setxid), and this process shares the holder's memory.
-            if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0
-                || libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) != 0
-                || libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) != 0
-            {
-                return Err((Stage::User, errno()));
+            // Before the capabilities go: without no_new_privs it needs CAP_SYS_ADMIN.
+            if let Some(r) = ruleset {
+                if !r.enter() {
+                    return Err((Stage::Landlock, errno()));
+                }
             }
-            if *uid != 0 {
-                // Leaving uid 0 cleared the permitted and effective sets already; the
-                // bounding set stays dropped for whatever it execs.
-                return Ok(());
+            if !self.filter.is_empty() {
+                let prog = libc::sock_fprog {
+                    len: self.filter.len() as u16,
+                    filter: self.filter.as_ptr() as *mut libc::sock_filter,
+                };
+                if libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+                {
+                    return Err((Stage::Seccomp, errno()));
+                }
             }
-        }
-        if let Some(sets) = &self.sets {
-            let mut head = CapHeader {
-                version: CAP_V3,
-                pid: 0,
-            };
-            if libc::syscall(libc::SYS_capset, &mut head, sets.as_ptr()) != 0 {
-                return Err((Stage::Capset, errno()));
+            if let Some((uid, gid, groups)) = &self.user {
+                // Raw calls: glibc's wrappers would signal the holder's threads to change
+                // theirs (setxid), and this process shares the holder's memory.
+                if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0
+                    || libc::syscall(libc::SYS_setresgid, *gid, *gid, *gid) != 0
+                    || libc::syscall(libc::SYS_setresuid, *uid, *uid, *uid) != 0
+                {
+                    return Err((Stage::User, errno()));
+                }
+                if *uid != 0 {
+                    // Leaving uid 0 cleared the permitted and effective sets already; the
+                    // bounding set stays dropped for whatever it execs.
+                    return Ok(());
+                }
             }
+            if let Some(sets) = &self.sets {
+                let mut head = CapHeader {
+                    version: CAP_V3,
+                    pid: 0,
+                };
+                if libc::syscall(libc::SYS_capset, &mut head, sets.as_ptr()) != 0 {
+                    return Err((Stage::Capset, errno()));
+                }
+            }
+            Ok(())
         }
-        Ok(())
     }
 }

@@ -278,7 +278,8 @@ impl Ruleset {
     /// # Safety
     /// One raw system call; fit for the command's process between clone and exec.
     pub unsafe fn enter(&self) -> bool {
-        libc::syscall(libc::SYS_landlock_restrict_self, self.0.as_raw_fd(), 0u32) == 0
+        // SAFETY: one raw system call on a ruleset fd this value owns.
+        unsafe { libc::syscall(libc::SYS_landlock_restrict_self, self.0.as_raw_fd(), 0u32) == 0 }
     }
 }
 

@@ -135,6 +135,7 @@ fn probe_userns(become_uid: Option<u32>) -> Result<(), Probe> {
     // SAFETY: nsr is single-threaded here; the child only makes raw syscalls and _exits.
     match unsafe { fork() }.map_err(Probe::Refused)? {
         ForkResult::Child => {
+            // SAFETY: raw calls in the probe's child, which only exits after them.
             let code = unsafe {
                 let became = match become_uid {
                     Some(id) => {
@@ -152,6 +153,7 @@ fn probe_userns(become_uid: Option<u32>) -> Result<(), Probe> {
                     *libc::__errno_location()
                 }
             };
+            // SAFETY: leaving the probe's child without nsr's destructors.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => match waitpid(child, None) {

@@ -152,6 +152,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                                 format!("nsr: enter: {}\n", crate::ops::OpError::from(e))
                                     .as_bytes(),
                             );
+                            // SAFETY: leaving the forked child without nsr's destructors.
                             unsafe { libc::_exit(126) };
                         }
                     };
@@ -167,11 +168,15 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                                 child: nix::unistd::Pid::from_raw(pid),
                             },
                         }),
+                        // SAFETY: this child of nsr is single-threaded; its child
+                        // execs or _exits.
                         None => unsafe { fork() },
                     };
                     match forked {
                         // A new pid namespace applies to children: the command is one.
                         Ok(ForkResult::Child) => {
+                            // SAFETY: plain signal, setsid and ioctl calls on this process
+                            // and its own fd 0.
                             unsafe {
                                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                                 libc::signal(libc::SIGQUIT, libc::SIG_DFL);
@@ -183,11 +188,14 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                             }
                             // As the holder's commands: a cgroup namespace rooted in the
                             // device cgroup.
+                            // SAFETY: unshare of this process's cgroup namespace, and
+                            // Prepared::enter in the command's process before its exec.
                             let entered = if cgroup.is_some()
                                 && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
                             {
                                 Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
                             } else {
+                                // SAFETY: this is the command's process, before its exec.
                                 unsafe { confine.enter(ruleset.as_ref()) }
                             };
                             if let Err((stage, errno)) = entered {
@@ -200,6 +208,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                                     )
                                     .as_bytes(),
                                 );
+                                // SAFETY: leaving the command's process before its exec.
                                 unsafe { libc::_exit(126) };
                             }
                             let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
@@ -210,6 +219,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
                             127
                         }
                         Ok(ForkResult::Parent { child }) => {
+                            // SAFETY: signal dispositions of this process.
                             unsafe {
                                 libc::signal(libc::SIGINT, libc::SIG_IGN);
                                 libc::signal(libc::SIGQUIT, libc::SIG_IGN);
@@ -236,6 +246,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
+            // SAFETY: signal dispositions of nsr's own process.
             unsafe {
                 libc::signal(libc::SIGINT, libc::SIG_IGN);
                 libc::signal(libc::SIGQUIT, libc::SIG_IGN);

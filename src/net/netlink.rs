@@ -64,7 +64,8 @@ impl RouteSocket {
     /// `fd` must be a NETLINK_ROUTE socket made by `open` (bound and connected).
     pub unsafe fn from_raw_fd(fd: RawFd) -> RouteSocket {
         RouteSocket {
-            socket: Socket::from_raw_fd(fd),
+            // SAFETY: the caller hands over a socket fd of its own (this fn's contract).
+            socket: unsafe { Socket::from_raw_fd(fd) },
             seq: 0,
             buf: vec![0; 1 << 16],
         }

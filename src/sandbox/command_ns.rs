@@ -94,10 +94,13 @@ impl CommandNs {
     /// Raw system calls only, for the command's process between clone and exec.
     pub unsafe fn enter(fds: [RawFd; 3]) -> bool {
         let [ns, root, cwd] = fds;
-        libc::setns(ns, libc::CLONE_NEWNS) == 0
-            && libc::fchdir(root) == 0
-            && libc::chroot(c".".as_ptr()) == 0
-            && libc::fchdir(cwd) == 0
+        // SAFETY: raw calls on fds the holder keeps open, in the command's process.
+        unsafe {
+            libc::setns(ns, libc::CLONE_NEWNS) == 0
+                && libc::fchdir(root) == 0
+                && libc::chroot(c".".as_ptr()) == 0
+                && libc::fchdir(cwd) == 0
+        }
     }
 }
 

@@ -162,10 +162,11 @@ pub fn run(
     // vfork-style: the child borrows the holder's memory until it execs, so starting a
     // command does not copy the holder's page tables (a third of `run`'s time with fork).
     let mut stack = vec![0u8; CHILD_STACK];
-    // SAFETY: CLONE_VFORK suspends the holder until the child has exec'd or exited; the
-    // child runs on its own stack and makes only raw syscalls on memory prepared here.
+    // CLONE_VFORK suspends the holder until the child has exec'd or exited; the child
+    // runs on its own stack and makes only raw syscalls on memory prepared here.
     let cloned = match cgroup {
         // Born in the sandbox's device cgroup (see confine/devices.rs).
+        // SAFETY: as above; `setup` outlives the child's use of it (vfork).
         Some(cgroup) => unsafe {
             crate::sys::vfork_into_cgroup(
                 cgroup,
@@ -182,6 +183,7 @@ pub fn run(
                 .with_hint("devices: \"all\" on unshare starts commands without the device policy")
             })?
         },
+        // SAFETY: as above.
         None => unsafe {
             nix::sched::clone(
                 Box::new(|| child(&setup)),

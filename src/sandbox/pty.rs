@@ -38,6 +38,7 @@ fn in_foreground(fd: RawFd) -> bool {
 }
 
 fn winsize(fd: RawFd) -> Option<libc::winsize> {
+    // SAFETY: winsize is plain integers; all zero is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ fills the struct it is given.
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some(ws)
