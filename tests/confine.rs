@@ -56,7 +56,7 @@ const KINDS: &str = "[\"mount\", \"uts\", \"ipc\", \"pid\"]";
 
 #[test]
 fn a_confined_command_has_the_runtime_capabilities_no_new_privs_and_a_filter() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-status");
     let (confined, privileged) = both_ways(
         &s,
@@ -82,7 +82,7 @@ fn a_confined_command_has_the_runtime_capabilities_no_new_privs_and_a_filter() {
 
 #[test]
 fn mounts_and_new_namespaces_are_refused_inside() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-mount");
     let probe = "mount -t tmpfs none /mnt && echo MOUNTED; umount /proc 2>/dev/null; \
                  unshare -U true && echo USERNS; unshare -m true && echo MOUNTNS; \
@@ -147,7 +147,7 @@ os.kill(pid, 9); os.waitpid(pid, 0)
 
 #[test]
 fn the_filter_refuses_file_handles_keys_bpf_perf_and_the_32_bit_entry() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-syscalls");
     let script = s.write("syscalls.py", SYSCALLS);
     let host_file = s.write("host-only", "HOST\n");
@@ -216,7 +216,7 @@ except OSError as e:
 
 #[test]
 fn a_second_chroot_cannot_lead_out_of_a_chrooted_confined_sandbox() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-chroot");
     let marker = s.write("outside-marker", "OUTSIDE THE ROOT\n");
     // Two roots with the host's /usr (python) bound in read-only.
@@ -270,7 +270,7 @@ fn a_second_chroot_cannot_lead_out_of_a_chrooted_confined_sandbox() {
 
 #[test]
 fn resource_limits_apply_to_the_command() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-rlimits");
     let recipe = s.write(
         "r.nsr",
@@ -290,7 +290,7 @@ fn resource_limits_apply_to_the_command() {
 
 #[test]
 fn per_command_options_change_one_command_only() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-per-command");
     let recipe = s.write(
         "p.nsr",
@@ -314,7 +314,7 @@ fn per_command_options_change_one_command_only() {
 
 #[test]
 fn bad_confinement_options_get_a_located_error_and_make_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-bad");
     let before = HostState::take();
     each_refused(
@@ -359,7 +359,7 @@ fn bad_confinement_options_get_a_located_error_and_make_nothing() {
 
 #[test]
 fn nsr_enter_confines_its_command_as_the_sandbox_does() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-enter");
     let recipe = s.write(
         "k.nsr",
@@ -384,7 +384,7 @@ fn nsr_enter_confines_its_command_as_the_sandbox_does() {
 
 #[test]
 fn an_ordinary_users_sandbox_is_confined_the_same_way() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-rootless");
     let recipe = s.write(
         "r.nsr",
@@ -409,7 +409,7 @@ fn an_ordinary_users_sandbox_is_confined_the_same_way() {
 
 #[test]
 fn proc_and_sys_are_masked_and_read_only_in_a_confined_sandbox() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-proc");
     let before = HostState::take();
     // domainname is the sandbox's own (a uts namespace): writing it is harmless, and
@@ -449,7 +449,7 @@ fn proc_and_sys_are_masked_and_read_only_in_a_confined_sandbox() {
 
 #[test]
 fn a_setuid_binary_run_as_a_user_inside_gains_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-setuid");
     // A setuid-root copy of id(1), as an untrusted root could ship one.
     let suid = s.path("suid-id");
@@ -520,7 +520,7 @@ fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
 
 #[test]
 fn landlock_limits_a_command_to_the_paths_the_recipe_names() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-landlock");
     let root = s.busybox_root("root");
     std::fs::create_dir_all(s.path("root/tmp")).unwrap();
@@ -590,7 +590,7 @@ fn landlock_limits_a_command_to_the_paths_the_recipe_names() {
 
 #[test]
 fn a_program_landlock_does_not_let_run_is_refused_with_a_hint() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-landlock-exec");
     let recipe = s.write(
         "e.nsr",
@@ -613,7 +613,7 @@ fn a_program_landlock_does_not_let_run_is_refused_with_a_hint() {
 
 #[test]
 fn bad_landlock_paths_get_a_located_error_and_leave_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-landlock-bad");
     let before = HostState::take();
     each_refused(
@@ -641,7 +641,7 @@ fn bad_landlock_paths_get_a_located_error_and_leave_nothing() {
 
 #[test]
 fn an_ordinary_users_sandbox_gets_landlock_too() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-landlock-rootless");
     s.write("secret", "hidden\n");
     s.write("open", "shown\n");
@@ -670,7 +670,7 @@ fn an_ordinary_users_sandbox_gets_landlock_too() {
 
 #[test]
 fn a_capability_tagged_binary_run_as_a_user_inside_gains_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-setcap");
     // cat with CAP_DAC_READ_SEARCH in its file capabilities, as an untrusted root could
     // ship it, and a file only root may read.
@@ -735,7 +735,7 @@ fn tarball_with_a_host_device(s: &Scratch) -> String {
 
 #[test]
 fn a_device_node_a_tarball_ships_cannot_be_opened_by_a_confined_command() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-devices");
     let before = HostState::take();
     let tar = tarball_with_a_host_device(&s);
@@ -786,7 +786,7 @@ fn a_device_node_a_tarball_ships_cannot_be_opened_by_a_confined_command() {
 
 #[test]
 fn a_confined_command_cannot_leave_its_device_cgroup_nor_open_the_hosts_devices() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-device-cgroup");
     let before = HostState::take();
     let mount = cgroup2_mount();
@@ -826,7 +826,7 @@ fn a_confined_command_cannot_leave_its_device_cgroup_nor_open_the_hosts_devices(
 
 #[test]
 fn device_options_are_checked_and_belong_to_the_sandbox() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-devices-bad");
     each_refused(
         &s,
@@ -859,7 +859,7 @@ fn device_options_are_checked_and_belong_to_the_sandbox() {
 
 #[test]
 fn a_sandbox_without_a_mount_namespace_runs_its_commands_in_a_hardened_copy() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-no-mount-ns");
     let before = HostState::take();
     let cgroup2 = cgroup2_mount();
@@ -916,7 +916,7 @@ fn a_sandbox_without_a_mount_namespace_runs_its_commands_in_a_hardened_copy() {
 
 #[test]
 fn nsr_enter_into_a_sandbox_without_a_mount_namespace_gets_the_hardened_copy() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-enter-copy");
     let before = HostState::take();
     let recipe = s.write(
@@ -941,7 +941,7 @@ fn nsr_enter_into_a_sandbox_without_a_mount_namespace_gets_the_hardened_copy() {
 
 #[test]
 fn the_commands_copy_sends_no_mask_back_to_a_shared_host_mount() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("confine-shared");
     let root = s.busybox_root("root");
     let proc_in_root = format!("{root}/proc");

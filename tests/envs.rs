@@ -74,7 +74,7 @@ fn start(args: &[String]) -> (std::process::Child, String) {
 
 #[test]
 fn after_sigkill_at_any_step_nsr_down_leaves_the_host_as_it_was() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("kill9");
     let (tar, _) = busybox_archives(&s);
     let file = s.write("every.nsr", EVERY_KIND);
@@ -189,7 +189,7 @@ fn busybox_archives(s: &Scratch) -> (String, String) {
 
 #[test]
 fn a_crash_inside_any_action_is_taken_back_by_nsr_down() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("crash");
     let sp = short_prefix();
     let (tar, image) = busybox_archives(&s);
@@ -261,7 +261,7 @@ fn a_crash_inside_any_action_is_taken_back_by_nsr_down() {
 
 #[test]
 fn sigint_or_sigterm_at_any_step_rolls_back_without_down() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("sigstep");
     let (tar, _) = busybox_archives(&s);
     let file = s.write("every.nsr", EVERY_KIND);
@@ -284,7 +284,7 @@ fn sigint_or_sigterm_at_any_step_rolls_back_without_down() {
 
 #[test]
 fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("envlive");
     let gate = s.path("gate");
     let file = s.write("live.nsr", "let n = netns(args.p + \"live\");\nlet h = unshare([\"uts\"]);\nprint(\"up\");\nh.run(\"while [ ! -e \" + args.gate + \" ]; do sleep 0.02; done\");\n");
@@ -320,7 +320,7 @@ fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
 
 #[test]
 fn many_environments_run_in_parallel_without_cross_talk() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("parallel");
     let file = s.write("par.nsr", "let n = netns(args.p);\nlet l = veth(args.p + \"v\", \"eth0\", n);\nl.host.addr(args.ip + \".1/30\").up();\nn.addr(\"eth0\", args.ip + \".2/30\"); n.up(\"eth0\");\nlet b = unshare(#{ kinds: [\"mount\", \"pid\"], net: n });\nb.run(\"busybox ping -c1 -W2 \" + args.ip + \".1\", #{ check: true });\nprint(\"ok \" + args.p);\n");
     let before = HostState::take();
@@ -353,7 +353,7 @@ fn many_environments_run_in_parallel_without_cross_talk() {
 
 #[test]
 fn a_damaged_journal_is_named_and_its_readable_part_undone() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("damaged");
     let file = s.write("d.nsr", "let n = netns(args.p + \"d\");\nlet h = unshare([\"uts\"]);\nprint(\"made\");\nh.run(\"sleep 30\");\n");
     let name = format!("{}-dmg", short_prefix());
@@ -396,7 +396,7 @@ fn a_damaged_journal_is_named_and_its_readable_part_undone() {
 
 #[test]
 fn a_kept_environment_is_entered_and_taken_down() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("keep");
     let sp = short_prefix();
     let file = s.write(
@@ -454,7 +454,7 @@ fn a_kept_environment_is_entered_and_taken_down() {
 
 #[test]
 fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("gc");
     let sp = short_prefix();
     let file = s.write(
@@ -548,7 +548,7 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
 
 #[test]
 fn quiet_prints_only_errors_in_every_subcommand() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("quiet");
     let ok = s.write(
         "ok.nsr",

@@ -83,33 +83,6 @@ fn an_unknown_namespace_kind_names_the_known_ones() {
 }
 
 #[test]
-fn a_missing_root_directory_gives_enoent_and_a_hint() {
-    let _g = serial();
-    let s = Scratch::new("noroot");
-    let e = fails(
-        &s,
-        "let box = unshare([\"mount\", \"pid\"]);\nbox.chroot(\"/nonexistent/root\");\n",
-        &[],
-    );
-    assert_has_all(
-        &e,
-        &[
-            "chroot: chroot /nonexistent/root: ENOENT (No such file or directory)",
-            "bad.nsr:2:5",
-            "hint:",
-            "rollback: 1 step(s)",
-        ],
-    );
-    let file = s.write("file", "not a directory");
-    let e = fails(
-        &s,
-        &format!("let box = unshare([\"mount\"]);\nbox.chroot(\"{file}\");\n"),
-        &[],
-    );
-    assert_has_all(&e, &["ENOTDIR", "is not a directory"]);
-}
-
-#[test]
 fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
     let _g = serial();
     let s = Scratch::new("escape");
@@ -178,117 +151,6 @@ fn mount_targets_outside_the_root_or_through_symlinks_are_refused() {
 }
 
 #[test]
-fn wrong_argument_types_are_reported_by_name() {
-    let _g = serial();
-    let s = Scratch::new("types");
-    let e = fails(
-        &s,
-        "let box = unshare([\"mount\"]);\nbox.mount(1, 2, 3);\n",
-        &[],
-    );
-    assert_has_all(
-        &e,
-        &["no function mount", "bad.nsr:2:5", "rollback: 1 step(s)"],
-    );
-    let e = fails(&s, "let box = unshare(#{ kinds: \"mount\" });\n", &[]);
-    assert_has_all(&e, &["kinds must be an array, not a string"]);
-    let e = fails(
-        &s,
-        "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 1000]] });\n",
-        &[],
-    );
-    assert_has_all(&e, &["[inside, outside, count]"]);
-    let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.run([]);\n", &[]);
-    assert_has_all(&e, &["the command is empty"]);
-    let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.mount(\"proc\", \"/proc\", \"proc\", #{ readonly: \"yes\" });\n", &[]);
-    assert_has_all(&e, &["readonly must be true or false"]);
-    let e = fails(
-        &s,
-        "let box = unshare(#{ kinds: [\"mount\"], mapp_root: true });\n",
-        &[],
-    );
-    assert_has_all(&e, &["unknown option 'mapp_root'"]);
-}
-
-#[test]
-fn primitives_that_would_change_the_host_are_refused() {
-    let _g = serial();
-    let s = Scratch::new("hostsafe");
-    let e = fails(
-        &s,
-        "let box = unshare([\"ipc\"]);\nbox.hostname(\"oops\");\n",
-        &[],
-    );
-    assert_has_all(&e, &["would rename the host", "add \"uts\""]);
-    let e = fails(
-        &s,
-        "let box = unshare([\"uts\"]);\nbox.pivot_root(\"/tmp\");\n",
-        &[],
-    );
-    assert_has_all(&e, &["would change the host's root", "add \"mount\""]);
-}
-
-#[test]
-fn a_missing_command_and_a_failed_check_are_clear() {
-    let _g = serial();
-    let s = Scratch::new("cmd");
-    let e = fails(
-        &s,
-        "let box = unshare([\"uts\"]);\nbox.run([\"no-such-program\"]);\n",
-        &[],
-    );
-    assert_has_all(
-        &e,
-        &[
-            "command not found: no-such-program",
-            "ENOENT",
-            "bad.nsr:2:5",
-        ],
-    );
-    let e = fails(
-        &s,
-        "let box = unshare([\"uts\"]);\nbox.run(\"echo boom >&2; exit 3\", #{ check: true });\n",
-        &[],
-    );
-    assert_has_all(&e, &["exit status 3", "stderr: boom"]);
-}
-
-#[test]
-fn a_missing_recipe_parameter_names_itself() {
-    let _g = serial();
-    let s = Scratch::new("param");
-    let e = fails(
-        &s,
-        "let box = unshare([\"uts\"]);\nbox.chroot(args.tar);\n",
-        &["other=1"],
-    );
-    assert_has_all(
-        &e,
-        &[
-            "recipe parameter 'tar' was not given",
-            "tar=VALUE",
-            "given: other",
-            "bad.nsr:2:",
-        ],
-    );
-}
-
-#[test]
-fn a_thrown_error_in_a_function_is_located_there() {
-    let _g = serial();
-    let s = Scratch::new("throw");
-    let e = fails(&s, "fn setup(b) {\n    b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");\n}\nlet box = unshare([\"mount\"]);\nsetup(box);\n", &[]);
-    assert_has_all(
-        &e,
-        &[
-            "bad.nsr:2:7",
-            "b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");",
-            "rollback: 1 step(s)",
-        ],
-    );
-}
-
-#[test]
 fn bad_usage_exits_2_and_help_follows_clap() {
     let _g = serial();
     nsr(&["run", "/nonexistent/recipe.nsr"]).expect_code(2);
@@ -309,4 +171,147 @@ fn bad_usage_exits_2_and_help_follows_clap() {
     r.expect_code(0);
     assert_has_all(&r.stdout, &["--limit <NAME=VALUE>"]);
     nsr(&["--version"]).expect_code(0);
+}
+
+/// These create namespaces, mounts or netns for real, or become another user: root.
+mod as_root {
+    use super::*;
+
+    #[test]
+    fn a_missing_command_and_a_failed_check_are_clear() {
+        let _g = privileged();
+        let s = Scratch::new("cmd");
+        let e = fails(
+            &s,
+            "let box = unshare([\"uts\"]);\nbox.run([\"no-such-program\"]);\n",
+            &[],
+        );
+        assert_has_all(
+            &e,
+            &[
+                "command not found: no-such-program",
+                "ENOENT",
+                "bad.nsr:2:5",
+            ],
+        );
+        let e = fails(
+            &s,
+            "let box = unshare([\"uts\"]);\nbox.run(\"echo boom >&2; exit 3\", #{ check: true });\n",
+            &[],
+        );
+        assert_has_all(&e, &["exit status 3", "stderr: boom"]);
+    }
+
+    #[test]
+    fn a_missing_recipe_parameter_names_itself() {
+        let _g = privileged();
+        let s = Scratch::new("param");
+        let e = fails(
+            &s,
+            "let box = unshare([\"uts\"]);\nbox.chroot(args.tar);\n",
+            &["other=1"],
+        );
+        assert_has_all(
+            &e,
+            &[
+                "recipe parameter 'tar' was not given",
+                "tar=VALUE",
+                "given: other",
+                "bad.nsr:2:",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_missing_root_directory_gives_enoent_and_a_hint() {
+        let _g = privileged();
+        let s = Scratch::new("noroot");
+        let e = fails(
+            &s,
+            "let box = unshare([\"mount\", \"pid\"]);\nbox.chroot(\"/nonexistent/root\");\n",
+            &[],
+        );
+        assert_has_all(
+            &e,
+            &[
+                "chroot: chroot /nonexistent/root: ENOENT (No such file or directory)",
+                "bad.nsr:2:5",
+                "hint:",
+                "rollback: 1 step(s)",
+            ],
+        );
+        let file = s.write("file", "not a directory");
+        let e = fails(
+            &s,
+            &format!("let box = unshare([\"mount\"]);\nbox.chroot(\"{file}\");\n"),
+            &[],
+        );
+        assert_has_all(&e, &["ENOTDIR", "is not a directory"]);
+    }
+
+    #[test]
+    fn a_thrown_error_in_a_function_is_located_there() {
+        let _g = privileged();
+        let s = Scratch::new("throw");
+        let e = fails(&s, "fn setup(b) {\n    b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");\n}\nlet box = unshare([\"mount\"]);\nsetup(box);\n", &[]);
+        assert_has_all(
+            &e,
+            &[
+                "bad.nsr:2:7",
+                "b.mount(\"tmpfs\", \"/nope\", \"tmpfs\");",
+                "rollback: 1 step(s)",
+            ],
+        );
+    }
+
+    #[test]
+    fn primitives_that_would_change_the_host_are_refused() {
+        let _g = privileged();
+        let s = Scratch::new("hostsafe");
+        let e = fails(
+            &s,
+            "let box = unshare([\"ipc\"]);\nbox.hostname(\"oops\");\n",
+            &[],
+        );
+        assert_has_all(&e, &["would rename the host", "add \"uts\""]);
+        let e = fails(
+            &s,
+            "let box = unshare([\"uts\"]);\nbox.pivot_root(\"/tmp\");\n",
+            &[],
+        );
+        assert_has_all(&e, &["would change the host's root", "add \"mount\""]);
+    }
+
+    #[test]
+    fn wrong_argument_types_are_reported_by_name() {
+        let _g = privileged();
+        let s = Scratch::new("types");
+        let e = fails(
+            &s,
+            "let box = unshare([\"mount\"]);\nbox.mount(1, 2, 3);\n",
+            &[],
+        );
+        assert_has_all(
+            &e,
+            &["no function mount", "bad.nsr:2:5", "rollback: 1 step(s)"],
+        );
+        let e = fails(&s, "let box = unshare(#{ kinds: \"mount\" });\n", &[]);
+        assert_has_all(&e, &["kinds must be an array, not a string"]);
+        let e = fails(
+            &s,
+            "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 1000]] });\n",
+            &[],
+        );
+        assert_has_all(&e, &["[inside, outside, count]"]);
+        let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.run([]);\n", &[]);
+        assert_has_all(&e, &["the command is empty"]);
+        let e = fails(&s, "let box = unshare([\"mount\"]);\nbox.mount(\"proc\", \"/proc\", \"proc\", #{ readonly: \"yes\" });\n", &[]);
+        assert_has_all(&e, &["readonly must be true or false"]);
+        let e = fails(
+            &s,
+            "let box = unshare(#{ kinds: [\"mount\"], mapp_root: true });\n",
+            &[],
+        );
+        assert_has_all(&e, &["unknown option 'mapp_root'"]);
+    }
 }

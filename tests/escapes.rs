@@ -74,7 +74,7 @@ impl World {
 /// The probe's verdict in a chrooted sandbox of KINDS, with /proc mounted inside by
 /// the sandbox (own mount namespace) or, without one, by the test beforehand.
 fn confined_after_chroot(kinds: &str, userns: bool) -> String {
-    let _g = serial();
+    let _g = privileged();
     let w = world("escape");
     let own_mount = kinds.contains("\"mount\"");
     let own_pid = kinds.contains("\"pid\"");
@@ -132,7 +132,7 @@ fn without_a_mount_namespace_the_host_pids_lead_nowhere_either() {
 #[test]
 fn an_ordinary_users_sandbox_is_confined_too() {
     // nsr as nobody: the same user as the sandbox's processes, outside its user namespace.
-    let _g = serial();
+    let _g = privileged();
     let w = world("escape-rootless");
     let recipe = w.s.write(
         "rootless.nsr",
@@ -159,7 +159,7 @@ fn a_root_sandbox_in_a_pid_namespace_finds_no_outside_fd_in_its_init() {
 
 #[test]
 fn after_pivot_root_and_nested_chroots_the_holder_is_still_confined() {
-    let _g = serial();
+    let _g = privileged();
     let w = world("escape-pivot");
     std::fs::create_dir_all(format!("{}/inner/bin", w.root)).unwrap();
     std::fs::create_dir_all(format!("{}/inner/proc", w.root)).unwrap();
@@ -190,7 +190,7 @@ fn after_pivot_root_and_nested_chroots_the_holder_is_still_confined() {
 
 #[test]
 fn the_probe_finds_a_way_out_when_there_is_one() {
-    let _g = serial();
+    let _g = privileged();
     let w = world("escape-control");
     // 1. A sandbox that did not chroot: its own root is the host's.
     let recipe = format!(
@@ -233,7 +233,7 @@ fn the_probe_finds_a_way_out_when_there_is_one() {
 #[test]
 fn after_a_chroot_undone_in_the_repl_the_holder_is_still_confined() {
     use rexpect::session::spawn_command;
-    let _g = serial();
+    let _g = privileged();
     let w = world("escape-repl");
     std::fs::create_dir_all(format!("{}/inner/proc", w.root)).unwrap();
     std::fs::write(format!("{}/probe.sh", w.root), PROBE).unwrap();
@@ -318,7 +318,7 @@ print(" ".join(out))
 /// PID 1, whose memory is a copy of nsr's (the recipe's parameters in it); and, as the
 /// control, on a process of the sandbox's own that holds the same secret.
 fn memory_attack(as_nobody: bool) -> (String, String) {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("escape-memory");
     let attack = s.write("attack.py", MEMORY_ATTACK);
     let secret = "SEKRIT-7c1f-in-nsrs-heap";

@@ -86,7 +86,7 @@ fn halves(s: &Scratch) {
 
 #[test]
 fn a_tarball_with_a_directory_twice_and_sub_second_times_extracts_as_gnu_tar_does() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("fidelity-tar");
     halves(&s);
     sh(
@@ -120,7 +120,7 @@ fn a_tarball_with_a_directory_twice_and_sub_second_times_extracts_as_gnu_tar_doe
 
 #[test]
 fn image_layers_made_by_umoci_extract_as_umoci_unpacks_them() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("fidelity-umoci");
     halves(&s);
     // The second layer re-declares d (owner 5:6, mode 700, a later time, another

@@ -238,156 +238,6 @@ fn cgroup_mounts() -> (Vec<String>, Vec<String>) {
     (v1, v2)
 }
 
-#[test]
-fn doctor_reports_what_this_machine_has() {
-    let _g = serial();
-    let checks = doctor_json(false);
-    for c in &checks {
-        assert!(["ok", "warn", "missing"].contains(&c["status"].as_str().unwrap()));
-        assert_eq!(c["status"] != "ok", c["fix"].is_string(), "{c}");
-    }
-    assert_eq!(check(&checks, "root")["status"], "ok");
-
-    // cgroups: the layout and every controller, as /proc and /sys show them.
-    let (v1, v2) = cgroup_mounts();
-    let detail = check(&checks, "cgroups")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let kind = match (v1.is_empty(), v2.is_empty()) {
-        (true, false) => "v2 (",
-        (false, true) => "v1 (",
-        _ => "hybrid (",
-    };
-    assert!(detail.starts_with(kind), "{detail}");
-    if !v1.is_empty() {
-        assert!(
-            detail.contains(&format!("v1: {}", v1.join(", "))),
-            "{detail}"
-        );
-    }
-    for point in &v2 {
-        let controllers =
-            std::fs::read_to_string(format!("{point}/cgroup.controllers")).unwrap_or_default();
-        let want = controllers
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(", ");
-        assert!(
-            detail.contains(&format!("cgroup2 at {point}: {want}")),
-            "{detail}"
-        );
-    }
-    // Root may make child groups in its own cgroup of every hierarchy it is in.
-    let own_memory = std::fs::read_to_string("/proc/self/cgroup")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
-    let delegation = check(&checks, "cgroup delegation");
-    assert_eq!(delegation["status"], "ok", "{delegation}");
-    if let Some(path) = own_memory {
-        let d = delegation["detail"].as_str().unwrap();
-        assert!(d.contains(&format!("memory:{path}")), "{d}");
-    }
-
-    // Landlock: the ABI the kernel answers, and that it is in the LSM list.
-    // SAFETY: the version query takes no pointer the kernel writes through.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1u32,
-        )
-    };
-    let landlock = check(&checks, "landlock");
-    // securityfs, where /sys/kernel/security/lsm lists the LSMs, is not always mounted.
-    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
-    if abi > 0 {
-        assert!(
-            lsm.as_ref().is_none_or(|l| l.contains("landlock")),
-            "{lsm:?}"
-        );
-        assert!(
-            landlock["detail"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("ABI {abi}: ")),
-            "{landlock}"
-        );
-        assert_eq!(landlock["status"], "ok");
-    } else {
-        assert_eq!(landlock["status"], "missing");
-    }
-
-    // seccomp: the actions the kernel lists.
-    let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap();
-    let seccomp = check(&checks, "seccomp")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(seccomp.contains(actions.trim()), "{seccomp}");
-
-    // User namespaces: what unshare(1) can do, for root and for nobody.
-    let can = |as_nobody: bool| {
-        let mut c = if as_nobody {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "unshare",
-            ]);
-            c
-        } else {
-            Command::new("unshare")
-        };
-        c.args(["--user", "true"]).stderr(Stdio::null());
-        c.status().unwrap().success()
-    };
-    let status = |ok: bool, bad: &str| {
-        if ok {
-            "ok".to_string()
-        } else {
-            bad.to_string()
-        }
-    };
-    assert_eq!(
-        check(&checks, "user namespaces")["status"],
-        status(can(false), "missing")
-    );
-    assert_eq!(
-        check(&checks, "unprivileged userns")["status"],
-        status(can(true), "warn")
-    );
-    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
-    assert!(check(&checks, "user namespaces")["detail"]
-        .as_str()
-        .unwrap()
-        .contains(&format!("user.max_user_namespaces={}", max.trim())));
-
-    // The text form says the same, one line per check, and a fix under each problem.
-    let text = nsr(&["doctor"]);
-    for c in &checks {
-        let line = format!(
-            "{:<8} {:<22} {}",
-            c["status"].as_str().unwrap(),
-            c["name"].as_str().unwrap(),
-            c["detail"].as_str().unwrap()
-        );
-        assert!(
-            text.stdout.lines().any(|l| l == line),
-            "{line}\n{}",
-            text.stdout
-        );
-        if let Some(fix) = c["fix"].as_str() {
-            assert!(text.stdout.contains(&format!("fix: {fix}")));
-        }
-    }
-    let missing = checks.iter().any(|c| c["status"] == "missing");
-    assert_eq!(text.code, i32::from(missing), "{}", text.stdout);
-}
-
 /// `nsr doctor --json` as root of a new user namespace whose own limit on user
 /// namespaces is MAX (user.max_user_namespaces is per user namespace).
 fn doctor_in_a_user_namespace(max: &str) -> (i32, Vec<serde_json::Value>) {
@@ -424,27 +274,6 @@ fn doctor_names_the_setting_that_keeps_user_namespaces_away() {
     // With the limit raised, the same check passes: it can tell the two apart.
     let (_, checks) = doctor_in_a_user_namespace("100");
     assert_eq!(check(&checks, "user namespaces")["status"], "ok");
-}
-
-#[test]
-fn doctor_as_an_ordinary_user_says_what_needs_root_and_how() {
-    let _g = serial();
-    let checks = doctor_json(true);
-    for name in ["root", "/run/netns", "cgroup delegation"] {
-        let c = check(&checks, name);
-        assert_eq!(c["status"], "warn", "{c}");
-        assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "{c}");
-    }
-    assert!(check(&checks, "root")["detail"]
-        .as_str()
-        .unwrap()
-        .contains("uid 65534"));
-    assert!(check(&checks, "root")["fix"]
-        .as_str()
-        .unwrap()
-        .contains("sudo"));
-    // As nobody there is no second, "unprivileged" probe: the first one is it.
-    assert!(checks.iter().all(|c| c["name"] != "unprivileged userns"));
 }
 
 // --- completions and the man page -------------------------------------------
@@ -558,30 +387,6 @@ fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
 }
 
 #[test]
-fn bash_completes_the_names_of_kept_environments() {
-    let _g = serial();
-    let s = Scratch::new("complete-env");
-    let state = s.path("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let name = format!("{}-kept", prefix());
-    let recipe = s.write("k.nsr", "let b = unshare([\"uts\"]);\n");
-    let mut run = Command::new(NSR);
-    run.args(["run", "--keep", "--name", &name, &recipe])
-        .env("NSR_STATE_DIR", &state);
-    run_command(run).expect_code(0);
-    let offered = bash_complete(&["nsr", "down", ""], &[("NSR_STATE_DIR", &state)]);
-    let entered = bash_complete(&["nsr", "enter", "nsrt"], &[("NSR_STATE_DIR", &state)]);
-    let mut down = Command::new(NSR);
-    down.args(["down", &name]).env("NSR_STATE_DIR", &state);
-    run_command(down).expect_code(0);
-    assert!(offered.contains(&name), "{offered:?}");
-    assert_eq!(entered, std::slice::from_ref(&name));
-    // Once it is down, it is no longer offered.
-    let after = bash_complete(&["nsr", "down", "nsrt"], &[("NSR_STATE_DIR", &state)]);
-    assert!(after.is_empty(), "{after:?}");
-}
-
-#[test]
 fn zsh_and_fish_load_their_completions() {
     common::tools::ensure();
     let zsh = nsr(&["completions", "zsh"]);
@@ -672,4 +477,204 @@ fn the_man_page_renders_without_warnings_with_a_section_per_subcommand() {
         "{}",
         man.stdout
     );
+}
+
+/// These create namespaces, mounts or netns for real, or become another user: root.
+mod as_root {
+    use super::*;
+
+    #[test]
+    fn bash_completes_the_names_of_kept_environments() {
+        let _g = privileged();
+        let s = Scratch::new("complete-env");
+        let state = s.path("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let name = format!("{}-kept", prefix());
+        let recipe = s.write("k.nsr", "let b = unshare([\"uts\"]);\n");
+        let mut run = Command::new(NSR);
+        run.args(["run", "--keep", "--name", &name, &recipe])
+            .env("NSR_STATE_DIR", &state);
+        run_command(run).expect_code(0);
+        let offered = bash_complete(&["nsr", "down", ""], &[("NSR_STATE_DIR", &state)]);
+        let entered = bash_complete(&["nsr", "enter", "nsrt"], &[("NSR_STATE_DIR", &state)]);
+        let mut down = Command::new(NSR);
+        down.args(["down", &name]).env("NSR_STATE_DIR", &state);
+        run_command(down).expect_code(0);
+        assert!(offered.contains(&name), "{offered:?}");
+        assert_eq!(entered, std::slice::from_ref(&name));
+        // Once it is down, it is no longer offered.
+        let after = bash_complete(&["nsr", "down", "nsrt"], &[("NSR_STATE_DIR", &state)]);
+        assert!(after.is_empty(), "{after:?}");
+    }
+
+    #[test]
+    fn doctor_as_an_ordinary_user_says_what_needs_root_and_how() {
+        let _g = privileged();
+        let checks = doctor_json(true);
+        for name in ["root", "/run/netns", "cgroup delegation"] {
+            let c = check(&checks, name);
+            assert_eq!(c["status"], "warn", "{c}");
+            assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "{c}");
+        }
+        assert!(check(&checks, "root")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("uid 65534"));
+        assert!(check(&checks, "root")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("sudo"));
+        // As nobody there is no second, "unprivileged" probe: the first one is it.
+        assert!(checks.iter().all(|c| c["name"] != "unprivileged userns"));
+    }
+
+    #[test]
+    fn doctor_reports_what_this_machine_has() {
+        let _g = privileged();
+        let checks = doctor_json(false);
+        for c in &checks {
+            assert!(["ok", "warn", "missing"].contains(&c["status"].as_str().unwrap()));
+            assert_eq!(c["status"] != "ok", c["fix"].is_string(), "{c}");
+        }
+        assert_eq!(check(&checks, "root")["status"], "ok");
+
+        // cgroups: the layout and every controller, as /proc and /sys show them.
+        let (v1, v2) = cgroup_mounts();
+        let detail = check(&checks, "cgroups")["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let kind = match (v1.is_empty(), v2.is_empty()) {
+            (true, false) => "v2 (",
+            (false, true) => "v1 (",
+            _ => "hybrid (",
+        };
+        assert!(detail.starts_with(kind), "{detail}");
+        if !v1.is_empty() {
+            assert!(
+                detail.contains(&format!("v1: {}", v1.join(", "))),
+                "{detail}"
+            );
+        }
+        for point in &v2 {
+            let controllers =
+                std::fs::read_to_string(format!("{point}/cgroup.controllers")).unwrap_or_default();
+            let want = controllers
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(", ");
+            assert!(
+                detail.contains(&format!("cgroup2 at {point}: {want}")),
+                "{detail}"
+            );
+        }
+        // Root may make child groups in its own cgroup of every hierarchy it is in.
+        let own_memory = std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
+        let delegation = check(&checks, "cgroup delegation");
+        assert_eq!(delegation["status"], "ok", "{delegation}");
+        if let Some(path) = own_memory {
+            let d = delegation["detail"].as_str().unwrap();
+            assert!(d.contains(&format!("memory:{path}")), "{d}");
+        }
+
+        // Landlock: the ABI the kernel answers, and that it is in the LSM list.
+        // SAFETY: the version query takes no pointer the kernel writes through.
+        let abi = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<u8>(),
+                0usize,
+                1u32,
+            )
+        };
+        let landlock = check(&checks, "landlock");
+        // securityfs, where /sys/kernel/security/lsm lists the LSMs, is not always mounted.
+        let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
+        if abi > 0 {
+            assert!(
+                lsm.as_ref().is_none_or(|l| l.contains("landlock")),
+                "{lsm:?}"
+            );
+            assert!(
+                landlock["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("ABI {abi}: ")),
+                "{landlock}"
+            );
+            assert_eq!(landlock["status"], "ok");
+        } else {
+            assert_eq!(landlock["status"], "missing");
+        }
+
+        // seccomp: the actions the kernel lists.
+        let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap();
+        let seccomp = check(&checks, "seccomp")["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(seccomp.contains(actions.trim()), "{seccomp}");
+
+        // User namespaces: what unshare(1) can do, for root and for nobody.
+        let can = |as_nobody: bool| {
+            let mut c = if as_nobody {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "unshare",
+                ]);
+                c
+            } else {
+                Command::new("unshare")
+            };
+            c.args(["--user", "true"]).stderr(Stdio::null());
+            c.status().unwrap().success()
+        };
+        let status = |ok: bool, bad: &str| {
+            if ok {
+                "ok".to_string()
+            } else {
+                bad.to_string()
+            }
+        };
+        assert_eq!(
+            check(&checks, "user namespaces")["status"],
+            status(can(false), "missing")
+        );
+        assert_eq!(
+            check(&checks, "unprivileged userns")["status"],
+            status(can(true), "warn")
+        );
+        let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+        assert!(check(&checks, "user namespaces")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("user.max_user_namespaces={}", max.trim())));
+
+        // The text form says the same, one line per check, and a fix under each problem.
+        let text = nsr(&["doctor"]);
+        for c in &checks {
+            let line = format!(
+                "{:<8} {:<22} {}",
+                c["status"].as_str().unwrap(),
+                c["name"].as_str().unwrap(),
+                c["detail"].as_str().unwrap()
+            );
+            assert!(
+                text.stdout.lines().any(|l| l == line),
+                "{line}\n{}",
+                text.stdout
+            );
+            if let Some(fix) = c["fix"].as_str() {
+                assert!(text.stdout.contains(&format!("fix: {fix}")));
+            }
+        }
+        let missing = checks.iter().any(|c| c["status"] == "missing");
+        assert_eq!(text.code, i32::from(missing), "{}", text.stdout);
+    }
 }

@@ -103,27 +103,6 @@ fn missing_modules_and_cycles_are_named_with_where_nsr_looked() {
 }
 
 #[test]
-fn a_module_that_fails_while_loading_rolls_back_what_it_made() {
-    let _g = serial();
-    let s = Scratch::new("modfail");
-    let dir = s.dir.to_string_lossy().to_string();
-    let sp = short_prefix();
-    s.write(
-        "bad.nsr",
-        &format!("let made = netns(\"{sp}m\");\nthrow \"broken module\";\n"),
-    );
-    let main = s.write("main.nsr", "import \"bad\" as bad;\n");
-    let before = HostState::take();
-    let r = nsr_env(&["run", &main], &[], &dir);
-    r.expect_code(1);
-    assert_has_all(
-        &r.stderr,
-        &["broken module", "bad.nsr:2:", &format!("undid netns {sp}m")],
-    );
-    before.assert_unchanged("after a failed module");
-}
-
-#[test]
 fn nsr_doc_prints_module_and_function_docs() {
     let _g = serial();
     let r = nsr(&["doc", "net"]);
@@ -155,59 +134,85 @@ fn nsr_doc_prints_module_and_function_docs() {
     );
 }
 
-#[test]
-fn declared_parameters_are_listed_defaulted_and_required_before_anything_runs() {
-    let _g = serial();
-    let s = Scratch::new("params");
-    let sp = short_prefix();
-    let file = s.write(
-        "p.nsr",
-        &format!("// p.nsr: greets, after making a netns.\n//! param who=world: whom to greet\n//! param times: how many times\nlet n = netns(\"{sp}p\");\nfor i in 0..parse_int(args.times) {{ print(\"hi \" + args.who); }}\n"),
-    );
-    let r = nsr(&["run", &file, "--help"]);
-    r.expect_code(0);
-    assert_has_all(
-        &r.stdout,
-        &[
-            "p.nsr: greets",
-            "who",
-            "whom to greet (default: \"world\")",
-            "times",
-            "(required)",
-        ],
-    );
-    let before = HostState::take();
-    let r = nsr(&["run", &file]);
-    r.expect_code(2);
-    assert_has_all(
-        &r.stderr,
-        &["missing recipe parameter(s): times (how many times)"],
-    );
-    assert!(!r.stderr.contains("undid"), "nothing ran: {}", r.stderr);
-    before.assert_unchanged("after a missing parameter");
-    let r = nsr(&["run", &file, "times=2"]);
-    r.expect_code(0);
-    assert_eq!(r.stdout, "hi world\nhi world\n");
-}
+/// These create namespaces, mounts or netns for real, or become another user: root.
+mod as_root {
+    use super::*;
 
-#[test]
-fn the_json_report_lists_what_was_made_and_undone() {
-    let _g = serial();
-    let s = Scratch::new("json");
-    let sp = short_prefix();
-    let file = s.write(
-        "j.nsr",
-        &format!("let n = netns(\"{sp}j\");\nn.up(\"lo\");\nn.up(\"nosuch\");\n"),
-    );
-    let r = nsr(&["run", "--json", &file]);
-    r.expect_code(1);
-    let report: serde_json::Value =
-        serde_json::from_str(r.stderr.trim()).expect("stderr is one JSON object");
-    assert_eq!(report["ok"], false);
-    assert_eq!(report["exit_code"], 1);
-    assert_eq!(report["error"]["errno"], "ENODEV");
-    assert_eq!(report["error"]["origin"]["line"], 3);
-    assert_eq!(report["created"][0]["what"], format!("netns {sp}j"));
-    assert_eq!(report["undone"].as_array().unwrap().len(), 2);
-    assert_eq!(report["undone"][1]["outcome"], "done");
+    #[test]
+    fn a_module_that_fails_while_loading_rolls_back_what_it_made() {
+        let _g = privileged();
+        let s = Scratch::new("modfail");
+        let dir = s.dir.to_string_lossy().to_string();
+        let sp = short_prefix();
+        s.write(
+            "bad.nsr",
+            &format!("let made = netns(\"{sp}m\");\nthrow \"broken module\";\n"),
+        );
+        let main = s.write("main.nsr", "import \"bad\" as bad;\n");
+        let before = HostState::take();
+        let r = nsr_env(&["run", &main], &[], &dir);
+        r.expect_code(1);
+        assert_has_all(
+            &r.stderr,
+            &["broken module", "bad.nsr:2:", &format!("undid netns {sp}m")],
+        );
+        before.assert_unchanged("after a failed module");
+    }
+
+    #[test]
+    fn declared_parameters_are_listed_defaulted_and_required_before_anything_runs() {
+        let _g = privileged();
+        let s = Scratch::new("params");
+        let sp = short_prefix();
+        let file = s.write(
+            "p.nsr",
+            &format!("// p.nsr: greets, after making a netns.\n//! param who=world: whom to greet\n//! param times: how many times\nlet n = netns(\"{sp}p\");\nfor i in 0..parse_int(args.times) {{ print(\"hi \" + args.who); }}\n"),
+        );
+        let r = nsr(&["run", &file, "--help"]);
+        r.expect_code(0);
+        assert_has_all(
+            &r.stdout,
+            &[
+                "p.nsr: greets",
+                "who",
+                "whom to greet (default: \"world\")",
+                "times",
+                "(required)",
+            ],
+        );
+        let before = HostState::take();
+        let r = nsr(&["run", &file]);
+        r.expect_code(2);
+        assert_has_all(
+            &r.stderr,
+            &["missing recipe parameter(s): times (how many times)"],
+        );
+        assert!(!r.stderr.contains("undid"), "nothing ran: {}", r.stderr);
+        before.assert_unchanged("after a missing parameter");
+        let r = nsr(&["run", &file, "times=2"]);
+        r.expect_code(0);
+        assert_eq!(r.stdout, "hi world\nhi world\n");
+    }
+
+    #[test]
+    fn the_json_report_lists_what_was_made_and_undone() {
+        let _g = privileged();
+        let s = Scratch::new("json");
+        let sp = short_prefix();
+        let file = s.write(
+            "j.nsr",
+            &format!("let n = netns(\"{sp}j\");\nn.up(\"lo\");\nn.up(\"nosuch\");\n"),
+        );
+        let r = nsr(&["run", "--json", &file]);
+        r.expect_code(1);
+        let report: serde_json::Value =
+            serde_json::from_str(r.stderr.trim()).expect("stderr is one JSON object");
+        assert_eq!(report["ok"], false);
+        assert_eq!(report["exit_code"], 1);
+        assert_eq!(report["error"]["errno"], "ENODEV");
+        assert_eq!(report["error"]["origin"]["line"], 3);
+        assert_eq!(report["created"][0]["what"], format!("netns {sp}j"));
+        assert_eq!(report["undone"].as_array().unwrap().len(), 2);
+        assert_eq!(report["undone"][1]["outcome"], "done");
+    }
 }

@@ -83,7 +83,7 @@ const OVERLAYS: usize = 10;
 
 #[test]
 fn a_rename_race_during_rollback_neither_keeps_a_mount_nor_takes_a_foreign_one() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("mount-race");
     let root = s.busybox_root("root");
     let canary = s.path("canary");
@@ -184,7 +184,7 @@ fn assert_down_takes_the_mount(name: &str, root: &str, mounts_before: usize) {
 
 #[test]
 fn down_takes_back_a_mount_a_chrooted_sandbox_made_in_the_hosts_table() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("down-chroot");
     let (root, recipe) = chrooted_mount_recipe(&s, "");
     let name = format!("{}-chroot", prefix());
@@ -203,7 +203,7 @@ fn down_takes_back_a_mount_a_chrooted_sandbox_made_in_the_hosts_table() {
 
 #[test]
 fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("kill-chroot");
     let (root, recipe) = chrooted_mount_recipe(&s, "box.run([\"sleep\", \"60\"]);\n");
     let name = format!("{}-killed", prefix());
@@ -227,7 +227,7 @@ fn down_after_sigkill_takes_back_a_mount_a_chrooted_sandbox_made() {
 
 #[test]
 fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("mkdir-swap");
     let root = s.path("root");
     let outside = s.path("outside");
@@ -259,7 +259,7 @@ fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
 
 #[test]
 fn an_extracted_trees_undo_never_empties_a_directory_through_a_swapped_symlink() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("tree-swap");
     let root = s.path("root");
     let outside = s.path("outside");

@@ -13,7 +13,7 @@ const TUTORIAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-ne
 
 #[test]
 fn the_tutorial_network_reaches_a_server_through_nat_and_leaves_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let before = HostState::take();
     let p = format!("prefix={}", short_prefix());
     let r = nsr(&["run", TUTORIAL, &p]);
@@ -64,7 +64,7 @@ print("with nat: ok=" + after.ok + " seen=" + after.stdout);
 
 #[test]
 fn only_the_masquerade_makes_the_server_reachable_and_it_sees_the_router() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("natworld");
     let before = HostState::take();
     let p = format!("p={}", short_prefix());
@@ -113,7 +113,7 @@ const UNDO_AFTER_STEP: [usize; 18] = [
 
 #[test]
 fn failing_at_every_network_step_rolls_back_exactly_what_was_done() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("netsweep");
     let file = s.write("sweep.nsr", NETWORK_STEPS);
     let p = format!("p={}", short_prefix());
@@ -139,7 +139,7 @@ fn failing_at_every_network_step_rolls_back_exactly_what_was_done() {
 
 #[test]
 fn sigint_in_the_middle_of_a_network_recipe_rolls_it_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("netsigint");
     let file = s.write(
         "int.nsr",
@@ -185,7 +185,7 @@ print("still fine");
 
 #[test]
 fn runs_side_by_side_do_not_interfere_and_a_name_clash_fails_cleanly() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("sidebyside");
     let file = s.write("hold.nsr", HOLDING);
     let gate = s.path("gate");
@@ -239,7 +239,7 @@ fn runs_side_by_side_do_not_interfere_and_a_name_clash_fails_cleanly() {
 
 #[test]
 fn a_bridge_lab_connects_sandboxes_and_inspection_shows_it() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("lab");
     let before = HostState::take();
     let r = run_recipe(
@@ -303,7 +303,7 @@ for l in box.links() { if l.name == "eth0" { print("mtu " + l.mtu + " kind " + l
 
 #[test]
 fn in_a_netns_it_did_not_create_nsr_undoes_exactly_its_own_changes() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("foreign");
     let sp = short_prefix();
     let x = ForeignNetns::new(&format!("{sp}x"));
@@ -379,7 +379,7 @@ print("links in x: " + x.links().len());
 
 #[test]
 fn bad_network_input_gets_a_located_error_and_touches_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("netbad");
     let sp = short_prefix();
     let x = ForeignNetns::new(&format!("{sp}taken"));
@@ -453,7 +453,7 @@ fn bad_network_input_gets_a_located_error_and_touches_nothing() {
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_rollback() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("pipe");
     let file = s.write(
         "pipe.nsr",
@@ -477,7 +477,7 @@ fn a_closed_stdout_does_not_stop_the_rollback() {
 
 #[test]
 fn nat_without_the_nft_program_says_how_to_get_it() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("nonft");
     let before = HostState::take();
     let file = s.write(
@@ -503,7 +503,7 @@ fn nat_without_the_nft_program_says_how_to_get_it() {
 
 #[test]
 fn the_tutorial_recipe_cut_short_anywhere_leaves_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let before = HostState::take();
     let p = format!("prefix={}", short_prefix());
     // The operation limit stops the recipe between any two of its ~410 operations, so the
@@ -530,7 +530,7 @@ fn the_tutorial_recipe_cut_short_anywhere_leaves_nothing() {
 
 #[test]
 fn iproute2_sees_the_namespaces_nsr_makes() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("visible");
     let before = HostState::take();
     let sp = short_prefix();
@@ -564,7 +564,7 @@ print(out.stdout);
 
 #[test]
 fn links_and_routes_made_on_the_host_are_removed_exactly() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("hostside");
     let before = HostState::take();
     let sp = short_prefix();
@@ -604,7 +604,7 @@ const BIND6: &str = "import socket, sys\ns = socket.socket(socket.AF_INET6)\ntry
 
 #[test]
 fn an_ipv6_address_is_usable_by_the_next_command_and_nodad_skips_the_check() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("dad");
     let before = HostState::take();
     let r = run_recipe(
@@ -651,7 +651,7 @@ print(sa.run(["sh", "-c", "ip addr add fd00:99::11/64 dev eth0 && /usr/bin/pytho
 
 #[test]
 fn an_ipv6_address_another_host_has_fails_with_dadfailed() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("dadfailed");
     let before = HostState::take();
     let r = run_recipe(

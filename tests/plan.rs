@@ -33,69 +33,6 @@ fn plan(args: &[&str]) -> Run {
 }
 
 #[test]
-fn every_recipe_has_a_stable_plan() {
-    // HostState counts nsr processes: no plan runs beside a test that looks.
-    let _g = serial();
-    let mut names: Vec<String> = std::fs::read_dir(RECIPES)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".nsr"))
-        .collect();
-    names.sort();
-    let planned: Vec<String> = PLANNED.iter().map(|(r, _)| r.to_string()).collect();
-    assert_eq!(names, planned, "every recipe has a golden plan here");
-    let regenerate = std::env::var_os("NSR_REGENERATE").is_some();
-    for (recipe, args) in PLANNED {
-        let path = format!("recipes/{recipe}");
-        let mut words = vec![path.as_str()];
-        words.extend_from_slice(args);
-        let r = plan(&words);
-        r.expect_code(0);
-        let golden = format!("{GOLDEN}/{}.plan", recipe.trim_end_matches(".nsr"));
-        if regenerate {
-            std::fs::create_dir_all(GOLDEN).unwrap();
-            std::fs::write(&golden, &r.stdout).unwrap();
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
-            panic!("{golden} is missing: NSR_REGENERATE=1 cargo test --test plan")
-        });
-        assert_eq!(
-            r.stdout, want,
-            "the plan of {recipe} changed (NSR_REGENERATE=1 cargo test --test plan if on purpose)"
-        );
-        // It says what is a placeholder, and shows the rollback.
-        assert_has_all(&r.stdout, &["plan of recipes/", "rollback, newest first"]);
-    }
-}
-
-#[test]
-fn a_plan_needs_no_root_and_touches_nothing() {
-    let _g = serial();
-    let before = HostState::take();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", NSR])
-        .args(["plan", &format!("{RECIPES}/tutorial-network.nsr")])
-        .output()
-        .unwrap();
-    let r = Run::from(out);
-    r.expect_code(0);
-    assert_has_all(
-        &r.stdout,
-        &[
-            "ip netns add test_net",
-            "ip -n router link add veth0 type veth peer name eth0 netns test_net",
-            "nft -f -",
-            "sysctl -qw net.ipv4.ip_forward=1",
-            "nsenter --net=/run/netns/test_net unshare",
-            "reads back the command's exit status and output: a placeholder",
-            "ip netns del test_net",
-        ],
-    );
-    before.assert_unchanged("after nsr plan as nobody");
-}
-
-#[test]
 fn formats_shell_and_json() {
     // HostState counts nsr processes: no plan runs beside a test that looks.
     let _g = serial();
@@ -174,43 +111,6 @@ fn failing_recipe(p: &str, dir: &str, k: usize) -> String {
     let mut text: Vec<String> = steps.iter().take(k - 1).cloned().collect();
     text.push(format!("throw \"stopped before step {k}\";"));
     text.join("\n") + "\n"
-}
-
-#[test]
-fn a_recipe_that_fails_at_step_k_plans_the_undos_nsr_run_performs() {
-    let _g = serial();
-    let s = Scratch::new("plank");
-    let p = short_prefix();
-    let before = HostState::take();
-    for k in 1..=10 {
-        let file = s.write(&format!("k{k}.nsr"), &failing_recipe(&p, &s.path(""), k));
-        let planned = plan(&["--format", "json", &file]);
-        planned.expect_code(1);
-        let plan: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
-        assert_eq!(plan["ok"], false);
-        assert!(
-            plan["error"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("stopped before step {k}")),
-            "{}",
-            plan["error"]
-        );
-        let ran = nsr(&["run", "--json", &file]);
-        ran.expect_code(1);
-        let run: serde_json::Value = serde_json::from_str(ran.stderr.trim()).unwrap();
-        let lines = |v: &serde_json::Value| -> Vec<u64> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["origin"]["line"].as_u64().unwrap())
-                .collect()
-        };
-        let planned_undos = lines(&plan["rollback"]);
-        assert_eq!(planned_undos.len(), k - 1, "step {k}: {}", planned.stdout);
-        assert_eq!(planned_undos, lines(&run["undone"]), "step {k}");
-        before.assert_unchanged(&format!("after the run failing at step {k}"));
-    }
 }
 
 /// A call of each primitive (with what it needs first), for the test below. A primitive
@@ -361,100 +261,205 @@ echo $? > "$out/plan.code"
 snap > "$out/plan.after"
 "#;
 
-#[test]
-fn the_plan_script_leaves_what_nsr_run_leaves_and_its_teardown_nothing() {
-    let _g = serial();
-    let s = Scratch::new("planeq");
-    let root = s.busybox_root("bbroot");
-    let tar = s.path("bbroot.tar");
-    let ok = Command::new("tar")
-        .args(["-C", &root, "-cf", &tar, "."])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let before = HostState::take();
-    let go_root = s.path("go_root");
-    let cases: Vec<(&str, Vec<String>)> = vec![
-        ("bridge-lab.nsr", vec![]),
-        ("default.nsr", vec![]),
-        (
-            "rootfs-from-tarball.nsr",
-            vec![
-                format!("tar={tar}"),
-                format!("dir={go_root}"),
-                "cmd=ls /".into(),
-            ],
-        ),
-        ("rootless-sandbox.nsr", vec![]),
-        ("tutorial-network.nsr", vec![]),
-        (
-            "tutorial-sandbox.nsr",
-            vec![format!("root={root}"), "cmd=ls /".into()],
-        ),
-    ];
-    assert_eq!(cases.len(), PLANNED.len(), "every recipe is compared");
-    for (recipe, args) in cases {
-        let out = s.path(recipe.trim_end_matches(".nsr"));
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(format!("{out}/snap.sh"), SNAPSHOT).unwrap();
-        let status = Command::new("unshare")
-            .args([
-                "-n",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                COMPARE,
-                "sh",
-            ])
-            .arg(&out)
-            .arg(NSR)
-            .arg(format!("{RECIPES}/{recipe}"))
-            .args(&args)
+/// These create namespaces, mounts or netns for real, or become another user: root.
+mod as_root {
+    use super::*;
+
+    #[test]
+    fn the_plan_script_leaves_what_nsr_run_leaves_and_its_teardown_nothing() {
+        let _g = privileged();
+        let s = Scratch::new("planeq");
+        let root = s.busybox_root("bbroot");
+        let tar = s.path("bbroot.tar");
+        let ok = Command::new("tar")
+            .args(["-C", &root, "-cf", &tar, "."])
             .status()
-            .unwrap();
-        assert!(status.success(), "{recipe}: the comparison itself failed");
-        let read = |f: &str| std::fs::read_to_string(format!("{out}/{f}")).unwrap_or_default();
-        assert_eq!(
-            read("run.code").trim(),
-            "0",
-            "{recipe}: nsr run --keep: {}",
-            read("run.out")
-        );
-        assert_eq!(
-            read("plan.code").trim(),
-            "0",
-            "{recipe}: the script: {}",
-            read("plan.out")
-        );
-        assert!(
-            read("run.state") != read("init")
-                || recipe.contains("sandbox")
-                || recipe.contains("tarball"),
-            "{recipe}: the run changed nothing to compare"
-        );
-        assert_eq!(
-            read("plan.state"),
-            read("run.state"),
-            "{recipe}: the script leaves another state than nsr run (script output: {})",
-            read("plan.out")
-        );
-        assert_eq!(
-            read("run.after"),
-            read("init"),
-            "{recipe}: nsr down leaves something"
-        );
-        assert_eq!(
-            read("plan.after"),
-            read("init"),
-            "{recipe}: the script's teardown leaves something"
-        );
-        assert!(
-            !std::path::Path::new(&go_root).exists(),
-            "{recipe}: the extracted root is left"
-        );
+            .unwrap()
+            .success();
+        assert!(ok);
+        let before = HostState::take();
+        let go_root = s.path("go_root");
+        let cases: Vec<(&str, Vec<String>)> = vec![
+            ("bridge-lab.nsr", vec![]),
+            ("default.nsr", vec![]),
+            (
+                "rootfs-from-tarball.nsr",
+                vec![
+                    format!("tar={tar}"),
+                    format!("dir={go_root}"),
+                    "cmd=ls /".into(),
+                ],
+            ),
+            ("rootless-sandbox.nsr", vec![]),
+            ("tutorial-network.nsr", vec![]),
+            (
+                "tutorial-sandbox.nsr",
+                vec![format!("root={root}"), "cmd=ls /".into()],
+            ),
+        ];
+        assert_eq!(cases.len(), PLANNED.len(), "every recipe is compared");
+        for (recipe, args) in cases {
+            let out = s.path(recipe.trim_end_matches(".nsr"));
+            std::fs::create_dir_all(&out).unwrap();
+            std::fs::write(format!("{out}/snap.sh"), SNAPSHOT).unwrap();
+            let status = Command::new("unshare")
+                .args([
+                    "-n",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    COMPARE,
+                    "sh",
+                ])
+                .arg(&out)
+                .arg(NSR)
+                .arg(format!("{RECIPES}/{recipe}"))
+                .args(&args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{recipe}: the comparison itself failed");
+            let read = |f: &str| std::fs::read_to_string(format!("{out}/{f}")).unwrap_or_default();
+            assert_eq!(
+                read("run.code").trim(),
+                "0",
+                "{recipe}: nsr run --keep: {}",
+                read("run.out")
+            );
+            assert_eq!(
+                read("plan.code").trim(),
+                "0",
+                "{recipe}: the script: {}",
+                read("plan.out")
+            );
+            assert!(
+                read("run.state") != read("init")
+                    || recipe.contains("sandbox")
+                    || recipe.contains("tarball"),
+                "{recipe}: the run changed nothing to compare"
+            );
+            assert_eq!(
+                read("plan.state"),
+                read("run.state"),
+                "{recipe}: the script leaves another state than nsr run (script output: {})",
+                read("plan.out")
+            );
+            assert_eq!(
+                read("run.after"),
+                read("init"),
+                "{recipe}: nsr down leaves something"
+            );
+            assert_eq!(
+                read("plan.after"),
+                read("init"),
+                "{recipe}: the script's teardown leaves something"
+            );
+            assert!(
+                !std::path::Path::new(&go_root).exists(),
+                "{recipe}: the extracted root is left"
+            );
+        }
+        before.assert_unchanged("after comparing plans with runs");
     }
-    before.assert_unchanged("after comparing plans with runs");
+
+    #[test]
+    fn a_plan_needs_no_root_and_touches_nothing() {
+        let _g = privileged();
+        let before = HostState::take();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", NSR])
+            .args(["plan", &format!("{RECIPES}/tutorial-network.nsr")])
+            .output()
+            .unwrap();
+        let r = Run::from(out);
+        r.expect_code(0);
+        assert_has_all(
+            &r.stdout,
+            &[
+                "ip netns add test_net",
+                "ip -n router link add veth0 type veth peer name eth0 netns test_net",
+                "nft -f -",
+                "sysctl -qw net.ipv4.ip_forward=1",
+                "nsenter --net=/run/netns/test_net unshare",
+                "reads back the command's exit status and output: a placeholder",
+                "ip netns del test_net",
+            ],
+        );
+        before.assert_unchanged("after nsr plan as nobody");
+    }
+
+    #[test]
+    fn a_recipe_that_fails_at_step_k_plans_the_undos_nsr_run_performs() {
+        let _g = privileged();
+        let s = Scratch::new("plank");
+        let p = short_prefix();
+        let before = HostState::take();
+        for k in 1..=10 {
+            let file = s.write(&format!("k{k}.nsr"), &failing_recipe(&p, &s.path(""), k));
+            let planned = plan(&["--format", "json", &file]);
+            planned.expect_code(1);
+            let plan: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+            assert_eq!(plan["ok"], false);
+            assert!(
+                plan["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("stopped before step {k}")),
+                "{}",
+                plan["error"]
+            );
+            let ran = nsr(&["run", "--json", &file]);
+            ran.expect_code(1);
+            let run: serde_json::Value = serde_json::from_str(ran.stderr.trim()).unwrap();
+            let lines = |v: &serde_json::Value| -> Vec<u64> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["origin"]["line"].as_u64().unwrap())
+                    .collect()
+            };
+            let planned_undos = lines(&plan["rollback"]);
+            assert_eq!(planned_undos.len(), k - 1, "step {k}: {}", planned.stdout);
+            assert_eq!(planned_undos, lines(&run["undone"]), "step {k}");
+            before.assert_unchanged(&format!("after the run failing at step {k}"));
+        }
+    }
+
+    #[test]
+    fn every_recipe_has_a_stable_plan() {
+        // HostState counts nsr processes: no plan runs beside a test that looks.
+        let _g = privileged();
+        let mut names: Vec<String> = std::fs::read_dir(RECIPES)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".nsr"))
+            .collect();
+        names.sort();
+        let planned: Vec<String> = PLANNED.iter().map(|(r, _)| r.to_string()).collect();
+        assert_eq!(names, planned, "every recipe has a golden plan here");
+        let regenerate = std::env::var_os("NSR_REGENERATE").is_some();
+        for (recipe, args) in PLANNED {
+            let path = format!("recipes/{recipe}");
+            let mut words = vec![path.as_str()];
+            words.extend_from_slice(args);
+            let r = plan(&words);
+            r.expect_code(0);
+            let golden = format!("{GOLDEN}/{}.plan", recipe.trim_end_matches(".nsr"));
+            if regenerate {
+                std::fs::create_dir_all(GOLDEN).unwrap();
+                std::fs::write(&golden, &r.stdout).unwrap();
+            }
+            let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+                panic!("{golden} is missing: NSR_REGENERATE=1 cargo test --test plan")
+            });
+            assert_eq!(
+                r.stdout, want,
+                "the plan of {recipe} changed (NSR_REGENERATE=1 cargo test --test plan if on purpose)"
+            );
+            // It says what is a placeholder, and shows the rollback.
+            assert_has_all(&r.stdout, &["plan of recipes/", "rollback, newest first"]);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 #[test]
 fn down_after_a_crash_takes_an_address_of_a_vanished_link_as_gone_with_it() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("vanished");
     let sp = short_prefix();
     let file = s.write(
@@ -45,7 +45,7 @@ fn down_after_a_crash_takes_an_address_of_a_vanished_link_as_gone_with_it() {
 
 #[test]
 fn a_kept_environment_whose_holder_was_killed_is_left_over_and_enter_says_why() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("killed-holder");
     let file = s.write(
         "k.nsr",

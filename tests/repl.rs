@@ -38,7 +38,7 @@ fn stmt(p: &mut PtySession, text: &str, marker: &str) {
 
 #[test]
 fn a_session_is_explored_undone_saved_and_left_clean() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("repl");
     let before = HostState::take();
     let mut p = repl(&s, &[]);
@@ -148,7 +148,7 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
 
 #[test]
 fn a_recipe_given_to_the_repl_runs_first_and_eof_undoes_it() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("replfile");
     let file = s.write(
         "start.nsr",
@@ -180,7 +180,7 @@ fn ip(args: &[&str]) -> String {
 
 #[test]
 fn undo_takes_back_one_network_statement_at_a_time() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("replnet");
     let sp = short_prefix();
     let before = HostState::take();
@@ -248,7 +248,7 @@ fn undo_takes_back_one_network_statement_at_a_time() {
 
 #[test]
 fn keep_hands_the_session_over_to_an_environment() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("replkeep");
     let before = HostState::take();
     let mut p = repl(&s, &[]);
@@ -272,7 +272,7 @@ fn keep_hands_the_session_over_to_an_environment() {
 
 #[test]
 fn plan_previews_a_statement_and_does_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("replplan");
     let before = HostState::take();
     let mut p = repl(&s, &[]);

@@ -33,7 +33,7 @@ const UNDO_AFTER_STEP: [usize; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 9, 10, 10];
 
 #[test]
 fn failing_at_every_step_rolls_back_exactly_what_was_done() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("sweep");
     let root = s.busybox_root("root");
     let root2 = s.busybox_root("root2");
@@ -145,19 +145,19 @@ fn interrupted_run_rolls_back(sig: Signal, code: i32) {
 
 #[test]
 fn sigint_mid_command_rolls_back() {
-    let _g = serial();
+    let _g = privileged();
     interrupted_run_rolls_back(Signal::SIGINT, 130);
 }
 
 #[test]
 fn sigterm_mid_command_rolls_back() {
-    let _g = serial();
+    let _g = privileged();
     interrupted_run_rolls_back(Signal::SIGTERM, 143);
 }
 
 #[test]
 fn sigterm_during_a_script_loop_rolls_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("loop");
     let file = s.write(
         "l.nsr",
@@ -175,7 +175,7 @@ fn sigterm_during_a_script_loop_rolls_back() {
 
 #[test]
 fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("stubborn");
     let marker = format!("{}.5", std::process::id());
     let file = s.write(
@@ -200,7 +200,7 @@ fn a_command_that_ignores_signals_is_killed_after_the_grace_period() {
 
 #[test]
 fn sigkill_of_nsr_takes_the_sandboxes_processes_with_it_and_down_the_rest() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("kill9");
     let marker = format!("{}.9", std::process::id());
     let file = s.write(
@@ -238,7 +238,7 @@ a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
 
 #[test]
 fn a_runaway_recipe_hits_its_limit_and_still_rolls_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("runaway");
     let before = HostState::take();
     let r = run_recipe(
@@ -258,7 +258,7 @@ fn a_runaway_recipe_hits_its_limit_and_still_rolls_back() {
 
 #[test]
 fn without_a_pid_namespace_background_processes_are_stopped_too() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("nopidns");
     let marker = format!("{}.77", std::process::id());
     let before = HostState::take();
@@ -278,7 +278,7 @@ fn without_a_pid_namespace_background_processes_are_stopped_too() {
 
 #[test]
 fn hostile_recipes_hit_a_named_limit_and_roll_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("dos");
     let before = HostState::take();
     let deep = format!("let x = {}1{};\n", "(".repeat(100_000), ")".repeat(100_000));

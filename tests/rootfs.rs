@@ -53,7 +53,7 @@ print(box.run("cat /etc/motd; ls -ln /etc/motd /dev/null /bin/suid; ls -lnd /tmp
 
 #[test]
 fn every_compression_gives_the_same_root_with_everything_kept() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("formats");
     let archives = busybox_archives(&s);
     let recipe = s.write("inspect.nsr", INSPECT);
@@ -84,7 +84,7 @@ fn every_compression_gives_the_same_root_with_everything_kept() {
 
 #[test]
 fn extended_attributes_are_kept_where_the_filesystem_allows() {
-    let _g = serial();
+    let _g = privileged();
     assert!(
         Command::new("getfattr").arg("--version").output().is_ok(),
         "getfattr/setfattr are needed (Debian package attr; .ci/run installs it)"
@@ -169,7 +169,7 @@ fn fingerprint(dir: &Path) -> BTreeMap<String, String> {
 #[test]
 fn a_hostile_archive_never_writes_outside_its_target() {
     use tar::EntryType::{Directory as D, Link as L, Regular as F, Symlink as S};
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("hostile");
     let outside = s.path("outside");
     std::fs::create_dir_all(format!("{outside}/etc")).unwrap();
@@ -274,7 +274,7 @@ fn a_hostile_archive_never_writes_outside_its_target() {
 
 #[test]
 fn unsafe_names_are_listed_once_and_strict_makes_them_errors() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("refused");
     let tar = archive(
         &s,
@@ -321,7 +321,7 @@ fn unsafe_names_are_listed_once_and_strict_makes_them_errors() {
 
 #[test]
 fn an_existing_directory_is_never_taken_over_or_removed() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("existing");
     let tar = archive(&s, "a.tar", &[(tar::EntryType::Regular, "f", "")]);
     let full = s.path("full");
@@ -355,7 +355,7 @@ fn an_existing_directory_is_never_taken_over_or_removed() {
 
 #[test]
 fn bad_archives_get_clear_errors_and_leave_nothing() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("badtar");
     let plain = archive(
         &s,
@@ -417,7 +417,7 @@ fn bad_archives_get_clear_errors_and_leave_nothing() {
 
 #[test]
 fn unprivileged_extraction_skips_device_nodes_with_one_line() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootlesstar");
     let archives = busybox_archives(&s);
     let work = s.path("work");
@@ -486,7 +486,7 @@ fn unprivileged_extraction_skips_device_nodes_with_one_line() {
 
 #[test]
 fn overlay_roots_share_one_extraction_and_leave_it_pristine() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("overlay");
     let archives = busybox_archives(&s);
     let before = HostState::take();
@@ -553,7 +553,7 @@ print("base: " + host.run("ls " + base + "/etc | tr '\\n' ' '").stdout);
 
 #[test]
 fn the_cache_extracts_once_and_is_listed_and_cleared() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("cache");
     let archives = busybox_archives(&s);
     let cache = s.path("cache");
@@ -774,7 +774,7 @@ fn oci_layout(s: &Scratch) -> String {
 
 #[test]
 fn images_apply_their_layers_in_order_with_whiteouts() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("image");
     let saved = docker_save(&s);
     let oci = oci_layout(&s);
@@ -844,7 +844,7 @@ fn images_apply_their_layers_in_order_with_whiteouts() {
 #[test]
 fn mounts_into_an_untrusted_root_stay_inside_it() {
     use tar::EntryType::{Directory as D, Symlink as S};
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("mountin");
     let outside = s.path("outside");
     std::fs::create_dir_all(format!("{outside}/sub")).unwrap();
@@ -893,7 +893,7 @@ for t in tries {
 
 #[test]
 fn the_tarball_recipe_runs_the_tutorial_flow_three_ways() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("tarrecipe");
     let archives = busybox_archives(&s);
     let saved = docker_save(&s);
@@ -952,7 +952,7 @@ fn the_tarball_recipe_runs_the_tutorial_flow_three_ways() {
 
 #[test]
 fn a_terminal_sees_extraction_progress_and_a_pipe_does_not() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("progress");
     let archives = busybox_archives(&s);
     let recipe = s.write("p.nsr", "rootfs_from_tar(args.tar, args.dir);\n");
@@ -982,7 +982,7 @@ fn a_terminal_sees_extraction_progress_and_a_pipe_does_not() {
 
 #[test]
 fn extraction_inside_a_user_namespace_maps_the_owners() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("mapped");
     let archives = busybox_archives(&s);
     let work = s.path("work");
@@ -1045,7 +1045,7 @@ print("inside: " + box.run("ls -ln /etc/motd /bin/busybox | awk '{print $3\":\"$
 
 #[test]
 fn make_dir_makes_only_what_is_missing_and_refuses_dot_dot() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("makedir");
     let file = s.write("f", "a file");
     let r = run_recipe(

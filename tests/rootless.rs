@@ -16,7 +16,7 @@ fn as_nobody(s: &Scratch, recipe: &str, params: &[&str]) -> Run {
 
 #[test]
 fn an_unprivileged_user_gets_a_sandbox_with_a_root_mapping() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootless");
     let root = s.busybox_root("root");
     let before = HostState::take();
@@ -44,7 +44,7 @@ print(r.stdout);"#,
 
 #[test]
 fn the_default_recipe_runs_rootless() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootless-default");
     let r = as_nobody(
         &s,
@@ -61,7 +61,7 @@ fn the_default_recipe_runs_rootless() {
 
 #[test]
 fn without_a_user_namespace_an_unprivileged_user_is_told_why() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootless-eperm");
     let r = as_nobody(&s, "let box = unshare([\"mount\", \"uts\"]);\n", &[]);
     r.expect_code(1);
@@ -72,7 +72,7 @@ fn without_a_user_namespace_an_unprivileged_user_is_told_why() {
 
 #[test]
 fn an_unprivileged_range_map_needs_newuidmap_and_says_so() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootless-map");
     let r = as_nobody(&s, "let box = unshare(#{ kinds: [\"user\"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });\n", &[]);
     r.expect_code(1);
@@ -95,7 +95,7 @@ fn nobody_nsr(s: &Scratch, args: &[&str]) -> Run {
 fn an_ordinary_users_sandboxes_are_joined_inspected_kept_entered_and_taken_down() {
     // The holder is not dumpable, so nsr cannot open its /proc/PID/ns or root: the
     // holder hands them over, to nsr when it is ready and to `nsr enter` when kept.
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rootless-kept");
     let root = s.busybox_root("root");
     let file = s.write(

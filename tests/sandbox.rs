@@ -12,7 +12,7 @@ fn run_recipe_with(s: &Scratch, name: &str, body: &str, params: &[&str]) -> Run 
 
 #[test]
 fn a_sandbox_has_its_own_hostname_and_the_host_keeps_its_own() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("hostname");
     let before = HostState::take();
     let r = run_recipe_with(
@@ -32,7 +32,7 @@ print("getter=" + box.hostname());"#,
 
 #[test]
 fn the_holder_is_pid_1_and_reaps_orphans() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("pid1");
     let root = s.busybox_root("root");
     let r = run_recipe_with(
@@ -68,7 +68,7 @@ print("visible=" + out(box.run("ls /proc | grep -c '^[0-9]'")));"#,
 
 #[test]
 fn namespace_inodes_differ_from_the_host_for_exactly_the_kinds_asked() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("kinds");
     let all = [
         "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time",
@@ -105,7 +105,7 @@ for k in own.keys() {{ print(k + "=" + if own[k] == host[k] {{ "shared" }} else 
 
 #[test]
 fn proc_is_mounted_in_the_sandbox_only() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("proc");
     let target = s.path("procdir");
     std::fs::create_dir_all(&target).unwrap();
@@ -131,7 +131,7 @@ print("fstype=" + box.mountinfo().filter(|m| m.target == "{target}")[0].fstype);
 
 #[test]
 fn chroot_sees_only_the_new_root_and_undo_returns() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("chroot");
     let root = s.busybox_root("root");
     let r = run_recipe_with(
@@ -154,7 +154,7 @@ print("ls=" + out(box.run("ls / | tr '\n' ' '")));"#,
 
 #[test]
 fn pivot_root_replaces_the_root_and_hides_the_old_one() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("pivot");
     let root = s.busybox_root("root");
     let before = HostState::take();
@@ -183,7 +183,7 @@ print("host_paths=" + points.contains("/tmp/"));"#,
 
 #[test]
 fn every_mount_kind_works_and_is_undone() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("mounts");
     let root = s.busybox_root("root");
     let before = HostState::take();
@@ -240,7 +240,7 @@ print("lower_untouched=" + box.run("ls /etc").stdout.contains("created"));"#,
 
 #[test]
 fn mounts_in_the_host_mount_namespace_are_undone_exactly() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("hostmount");
     let dir = s.path("t");
     std::fs::create_dir_all(&dir).unwrap();
@@ -263,7 +263,7 @@ print("stacked=" + box.mountinfo().filter(|m| m.target == "{dir}").len());"#
 
 #[test]
 fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("join");
     // A persistent network namespace, as `ip netns add` makes one, but bound in the
     // scratch directory so that nothing is left in /run/netns.
@@ -301,7 +301,7 @@ print("ipc_same=" + (c.namespaces().ipc == a.namespaces().ipc));"#
 
 #[test]
 fn run_returns_status_output_and_takes_env_cwd_stdin() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("run");
     let root = s.busybox_root("root");
     let r = run_recipe_with(
@@ -333,7 +333,7 @@ print("signal=" + k.signal + " code=" + k.code);"#,
 
 #[test]
 fn exec_hands_over_the_terminal_and_returns_the_status() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("exec");
     let file = s.write(
         "e.nsr",
@@ -356,7 +356,7 @@ print("exec-code=" + code);"#,
 
 #[test]
 fn a_shell_that_exits_with_a_status_gives_it_back_as_unshare_does() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("exec-status");
     let last = s.write(
         "last.nsr",
@@ -395,7 +395,7 @@ fn a_shell_that_exits_with_a_status_gives_it_back_as_unshare_does() {
 
 #[test]
 fn the_default_recipe_runs_with_nothing_but_the_binary() {
-    let _g = serial();
+    let _g = privileged();
     let before = HostState::take();
     // Every line labelled, and the same on every run but for pids and inode numbers.
     let expected = "inside the sandbox (pid N on the host):
@@ -447,7 +447,7 @@ a sandbox joined to netns nsr-demo-net (like nsenter --net=/run/netns/nsr-demo-n
 
 #[test]
 fn the_tutorial_recipe_runs_on_a_busybox_root() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("tutorial");
     let root = s.busybox_root("go_root");
     let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
@@ -473,7 +473,7 @@ fn the_tutorial_recipe_runs_on_a_busybox_root() {
 
 #[test]
 fn commands_get_no_host_fds_no_host_cwd_and_no_terminal() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("hygiene");
     let root = s.busybox_root("root");
     let file = s.write(
@@ -515,7 +515,7 @@ print("tty: " + host.run("echo leaked > /dev/tty && echo reached").stderr);"#,
 
 #[test]
 fn a_recursive_bind_brings_submounts_and_a_plain_bind_does_not() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("rbind");
     let root = s.busybox_root("root");
     let r = run_recipe_with(
@@ -542,7 +542,7 @@ print("ro=" + box.run("touch /mnt/sub/x").code);"#,
 #[test]
 fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
     use std::io::Write;
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("interactive");
     let root = s.busybox_root("root");
     let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/tutorial-sandbox.nsr");
@@ -571,7 +571,7 @@ fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
 
 #[test]
 fn explicit_id_maps_and_a_time_namespace() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("maps");
     let root = s.busybox_root("root");
     let r = run_recipe_with(
@@ -594,7 +594,7 @@ print("time_new=" + (box.namespaces().time != namespaces().time));"#,
 
 #[test]
 fn the_sandbox_cannot_read_nsrs_command_line() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("cmdline");
     let r = run_recipe_with(
         &s,
@@ -616,7 +616,7 @@ print("init=" + out(box.run("tr '\\0' ' ' < /proc/1/cmdline")));"#,
 #[test]
 fn ctrl_z_does_not_leave_an_attached_command_stopped() {
     use std::io::Write;
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("ctrlz");
     let file = s.write("z.nsr", "let box = unshare([\"uts\", \"pid\"]);\nprint(\"status=\" + box.exec([\"sleep\", \"1\"]));\n");
     let mut child = nsr_on_terminal(&format!("run {file}"));
@@ -635,7 +635,7 @@ fn ctrl_z_does_not_leave_an_attached_command_stopped() {
 
 #[test]
 fn a_time_namespace_takes_monotonic_and_boottime_offsets() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("timens");
     let clocks = "import time; print(time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_BOOTTIME))";
     let r = run_recipe_with(
@@ -685,7 +685,7 @@ print("uptime " + out(box.run(["cat", "/proc/uptime"])));"#
 
 #[test]
 fn clock_offsets_need_a_time_namespace_and_whole_seconds() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("timens-bad");
     let r = run_recipe(
         &s,

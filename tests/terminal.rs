@@ -40,7 +40,7 @@ fn shell_quote(s: &str) -> String {
 
 #[test]
 fn a_sandboxed_command_cannot_push_keystrokes_into_the_users_terminal() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("tiocsti");
     let recipe = s.write(
         "inject.nsr",
@@ -156,7 +156,7 @@ impl Emulator {
 
 #[test]
 fn ctrl_c_stops_the_shells_command_not_the_shell_and_its_status_comes_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("ctrl-c");
     let recipe = s.write(
         "shell.nsr",
@@ -182,7 +182,7 @@ fn ctrl_c_stops_the_shells_command_not_the_shell_and_its_status_comes_back() {
 
 #[test]
 fn a_window_resize_reaches_the_command_and_the_terminal_is_restored_after() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("winch");
     let recipe = s.write(
         "winch.nsr",
@@ -209,7 +209,7 @@ fn a_window_resize_reaches_the_command_and_the_terminal_is_restored_after() {
 
 #[test]
 fn nsr_enter_gives_the_command_a_terminal_of_its_own_too() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("enter-tiocsti");
     let recipe = s.write(
         "kept.nsr",
@@ -240,7 +240,7 @@ const INJECT_VIA_HOLDER: &str = "python3 -c \"import fcntl,termios,os\nfd=os.ope
 
 #[test]
 fn no_process_of_a_sandbox_reaches_the_terminal_through_the_holder() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("holder-tty");
     let bin = s.path("nsr");
     std::fs::copy(NSR, &bin).unwrap();
@@ -280,7 +280,7 @@ fn no_process_of_a_sandbox_reaches_the_terminal_through_the_holder() {
 #[test]
 fn the_repls_exec_is_on_a_pty_too_and_the_repl_reads_no_injected_line() {
     use rexpect::session::spawn_command;
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("repl-exec");
     let mut cmd = Command::new(NSR);
     cmd.arg("repl")
@@ -314,7 +314,7 @@ fn the_repls_exec_is_on_a_pty_too_and_the_repl_reads_no_injected_line() {
 
 #[test]
 fn nsr_enter_starts_a_shell_with_job_control_whose_exit_status_comes_back() {
-    let _g = serial();
+    let _g = privileged();
     let s = Scratch::new("enter-shell");
     let recipe = s.write(
         "kept.nsr",

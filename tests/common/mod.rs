@@ -19,12 +19,14 @@ pub const PREFIX: &str = "nsrt";
 static SERIAL: Mutex<()> = Mutex::new(());
 static SWEEP: Once = Once::new();
 
-/// Tests compare host snapshots, so they run one at a time within a test binary.
+/// Tests compare host snapshots, so they run one at a time within a test binary. Needs no
+/// privileges: a test that needs root takes `privileged()` instead.
 pub fn serial() -> MutexGuard<'static, ()> {
-    require_root();
     tools::ensure();
     SWEEP.call_once(|| {
-        sweep();
+        if nix::unistd::geteuid().is_root() {
+            sweep();
+        }
         // Environments (nsr's journals on disk) of the tests' runs go to a directory of
         // their own, swept with the rest; tests of environments set their own.
         let state = std::env::temp_dir().join(format!("{}-state", prefix()));
@@ -34,6 +36,13 @@ pub fn serial() -> MutexGuard<'static, ()> {
         std::env::set_var("NSR_STATE_DIR", &state);
     });
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a test that creates namespaces, mounts, links or netns for real: root (CI runs
+/// as root), the programs the tests drive, one test at a time.
+pub fn privileged() -> MutexGuard<'static, ()> {
+    require_root();
+    serial()
 }
 
 pub fn require_root() {
