@@ -360,3 +360,61 @@ fn the_reader_sees_uses_groups_and_inline_paths_and_finds_a_cycle() {
     g.entry(of("c")).or_default().insert(of("a"));
     assert_eq!(cycles(&g), vec![vec![of("b"), of("a")]]);
 }
+
+/// Every function of src/ with its length in lines, longest first.
+fn function_lengths() -> Vec<(usize, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.join("main.rs")];
+    files.extend(modules(&src).into_values());
+    let mut out = Vec::new();
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+        let b = code.as_bytes();
+        let mut i = 0;
+        while let Some(at) = code[i..].find("fn ") {
+            let start = i + at;
+            i = start + 3;
+            if start > 0 && is_ident(b[start - 1]) {
+                continue;
+            }
+            let name: String = code[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            // The body: from the first `{` before any `;` to its matching `}`.
+            let Some(open) = code[i..].find(['{', ';']).map(|o| i + o) else {
+                break;
+            };
+            if b[open] == b';' {
+                continue;
+            }
+            let (mut depth, mut j) = (0usize, open);
+            while j < b.len() {
+                match b[j] {
+                    b'{' => depth += 1,
+                    b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            let lines = code[start..j].matches('\n').count() + 1;
+            let line = code[..start].matches('\n').count() + 1;
+            let rel = file.strip_prefix(&src).unwrap().display();
+            out.push((lines, format!("{rel}:{line} {name}")));
+        }
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    out
+}
+
+#[test]
+fn dump_lengths() {
+    for (n, f) in function_lengths().iter().take(25) {
+        println!("LEN {n} {f}");
+    }
+}

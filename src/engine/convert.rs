@@ -3,8 +3,12 @@
 use super::confine_options;
 use super::read::{array, boolean, string, type_name};
 use crate::ns::idmap;
+use crate::ops::cidr::parse_ip;
 use crate::ops::kinds::{known_kinds_list, NsKind};
 use crate::ops::mount::{MountFlagChoices, MountSpec};
+use crate::ops::names::check_ifname;
+use crate::ops::nat::{NatRule, Proto};
+use crate::ops::route::RouteSpec;
 use crate::ops::run::RunSpec;
 use crate::ops::sandbox::{IdRange, JoinTarget, Propagation, SandboxSpec};
 use rhai::{Array, Dynamic, Map};
@@ -329,6 +333,113 @@ pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
         .transpose()?
         .unwrap_or(false);
     Ok((spec, check))
+}
+
+/// An integer option that must fit in a u32 (an MTU, a route metric).
+pub fn u32_in(n: i64, what: &str) -> Res<u32> {
+    u32::try_from(n).map_err(|_| format!("{what} must be between 0 and {}, not {n}", u32::MAX))
+}
+
+fn port(n: i64, what: &str) -> Res<u16> {
+    u16::try_from(n)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{what} must be a port number from 1 to 65535, not {n}"))
+}
+
+/// `addr`'s options: #{ nodad }.
+pub fn addr_nodad(opts: &Map) -> Res<bool> {
+    let mut nodad = false;
+    for (k, v) in opts {
+        match k.as_str() {
+            "nodad" => {
+                nodad = v
+                    .as_bool()
+                    .map_err(|_| format!("nodad is true or false, not {}", v.type_name()))?
+            }
+            other => return Err(format!("addr: unknown option '{other}' (known: nodad)")),
+        }
+    }
+    Ok(nodad)
+}
+
+/// `route(dest, #{ via, dev, metric, v6 })`.
+pub fn route_spec(dest: &str, opts: &Map) -> Res<RouteSpec> {
+    let (mut via, mut dev, mut metric, mut v6) = (None, None, None, false);
+    for (k, v) in opts {
+        match k.as_str() {
+            "via" => via = Some(string(v, "via")?),
+            "dev" => dev = Some(string(v, "dev")?),
+            "metric" => {
+                let n = v
+                    .as_int()
+                    .map_err(|_| "metric must be an integer".to_string())?;
+                metric = Some(u32_in(n, "metric")?);
+            }
+            "v6" => {
+                v6 = v
+                    .as_bool()
+                    .map_err(|_| "v6 must be true or false".to_string())?
+            }
+            other => {
+                return Err(format!(
+                    "unknown option '{other}' for route (known: via, dev, metric, v6)"
+                ))
+            }
+        }
+    }
+    RouteSpec::parse(dest, via.as_deref(), dev.as_deref(), metric, v6)
+}
+
+/// `port_forward(#{ port, to, to_port, proto, iface })`.
+pub fn port_forward_rule(opts: &Map) -> Res<NatRule> {
+    let get = |k: &str| opts.get(k).cloned();
+    for k in opts.keys() {
+        if !["port", "to", "to_port", "proto", "iface"].contains(&k.as_str()) {
+            return Err(format!(
+                "unknown option '{k}' for port_forward (known: port, to, to_port, proto, iface)"
+            ));
+        }
+    }
+    let p = get("port")
+        .ok_or("port_forward needs port: the port to listen on")?
+        .as_int()
+        .map_err(|_| "port must be an integer".to_string())?;
+    let port_n = port(p, "port")?;
+    let to = get("to").ok_or("port_forward needs to: the sandbox's address")?;
+    let to = parse_ip(&string(&to, "to")?)?;
+    let to_port = match get("to_port") {
+        Some(v) => port(
+            v.as_int()
+                .map_err(|_| "to_port must be an integer".to_string())?,
+            "to_port",
+        )?,
+        None => port_n,
+    };
+    let proto = match get("proto")
+        .map(|v| string(&v, "proto"))
+        .transpose()?
+        .as_deref()
+    {
+        None | Some("tcp") => Proto::Tcp,
+        Some("udp") => Proto::Udp,
+        Some(other) => return Err(format!("proto must be \"tcp\" or \"udp\", not \"{other}\"")),
+    };
+    let input = match get("iface") {
+        Some(v) => {
+            let i = string(&v, "iface")?;
+            check_ifname(&i)?;
+            Some(i)
+        }
+        None => None,
+    };
+    Ok(NatRule::PortForward {
+        proto,
+        port: port_n,
+        to,
+        to_port,
+        input,
+    })
 }
 
 #[cfg(test)]

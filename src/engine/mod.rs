@@ -10,7 +10,7 @@ mod convert;
 pub mod error;
 pub mod limits;
 pub mod modules;
-mod net_primitives;
+mod net;
 pub mod net_values;
 pub mod primitives;
 mod read;
@@ -80,7 +80,7 @@ pub fn build_engine(
     // In the order `nsr doc` lists them.
     let mut docs = Vec::new();
     primitives::register(&mut engine, &mut docs, &session);
-    net_primitives::register(&mut engine, &mut docs, &session);
+    net::register(&mut engine, &mut docs, &session);
     rootfs_primitives::register(&mut engine, &mut docs, &session);
     primitives::register_inspection(&mut engine, &mut docs, &session);
     let flag = signals.flag();

@@ -73,6 +73,34 @@ impl IpCidr {
         }
     }
 
+    /// How many addresses the prefix holds (saturating at u128::MAX for a /0 of IPv6).
+    pub fn size(&self) -> u128 {
+        let bits: u32 = if self.is_v6() { 128 } else { 32 };
+        let host_bits = bits - self.prefix as u32;
+        if host_bits >= 128 {
+            u128::MAX
+        } else {
+            1u128 << host_bits
+        }
+    }
+
+    /// The `n`-th address of this network (0 is the network address itself), with the
+    /// prefix: `10.0.0.0/24` and 2 give `10.0.0.2/24`. None past the network's end.
+    pub fn nth(&self, n: u128) -> Option<IpCidr> {
+        let net = self.network();
+        if n >= net.size() {
+            return None;
+        }
+        let addr = match net.addr {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(a) + n as u32).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(a) + n).into()),
+        };
+        Some(IpCidr {
+            addr,
+            prefix: net.prefix,
+        })
+    }
+
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
@@ -139,6 +167,17 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nth_address_of_a_network() {
+        let net = IpCidr::parse("10.0.0.5/24").unwrap();
+        assert_eq!(net.nth(2).unwrap().to_string(), "10.0.0.2/24");
+        assert_eq!(net.size(), 256);
+        assert!(net.nth(256).is_none());
+        let v6 = IpCidr::parse("fd00::/64").unwrap();
+        assert_eq!(v6.nth(1).unwrap().to_string(), "fd00::1/64");
+        assert_eq!(IpCidr::parse("::/0").unwrap().size(), u128::MAX);
+    }
 
     #[test]
     fn parses_interface_addresses() {
