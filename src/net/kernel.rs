@@ -11,11 +11,12 @@ use super::netns;
 use super::nft;
 use super::routes::{self, RouteSpec};
 use super::{addrs, dad};
+use crate::ops::cidr::IpCidr;
 use crate::ops::names;
 use crate::ops::nat::NatRule;
 use crate::ops::net::LinkInfo;
 use crate::ops::net::{
-    forwarding_key, AddrView, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
+    forwarding_key, AddrView, LinkId, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
 };
 use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
@@ -78,6 +79,9 @@ fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> OpError {
     let what = what.into();
     move |e| e.into_op(&what)
 }
+
+/// What an operation gave back, and how to take it back.
+type Applied = (Option<NetOutput>, Option<NetUndo>);
 
 impl NetKernel {
     /// A backend for `nsr down` of the run `pid`: it touches only links tagged by it.
@@ -307,41 +311,9 @@ impl NetKernel {
         Ok(())
     }
 
-    pub fn apply(
-        &mut self,
-        op: &NetOp,
-        sb: &dyn SandboxNetns,
-    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+    pub fn apply(&mut self, op: &NetOp, sb: &dyn SandboxNetns) -> Result<Applied, OpError> {
         match op {
-            NetOp::NetnsAdd { name } => {
-                names::check_netns_name(name).map_err(OpError::new)?;
-                // /run/netns is made a shared mount once per run (re-sharing it for each
-                // namespace walks every netns mount under it); the lock is per addition.
-                let needs_root = |e: OpError| {
-                    match e.errno {
-                    Some(Errno::EPERM | Errno::EACCES) if e.hint.is_none() => e.with_hint(
-                        "named network namespaces (/run/netns) need root; without root, give a sandbox a network namespace of its own: unshare(#{ kinds: [\"net\", \"user\"], map_root: true })",
-                    ),
-                    _ => e,
-                }
-                };
-                let lock = if self.used_run_dir {
-                    netns::lock_run_dir()
-                } else {
-                    netns::prepare_run_dir()
-                }
-                .map_err(needs_root)?;
-                self.used_run_dir = true;
-                let (fd, sock) = netns::add(name).map_err(needs_root)?;
-                drop(lock);
-                let ino = netns::identity_of(&fd)?;
-                self.fds.insert(ino, fd);
-                self.sockets.insert(ino, sock);
-                self.refs.insert(NsRef::Named(name.clone()), ino);
-                self.owned.insert(ino);
-                self.named.insert(name.clone(), ino);
-                Ok((None, Some(NetUndo::DeleteNetns { name: name.clone() })))
-            }
+            NetOp::NetnsAdd { name } => self.netns_add(name),
             NetOp::NetnsOpen { name } => {
                 names::check_netns_name(name).map_err(OpError::new)?;
                 self.resolve(&NsRef::Named(name.clone()), sb)?;
@@ -352,36 +324,7 @@ impl NetKernel {
                 ns,
                 peer,
                 peer_ns,
-            } => {
-                let ino = self.resolve(ns, sb)?;
-                let pino = self.resolve(peer_ns, sb)?;
-                if ino == pino && name == peer {
-                    return Err(OpError::new(
-                        "the two ends of a veth pair need different names",
-                    ));
-                }
-                let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
-                let tag = self.tag();
-                if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd, tag) {
-                    // Which of the two names is taken, said plainly.
-                    if e.errno == Errno::EEXIST {
-                        self.refuse_existing(ino, name, ns)?;
-                        self.refuse_existing(pino, peer, peer_ns)?;
-                    }
-                    return Err(e.into_op(&format!("cannot create veth pair {name}/{peer}")));
-                }
-                self.links.push(LinkRecord {
-                    ends: vec![(ino, name.clone()), (pino, peer.clone())],
-                });
-                Ok((
-                    None,
-                    Some(NetUndo::DeleteLink {
-                        link: self.links.len() - 1,
-                        ns: ns.clone(),
-                        name: name.clone(),
-                    }),
-                ))
-            }
+            } => self.veth(name, ns, peer, peer_ns, sb),
             NetOp::Bridge { name, ns } => {
                 let ino = self.resolve(ns, sb)?;
                 let tag = self.tag();
@@ -404,104 +347,14 @@ impl NetKernel {
                 ))
             }
             NetOp::LinkSet { ns, name, setting } => self.link_set(ns, name, setting, sb),
-            NetOp::LinkMove { ns, name, to } => {
-                let ino = self.resolve(ns, sb)?;
-                let tino = self.resolve(to, sb)?;
-                let Some(id) = self
-                    .links
-                    .iter()
-                    .position(|l| l.ends.iter().any(|(i, n)| *i == ino && n == name))
-                else {
-                    return Err(OpError::os(
-                        Errno::EPERM,
-                        format!("link '{name}' in {ns} was not created by this recipe; nsr does not move it"),
-                    ));
-                };
-                if ino == tino {
-                    return Err(OpError::new(format!("link '{name}' is already in {to}")));
-                }
-                let info = self.link(ino, name, ns)?;
-                self.refuse_existing(tino, name, to)?;
-                let fd = self.fds[&tino].as_raw_fd();
-                links::move_to(self.socket(ino)?, info.index, fd)
-                    .map_err(nl(format!("cannot move {name} to {to}")))?;
-                for end in self.links[id].ends.iter_mut() {
-                    if end.0 == ino && end.1 == *name {
-                        end.0 = tino;
-                    }
-                }
-                Ok((
-                    None,
-                    Some(NetUndo::MoveBack {
-                        link: id,
-                        name: name.clone(),
-                        from: ns.clone(),
-                        to: to.clone(),
-                    }),
-                ))
-            }
+            NetOp::LinkMove { ns, name, to } => self.link_move(ns, name, to, sb),
             NetOp::AddrAdd {
                 ns,
                 dev,
                 cidr,
                 nodad,
-            } => {
-                let ino = self.resolve(ns, sb)?;
-                self.may_change(ino, dev, ns)?;
-                let index = self.link(ino, dev, ns)?.index;
-                addrs::add(self.socket(ino)?, index, cidr, *nodad).map_err(|e| {
-                    if e.errno == Errno::EEXIST {
-                        OpError::os(
-                            e.errno,
-                            format!("{dev} in {ns} already has the address {cidr}"),
-                        )
-                    } else {
-                        e.into_op(&format!("cannot add {cidr} to {dev}"))
-                    }
-                })?;
-                if cidr.is_v6() && !*nodad {
-                    self.dad.push(dad::Pending {
-                        ino,
-                        ns: ns.clone(),
-                        dev: dev.clone(),
-                        index,
-                        cidr: *cidr,
-                    });
-                }
-                Ok((
-                    None,
-                    Some(NetUndo::DeleteAddr {
-                        ns: ns.clone(),
-                        dev: dev.clone(),
-                        cidr: *cidr,
-                    }),
-                ))
-            }
-            NetOp::RouteAdd { ns, route } => {
-                let ino = self.resolve(ns, sb)?;
-                let oif = self.route_oif(ino, ns, route)?;
-                if let Some(gw) = route.via {
-                    self.check_gateway(ino, ns, gw, route.dev.is_some())?;
-                }
-                routes::add(self.socket(ino)?, route, oif).map_err(|e| {
-                    if e.errno == Errno::EEXIST {
-                        OpError::os(
-                            e.errno,
-                            format!("{ns} already has a route to {}", route.dest_text()),
-                        )
-                        .with_hint("nsr never replaces a route it did not add; use another metric to add a second one")
-                    } else {
-                        e.into_op(&format!("cannot add the route to {}", route.dest_text()))
-                    }
-                })?;
-                Ok((
-                    None,
-                    Some(NetUndo::DeleteRoute {
-                        ns: ns.clone(),
-                        route: route.clone(),
-                    }),
-                ))
-            }
+            } => self.addr_add(ns, dev, *cidr, *nodad, sb),
+            NetOp::RouteAdd { ns, route } => self.route_add(ns, route, sb),
             NetOp::Forwarding { ns, v6, on } => {
                 let ino = self.resolve(ns, sb)?;
                 let key = forwarding_key(*v6);
@@ -520,40 +373,240 @@ impl NetKernel {
                 let list = links::list(self.socket(ino)?).map_err(nl("cannot list links"))?;
                 Ok((Some(NetOutput::Links(list)), None))
             }
-            NetOp::Addrs { ns } => {
-                let ino = self.resolve(ns, sb)?;
-                let names = self.index_names(ino)?;
-                let list = addrs::list(self.socket(ino)?).map_err(nl("cannot list addresses"))?;
-                let views = list
-                    .into_iter()
-                    .map(|a| AddrView {
-                        dev: names.get(&a.index).cloned().unwrap_or_default(),
-                        cidr: a.cidr,
-                    })
-                    .collect();
-                Ok((Some(NetOutput::Addrs(views)), None))
+            NetOp::Addrs { ns } => self.addrs(ns, sb),
+            NetOp::Routes { ns } => self.routes(ns, sb),
+        }
+    }
+
+    /// `ip netns add NAME`: made, opened, and remembered as the run's own.
+    fn netns_add(&mut self, name: &str) -> Result<Applied, OpError> {
+        names::check_netns_name(name).map_err(OpError::new)?;
+        // /run/netns is made a shared mount once per run (re-sharing it for each
+        // namespace walks every netns mount under it); the lock is per addition.
+        let needs_root = |e: OpError| {
+            match e.errno {
+            Some(Errno::EPERM | Errno::EACCES) if e.hint.is_none() => e.with_hint(
+                "named network namespaces (/run/netns) need root; without root, give a sandbox a network namespace of its own: unshare(#{ kinds: [\"net\", \"user\"], map_root: true })",
+            ),
+            _ => e,
+        }
+        };
+        let lock = if self.used_run_dir {
+            netns::lock_run_dir()
+        } else {
+            netns::prepare_run_dir()
+        }
+        .map_err(needs_root)?;
+        self.used_run_dir = true;
+        let (fd, sock) = netns::add(name).map_err(needs_root)?;
+        drop(lock);
+        let ino = netns::identity_of(&fd)?;
+        self.fds.insert(ino, fd);
+        self.sockets.insert(ino, sock);
+        self.refs.insert(NsRef::Named(name.to_string()), ino);
+        self.owned.insert(ino);
+        self.named.insert(name.to_string(), ino);
+        Ok((
+            None,
+            Some(NetUndo::DeleteNetns {
+                name: name.to_string(),
+            }),
+        ))
+    }
+
+    /// `ip link add NAME type veth peer name PEER`, the peer made directly in its namespace.
+    fn veth(
+        &mut self,
+        name: &str,
+        ns: &NsRef,
+        peer: &str,
+        peer_ns: &NsRef,
+        sb: &dyn SandboxNetns,
+    ) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let pino = self.resolve(peer_ns, sb)?;
+        if ino == pino && name == peer {
+            return Err(OpError::new(
+                "the two ends of a veth pair need different names",
+            ));
+        }
+        let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
+        let tag = self.tag();
+        if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd, tag) {
+            // Which of the two names is taken, said plainly.
+            if e.errno == Errno::EEXIST {
+                self.refuse_existing(ino, name, ns)?;
+                self.refuse_existing(pino, peer, peer_ns)?;
             }
-            NetOp::Routes { ns } => {
-                let ino = self.resolve(ns, sb)?;
-                let names = self.index_names(ino)?;
-                let list = routes::list(self.socket(ino)?).map_err(nl("cannot list routes"))?;
-                let views = list
-                    .into_iter()
-                    .map(|r| RouteView {
-                        dest: r
-                            .dest
-                            .map(|d| d.to_string())
-                            .unwrap_or_else(|| "default".into()),
-                        via: r.via,
-                        dev: r.oif.and_then(|i| names.get(&i).cloned()),
-                        metric: r.metric,
-                        protocol: r.protocol,
-                        scope: r.scope,
-                    })
-                    .collect();
-                Ok((Some(NetOutput::Routes(views)), None))
+            return Err(e.into_op(&format!("cannot create veth pair {name}/{peer}")));
+        }
+        self.links.push(LinkRecord {
+            ends: vec![(ino, name.to_string()), (pino, peer.to_string())],
+        });
+        Ok((
+            None,
+            Some(NetUndo::DeleteLink {
+                link: self.links.len() - 1,
+                ns: ns.clone(),
+                name: name.to_string(),
+            }),
+        ))
+    }
+
+    /// `ip link set NAME netns TO`, for a link the run made.
+    fn link_move(
+        &mut self,
+        ns: &NsRef,
+        name: &str,
+        to: &NsRef,
+        sb: &dyn SandboxNetns,
+    ) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let tino = self.resolve(to, sb)?;
+        let Some(id) = self
+            .links
+            .iter()
+            .position(|l| l.ends.iter().any(|(i, n)| *i == ino && n == name))
+        else {
+            return Err(OpError::os(
+                Errno::EPERM,
+                format!(
+                    "link '{name}' in {ns} was not created by this recipe; nsr does not move it"
+                ),
+            ));
+        };
+        if ino == tino {
+            return Err(OpError::new(format!("link '{name}' is already in {to}")));
+        }
+        let info = self.link(ino, name, ns)?;
+        self.refuse_existing(tino, name, to)?;
+        let fd = self.fds[&tino].as_raw_fd();
+        links::move_to(self.socket(ino)?, info.index, fd)
+            .map_err(nl(format!("cannot move {name} to {to}")))?;
+        for end in self.links[id].ends.iter_mut() {
+            if end.0 == ino && end.1 == name {
+                end.0 = tino;
             }
         }
+        Ok((
+            None,
+            Some(NetUndo::MoveBack {
+                link: id,
+                name: name.to_string(),
+                from: ns.clone(),
+                to: to.clone(),
+            }),
+        ))
+    }
+
+    /// `ip addr add CIDR dev DEV`; an IPv6 address joins the wait for DAD.
+    fn addr_add(
+        &mut self,
+        ns: &NsRef,
+        dev: &str,
+        cidr: IpCidr,
+        nodad: bool,
+        sb: &dyn SandboxNetns,
+    ) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        self.may_change(ino, dev, ns)?;
+        let index = self.link(ino, dev, ns)?.index;
+        addrs::add(self.socket(ino)?, index, &cidr, nodad).map_err(|e| {
+            if e.errno == Errno::EEXIST {
+                OpError::os(
+                    e.errno,
+                    format!("{dev} in {ns} already has the address {cidr}"),
+                )
+            } else {
+                e.into_op(&format!("cannot add {cidr} to {dev}"))
+            }
+        })?;
+        if cidr.is_v6() && !nodad {
+            self.dad.push(dad::Pending {
+                ino,
+                ns: ns.clone(),
+                dev: dev.to_string(),
+                index,
+                cidr,
+            });
+        }
+        Ok((
+            None,
+            Some(NetUndo::DeleteAddr {
+                ns: ns.clone(),
+                dev: dev.to_string(),
+                cidr,
+            }),
+        ))
+    }
+
+    /// `ip route add ...`, after checking its device and gateway.
+    fn route_add(
+        &mut self,
+        ns: &NsRef,
+        route: &RouteSpec,
+        sb: &dyn SandboxNetns,
+    ) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let oif = self.route_oif(ino, ns, route)?;
+        if let Some(gw) = route.via {
+            self.check_gateway(ino, ns, gw, route.dev.is_some())?;
+        }
+        routes::add(self.socket(ino)?, route, oif).map_err(|e| {
+            if e.errno == Errno::EEXIST {
+                OpError::os(
+                    e.errno,
+                    format!("{ns} already has a route to {}", route.dest_text()),
+                )
+                .with_hint("nsr never replaces a route it did not add; use another metric to add a second one")
+            } else {
+                e.into_op(&format!("cannot add the route to {}", route.dest_text()))
+            }
+        })?;
+        Ok((
+            None,
+            Some(NetUndo::DeleteRoute {
+                ns: ns.clone(),
+                route: route.clone(),
+            }),
+        ))
+    }
+
+    /// `ip addr show`, each address with its device's name.
+    fn addrs(&mut self, ns: &NsRef, sb: &dyn SandboxNetns) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let names = self.index_names(ino)?;
+        let list = addrs::list(self.socket(ino)?).map_err(nl("cannot list addresses"))?;
+        let views = list
+            .into_iter()
+            .map(|a| AddrView {
+                dev: names.get(&a.index).cloned().unwrap_or_default(),
+                cidr: a.cidr,
+            })
+            .collect();
+        Ok((Some(NetOutput::Addrs(views)), None))
+    }
+
+    /// `ip route show`, each route with its device's name.
+    fn routes(&mut self, ns: &NsRef, sb: &dyn SandboxNetns) -> Result<Applied, OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let names = self.index_names(ino)?;
+        let list = routes::list(self.socket(ino)?).map_err(nl("cannot list routes"))?;
+        let views = list
+            .into_iter()
+            .map(|r| RouteView {
+                dest: r
+                    .dest
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "default".into()),
+                via: r.via,
+                dev: r.oif.and_then(|i| names.get(&i).cloned()),
+                metric: r.metric,
+                protocol: r.protocol,
+                scope: r.scope,
+            })
+            .collect();
+        Ok((Some(NetOutput::Routes(views)), None))
     }
 
     /// How `nsr down` takes back `op` if nsr is killed while the kernel does it, worked
@@ -887,89 +940,14 @@ impl NetKernel {
                 self.refs.remove(&NsRef::Named(name.clone()));
                 Ok(UndoOutcome::done_if(netns::delete(name)?))
             }
-            NetUndo::DeleteLink { link, ns, name } => {
-                // Without the run's records (nsr down), the link is found by its name.
-                let ends = match self.links.get(*link) {
-                    Some(l) => l.ends.clone(),
-                    None => self
-                        .known(ns)
-                        .map(|i| vec![(i, name.clone())])
-                        .unwrap_or_default(),
-                };
-                if whole && ends.iter().any(|(i, _)| self.owned.contains(i)) {
-                    // A veth dies with either end's namespace; wait for the other end.
-                    for (i, n) in &ends {
-                        if !self.owned.contains(i) && self.fds.contains_key(i) {
-                            self.await_gone.push((*i, n.clone()));
-                        }
-                    }
-                    return Ok(UndoOutcome::Released);
-                }
-                for (ino, name) in ends {
-                    if !self.fds.contains_key(&ino) {
-                        continue;
-                    }
-                    if let Some(info) = self.lookup_own(ino, &name)? {
-                        match links::delete(self.socket(ino)?, info.index) {
-                            Ok(()) => return Ok(UndoOutcome::Done),
-                            Err(e) if e.errno == Errno::ENODEV => {}
-                            Err(e) => return Err(e.into_op(&format!("cannot delete link {name}"))),
-                        }
-                    }
-                }
-                Ok(UndoOutcome::AlreadyGone)
-            }
-            NetUndo::RestoreLink { ns, name, old } => {
-                let Some(ino) = self.known(ns) else {
-                    return Ok(UndoOutcome::Released);
-                };
-                if whole && (self.owned.contains(&ino) || self.created_link(ino, name)) {
-                    return Ok(UndoOutcome::Released);
-                }
-                let Some(info) = self.lookup(ino, name)? else {
-                    return Ok(UndoOutcome::AlreadyGone);
-                };
-                let change = match old {
-                    LinkSetting::Up => LinkChange::Up,
-                    LinkSetting::Down => LinkChange::Down,
-                    LinkSetting::Mtu(m) => LinkChange::Mtu(*m),
-                    LinkSetting::NoMaster => LinkChange::Master(None),
-                    LinkSetting::Master(b) => match self.lookup(ino, b)? {
-                        Some(br) => LinkChange::Master(Some(br.index)),
-                        None => LinkChange::Master(None),
-                    },
-                };
-                links::set(self.socket(ino)?, info.index, change)
-                    .map_err(nl(format!("cannot restore {name}")))?;
-                Ok(UndoOutcome::Done)
-            }
+            NetUndo::DeleteLink { link, ns, name } => self.delete_link(*link, ns, name),
+            NetUndo::RestoreLink { ns, name, old } => self.restore_link(ns, name, old),
             NetUndo::MoveBack {
                 link,
                 name,
                 from,
                 to,
-            } => {
-                let (Some(tino), Some(fino)) = (self.known(to), self.known(from)) else {
-                    return Ok(UndoOutcome::Released);
-                };
-                if whole && self.owned.contains(&tino) {
-                    return Ok(UndoOutcome::Released);
-                }
-                let Some(info) = self.lookup_own(tino, name)? else {
-                    return Ok(UndoOutcome::AlreadyGone);
-                };
-                let fd = self.fds[&fino].as_raw_fd();
-                links::move_to(self.socket(tino)?, info.index, fd)
-                    .map_err(nl(format!("cannot move {name} back")))?;
-                if let Some(rec) = self.links.get_mut(*link) {
-                    for end in rec.ends.iter_mut() {
-                        if end.0 == tino && end.1 == *name {
-                            end.0 = fino;
-                        }
-                    }
-                }
-                Ok(UndoOutcome::Done)
-            }
+            } => self.move_back(*link, name, from, to),
             NetUndo::DeleteAddr { ns, dev, cidr } => {
                 let Some(ino) = self.known(ns) else {
                     return Ok(UndoOutcome::Released);
@@ -986,28 +964,7 @@ impl NetKernel {
                     Err(e) => Err(e.into_op(&format!("cannot delete {cidr} from {dev}"))),
                 }
             }
-            NetUndo::DeleteRoute { ns, route } => {
-                let Some(ino) = self.known(ns) else {
-                    return Ok(UndoOutcome::Released);
-                };
-                if whole && self.owned.contains(&ino) {
-                    return Ok(UndoOutcome::Released);
-                }
-                let oif = match &route.dev {
-                    Some(dev) => match self.lookup(ino, dev)? {
-                        Some(l) => Some(l.index),
-                        None => return Ok(UndoOutcome::AlreadyGone),
-                    },
-                    None => None,
-                };
-                match routes::delete(self.socket(ino)?, route, oif) {
-                    Ok(()) => Ok(UndoOutcome::Done),
-                    Err(e) if e.errno == Errno::ESRCH => Ok(UndoOutcome::AlreadyGone),
-                    Err(e) => {
-                        Err(e.into_op(&format!("cannot delete the route to {}", route.dest_text())))
-                    }
-                }
-            }
+            NetUndo::DeleteRoute { ns, route } => self.delete_route(ns, route),
             NetUndo::RestoreSysctl { ns, key, old } => {
                 let Some(ino) = self.known(ns) else {
                     return Ok(UndoOutcome::Released);
@@ -1036,26 +993,159 @@ impl NetKernel {
                     Err(e) => Err(e),
                 }
             }
-            NetUndo::DeleteRules { ns, table, rules } => {
-                let Some(ino) = self.known(ns) else {
-                    return Ok(UndoOutcome::Released);
-                };
-                if whole && (self.owned.contains(&ino) || self.tables.contains_key(&ino)) {
-                    // The table's own undo comes later and takes the rules with it.
-                    return Ok(UndoOutcome::Released);
-                }
-                let script: String = rules
-                    .iter()
-                    .map(|(chain, handle)| {
-                        format!("delete rule inet {table} {chain} handle {handle}\n")
-                    })
-                    .collect();
-                match nft::run(&self.fds[&ino], &["-f", "-"], &script) {
-                    Ok(_) => Ok(UndoOutcome::Done),
-                    Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
-                    Err(e) => Err(e),
+            NetUndo::DeleteRules { ns, table, rules } => self.delete_rules(ns, table, rules),
+        }
+    }
+
+    /// Deletes a link the run made (found by name when nsr down has no records).
+    fn delete_link(
+        &mut self,
+        link: LinkId,
+        ns: &NsRef,
+        name: &str,
+    ) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        // Without the run's records (nsr down), the link is found by its name.
+        let ends = match self.links.get(link) {
+            Some(l) => l.ends.clone(),
+            None => self
+                .known(ns)
+                .map(|i| vec![(i, name.to_string())])
+                .unwrap_or_default(),
+        };
+        if whole && ends.iter().any(|(i, _)| self.owned.contains(i)) {
+            // A veth dies with either end's namespace; wait for the other end.
+            for (i, n) in &ends {
+                if !self.owned.contains(i) && self.fds.contains_key(i) {
+                    self.await_gone.push((*i, n.clone()));
                 }
             }
+            return Ok(UndoOutcome::Released);
+        }
+        for (ino, name) in ends {
+            if !self.fds.contains_key(&ino) {
+                continue;
+            }
+            if let Some(info) = self.lookup_own(ino, &name)? {
+                match links::delete(self.socket(ino)?, info.index) {
+                    Ok(()) => return Ok(UndoOutcome::Done),
+                    Err(e) if e.errno == Errno::ENODEV => {}
+                    Err(e) => return Err(e.into_op(&format!("cannot delete link {name}"))),
+                }
+            }
+        }
+        Ok(UndoOutcome::AlreadyGone)
+    }
+
+    /// Puts back the setting a link had before.
+    fn restore_link(
+        &mut self,
+        ns: &NsRef,
+        name: &str,
+        old: &LinkSetting,
+    ) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        let Some(ino) = self.known(ns) else {
+            return Ok(UndoOutcome::Released);
+        };
+        if whole && (self.owned.contains(&ino) || self.created_link(ino, name)) {
+            return Ok(UndoOutcome::Released);
+        }
+        let Some(info) = self.lookup(ino, name)? else {
+            return Ok(UndoOutcome::AlreadyGone);
+        };
+        let change = match old {
+            LinkSetting::Up => LinkChange::Up,
+            LinkSetting::Down => LinkChange::Down,
+            LinkSetting::Mtu(m) => LinkChange::Mtu(*m),
+            LinkSetting::NoMaster => LinkChange::Master(None),
+            LinkSetting::Master(b) => match self.lookup(ino, b)? {
+                Some(br) => LinkChange::Master(Some(br.index)),
+                None => LinkChange::Master(None),
+            },
+        };
+        links::set(self.socket(ino)?, info.index, change)
+            .map_err(nl(format!("cannot restore {name}")))?;
+        Ok(UndoOutcome::Done)
+    }
+
+    /// Moves a link back to the namespace it came from.
+    fn move_back(
+        &mut self,
+        link: LinkId,
+        name: &str,
+        from: &NsRef,
+        to: &NsRef,
+    ) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        let (Some(tino), Some(fino)) = (self.known(to), self.known(from)) else {
+            return Ok(UndoOutcome::Released);
+        };
+        if whole && self.owned.contains(&tino) {
+            return Ok(UndoOutcome::Released);
+        }
+        let Some(info) = self.lookup_own(tino, name)? else {
+            return Ok(UndoOutcome::AlreadyGone);
+        };
+        let fd = self.fds[&fino].as_raw_fd();
+        links::move_to(self.socket(tino)?, info.index, fd)
+            .map_err(nl(format!("cannot move {name} back")))?;
+        if let Some(rec) = self.links.get_mut(link) {
+            for end in rec.ends.iter_mut() {
+                if end.0 == tino && end.1 == name {
+                    end.0 = fino;
+                }
+            }
+        }
+        Ok(UndoOutcome::Done)
+    }
+
+    /// Deletes exactly the route the run added.
+    fn delete_route(&mut self, ns: &NsRef, route: &RouteSpec) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        let Some(ino) = self.known(ns) else {
+            return Ok(UndoOutcome::Released);
+        };
+        if whole && self.owned.contains(&ino) {
+            return Ok(UndoOutcome::Released);
+        }
+        let oif = match &route.dev {
+            Some(dev) => match self.lookup(ino, dev)? {
+                Some(l) => Some(l.index),
+                None => return Ok(UndoOutcome::AlreadyGone),
+            },
+            None => None,
+        };
+        match routes::delete(self.socket(ino)?, route, oif) {
+            Ok(()) => Ok(UndoOutcome::Done),
+            Err(e) if e.errno == Errno::ESRCH => Ok(UndoOutcome::AlreadyGone),
+            Err(e) => Err(e.into_op(&format!("cannot delete the route to {}", route.dest_text()))),
+        }
+    }
+
+    /// Deletes the run's rules, by handle, from its table.
+    fn delete_rules(
+        &mut self,
+        ns: &NsRef,
+        table: &str,
+        rules: &[(String, u64)],
+    ) -> Result<UndoOutcome, OpError> {
+        let whole = self.whole_rollback;
+        let Some(ino) = self.known(ns) else {
+            return Ok(UndoOutcome::Released);
+        };
+        if whole && (self.owned.contains(&ino) || self.tables.contains_key(&ino)) {
+            // The table's own undo comes later and takes the rules with it.
+            return Ok(UndoOutcome::Released);
+        }
+        let script: String = rules
+            .iter()
+            .map(|(chain, handle)| format!("delete rule inet {table} {chain} handle {handle}\n"))
+            .collect();
+        match nft::run(&self.fds[&ino], &["-f", "-"], &script) {
+            Ok(_) => Ok(UndoOutcome::Done),
+            Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
+            Err(e) => Err(e),
         }
     }
 }
