@@ -265,209 +265,231 @@ impl<'a> Extractor<'a> {
         let m = entry_meta::read(entry).map_err(|e| damaged(errno(&e), &e, &shown))?;
         self.report.entries += 1;
         match kind {
-            EntryType::Directory => {
-                let parent = self
-                    .parent(parent_parts)
-                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
-                let mut declared_again = false;
-                match rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700)) {
-                    Ok(()) => {}
-                    Err(rustix::io::Errno::EXIST) => {
-                        declared_again = true;
-                        let st = rfs::statat(&parent, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
-                            .map_err(|e| fail(rerr(e), "cannot inspect"))?;
-                        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-                            rfs::unlinkat(&parent, name.as_os_str(), AtFlags::empty())
-                                .map_err(|e| fail(rerr(e), "cannot replace"))?;
-                            self.cached = None;
-                            rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700))
-                                .map_err(|e| fail(rerr(e), "cannot create directory"))?;
-                        }
-                    }
-                    Err(e) => return Err(fail(rerr(e), "cannot create directory")),
-                }
-                // A layer's entry describes the whole directory: attributes an earlier
-                // layer gave it and this one does not go (umoci does the same).
-                let replace = declared_again && self.layers;
-                if !m.xattrs.is_empty() || replace {
-                    let fd = self.open_dir(&parts).map_err(|e| fail(e, "cannot open"))?;
-                    if replace {
-                        drop_xattrs_but(fd.as_fd(), &m.xattrs);
-                    }
-                    self.set_xattrs(fd.as_fd(), &m.xattrs);
-                }
-                self.defer_dir(parts.clone(), &m);
-            }
+            EntryType::Directory => self.directory(&parts, &m, &shown)?,
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let parent = self
-                    .parent(parent_parts)
-                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
-                let flags = OFlags::WRONLY
-                    | OFlags::CREATE
-                    | OFlags::EXCL
-                    | OFlags::NOFOLLOW
-                    | OFlags::CLOEXEC;
-                let fd =
-                    match rfs::openat(&parent, name.as_os_str(), flags, Mode::from_raw_mode(0o600))
-                    {
-                        Err(rustix::io::Errno::EXIST) => {
-                            rfs::unlinkat(&parent, name.as_os_str(), AtFlags::empty())
-                                .map_err(|e| fail(rerr(e), "cannot replace"))?;
-                            rfs::openat(
-                                &parent,
-                                name.as_os_str(),
-                                flags,
-                                Mode::from_raw_mode(0o600),
-                            )
-                        }
-                        other => other,
-                    }
-                    .map_err(|e| fail(rerr(e), "cannot create"))?;
-                let mut file = File::from(fd);
-                loop {
-                    let n = entry
-                        .read(&mut self.buf)
-                        .map_err(|e| damaged(errno(&e), &e, &shown))?;
-                    if n == 0 {
-                        break;
-                    }
-                    file.write_all(&self.buf[..n])
-                        .map_err(|e| fail(errno(&e), "cannot write"))?;
-                    self.report.bytes += n as u64;
-                }
-                if self.owners {
-                    rfs::fchown(&file, Some(uid(m.uid)), Some(gid(m.gid)))
-                        .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
-                }
-                rfs::fchmod(&file, Mode::from_raw_mode(self.mode(m.mode)))
-                    .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
-                self.set_xattrs(file.as_fd(), &m.xattrs);
-                rfs::futimens(&file, &m.times())
-                    .map_err(|e| fail(rerr(e), "cannot set the times of"))?;
+                self.regular(entry, parent_parts, name, &m, &shown)?
             }
-            EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| fail(Errno::EINVAL, "no target for symlink"))?
-                    .into_owned();
-                // The target is stored as written: it is only ever resolved inside the root.
-                self.cached = None;
-                let parent = self
-                    .parent(parent_parts)
-                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
-                let target = OsStr::from_bytes(&target);
-                match rfs::symlinkat(target, &parent, name.as_os_str()) {
-                    Err(rustix::io::Errno::EXIST) => {
-                        self.remove_existing(&parent, name)
-                            .map_err(|e| fail(e, "cannot replace"))?;
-                        rfs::symlinkat(target, &parent, name.as_os_str())
-                    }
-                    other => other,
-                }
-                .map_err(|e| fail(rerr(e), "cannot create symlink"))?;
-                self.chown_at(&parent, name, &m)
-                    .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
-                let _ = rfs::utimensat(
-                    &parent,
-                    name.as_os_str(),
-                    &m.times(),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            EntryType::Link => {
-                let raw_target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| fail(Errno::EINVAL, "no target for hard link"))?
-                    .into_owned();
-                let target = match entry_path::parse(&raw_target) {
-                    EntryPath::Inside(t) => t,
-                    EntryPath::Root => {
-                        return Err(fail(Errno::EPERM, "hard link to the root directory in"))
-                    }
-                    EntryPath::Refused(why) => {
-                        if self.opts.strict {
-                            return Err(fail(Errno::EPERM, "refused hard link"));
-                        }
-                        self.report.refused.push((shown, why));
-                        return Ok(());
-                    }
-                };
-                let (tname, tparent_parts) = target.split_last().expect("at least one component");
-                let tparent = self
-                    .resolve(tparent_parts)
-                    .map_err(|e| fail(e, "cannot reach the target of"))?;
-                let parent = self
-                    .parent(parent_parts)
-                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
-                match rfs::linkat(
-                    &tparent,
-                    tname.as_os_str(),
-                    &parent,
-                    name.as_os_str(),
-                    AtFlags::empty(),
-                ) {
-                    Err(rustix::io::Errno::EXIST) => {
-                        self.remove_existing(&parent, name)
-                            .map_err(|e| fail(e, "cannot replace"))?;
-                        rfs::linkat(
-                            &tparent,
-                            tname.as_os_str(),
-                            &parent,
-                            name.as_os_str(),
-                            AtFlags::empty(),
-                        )
-                    }
-                    other => other,
-                }
-                .map_err(|e| fail(rerr(e), "cannot create hard link"))?;
-            }
+            EntryType::Symlink => self.symlink(entry, parent_parts, name, &m, &shown)?,
+            EntryType::Link => self.hard_link(entry, parent_parts, name, &shown)?,
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let parent = self
-                    .parent(parent_parts)
-                    .map_err(|e| fail(e, "cannot reach the parent of"))?;
-                let h = entry.header();
-                let (ft, dev) = match kind {
-                    EntryType::Char => (FileType::CharacterDevice, dev(h)),
-                    EntryType::Block => (FileType::BlockDevice, dev(h)),
-                    _ => (FileType::Fifo, 0),
-                };
-                let _ = self.remove_existing(&parent, name);
-                match rfs::mknodat(
-                    &parent,
-                    name.as_os_str(),
-                    ft,
-                    Mode::from_raw_mode(0o600),
-                    dev,
-                ) {
-                    Ok(()) => {}
-                    Err(rustix::io::Errno::PERM) if !self.opts.strict => {
-                        self.report.entries -= 1;
-                        self.report.skipped_devices.push(shown);
-                        return Ok(());
-                    }
-                    Err(e) => return Err(fail(rerr(e), "cannot create device node")),
-                }
-                self.chown_at(&parent, name, &m)
-                    .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
-                rfs::chmodat(
-                    &parent,
-                    name.as_os_str(),
-                    Mode::from_raw_mode(self.mode(m.mode)),
-                    AtFlags::empty(),
-                )
-                .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
-                let _ = rfs::utimensat(
-                    &parent,
-                    name.as_os_str(),
-                    &m.times(),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
+                self.node(entry, kind, parent_parts, name, &m, &shown)?
             }
             _ => {
                 // Global headers, volume labels and the like carry nothing to create.
                 self.report.entries -= 1;
             }
         }
+        Ok(())
+    }
+
+    /// A directory: made (or kept, when an earlier member or layer made it), its
+    /// attributes set when the whole tree is in (`defer_dir`).
+    fn directory(&mut self, parts: &[OsString], m: &Meta, shown: &str) -> Result<(), OpError> {
+        let (name, parent_parts) = parts.split_last().expect("at least one component");
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let parent = self
+            .parent(parent_parts)
+            .map_err(|e| fail(e, "cannot reach the parent of"))?;
+        let mut declared_again = false;
+        match rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::EXIST) => {
+                declared_again = true;
+                let st = rfs::statat(&parent, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| fail(rerr(e), "cannot inspect"))?;
+                if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                    rfs::unlinkat(&parent, name.as_os_str(), AtFlags::empty())
+                        .map_err(|e| fail(rerr(e), "cannot replace"))?;
+                    self.cached = None;
+                    rfs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(0o700))
+                        .map_err(|e| fail(rerr(e), "cannot create directory"))?;
+                }
+            }
+            Err(e) => return Err(fail(rerr(e), "cannot create directory")),
+        }
+        // A layer's entry describes the whole directory: attributes an earlier
+        // layer gave it and this one does not go (umoci does the same).
+        let replace = declared_again && self.layers;
+        if !m.xattrs.is_empty() || replace {
+            let fd = self.open_dir(parts).map_err(|e| fail(e, "cannot open"))?;
+            if replace {
+                drop_xattrs_but(fd.as_fd(), &m.xattrs);
+            }
+            self.set_xattrs(fd.as_fd(), &m.xattrs);
+        }
+        self.defer_dir(parts.to_vec(), m);
+        Ok(())
+    }
+
+    /// A regular file: created (never through a symlink), written, then owner, mode,
+    /// xattrs and times.
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        parent_parts: &[OsString],
+        name: &OsStr,
+        m: &Meta,
+        shown: &str,
+    ) -> Result<(), OpError> {
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let parent = self
+            .parent(parent_parts)
+            .map_err(|e| fail(e, "cannot reach the parent of"))?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rfs::openat(&parent, name, flags, Mode::from_raw_mode(0o600)) {
+            Err(rustix::io::Errno::EXIST) => {
+                rfs::unlinkat(&parent, name, AtFlags::empty())
+                    .map_err(|e| fail(rerr(e), "cannot replace"))?;
+                rfs::openat(&parent, name, flags, Mode::from_raw_mode(0o600))
+            }
+            other => other,
+        }
+        .map_err(|e| fail(rerr(e), "cannot create"))?;
+        let mut file = File::from(fd);
+        loop {
+            let n = entry
+                .read(&mut self.buf)
+                .map_err(|e| damaged(errno(&e), &e, shown))?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&self.buf[..n])
+                .map_err(|e| fail(errno(&e), "cannot write"))?;
+            self.report.bytes += n as u64;
+        }
+        if self.owners {
+            rfs::fchown(&file, Some(uid(m.uid)), Some(gid(m.gid)))
+                .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+        }
+        rfs::fchmod(&file, Mode::from_raw_mode(self.mode(m.mode)))
+            .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
+        self.set_xattrs(file.as_fd(), &m.xattrs);
+        rfs::futimens(&file, &m.times()).map_err(|e| fail(rerr(e), "cannot set the times of"))?;
+        Ok(())
+    }
+
+    /// A symbolic link, its target stored as written.
+    fn symlink<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        parent_parts: &[OsString],
+        name: &OsStr,
+        m: &Meta,
+        shown: &str,
+    ) -> Result<(), OpError> {
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| fail(Errno::EINVAL, "no target for symlink"))?
+            .into_owned();
+        // The target is stored as written: it is only ever resolved inside the root.
+        self.cached = None;
+        let parent = self
+            .parent(parent_parts)
+            .map_err(|e| fail(e, "cannot reach the parent of"))?;
+        let target = OsStr::from_bytes(&target);
+        match rfs::symlinkat(target, &parent, name) {
+            Err(rustix::io::Errno::EXIST) => {
+                self.remove_existing(&parent, name)
+                    .map_err(|e| fail(e, "cannot replace"))?;
+                rfs::symlinkat(target, &parent, name)
+            }
+            other => other,
+        }
+        .map_err(|e| fail(rerr(e), "cannot create symlink"))?;
+        self.chown_at(&parent, name, m)
+            .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+        let _ = rfs::utimensat(&parent, name, &m.times(), AtFlags::SYMLINK_NOFOLLOW);
+        Ok(())
+    }
+
+    /// A hard link to a member already extracted, both resolved inside the root.
+    fn hard_link<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        parent_parts: &[OsString],
+        name: &OsStr,
+        shown: &str,
+    ) -> Result<(), OpError> {
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let raw_target = entry
+            .link_name_bytes()
+            .ok_or_else(|| fail(Errno::EINVAL, "no target for hard link"))?
+            .into_owned();
+        let target = match entry_path::parse(&raw_target) {
+            EntryPath::Inside(t) => t,
+            EntryPath::Root => {
+                return Err(fail(Errno::EPERM, "hard link to the root directory in"))
+            }
+            EntryPath::Refused(why) => {
+                if self.opts.strict {
+                    return Err(fail(Errno::EPERM, "refused hard link"));
+                }
+                self.report.refused.push((shown.to_string(), why));
+                return Ok(());
+            }
+        };
+        let (tname, tparent_parts) = target.split_last().expect("at least one component");
+        let tparent = self
+            .resolve(tparent_parts)
+            .map_err(|e| fail(e, "cannot reach the target of"))?;
+        let parent = self
+            .parent(parent_parts)
+            .map_err(|e| fail(e, "cannot reach the parent of"))?;
+        match rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty()) {
+            Err(rustix::io::Errno::EXIST) => {
+                self.remove_existing(&parent, name)
+                    .map_err(|e| fail(e, "cannot replace"))?;
+                rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty())
+            }
+            other => other,
+        }
+        .map_err(|e| fail(rerr(e), "cannot create hard link"))?;
+        Ok(())
+    }
+
+    /// A device node or fifo; without the privilege to make one (rootless), skipped
+    /// and listed unless `strict`.
+    fn node<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        kind: EntryType,
+        parent_parts: &[OsString],
+        name: &OsStr,
+        m: &Meta,
+        shown: &str,
+    ) -> Result<(), OpError> {
+        let fail = |e: Errno, what: &str| OpError::os(e, format!("{what} {shown}"));
+        let parent = self
+            .parent(parent_parts)
+            .map_err(|e| fail(e, "cannot reach the parent of"))?;
+        let h = entry.header();
+        let (ft, dev) = match kind {
+            EntryType::Char => (FileType::CharacterDevice, dev(h)),
+            EntryType::Block => (FileType::BlockDevice, dev(h)),
+            _ => (FileType::Fifo, 0),
+        };
+        let _ = self.remove_existing(&parent, name);
+        match rfs::mknodat(&parent, name, ft, Mode::from_raw_mode(0o600), dev) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM) if !self.opts.strict => {
+                self.report.entries -= 1;
+                self.report.skipped_devices.push(shown.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(fail(rerr(e), "cannot create device node")),
+        }
+        self.chown_at(&parent, name, m)
+            .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
+        rfs::chmodat(
+            &parent,
+            name,
+            Mode::from_raw_mode(self.mode(m.mode)),
+            AtFlags::empty(),
+        )
+        .map_err(|e| fail(rerr(e), "cannot set the mode of"))?;
+        let _ = rfs::utimensat(&parent, name, &m.times(), AtFlags::SYMLINK_NOFOLLOW);
         Ok(())
     }
 
