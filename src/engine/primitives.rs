@@ -189,7 +189,13 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             }
         },
     );
+    register_mounts(engine, docs, session);
+    register_commands(engine, docs, session);
+    register_namespaces(engine, docs, session);
+}
 
+/// A sandbox's filesystem: mount, chroot, pivot_root.
+fn register_mounts(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
     reg(docs, "mount", &["sandbox: Sandbox", "source: String", "target: String", "fstype: String"], "/// Mounts a filesystem in the sandbox: proc, sysfs, tmpfs, devpts, mqueue, bind, rbind, overlay. The target is a path inside the sandbox's root.")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, src: &str, target: &str, fstype: &str| -> R<()> {
@@ -237,7 +243,10 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             Ok(())
         },
     );
+}
 
+/// Commands in a sandbox: run (captured) and exec (on the terminal).
+fn register_commands(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
     reg(
         docs,
@@ -294,7 +303,10 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             exec(&s, &call, sb, &cmd, &opts)
         },
     );
+}
 
+/// What namespaces a process is in.
+fn register_namespaces(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
     reg(
         docs,
