@@ -93,25 +93,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
         )
         .with_hint(format!("nsr down {name} takes back what it left")));
     }
-    let pid = match which {
-        None => *pids.last().expect("not empty"),
-        Some(w) => {
-            let n: usize = w
-                .parse()
-                .map_err(|_| OpError::new(format!("'{w}' is not a sandbox number or pid")))?;
-            if (1..=pids.len()).contains(&n) {
-                pids[n - 1]
-            } else if pids.contains(&(n as i32)) {
-                n as i32
-            } else {
-                return Err(OpError::new(format!(
-                    "environment '{name}' has sandboxes 1 to {} (pids {:?})",
-                    pids.len(),
-                    pids
-                )));
-            }
-        }
-    };
+    let pid = choose(name, which, &pids)?;
     let held = kept::reach(&store::base_dir().join(name), pid)?;
     let argv: Vec<CString> = if command.is_empty() {
         vec![CString::new("/bin/sh").unwrap_or_default()]
@@ -141,94 +123,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             let on_pty = relay.is_some();
             std::mem::forget(relay);
             let code = match join(&held) {
-                Ok(()) => {
-                    // Confined as the holder confines its own commands.
-                    let confine = crate::confine::apply::Prepared::new(&held.confine);
-                    let ruleset = match confine.ruleset() {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let _ = std::io::Write::write_all(
-                                &mut std::io::stderr(),
-                                format!("nsr: enter: {}\n", crate::ops::OpError::from(e))
-                                    .as_bytes(),
-                            );
-                            // SAFETY: leaving the forked child without nsr's destructors.
-                            unsafe { libc::_exit(126) };
-                        }
-                    };
-                    // Into the sandbox's device cgroup, as the holder starts its commands.
-                    let cgroup = held
-                        .device_cgroup
-                        .as_ref()
-                        .filter(|_| confine.limits_devices());
-                    let forked = match cgroup {
-                        Some(cg) => crate::sys::fork_into_cgroup(cg.as_fd()).map(|pid| match pid {
-                            0 => ForkResult::Child,
-                            pid => ForkResult::Parent {
-                                child: nix::unistd::Pid::from_raw(pid),
-                            },
-                        }),
-                        // SAFETY: this child of nsr is single-threaded; its child
-                        // execs or _exits.
-                        None => unsafe { fork() },
-                    };
-                    match forked {
-                        // A new pid namespace applies to children: the command is one.
-                        Ok(ForkResult::Child) => {
-                            // SAFETY: plain signal, setsid and ioctl calls on this process
-                            // and its own fd 0.
-                            unsafe {
-                                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
-                                if on_pty {
-                                    // A session of its own, with the pty as its terminal.
-                                    libc::setsid();
-                                    libc::ioctl(0, libc::TIOCSCTTY, 0);
-                                }
-                            }
-                            // As the holder's commands: a cgroup namespace rooted in the
-                            // device cgroup.
-                            // SAFETY: unshare of this process's cgroup namespace, and
-                            // Prepared::enter in the command's process before its exec.
-                            let entered = if cgroup.is_some()
-                                && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
-                            {
-                                Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
-                            } else {
-                                // SAFETY: this is the command's process, before its exec.
-                                unsafe { confine.enter(ruleset.as_ref()) }
-                            };
-                            if let Err((stage, errno)) = entered {
-                                let _ = std::io::Write::write_all(
-                                    &mut std::io::stderr(),
-                                    format!(
-                                        "nsr: enter: {}: {}\n",
-                                        stage.what(),
-                                        Errno::from_raw(errno)
-                                    )
-                                    .as_bytes(),
-                                );
-                                // SAFETY: leaving the command's process before its exec.
-                                unsafe { libc::_exit(126) };
-                            }
-                            let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
-                            let _ = std::io::Write::write_all(
-                                &mut std::io::stderr(),
-                                format!("nsr: enter: cannot run {:?}: {e}\n", argv[0]).as_bytes(),
-                            );
-                            127
-                        }
-                        Ok(ForkResult::Parent { child }) => {
-                            // SAFETY: signal dispositions of this process.
-                            unsafe {
-                                libc::signal(libc::SIGINT, libc::SIG_IGN);
-                                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-                            }
-                            waitpid(child, None).map(status).unwrap_or(1)
-                        }
-                        Err(_) => 1,
-                    }
-                }
+                Ok(()) => command_in(&held, &argv, on_pty),
                 Err(e) => {
                     let _ = std::io::Write::write_all(
                         &mut std::io::stderr(),
@@ -260,6 +155,125 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             Ok(status(s))
         }
     }
+}
+
+/// The holder pid of sandbox `which` (its number, 1 first, or its pid; the last one
+/// without it) among the environment's.
+fn choose(name: &str, which: Option<&str>, pids: &[i32]) -> Result<i32, OpError> {
+    match which {
+        None => Ok(*pids.last().expect("not empty")),
+        Some(w) => {
+            let n: usize = w
+                .parse()
+                .map_err(|_| OpError::new(format!("'{w}' is not a sandbox number or pid")))?;
+            if (1..=pids.len()).contains(&n) {
+                Ok(pids[n - 1])
+            } else if pids.contains(&(n as i32)) {
+                Ok(n as i32)
+            } else {
+                Err(OpError::new(format!(
+                    "environment '{name}' has sandboxes 1 to {} (pids {:?})",
+                    pids.len(),
+                    pids
+                )))
+            }
+        }
+    }
+}
+
+/// In the child that joined the sandbox: the command, confined as the holder confines
+/// its own, started as a child (a new pid namespace applies to children); its status.
+fn command_in(held: &Held, argv: &[CString], on_pty: bool) -> i32 {
+    // Confined as the holder confines its own commands.
+    let confine = crate::confine::apply::Prepared::new(&held.confine);
+    let ruleset = match confine.ruleset() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("nsr: enter: {}\n", crate::ops::OpError::from(e)).as_bytes(),
+            );
+            // SAFETY: leaving the forked child without nsr's destructors.
+            unsafe { libc::_exit(126) };
+        }
+    };
+    // Into the sandbox's device cgroup, as the holder starts its commands.
+    let cgroup = held
+        .device_cgroup
+        .as_ref()
+        .filter(|_| confine.limits_devices());
+    let forked = match cgroup {
+        Some(cg) => crate::sys::fork_into_cgroup(cg.as_fd()).map(|pid| match pid {
+            0 => ForkResult::Child,
+            pid => ForkResult::Parent {
+                child: nix::unistd::Pid::from_raw(pid),
+            },
+        }),
+        // SAFETY: this child of nsr is single-threaded; its child
+        // execs or _exits.
+        None => unsafe { fork() },
+    };
+    match forked {
+        // A new pid namespace applies to children: the command is one.
+        Ok(ForkResult::Child) => {
+            exec_confined(&confine, ruleset.as_ref(), cgroup.is_some(), argv, on_pty)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            // SAFETY: signal dispositions of this process.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            }
+            waitpid(child, None).map(status).unwrap_or(1)
+        }
+        Err(_) => 1,
+    }
+}
+
+/// The command's process: its signals, its session on the pty, the cgroup namespace and
+/// confinement of the holder's commands, then exec. Returns only on a failed exec.
+fn exec_confined(
+    confine: &crate::confine::apply::Prepared,
+    ruleset: Option<&crate::confine::landlock::Ruleset>,
+    in_cgroup: bool,
+    argv: &[CString],
+    on_pty: bool,
+) -> i32 {
+    // SAFETY: plain signal, setsid and ioctl calls on this process
+    // and its own fd 0.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+        if on_pty {
+            // A session of its own, with the pty as its terminal.
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+        }
+    }
+    // As the holder's commands: a cgroup namespace rooted in the
+    // device cgroup.
+    // SAFETY: unshare of this process's cgroup namespace, and
+    // Prepared::enter in the command's process before its exec.
+    let entered = if in_cgroup && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
+        Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
+    } else {
+        // SAFETY: this is the command's process, before its exec.
+        unsafe { confine.enter(ruleset) }
+    };
+    if let Err((stage, errno)) = entered {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("nsr: enter: {}: {}\n", stage.what(), Errno::from_raw(errno)).as_bytes(),
+        );
+        // SAFETY: leaving the command's process before its exec.
+        unsafe { libc::_exit(126) };
+    }
+    let e = nix::unistd::execvp(&argv[0], argv).unwrap_err();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("nsr: enter: cannot run {:?}: {e}\n", argv[0]).as_bytes(),
+    );
+    127
 }
 
 /// Relays between the user's terminal and the command's pty until `child` ends.
