@@ -412,9 +412,28 @@ fn function_lengths() -> Vec<(usize, String)> {
     out
 }
 
+/// Functions fit on a screen or two: the longest of src/ is under this many lines.
+const LONGEST: usize = 120;
+
 #[test]
-fn dump_lengths() {
-    for (n, f) in function_lengths().iter().take(25) {
-        println!("LEN {n} {f}");
-    }
+fn no_function_of_src_is_longer_than_about_two_screens() {
+    let lengths = function_lengths();
+    let long: Vec<String> = lengths
+        .iter()
+        .filter(|(n, _)| *n > LONGEST)
+        .map(|(n, f)| format!("  {f}: {n} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "functions over {LONGEST} lines:\n{}",
+        long.join("\n")
+    );
+    // The measure sees real functions: the holder's request loop is one of the longest.
+    assert!(
+        lengths
+            .iter()
+            .any(|(n, f)| f.contains("sandbox/holder.rs") && f.ends_with(" handle") && *n > 60),
+        "{:?}",
+        &lengths[..5]
+    );
 }

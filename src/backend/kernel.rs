@@ -5,7 +5,9 @@ use crate::cgroup::devices::DeviceCgroups;
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
-use crate::ops::run::RunResult;
+use crate::ops::rootfs::RootfsOp;
+use crate::ops::run::{RunResult, RunSpec};
+use crate::ops::sandbox::SandboxSpec;
 use crate::ops::{CutShort, Op, OpError, Output, SandboxId, Undo, UndoOutcome};
 use crate::sandbox::client::SandboxHandle;
 use crate::sandbox::protocol::{Request, Response};
@@ -187,53 +189,103 @@ fn ran(r: Response) -> Result<RunResult, OpError> {
     }
 }
 
+impl KernelBackend {
+    /// A sandbox: its device cgroup first when it has one, then the holder.
+    fn unshare(&mut self, spec: &SandboxSpec) -> Result<(Output, Option<Undo>), OpError> {
+        self.warn_of_landlock(spec.confine.landlock.is_some());
+        let id = self.sandboxes.len();
+        self.warnings
+            .extend(self.device_cgroups.missing_warning(spec, id));
+        let cgroup = match self.device_cgroups.path_for(spec, id) {
+            Some(path) => Some((crate::cgroup::create(&path)?, path)),
+            None => None,
+        };
+        // The program is loaded while the sandbox sets its namespaces up: the
+        // verifier's time is then not added to the start.
+        let mut attach = || match &cgroup {
+            Some((dir, path)) => DeviceCgroups::attach(path, dir, &spec.confine.devices),
+            None => Ok(()),
+        };
+        let started = spawn::spawn(
+            &self.joins_by_fd(spec),
+            cgroup.as_ref().map(|(dir, _)| dir.as_fd()),
+            &mut attach,
+        );
+        let handle = match started {
+            Ok(h) => h,
+            Err(e) => {
+                if let Some((_, path)) = &cgroup {
+                    let _ = crate::cgroup::remove(path, true);
+                }
+                return Err(e);
+            }
+        };
+        let pid = handle.holder_pid;
+        let netns = handle.ns_path(crate::ops::kinds::NsKind::Net);
+        self.sandboxes.push(handle);
+        if let (true, Some(path)) = (spec.creates(crate::ops::kinds::NsKind::Net), netns) {
+            self.net.adopt_sandbox(id, &path);
+        }
+        Ok((
+            Output::Sandbox { id, pid },
+            Some(Undo::StopSandbox {
+                sandbox: id,
+                pid,
+                cgroup: cgroup.map(|(_, path)| path.to_string_lossy().into_owned()),
+            }),
+        ))
+    }
+
+    /// A command on the user's terminal (nsr hands it over and takes it back).
+    fn exec(
+        &mut self,
+        sandbox: SandboxId,
+        spec: &RunSpec,
+    ) -> Result<(Output, Option<Undo>), OpError> {
+        self.warn_of_landlock(spec.confine.landlock.is_some());
+        self.net.await_addresses()?;
+        let take_terminal = nsr_has_the_terminal();
+        let signals = self.signals.clone();
+        let result = match self.sandbox(sandbox)?.exec(spec, take_terminal, &signals)? {
+            Response::Failed(w) => Err(w.into()),
+            other => ran(other),
+        };
+        if take_terminal {
+            take_back_terminal();
+        }
+        let r = result?;
+        Ok((
+            Output::ExitCode(r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0))),
+            None,
+        ))
+    }
+
+    /// A root filesystem operation done by the sandbox, inside its user namespace.
+    fn rootfs_in(
+        &mut self,
+        sandbox: SandboxId,
+        op: &RootfsOp,
+    ) -> Result<(Output, Option<Undo>), OpError> {
+        let op = in_sandbox_paths(op);
+        match self.ask(sandbox, Request::Rootfs(op))? {
+            Response::Rootfs {
+                text,
+                undo,
+                warnings,
+            } => {
+                self.warnings.extend(warnings);
+                let undo = undo.map(|undo| Undo::RootfsIn { sandbox, undo });
+                Ok((Output::Text(text), undo))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
 impl Backend for KernelBackend {
     fn apply(&mut self, op: &Op) -> Result<(Output, Option<Undo>), OpError> {
         match op {
-            Op::Unshare(spec) => {
-                self.warn_of_landlock(spec.confine.landlock.is_some());
-                let id = self.sandboxes.len();
-                self.warnings
-                    .extend(self.device_cgroups.missing_warning(spec, id));
-                let cgroup = match self.device_cgroups.path_for(spec, id) {
-                    Some(path) => Some((crate::cgroup::create(&path)?, path)),
-                    None => None,
-                };
-                // The program is loaded while the sandbox sets its namespaces up: the
-                // verifier's time is then not added to the start.
-                let mut attach = || match &cgroup {
-                    Some((dir, path)) => DeviceCgroups::attach(path, dir, &spec.confine.devices),
-                    None => Ok(()),
-                };
-                let started = spawn::spawn(
-                    &self.joins_by_fd(spec),
-                    cgroup.as_ref().map(|(dir, _)| dir.as_fd()),
-                    &mut attach,
-                );
-                let handle = match started {
-                    Ok(h) => h,
-                    Err(e) => {
-                        if let Some((_, path)) = &cgroup {
-                            let _ = crate::cgroup::remove(path, true);
-                        }
-                        return Err(e);
-                    }
-                };
-                let pid = handle.holder_pid;
-                let netns = handle.ns_path(crate::ops::kinds::NsKind::Net);
-                self.sandboxes.push(handle);
-                if let (true, Some(path)) = (spec.creates(crate::ops::kinds::NsKind::Net), netns) {
-                    self.net.adopt_sandbox(id, &path);
-                }
-                Ok((
-                    Output::Sandbox { id, pid },
-                    Some(Undo::StopSandbox {
-                        sandbox: id,
-                        pid,
-                        cgroup: cgroup.map(|(_, path)| path.to_string_lossy().into_owned()),
-                    }),
-                ))
-            }
+            Op::Unshare(spec) => self.unshare(spec),
             Op::SetHostname { sandbox, name } => {
                 if !self.sandbox(*sandbox)?.own_uts_ns {
                     return Err(OpError::new(
@@ -297,27 +349,7 @@ impl Backend for KernelBackend {
                     None,
                 ))
             }
-            Op::Exec { sandbox, spec } => {
-                self.warn_of_landlock(spec.confine.landlock.is_some());
-                self.net.await_addresses()?;
-                let take_terminal = nsr_has_the_terminal();
-                let signals = self.signals.clone();
-                let result = match self
-                    .sandbox(*sandbox)?
-                    .exec(spec, take_terminal, &signals)?
-                {
-                    Response::Failed(w) => Err(w.into()),
-                    other => ran(other),
-                };
-                if take_terminal {
-                    take_back_terminal();
-                }
-                let r = result?;
-                Ok((
-                    Output::ExitCode(r.code.unwrap_or_else(|| 128 + r.signal.unwrap_or(0))),
-                    None,
-                ))
-            }
+            Op::Exec { sandbox, spec } => self.exec(*sandbox, spec),
             Op::Namespaces { pid } => {
                 let found = match self.live_sandbox_of(*pid) {
                     Some(sb) => sb.namespace_inodes()?,
@@ -329,24 +361,7 @@ impl Backend for KernelBackend {
                 let pid = self.sandbox(*sandbox)?.holder_pid;
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
             }
-            Op::RootfsIn { sandbox, op } => {
-                let op = in_sandbox_paths(op);
-                match self.ask(*sandbox, Request::Rootfs(op))? {
-                    Response::Rootfs {
-                        text,
-                        undo,
-                        warnings,
-                    } => {
-                        self.warnings.extend(warnings);
-                        let undo = undo.map(|undo| Undo::RootfsIn {
-                            sandbox: *sandbox,
-                            undo,
-                        });
-                        Ok((Output::Text(text), undo))
-                    }
-                    other => Err(unexpected(other)),
-                }
-            }
+            Op::RootfsIn { sandbox, op } => self.rootfs_in(*sandbox, op),
             Op::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(op)?;
                 self.warnings.extend(warnings);

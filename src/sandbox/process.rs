@@ -15,7 +15,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Each captured stream keeps at most this much; the rest is counted and dropped.
 const OUTPUT_LIMIT: usize = 8 << 20;
@@ -159,42 +159,7 @@ pub fn run(
         cgroup_ns: cgroup.is_some(),
         mount_ns,
     };
-    // vfork-style: the child borrows the holder's memory until it execs, so starting a
-    // command does not copy the holder's page tables (a third of `run`'s time with fork).
-    let mut stack = vec![0u8; CHILD_STACK];
-    // CLONE_VFORK suspends the holder until the child has exec'd or exited; the child
-    // runs on its own stack and makes only raw syscalls on memory prepared here.
-    let cloned = match cgroup {
-        // Born in the sandbox's device cgroup (see confine/devices.rs).
-        // SAFETY: as above; `setup` outlives the child's use of it (vfork).
-        Some(cgroup) => unsafe {
-            crate::sys::vfork_into_cgroup(
-                cgroup,
-                &mut stack,
-                child_entry,
-                &setup as *const ChildSetup<'_> as *mut libc::c_void,
-            )
-            .map(Pid::from_raw)
-            .map_err(|e| {
-                OpError::os(
-                    e,
-                    "clone a command process into the sandbox's device cgroup (clone3)",
-                )
-                .with_hint("devices: \"all\" on unshare starts commands without the device policy")
-            })?
-        },
-        // SAFETY: as above.
-        None => unsafe {
-            nix::sched::clone(
-                Box::new(|| child(&setup)),
-                &mut stack,
-                CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
-                Some(libc::SIGCHLD),
-            )
-        }
-        .map_err(|e| OpError::os(e, "clone a command process"))?,
-    };
-    let child = cloned;
+    let child = start(&setup, cgroup)?;
     // The command holds the slave now; the holder keeps none of it.
     drop((err_w, in_r, out_w, errout_w, stdio));
     // The error pipe closes on exec; a message on it means exec (or chdir) failed.
@@ -206,27 +171,7 @@ pub fn run(
             report[4..].try_into().unwrap_or_default(),
         ));
         let _ = waitpid(child, None);
-        if let Some(stage) = Stage::from_code(stage) {
-            return Err(OpError::os(errno, format!("{}: not started", stage.what())));
-        }
-        return Err(match stage {
-            1 => OpError::os(
-                errno,
-                format!(
-                    "cannot enter working directory {}",
-                    spec.cwd.clone().unwrap_or_default()
-                ),
-            ),
-            _ => {
-                let e = OpError::os(errno, format!("cannot execute {program}"));
-                match errno {
-                    Errno::ENOENT => e.with_hint("the program or its interpreter (#! line, or the dynamic loader) is missing in the sandbox's root"),
-                    Errno::EACCES if confine.has_landlock() => e.with_hint("landlock: the program, and its interpreter (#! line, or the dynamic loader), must be beneath an exec path"),
-                    Errno::EACCES => e.with_hint("the file is not executable, or its filesystem is mounted noexec"),
-                    _ => e,
-                }
-            }
-        });
+        return Err(not_started(stage, errno, spec, &program, confine));
     }
     let stdin_data = spec.stdin.clone().unwrap_or_default().into_bytes();
     supervise(
@@ -234,6 +179,77 @@ pub fn run(
         captured.then_some((in_w, out_r, errout_r, stdin_data)),
         sigfd,
     )
+}
+
+/// Starts the command's process (in the device cgroup when there is one); returns once
+/// it has exec'd or failed to.
+fn start(setup: &ChildSetup<'_>, cgroup: Option<BorrowedFd<'_>>) -> Result<Pid, OpError> {
+    // vfork-style: the child borrows the holder's memory until it execs, so starting a
+    // command does not copy the holder's page tables (a third of `run`'s time with fork).
+    let mut stack = vec![0u8; CHILD_STACK];
+    // CLONE_VFORK suspends the holder until the child has exec'd or exited; the child
+    // runs on its own stack and makes only raw syscalls on memory prepared here.
+    match cgroup {
+        // Born in the sandbox's device cgroup (see confine/devices.rs).
+        // SAFETY: as above; `setup` outlives the child's use of it (vfork).
+        Some(cgroup) => unsafe {
+            crate::sys::vfork_into_cgroup(
+                cgroup,
+                &mut stack,
+                child_entry,
+                setup as *const ChildSetup<'_> as *mut libc::c_void,
+            )
+            .map(Pid::from_raw)
+            .map_err(|e| {
+                OpError::os(
+                    e,
+                    "clone a command process into the sandbox's device cgroup (clone3)",
+                )
+                .with_hint("devices: \"all\" on unshare starts commands without the device policy")
+            })
+        },
+        // SAFETY: as above.
+        None => unsafe {
+            nix::sched::clone(
+                Box::new(|| child(setup)),
+                &mut stack,
+                CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+                Some(libc::SIGCHLD),
+            )
+        }
+        .map_err(|e| OpError::os(e, "clone a command process")),
+    }
+}
+
+/// Why the command did not start, from the stage and errno its process reported.
+fn not_started(
+    stage: i32,
+    errno: Errno,
+    spec: &RunSpec,
+    program: &str,
+    confine: &Prepared,
+) -> OpError {
+    if let Some(stage) = Stage::from_code(stage) {
+        return OpError::os(errno, format!("{}: not started", stage.what()));
+    }
+    match stage {
+        1 => OpError::os(
+            errno,
+            format!(
+                "cannot enter working directory {}",
+                spec.cwd.clone().unwrap_or_default()
+            ),
+        ),
+        _ => {
+            let e = OpError::os(errno, format!("cannot execute {program}"));
+            match errno {
+                Errno::ENOENT => e.with_hint("the program or its interpreter (#! line, or the dynamic loader) is missing in the sandbox's root"),
+                Errno::EACCES if confine.has_landlock() => e.with_hint("landlock: the program, and its interpreter (#! line, or the dynamic loader), must be beneath an exec path"),
+                Errno::EACCES => e.with_hint("the file is not executable, or its filesystem is mounted noexec"),
+                _ => e,
+            }
+        }
+    }
 }
 
 fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> usize {
