@@ -20,3 +20,4 @@ pub mod sandbox;
 pub mod session;
 pub mod signals;
 pub mod sys;
+pub mod undo;

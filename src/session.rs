@@ -1,10 +1,12 @@
-//! A run's state: the backend that does operations and the journal of their undos.
-//! Every primitive goes through `perform`, which records the undo before it returns.
+//! A run's state: the backend that does operations, and its undo (`undo.rs`, which
+//! owns the records). Every primitive goes through `perform`, which has the undo
+//! recorded before it returns.
 
 use crate::backend::Backend;
-use crate::env::store::{EnvJournal, Record};
-use crate::journal::{Origin, UndoJournal, UndoReport};
+use crate::env::store::EnvJournal;
+use crate::journal::{Origin, UndoReport};
 use crate::ops::{Op, OpError, Output};
+use crate::undo::{Ending, RunUndo};
 
 /// A test hook: `NSR_CRASH_AFTER=N` makes nsr kill itself with SIGKILL right after the
 /// kernel has done the N-th action that may create something, before its outcome is
@@ -53,9 +55,7 @@ pub type Trace = std::rc::Rc<std::cell::RefCell<Vec<TraceItem>>>;
 pub struct Session {
     /// None once the session is finished.
     backend: Option<Box<dyn Backend>>,
-    journal: UndoJournal,
-    /// The journal on disk (`nsr down` after a crash), when the run has an environment.
-    env: Option<EnvJournal>,
+    undo: RunUndo,
     next_seq: u64,
     /// Fault injection for the crash-safety tests (`NSR_CRASH_AFTER`).
     crash_after: Option<u64>,
@@ -70,8 +70,7 @@ impl Session {
     pub fn new(backend: Box<dyn Backend>) -> Session {
         Session {
             backend: Some(backend),
-            journal: UndoJournal::default(),
-            env: None,
+            undo: RunUndo::default(),
             next_seq: 1,
             crash_after: crash_point::from_env(),
             trace: None,
@@ -91,30 +90,22 @@ impl Session {
 
     /// From now on every action is written to `env` before it is taken, and after.
     pub fn set_env(&mut self, env: EnvJournal) {
-        self.env = Some(env);
+        self.undo.set_env(env);
     }
 
     /// The environment's name, while it has one.
     pub fn env_name(&self) -> Option<String> {
-        self.env
-            .as_ref()
-            .and_then(|e| e.dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        self.undo.env_name()
     }
 
-    fn note_undone(&mut self, reports: &[UndoReport]) {
-        if let Some(env) = self.env.as_mut() {
-            for r in reports.iter().filter(|r| !r.failed() && r.entry.seq > 0) {
-                env.write(&Record::Undone { seq: r.entry.seq });
-            }
-        }
-    }
-
+    /// Does `op` and has its undo recorded; returns what it gave back and the warnings
+    /// the backend had about it (the caller shows them, located at `origin`).
     pub fn perform(
         &mut self,
         op: Op,
         call: String,
         origin: Origin,
-    ) -> Result<Output, PrimitiveFailure> {
+    ) -> Result<(Output, Vec<String>), PrimitiveFailure> {
         let Some(backend) = self.backend.as_mut() else {
             return Err(PrimitiveFailure {
                 call,
@@ -126,16 +117,9 @@ impl Session {
         self.next_seq += 1;
         self.last_exec_status = None;
         let logged = op.may_create();
-        if let (Some(env), true) = (self.env.as_mut(), logged) {
-            let at = crate::env::store::now_coarse_ns();
-            let cut_short = backend.cut_short(&op);
-            env.write(&Record::Intent {
-                seq,
-                what: op.shell(),
-                cut_short,
-                origin: origin.clone(),
-                at,
-            });
+        if logged {
+            self.undo
+                .intent(seq, op.shell(), backend.cut_short(&op), &origin);
         }
         let result = backend.apply(&op);
         if logged {
@@ -155,33 +139,17 @@ impl Session {
                 if let (Op::Exec { .. }, Output::ExitCode(code)) = (&op, &output) {
                     self.last_exec_status = Some(*code);
                 }
-                for warning in backend.take_warnings() {
-                    crate::output::note(&crate::output::render_warning(&origin, &warning));
-                }
+                let warnings = backend.take_warnings();
                 match undo {
-                    Some(undo) => {
-                        let what = describe(&op, &output);
-                        if let Some(env) = self.env.as_mut() {
-                            env.write(&Record::Done {
-                                seq,
-                                what: what.clone(),
-                                origin: origin.clone(),
-                                undo: undo.clone(),
-                            });
-                        }
-                        self.journal.record(seq, what, origin, undo);
-                    }
-                    None => {
-                        if let (Some(env), true) = (self.env.as_mut(), logged) {
-                            env.write(&Record::Nothing { seq });
-                        }
-                    }
+                    Some(undo) => self.undo.made(seq, describe(&op, &output), origin, undo),
+                    None if logged => self.undo.nothing(seq),
+                    None => {}
                 }
-                Ok(output)
+                Ok((output, warnings))
             }
             Err(error) => {
-                if let (Some(env), true) = (self.env.as_mut(), logged) {
-                    env.write(&Record::Nothing { seq });
+                if logged {
+                    self.undo.nothing(seq);
                 }
                 Err(PrimitiveFailure {
                     call,
@@ -192,58 +160,46 @@ impl Session {
         }
     }
 
-    pub fn journal(&self) -> &UndoJournal {
-        &self.journal
+    /// What the run made so far, oldest first, with how each is undone.
+    pub fn made(&self) -> &[crate::journal::JournalEntry] {
+        self.undo.entries()
     }
 
     /// The journal's length now: what a later `rollback_to` goes back to.
     pub fn mark(&self) -> usize {
-        self.journal.len()
+        self.undo.mark()
     }
 
     /// Undoes what was recorded after `mark`, newest first.
     pub fn rollback_to(&mut self, mark: usize) -> Vec<UndoReport> {
-        let reports = match self.backend.as_mut() {
-            Some(backend) => self.journal.rollback_to(mark, backend.as_mut()),
+        match self.backend.as_mut() {
+            Some(backend) => self.undo.rollback_to(mark, backend.as_mut()),
             None => Vec::new(),
-        };
-        self.note_undone(&reports);
-        reports
-    }
-
-    pub fn rollback(&mut self) -> Vec<UndoReport> {
-        let reports = match self.backend.as_mut() {
-            Some(backend) => self.journal.rollback(backend.as_mut()),
-            None => Vec::new(),
-        };
-        self.note_undone(&reports);
-        reports
-    }
-
-    /// Ends the session: the backend is dropped and no operation runs after this. The
-    /// environment on disk goes when nothing is left to undo; otherwise it stays for
-    /// `nsr down`.
-    pub fn finish(&mut self) {
-        self.backend = None;
-        let failed = self.journal.failed_count() > 0;
-        if let Some(env) = self.env.take() {
-            if failed {
-                // Keep the directory (and drop the lock with this process).
-                drop(env);
-            } else {
-                env.remove();
-            }
         }
     }
 
-    /// Keeps everything the run made: sandboxes outlive nsr, the environment stays on
-    /// disk for `nsr ls`, `nsr enter` and `nsr down`.
+    /// Ends the session, the one way a run ends: with `keep`, everything the run made
+    /// stays (sandboxes outlive nsr, the environment stays on disk for `nsr ls`, `nsr
+    /// enter` and `nsr down`); otherwise everything is undone, newest first. Either way
+    /// the backend is dropped (its Drop is the last-resort kill of any sandbox left) and
+    /// no operation runs after this.
+    pub fn end(&mut self, keep: bool) -> Ending {
+        if keep {
+            return Ending::Kept(self.keep());
+        }
+        let reports = match self.backend.as_mut() {
+            Some(backend) => self.undo.rollback(backend.as_mut()),
+            None => Vec::new(),
+        };
+        self.backend = None;
+        self.undo.finish();
+        Ending::RolledBack(reports)
+    }
+
+    /// Keeps everything the run made (see `end`); on failure the session goes on.
     pub fn keep(&mut self) -> Result<(), OpError> {
         if let Some(b) = self.backend.as_mut() {
-            b.keep(self.env.as_ref().map(|e| e.dir.as_path()))?;
-        }
-        if let Some(env) = self.env.take() {
-            env.mark_kept();
+            self.undo.keep(b.as_mut())?;
         }
         self.backend = None;
         Ok(())
@@ -251,7 +207,7 @@ impl Session {
 
     /// Whether some undo failed and its resource is left (recorded for `nsr down`).
     pub fn has_leftovers(&self) -> bool {
-        self.journal.failed_count() > 0
+        self.undo.has_leftovers()
     }
 }
 

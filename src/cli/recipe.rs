@@ -77,3 +77,28 @@ pub fn lookup(recipe: &Recipe) -> impl Fn(&str) -> Option<String> + '_ {
         }
     }
 }
+
+/// The environment a run gets when `--name` does not say: the recipe's file name made
+/// safe for a directory name, and, unless the run is kept, nsr's pid.
+pub fn environment_name(recipe_path: &str, keep: bool) -> String {
+    let stem = std::path::Path::new(recipe_path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "recipe".into());
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if keep {
+        stem
+    } else {
+        format!("{stem}-{}", std::process::id())
+    }
+}

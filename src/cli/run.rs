@@ -3,9 +3,9 @@
 use super::args::command;
 use super::env::kept_note;
 use super::exit::{status, usage, EXIT_USAGE};
-use super::recipe::{lookup, prepare};
+use super::recipe::{environment_name, lookup, prepare};
 use nsr::backend::kernel::KernelBackend;
-use nsr::engine::{self, RunEnd};
+use nsr::engine::{self, RunEnd, RunOptions};
 use nsr::signals::Signals;
 use nsr::{output, report};
 use std::process::ExitCode;
@@ -24,36 +24,14 @@ pub fn run(
         Err(e) => return usage(e),
     };
     recipe.verbose = verbose;
-    recipe.keep = keep;
-    let env_name = name.unwrap_or_else(|| {
-        let stem = std::path::Path::new(&recipe.path)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "recipe".into());
-        let stem: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect();
-        if keep {
-            stem
-        } else {
-            format!("{stem}-{}", std::process::id())
-        }
-    });
-    match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
-        Ok(env) => *recipe.env.borrow_mut() = Some(env),
+    let env_name = name.unwrap_or_else(|| environment_name(&recipe.path, keep));
+    let env = match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
+        Ok(env) => env,
         Err(e) => {
             output::err(&report::op_error_line("run", &e));
             return ExitCode::from(EXIT_USAGE);
         }
-    }
+    };
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => return usage(format!("cannot install signal handlers: {e}")),
@@ -63,6 +41,10 @@ pub fn run(
         Box::new(KernelBackend::new(signals.clone())),
         &limits,
         &signals,
+        RunOptions {
+            env: Some(env),
+            keep,
+        },
     );
     let failed = outcome.result.is_err();
     let undo_failed = outcome.undone.iter().any(|r| r.failed());

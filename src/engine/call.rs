@@ -51,11 +51,16 @@ impl Call {
         self.fail(OpError::new(message))
     }
 
+    /// Has the session do `op`; its warnings are shown here, located at this call.
     pub(super) fn perform(&self, session: &Shared, op: Op) -> R<Output> {
-        session
+        let (output, warnings) = session
             .borrow_mut()
             .perform(op, self.text.clone(), self.origin.clone())
-            .map_err(|f| failure_to_rhai(f, self.pos))
+            .map_err(|f| failure_to_rhai(f, self.pos))?;
+        for warning in warnings {
+            crate::output::note(&crate::output::render_warning(&self.origin, &warning));
+        }
+        Ok(output)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::journal::UndoReport;
 use crate::output;
 use crate::session::{Session, Trace, TraceItem};
 use crate::signals::{signal_name, Signals};
+use crate::undo::Ending;
 use error::RecipeError;
 use limits::Limits;
 use rhai::{Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope};
@@ -123,8 +124,18 @@ pub fn run(
     backend: Box<dyn Backend>,
     limits: &Limits,
     signals: &Signals,
+    options: RunOptions,
 ) -> RunOutcome {
-    run_with(recipe, backend, limits, signals, None)
+    run_with(recipe, backend, limits, signals, options, None)
+}
+
+/// Where a run's undo is written besides memory, and whether what it made is kept.
+#[derive(Default)]
+pub struct RunOptions {
+    /// The run's journal on disk (`nsr down` after a crash).
+    pub env: Option<crate::env::store::EnvJournal>,
+    /// `nsr run --keep`: when the recipe finishes, keep what it made.
+    pub keep: bool,
 }
 
 /// `nsr plan`: runs the recipe against the recording backend, which touches nothing;
@@ -136,6 +147,7 @@ pub fn run_traced(recipe: &Recipe, limits: &Limits, trace: Trace) -> RunOutcome 
         Box::new(backend),
         limits,
         &Signals::none(),
+        RunOptions::default(),
         Some(trace),
     )
 }
@@ -145,10 +157,11 @@ fn run_with(
     backend: Box<dyn Backend>,
     limits: &Limits,
     signals: &Signals,
+    options: RunOptions,
     trace: Option<Trace>,
 ) -> RunOutcome {
     let session = Rc::new(RefCell::new(Session::new(backend)));
-    if let Some(env) = recipe.env.borrow_mut().take() {
+    if let Some(env) = options.env {
         session.borrow_mut().set_env(env);
     }
     let mut engine = engine_for(session.clone(), limits, signals);
@@ -165,25 +178,21 @@ fn run_with(
             (end, _) => end,
         }
     });
-    if recipe.keep && result.is_ok() {
-        let kept = session.borrow_mut().keep();
-        std::mem::forget(engine);
-        return RunOutcome {
+    let ending = session.borrow_mut().end(options.keep && result.is_ok());
+    // The engine is not freed: nsr exits right after a run, and freeing Rhai's function
+    // tables took longer than a short recipe's sandbox work (benches/startup.sh).
+    std::mem::forget(engine);
+    match ending {
+        Ending::Kept(kept) => RunOutcome {
             result: kept.map(|_| RunEnd::Kept).map_err(|e| RecipeError::Script {
                 origin: Default::default(),
                 message: format!("cannot keep the environment: {}", e.message),
                 hint: None,
             }),
             undone: Vec::new(),
-        };
+        },
+        Ending::RolledBack(undone) => RunOutcome { result, undone },
     }
-    let undone = session.borrow_mut().rollback();
-    // Drops the backend now (its Drop is the last-resort kill of any sandbox left).
-    session.borrow_mut().finish();
-    // The engine is not freed: nsr exits right after a run, and freeing Rhai's function
-    // tables took longer than a short recipe's sandbox work (benches/startup.sh).
-    std::mem::forget(engine);
-    RunOutcome { result, undone }
 }
 
 fn execute(
@@ -260,6 +269,7 @@ mod tests {
             Box::new(backend),
             &Limits::default(),
             &Signals::none(),
+            RunOptions::default(),
         )
     }
 
@@ -326,6 +336,7 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
             Box::new(RecordingBackend::default()),
             &Limits::default(),
             &Signals::none(),
+            RunOptions::default(),
         );
         let RecipeError::Script { message, .. } = out.result.unwrap_err() else {
             panic!()
@@ -345,6 +356,7 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
             Box::new(RecordingBackend::default()),
             &l,
             &Signals::none(),
+            RunOptions::default(),
         );
         let RecipeError::Script { message, hint, .. } = out.result.unwrap_err() else {
             panic!()
@@ -369,7 +381,7 @@ if !r.contains("not absolute") { throw "not caught: " + r; }"#;
         let _ = engine
             .compile(r#"const b = unshare(["mount"]); b.mount("proc", "/proc", "proc");"#)
             .unwrap();
-        assert!(session.borrow().journal().is_empty());
+        assert!(session.borrow().made().is_empty());
     }
 
     #[test]
@@ -476,7 +488,7 @@ box.links();
         let engine = engine_for(session.clone(), &Limits::default(), &Signals::none());
         engine.run(r#"let b = unshare(#{ kinds: ["mount"], propagation: "slave" }); b.run(["true"]); b.namespaces(); b.mountinfo();"#).unwrap();
         let journal = session.borrow();
-        let entries = journal.journal().entries();
+        let entries = journal.made();
         assert_eq!(entries.len(), 1);
         assert!(matches!(entries[0].undo, Undo::StopSandbox { .. }));
     }

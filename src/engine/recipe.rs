@@ -1,7 +1,6 @@
 //! A recipe as nsr gets it: its path, text, arguments and library directories, and the
 //! parameters its header declares.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// A recipe to run: its path (as shown in messages), its text and its arguments, and
@@ -15,10 +14,6 @@ pub struct Recipe {
     pub libs: Vec<std::path::PathBuf>,
     /// Note when a module on disk shadows a standard library module.
     pub verbose: bool,
-    /// The run's journal on disk (`nsr down` after a crash).
-    pub env: RefCell<Option<crate::env::store::EnvJournal>>,
-    /// `nsr run --keep`: when the recipe finishes, keep what it made.
-    pub keep: bool,
 }
 
 /// A parameter a recipe declares in its header: `//! param NAME[=DEFAULT]: WHAT`.

@@ -14,6 +14,7 @@ use crate::engine::{self, check, modules, PrimitiveDoc};
 use crate::journal::UndoReport;
 use crate::session::{Session, TraceItem};
 use crate::signals::{signal_name, Signals};
+use crate::undo::Ending;
 use crate::{output, report};
 use helper::{ReplHelper, META_COMMANDS};
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
@@ -165,10 +166,10 @@ impl Repl {
 
     /// Undoes everything and ends the session.
     fn finish(&mut self) -> Vec<UndoReport> {
-        let mut s = self.session.borrow_mut();
-        let reports = s.rollback();
-        s.finish();
-        reports
+        match self.session.borrow_mut().end(false) {
+            Ending::RolledBack(reports) => reports,
+            Ending::Kept(_) => Vec::new(),
+        }
     }
 
     fn show_undo(&self, reports: &[UndoReport]) {
@@ -328,7 +329,7 @@ impl Repl {
             }
             "state" => {
                 let s = self.session.borrow();
-                let entries = s.journal().entries();
+                let entries = s.made();
                 if entries.is_empty() {
                     output::out("the session holds nothing\n");
                 }
@@ -388,7 +389,10 @@ impl Repl {
                     .map(|e| error::from_eval(name, *e, None))
             }
         };
-        let undone = recording.borrow_mut().rollback();
+        let undone = match recording.borrow_mut().end(false) {
+            Ending::RolledBack(reports) => reports,
+            Ending::Kept(_) => Vec::new(),
+        };
         let items = trace.borrow().clone();
         let error_text = error.as_ref().map(|e| {
             let lookup = |file: &str| (file == name).then(|| source.to_string());

@@ -16,6 +16,7 @@ fn ask(session: &Rc<RefCell<Session>>, op: Op) -> Option<Output> {
         .borrow_mut()
         .perform(op, "(the REPL's display)".into(), Origin::default())
         .ok()
+        .map(|(output, _warnings)| output)
 }
 
 /// `eth0 (up, mtu 1500, 10.0.0.2/24)` for each link of a namespace, or one of them.
