@@ -67,16 +67,17 @@ impl RecordingBackend {
                 peer,
                 peer_ns,
             } => {
-                self.made_links.push((ns.clone(), name.clone(), "veth"));
+                self.made_links.push((ns.clone(), name.to_string(), "veth"));
                 self.made_links
-                    .push((peer_ns.clone(), peer.clone(), "veth"));
+                    .push((peer_ns.clone(), peer.to_string(), "veth"));
             }
             NetOp::Bridge { name, ns } => {
-                self.made_links.push((ns.clone(), name.clone(), "bridge"));
+                self.made_links
+                    .push((ns.clone(), name.to_string(), "bridge"));
             }
             NetOp::LinkMove { ns, name, to } => {
                 for l in self.made_links.iter_mut() {
-                    if l.0 == *ns && l.1 == *name {
+                    if l.0 == *ns && l.1 == name.as_str() {
                         l.0 = to.clone();
                     }
                 }
@@ -84,18 +85,20 @@ impl RecordingBackend {
             _ => {}
         }
         let undo = match op {
-            NetOp::NetnsAdd { name } => Some(NetUndo::DeleteNetns { name: name.clone() }),
+            NetOp::NetnsAdd { name } => Some(NetUndo::DeleteNetns {
+                name: name.to_string(),
+            }),
             NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
                 self.links += 1;
                 Some(NetUndo::DeleteLink {
                     link: self.links - 1,
                     ns: ns.clone(),
-                    name: name.clone(),
+                    name: name.to_string(),
                 })
             }
             NetOp::LinkSet { ns, name, setting } => Some(NetUndo::RestoreLink {
                 ns: ns.clone(),
-                name: name.clone(),
+                name: name.to_string(),
                 old: match setting {
                     LinkSetting::Up => LinkSetting::Down,
                     LinkSetting::Down => LinkSetting::Up,
@@ -105,13 +108,13 @@ impl RecordingBackend {
             }),
             NetOp::LinkMove { ns, name, to } => Some(NetUndo::MoveBack {
                 link: 0,
-                name: name.clone(),
+                name: name.to_string(),
                 from: ns.clone(),
                 to: to.clone(),
             }),
             NetOp::AddrAdd { ns, dev, cidr, .. } => Some(NetUndo::DeleteAddr {
                 ns: ns.clone(),
-                dev: dev.clone(),
+                dev: dev.to_string(),
                 cidr: *cidr,
             }),
             NetOp::RouteAdd { ns, route } => Some(NetUndo::DeleteRoute {

@@ -12,7 +12,7 @@ use super::nft;
 use super::routes::{self, RouteSpec};
 use super::{addrs, dad};
 use crate::ops::cidr::IpCidr;
-use crate::ops::names;
+use crate::ops::names::NetnsName;
 use crate::ops::nat::NatRule;
 use crate::ops::net::LinkInfo;
 use crate::ops::net::{
@@ -315,8 +315,7 @@ impl NetKernel {
         match op {
             NetOp::NetnsAdd { name } => self.netns_add(name),
             NetOp::NetnsOpen { name } => {
-                names::check_netns_name(name).map_err(OpError::new)?;
-                self.resolve(&NsRef::Named(name.clone()), sb)?;
+                self.resolve(&NsRef::Named(name.to_string()), sb)?;
                 Ok((None, None))
             }
             NetOp::Veth {
@@ -335,14 +334,14 @@ impl NetKernel {
                     return Err(e.into_op(&format!("cannot create bridge {name}")));
                 }
                 self.links.push(LinkRecord {
-                    ends: vec![(ino, name.clone())],
+                    ends: vec![(ino, name.to_string())],
                 });
                 Ok((
                     None,
                     Some(NetUndo::DeleteLink {
                         link: self.links.len() - 1,
                         ns: ns.clone(),
-                        name: name.clone(),
+                        name: name.to_string(),
                     }),
                 ))
             }
@@ -379,8 +378,8 @@ impl NetKernel {
     }
 
     /// `ip netns add NAME`: made, opened, and remembered as the run's own.
-    fn netns_add(&mut self, name: &str) -> Result<Applied, OpError> {
-        names::check_netns_name(name).map_err(OpError::new)?;
+    /// (A `NetnsName` is checked when it is made: one file in /run/netns.)
+    fn netns_add(&mut self, name: &NetnsName) -> Result<Applied, OpError> {
         // /run/netns is made a shared mount once per run (re-sharing it for each
         // namespace walks every netns mount under it); the lock is per addition.
         let needs_root = |e: OpError| {
@@ -632,20 +631,22 @@ impl NetKernel {
             }
         };
         match op {
-            NetOp::NetnsAdd { name } => net(NetUndo::DeleteNetns { name: name.clone() }),
+            NetOp::NetnsAdd { name } => net(NetUndo::DeleteNetns {
+                name: name.to_string(),
+            }),
             NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => match outside(self, ns) {
                 Err(c) => c,
                 Ok(_) => net(NetUndo::DeleteLink {
                     link: usize::MAX,
                     ns: ns.clone(),
-                    name: name.clone(),
+                    name: name.to_string(),
                 }),
             },
             NetOp::LinkMove { ns, name, to } => match outside(self, to) {
                 Err(c) => c,
                 Ok(_) => net(NetUndo::MoveBack {
                     link: usize::MAX,
-                    name: name.clone(),
+                    name: name.to_string(),
                     from: ns.clone(),
                     to: to.clone(),
                 }),

@@ -44,9 +44,73 @@ pub fn check_netns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Defines a name type that can only hold a name its check accepted: made once, where
+/// a recipe's word comes in, and carried as it is by the operations.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $check:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(name: &str) -> Result<$name, String> {
+                $check(name).map(|()| $name(name.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A network interface's name, as the kernel accepts it (`check_ifname`).
+    IfName,
+    check_ifname
+);
+checked_name!(
+    /// A named network namespace's name, one file in /run/netns (`check_netns_name`).
+    NetnsName,
+    check_netns_name
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checked_name_holds_only_what_its_check_accepts() {
+        assert_eq!(IfName::new("veth0").unwrap().as_str(), "veth0");
+        assert!(IfName::new("a-name-longer-than-15").is_err());
+        assert!(NetnsName::new("../x").is_err());
+        assert_eq!(&*NetnsName::new("lab").unwrap(), "lab");
+    }
 
     #[test]
     fn interface_names() {

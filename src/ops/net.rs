@@ -2,6 +2,7 @@
 //! command each one stands for.
 
 use super::cidr::IpCidr;
+use super::names::{IfName, NetnsName};
 use super::nat::NatRule;
 use super::route::RouteSpec;
 use super::sandbox::SandboxId;
@@ -83,35 +84,35 @@ impl LinkSetting {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetOp {
     NetnsAdd {
-        name: String,
+        name: NetnsName,
     },
     /// An existing named netns: used, never deleted.
     NetnsOpen {
-        name: String,
+        name: NetnsName,
     },
     Veth {
-        name: String,
+        name: IfName,
         ns: NsRef,
-        peer: String,
+        peer: IfName,
         peer_ns: NsRef,
     },
     Bridge {
-        name: String,
+        name: IfName,
         ns: NsRef,
     },
     LinkSet {
         ns: NsRef,
-        name: String,
+        name: IfName,
         setting: LinkSetting,
     },
     LinkMove {
         ns: NsRef,
-        name: String,
+        name: IfName,
         to: NsRef,
     },
     AddrAdd {
         ns: NsRef,
-        dev: String,
+        dev: IfName,
         cidr: IpCidr,
         /// IFA_F_NODAD: no duplicate address detection (IPv6), usable at once.
         nodad: bool,

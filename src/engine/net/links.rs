@@ -61,8 +61,8 @@ pub(super) fn register_ns_makers(r: &mut Registry) {
     "/// A bridge in the namespace.",
     host: Some("/// `ip link add NAME type bridge` on the host."),
     |call, s, ns, name: &str| -> Link {
-        ifname(call, name)?;
-        net(s, call, NetOp::Bridge { name: name.into(), ns: ns.clone() })?;
+        let checked = ifname(call, name)?;
+        net(s, call, NetOp::Bridge { name: checked, ns: ns.clone() })?;
         Ok(Link { name: name.into(), ns })
     });
 }
@@ -75,15 +75,14 @@ fn veth(
     peer: &str,
     peer_ns: NsRef,
 ) -> R<VethPair> {
-    ifname(call, name)?;
-    ifname(call, peer)?;
+    let (checked, checked_peer) = (ifname(call, name)?, ifname(call, peer)?);
     net(
         session,
         call,
         NetOp::Veth {
-            name: name.into(),
+            name: checked,
             ns: ns.clone(),
-            peer: peer.into(),
+            peer: checked_peer,
             peer_ns: peer_ns.clone(),
         },
     )?;
@@ -100,21 +99,13 @@ fn veth(
 }
 
 fn link_set(session: &Shared, call: &Call, ns: NsRef, name: &str, setting: LinkSetting) -> R<()> {
-    ifname(call, name)?;
-    net(
-        session,
-        call,
-        NetOp::LinkSet {
-            ns,
-            name: name.into(),
-            setting,
-        },
-    )?;
+    let name = ifname(call, name)?;
+    net(session, call, NetOp::LinkSet { ns, name, setting })?;
     Ok(())
 }
 
 fn addr(session: &Shared, call: &Call, ns: NsRef, dev: &str, cidr: &str, opts: &Map) -> R<()> {
-    ifname(call, dev)?;
+    let dev = ifname(call, dev)?;
     let cidr = IpCidr::parse(cidr).map_err(|e| call.bad(e))?;
     let nodad = convert::addr_nodad(opts).map_err(|e| call.bad(e))?;
     net(
@@ -122,7 +113,7 @@ fn addr(session: &Shared, call: &Call, ns: NsRef, dev: &str, cidr: &str, opts: &
         call,
         NetOp::AddrAdd {
             ns,
-            dev: dev.into(),
+            dev,
             cidr,
             nodad,
         },
@@ -214,7 +205,8 @@ fn register_ports(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &S
         .register_into_engine(engine, move |ctx: NativeCallContext, l: &mut Link, target: Dynamic| -> R<Link> {
             let call = Call::new(&ctx, "move_to", std::slice::from_ref(&target));
             let to = target_of(&target, "the namespace to move to").map_err(|e| call.bad(e))?;
-            net(&s, &call, NetOp::LinkMove { ns: l.ns.clone(), name: l.name.clone(), to: to.clone() })?;
+            let name = ifname(&call, &l.name)?;
+            net(&s, &call, NetOp::LinkMove { ns: l.ns.clone(), name, to: to.clone() })?;
             // The value follows the link, so that `link.peer.move_to(net); link.peer.up()` reads right.
             l.ns = to.clone();
             Ok(Link { name: l.name.clone(), ns: to })

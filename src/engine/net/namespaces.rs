@@ -5,7 +5,7 @@ use super::shared::net;
 use crate::engine::call::{reg, Call, PrimitiveDoc, Shared, R};
 use crate::engine::net_values::{HostNet, Netns};
 use crate::ops::cidr::IpCidr;
-use crate::ops::names::check_netns_name;
+use crate::ops::names::NetnsName;
 use crate::ops::net::NetOp;
 use rhai::{Dynamic, Engine, NativeCallContext};
 
@@ -52,16 +52,16 @@ pub(super) fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, sessio
     reg(docs, "netns", &["name: String"], "/// Creates a named network namespace (`ip netns add NAME`); undo deletes it, and its links with it.")
         .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> R<Netns> {
             let call = Call::new(&ctx, "netns", &[name.into()]);
-            check_netns_name(name).map_err(|e| call.bad(e))?;
-            net(&s, &call, NetOp::NetnsAdd { name: name.into() })?;
+            let checked = NetnsName::new(name).map_err(|e| call.bad(e))?;
+            net(&s, &call, NetOp::NetnsAdd { name: checked })?;
             Ok(Netns { name: name.into() })
         });
     let s = session.clone();
     reg(docs, "netns_open", &["name: String"], "/// An existing named network namespace (made by `ip netns add`), to work in; nsr never deletes it.")
         .register_into_engine(engine, move |ctx: NativeCallContext, name: &str| -> R<Netns> {
             let call = Call::new(&ctx, "netns_open", &[name.into()]);
-            check_netns_name(name).map_err(|e| call.bad(e))?;
-            net(&s, &call, NetOp::NetnsOpen { name: name.into() })?;
+            let checked = NetnsName::new(name).map_err(|e| call.bad(e))?;
+            net(&s, &call, NetOp::NetnsOpen { name: checked })?;
             Ok(Netns { name: name.into() })
         });
 }

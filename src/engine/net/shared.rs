@@ -4,7 +4,7 @@
 use crate::engine::call::{Call, PrimitiveDoc, Shared, R};
 use crate::engine::net_values::{HostNet, Netns};
 use crate::engine::values::Sandbox;
-use crate::ops::names::check_ifname;
+use crate::ops::names::IfName;
 use crate::ops::net::{NetOp, NsRef};
 use crate::ops::{Op, Output};
 use rhai::{Dynamic, Engine, Map, Variant};
@@ -137,6 +137,7 @@ pub(super) fn net(session: &Shared, call: &Call, op: NetOp) -> R<Output> {
     call.perform(session, Op::Net(op))
 }
 
-pub(super) fn ifname(call: &Call, name: &str) -> R<()> {
-    check_ifname(name).map_err(|e| call.bad(e))
+/// An interface name, checked once here and carried as it is by the operation.
+pub(super) fn ifname(call: &Call, name: &str) -> R<IfName> {
+    IfName::new(name).map_err(|e| call.bad(e))
 }
