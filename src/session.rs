@@ -141,7 +141,7 @@ impl Session {
                 }
                 let warnings = backend.take_warnings();
                 match undo {
-                    Some(undo) => self.undo.made(seq, describe(&op, &output), origin, undo),
+                    Some(undo) => self.undo.made(seq, op.made(&output), origin, undo),
                     None if logged => self.undo.nothing(seq),
                     None => {}
                 }
@@ -208,23 +208,5 @@ impl Session {
     /// Whether some undo failed and its resource is left (recorded for `nsr down`).
     pub fn has_leftovers(&self) -> bool {
         self.undo.has_leftovers()
-    }
-}
-
-/// The journal's words for what an operation created.
-fn describe(op: &Op, output: &Output) -> String {
-    match (op, output) {
-        (Op::Unshare(spec), Output::Sandbox { pid, .. }) => {
-            let kinds: Vec<_> = spec.create.iter().map(|k| k.name()).collect();
-            format!("sandbox pid {pid} [{}]", kinds.join(" "))
-        }
-        (Op::SetHostname { name, .. }, _) => format!("hostname {name}"),
-        (Op::Mount { spec, .. }, _) => format!("mount {}", spec.describe()),
-        (Op::Chroot { path, .. }, _) => format!("chroot {path}"),
-        (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
-        (Op::Net(op), _) => op.describe(),
-        (Op::Rootfs(op), _) => op.describe(),
-        (Op::RootfsIn { op, .. }, _) => format!("{} (in the sandbox)", op.describe()),
-        (op, _) => op.shell(),
     }
 }

@@ -180,6 +180,24 @@ impl UndoOutcome {
 }
 
 impl Op {
+    /// The journal's words for what the operation created (given what it gave back).
+    pub fn made(&self, output: &Output) -> String {
+        match (self, output) {
+            (Op::Unshare(spec), Output::Sandbox { pid, .. }) => {
+                let kinds: Vec<_> = spec.create.iter().map(|k| k.name()).collect();
+                format!("sandbox pid {pid} [{}]", kinds.join(" "))
+            }
+            (Op::SetHostname { name, .. }, _) => format!("hostname {name}"),
+            (Op::Mount { spec, .. }, _) => format!("mount {}", spec.describe()),
+            (Op::Chroot { path, .. }, _) => format!("chroot {path}"),
+            (Op::PivotRoot { new_root, .. }, _) => format!("pivot_root {new_root}"),
+            (Op::Net(op), _) => op.describe(),
+            (Op::Rootfs(op), _) => op.describe(),
+            (Op::RootfsIn { op, .. }, _) => format!("{} (in the sandbox)", op.describe()),
+            (op, _) => op.shell(),
+        }
+    }
+
     /// Whether the operation may leave something to undo (it is then written to the
     /// environment's journal before it runs).
     pub fn may_create(&self) -> bool {
