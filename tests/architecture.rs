@@ -327,8 +327,8 @@ fn no_file_of_src_depends_on_one_that_depends_back_on_it() {
     check(&graph, "files");
 }
 
-#[test]
-fn no_top_level_module_depends_on_one_that_depends_back_on_it() {
+/// The top-level modules and what each of them imports.
+fn folder_graph() -> Graph {
     let (files, _) = file_graph();
     let mut graph = Graph::new();
     for (m, deps) in &files {
@@ -341,7 +341,30 @@ fn no_top_level_module_depends_on_one_that_depends_back_on_it() {
             }
         }
     }
-    check(&graph, "folders");
+    graph
+}
+
+#[test]
+fn no_top_level_module_depends_on_one_that_depends_back_on_it() {
+    check(&folder_graph(), "folders");
+}
+
+#[test]
+fn the_vocabulary_and_the_domain_modules_stay_below_the_backends() {
+    let graph = folder_graph();
+    let deps = |m: &str| graph.get(&vec![m.to_string()]).cloned().unwrap_or_default();
+    let ops: Vec<String> = deps("ops").iter().map(|d| name(d)).collect();
+    assert_eq!(ops, ["confine"], "ops imports only confine's policy data");
+    assert!(deps("output").is_empty(), "output imports nothing of nsr");
+    for domain in ["ns", "fs", "net", "rootfs", "sandbox", "confine", "cgroup"] {
+        let d = deps(domain);
+        for above in ["backend", "session", "undo", "engine", "journal", "report"] {
+            assert!(
+                !d.contains(&vec![above.to_string()]),
+                "{domain} imports {above}"
+            );
+        }
+    }
 }
 
 #[test]
