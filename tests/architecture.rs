@@ -356,6 +356,7 @@ fn the_vocabulary_and_the_domain_modules_stay_below_the_backends() {
     let ops: Vec<String> = deps("ops").iter().map(|d| name(d)).collect();
     assert_eq!(ops, ["confine"], "ops imports only confine's policy data");
     assert!(deps("output").is_empty(), "output imports nothing of nsr");
+    assert!(deps("confine").is_empty(), "confine imports nothing of nsr");
     for domain in ["ns", "fs", "net", "rootfs", "sandbox", "confine", "cgroup"] {
         let d = deps(domain);
         for above in ["backend", "session", "undo", "engine", "journal", "report"] {

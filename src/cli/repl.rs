@@ -1,9 +1,11 @@
 //! `nsr repl`: statements one at a time against the kernel, with undo.
 
 use super::env::kept_note;
-use super::exit::{usage, EXIT_RECIPE_ERROR, EXIT_USAGE};
+use super::exit::{status, usage, EXIT_USAGE};
 use super::recipe::parse_limits;
 use nsr::backend::kernel::KernelBackend;
+use nsr::engine::RunEnd;
+use nsr::repl::ReplEnd;
 use nsr::signals::Signals;
 use nsr::{output, report};
 use std::process::ExitCode;
@@ -33,13 +35,13 @@ pub fn repl(file: Option<String>, limit_words: Vec<String>, verbose: bool) -> Ex
     let (end, undone) = session.run(file);
     output::err(&report::render_undo(&undone, !undone.is_empty(), verbose));
     let undo_failed = undone.iter().any(|r| r.failed());
-    match end {
-        _ if undo_failed => ExitCode::from(EXIT_RECIPE_ERROR),
-        nsr::repl::ReplEnd::Quit => ExitCode::SUCCESS,
-        nsr::repl::ReplEnd::Kept(name) => {
+    let as_run = match end {
+        ReplEnd::Quit => RunEnd::Finished,
+        ReplEnd::Kept(name) => {
             kept_note(&name);
-            ExitCode::SUCCESS
+            RunEnd::Kept
         }
-        nsr::repl::ReplEnd::Exit(code) => ExitCode::from(code.clamp(0, 255) as u8),
-    }
+        ReplEnd::Exit(code) => RunEnd::Exit(code),
+    };
+    ExitCode::from(status(&Ok(as_run), undo_failed, None))
 }
