@@ -101,7 +101,7 @@ fn module_names(meta: &Metadata) -> Vec<String> {
 }
 
 const GENERATED: &str =
-    "generated from the nsr engine by `NSR_REGENERATE=1 cargo test --test editors`: do not edit";
+    "generated from the nsr engine by `cargo run --example regenerate`: do not edit";
 
 /// editors/vscode/syntaxes/nsr.tmLanguage.json
 pub fn textmate_grammar(meta: &Metadata) -> String {
@@ -249,4 +249,17 @@ pub fn vim_syntax(meta: &Metadata) -> String {
     }
     s.push_str("\nlet b:current_syntax = 'nsr'\n");
     s
+}
+
+/// The editor files generated from the engine, each with its path in the repository:
+/// what `cargo run --example regenerate` writes and tests/editors.rs checks.
+pub fn generated_files() -> Vec<(&'static str, String)> {
+    let meta = metadata();
+    vec![
+        (
+            "editors/vscode/syntaxes/nsr.tmLanguage.json",
+            textmate_grammar(&meta),
+        ),
+        ("editors/vim/syntax/nsr.vim", vim_syntax(&meta)),
+    ]
 }

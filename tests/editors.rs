@@ -9,30 +9,19 @@ use std::process::Command;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn generated() -> Vec<(String, String)> {
-    let meta = nsr::editors::metadata();
-    vec![
-        (
-            format!("{ROOT}/editors/vscode/syntaxes/nsr.tmLanguage.json"),
-            nsr::editors::textmate_grammar(&meta),
-        ),
-        (
-            format!("{ROOT}/editors/vim/syntax/nsr.vim"),
-            nsr::editors::vim_syntax(&meta),
-        ),
-    ]
+    nsr::editors::generated_files()
+        .into_iter()
+        .map(|(path, text)| (format!("{ROOT}/{path}"), text))
+        .collect()
 }
 
 #[test]
 fn editor_files_match_the_engine() {
     for (path, text) in generated() {
-        if std::env::var_os("NSR_REGENERATE").is_some() {
-            std::fs::write(&path, &text).unwrap();
-            continue;
-        }
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             on_disk == text,
-            "{path} is stale (a primitive or stdlib function changed): NSR_REGENERATE=1 cargo test --test editors"
+            "{path} is stale (a primitive or stdlib function changed): cargo run --example regenerate"
         );
     }
 }

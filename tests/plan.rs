@@ -1,6 +1,6 @@
 //! `nsr plan`: a recipe's steps as the tutorial's commands, and its rollback, without
 //! doing anything. The plan of every recipe is stable (golden files in tests/plans/,
-//! regenerated with NSR_REGENERATE=1); its `--format shell` script, run as root in a
+//! written by `cargo run --example regenerate`, never by a test); its `--format shell` script, run as root in a
 //! fresh namespace, leaves the same kernel state as `nsr run` of the recipe and its
 //! teardown leaves nothing; a recipe failing at step k plans the undos `nsr run` does;
 //! every primitive renders.
@@ -14,17 +14,28 @@ const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plans");
 
 /// Each recipe with the arguments its plan is made with (fixed paths: a plan touches
 /// nothing, so they need not exist).
-const PLANNED: &[(&str, &[&str])] = &[
-    ("bridge-lab.nsr", &[]),
-    ("default.nsr", &[]),
-    (
-        "rootfs-from-tarball.nsr",
-        &["tar=/srv/go_root.tar", "dir=/srv/go_root", "cmd=go version"],
-    ),
-    ("rootless-sandbox.nsr", &[]),
-    ("tutorial-network.nsr", &[]),
-    ("tutorial-sandbox.nsr", &["root=/srv/go_root", "cmd=ls /"]),
-];
+/// The recipes with a golden plan, and the parameters each is planned with: one line
+/// each, tab-separated (`cargo run --example regenerate` reads the same file).
+fn planned() -> Vec<(String, Vec<String>)> {
+    std::fs::read_to_string(format!("{GOLDEN}/recipes.tsv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut words = l.split('\t').map(str::to_string);
+            (words.next().unwrap(), words.collect())
+        })
+        .collect()
+}
+
+/// A test run only compares: golden files are written by `cargo run --example
+/// regenerate`, so a run with the old variable set (which made tests rewrite them) fails.
+#[test]
+fn golden_files_are_not_regenerated_by_a_test_run() {
+    assert!(
+        std::env::var_os("NSR_REGENERATE").is_none(),
+        "NSR_REGENERATE is set: tests never write golden files; run cargo run --example regenerate"
+    );
+}
 
 fn plan(args: &[&str]) -> Run {
     let mut all = vec!["plan"];
@@ -330,7 +341,7 @@ mod as_root {
                 vec![format!("root={root}"), "cmd=ls /".into()],
             ),
         ];
-        assert_eq!(cases.len(), PLANNED.len(), "every recipe is compared");
+        assert_eq!(cases.len(), planned().len(), "every recipe is compared");
         for (recipe, args) in cases {
             let out = s.path(recipe.trim_end_matches(".nsr"));
             std::fs::create_dir_all(&out).unwrap();
@@ -444,26 +455,21 @@ mod as_root {
             .filter(|n| n.ends_with(".nsr"))
             .collect();
         names.sort();
-        let planned: Vec<String> = PLANNED.iter().map(|(r, _)| r.to_string()).collect();
-        assert_eq!(names, planned, "every recipe has a golden plan here");
-        let regenerate = std::env::var_os("NSR_REGENERATE").is_some();
-        for (recipe, args) in PLANNED {
+        let planned = planned();
+        let listed: Vec<String> = planned.iter().map(|(r, _)| r.clone()).collect();
+        assert_eq!(names, listed, "every recipe has a golden plan here");
+        for (recipe, args) in &planned {
             let path = format!("recipes/{recipe}");
             let mut words = vec![path.as_str()];
-            words.extend_from_slice(args);
+            words.extend(args.iter().map(String::as_str));
             let r = plan(&words);
             r.expect_code(0);
             let golden = format!("{GOLDEN}/{}.plan", recipe.trim_end_matches(".nsr"));
-            if regenerate {
-                std::fs::create_dir_all(GOLDEN).unwrap();
-                std::fs::write(&golden, &r.stdout).unwrap();
-            }
-            let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
-                panic!("{golden} is missing: NSR_REGENERATE=1 cargo test --test plan")
-            });
+            let want = std::fs::read_to_string(&golden)
+                .unwrap_or_else(|_| panic!("{golden} is missing: cargo run --example regenerate"));
             assert_eq!(
                 r.stdout, want,
-                "the plan of {recipe} changed (NSR_REGENERATE=1 cargo test --test plan if on purpose)"
+                "the plan of {recipe} changed (cargo run --example regenerate if on purpose)"
             );
             // It says what is a placeholder, and shows the rollback.
             assert_has_all(&r.stdout, &["plan of recipes/", "rollback, newest first"]);

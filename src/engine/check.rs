@@ -172,8 +172,22 @@ fn known_functions(ast: &AST, primitives: &[PrimitiveDoc]) -> HashMap<String, Ha
     known
 }
 
+/// src/engine/stdlib_functions.txt from Rhai's own signatures (`gen_fn_signatures`,
+/// which needs Rhai's `metadata` feature: the tests and `cargo run --example
+/// regenerate` have it, nsr does not): one `NAME ARITY` a line, sorted.
+pub fn stdlib_list(signatures: &[String]) -> String {
+    let mut lines: Vec<String> = signatures
+        .iter()
+        .filter_map(|s| parse_signature(s))
+        .filter(|(n, _)| !n.contains('$'))
+        .map(|(n, a)| format!("{n} {a}"))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines.join("\n") + "\n"
+}
+
 /// "mount(sandbox: Sandbox, source: &str) -> ()" to ("mount", 2).
-#[cfg(test)]
 fn parse_signature(sig: &str) -> Option<(String, usize)> {
     let open = sig.find('(')?;
     let name = sig[..open].trim();
@@ -338,32 +352,13 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    fn name_arity(sigs: Vec<String>) -> Vec<String> {
-        let mut lines: Vec<String> = sigs
-            .iter()
-            .filter_map(|s| parse_signature(s))
-            .filter(|(n, _)| !n.contains('$'))
-            .map(|(n, a)| format!("{n} {a}"))
-            .collect();
-        lines.sort();
-        lines.dedup();
-        lines
-    }
-
-    /// Regenerate with `NSR_REGENERATE=1 cargo test --lib stdlib_list`.
+    /// Regenerated (only written, never checked there) by `cargo run --example regenerate`.
     #[test]
     fn stdlib_list_matches_the_rhai_version_in_use() {
-        let expected = name_arity(Engine::new().gen_fn_signatures(true)).join("\n") + "\n";
-        if std::env::var_os("NSR_REGENERATE").is_some() {
-            let path = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/src/engine/stdlib_functions.txt"
-            );
-            std::fs::write(path, &expected).unwrap();
-        }
+        let expected = stdlib_list(&Engine::new().gen_fn_signatures(true));
         assert!(
             STDLIB_FUNCTIONS == expected,
-            "src/engine/stdlib_functions.txt is stale: NSR_REGENERATE=1 cargo test --lib stdlib_list"
+            "src/engine/stdlib_functions.txt is stale: cargo run --example regenerate"
         );
     }
 
@@ -376,7 +371,7 @@ mod tests {
             crate::engine::build_engine(session, &Limits::default(), &Signals::none());
         let ast = engine.compile("").unwrap();
         let known = known_functions(&ast, &primitives);
-        for line in name_arity(engine.gen_fn_signatures(false)) {
+        for line in stdlib_list(&engine.gen_fn_signatures(false)).lines() {
             let (name, arity) = line.split_once(' ').unwrap();
             let arity: usize = arity.parse().unwrap();
             assert!(

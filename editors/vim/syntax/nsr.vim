@@ -1,5 +1,5 @@
 " Vim syntax file for nsr recipes (.nsr)
-" generated from the nsr engine by `NSR_REGENERATE=1 cargo test --test editors`: do not edit
+" generated from the nsr engine by `cargo run --example regenerate`: do not edit
 if exists('b:current_syntax')
   finish
 endif
