@@ -11,9 +11,13 @@ use crate::undo::{Ending, RunUndo};
 /// A test hook: `NSR_CRASH_AFTER=N` makes nsr kill itself with SIGKILL right after the
 /// kernel has done the N-th action that may create something, before its outcome is
 /// written to the journal: the worst moment for crash safety, made reproducible so that
-/// tests can check that `nsr down` takes back every kind of half-finished action.
+/// tests can check that `nsr down` takes back every kind of half-finished action. Only
+/// in debug builds (the tests'): the release binary users run has no such switch.
 mod crash_point {
     pub fn from_env() -> Option<u64> {
+        if !cfg!(debug_assertions) {
+            return None;
+        }
         std::env::var("NSR_CRASH_AFTER").ok()?.parse().ok()
     }
 
