@@ -393,22 +393,33 @@ impl HostState {
             ("route", vec!["route", "show", "table", "all"]),
             ("netns", vec!["netns", "list"]),
         ] {
-            if let Ok(out) = Command::new("ip").args(&args).output() {
-                for l in String::from_utf8_lossy(&out.stdout).lines() {
-                    // A netns gets an id in the host once a link pairs across to it;
-                    // the kernel keeps it until that netns dies: not a leftover.
-                    let l = match (section, l.split_once(" (id: ")) {
-                        ("netns", Some((name, _))) => name,
-                        _ => l,
-                    };
-                    lines.insert(format!("{section}: {}", normalize_ip_line(l)));
-                }
+            // A section that cannot be read fails the snapshot: it must not vanish.
+            let out = Command::new("ip").args(&args).output();
+            let out = match out {
+                Ok(o) if o.status.success() => o,
+                other => panic!("host snapshot: ip {} failed: {other:?}", args.join(" ")),
+            };
+            for l in String::from_utf8_lossy(&out.stdout).lines() {
+                // A netns gets an id in the host once a link pairs across to it;
+                // the kernel keeps it until that netns dies: not a leftover.
+                let l = match (section, l.split_once(" (id: ")) {
+                    ("netns", Some((name, _))) => name,
+                    _ => l,
+                };
+                lines.insert(format!("{section}: {}", normalize_ip_line(l)));
             }
         }
-        if let Ok(out) = Command::new("nft").args(["list", "ruleset"]).output() {
+        // Only root may list the ruleset; an ordinary user's snapshot says it has none.
+        if nix::unistd::geteuid().is_root() {
+            let out = match Command::new("nft").args(["list", "ruleset"]).output() {
+                Ok(o) if o.status.success() => o,
+                other => panic!("host snapshot: nft list ruleset failed: {other:?}"),
+            };
             for (i, l) in String::from_utf8_lossy(&out.stdout).lines().enumerate() {
                 lines.insert(format!("nft: {i:04} {}", l.trim()));
             }
+        } else {
+            lines.insert("nft: (not root: not listed)".into());
         }
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         for l in mountinfo.lines() {
