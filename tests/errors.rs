@@ -62,7 +62,7 @@ fn check_reports_every_syntax_error_and_unknown_call_without_running() {
     let good = s.write("g.nsr", "fn f(b) { b.hostname(\"x\") }\nlet box = unshare([\"uts\"]);\nf(box);\nprint(box.run(\"true\").code);\n");
     let r = nsr(&["check", &good]);
     r.expect_code(0);
-    assert!(r.stderr.contains("ok"));
+    assert_eq!(r.stderr, format!("{good}: ok\n"));
     assert!(nsr_processes().is_empty());
 }
 

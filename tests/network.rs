@@ -354,7 +354,8 @@ print("links in x: " + x.links().len());
     );
     before.assert_unchanged("after working in a foreign netns");
 
-    assert!(r.stdout.contains("links in x: "), "{}", r.stdout);
+    // lo, keep0, keep1, nv0 and nbr0, and mb moved in; nv1 moved out to `other`.
+    assert!(r.stdout.contains("links in x: 6\n"), "{}", r.stdout);
 
     // And what nsr did not create, it does not change.
     let r = run_recipe(

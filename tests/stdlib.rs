@@ -98,11 +98,12 @@ mod as_root {
             &r.stdout,
             &[
                 "minimal\n",
-                "null",
-                "ptmx",
-                "pts",
-                "shm",
-                "urandom",
+                // The /dev listing, as words: not matched inside "devnull-ok".
+                " null ",
+                " ptmx ",
+                " pts ",
+                " shm ",
+                " urandom ",
                 "devnull-ok",
                 "nsr-holder",
                 "/usr/bin/env",
