@@ -566,7 +566,8 @@ let box = unshare(#{ kinds: ["mount", "pid"] });
 box.chroot(root);
 print("motd: " + box.run("cat /etc/motd").stdout);
 let host = unshare(["uts"]);
-print("tree inode: " + host.run("stat -c %i " + base).stdout);
+print("tree: " + base);
+print("marker: " + host.run(["test", "-e", base + "/nsr-test-marker"]).code);
 // While an overlay uses the tree, clearing the cache refuses.
 let clear = host.run([args.nsr, "cache", "clear"], #{ env: #{ NSR_CACHE_DIR: args.cache } });
 print("clear while in use: " + clear.code + " " + clear.stderr);
@@ -589,6 +590,15 @@ print("clear while in use: " + clear.code + " " + clear.stderr);
         r
     };
     let first = run();
+    let tree = first
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tree: "))
+        .unwrap()
+        .to_string();
+    assert!(first.stdout.contains("marker: 1\n"), "{}", first.stdout);
+    // A file no extraction writes: the second run sees it only if it reuses the tree.
+    std::fs::write(format!("{tree}/nsr-test-marker"), "").unwrap();
     let second = run();
     assert_has_all(
         &first.stdout,
@@ -599,17 +609,10 @@ print("clear while in use: " + clear.code + " " + clear.stderr);
             "EBUSY",
         ],
     );
-    let inode = |r: &Run| {
-        r.stdout
-            .lines()
-            .find(|l| l.starts_with("tree inode"))
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(
-        inode(&first),
-        inode(&second),
-        "the second run reuses the first extraction"
+    assert!(
+        second.stdout.contains(&format!("tree: {tree}\n")) && second.stdout.contains("marker: 0\n"),
+        "the second run reuses the first extraction:\n{}",
+        second.stdout
     );
     before.assert_unchanged("after cached runs (the cache is outside the snapshot)");
 
