@@ -283,10 +283,12 @@ fn hostile_recipes_hit_a_named_limit_and_roll_back() {
     let before = HostState::take();
     let deep = format!("let x = {}1{};\n", "(".repeat(100_000), ")".repeat(100_000));
     let cases: [(&str, String, &[&str]); 6] = [
-        ("nested parentheses", deep, &[]),
+        ("nested parentheses", deep, &["syntax error", "Expression exceeds maximum complexity"]),
         ("string doubling", "let b = unshare([\"uts\"]);\nlet s = \"x\";\nloop { s += s; }\n".into(), &["Length of string", "string-size"]),
         ("array growth", "let b = unshare([\"uts\"]);\nlet a = [];\nloop { a.push(1); }\n".into(), &["Size of array", "array-size"]),
-        ("map growth", "let b = unshare([\"uts\"]);\nlet m = #{};\nlet i = 0;\nloop { m[\"k\" + i] = i; i += 1; }\n".into(), &["limit"]),
+        // Rhai checks a map's size when the map is used, not at each `m[k] = v`: a
+        // map growing in a loop is stopped by the operation count (or memory) limit.
+        ("map growth", "let b = unshare([\"uts\"]);\nlet m = #{};\nlet i = 0;\nloop { m[\"k\" + i] = i; i += 1; }\n".into(), &["operation count", "--limit operations"]),
         ("endless loop", "let b = unshare([\"uts\"]);\nloop { }\n".into(), &["operation count", "--limit operations"]),
         ("deep recursion", "let b = unshare([\"uts\"]);\nfn f(n) { f(n + 1) }\nf(0);\n".into(), &["call depth", "--limit call-depth"]),
     ];
@@ -321,5 +323,21 @@ fn hostile_recipes_hit_a_named_limit_and_roll_back() {
     );
     r.expect_code(1);
     assert_has_all(&r.stderr, &["memory limit", "rollback: 1 step(s)"]);
+    // The map-size limit names itself where the map is used.
+    let r = run_recipe(
+        &s,
+        "map.nsr",
+        "let b = unshare([\"uts\"]);\nlet m = #{};\nlet i = 0;\nwhile i < 50 { m[\"k\" + i] = i; i += 1; }\nprint(m.len());\n",
+        &["--limit", "map-size=10"],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "Size of object map is over the limit",
+            "rollback: 1 step(s)",
+        ],
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
     before.assert_unchanged("hostile recipes");
 }
