@@ -130,7 +130,7 @@ print("fstype=" + box.mountinfo().filter(|m| m.target == "{target}")[0].fstype);
 }
 
 #[test]
-fn chroot_sees_only_the_new_root_and_undo_returns() {
+fn chroot_sees_only_the_new_root() {
     let _g = privileged();
     let s = Scratch::new("chroot");
     let root = s.busybox_root("root");
@@ -717,4 +717,69 @@ fn clock_offsets_need_a_time_namespace_and_whole_seconds() {
         &r.stderr,
         &["c.nsr:1:9", "time namespace's offsets", "ERANGE"],
     );
+}
+
+/// The undos that act inside a sandbox, seen from inside it while it still runs: each
+/// statement is taken back with the REPL's `:undo` and the sandbox is asked again.
+#[test]
+fn undos_inside_a_running_sandbox_restore_its_hostname_root_and_mounts() {
+    let _g = privileged();
+    let s = Scratch::new("undoin");
+    let root = s.busybox_root("root");
+    let before = HostState::take();
+    let input = format!(
+        r#"fn out(r) {{ let s = r.stdout; s.trim(); s }}
+let box = unshare(#{{ kinds: ["mount", "uts", "pid"], privileged: true }});
+print("host-name=" + box.hostname());
+box.hostname("undo-me");
+print("set=" + box.hostname());
+:undo
+print("back=" + box.hostname());
+box.mount("tmpfs", "/mnt", "tmpfs");
+print("mounted=" + out(box.run("grep -c ' /mnt ' /proc/self/mountinfo")));
+:undo
+print("unmounted=" + out(box.run("grep -c ' /mnt ' /proc/self/mountinfo")));
+box.chroot("{root}");
+print("chrooted=" + out(box.run("cat /etc/marker")));
+:undo
+print("unchrooted=" + box.run("cat /etc/marker").code);
+"#
+    );
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(NSR);
+    cmd.arg("repl")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = wait_bounded(child, std::time::Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_has_all(
+        &stdout,
+        &[
+            &format!("host-name={host}\n"),
+            "set=undo-me\n",
+            &format!("back={host}\n"),
+            "mounted=1\n",
+            "unmounted=0\n",
+            "chrooted=inside the test root\n",
+            // Back at the old root, the test root's marker is not at /etc/marker.
+            "unchrooted=1\n",
+        ],
+    );
+    assert_has_all(
+        &stderr,
+        &["undid hostname undo-me", "undid mount", "undid chroot"],
+    );
+    before.assert_unchanged("after undos inside a running sandbox");
 }
