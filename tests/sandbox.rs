@@ -261,6 +261,57 @@ print("stacked=" + box.mountinfo().filter(|m| m.target == "{dir}").len());"#
     before.assert_unchanged("host-namespace mounts");
 }
 
+/// An undo takes back the mount nsr made, found by its ID, never "whatever is at that
+/// path": with a foreign mount put over nsr's during the run, the rollback refuses
+/// (the path no longer leads to nsr's mount) and the foreign mount survives; once it
+/// is gone, `nsr down` takes back nsr's own. A path-based umount would have removed
+/// the foreign one.
+#[test]
+fn a_mount_is_undone_by_its_id_never_by_its_path() {
+    let _g = privileged();
+    let s = Scratch::new("mountid");
+    let dir = s.path("t");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "id.nsr",
+        &format!(
+            r#"let box = unshare(#{{ kinds: ["uts"], privileged: true }});
+box.mount("tmpfs", "{dir}", "tmpfs");
+box.run(["sh", "-c", "mount -t tmpfs nsrt-foreign {dir} && touch {dir}/foreign-marker"], #{{ check: true }});"#
+        ),
+        &[],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "FAILED to undo mount tmpfs on",
+            "another mount covers it",
+            "EBUSY",
+        ],
+    );
+    assert!(
+        std::path::Path::new(&format!("{dir}/foreign-marker")).exists(),
+        "the foreign mount on top survives the rollback"
+    );
+    // The foreign mount goes by its owner's hand; then what nsr left, by `nsr down`.
+    nix::mount::umount(dir.as_str()).unwrap();
+    let ls = nsr(&["ls", "--json"]);
+    let envs: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let left: Vec<String> = envs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["recipe"].as_str().is_some_and(|p| p.ends_with("id.nsr")))
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 1, "{}", ls.stdout);
+    nsr(&["down", &left[0]]).expect_code(0);
+    before.assert_unchanged("after the foreign mount and nsr down");
+}
+
 #[test]
 fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
     let _g = privileged();
