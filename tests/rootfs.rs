@@ -716,7 +716,11 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn docker_save(s: &Scratch) -> String {
-    let layers = image_layers();
+    docker_save_of(s, &image_layers(), "saved.tar")
+}
+
+/// A `docker save` archive of `layers` (each a tar), written to `name` in the scratch.
+fn docker_save_of(s: &Scratch, layers: &[Vec<u8>], name: &str) -> String {
     let mut files = vec![];
     let mut names = vec![];
     for (i, l) in layers.iter().enumerate() {
@@ -735,7 +739,7 @@ fn docker_save(s: &Scratch) -> String {
         )
         .into_bytes(),
     ));
-    let path = s.path("saved.tar");
+    let path = s.path(name);
     std::fs::write(&path, tar_of(&files)).unwrap();
     path
 }
@@ -924,6 +928,24 @@ fn the_tarball_recipe_runs_the_tutorial_flow_three_ways() {
         assert_has_all(&r.stdout, &["container", "pid 2", "hello from the tarball"]);
         before.assert_unchanged(extra);
     }
+    // The third way: the same busybox tree as the one layer of a `docker save` image.
+    let busybox_image = docker_save_of(
+        &s,
+        &[std::fs::read(&archives[0]).unwrap()],
+        "busybox-image.tar",
+    );
+    let r = nsr(&[
+        "run",
+        recipe,
+        &format!("tar={busybox_image}"),
+        "image=yes",
+        &format!("dir={}", s.path("bbimg")),
+        "cmd=hostname; echo pid $$; cat /etc/motd",
+    ]);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["container", "pid 2", "hello from the tarball"]);
+    assert!(!Path::new(&s.path("bbimg")).exists());
+    before.assert_unchanged("busybox image");
     let r = nsr(&[
         "run",
         recipe,
@@ -932,7 +954,7 @@ fn the_tarball_recipe_runs_the_tutorial_flow_three_ways() {
         &format!("dir={}", s.path("img")),
         "cmd=cat /etc/motd",
     ]);
-    // The test image is a bare tree without /proc: the mount fails, clearly, and the
+    // An image that is a bare tree without /proc: the mount fails, clearly, and the
     // image's root is undone with the rest.
     r.expect_code(1);
     let mount_line = std::fs::read_to_string(recipe)
