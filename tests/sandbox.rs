@@ -600,17 +600,17 @@ fn an_interactive_shell_gets_ctrl_c_and_the_run_ends_with_it() {
     let before = HostState::take();
     let mut child = nsr_on_terminal(&format!("run {recipe} root={root}"));
     let mut input = child.stdin.take().unwrap();
-    // Typed as a person would: a long command, Ctrl-C, then more, then exit.
-    for (delay, keys) in [
-        (800, "sleep 30\n"),
-        (500, "\x03"),
-        (300, "echo still-here\n"),
-        (300, "exit 3\n"),
-    ] {
-        std::thread::sleep(std::time::Duration::from_millis(delay));
+    // Typed as a person would: a long command, Ctrl-C once it runs, then more, then
+    // exit. Were the Ctrl-C lost, `sleep 30.3` would outlast the 20 s bound below.
+    let mut typed = |keys: &str| {
         input.write_all(keys.as_bytes()).unwrap();
         input.flush().unwrap();
-    }
+    };
+    typed("sleep 30.3\n");
+    wait_for_process("sleep 30.3", std::time::Duration::from_secs(15));
+    typed("\x03");
+    typed("echo still-here\n");
+    typed("exit 3\n");
     let r = Run::from(wait_bounded(child, std::time::Duration::from_secs(20)));
     let text = r.stdout.replace('\r', "");
     assert!(
@@ -669,10 +669,11 @@ fn ctrl_z_does_not_leave_an_attached_command_stopped() {
     use std::io::Write;
     let _g = privileged();
     let s = Scratch::new("ctrlz");
-    let file = s.write("z.nsr", "let box = unshare([\"uts\", \"pid\"]);\nprint(\"status=\" + box.exec([\"sleep\", \"1\"]));\n");
+    let file = s.write("z.nsr", "let box = unshare([\"uts\", \"pid\"]);\nprint(\"status=\" + box.exec([\"sleep\", \"1.37\"]));\n");
     let mut child = nsr_on_terminal(&format!("run {file}"));
     let mut input = child.stdin.take().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Ctrl-Z while the command runs (not before it starts).
+    wait_for_process("sleep 1.37", std::time::Duration::from_secs(15));
     input.write_all(b"\x1a").unwrap();
     input.flush().unwrap();
     let r = Run::from(wait_bounded(child, std::time::Duration::from_secs(15)));

@@ -341,6 +341,29 @@ pub fn run_recipe(scratch: &Scratch, name: &str, text: &str, params: &[&str]) ->
     nsr(&args)
 }
 
+/// Waits until a process runs with exactly this command line (its argv, space-joined):
+/// the readiness signal of a test that must act while a command runs. Give the command
+/// an argument no other process has (`sleep 31.7`). Panics after `limit`.
+pub fn wait_for_process(argv: &str, limit: Duration) -> i32 {
+    let want: Vec<u8> = argv.split(' ').flat_map(|a| a.bytes().chain([0])).collect();
+    let start = Instant::now();
+    loop {
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want) {
+                return pid;
+            }
+        }
+        assert!(
+            start.elapsed() < limit,
+            "no process `{argv}` within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits for a child, killing it (by pid: we started it) if it takes too long.
 pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     let start = Instant::now();
