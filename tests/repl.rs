@@ -93,9 +93,10 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
     stmt(&mut p, ":undo", &format!("undid netns {netns}"));
 
     // Ctrl-C stops a long command in the sandbox, not the session.
-    line(&mut p, "print(\"sleep\" + \"ing\"); b.run(\"sleep 30\");");
+    line(&mut p, "print(\"sleep\" + \"ing\"); b.run(\"sleep 30.7\");");
     p.exp_string("sleeping").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Once the command runs (not before): a Ctrl-C lost would leave it 30 s.
+    wait_for_process("sleep 30.7", std::time::Duration::from_secs(15));
     p.send_control('c').unwrap();
     // The command ended by the signal; the statement is cancelled.
     stmt(&mut p, "", "cancelled by SIGINT");
@@ -124,7 +125,7 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
         "the failed statement is not saved:\n{text}"
     );
     assert!(
-        !text.contains("sleep 30"),
+        !text.contains("sleep 30.7"),
         "the cancelled statement is not saved:\n{text}"
     );
     let r = nsr(&["run", &saved]);
