@@ -67,7 +67,11 @@ fn sweep() {
         let mut points: Vec<String> = text
             .lines()
             .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-            .filter(|p| p.contains(&format!("/{PREFIX}")))
+            .filter(|p| {
+                p.split(&format!("/{PREFIX}"))
+                    .nth(1)
+                    .is_some_and(left_by_a_dead_run)
+            })
             .collect();
         points.reverse();
         for p in points {
@@ -77,7 +81,7 @@ fn sweep() {
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(PREFIX) {
+            if name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run) {
                 let _ = Command::new("ip").args(["netns", "del", &name]).status();
             }
         }
@@ -91,7 +95,7 @@ fn sweep() {
                 .split('@')
                 .next()
                 .unwrap_or("");
-            if name.starts_with(PREFIX) {
+            if name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run) {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }
@@ -99,7 +103,8 @@ fn sweep() {
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(PREFIX) && name.ends_with("-state") {
+            let dead = name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run);
+            if dead && name.ends_with("-state") {
                 // Environments an earlier, killed test run kept or left: take them down.
                 let _ = Command::new(NSR)
                     .args(["down", "--all"])
@@ -110,11 +115,41 @@ fn sweep() {
     }
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(PREFIX) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
     }
+}
+
+/// Whether a name after the prefix (`12345-state`, `1234x`) belongs to a test run that
+/// has ended: its pid (or, for the short prefix, the pid's last four digits) is no
+/// other live test binary's. The sweep leaves a concurrent run's resources alone.
+fn left_by_a_dead_run(rest: &str) -> bool {
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let Ok(n) = digits.parse::<u32>() else {
+        return true;
+    };
+    let me = std::process::id();
+    let alive_test = |pid: u32| {
+        pid != me
+            && std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("/deps/"))
+    };
+    if alive_test(n) {
+        return false;
+    }
+    if digits.len() > 4 {
+        return true;
+    }
+    // The short prefix: any live test binary whose pid ends in these digits.
+    !std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .any(|pid| pid % 10000 == n && alive_test(pid))
 }
 
 /// A scratch directory that is removed, with anything mounted under it, on drop.
