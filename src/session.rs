@@ -208,9 +208,4 @@ impl Session {
         self.backend = None;
         Ok(())
     }
-
-    /// Whether some undo failed and its resource is left (recorded for `nsr down`).
-    pub fn has_leftovers(&self) -> bool {
-        self.undo.has_leftovers()
-    }
 }

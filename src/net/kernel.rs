@@ -930,6 +930,15 @@ impl NetKernel {
         }
     }
 
+    /// The namespace an undo acts in, or None when the undo is released instead: the
+    /// namespace is gone, or, in a whole rollback, it is the run's own (or `goes_later`
+    /// says what else of the run takes the thing with it) and its own undo comes later.
+    fn undo_in(&self, ns: &NsRef, goes_later: impl Fn(&Self, Ino) -> bool) -> Option<Ino> {
+        let ino = self.known(ns)?;
+        let released = self.whole_rollback && (self.owned.contains(&ino) || goes_later(self, ino));
+        (!released).then_some(ino)
+    }
+
     pub fn undo(&mut self, undo: &NetUndo) -> Result<UndoOutcome, OpError> {
         let whole = self.whole_rollback;
         match undo {
@@ -950,12 +959,9 @@ impl NetKernel {
                 to,
             } => self.move_back(*link, name, from, to),
             NetUndo::DeleteAddr { ns, dev, cidr } => {
-                let Some(ino) = self.known(ns) else {
+                let Some(ino) = self.undo_in(ns, |me, ino| me.created_link(ino, dev)) else {
                     return Ok(UndoOutcome::Released);
                 };
-                if whole && (self.owned.contains(&ino) || self.created_link(ino, dev)) {
-                    return Ok(UndoOutcome::Released);
-                }
                 let Some(info) = self.lookup(ino, dev)? else {
                     return Ok(UndoOutcome::AlreadyGone);
                 };
@@ -967,12 +973,9 @@ impl NetKernel {
             }
             NetUndo::DeleteRoute { ns, route } => self.delete_route(ns, route),
             NetUndo::RestoreSysctl { ns, key, old } => {
-                let Some(ino) = self.known(ns) else {
+                let Some(ino) = self.undo_in(ns, |_, _| false) else {
                     return Ok(UndoOutcome::Released);
                 };
-                if whole && self.owned.contains(&ino) {
-                    return Ok(UndoOutcome::Released);
-                }
                 netns::sysctl_swap(&self.fds[&ino], key, Some(old))?;
                 Ok(UndoOutcome::Done)
             }
@@ -1045,13 +1048,9 @@ impl NetKernel {
         name: &str,
         old: &LinkSetting,
     ) -> Result<UndoOutcome, OpError> {
-        let whole = self.whole_rollback;
-        let Some(ino) = self.known(ns) else {
+        let Some(ino) = self.undo_in(ns, |me, ino| me.created_link(ino, name)) else {
             return Ok(UndoOutcome::Released);
         };
-        if whole && (self.owned.contains(&ino) || self.created_link(ino, name)) {
-            return Ok(UndoOutcome::Released);
-        }
         let Some(info) = self.lookup(ino, name)? else {
             return Ok(UndoOutcome::AlreadyGone);
         };
@@ -1103,13 +1102,9 @@ impl NetKernel {
 
     /// Deletes exactly the route the run added.
     fn delete_route(&mut self, ns: &NsRef, route: &RouteSpec) -> Result<UndoOutcome, OpError> {
-        let whole = self.whole_rollback;
-        let Some(ino) = self.known(ns) else {
+        let Some(ino) = self.undo_in(ns, |_, _| false) else {
             return Ok(UndoOutcome::Released);
         };
-        if whole && self.owned.contains(&ino) {
-            return Ok(UndoOutcome::Released);
-        }
         let oif = match &route.dev {
             Some(dev) => match self.lookup(ino, dev)? {
                 Some(l) => Some(l.index),
@@ -1131,14 +1126,10 @@ impl NetKernel {
         table: &str,
         rules: &[(String, u64)],
     ) -> Result<UndoOutcome, OpError> {
-        let whole = self.whole_rollback;
-        let Some(ino) = self.known(ns) else {
+        // The table's own undo comes later and takes the rules with it.
+        let Some(ino) = self.undo_in(ns, |me, ino| me.tables.contains_key(&ino)) else {
             return Ok(UndoOutcome::Released);
         };
-        if whole && (self.owned.contains(&ino) || self.tables.contains_key(&ino)) {
-            // The table's own undo comes later and takes the rules with it.
-            return Ok(UndoOutcome::Released);
-        }
         let script: String = rules
             .iter()
             .map(|(chain, handle)| format!("delete rule inet {table} {chain} handle {handle}\n"))

@@ -74,18 +74,6 @@ macro_rules! checked_name {
                 f.write_str(&self.0)
             }
         }
-
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(n: $name) -> String {
-                n.0
-            }
-        }
     };
 }
 

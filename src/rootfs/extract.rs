@@ -389,15 +389,10 @@ impl<'a> Extractor<'a> {
             .parent(parent_parts)
             .map_err(|e| fail(e, "cannot reach the parent of"))?;
         let target = OsStr::from_bytes(&target);
-        match rfs::symlinkat(target, &parent, name) {
-            Err(rustix::io::Errno::EXIST) => {
-                self.remove_existing(&parent, name)
-                    .map_err(|e| fail(e, "cannot replace"))?;
-                rfs::symlinkat(target, &parent, name)
-            }
-            other => other,
-        }
-        .map_err(|e| fail(rerr(e), "cannot create symlink"))?;
+        self.make_replacing(&parent, name, "cannot create symlink", || {
+            rfs::symlinkat(target, &parent, name)
+        })
+        .map_err(|(e, what)| fail(e, what))?;
         self.chown_at(&parent, name, m)
             .map_err(|e| fail(rerr(e), "cannot set the owner of"))?;
         let _ = rfs::utimensat(&parent, name, &m.times(), AtFlags::SYMLINK_NOFOLLOW);
@@ -437,15 +432,10 @@ impl<'a> Extractor<'a> {
         let parent = self
             .parent(parent_parts)
             .map_err(|e| fail(e, "cannot reach the parent of"))?;
-        match rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty()) {
-            Err(rustix::io::Errno::EXIST) => {
-                self.remove_existing(&parent, name)
-                    .map_err(|e| fail(e, "cannot replace"))?;
-                rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty())
-            }
-            other => other,
-        }
-        .map_err(|e| fail(rerr(e), "cannot create hard link"))?;
+        self.make_replacing(&parent, name, "cannot create hard link", || {
+            rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty())
+        })
+        .map_err(|(e, what)| fail(e, what))?;
         Ok(())
     }
 
@@ -565,6 +555,25 @@ impl<'a> Extractor<'a> {
 
     /// Removes what is at `name` so a member can take its place; an empty directory
     /// can go, a full one cannot (tar refuses too).
+    /// Makes `name` with `make`; where an earlier member or layer left something of that
+    /// name, removes it and makes it once more. The error says which step failed.
+    fn make_replacing(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        what: &'static str,
+        make: impl Fn() -> rustix::io::Result<()>,
+    ) -> Result<(), (Errno, &'static str)> {
+        match make() {
+            Err(rustix::io::Errno::EXIST) => {
+                self.remove_existing(parent, name)
+                    .map_err(|e| (e, "cannot replace"))?;
+                make().map_err(|e| (rerr(e), what))
+            }
+            other => other.map_err(|e| (rerr(e), what)),
+        }
+    }
+
     fn remove_existing(&mut self, parent: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
         match rfs::unlinkat(parent, name, AtFlags::empty()) {
             Ok(()) => Ok(()),

@@ -131,25 +131,16 @@ fn left_by_a_dead_run(rest: &str) -> bool {
     let Ok(n) = digits.parse::<u32>() else {
         return true;
     };
-    let me = std::process::id();
-    let alive_test = |pid: u32| {
-        pid != me
-            && std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("/deps/"))
-    };
-    if alive_test(n) {
-        return false;
-    }
-    if digits.len() > 4 {
-        return true;
-    }
-    // The short prefix: any live test binary whose pid ends in these digits.
-    !std::fs::read_dir("/proc")
+    let tests: Vec<u32> = command_lines()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .any(|pid| pid % 10000 == n && alive_test(pid))
+        .filter(|(_, c)| String::from_utf8_lossy(c).contains("/deps/"))
+        .map(|(pid, _)| pid as u32)
+        .collect();
+    // A live test binary with that pid, or, for the short prefix, one whose pid ends
+    // in these digits.
+    !tests
+        .iter()
+        .any(|pid| *pid == n || (digits.len() <= 4 && pid % 10000 == n))
 }
 
 /// A scratch directory that is removed, with anything mounted under it, on drop.
@@ -383,13 +374,8 @@ pub fn wait_for_process(argv: &str, limit: Duration) -> i32 {
     let want: Vec<u8> = argv.split(' ').flat_map(|a| a.bytes().chain([0])).collect();
     let start = Instant::now();
     loop {
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want) {
-                return pid;
-            }
+        if let Some((pid, _)) = command_lines().into_iter().find(|(_, c)| *c == want) {
+            return pid;
         }
         assert!(
             start.elapsed() < limit,
@@ -557,6 +543,18 @@ fn normalize_ip_line(l: &str) -> String {
 }
 
 /// Processes running the nsr binary other than the test itself.
+/// Every process's pid and command line (argv, NUL-separated), but this test's own.
+pub fn command_lines() -> Vec<(i32, Vec<u8>)> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter_map(|pid| Some((pid, std::fs::read(format!("/proc/{pid}/cmdline")).ok()?)))
+        .collect()
+}
+
 pub fn nsr_processes() -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
@@ -580,23 +578,16 @@ pub fn nsr_processes() -> Vec<i32> {
 
 /// Pids of processes whose command line contains `marker`.
 pub fn processes_with(marker: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).into_owned();
+    command_lines()
+        .into_iter()
+        .filter(|(_, cmd)| {
             // The marker as a word of a command, not inside nsr's own `marker=` argument.
-            let hit = cmd
+            String::from_utf8_lossy(cmd)
                 .split('\0')
-                .any(|arg| arg == marker || (arg.contains(marker) && !arg.contains('=')));
-            if hit && pid != std::process::id() as i32 {
-                out.push(pid);
-            }
-        }
-    }
-    out
+                .any(|arg| arg == marker || (arg.contains(marker) && !arg.contains('=')))
+        })
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 fn is_mount_point(path: &str) -> bool {
