@@ -138,9 +138,110 @@ fn nsr_doc_prints_module_and_function_docs() {
     );
 }
 
+#[test]
+fn a_file_that_shadows_a_module_and_imports_its_name_gets_the_standard_library() {
+    let _g = serial();
+    let s = Scratch::new("selfimport");
+    let dir = s.dir.to_string_lossy().to_string();
+    // net.nsr wraps the standard library's net: its own `import "net"` is not itself.
+    s.write(
+        "net.nsr",
+        "import \"net\" as base;\nfn p2p(a, b, c) { base::p2p(a, b, c) }\nfn mine() { \"the file\" }\n",
+    );
+    let main = s.write(
+        "main.nsr",
+        "import \"net\" as net;\nprint(net::mine());\nnet::p2p(1, 2, 3);\n",
+    );
+    let r = nsr_env(&["run", &main], &[], &dir);
+    r.expect_code(1);
+    assert_eq!(r.stdout, "the file\n");
+    // The call went through the file into the standard library's p2p, which fails on
+    // its bad arguments: no cycle, no recursion into the file.
+    assert!(r.stderr.contains("--> <stdlib>/net.nsr:"), "{}", r.stderr);
+    assert!(!r.stderr.contains("cycle"), "{}", r.stderr);
+}
+
+#[test]
+fn the_module_count_limit_names_itself_and_how_to_raise_it() {
+    let _g = serial();
+    let s = Scratch::new("modlimit");
+    let dir = s.dir.to_string_lossy().to_string();
+    for i in 1..=3 {
+        s.write(&format!("m{i}.nsr"), &format!("fn f() {{ {i} }}\n"));
+    }
+    let main = s.write(
+        "main.nsr",
+        "import \"m1\" as a;\nimport \"m2\" as b;\nimport \"m3\" as c;\nprint(a::f() + b::f() + c::f());\n",
+    );
+    let r = nsr_env(&["run", "--limit", "modules=2", &main], &[], &dir);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &["module count limit", "main.nsr:3:1", "--limit modules=N"],
+    );
+    let r = nsr_env(&["run", "--limit", "modules=3", &main], &[], &dir);
+    r.expect_code(0);
+    assert_eq!(r.stdout, "6\n");
+}
+
+#[test]
+fn nsr_doc_documents_a_file_by_its_path() {
+    let _g = serial();
+    let s = Scratch::new("docfile");
+    let file = s.write(
+        "lib/tools.nsr",
+        "/// Makes a thing\n/// from a.\nfn thing(a) { a }\nfn bare() {}\n",
+    );
+    let r = nsr(&["doc", &file]);
+    r.expect_code(0);
+    assert_eq!(
+        r.stdout,
+        "tools::thing(a)\n    Makes a thing\n    from a.\n\ntools::bare()\n\n"
+    );
+    let r = nsr(&["doc", &format!("{file}::bare")]);
+    r.expect_code(0);
+    assert_eq!(r.stdout, "tools::bare()\n\n");
+    let r = nsr(&["doc", &s.path("lib/missing.nsr")]);
+    r.expect_code(2);
+    assert_has_all(&r.stderr, &["cannot read", "missing.nsr"]);
+}
+
 /// These create namespaces, mounts or netns for real, or become another user: root.
 mod as_root {
     use super::*;
+
+    #[test]
+    fn box_ready_with_user_makes_a_user_namespace_mapping_root() {
+        let _g = privileged();
+        let s = Scratch::new("readyuser");
+        let dir = s.path("root");
+        let before = HostState::take();
+        let r = run_recipe(
+            &s,
+            "u.nsr",
+            "import \"box\" as box;\nlet b = box::ready(#{ dir: args.dir, net: false, user: true });\nprint(\"kinds=\" + b.kinds);\nprint(\"user ns own=\" + (b.namespaces()[\"user\"] != namespaces()[\"user\"]));\nprint(b.run(\"id -u; cat /proc/self/uid_map\").stdout);\n",
+            &[&format!("dir={dir}")],
+        );
+        r.expect_code(0);
+        assert_has_all(
+            &r.stdout,
+            &[
+                "kinds=[\"mount\", \"uts\", \"ipc\", \"pid\", \"cgroup\", \"user\"]",
+                "user ns own=true",
+            ],
+        );
+        // Root inside is root outside (map_root as root): one line, 0 to 0, count 1.
+        let map: Vec<Vec<&str>> = r
+            .stdout
+            .lines()
+            .skip_while(|l| l.trim() != "0")
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .take_while(|w: &Vec<&str>| !w.is_empty())
+            .collect();
+        assert_eq!(map, vec![vec!["0", "0", "1"]], "{}", r.stdout);
+        before.assert_unchanged("box::ready with user");
+    }
 
     #[test]
     fn a_module_that_fails_while_loading_rolls_back_what_it_made() {

@@ -694,3 +694,218 @@ print("not reached");
     assert_has_all(&bad.stderr, &["bad.nsr:2:3", "nodad is true or false"]);
     before.assert_unchanged("after the duplicate address");
 }
+
+/// What `ip` itself (not nsr's inspection) says inside a netns, through a sandbox in it.
+const IP_SAYS: &str = r#"
+fn ip_says(box, words) { let r = box.run("ip " + words); let s = r.stdout; s.trim(); s }
+fn one_line(text) { let s = text; s.replace("\n", " | "); s }
+"#;
+
+#[test]
+fn link_state_bridge_ports_and_v6_routes_reach_the_kernel() {
+    let _g = privileged();
+    let s = Scratch::new("linkstate");
+    let before = HostState::take();
+    let sp = short_prefix();
+    let recipe = format!(
+        "{IP_SAYS}{}",
+        r#"
+let p = args.p;
+let a = netns(p + "a");
+let b = netns(p + "b");
+let look = unshare(#{ kinds: ["mount"], net: a, privileged: true });
+let v = a.veth(p + "v", "eth0", b);
+v.host.up();
+print("up: " + ip_says(look, "-o link show dev " + p + "v"));
+v.host.down();
+print("down: " + ip_says(look, "-o link show dev " + p + "v"));
+a.up("lo");
+a.down("lo");
+print("lo: " + ip_says(look, "-o link show dev lo"));
+a.link(p + "v").mtu(1400).up();
+print("by name: " + ip_says(look, "-o link show dev " + p + "v"));
+let br = a.bridge(p + "br");
+br.attach(v.host);
+print("attached: " + ip_says(look, "-o link show master " + p + "br"));
+v.host.detach();
+print("detached: [" + ip_says(look, "-o link show master " + p + "br") + "]");
+a.addr(p + "v", "2001:db8:5::1/64", #{ nodad: true });
+a.route("default", #{ via: "2001:db8:5::2", v6: true });
+a.route("2001:db8:9::/64", #{ via: "2001:db8:5::2", metric: 7 });
+print("v6: " + one_line(ip_says(look, "-6 route show")));
+print("v4: [" + ip_says(look, "-4 route show") + "]");
+"#
+    );
+    let r = run_recipe(&s, "l.nsr", &recipe, &[&format!("p={sp}")]);
+    r.expect_code(0);
+    let line = |key: &str| -> String {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{}", r.stdout))
+            .to_string()
+    };
+    let flags = |l: &str| l.split(['<', '>']).nth(1).unwrap_or("").to_string();
+    assert!(
+        flags(&line("up")).split(',').any(|f| f == "UP"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !flags(&line("down")).split(',').any(|f| f == "UP"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !flags(&line("lo")).split(',').any(|f| f == "UP"),
+        "{}",
+        r.stdout
+    );
+    assert!(line("by name").contains(" mtu 1400 "), "{}", r.stdout);
+    assert!(flags(&line("by name")).split(',').any(|f| f == "UP"));
+    assert!(
+        line("attached").contains(&format!("{sp}v@"))
+            && line("attached").contains(&format!("master {sp}br")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(line("detached"), "[]");
+    let v6 = line("v6");
+    assert_has_all(
+        &v6,
+        &[
+            "2001:db8:9::/64 via 2001:db8:5::2 dev ",
+            "metric 7",
+            "default via 2001:db8:5::2 dev ",
+        ],
+    );
+    // A v6 default route is not an IPv4 one.
+    assert_eq!(line("v4"), "[]");
+    before.assert_unchanged("link state");
+}
+
+/// Writes a UDP server (answers "seen ADDR" to each datagram) and a client (tries TRIES
+/// times, 0.2 s apart; prints the answer or "no answer") into the scratch directory.
+fn udp_scripts(s: &Scratch) -> (String, String) {
+    let server = s.write(
+        "udp_server.py",
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 53))\nwhile True:\n    d, a = s.recvfrom(100)\n    s.sendto(('seen ' + a[0]).encode(), a)\n",
+    );
+    let client = s.write(
+        "udp_client.py",
+        "import socket, sys\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(0.2)\nfor i in range(int(sys.argv[3])):\n    s.sendto(b'hi', (sys.argv[1], int(sys.argv[2])))\n    try:\n        print(s.recv(100).decode())\n        sys.exit(0)\n    except socket.timeout:\n        pass\nprint('no answer')\n",
+    );
+    (server, client)
+}
+
+#[test]
+fn forward_rules_count_the_traffic_they_match_and_a_udp_port_forward_on_one_iface() {
+    let _g = privileged();
+    let s = Scratch::new("fwdtraffic");
+    let (server, client) = udp_scripts(&s);
+    let before = HostState::take();
+    let sp = short_prefix();
+    let recipe = format!(
+        "{IP_SAYS}{}",
+        r#"
+let p = args.p;
+let a = netns(p + "a");
+let r = netns(p + "r");
+let b = netns(p + "b");
+let ra = r.veth(p + "ra", "eth0", a);
+ra.host.addr("10.71.1.1/24").up();
+a.addr("eth0", "10.71.1.2/24"); a.up("eth0"); a.route("default", "10.71.1.1");
+let rb = r.veth(p + "rb", "eth0", b);
+rb.host.addr("10.71.2.1/24").up();
+b.addr("eth0", "10.71.2.2/24"); b.up("eth0"); b.route("default", "10.71.2.1");
+r.up("lo");
+r.ip_forward(true);
+r.forward(p + "ra", p + "rb");
+r.forward(p + "rb", p + "ra");
+r.forward(p + "rb", p + "nowhere");
+r.port_forward(#{ port: 5353, to: "10.71.2.2", to_port: 53, proto: "udp", iface: p + "ra" });
+let in_a = unshare(#{ kinds: ["mount", "pid"], net: a });
+// Privileged: it lists the ruleset, which needs CAP_NET_ADMIN.
+let in_r = unshare(#{ kinds: ["mount", "pid"], net: r, privileged: true });
+let in_b = unshare(#{ kinds: ["mount", "pid"], net: b });
+in_b.run("setsid python3 " + args.server + " > /dev/null 2>&1 < /dev/null &", #{ check: true });
+let ping = in_a.run("busybox ping -c 3 -W 2 10.71.2.2");
+print("ping: " + ping.ok);
+for l in ip_says(in_r, "-n nft list ruleset").split("\n") { if l.contains("counter") { print("rule:" + l); } }
+let via = in_a.run("python3 " + args.client + " 10.71.1.1 5353 25");
+print("udp from a: " + via.stdout);
+let own = in_r.run("python3 " + args.client + " 10.71.1.1 5353 5");
+print("udp from the router itself: " + own.stdout);
+let tcp = in_a.run("busybox nc -w 1 10.71.1.1 5353 < /dev/null");
+print("tcp from a: " + tcp.code);
+"#
+    );
+    let r = run_recipe(
+        &s,
+        "f.nsr",
+        &recipe
+            .replace("ip_says(in_r, \"-n nft", "ip_says(in_r, \"nft")
+            .replace("\"ip \" + words", "words"),
+        &[
+            &format!("p={sp}"),
+            &format!("server={server}"),
+            &format!("client={client}"),
+        ],
+    );
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["ping: true"]);
+    // Each rule counted exactly the packets it is for: three echo requests one way,
+    // three replies the other, nothing for an interface that does not exist.
+    let counted = |from: &str, to: &str| -> String {
+        let want = format!("iifname \"{sp}{from}\" oifname \"{sp}{to}\" counter packets ");
+        r.stdout
+            .lines()
+            .find_map(|l| {
+                l.split_once(&want)
+                    .map(|(_, n)| n.split(' ').next().unwrap().to_string())
+            })
+            .unwrap_or_else(|| panic!("no rule {from} -> {to}:\n{}", r.stdout))
+    };
+    assert_eq!(counted("ra", "rb"), "3", "{}", r.stdout);
+    assert_eq!(counted("rb", "ra"), "3", "{}", r.stdout);
+    assert_eq!(counted("rb", "nowhere"), "0", "{}", r.stdout);
+    // The UDP forward on iface ra reaches b's server, which sees a's own address ...
+    assert_has_all(&r.stdout, &["udp from a: seen 10.71.1.2\n"]);
+    // ... while the router's own datagram to that address is not forwarded (iface),
+    // and TCP to the port is not either (proto: "udp"): nothing listens on r.
+    assert_has_all(
+        &r.stdout,
+        &["udp from the router itself: no answer\n", "tcp from a: 1"],
+    );
+    before.assert_unchanged("forward counters and a udp port forward");
+}
+
+#[test]
+fn ip_forward_and_ip6_forward_change_the_namespace_and_are_restored() {
+    let _g = privileged();
+    let s = Scratch::new("hostfwd");
+    // In a network namespace of the test's own, which is "the host" for this nsr: the
+    // real host's forwarding stays untouched (turning on IPv6 forwarding there would
+    // join the all-routers group on its uplink).
+    let file = s.write(
+        "f.nsr",
+        r#"let here = unshare(#{ kinds: ["uts"], privileged: true });
+ip_forward(true);
+ip6_forward(false);
+let set = here.run("cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding").stdout;
+set.replace("\n", " ");
+print("set: " + set);
+"#,
+    );
+    let script = format!(
+        "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; \
+         echo before: $(cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding); \
+         {NSR} run {file} || exit 9; \
+         echo after: $(cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding)"
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--net", "--", "sh", "-c", &script]);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    assert_has_all(&r.stdout, &["before: 0 1\n", "set: 1 0 \n", "after: 0 1\n"]);
+}

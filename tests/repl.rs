@@ -218,13 +218,13 @@ fn undo_takes_back_one_network_statement_at_a_time() {
         )
         .into_owned()
     };
-    assert!(rules().contains("iifname \"eth0\" oifname \"eth0\" accept"));
+    assert!(rules().contains("iifname \"eth0\" oifname \"eth0\" counter packets 0 bytes 0 accept"));
 
     // Each :undo takes back one statement for real, inside a namespace that stays.
     stmt(&mut p, ":undo", "undid nft rule");
     let r = rules();
     assert!(
-        !r.contains("oifname \"eth0\" accept") && r.contains("masquerade"),
+        !r.contains("oifname \"eth0\" counter") && r.contains("masquerade"),
         "{r}"
     );
     stmt(&mut p, ":undo", "undid net/ipv4/ip_forward=1");

@@ -283,7 +283,7 @@ fn hostile_recipes_hit_a_named_limit_and_roll_back() {
     let before = HostState::take();
     let deep = format!("let x = {}1{};\n", "(".repeat(100_000), ")".repeat(100_000));
     let cases: [(&str, String, &[&str]); 6] = [
-        ("nested parentheses", deep, &["syntax error", "Expression exceeds maximum complexity"]),
+        ("nested parentheses", deep, &["syntax error", "Expression exceeds maximum complexity", "--limit expr-depth=N"]),
         ("string doubling", "let b = unshare([\"uts\"]);\nlet s = \"x\";\nloop { s += s; }\n".into(), &["Length of string", "string-size"]),
         ("array growth", "let b = unshare([\"uts\"]);\nlet a = [];\nloop { a.push(1); }\n".into(), &["Size of array", "array-size"]),
         // Rhai checks a map's size when the map is used, not at each `m[k] = v`: a

@@ -835,3 +835,219 @@ print("unchrooted=" + box.run("cat /etc/marker").code);
     );
     before.assert_unchanged("after undos inside a running sandbox");
 }
+
+/// The inode of `/proc/PID/ns/KIND`, read by the test itself (not through nsr).
+fn ns_inode(pid: &str, kind: &str) -> String {
+    let kind = if kind == "mount" { "mnt" } else { kind };
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let text = link.to_string_lossy().into_owned();
+    text.split('[')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(']')
+        .to_string()
+}
+
+#[test]
+fn box_kinds_and_namespaces_of_a_pid_are_what_proc_shows() {
+    use std::io::BufRead;
+    let _g = privileged();
+    let s = Scratch::new("nsof");
+    let gate = s.path("gate");
+    let file = s.write(
+        "n.nsr",
+        r#"let box = unshare(["uts", "ipc", "pid"]);
+print("kinds=" + box.kinds);
+print("holder=" + box.pid);
+let of_pid = namespaces(box.pid);
+let own = box.namespaces();
+for k in ["uts", "ipc", "pid", "net", "mount"] { print(k + "=" + of_pid[k] + " " + own[k]); }
+print("self-net=" + namespaces()["net"]);
+print("end");
+box.run("while [ ! -e " + args.gate + " ]; do sleep 0.02; done");
+"#,
+    );
+    let (child, first, mut out) = start_nsr(&["run", &file, &format!("gate={gate}")]);
+    let mut text = first;
+    while !text.ends_with("end\n") {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "{text}");
+        text.push_str(&l);
+    }
+    let value = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .to_string()
+    };
+    assert_eq!(value("kinds"), r#"["uts", "ipc", "pid"]"#);
+    let holder = value("holder");
+    let me = std::process::id().to_string();
+    for kind in ["uts", "ipc", "pid", "net", "mount"] {
+        let proc_says = ns_inode(&holder, kind);
+        // Both of nsr's answers are what /proc says of the holder ...
+        assert_eq!(value(kind), format!("{proc_says} {proc_says}"), "{kind}");
+        // ... which is new for the kinds asked and the host's for the others.
+        let own = ["uts", "ipc", "pid"].contains(&kind);
+        assert_eq!(proc_says != ns_inode(&me, kind), own, "{kind}");
+    }
+    assert_eq!(value("self-net"), ns_inode(&me, "net"));
+    std::fs::write(&gate, "").unwrap();
+    Run::from(wait_bounded(child, std::time::Duration::from_secs(20))).expect_code(0);
+}
+
+#[test]
+fn mount_options_and_the_default_flags_are_what_the_kernel_applies() {
+    let _g = privileged();
+    let s = Scratch::new("mountopts");
+    let root = s.busybox_root("root");
+    std::fs::create_dir_all(s.path("root/opt/sub")).unwrap();
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "o.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "ipc"], privileged: true });
+box.chroot(args.root);
+box.mount("sysfs", "/sys", "sysfs");
+box.mount("mqueue", "/dev/mqueue", "mqueue");
+box.mount("tmpfs", "/tmp", "tmpfs");
+box.mount("tmpfs", "/mnt", "tmpfs", #{ nosuid: true, nodev: true, noexec: true });
+box.mount("tmpfs", "/opt/sub", "tmpfs");
+box.run("echo deep > /opt/sub/f", #{ check: true });
+box.mount("/opt", "/lower", "bind", #{ recursive: true });
+box.mount("/opt", "/upper", "bind");
+for m in box.mountinfo() { print("mount " + m.target + " " + m.options); }
+box.run("mkdir /tmp/x /mnt/x && cp /bin/busybox /tmp/x/ && cp /bin/busybox /mnt/x/", #{ check: true });
+print("exec-tmp=" + box.run("/tmp/x/busybox true").code);
+print("exec-mnt=" + box.run("/mnt/x/busybox true").code);
+print("recursive=" + out(box.run("cat /lower/sub/f")));
+print("plain=" + box.run("cat /upper/sub/f").code);"#,
+        &[&format!("root={root}")],
+    );
+    r.expect_code(0);
+    let options = |target: &str| -> String {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("mount {target} ")))
+            .unwrap_or_else(|| panic!("no mount at {target}:\n{}", r.stdout))
+            .to_string()
+    };
+    let flags = |target: &str| -> Vec<String> {
+        let o = options(target);
+        ["nosuid", "nodev", "noexec"]
+            .iter()
+            .filter(|f| o.split(',').any(|w| w == **f))
+            .map(|f| f.to_string())
+            .collect()
+    };
+    // As container runtimes mount them: sysfs and mqueue all three, tmpfs not noexec.
+    assert_eq!(flags("/sys"), ["nosuid", "nodev", "noexec"]);
+    assert_eq!(flags("/dev/mqueue"), ["nosuid", "nodev", "noexec"]);
+    assert_eq!(flags("/tmp"), ["nosuid", "nodev"]);
+    assert_eq!(flags("/mnt"), ["nosuid", "nodev", "noexec"]);
+    // noexec is enforced, not only listed: 126 is the shell's "cannot execute".
+    assert_has_all(
+        &r.stdout,
+        &["exec-tmp=0", "exec-mnt=126", "recursive=deep", "plain=1"],
+    );
+    before.assert_unchanged("mount options");
+}
+
+#[test]
+fn propagation_private_slave_and_unchanged_behave_as_unshare_says() {
+    let _g = privileged();
+    let s = Scratch::new("propagation");
+    let dir = s.path("shared");
+    for d in ["from-host", "from-slave", "from-same", "from-private"] {
+        std::fs::create_dir_all(format!("{dir}/{d}")).unwrap();
+    }
+    // A shared mount on the host, as systemd makes / on most machines.
+    let sh = |c: &str| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", c])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{c}");
+    };
+    sh(&format!(
+        "mount --bind {dir} {dir} && mount --make-shared {dir}"
+    ));
+    let before = HostState::take();
+    let r = run_recipe_with(
+        &s,
+        "p.nsr",
+        r#"let d = args.dir;
+let host = unshare(#{ kinds: ["uts"], privileged: true });
+let isolated = unshare(["mount"]);
+let slave = unshare(#{ kinds: ["mount"], propagation: "slave" });
+let same = unshare(#{ kinds: ["mount"], propagation: "unchanged" });
+fn seen(box, d, what) { let r = box.run("grep -c ' " + d + "/" + what + " ' /proc/self/mountinfo"); let s = r.stdout; s.trim(); s }
+host.mount("tmpfs", d + "/from-host", "tmpfs");
+slave.mount("tmpfs", d + "/from-slave", "tmpfs");
+same.mount("tmpfs", d + "/from-same", "tmpfs");
+isolated.mount("tmpfs", d + "/from-private", "tmpfs");
+for who in [["host", host], ["private", isolated], ["slave", slave], ["same", same]] {
+    let line = who[0] + ":";
+    for what in ["from-host", "from-slave", "from-same", "from-private"] { line += " " + what + "=" + seen(who[1], d, what); }
+    print(line);
+}"#,
+        &[&format!("dir={dir}")],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            // The host sees only its own and what the unchanged (shared) copy mounted.
+            "host: from-host=1 from-slave=0 from-same=1 from-private=0",
+            // private: nothing comes in, nothing goes out.
+            "private: from-host=0 from-slave=0 from-same=0 from-private=1",
+            // slave: the host's come in (and the shared copy's, through the host).
+            "slave: from-host=1 from-slave=1 from-same=1 from-private=0",
+            "same: from-host=1 from-slave=0 from-same=1 from-private=0",
+        ],
+    );
+    // The mount that propagated to the host went with the run.
+    before.assert_unchanged("propagation");
+}
+
+#[test]
+fn sighup_reaches_the_running_command_and_the_run_ends_with_129() {
+    let _g = privileged();
+    let s = Scratch::new("sighup");
+    let hup = s.path("hup");
+    let marker = format!("31.{}", std::process::id());
+    let file = s.write(
+        "h.nsr",
+        r#"let box = unshare(#{ kinds: ["mount", "pid", "uts"] });
+box.mount("tmpfs", "/mnt", "tmpfs");
+print("ready");
+box.run("trap 'echo got-hup > " + args.hup + "; exit 7' HUP; sleep " + args.marker + " & wait");
+print("not reached");
+"#,
+    );
+    let before = HostState::take();
+    let (child, line, _out) = start_nsr(&[
+        "run",
+        &file,
+        &format!("hup={hup}"),
+        &format!("marker={marker}"),
+    ]);
+    assert_eq!(line.trim(), "ready");
+    wait_for_process(
+        &format!("sleep {marker}"),
+        std::time::Duration::from_secs(15),
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let r = Run::from(wait_bounded(child, std::time::Duration::from_secs(20)));
+    r.expect_code(129);
+    assert_has_all(&r.stderr, &["interrupted by SIGHUP", "rollback:"]);
+    assert!(!r.stdout.contains("not reached"), "{}", r.stdout);
+    assert!(
+        processes_with(&marker).is_empty(),
+        "the command outlived the run"
+    );
+    // The command's own trap ran: the signal was passed on, not only acted on by nsr.
+    assert_eq!(std::fs::read_to_string(&hup).unwrap(), "got-hup\n");
+    before.assert_unchanged("SIGHUP");
+}

@@ -67,6 +67,7 @@ pub enum Command {
     /// --lib, the current directory), or of one of its functions: MODULE::FUNCTION.
     /// Without a name, the primitives and the standard library's modules.
     Doc {
+        /// MODULE, MODULE::FUNCTION, or a file: FILE.nsr, FILE.nsr::FUNCTION.
         name: Option<String>,
         #[arg(long = "lib", value_name = "DIR")]
         libs: Vec<String>,

@@ -6,7 +6,7 @@ use nsr::output;
 use nsr::signals::Signals;
 use std::process::ExitCode;
 
-/// `nsr doc [MODULE[::FUNCTION]]`.
+/// `nsr doc [MODULE[::FUNCTION] | FILE.nsr[::FUNCTION]]`.
 pub fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
     use nsr::engine::modules;
     let Some(name) = name else {
@@ -40,7 +40,22 @@ pub fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
         None => (name, None),
     };
     let libs: Vec<std::path::PathBuf> = libs.iter().map(std::path::PathBuf::from).collect();
-    let Some(source) = modules::find_source(module, &libs) else {
+    // A file named by its path (`nsr doc lib/net.nsr`) documents that file, called by
+    // its stem as an import would alias it.
+    let (module, found) = match module.strip_suffix(".nsr") {
+        Some(stem) => {
+            let path = std::path::Path::new(module);
+            match std::fs::read_to_string(path) {
+                Ok(text) => (
+                    path.file_stem().and_then(|s| s.to_str()).unwrap_or(stem),
+                    Some(text),
+                ),
+                Err(e) => return usage(format!("cannot read {module}: {e}")),
+            }
+        }
+        None => (module, modules::find_source(module, &libs)),
+    };
+    let Some(source) = found else {
         return usage(format!(
             "no module '{module}' (standard library: {})",
             modules::STDLIB

@@ -49,8 +49,20 @@ pub fn origin_at(file: &str, pos: Position) -> Origin {
 }
 
 pub fn from_parse(file: &str, e: &ParseError) -> RecipeError {
+    let origin = origin_at(file, e.position());
+    // Too deep a nesting is the expr-depth limit, not a typo: say which limit it is.
+    if matches!(e.err_type(), rhai::ParseErrorType::ExprTooDeep) {
+        return RecipeError::Script {
+            origin,
+            message: format!(
+                "syntax error: {} (nested deeper than the expr-depth limit)",
+                e.err_type()
+            ),
+            hint: Some("raise it with --limit expr-depth=N if the recipe really needs more".into()),
+        };
+    }
     RecipeError::Syntax {
-        origin: origin_at(file, e.position()),
+        origin,
         message: e.err_type().to_string(),
     }
 }

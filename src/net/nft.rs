@@ -206,7 +206,10 @@ mod tests {
             input: "veth0".into(),
             out: "ens3".into(),
         };
-        assert_eq!(f.text(), "iifname \"veth0\" oifname \"ens3\" accept");
+        assert_eq!(
+            f.text(),
+            "iifname \"veth0\" oifname \"ens3\" counter accept"
+        );
     }
 
     #[test]

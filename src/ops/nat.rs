@@ -80,7 +80,11 @@ impl NatRule {
             )],
             NatRule::Forward { input, out } => vec![line(
                 FORWARD,
-                format!("iifname {} oifname {} accept", quoted(input), quoted(out)),
+                format!(
+                    "iifname {} oifname {} counter accept",
+                    quoted(input),
+                    quoted(out)
+                ),
             )],
             NatRule::PortForward {
                 proto,
