@@ -61,7 +61,7 @@ impl fmt::Display for UndoReport {
                 if let Some(n) = err.errno_text() {
                     write!(f, ": {n}")?;
                 }
-                write!(f, "; left behind: {}", e.undo.describe())
+                write!(f, "; left behind: {}", e.undo.by_hand())
             }
         }
     }

@@ -240,7 +240,93 @@ fn a_hostile_archive_never_writes_outside_its_target() {
             ],
         ),
     ];
-    let before_outside = fingerprint(Path::new(&outside));
+    // What each archive gets: the exit status, what nsr says, and the tree it leaves in
+    // its target (paths under it, `f` file, `l` symlink with its target).
+    let inside_o = o.trim_start_matches('/');
+    let landed = |extra: &str| -> String {
+        let mut parts = vec![];
+        let mut p = String::new();
+        for c in inside_o.split('/') {
+            p = if p.is_empty() {
+                c.into()
+            } else {
+                format!("{p}/{c}")
+            };
+            parts.push(format!("{p} d"));
+        }
+        parts.push(format!("{inside_o}/etc d"));
+        parts.push(format!("{inside_o}/etc/passwd f"));
+        if !extra.is_empty() {
+            parts.push(extra.into());
+        }
+        parts.sort();
+        parts.join("\n")
+    };
+    let expected: BTreeMap<&str, (i32, String, String)> = [
+        (
+            "dotdot",
+            (0, "refused 2 unsafe member(s)".into(), String::new()),
+        ),
+        ("absolute", (0, String::new(), landed(""))),
+        (
+            "symlink-then-write",
+            (
+                1,
+                "cannot reach the parent of link/passwd: ENOENT".into(),
+                String::new(),
+            ),
+        ),
+        (
+            "relative-symlink",
+            (0, String::new(), landed(&format!("up l {up}"))),
+        ),
+        (
+            "symlink-chain",
+            (
+                1,
+                "cannot reach the parent of a/etc/passwd: ENOENT".into(),
+                String::new(),
+            ),
+        ),
+        (
+            "hardlink-outside-abs",
+            (
+                1,
+                "cannot create hard link hl: ENOENT".into(),
+                String::new(),
+            ),
+        ),
+        (
+            "hardlink-dotdot",
+            (
+                0,
+                "refused 1 unsafe member(s): hl (contains '..')".into(),
+                String::new(),
+            ),
+        ),
+        (
+            "dir-replaced-by-symlink",
+            (
+                1,
+                "cannot reach the parent of d/passwd: ENOENT".into(),
+                String::new(),
+            ),
+        ),
+        (
+            "symlink-over-symlink",
+            (
+                1,
+                "cannot reach the parent of e/passwd: ENOENT".into(),
+                String::new(),
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let recipe = s.write(
+        "hostile.nsr",
+            "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(\"outside:\\n\" + b.run(args.outside).stdout);\nprint(\"inside:\\n\" + b.run(\"cd \" + root + \" && \" + args.inside).stdout);\n",
+    );
     let before = HostState::take();
     for (name, entries) in &cases {
         let entries: Vec<(tar::EntryType, &str, &str)> = entries
@@ -249,20 +335,49 @@ fn a_hostile_archive_never_writes_outside_its_target() {
             .collect();
         let tar = archive(&s, &format!("{name}.tar"), &entries);
         let dir = s.path(&format!("t-{name}"));
-        let r = run_recipe(
-            &s,
-            "hostile.nsr",
-            "let root = rootfs_from_tar(args.tar, args.dir);\nlet b = unshare([\"uts\"]);\nprint(b.run(\"find \" + root + \" | sort\").stdout);\n",
-            &[&format!("tar={tar}"), &format!("dir={dir}")],
-        );
-        assert!(r.code == 0 || r.code == 1, "{name}: {}", r.stderr);
-        assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+        let scratch = s.dir.to_string_lossy().into_owned();
+        // Everything the archives aim at (the outside tree, `x` beside the targets, the
+        // scratch directory itself), with inode and link count: a hard link made to an
+        // outside file shows in its link count while the extraction stands.
+        let outside_now = || {
+            let c = std::process::Command::new("sh")
+                .args(["-c", &format!("{LISTING} {scratch}")])
+                .output()
+                .unwrap();
+            String::from_utf8(c.stdout).unwrap()
+        };
+        let s_before = outside_now();
+        let r = nsr(&[
+            "run",
+            &recipe,
+            &format!("tar={tar}"),
+            &format!("dir={dir}"),
+            &format!("outside={LISTING} {scratch}"),
+            "inside=find . -mindepth 1 -printf '%P %y %l\\n' | sed 's/ $//' | sort",
+        ]);
+        let (code, message, tree) = &expected[name.to_string().as_str()];
+        r.expect_code(*code);
+        assert!(r.stderr.contains(message.as_str()), "{name}: {}", r.stderr);
+        if message.is_empty() {
+            assert!(!r.stderr.contains("warning"), "{name}: {}", r.stderr);
+        }
+        if *code == 0 {
+            let during = r
+                .stdout
+                .split("outside:\n")
+                .nth(1)
+                .unwrap()
+                .split("\ninside:\n")
+                .next()
+                .unwrap();
+            assert_eq!(during, s_before, "{name}: outside changed while extracted");
+            let inside = r.stdout.split("inside:\n").nth(1).unwrap().trim_end();
+            assert_eq!(inside, tree, "{name}: what the target holds");
+        }
         assert_eq!(
-            fingerprint(Path::new(&outside)),
-            before_outside,
-            "{name} changed something outside its target:\n{}\n{}",
-            r.stdout,
-            r.stderr
+            outside_now(),
+            s_before,
+            "{name} changed something outside its target"
         );
         assert!(
             !Path::new(&dir).exists(),
@@ -271,6 +386,10 @@ fn a_hostile_archive_never_writes_outside_its_target() {
         before.assert_unchanged(name);
     }
 }
+
+/// Lists a tree but the targets (`t-*`): each non-directory with its type, link
+/// count, inode, mode, size and link target; each directory with its mode.
+const LISTING: &str = "find_outside() { find \"$1\" -path \"$1/t-*\" -prune -o -type d -printf '%p d %m\\n' -o -printf '%p %y %n %i %m %s %l\\n' | sort; }; find_outside";
 
 #[test]
 fn unsafe_names_are_listed_once_and_strict_makes_them_errors() {
@@ -1094,4 +1213,313 @@ fn make_dir_makes_only_what_is_missing_and_refuses_dot_dot() {
     r.expect_code(1);
     assert_has_all(&r.stderr, &["exists and is not a directory", "ENOTDIR"]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
+}
+
+#[test]
+fn fifos_and_setgid_bits_come_out_of_a_tarball_as_they_went_in() {
+    let _g = privileged();
+    let s = Scratch::new("fifo");
+    let path = s.path("special.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut add = |kind: tar::EntryType, name: &str, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(0);
+        h.set_mtime(1);
+        b.append_data(&mut h, name, &[][..]).unwrap();
+    };
+    add(tar::EntryType::Directory, "shared", 0o2775);
+    add(tar::EntryType::Fifo, "shared/pipe", 0o620);
+    add(tar::EntryType::Regular, "shared/tool", 0o2755);
+    b.finish().unwrap();
+    drop(b);
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "f.nsr",
+        "let root = rootfs_from_tar(args.tar, args.dir);\nlet h = unshare([\"uts\"]);\nprint(h.run(\"cd \" + root + \" && stat -c '%n %F %a' shared shared/pipe shared/tool\").stdout);\n",
+        &[&format!("tar={path}"), &format!("dir={}", s.path("t"))],
+    );
+    r.expect_code(0);
+    assert_eq!(
+        r.stdout,
+        "shared directory 2775\nshared/pipe fifo 620\nshared/tool regular empty file 2755\n\n"
+    );
+    before.assert_unchanged("fifos and setgid");
+}
+
+/// A `docker save` archive holding two images, each of one layer with its own motd;
+/// the second image's file belongs to uid 1000.
+fn two_images(s: &Scratch) -> String {
+    let one = layer(&[("etc/", ""), ("etc/motd", "image one\n")]);
+    let two = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, "etc", &[][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_size(10);
+        b.append_data(&mut h, "etc/motd", &b"image two\n"[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    };
+    let (d1, d2) = (sha256(&one), sha256(&two));
+    let manifest = format!(
+        "[{{\"Config\":\"c.json\",\"RepoTags\":[\"nsr/one:1\"],\"Layers\":[\"{d1}/layer.tar\"]}},{{\"Config\":\"c.json\",\"RepoTags\":[\"nsr/two:2\"],\"Layers\":[\"{d2}/layer.tar\"]}}]"
+    );
+    let files = vec![
+        (format!("{d1}/layer.tar"), one),
+        (format!("{d2}/layer.tar"), two),
+        ("c.json".into(), b"{}".to_vec()),
+        ("manifest.json".into(), manifest.into_bytes()),
+    ];
+    let path = s.path("two-images.tar");
+    std::fs::write(&path, tar_of(&files)).unwrap();
+    path
+}
+
+#[test]
+fn an_image_is_chosen_by_tag_and_a_sandbox_extracts_one_with_mapped_owners() {
+    let _g = privileged();
+    let s = Scratch::new("imgtag");
+    let img = two_images(&s);
+    let work = s.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    nix::unistd::chown(
+        work.as_str(),
+        Some(nix::unistd::Uid::from_raw(100000)),
+        Some(nix::unistd::Gid::from_raw(100000)),
+    )
+    .unwrap();
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "t.nsr",
+        r#"
+let h = unshare(["uts"]);
+let one = rootfs_from_image(args.img, args.dir + "/one", #{ tag: "nsr/one:1" });
+let two = rootfs_from_image(args.img, args.dir + "/two", #{ tag: "nsr/two:2" });
+print("one: " + h.run("cat " + one + "/etc/motd").stdout);
+print("two: " + h.run("cat " + two + "/etc/motd").stdout);
+let box = unshare(#{ kinds: ["user", "mount"], uid_map: [[0, 100000, 65536]], gid_map: [[0, 100000, 65536]] });
+let mapped = box.rootfs_from_image(args.img, args.work + "/mapped", #{ tag: "nsr/two:2" });
+print("mapped: " + h.run("stat -c '%u:%g' " + mapped + "/etc/motd").stdout);
+"#,
+        &[
+            &format!("img={img}"),
+            &format!("dir={}", s.dir.display()),
+            &format!("work={work}"),
+        ],
+    );
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "one: image one\n",
+            "two: image two\n",
+            "mapped: 101000:101000\n",
+        ],
+    );
+    assert!(
+        !Path::new(&format!("{work}/mapped")).exists(),
+        "removed by the undo"
+    );
+    // Two images and no tag, or a tag the archive lacks: the error lists the tags.
+    for opts in ["", ", #{ tag: \"nsr/three:3\" }"] {
+        let r = run_recipe(
+            &s,
+            "bad.nsr",
+            &format!("rootfs_from_image(args.img, args.dir{opts});\n"),
+            &[&format!("img={img}"), &format!("dir={}", s.path("bad"))],
+        );
+        r.expect_code(1);
+        assert_has_all(&r.stderr, &["bad.nsr:1:1", "nsr/one:1", "nsr/two:2"]);
+        assert!(!Path::new(&s.path("bad")).exists());
+    }
+    before.assert_unchanged("images by tag");
+}
+
+#[test]
+fn an_overlay_root_stacks_several_lowers_uppermost_first() {
+    let _g = privileged();
+    let s = Scratch::new("lowers");
+    s.write("top/etc/motd", "from the top\n");
+    s.write("bottom/etc/motd", "from the bottom\n");
+    s.write("bottom/etc/only-bottom", "below\n");
+    let (top, bottom) = (s.path("top"), s.path("bottom"));
+    let before_top = fingerprint(Path::new(&top));
+    let before_bottom = fingerprint(Path::new(&bottom));
+    let before = HostState::take();
+    let r = run_recipe(
+        &s,
+        "o.nsr",
+        r#"
+let root = overlay_root([args.top, args.bottom], args.dir);
+let h = unshare(["uts"]);
+print(h.run("cat " + root + "/etc/motd " + root + "/etc/only-bottom").stdout);
+h.run("echo changed > " + root + "/etc/motd && rm " + root + "/etc/only-bottom", #{ check: true });
+print(h.run("cat " + root + "/etc/motd; ls " + root + "/etc").stdout);
+"#,
+        &[
+            &format!("top={top}"),
+            &format!("bottom={bottom}"),
+            &format!("dir={}", s.path("root")),
+        ],
+    );
+    r.expect_code(0);
+    assert_eq!(
+        r.stdout, "from the top\nbelow\n\nchanged\nmotd\n\n",
+        "the top lower wins, the bottom's own file shows, writes go to the upper"
+    );
+    assert_eq!(fingerprint(Path::new(&top)), before_top);
+    assert_eq!(fingerprint(Path::new(&bottom)), before_bottom);
+    assert!(!Path::new(&s.path("root")).exists());
+    assert!(!Path::new(&s.path(".root.nsr-overlay")).exists());
+    before.assert_unchanged("several lowers");
+}
+
+#[test]
+fn removing_an_extracted_tree_never_enters_a_mount_and_says_how_to_finish() {
+    let _g = privileged();
+    let s = Scratch::new("mountin");
+    let tar = archive(
+        &s,
+        "r.tar",
+        &[
+            (tar::EntryType::Directory, "mnt", ""),
+            (tar::EntryType::Regular, "etc-file", ""),
+        ],
+    );
+    s.write("precious/file", "keep me\n");
+    let precious = s.path("precious");
+    let dir = s.path("t");
+    let name = format!("{}-mountin", prefix());
+    // Someone (not the recipe: nothing journals it) mounts a directory into the tree.
+    let r = run_recipe(
+        &s,
+        "m.nsr",
+        "let root = rootfs_from_tar(args.tar, args.dir);\nlet host = unshare(#{ kinds: [\"uts\"], privileged: true });\nhost.run(\"mount --bind \" + args.precious + \" \" + root + \"/mnt\", #{ check: true });\n",
+        &[
+            "--name",
+            &name,
+            &format!("tar={tar}"),
+            &format!("dir={dir}"),
+            &format!("precious={precious}"),
+        ],
+    );
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            &format!("FAILED to undo root {dir}"),
+            &format!("a mount point is in the way at {dir}/mnt: EBUSY"),
+            &format!("first unmount what `findmnt -R {dir}` lists"),
+        ],
+    );
+    // What was mounted there is untouched; the rest of the tree is gone.
+    assert_eq!(
+        std::fs::read_to_string(format!("{precious}/file")).unwrap(),
+        "keep me\n"
+    );
+    assert!(!Path::new(&format!("{dir}/etc-file")).exists());
+    nix::mount::umount(format!("{dir}/mnt").as_str()).unwrap();
+    // Once the mount is gone, `nsr down` finishes the job.
+    let down = nsr(&["down", &name]);
+    down.expect_code(0);
+    assert!(!Path::new(&dir).exists(), "{}", down.stderr);
+    assert_eq!(
+        std::fs::read_to_string(format!("{precious}/file")).unwrap(),
+        "keep me\n"
+    );
+}
+
+#[test]
+fn cache_clear_of_one_digest_keeps_the_others_and_the_default_places_are_used() {
+    let _g = privileged();
+    let s = Scratch::new("cachedigest");
+    let a = archive(&s, "a.tar", &[(tar::EntryType::Regular, "from-a", "")]);
+    let b = archive(&s, "b.tar", &[(tar::EntryType::Regular, "from-b", "")]);
+    let digest = |p: &str| sha256(&std::fs::read(p).unwrap());
+    let (da, db) = (digest(&a), digest(&b));
+    let recipe = s.write(
+        "c.nsr",
+        "print(rootfs_cache(args.a));\nprint(rootfs_cache(args.b));\n",
+    );
+    let cache = s.path("cache");
+    let with_cache = |args: &[&str]| {
+        let mut cmd = Command::new(NSR);
+        cmd.args(args).env("NSR_CACHE_DIR", &cache);
+        run_command(cmd)
+    };
+    with_cache(&["run", &recipe, &format!("a={a}"), &format!("b={b}")]).expect_code(0);
+    let ls = with_cache(&["cache", "ls"]);
+    ls.expect_code(0);
+    assert_has_all(&ls.stdout, &[&da, &db]);
+    let cleared = with_cache(&["cache", "clear", &da]);
+    cleared.expect_code(0);
+    assert_has_all(&cleared.stdout, &["removed ", &da]);
+    let ls = with_cache(&["cache", "ls"]);
+    assert!(
+        !ls.stdout.contains(&da) && ls.stdout.contains(&db),
+        "{}",
+        ls.stdout
+    );
+    let r = with_cache(&["cache", "clear", &da]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &[&da]);
+    with_cache(&["cache", "clear", &db]).expect_code(0);
+
+    // Without NSR_CACHE_DIR: root's cache is /var/cache/nsr/rootfs. Only this test's
+    // entry is removed afterwards (and the directories, if the test made them).
+    let made: Vec<&str> = ["/var/cache/nsr", "/var/cache/nsr/rootfs"]
+        .into_iter()
+        .filter(|d| !Path::new(d).exists())
+        .collect();
+    let mut cmd = Command::new(NSR);
+    cmd.args(["run", &recipe, &format!("a={a}"), &format!("b={a}")])
+        .env_remove("NSR_CACHE_DIR");
+    let r = run_command(cmd);
+    let entry = format!("/var/cache/nsr/rootfs/{da}");
+    let there = Path::new(&entry).exists();
+    let mut cmd = Command::new(NSR);
+    cmd.args(["cache", "clear", &da])
+        .env_remove("NSR_CACHE_DIR");
+    let cleared = run_command(cmd);
+    for d in made.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+    r.expect_code(0);
+    assert!(r.stdout.starts_with(&entry), "{}", r.stdout);
+    assert!(there, "root's cache entry is {entry}");
+    cleared.expect_code(0);
+    assert!(!Path::new(&entry).exists());
+    for d in &made {
+        assert!(!Path::new(d).exists(), "{d} is left behind");
+    }
+
+    // An ordinary user's is ~/.cache/nsr/rootfs.
+    let home = s.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    nix::unistd::chown(
+        home.as_str(),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    let mut cmd = nsr_as_nobody(&s);
+    cmd.args(["run", &recipe, &format!("a={a}"), &format!("b={a}")])
+        .env_remove("NSR_CACHE_DIR")
+        .env("HOME", &home);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    let entry = format!("{home}/.cache/nsr/rootfs/{da}");
+    assert!(r.stdout.starts_with(&entry), "{}", r.stdout);
+    assert!(Path::new(&format!("{entry}/from-a")).exists());
 }

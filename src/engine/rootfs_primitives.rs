@@ -192,6 +192,34 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             from_image(&s, &call, Some(sb), image, dir, &Map::new())
         });
     let s = session.clone();
+    reg(
+        docs,
+        "rootfs_from_image",
+        &[
+            "sandbox: Sandbox",
+            "image: String",
+            "dir: String",
+            "options: Map",
+        ],
+        "/// The same with options: tag, strict, progress.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext,
+              sb: &mut Sandbox,
+              image: &str,
+              dir: &str,
+              opts: Map|
+              -> R<String> {
+            let call = Call::new(
+                &ctx,
+                "rootfs_from_image",
+                &[image.into(), dir.into(), Dynamic::from(opts.clone())],
+            );
+            from_image(&s, &call, Some(sb), image, dir, &opts)
+        },
+    );
+    let s = session.clone();
     reg(docs, "rootfs_from_image", &["image: String", "dir: String"], "/// Builds a root in DIR from a local image: a `docker save` archive, or an OCI layout (directory or tarball); layers in order, whiteouts honoured; undo removes it.")
         .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into()]);

@@ -283,6 +283,23 @@ impl Undo {
             Undo::Settle => "links of deleted namespaces may still exist".into(),
         }
     }
+
+    /// What a person would do by hand when this undo failed: `describe`, with a warning
+    /// where following it blindly could damage the host (`rm -rf` of a tree that still
+    /// has a mount in it deletes what is mounted there).
+    pub fn by_hand(&self) -> String {
+        match self {
+            Undo::Rootfs(u) | Undo::RootfsIn { undo: u, .. } => match u {
+                rootfs::RootfsUndo::RemoveTree { dir, .. } => format!(
+                    "{} (first unmount what `findmnt -R {}` lists: rm -rf goes through mounts)",
+                    u.describe(),
+                    shell::shell_quote(dir)
+                ),
+                _ => u.describe(),
+            },
+            _ => self.describe(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -237,8 +237,35 @@ fn in_use(tree: &Path) -> bool {
 /// entry a mount still uses is kept and named in the error.
 pub fn clear(which: &[String]) -> Result<Vec<CacheEntry>, OpError> {
     let cache = dir();
+    let entries = list()?;
+    // Each digest (or unique prefix, as `nsr cache ls` shows them) names one entry:
+    // checked before anything is removed.
+    for w in which {
+        let matching = entries
+            .iter()
+            .filter(|e| e.digest.starts_with(w.as_str()))
+            .count();
+        if matching != 1 {
+            return Err(OpError::os(
+                if matching == 0 {
+                    Errno::ENOENT
+                } else {
+                    Errno::EINVAL
+                },
+                format!(
+                    "{} {w} in {} (`nsr cache ls` lists them)",
+                    if matching == 0 {
+                        "no cache entry"
+                    } else {
+                        "more than one cache entry starts with"
+                    },
+                    cache.display()
+                ),
+            ));
+        }
+    }
     let mut removed = Vec::new();
-    for entry in list()? {
+    for entry in entries {
         if !which.is_empty() && !which.iter().any(|w| entry.digest.starts_with(w.as_str())) {
             continue;
         }
@@ -264,6 +291,8 @@ pub fn clear(which: &[String]) -> Result<Vec<CacheEntry>, OpError> {
                 let _ = std::fs::remove_file(e.path());
             }
         }
+        // Gone once its last entry is (remove_dir removes only an empty directory).
+        let _ = std::fs::remove_dir(cache.join("stat"));
     }
     Ok(removed)
 }

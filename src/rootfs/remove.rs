@@ -122,15 +122,6 @@ pub fn remove_at(dir: &OwnedFd, name: &std::ffi::OsStr, shown: &Path) -> Result<
 }
 
 fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
-    let fail = |e: Errno, what: &str, name: &[u8]| {
-        OpError::os(
-            e,
-            format!(
-                "{what} {}",
-                shown.join(std::ffi::OsStr::from_bytes(name)).display()
-            ),
-        )
-    };
     // A read-only directory from the archive must become writable to be emptied.
     let _ = rfs::fchmod(dir, Mode::from_raw_mode(0o700));
     let names: Vec<OsString> = {
@@ -142,29 +133,51 @@ fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
             .filter(|n| n != "." && n != "..")
             .collect()
     };
+    // Like rm -rf, go on past what cannot be removed (a mount point, above all), so
+    // that only it and its parents are left; report the first failure.
+    let mut first = None;
     for name in names {
-        let bytes = name.as_bytes();
-        let st = rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| fail(rerr(e), "cannot inspect", bytes))?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            let sub = rfs::openat(
-                dir,
-                &name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| fail(rerr(e), "cannot open", bytes))?;
-            if mount_id(&sub).map_err(|e| fail(e, "cannot inspect", bytes))? != mnt {
-                return Err(fail(Errno::EBUSY, "a mount point is in the way at", bytes)
-                    .with_hint("something is still mounted inside the tree: unmount it, then remove the tree"));
-            }
-            empty(&sub, mnt, &shown.join(&name))?;
-            rfs::unlinkat(dir, &name, AtFlags::REMOVEDIR)
-                .map_err(|e| fail(rerr(e), "cannot remove", bytes))?;
-        } else {
-            rfs::unlinkat(dir, &name, AtFlags::empty())
-                .map_err(|e| fail(rerr(e), "cannot remove", bytes))?;
+        if let Err(e) = remove_entry(dir, mnt, shown, &name) {
+            first.get_or_insert(e);
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
+}
+
+/// Removes one entry of `dir` (a whole directory tree), not crossing into another mount.
+fn remove_entry(dir: &OwnedFd, mnt: u64, shown: &Path, name: &OsString) -> Result<(), OpError> {
+    let fail = |e: Errno, what: &str, name: &[u8]| {
+        OpError::os(
+            e,
+            format!(
+                "{what} {}",
+                shown.join(std::ffi::OsStr::from_bytes(name)).display()
+            ),
+        )
+    };
+    let bytes = name.as_bytes();
+    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| fail(rerr(e), "cannot inspect", bytes))?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let sub = rfs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| fail(rerr(e), "cannot open", bytes))?;
+        if mount_id(&sub).map_err(|e| fail(e, "cannot inspect", bytes))? != mnt {
+            return Err(
+                fail(Errno::EBUSY, "a mount point is in the way at", bytes).with_hint(
+                    "something is still mounted inside the tree: unmount it, then remove the tree",
+                ),
+            );
+        }
+        empty(&sub, mnt, &shown.join(name))?;
+        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+            .map_err(|e| fail(rerr(e), "cannot remove", bytes))
+    } else {
+        rfs::unlinkat(dir, name, AtFlags::empty())
+            .map_err(|e| fail(rerr(e), "cannot remove", bytes))
+    }
 }
