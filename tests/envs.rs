@@ -452,98 +452,147 @@ fn a_kept_environment_is_entered_and_taken_down() {
     assert_has_all(&r.stderr, &["is not an environment name"]);
 }
 
+/// The gc scenario, run by `sh` inside a bubble of the test's own (below): a run killed
+/// with SIGKILL, a kept environment, a kept sandbox whose journal is lost, a foreign
+/// cgroup beside nsr's; then `gc`, `gc --apply`, `down` of the kept one, `gc` again.
+const GC_SCENARIO: &str = r#"
+set -u
+cg="$CG2$(sed -n 's/^0:://p' /proc/self/cgroup)"
+cg="${cg%/}/$P-bubble"
+mkdir "$cg" && echo $$ > "$cg/cgroup.procs" || exit 90
+echo "bubble: $cg"
+ip link set lo up
+holders() { grep -lx nsr-holder /proc/[0-9]*/comm 2>/dev/null | wc -l; }
+"$NSR" run --name "$P-gc" "$DIR/gc.nsr" p="$P" lower="$DIR/lower" ov="$DIR/ov" > "$DIR/made.out" 2>&1 &
+child=$!
+until grep -q made "$DIR/made.out"; do sleep 0.02; done
+kill -9 $child; wait $child
+echo "killed: $child"
+"$NSR" run -q --keep --name "$P-gck" "$DIR/kept.nsr" p="$P" || exit 91
+"$NSR" run -q --keep --name "$P-lost" "$DIR/lost.nsr" || exit 92
+# The journals are lost: only nsr's marks can tell what is its own.
+rm -r "$NSR_STATE_DIR/$P-gc" "$NSR_STATE_DIR/$P-lost"
+mkdir "$cg/$P-not-nsrs"
+echo "holders before: $(holders)"
+echo "== gc"; "$NSR" gc
+echo "== apply"; "$NSR" gc --apply
+echo "holders after: $(holders)"
+"$NSR" down -q "$P-gck" || exit 93
+echo "== again"; "$NSR" gc
+echo "foreign kept: $(test -d "$cg/$P-not-nsrs" && echo yes)"
+rmdir "$cg/$P-not-nsrs"
+"#;
+
 #[test]
 fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     let _g = privileged();
     let s = Scratch::new("gc");
     let sp = short_prefix();
-    let file = s.write(
+    s.write(
         "gc.nsr",
         "let pair = veth(args.p + \"g0\", args.p + \"g1\");\npair.host.up();\nmasquerade(\"10.96.0.0/24\", args.p + \"g0\");\noverlay_root(args.lower, args.ov);\nlet h = unshare([\"uts\"]);\nprint(\"made\");\nh.run(\"sleep 30\");\n",
     );
+    s.write("kept.nsr", "veth(args.p + \"k0\", args.p + \"k1\");\n");
+    s.write("lost.nsr", "unshare([\"uts\", \"pid\"]);\n");
     std::fs::create_dir(s.path("lower")).unwrap();
-    let name = format!("{sp}-gc");
+    std::fs::create_dir(s.path("state")).unwrap();
     let before = HostState::take();
-    let (mut child, line) = start(&[
-        "run".into(),
-        "--name".into(),
-        name.clone(),
-        file,
-        format!("p={sp}"),
-        format!("lower={}", s.path("lower")),
-        format!("ov={}", s.path("ov")),
-    ]);
-    assert_eq!(line.trim(), "made");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = child.wait();
-    // A kept environment's pair is its own, not an orphan, whichever end gc looks at.
-    let kept = s.write("kept.nsr", "veth(args.p + \"k0\", args.p + \"k1\");\n");
-    let kept_name = format!("{sp}-gck");
-    nsr(&[
-        "run",
-        "--keep",
-        "--name",
-        &kept_name,
-        &kept,
-        &format!("p={sp}"),
+    // gc looks at the whole machine it sees. The test's bubble (net, mount, pid
+    // namespaces, a /proc of its own, a cgroup2 child of its own) is that machine, so
+    // the host's other environments, a user's lab or a concurrent test run are out of
+    // its sight and its --apply.
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--net",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--",
+        "sh",
+        "-c",
+        GC_SCENARIO,
     ])
-    .expect_code(0);
-    // The journal is lost: only nsr's marks can tell what is its own.
-    let state = std::env::var("NSR_STATE_DIR").unwrap();
-    std::fs::remove_dir_all(format!("{state}/{name}")).unwrap();
-    // A cgroup someone else made beside nsr's: never touched.
-    let cgroup2 = cgroup2_mount();
-    let foreign = format!("{cgroup2}/{sp}-not-nsrs");
-    std::fs::create_dir(&foreign).unwrap();
-    // Removed even when an assertion below fails.
-    struct Remove(String);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir(&self.0);
-        }
+    .env("NSR", NSR)
+    .env("P", &sp)
+    .env("DIR", &s.dir)
+    .env("CG2", cgroup2_mount())
+    .env("NSR_STATE_DIR", s.path("state"));
+    let r = run_command(cmd);
+    let bubble = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("bubble: "))
+        .map(str::to_string);
+    if let Some(b) = &bubble {
+        // Its processes are gone with its pid namespace: the cgroup is empty.
+        std::fs::remove_dir(b).unwrap_or_else(|e| panic!("bubble cgroup {b}: {e}"));
     }
-    let _foreign_guard = Remove(foreign.clone());
-    let r = nsr(&["gc"]);
     r.expect_code(0);
+    let bubble = bubble.unwrap();
+    let section = |name: &str| -> String {
+        r.stdout
+            .split(&format!("== {name}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no section {name}:\n{}\n{}", r.stdout, r.stderr))
+            .split("\n== ")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let killed = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("killed: "))
+        .unwrap()
+        .to_string();
+    let gc = section("gc");
     assert_has_all(
-        &r.stdout,
+        &gc,
         &[
             "nftables table inet nsr_",
             &format!("overlay root mounted on {}", s.path("ov")),
             // The confined sandbox's device cgroup, left empty by the SIGKILL.
-            &format!("cgroup {cgroup2}/nsr-{}-", child.id()),
+            &format!("cgroup {bubble}/nsr-{killed}-"),
+            // The kept sandbox whose journal is gone.
+            "sandbox holder process ",
         ],
     );
-    assert!(!r.stdout.contains("not-nsrs"), "{}", r.stdout);
+    assert!(!gc.contains("not-nsrs"), "{gc}");
     let ends = [format!("link {sp}g0 (host)"), format!("link {sp}g1 (host)")];
     assert_eq!(
-        ends.iter()
-            .filter(|e| r.stdout.contains(e.as_str()))
-            .count(),
+        ends.iter().filter(|e| gc.contains(e.as_str())).count(),
         1,
-        "one end of the pair is listed (the other goes with it): {}",
-        r.stdout
+        "one end of the pair is listed (the other goes with it): {gc}"
     );
-    assert!(!r.stdout.contains(&format!("{sp}k")), "{}", r.stdout);
-    let r = nsr(&["gc", "--apply"]);
-    r.expect_code(0);
-    assert!(!r.stdout.contains(&format!("{sp}k")), "{}", r.stdout);
-    nsr(&["down", &kept_name]).expect_code(0);
+    // A kept environment's pair is its own, not an orphan, whichever end gc looks at.
+    assert!(!gc.contains(&format!("{sp}k")), "{gc}");
+    let apply = section("apply");
+    assert!(!apply.contains(&format!("{sp}k")), "{apply}");
+    assert_has_all(
+        &apply,
+        &[
+            "removed link",
+            "removed nftables table",
+            "removed cgroup",
+            "removed sandbox holder process",
+        ],
+    );
     assert_has_all(
         &r.stdout,
-        &["removed link", "removed nftables table", "removed cgroup"],
+        &[
+            // The lost sandbox's holder (the kept environment has none), stopped by gc.
+            "holders before: 1\n",
+            "holders after: 0\n",
+            "foreign kept: yes\n",
+        ],
     );
     assert!(
-        std::path::Path::new(&foreign).exists(),
-        "a foreign cgroup stays"
-    );
-    before.assert_unchanged("after gc --apply");
-    let r = nsr(&["gc"]);
-    assert!(
-        r.stdout.contains("nothing of nsr's is left"),
+        section("again").contains("nothing of nsr's is left"),
         "{}",
         r.stdout
     );
+    before.assert_unchanged("after gc --apply in its bubble");
 }
 
 #[test]
@@ -605,4 +654,56 @@ fn quiet_prints_only_errors_in_every_subcommand() {
     assert_has_all(&r.stderr, &["is down"]);
     let r = nsr(&["run", &fails]);
     assert_has_all(&r.stderr, &["rollback: 2 step(s)"]);
+}
+
+#[test]
+fn enter_picks_a_sandbox_by_pid_and_down_all_takes_every_environment_down() {
+    let _g = privileged();
+    let s = Scratch::new("downall");
+    let state = s.path("state");
+    std::fs::create_dir(&state).unwrap();
+    let file = s.write(
+        "two.nsr",
+        "let a = unshare([\"uts\", \"pid\"]);\na.hostname(\"first\");\nlet b = unshare([\"uts\", \"pid\"]);\nb.hostname(\"second\");\n",
+    );
+    // A state directory of the test's own: --all means every environment in it.
+    let with_state = |args: &[&str]| {
+        let mut cmd = Command::new(NSR);
+        cmd.args(args).env("NSR_STATE_DIR", &state);
+        run_command(cmd)
+    };
+    let before = HostState::take();
+    let names = [format!("{}-one", prefix()), format!("{}-two", prefix())];
+    for n in &names {
+        with_state(&["run", "--keep", "--name", n, &file]).expect_code(0);
+    }
+    let ls = with_state(&["ls", "--json"]);
+    let pids = alive_sandboxes(&ls, &names[0]);
+    assert_eq!(pids.len(), 2, "{}", ls.stdout);
+    // By default the last sandbox; by number or by pid the one asked for.
+    let hostname_in = |which: &[&str]| {
+        let mut args = vec!["enter", names[0].as_str()];
+        args.extend_from_slice(which);
+        args.extend_from_slice(&["--", "hostname"]);
+        let r = with_state(&args);
+        r.expect_code(0);
+        r.stdout.trim().to_string()
+    };
+    assert_eq!(hostname_in(&[]), "second");
+    assert_eq!(hostname_in(&["1"]), "first");
+    let first = pids[0].to_string();
+    let second = pids[1].to_string();
+    assert_eq!(hostname_in(&[&first]), "first");
+    assert_eq!(hostname_in(&[&second]), "second");
+    let r = with_state(&["enter", &names[0], "999999", "--", "true"]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["999999"]);
+    let r = with_state(&["down", "--all"]);
+    r.expect_code(0);
+    for n in &names {
+        assert!(r.stderr.contains(n.as_str()), "{}", r.stderr);
+    }
+    let ls = with_state(&["ls", "--json"]);
+    assert_eq!(ls.stdout.trim(), "[]");
+    before.assert_unchanged("after down --all");
 }

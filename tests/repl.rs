@@ -307,3 +307,45 @@ fn plan_previews_a_statement_and_does_nothing() {
     p.exp_eof().unwrap();
     before.assert_unchanged("after :plan in the REPL");
 }
+
+#[test]
+fn rollback_takes_everything_back_and_the_session_goes_on() {
+    let _g = privileged();
+    let s = Scratch::new("replrollback");
+    let sp = short_prefix();
+    let before = HostState::take();
+    let mut p = repl(&s, &[]);
+    // The REPL is one nsr process more than before; nothing else.
+    let open = HostState::take();
+    stmt(
+        &mut p,
+        &format!("let n = netns(\"{sp}r\"); let b = unshare([\"uts\"]); b.hostname(\"rb\"); print(\"ma\" + \"de\");"),
+        "made",
+    );
+    let netns_listed = || {
+        String::from_utf8_lossy(
+            &Command::new("ip")
+                .args(["netns", "list"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .lines()
+        .any(|l| l.split(' ').next() == Some(&format!("{sp}r")))
+    };
+    assert!(netns_listed());
+    stmt(&mut p, ":rollback", "undid netns");
+    // Everything is back as it was, while the session is still open ...
+    assert!(!netns_listed());
+    open.assert_unchanged("after :rollback, the REPL still running");
+    // ... and it goes on: the names are free again.
+    stmt(
+        &mut p,
+        &format!("let n = netns(\"{sp}r\"); print(\"ag\" + \"ain\");"),
+        "again",
+    );
+    assert!(netns_listed());
+    line(&mut p, ":quit");
+    p.exp_eof().unwrap();
+    before.assert_unchanged("after the REPL");
+}

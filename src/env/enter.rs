@@ -172,7 +172,7 @@ fn choose(name: &str, which: Option<&str>, pids: &[i32]) -> Result<i32, OpError>
                 Ok(n as i32)
             } else {
                 Err(OpError::new(format!(
-                    "environment '{name}' has sandboxes 1 to {} (pids {:?})",
+                    "environment '{name}' has no sandbox {w}: it has sandboxes 1 to {} (pids {:?})",
                     pids.len(),
                     pids
                 )))
