@@ -664,7 +664,9 @@ fn enter_picks_a_sandbox_by_pid_and_down_all_takes_every_environment_down() {
     std::fs::create_dir(&state).unwrap();
     let file = s.write(
         "two.nsr",
-        "let a = unshare([\"uts\", \"pid\"]);\na.hostname(\"first\");\nlet b = unshare([\"uts\", \"pid\"]);\nb.hostname(\"second\");\n",
+        // The first in a user namespace with a /proc of its own pid namespace (where
+        // `nsr enter` once read its own namespaces too late, and failed with EPERM).
+        "let a = unshare(#{ kinds: [\"uts\", \"pid\", \"user\", \"mount\"], map_root: true });\na.hostname(\"first\");\na.mount(\"proc\", \"/proc\", \"proc\");\nlet b = unshare([\"uts\", \"pid\"]);\nb.hostname(\"second\");\n",
     );
     // A state directory of the test's own: --all means every environment in it.
     let with_state = |args: &[&str]| {

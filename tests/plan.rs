@@ -264,13 +264,34 @@ snap > "$out/init"
 "$nsr" run --keep --name planeq "$recipe" "$@" > "$out/run.out" 2>&1
 echo $? > "$out/run.code"
 snap > "$out/run.state"
+# What each sandbox shows from inside, as its commands see it: nsr enter (number i).
+i=1
+while "$nsr" enter planeq $i -- sh -c "$PROBE" > "$out/run.view.$i" 2> "$out/run.view.err"; do i=$((i + 1)); done
+rm -f "$out/run.view.$i"
 "$nsr" down planeq > "$out/down.out" 2>&1
 snap > "$out/run.after"
 "$nsr" plan --format shell "$recipe" "$@" > "$out/plan.sh"
-sh -c '. "$1/snap.sh"; . "$1/plan.sh"; snap > "$1/plan.state"' sh "$out" > "$out/plan.out" 2>&1
+# The script's sandboxes seen the way its own commands run in them: nsenter, chroot.
+sh -c '. "$1/snap.sh"; . "$1/plan.sh"; snap > "$1/plan.state"
+i=0
+while eval "[ -n \"\${SANDBOX${i}_PID:-}\" ]"; do
+  eval "pid=\$SANDBOX${i}_PID root=\${SANDBOX${i}_ROOT:-/}"
+  nsenter -t "$pid" -a -r -- chroot "$root" sh -c "$PROBE" > "$1/plan.view.$((i + 1))"
+  i=$((i + 1))
+done' sh "$out" > "$out/plan.out" 2>&1
 echo $? > "$out/plan.code"
 snap > "$out/plan.after"
 "#;
+
+/// Run inside a sandbox: its hostname, its mounts (target, fstype, options; not the
+/// masks nsr's confinement puts under /proc and /sys, which the script's plain commands
+/// do not have), its root directory, its id maps, and each namespace's inode.
+const PROBE: &str = r#"echo "hostname $(hostname)"
+[ -r /proc/self/mountinfo ] && awk '{ split($0, t, " - "); split(t[2], f, " "); if ($5 !~ "^/(proc|sys)/") print "mount", $5, f[1], $6 }' /proc/self/mountinfo
+echo "root $(ls -a / | tr '\n' ' ')"
+[ -r /proc/self/uid_map ] && echo "uid_map $(cat /proc/self/uid_map | tr -s ' ')" && echo "gid_map $(cat /proc/self/gid_map | tr -s ' ')"
+for k in mnt uts ipc net pid user time; do echo "ns $k $(readlink /proc/self/ns/$k)"; done
+true"#;
 
 #[test]
 fn a_plan_needs_no_root_and_touches_nothing() {
@@ -303,6 +324,17 @@ fn a_plan_needs_no_root_and_touches_nothing() {
         ],
     );
     before.assert_unchanged("after nsr plan without root");
+}
+
+/// The inode of each of the test process's namespaces, by kind (`mnt`, `net`, ...).
+fn host_namespaces() -> std::collections::HashMap<String, String> {
+    ["mnt", "uts", "ipc", "net", "pid", "user", "time"]
+        .iter()
+        .map(|k| {
+            let l = std::fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
+            (k.to_string(), l.to_string_lossy().into_owned())
+        })
+        .collect()
 }
 
 /// These create namespaces, mounts or netns for real, or become another user: root.
@@ -347,6 +379,7 @@ mod as_root {
             std::fs::create_dir_all(&out).unwrap();
             std::fs::write(format!("{out}/snap.sh"), SNAPSHOT).unwrap();
             let status = Command::new("unshare")
+                .env("PROBE", PROBE)
                 .args([
                     "-n",
                     "-m",
@@ -379,8 +412,7 @@ mod as_root {
             );
             assert!(
                 read("run.state") != read("init")
-                    || recipe.contains("sandbox")
-                    || recipe.contains("tarball"),
+                    || std::path::Path::new(&format!("{out}/run.view.1")).exists(),
                 "{recipe}: the run changed nothing to compare"
             );
             assert_eq!(
@@ -389,6 +421,46 @@ mod as_root {
                 "{recipe}: the script leaves another state than nsr run (script output: {})",
                 read("plan.out")
             );
+            // Each sandbox looks the same from inside, with the same namespaces of its
+            // own (an inode of the host's, or a new one: the numbers themselves differ).
+            let host_ns = host_namespaces();
+            let view = |f: &str| -> String {
+                read(f)
+                    .lines()
+                    .map(|l| match l.strip_prefix("ns ") {
+                        Some(rest) => {
+                            let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
+                            let own = host_ns.get(k).is_none_or(|h| h != v);
+                            format!("ns {k} {}", if own { "own" } else { "host's" })
+                        }
+                        None => l.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let count = |who: &str| {
+                (1..)
+                    .take_while(|i| std::path::Path::new(&format!("{out}/{who}.view.{i}")).exists())
+                    .count()
+            };
+            assert_eq!(
+                count("run"),
+                count("plan"),
+                "{recipe}: as many sandboxes ({})",
+                read("run.view.err")
+            );
+            for i in 1..=count("run") {
+                let run_view = view(&format!("run.view.{i}"));
+                assert!(
+                    run_view.contains("hostname "),
+                    "{recipe} sandbox {i}: {run_view}"
+                );
+                assert_eq!(
+                    view(&format!("plan.view.{i}")),
+                    run_view,
+                    "{recipe}: sandbox {i} seen from inside"
+                );
+            }
             assert_eq!(
                 read("run.after"),
                 read("init"),

@@ -53,13 +53,17 @@ fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
 fn join(held: &Held) -> Result<(), OpError> {
     let mut order: Vec<&(NsKind, OwnedFd)> = held.namespaces.iter().collect();
     order.sort_by_key(|(k, _)| *k != NsKind::User);
-    for (kind, fd) in order {
-        let ours = format!("/proc/self/ns/{}", kind.proc_file());
-        let same = match (
-            nix::sys::stat::fstat(fd),
-            nix::sys::stat::stat(ours.as_str()),
-        ) {
-            (Ok(a), Ok(b)) => a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+    // Our own namespaces, read before joining any: once in the sandbox's mount
+    // namespace, /proc/self may be a proc of its pid namespace, where we have no pid.
+    let ours: Vec<Option<nix::sys::stat::FileStat>> = order
+        .iter()
+        .map(|(kind, _)| {
+            nix::sys::stat::stat(format!("/proc/self/ns/{}", kind.proc_file()).as_str()).ok()
+        })
+        .collect();
+    for ((kind, fd), ours) in order.into_iter().zip(ours) {
+        let same = match (nix::sys::stat::fstat(fd), ours) {
+            (Ok(a), Some(b)) => a.st_ino == b.st_ino && a.st_dev == b.st_dev,
             _ => false,
         };
         if same {

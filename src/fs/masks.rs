@@ -13,22 +13,7 @@ use rustix::mount::{
 };
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// runc's read-only paths under /proc.
-const PROC_READ_ONLY: [&str; 5] = ["bus", "fs", "irq", "sys", "sysrq-trigger"];
-/// runc's masked paths under /proc (files under an empty file, directories under an
-/// empty read-only tmpfs).
-const PROC_MASKED: [&str; 9] = [
-    "acpi",
-    "asound",
-    "kcore",
-    "keys",
-    "latency_stats",
-    "timer_list",
-    "timer_stats",
-    "sched_debug",
-    "scsi",
-];
-const SYS_MASKED: [&str; 2] = ["firmware", "devices/virtual/powercap"];
+use crate::ops::mount::{PROC_MASKED, PROC_READ_ONLY, SYS_MASKED};
 
 fn os(e: rustix::io::Errno, what: String) -> OpError {
     OpError::os(from_rustix(e), what)

@@ -260,6 +260,23 @@ fn parse_data(data: &str) -> Result<Vec<(String, Option<String>)>, String> {
     Ok(out)
 }
 
+/// runc's read-only paths under /proc.
+pub const PROC_READ_ONLY: [&str; 5] = ["bus", "fs", "irq", "sys", "sysrq-trigger"];
+/// runc's masked paths under /proc (files under an empty file, directories under an
+/// empty read-only tmpfs).
+pub const PROC_MASKED: [&str; 9] = [
+    "acpi",
+    "asound",
+    "kcore",
+    "keys",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "scsi",
+];
+pub const SYS_MASKED: [&str; 2] = ["firmware", "devices/virtual/powercap"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,7 +165,7 @@ impl Plan {
             match item {
                 PlanItem::Step(st) => {
                     s.push_str(&format!("{:>3}  {}  {}\n", st.seq, st.origin, st.call));
-                    for c in &st.commands.run {
+                    for c in st.commands.all() {
                         s.push_str(&indent(c, "       $ "));
                     }
                     if let Some(r) = st.reads_back {
@@ -202,7 +202,7 @@ impl Plan {
             "#!/bin/sh\n# {} as the commands nsr stands for (`nsr plan --format shell`).\n# Run as root. On exit or on any error, the trap undoes what was done, newest first.\nset -eu\n",
             self.recipe
         );
-        s.push_str(shell::PRELUDE);
+        s.push_str(&shell::prelude());
         for item in &self.items {
             match item {
                 PlanItem::Step(st) => {
@@ -219,6 +219,10 @@ impl Plan {
                             "undo_push {}\n",
                             crate::ops::shell_quote(&st.commands.undo.join("\n"))
                         ));
+                    }
+                    for c in &st.commands.then {
+                        s.push_str(c);
+                        s.push('\n');
                     }
                 }
                 PlanItem::Print(p) => {
@@ -244,7 +248,7 @@ impl Plan {
                     "origin": origin(&st.origin),
                     "primitive": st.primitive,
                     "call": st.call,
-                    "commands": st.commands.run,
+                    "commands": st.commands.all().collect::<Vec<_>>(),
                     "undo_commands": st.commands.undo,
                     "reads_back": st.reads_back,
                 }),

@@ -21,6 +21,16 @@ pub const TABLE: &str = "nsr_plan";
 pub struct Commands {
     pub run: Vec<String>,
     pub undo: Vec<String>,
+    /// Run once the undo is registered: a failure here must find it (a sandbox's
+    /// masks, after the sandbox whose kill undoes them).
+    pub then: Vec<String>,
+}
+
+impl Commands {
+    /// Every command, in the order they run.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        self.run.iter().chain(&self.then)
+    }
 }
 
 #[derive(Default)]
@@ -29,6 +39,8 @@ struct SandboxShell {
     root: Option<String>,
     /// How its commands are confined.
     confine: Confinement,
+    /// Whether nsr hardens /proc and /sys in its mount namespace (runc's masks).
+    harden: bool,
 }
 
 /// What the script knows as it goes: sandboxes and their roots, NAT tables and chains
@@ -235,17 +247,31 @@ impl ShellWriter {
                     Some(Undo::StopSandbox { sandbox, .. }) => *sandbox,
                     _ => self.sandboxes.len(),
                 };
+                // As the holder decides (sandbox::holder::Setup): a confined sandbox
+                // hardens a mount namespace of its own in place.
+                let harden = !spec.confine.is_privileged()
+                    && spec.creates(crate::ops::kinds::NsKind::Mount)
+                    && spec.propagation != crate::ops::sandbox::Propagation::Unchanged;
                 self.sandboxes.insert(
                     id,
                     SandboxShell {
                         root: None,
                         confine: spec.confine.clone(),
+                        harden,
                     },
                 );
                 c.run.push(format!("{} &", unshare_words(spec)));
                 c.run.push(format!(
                     "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
                 ));
+                if harden {
+                    for (var, dir) in [("HARDEN_PROC", "/proc"), ("HARDEN_SYS", "/sys")] {
+                        c.then.push(format!(
+                            "nsenter -t {} -m -- sh -c \"${var}\" sh {dir}",
+                            pid_var(id)
+                        ));
+                    }
+                }
                 // unshare --kill-child takes the sandbox's first process with it.
                 c.undo.push(format!(
                     "kill -KILL $SANDBOX{id}_JOB; wait $SANDBOX{id}_JOB 2>/dev/null"
@@ -271,6 +297,22 @@ impl ShellWriter {
                     *source = under(root.as_deref(), source);
                 }
                 c.run.push(format!("{} {spec}", self.enter(*sandbox)));
+                if self.sandboxes.get(sandbox).is_some_and(|s| s.harden) {
+                    if let MountSource::Filesystem { fstype, .. } = &spec.source {
+                        let var = match fstype.as_str() {
+                            "proc" => Some("HARDEN_PROC"),
+                            "sysfs" => Some("HARDEN_SYS"),
+                            _ => None,
+                        };
+                        if let Some(var) = var {
+                            c.run.push(format!(
+                                "{} sh -c \"${var}\" sh {}",
+                                self.enter(*sandbox),
+                                shell_quote(&spec.target)
+                            ));
+                        }
+                    }
+                }
                 // nsr detaches (MNT_DETACH): a process still using it does not stop it.
                 c.undo.push(format!(
                     "{} umount -l {}",
@@ -281,7 +323,7 @@ impl ShellWriter {
             Op::Chroot { sandbox, path } => {
                 let root = under(self.root(*sandbox), path);
                 c.run.push(format!(
-                    ": chroot {}  # what sandbox {sandbox} runs from here on runs under it",
+                    "SANDBOX{sandbox}_ROOT={}  # chroot: what sandbox {sandbox} runs from here on runs under it",
                     shell_quote(&root)
                 ));
                 if let Some(s) = self.sandboxes.get_mut(sandbox) {
@@ -297,6 +339,9 @@ impl ShellWriter {
                         "cd {} && pivot_root . . && umount -l .",
                         shell_quote(&root)
                     ))
+                ));
+                c.run.push(format!(
+                    "SANDBOX{sandbox}_ROOT=/  # its root is the new root now"
                 ));
                 if let Some(s) = self.sandboxes.get_mut(sandbox) {
                     s.root = None;
@@ -411,10 +456,15 @@ pub fn rootfs_command(op: &RootfsOp) -> String {
     }
 }
 
-/// The helper the script's sandboxes need: the pid of the `sleep infinity` that an
+/// The helpers the script's sandboxes need: the pid of the `sleep infinity` that an
 /// `unshare` started in the background ($!) has become (itself, or its child after
-/// `--fork`), once it is running inside its namespaces.
-pub const PRELUDE: &str = r#"sandbox_pid() {
+/// `--fork`), once it is running inside its namespaces; the masks nsr's confinement puts
+/// on a /proc and a /sys (runc's, `fs::masks`), as shell for `sh -c "$HARDEN_PROC" sh DIR`.
+pub fn prelude() -> String {
+    use crate::ops::mount::{PROC_MASKED, PROC_READ_ONLY, SYS_MASKED};
+    let mask = "if [ -d \"$d/$n\" ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k tmpfs \"$d/$n\"; elif [ -e \"$d/$n\" ]; then mount --bind /dev/null \"$d/$n\"; fi";
+    format!(
+        r#"sandbox_pid() {{
   i=0
   while [ $i -lt 500 ]; do
     for p in "$1" $(cat /proc/"$1"/task/"$1"/children 2>/dev/null); do
@@ -423,14 +473,25 @@ pub const PRELUDE: &str = r#"sandbox_pid() {
     i=$((i + 1)); sleep 0.01
   done
   echo "sandbox $1 did not start" >&2; return 1
-}
+}}
 UNDO=:
-undo_push() { UNDO="$1
-$UNDO"; }
+undo_push() {{ UNDO="$1
+$UNDO"; }}
 trap 'set +e; eval "$UNDO"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-"#;
+HARDEN_PROC='set -e; d=$1; [ "$(stat -f -c %T "$d")" = proc ] || exit 0
+for n in {proc_masked}; do {mask}; done
+for n in {proc_ro}; do if [ -e "$d/$n" ]; then mount --rbind "$d/$n" "$d/$n"; mount -o remount,bind,ro "$d/$n"; fi; done'
+HARDEN_SYS='set -e; d=$1; [ "$(stat -f -c %T "$d")" = sysfs ] || exit 0
+for n in {sys_masked}; do {mask}; done
+for m in $(findmnt -rno TARGET -R "$d" | sort -r); do mount -o remount,bind,ro "$m"; done'
+"#,
+        proc_masked = PROC_MASKED.join(" "),
+        proc_ro = PROC_READ_ONLY.join(" "),
+        sys_masked = SYS_MASKED.join(" "),
+    )
+}
 
 #[cfg(test)]
 mod tests {
