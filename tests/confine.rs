@@ -484,6 +484,8 @@ fn a_setuid_binary_run_as_a_user_inside_gains_nothing() {
 
 #[test]
 fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     let s = Scratch::new("confine-check");
     let bad = s.write(
         "bad.nsr",

@@ -457,8 +457,7 @@ fn a_kept_environment_is_entered_and_taken_down() {
 /// cgroup beside nsr's; then `gc`, `gc --apply`, `down` of the kept one, `gc` again.
 const GC_SCENARIO: &str = r#"
 set -u
-cg="$CG2$(sed -n 's/^0:://p' /proc/self/cgroup)"
-cg="${cg%/}/$P-bubble"
+cg=$BUBBLE
 mkdir "$cg" && echo $$ > "$cg/cgroup.procs" || exit 90
 echo "bubble: $cg"
 ip link set lo up
@@ -501,6 +500,28 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     // namespaces, a /proc of its own, a cgroup2 child of its own) is that machine, so
     // the host's other environments, a user's lab or a concurrent test run are out of
     // its sight and its --apply.
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap()
+        .trim_matches('/')
+        .to_string();
+    let bubble = format!("{}/{own}/{sp}-bubble", cgroup2_mount()).replace("//", "/");
+    // Its processes end with its pid namespace; whatever happens, its cgroup (with any
+    // cgroup nsr left in it) goes when the test does.
+    struct RemoveTree(String);
+    impl Drop for RemoveTree {
+        fn drop(&mut self) {
+            if let Ok(entries) = std::fs::read_dir(&self.0) {
+                for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let bubble_guard = RemoveTree(bubble.clone());
     let mut cmd = Command::new("unshare");
     cmd.args([
         "--net",
@@ -516,20 +537,15 @@ fn gc_finds_what_nsr_left_without_a_journal_and_removes_it() {
     .env("NSR", NSR)
     .env("P", &sp)
     .env("DIR", &s.dir)
-    .env("CG2", cgroup2_mount())
+    .env("BUBBLE", &bubble)
     .env("NSR_STATE_DIR", s.path("state"));
     let r = run_command(cmd);
-    let bubble = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("bubble: "))
-        .map(str::to_string);
-    if let Some(b) = &bubble {
-        // Its processes are gone with its pid namespace: the cgroup is empty.
-        std::fs::remove_dir(b).unwrap_or_else(|e| panic!("bubble cgroup {b}: {e}"));
-    }
+    drop(bubble_guard);
+    assert!(
+        !std::path::Path::new(&bubble).exists(),
+        "the bubble's cgroup is left"
+    );
     r.expect_code(0);
-    let bubble = bubble.unwrap();
     let section = |name: &str| -> String {
         r.stdout
             .split(&format!("== {name}\n"))
@@ -660,8 +676,7 @@ fn quiet_prints_only_errors_in_every_subcommand() {
 fn enter_picks_a_sandbox_by_pid_and_down_all_takes_every_environment_down() {
     let _g = privileged();
     let s = Scratch::new("downall");
-    let state = s.path("state");
-    std::fs::create_dir(&state).unwrap();
+    let state = private_state(&s);
     let file = s.write(
         "two.nsr",
         // The first in a user namespace with a /proc of its own pid namespace (where

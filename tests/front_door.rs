@@ -58,6 +58,8 @@ fn ci_runs_the_readme_test_command_and_nothing_else() {
 
 #[test]
 fn every_subcommand_help_says_nsr_and_the_subcommand() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     for sub in [
         "run",
         "doc",
@@ -84,6 +86,8 @@ fn every_subcommand_help_says_nsr_and_the_subcommand() {
 
 #[test]
 fn every_shipped_recipe_declares_the_parameters_it_reads() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     for entry in std::fs::read_dir(format!("{ROOT}/recipes")).unwrap() {
         let path = entry.unwrap().path().to_string_lossy().into_owned();
         let r = nsr(&["check", &path]);
@@ -109,6 +113,8 @@ fn every_shipped_recipe_declares_the_parameters_it_reads() {
 
 #[test]
 fn check_warns_about_a_parameter_read_but_not_declared() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     let s = Scratch::new("undeclared");
     let body = r#"let a = args.tar;
 let b = args.get("dir", "x");
@@ -307,6 +313,8 @@ fn bash_complete(words: &[&str], env: &[(&str, &str)]) -> Vec<String> {
 
 #[test]
 fn bash_completes_subcommands_recipes_and_limits() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     common::tools::ensure();
     assert_eq!(bash_complete(&["nsr", "ru"], &[]), ["run"]);
     let mut d = bash_complete(&["nsr", "do"], &[]);
@@ -346,6 +354,8 @@ fn bash_completes_subcommands_recipes_and_limits() {
 
 #[test]
 fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     common::tools::ensure();
     let dir = std::path::Path::new(NSR)
         .parent()
@@ -378,6 +388,9 @@ fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
         keys.write_all(b"exit\n").unwrap();
     }
     let out = wait_bounded(shell, std::time::Duration::from_secs(20));
+    // The nsr that bash asked for candidates may outlive the shell by a moment (it
+    // is no child of ours): the test ends once it has.
+    wait_until_gone("-- nsr ru", std::time::Duration::from_secs(10));
     let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(screen.contains("nsr run --help"), "{screen}");
     assert!(
@@ -388,6 +401,8 @@ fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
 
 #[test]
 fn zsh_and_fish_load_their_completions() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     common::tools::ensure();
     let zsh = nsr(&["completions", "zsh"]);
     zsh.expect_code(0);
@@ -415,10 +430,14 @@ fn zsh_and_fish_load_their_completions() {
     let r = run_command(c);
     r.expect_code(0);
     assert_line_starts(&r.stdout, "run");
+    // fish does not wait for the nsr it asked: the test ends once that has.
+    wait_until_gone("-- nsr ru", std::time::Duration::from_secs(10));
 }
 
 #[test]
 fn the_man_page_renders_without_warnings_with_a_section_per_subcommand() {
+    // It runs nsr: not beside a test that counts nsr processes.
+    let _g = serial();
     common::tools::ensure();
     let page = nsr(&["man"]);
     page.expect_code(0);

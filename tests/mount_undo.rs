@@ -239,7 +239,9 @@ fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
         "make_dir(args.root + \"/a/b\");\nprint(\"READY\");\nlet h = unshare([\"uts\"]);\nh.run([\"sh\", \"-c\", \"while [ ! -e \" + args.root + \"/go ]; do sleep 0.01; done\"]);\n",
     );
     let root_arg = format!("root={root}");
-    let (child, first, _out) = start_nsr(&["run", recipe.as_str(), root_arg.as_str()]);
+    let name = format!("{}-mkdir-swap", prefix());
+    let (child, first, _out) =
+        start_nsr(&["run", "--name", &name, recipe.as_str(), root_arg.as_str()]);
     let mut child = KillOnDrop(Some(child));
     assert_eq!(first.trim(), "READY");
     // What a process in the root could do: its directory becomes a symlink out.
@@ -255,6 +257,19 @@ fn make_dirs_undo_never_removes_a_directory_through_a_swapped_symlink() {
     // It says what it could not do, and what is left.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("through no symlink"), "{stderr}");
+    // Once the symlink is taken away and the directory put back, `nsr down` finishes.
+    put_back_and_down(&root, &name);
+    assert!(!std::path::Path::new(&format!("{root}/a")).exists());
+    assert!(std::path::Path::new(&format!("{outside}/b")).is_dir());
+}
+
+/// Undoes the swap a test made in `root` (`a` a symlink, the real one at `a-moved`)
+/// and takes the environment down: what the failed undo left goes.
+fn put_back_and_down(root: &str, name: &str) {
+    std::fs::remove_file(format!("{root}/a")).unwrap();
+    std::fs::rename(format!("{root}/a-moved"), format!("{root}/a")).unwrap();
+    let r = nsr(&["down", name]);
+    r.expect_code(0);
 }
 
 #[test]
@@ -279,7 +294,9 @@ fn an_extracted_trees_undo_never_empties_a_directory_through_a_swapped_symlink()
         "rootfs_from_tar(args.tar, args.root + \"/a/tree\");\nprint(\"READY\");\nlet h = unshare([\"uts\"]);\nh.run([\"sh\", \"-c\", \"while [ ! -e \" + args.root + \"/go ]; do sleep 0.01; done\"]);\n",
     );
     let (root_arg, tar_arg) = (format!("root={root}"), format!("tar={tar}"));
-    let (child, first, _out) = start_nsr(&["run", recipe.as_str(), &root_arg, &tar_arg]);
+    let name = format!("{}-tree-swap", prefix());
+    let (child, first, _out) =
+        start_nsr(&["run", "--name", &name, recipe.as_str(), &root_arg, &tar_arg]);
     let mut child = KillOnDrop(Some(child));
     assert_eq!(first.trim(), "READY");
     assert!(std::path::Path::new(&format!("{root}/a/tree/etc/hostname")).exists());
@@ -301,4 +318,10 @@ fn an_extracted_trees_undo_never_empties_a_directory_through_a_swapped_symlink()
     assert!(stderr.contains("through no symlink"), "{stderr}");
     // The tree itself is still where the symlink was swapped in: reported, left.
     assert!(std::path::Path::new(&format!("{root}/a-moved/tree/etc/hostname")).exists());
+    put_back_and_down(&root, &name);
+    assert!(!std::path::Path::new(&format!("{root}/a/tree")).exists());
+    assert_eq!(
+        std::fs::read_to_string(format!("{outside}/tree/precious")).unwrap(),
+        "host data\n"
+    );
 }

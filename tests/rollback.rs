@@ -225,12 +225,21 @@ a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
         || processes_with(&marker).is_empty(),
     );
     // What outlives the processes, the device cgroup of the confined sandbox (empty
-    // now), is in the run's journal: `nsr down` takes it back, as after any crash.
+    // now), is in the run's journal (which outlives it too): `nsr down` takes it back,
+    // as after any crash.
     let left = HostState::take();
-    let cgroups: Vec<_> = left.lines.difference(&before.lines).collect();
+    let outlived: Vec<_> = left.lines.difference(&before.lines).collect();
     assert!(
-        cgroups.iter().all(|l| l.starts_with("cgroup: ")),
-        "only cgroups outlive the processes: {cgroups:?}"
+        outlived
+            .iter()
+            .all(|l| l.starts_with("cgroup: ") || l.starts_with("state: ")),
+        "only cgroups and the journal outlive the processes: {outlived:?}"
+    );
+    assert!(
+        outlived
+            .iter()
+            .any(|l| l.starts_with("state: ") && l.ends_with(&format!("/k-{pid}"))),
+        "{outlived:?}"
     );
     nsr(&["down", &format!("k-{pid}")]).expect_code(0);
     before.assert_unchanged("SIGKILL, then nsr down");

@@ -185,6 +185,53 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             from_tar(&s, &call, Some(sb), archive, dir, &opts)
         },
     );
+    register_image(engine, docs, session);
+    let s = session.clone();
+    reg(docs, "rootfs_cache", &["archive: String"], "/// The archive extracted once into nsr's cache (by the SHA-256 of its bytes) and reused by later runs: a read-only base for overlay_root. Kept after the run; `nsr cache ls` / `nsr cache clear`.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_cache", &[archive.into()]);
+            cached(&s, &call, archive, &Map::new())
+        });
+    let s = session.clone();
+    reg(
+        docs,
+        "rootfs_cache",
+        &["archive: String", "options: Map"],
+        "/// The cached extraction with options: strict, progress.",
+    )
+    .register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, archive: &str, opts: Map| -> R<String> {
+            let call = Call::new(
+                &ctx,
+                "rootfs_cache",
+                &[archive.into(), Dynamic::from(opts.clone())],
+            );
+            cached(&s, &call, archive, &opts)
+        },
+    );
+    let s = session.clone();
+    reg(docs, "overlay_root", &["lower: String | Array", "dir: String"], "/// A writable copy-on-write root at DIR over read-only LOWER (an extracted base, shared by many sandboxes); undo unmounts it and removes its upper and work directories.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, lower: Dynamic, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "overlay_root", &[lower.clone(), dir.into()]);
+            overlay(&s, &call, &lower, dir)
+        });
+    let s = session.clone();
+    reg(docs, "rootfs_from_tar", &["archive: String", "dir: String"], "/// Extracts a `docker export` tarball (plain, gzip, zstd or xz) into DIR (new or empty) and returns its absolute path; undo removes what was extracted.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into()]);
+            from_tar(&s, &call, None, archive, dir, &Map::new())
+        });
+    let s = session.clone();
+    reg(docs, "rootfs_from_tar", &["archive: String", "dir: String", "options: Map"], "/// Extraction with options: strict: true (device nodes it cannot create and unsafe names are errors, not skipped), progress: false.")
+        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str, opts: Map| -> R<String> {
+            let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into(), Dynamic::from(opts.clone())]);
+            from_tar(&s, &call, None, archive, dir, &opts)
+        });
+}
+
+/// `rootfs_from_image` in its forms: on the host or in a sandbox, with or without options.
+fn register_image(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Shared) {
     let s = session.clone();
     reg(docs, "rootfs_from_image", &["sandbox: Sandbox", "image: String", "dir: String"], "/// Builds the image's root inside the sandbox's user namespace (owners mapped through its id maps).")
         .register_into_engine(engine, move |ctx: NativeCallContext, sb: &mut Sandbox, image: &str, dir: &str| -> R<String> {
@@ -230,47 +277,5 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
         .register_into_engine(engine, move |ctx: NativeCallContext, image: &str, dir: &str, opts: Map| -> R<String> {
             let call = Call::new(&ctx, "rootfs_from_image", &[image.into(), dir.into(), Dynamic::from(opts.clone())]);
             from_image(&s, &call, None, image, dir, &opts)
-        });
-    let s = session.clone();
-    reg(docs, "rootfs_cache", &["archive: String"], "/// The archive extracted once into nsr's cache (by the SHA-256 of its bytes) and reused by later runs: a read-only base for overlay_root. Kept after the run; `nsr cache ls` / `nsr cache clear`.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str| -> R<String> {
-            let call = Call::new(&ctx, "rootfs_cache", &[archive.into()]);
-            cached(&s, &call, archive, &Map::new())
-        });
-    let s = session.clone();
-    reg(
-        docs,
-        "rootfs_cache",
-        &["archive: String", "options: Map"],
-        "/// The cached extraction with options: strict, progress.",
-    )
-    .register_into_engine(
-        engine,
-        move |ctx: NativeCallContext, archive: &str, opts: Map| -> R<String> {
-            let call = Call::new(
-                &ctx,
-                "rootfs_cache",
-                &[archive.into(), Dynamic::from(opts.clone())],
-            );
-            cached(&s, &call, archive, &opts)
-        },
-    );
-    let s = session.clone();
-    reg(docs, "overlay_root", &["lower: String | Array", "dir: String"], "/// A writable copy-on-write root at DIR over read-only LOWER (an extracted base, shared by many sandboxes); undo unmounts it and removes its upper and work directories.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, lower: Dynamic, dir: &str| -> R<String> {
-            let call = Call::new(&ctx, "overlay_root", &[lower.clone(), dir.into()]);
-            overlay(&s, &call, &lower, dir)
-        });
-    let s = session.clone();
-    reg(docs, "rootfs_from_tar", &["archive: String", "dir: String"], "/// Extracts a `docker export` tarball (plain, gzip, zstd or xz) into DIR (new or empty) and returns its absolute path; undo removes what was extracted.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str| -> R<String> {
-            let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into()]);
-            from_tar(&s, &call, None, archive, dir, &Map::new())
-        });
-    let s = session.clone();
-    reg(docs, "rootfs_from_tar", &["archive: String", "dir: String", "options: Map"], "/// Extraction with options: strict: true (device nodes it cannot create and unsafe names are errors, not skipped), progress: false.")
-        .register_into_engine(engine, move |ctx: NativeCallContext, archive: &str, dir: &str, opts: Map| -> R<String> {
-            let call = Call::new(&ctx, "rootfs_from_tar", &[archive.into(), dir.into(), Dynamic::from(opts.clone())]);
-            from_tar(&s, &call, None, archive, dir, &opts)
         });
 }

@@ -238,45 +238,83 @@ impl ShellWriter {
         format!("{what}_{}", self.saved)
     }
 
+    /// A sandbox: an `unshare ... sleep infinity` in the background, its pid kept; the
+    /// masks nsr's confinement puts on its /proc and /sys once its kill is registered.
+    fn unshare(&mut self, spec: &SandboxSpec, undo: Option<&Undo>, c: &mut Commands) {
+        let id = match undo {
+            Some(Undo::StopSandbox { sandbox, .. }) => *sandbox,
+            _ => self.sandboxes.len(),
+        };
+        // As the holder decides (sandbox::holder::Setup): a confined sandbox
+        // hardens a mount namespace of its own in place.
+        let harden = !spec.confine.is_privileged()
+            && spec.creates(crate::ops::kinds::NsKind::Mount)
+            && spec.propagation != crate::ops::sandbox::Propagation::Unchanged;
+        self.sandboxes.insert(
+            id,
+            SandboxShell {
+                root: None,
+                confine: spec.confine.clone(),
+                harden,
+            },
+        );
+        c.run.push(format!("{} &", unshare_words(spec)));
+        c.run.push(format!(
+            "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
+        ));
+        if harden {
+            for (var, dir) in [("HARDEN_PROC", "/proc"), ("HARDEN_SYS", "/sys")] {
+                c.then.push(format!(
+                    "nsenter -t {} -m -- sh -c \"${var}\" sh {dir}",
+                    pid_var(id)
+                ));
+            }
+        }
+        // unshare --kill-child takes the sandbox's first process with it.
+        c.undo.push(format!(
+            "kill -KILL $SANDBOX{id}_JOB; wait $SANDBOX{id}_JOB 2>/dev/null"
+        ));
+    }
+
+    /// A mount under the sandbox's root, unmounted by `umount -l`; a proc or sysfs of a
+    /// confined sandbox gets nsr's masks.
+    fn mount(&mut self, sandbox: SandboxId, spec: &MountSpec, c: &mut Commands) {
+        let root = self.root(sandbox).map(str::to_string);
+        let mut spec: MountSpec = spec.clone();
+        spec.target = under(root.as_deref(), &spec.target);
+        if let MountSource::Bind { source, .. } = &mut spec.source {
+            *source = under(root.as_deref(), source);
+        }
+        c.run.push(format!("{} {spec}", self.enter(sandbox)));
+        if self.sandboxes.get(&sandbox).is_some_and(|s| s.harden) {
+            if let MountSource::Filesystem { fstype, .. } = &spec.source {
+                let var = match fstype.as_str() {
+                    "proc" => Some("HARDEN_PROC"),
+                    "sysfs" => Some("HARDEN_SYS"),
+                    _ => None,
+                };
+                if let Some(var) = var {
+                    c.run.push(format!(
+                        "{} sh -c \"${var}\" sh {}",
+                        self.enter(sandbox),
+                        shell_quote(&spec.target)
+                    ));
+                }
+            }
+        }
+        // nsr detaches (MNT_DETACH): a process still using it does not stop it.
+        c.undo.push(format!(
+            "{} umount -l {}",
+            self.enter(sandbox),
+            shell_quote(&spec.target)
+        ));
+    }
+
     /// The commands for `op`, which the backend answered with `undo`.
     pub fn step(&mut self, op: &Op, undo: Option<&Undo>) -> Commands {
         let mut c = Commands::default();
         match op {
-            Op::Unshare(spec) => {
-                let id = match undo {
-                    Some(Undo::StopSandbox { sandbox, .. }) => *sandbox,
-                    _ => self.sandboxes.len(),
-                };
-                // As the holder decides (sandbox::holder::Setup): a confined sandbox
-                // hardens a mount namespace of its own in place.
-                let harden = !spec.confine.is_privileged()
-                    && spec.creates(crate::ops::kinds::NsKind::Mount)
-                    && spec.propagation != crate::ops::sandbox::Propagation::Unchanged;
-                self.sandboxes.insert(
-                    id,
-                    SandboxShell {
-                        root: None,
-                        confine: spec.confine.clone(),
-                        harden,
-                    },
-                );
-                c.run.push(format!("{} &", unshare_words(spec)));
-                c.run.push(format!(
-                    "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
-                ));
-                if harden {
-                    for (var, dir) in [("HARDEN_PROC", "/proc"), ("HARDEN_SYS", "/sys")] {
-                        c.then.push(format!(
-                            "nsenter -t {} -m -- sh -c \"${var}\" sh {dir}",
-                            pid_var(id)
-                        ));
-                    }
-                }
-                // unshare --kill-child takes the sandbox's first process with it.
-                c.undo.push(format!(
-                    "kill -KILL $SANDBOX{id}_JOB; wait $SANDBOX{id}_JOB 2>/dev/null"
-                ));
-            }
+            Op::Unshare(spec) => self.unshare(spec, undo, &mut c),
             Op::SetHostname { sandbox, name } => {
                 let var = self.save("HOSTNAME_WAS");
                 let enter = format!("nsenter -t {} -u --", pid_var(*sandbox));
@@ -289,37 +327,7 @@ impl ShellWriter {
                 c.run
                     .push(format!("nsenter -t {} -u -- hostname", pid_var(*sandbox)));
             }
-            Op::Mount { sandbox, spec } => {
-                let root = self.root(*sandbox).map(str::to_string);
-                let mut spec: MountSpec = spec.clone();
-                spec.target = under(root.as_deref(), &spec.target);
-                if let MountSource::Bind { source, .. } = &mut spec.source {
-                    *source = under(root.as_deref(), source);
-                }
-                c.run.push(format!("{} {spec}", self.enter(*sandbox)));
-                if self.sandboxes.get(sandbox).is_some_and(|s| s.harden) {
-                    if let MountSource::Filesystem { fstype, .. } = &spec.source {
-                        let var = match fstype.as_str() {
-                            "proc" => Some("HARDEN_PROC"),
-                            "sysfs" => Some("HARDEN_SYS"),
-                            _ => None,
-                        };
-                        if let Some(var) = var {
-                            c.run.push(format!(
-                                "{} sh -c \"${var}\" sh {}",
-                                self.enter(*sandbox),
-                                shell_quote(&spec.target)
-                            ));
-                        }
-                    }
-                }
-                // nsr detaches (MNT_DETACH): a process still using it does not stop it.
-                c.undo.push(format!(
-                    "{} umount -l {}",
-                    self.enter(*sandbox),
-                    shell_quote(&spec.target)
-                ));
-            }
+            Op::Mount { sandbox, spec } => self.mount(*sandbox, spec, &mut c),
             Op::Chroot { sandbox, path } => {
                 let root = under(self.root(*sandbox), path);
                 c.run.push(format!(

@@ -27,6 +27,12 @@ pub fn serial() -> MutexGuard<'static, ()> {
         if nix::unistd::geteuid().is_root() {
             sweep();
         }
+        // A failing test must not leave what it started running: the panic stops it.
+        let earlier = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            stop_what_tests_started();
+            earlier(info);
+        }));
         // Environments (nsr's journals on disk) of the tests' runs go to a directory of
         // their own, swept with the rest; tests of environments set their own.
         let state = std::env::temp_dir().join(format!("{}-state", prefix()));
@@ -39,10 +45,33 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 /// For a test that creates namespaces, mounts, links or netns for real: root (CI runs
-/// as root), the programs the tests drive, one test at a time.
-pub fn privileged() -> MutexGuard<'static, ()> {
+/// as root), the programs the tests drive, one test at a time, and a host snapshot
+/// taken now and compared when the test ends (after its scratch directories and
+/// guards, declared later, are gone): every such test checks it left nothing.
+pub fn privileged() -> Privileged {
     require_root();
-    serial()
+    let lock = serial();
+    Privileged {
+        before: Some(HostState::take()),
+        _lock: lock,
+    }
+}
+
+pub struct Privileged {
+    before: Option<HostState>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Drop for Privileged {
+    fn drop(&mut self) {
+        // A failing test has said why already; its leftovers are the sweep's.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(before) = self.before.take() {
+            before.assert_unchanged("at the end of the test, against its start");
+        }
+    }
 }
 
 pub fn require_root() {
@@ -59,6 +88,74 @@ pub fn prefix() -> String {
 /// A prefix short enough for interface names (15 bytes): `nsrt` and 4 digits of the pid.
 pub fn short_prefix() -> String {
     format!("{PREFIX}{}", std::process::id() % 10000)
+}
+
+/// The children tests started in the background (nsr runs waiting for a signal or a
+/// gate, terminals) and the state directories of their own with kept environments:
+/// what a failing test's panic stops and takes down.
+static STARTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static PRIVATE_STATES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers a child to stop should the test fail before it ends.
+pub fn started(child: &Child) {
+    if let Ok(mut v) = STARTED.lock() {
+        v.push(child.id() as i32);
+    }
+}
+
+/// A state directory of the test's own (environments only it sees), in `s`: should the
+/// test fail, its environments are taken down (`down --all`) before `s` is removed.
+pub fn private_state(s: &Scratch) -> String {
+    let dir = s.path("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    if let Ok(mut v) = PRIVATE_STATES.lock() {
+        v.push(dir.clone());
+    }
+    dir
+}
+
+fn is_our_child(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ppid = stat
+        .rsplit_once(") ")
+        .and_then(|(_, r)| r.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok());
+    ppid == Some(std::process::id())
+}
+
+fn stop_what_tests_started() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    use nix::unistd::Pid;
+    // try_lock: a panic while one is held must not hang the hook.
+    let pids: Vec<i32> = STARTED.try_lock().map(|v| v.clone()).unwrap_or_default();
+    for pid in pids.into_iter().filter(|p| is_our_child(*p)) {
+        // SIGTERM: nsr rolls back as a user's Ctrl-C would; SIGKILL after 10 s.
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        let start = Instant::now();
+        while is_our_child(pid) && start.elapsed() < Duration::from_secs(10) {
+            if let Ok(st) = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                if st != nix::sys::wait::WaitStatus::StillAlive {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if is_our_child(pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+    }
+    let states: Vec<String> = PRIVATE_STATES
+        .try_lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    for dir in states.into_iter().filter(|d| Path::new(d).exists()) {
+        let _ = Command::new(NSR)
+            .args(["down", "--all", "-q"])
+            .env("NSR_STATE_DIR", &dir)
+            .output();
+    }
 }
 
 /// Removes what an earlier, killed test run may have left: only names with our prefix.
@@ -104,11 +201,17 @@ fn sweep() {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let dead = name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run);
-            if dead && name.ends_with("-state") {
-                // Environments an earlier, killed test run kept or left: take them down.
+            // Environments an earlier, killed test run kept or left (in its state
+            // directory, or in a test's own inside its scratch): take them down.
+            let state = if name.ends_with("-state") {
+                Some(e.path())
+            } else {
+                Some(e.path().join("state"))
+            };
+            if let Some(state) = state.filter(|p| dead && p.is_dir()) {
                 let _ = Command::new(NSR)
                     .args(["down", "--all"])
-                    .env("NSR_STATE_DIR", e.path())
+                    .env("NSR_STATE_DIR", state)
                     .output();
             }
         }
@@ -318,13 +421,15 @@ pub fn run_command(mut cmd: Command) -> Run {
 /// type into it. The child's stdout is the terminal's output.
 pub fn nsr_on_terminal(args: &str) -> Child {
     tools::ensure();
-    Command::new("script")
+    let child = Command::new("script")
         .args(["-qec", &format!("{NSR} {args}"), "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    started(&child);
+    child
 }
 
 /// Starts `nsr ARGS` with its output piped and reads the first line it prints (a recipe
@@ -338,6 +443,7 @@ pub fn start_nsr<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Child, String, BufRe
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    started(&child);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -484,7 +590,42 @@ impl HostState {
             nix::unistd::gethostname().unwrap().to_string_lossy()
         ));
         for pid in nsr_processes() {
-            lines.insert(format!("process: nsr pid {pid}"));
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            lines.insert(format!("process: nsr pid {pid}: {}", cmd.trim()));
+        }
+        // Any other process in a namespace not the test's: what a sandbox, the plan
+        // script's `unshare ... sleep infinity` or an escaped child left running.
+        for (pid, cmd) in processes_in_other_namespaces() {
+            lines.insert(format!("process: {pid} {cmd} (in namespaces of its own)"));
+        }
+        // Every journal in the tests' state directory: an environment left behind.
+        if let Some(state) = std::env::var_os("NSR_STATE_DIR") {
+            if let Ok(entries) = std::fs::read_dir(state) {
+                for e in entries.flatten() {
+                    lines.insert(format!("state: {}", e.path().display()));
+                }
+            }
+        }
+        // Per-interface forwarding and the like, where a recipe's undo could slip.
+        for family in ["ipv4", "ipv6"] {
+            let Ok(entries) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                for key in [
+                    "forwarding",
+                    "proxy_arp",
+                    "rp_filter",
+                    "accept_ra",
+                    "disable_ipv6",
+                ] {
+                    if let Ok(v) = std::fs::read_to_string(e.path().join(key)) {
+                        let iface = e.file_name().to_string_lossy().into_owned();
+                        lines.insert(format!("sysctl: {family}/conf/{iface}/{key}={}", v.trim()));
+                    }
+                }
+            }
         }
         // The device cgroups of sandboxes, in every hierarchy (any depth nsr uses).
         for m in mountinfo.lines().filter(|l| l.contains(" - cgroup")) {
@@ -574,6 +715,52 @@ pub fn nsr_processes() -> Vec<i32> {
         }
     }
     out
+}
+
+/// Every user process (pid, command line) with a namespace that is not this test's.
+pub fn processes_in_other_namespaces() -> Vec<(i32, String)> {
+    const KINDS: [&str; 7] = ["mnt", "net", "pid", "uts", "ipc", "user", "cgroup"];
+    let ns_of = |pid: &str| -> Option<Vec<PathBuf>> {
+        KINDS
+            .iter()
+            .map(|k| std::fs::read_link(format!("/proc/{pid}/ns/{k}")).ok())
+            .collect()
+    };
+    let Some(ours) = ns_of("self") else {
+        return Vec::new();
+    };
+    command_lines()
+        .into_iter()
+        // Kernel threads have no command line.
+        .filter(|(_, cmd)| !cmd.is_empty())
+        .filter(|(pid, _)| ns_of(&pid.to_string()).is_some_and(|n| n != ours))
+        .map(|(pid, cmd)| {
+            (
+                pid,
+                String::from_utf8_lossy(&cmd)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until no process's command line (words joined by spaces) contains `needle`:
+/// what a shell started for a test and did not wait for has ended. Panics after `limit`.
+pub fn wait_until_gone(needle: &str, limit: Duration) {
+    let start = Instant::now();
+    while command_lines().iter().any(|(_, c)| {
+        String::from_utf8_lossy(c)
+            .replace('\0', " ")
+            .contains(needle)
+    }) {
+        assert!(
+            start.elapsed() < limit,
+            "`{needle}` still runs after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Pids of processes whose command line contains `marker`.
