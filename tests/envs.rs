@@ -322,7 +322,7 @@ fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
 fn many_environments_run_in_parallel_without_cross_talk() {
     let _g = privileged();
     let s = Scratch::new("parallel");
-    let file = s.write("par.nsr", "let n = netns(args.p);\nlet l = veth(args.p + \"v\", \"eth0\", n);\nl.host.addr(args.ip + \".1/30\").up();\nn.addr(\"eth0\", args.ip + \".2/30\"); n.up(\"eth0\");\nlet b = unshare(#{ kinds: [\"mount\", \"pid\"], net: n });\nb.run(\"busybox ping -c1 -W2 \" + args.ip + \".1\", #{ check: true });\nprint(\"ok \" + args.p);\n");
+    let file = s.write("par.nsr", "let n = netns(args.p);\nlet l = veth(args.p + \"v\", \"eth0\", n);\nl.host.addr(args.ip + \".1/30\").up();\nn.addr(\"eth0\", args.ip + \".2/30\"); n.up(\"eth0\");\nlet b = unshare(#{ kinds: [\"mount\", \"pid\"], net: n });\nb.run(\"busybox ping -q -c 3 -i 0.2 -W 2 \" + args.ip + \".1\", #{ check: true });\nprint(\"ok \" + args.p);\n");
     let before = HostState::take();
     let children: Vec<_> = (0..20)
         .map(|i| {

@@ -104,7 +104,7 @@ let pair = veth(p + "h0", p + "h1"); n = gate(n, k);                          //
 br.attach(pair.host); n = gate(n, k);                                         // 15
 pair.peer.move_to(net); n = gate(n, k);                                       // 16
 let box = unshare(#{ kinds: ["mount", "pid"], net: net }); n = gate(n, k);    // 17
-box.run("busybox ping -c1 -W1 172.16.99.1", #{ check: true }); n = gate(n, k); // 17
+box.run("busybox ping -q -c 3 -i 0.2 -W 2 172.16.99.1", #{ check: true }); n = gate(n, k); // 17
 box.links(); net.addrs(); routes(); n = gate(n, k);                           // 17
 "#;
 const UNDO_AFTER_STEP: [usize; 18] = [
@@ -176,10 +176,10 @@ let l = veth(args.p + "v0", "eth0", net);
 l.host.addr(args.net + ".1/24").up();
 net.addr("eth0", args.net + ".2/24"); net.up("eth0");
 let box = unshare(#{ kinds: ["mount", "pid"], net: net });
-box.run("busybox ping -c1 -W1 " + args.net + ".1", #{ check: true });
+box.run("busybox ping -q -c 3 -i 0.2 -W 2 " + args.net + ".1", #{ check: true });
 print("ready");
 box.run("while [ ! -e " + args.gate + " ]; do sleep 0.02; done");
-box.run("busybox ping -c1 -W1 " + args.net + ".1", #{ check: true });
+box.run("busybox ping -q -c 3 -i 0.2 -W 2 " + args.net + ".1", #{ check: true });
 print("still fine");
 "#;
 
@@ -270,7 +270,7 @@ box.mtu("eth0", 1400);
 box.route("10.99.0.0/16", "10.9.0.1");
 box.route("fd10::/64", #{ via: "fd09::1", metric: 7 });
 let h1 = unshare(#{ kinds: ["mount", "pid"], net: hosts[0] });
-h1.run("busybox ping -c1 -W2 10.9.0.2 && busybox ping -c1 -W2 10.9.0.3", #{ check: true });
+h1.run("busybox ping -q -c 3 -i 0.2 -W 2 10.9.0.2 && busybox ping -q -c 3 -i 0.2 -W 2 10.9.0.3", #{ check: true });
 print("pings ok");
 for l in sw.links() {
     if l.name.starts_with("port") { print(l.name + " master=" + (l.master == br_index(sw)) + " up=" + l.up); }

@@ -63,7 +63,15 @@ fn a_kept_environment_whose_holder_was_killed_is_left_over_and_enter_says_why() 
         text.stdout
     );
     kill(Pid::from_raw(holder), Signal::SIGKILL).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Gone once init has reaped it (it is no child of ours): then ls must see it so.
+    let start = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{holder}")).exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "holder {holder} lives on"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let text = nsr(&["ls"]);
     assert!(
         text.stdout

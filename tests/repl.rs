@@ -66,8 +66,7 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
 
     // An unfinished block continues on the next line.
     line(&mut p, "fn twice(x) {");
-    line(&mut p, "  x * 2 }");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    stmt(&mut p, "  x * 2 } print(\"de\" + \"fined\");", "defined");
     stmt(&mut p, "print(\"twice: \" + twice(21));", "twice: 42");
 
     // A failing statement takes back only what it made.
@@ -79,7 +78,8 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
     p.send("let n = netns(\"half").unwrap();
     p.flush().unwrap();
     p.send_control('c').unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The REPL marks the cancelled line and reads a new one.
+    stmt(&mut p, "", "^C");
     stmt(&mut p, "print(\"after \" + \"cancel\");", "after cancel");
 
     // :undo takes back the last statement that made something.

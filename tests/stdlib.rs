@@ -167,7 +167,7 @@ mod as_root {
     let again = net::p2p(a, b, "10.91.0.4/30");
     print("p2p " + link.a + " " + link.b + " " + again.a_dev);
     let on_a = unshare(#{ kinds: ["mount", "pid"], net: a });
-    on_a.run("busybox ping -c1 -W2 10.91.0.2 && busybox ping -c1 -W2 10.91.0.6", #{ check: true });
+    on_a.run("busybox ping -q -c 3 -i 0.2 -W 2 10.91.0.2 && busybox ping -q -c 3 -i 0.2 -W 2 10.91.0.6", #{ check: true });
     print("p2p pings");
 
     let sw = netns(args.p + "sw");
@@ -175,7 +175,7 @@ mod as_root {
     let seg = net::segment(sw, hosts, "10.92.0.0/24");
     print("segment " + seg.gateway + " " + seg.hosts);
     let on_h1 = unshare(#{ kinds: ["mount", "pid"], net: hosts[0] });
-    on_h1.run("busybox ping -c1 -W2 10.92.0.4 && busybox ping -c1 -W2 10.92.0.1", #{ check: true });
+    on_h1.run("busybox ping -q -c 3 -i 0.2 -W 2 10.92.0.4 && busybox ping -q -c 3 -i 0.2 -W 2 10.92.0.1", #{ check: true });
     print("segment pings");
     "#,
             &[&format!("p={}", short_prefix())],

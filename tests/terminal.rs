@@ -166,8 +166,9 @@ fn ctrl_c_stops_the_shells_command_not_the_shell_and_its_status_comes_back() {
     term.type_keys(b"echo ready-$((20+1))\n");
     term.expect("ready-21");
     let started = Instant::now();
-    term.type_keys(b"sleep 30; echo slept-$((1+2))\n");
-    std::thread::sleep(Duration::from_millis(500));
+    term.type_keys(b"sleep 30.41; echo slept-$((1+2))\n");
+    // Ctrl-C once the command runs (a Ctrl-C typed before would test nothing).
+    wait_for_process("sleep 30.41", Duration::from_secs(15));
     term.type_keys(b"\x03");
     term.type_keys(b"echo after-$((1+1)); exit 4\n");
     let (code, screen) = term.wait();

@@ -130,7 +130,11 @@ impl Repl {
                 .collect();
             let line = match editor.readline("nsr> ") {
                 Ok(l) => l,
-                Err(ReadlineError::Interrupted) => continue,
+                // As a shell does: the cancelled line stays on screen, marked.
+                Err(ReadlineError::Interrupted) => {
+                    output::err("^C\n");
+                    continue;
+                }
                 Err(ReadlineError::Eof) => break ReplEnd::Quit,
                 Err(e) => {
                     output::err(&format!("nsr: {e}\n"));

@@ -314,18 +314,26 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let dir = self.dir.to_string_lossy().into_owned();
+        let mut left = Vec::new();
         if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut points: Vec<&str> = text
+            let mut points: Vec<String> = text
                 .lines()
                 .filter_map(|l| l.split(' ').nth(4))
-                .filter(|p| p.starts_with(&dir))
+                .filter(|p| p.starts_with(&format!("{dir}/")) || *p == dir)
+                .map(str::to_string)
                 .collect();
             points.reverse();
             for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+                let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+                left.push(p);
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        // A mount left in a scratch directory is a leak the cleanup would hide: said,
+        // unless the test already failed (then it is cleaned up quietly).
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("mounts left under {dir} when the test ended: {left:?}");
+        }
     }
 }
 
@@ -585,6 +593,20 @@ impl HostState {
             let v = std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
             lines.insert(format!("sysctl: {k}={}", v.trim()));
         }
+        // What lives inside each named netns (a foreign one a recipe worked in, or one
+        // a test left): its nft ruleset and forwarding.
+        if nix::unistd::geteuid().is_root() {
+            for ns in named_netns() {
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &ns, "sh", "-c", "nft list ruleset; sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding"])
+                    .output();
+                if let Ok(o) = out {
+                    for (i, l) in String::from_utf8_lossy(&o.stdout).lines().enumerate() {
+                        lines.insert(format!("netns {ns}: {i:04} {}", l.trim()));
+                    }
+                }
+            }
+        }
         lines.insert(format!(
             "hostname: {}",
             nix::unistd::gethostname().unwrap().to_string_lossy()
@@ -715,6 +737,17 @@ pub fn nsr_processes() -> Vec<i32> {
         }
     }
     out
+}
+
+/// The names in /run/netns.
+fn named_netns() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every user process (pid, command line) with a namespace that is not this test's.
