@@ -219,9 +219,12 @@ a.run(["sh", "-c", "sleep " + args.marker + " & sleep " + args.marker]);
     let pid = child.id();
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     let _ = wait_bounded(child, Duration::from_secs(5));
+    // The kernel ends them at once (the holder's parent-death signal, then the pid
+    // namespace's teardown): no grace period to wait for. 3 s is headroom for a busy
+    // 2-core CI machine; a sandbox that outlived nsr would go on sleeping for hours.
     wait_for(
         "the sandbox's processes to die",
-        Duration::from_secs(1),
+        Duration::from_secs(3),
         || processes_with(&marker).is_empty(),
     );
     // What outlives the processes, the device cgroup of the confined sandbox (empty
