@@ -950,6 +950,7 @@ fn the_commands_copy_sends_no_mask_back_to_a_shared_host_mount() {
     // The host's /proc bound into the root and made shared (as systemd makes mounts):
     // a mount on it in a copy of the namespace that is its peer comes back to the host.
     // Scratch's drop unmounts both.
+    s.own_mount(&proc_in_root);
     nix::mount::mount(
         Some("/proc"),
         proc_in_root.as_str(),

@@ -81,6 +81,7 @@ fn confined_after_chroot(kinds: &str, userns: bool) -> String {
     if !own_mount {
         // The host's proc, as a sandbox without a mount namespace would find it.
         let proc_dir = format!("{}/proc", w.root);
+        w.s.own_mount(&proc_dir);
         nix::mount::mount(
             Some("proc"),
             proc_dir.as_str(),

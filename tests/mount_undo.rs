@@ -90,6 +90,7 @@ fn a_rename_race_during_rollback_neither_keeps_a_mount_nor_takes_a_foreign_one()
     for d in ["x", "src/sub", "lower", "ov"] {
         std::fs::create_dir_all(format!("{root}/{d}")).unwrap();
     }
+    s.own_mount(&canary);
     // The canaries: mounts outside the root, at the names the sandbox's mounts have.
     for kind in KINDS {
         let n = if kind == "o" { OVERLAYS } else { EACH };

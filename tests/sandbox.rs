@@ -323,6 +323,7 @@ fn joining_namespaces_by_path_by_pid_and_by_sandbox() {
     // scratch directory so that nothing is left in /run/netns.
     let nsfile = s.path("netns");
     std::fs::write(&nsfile, "").unwrap();
+    s.own_mount(&nsfile);
     let made = std::process::Command::new("unshare")
         .arg(format!("--net={nsfile}"))
         .arg("true")
@@ -972,6 +973,7 @@ fn propagation_private_slave_and_unchanged_behave_as_unshare_says() {
             .unwrap();
         assert!(st.success(), "{c}");
     };
+    s.own_mount(&dir);
     sh(&format!(
         "mount --bind {dir} {dir} && mount --make-shared {dir}"
     ));

@@ -249,6 +249,9 @@ fn left_by_a_dead_run(rest: &str) -> bool {
 /// A scratch directory that is removed, with anything mounted under it, on drop.
 pub struct Scratch {
     pub dir: PathBuf,
+    /// Mounts the test itself made under `dir` (its set-up): unmounted on drop without
+    /// complaint, unlike anything else found mounted there.
+    own_mounts: std::cell::RefCell<Vec<String>>,
 }
 
 impl Scratch {
@@ -257,7 +260,15 @@ impl Scratch {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch { dir }
+        Scratch {
+            dir,
+            own_mounts: Default::default(),
+        }
+    }
+
+    /// Says that the test itself mounted something at `path` (and all under it).
+    pub fn own_mount(&self, path: &str) {
+        self.own_mounts.borrow_mut().push(path.to_string());
     }
 
     pub fn path(&self, rel: &str) -> String {
@@ -323,9 +334,15 @@ impl Drop for Scratch {
                 .map(str::to_string)
                 .collect();
             points.reverse();
+            let own = self.own_mounts.borrow();
             for p in points {
                 let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
-                left.push(p);
+                if !own
+                    .iter()
+                    .any(|o| p == *o || p.starts_with(&format!("{o}/")))
+                {
+                    left.push(p);
+                }
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
