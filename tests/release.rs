@@ -73,7 +73,8 @@ fn the_release_build_runs_every_subcommand() {
         "//! param word=hi: what to say\nlet b = unshare([\"uts\", \"pid\", \"mount\"]);\nb.hostname(\"smoke\");\nprint(b.run(\"hostname\").stdout + args.word);\n",
     );
     // The main job, exactly as the README runs it (as root: the network part too).
-    let r = run(&["run"], None, &[]);
+    let demo = format!("prefix={}-smoke", short_prefix());
+    let r = run(&["run", &demo], None, &[]);
     r.expect_code(0);
     assert_has_all(&r.stdout, &["inside the sandbox", "hostname: nsr-demo"]);
     let r = run(&["run", &recipe, "word=there"], None, &[]);

@@ -467,14 +467,17 @@ its namespaces (inode, new or the host's):
   time: N  shared with the host
   user: N  new
   uts: N  new
-a sandbox joined to netns nsr-demo-net (like nsenter --net=/run/netns/nsr-demo-net unshare ...):
+a sandbox joined to netns PREFIX-net (like nsenter --net=/run/netns/PREFIX-net unshare ...):
   address 127.0.0.1/8 on lo
   address 172.16.99.100/24 on eth0
   route default via 172.16.99.1 dev eth0
   route 172.16.99.0/24 dev eth0
 ";
     for _ in 0..3 {
-        let r = nsr(&["run"]);
+        // Names of the test's own, so that a user's run of the default recipe (its
+        // fixed names) can share the machine.
+        let prefix = format!("{}-demo", short_prefix());
+        let r = nsr(&["run", &format!("prefix={prefix}")]);
         r.expect_code(0);
         // Inode numbers and the holder's pid on the host (any length: pids wrap) vary.
         let words: Vec<&str> = r.stdout.split(' ').collect();
@@ -495,7 +498,7 @@ a sandbox joined to netns nsr-demo-net (like nsenter --net=/run/netns/nsr-demo-n
             })
             .collect::<Vec<_>>()
             .join(" ");
-        assert_eq!(numbers_out, expected);
+        assert_eq!(numbers_out, expected.replace("PREFIX", &prefix));
     }
     before.assert_unchanged("default recipe");
 }
