@@ -60,6 +60,7 @@ fn the_host_snapshot_sees_every_kind_of_leftover() {
     } else {
         " && { [ -n \"$(ls -A /run/netns)\" ] || umount /run/netns; }".to_string()
     };
+    let cache_existed = std::path::Path::new("/var/cache/nsr/rootfs").exists();
     // A link the rest builds on, there before each snapshot below.
     sh(&format!("ip link add {p}sd type bridge"));
     c.0.push(format!("ip link del {p}sd"));
@@ -73,6 +74,13 @@ fn the_host_snapshot_sees_every_kind_of_leftover() {
         ("a per-interface sysctl", "sysctl: ", format!("sysctl -qw net.ipv4.conf.{p}sd.proxy_arp=1"), format!("sysctl -qw net.ipv4.conf.{p}sd.proxy_arp=0")),
         ("a cgroup of nsr's", "cgroup: ", format!("mkdir {cgroup}"), format!("rmdir {cgroup}")),
         ("a journal", "state: ", format!("mkdir {state}/{p}-snapshot"), format!("rmdir {state}/{p}-snapshot")),
+        (
+            "an entry of root's root cache",
+            "cache: ",
+            format!("mkdir -p /var/cache/nsr/rootfs/{p}-snapshot"),
+            // The directories go too when the test made them.
+            format!("rmdir /var/cache/nsr/rootfs/{p}-snapshot{}", if cache_existed { "" } else { " /var/cache/nsr/rootfs /var/cache/nsr" }),
+        ),
         (
             "a process in namespaces of its own",
             "process: ",

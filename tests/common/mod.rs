@@ -646,6 +646,16 @@ impl HostState {
                 }
             }
         }
+        // Root's cache of extracted roots (and NSR_CACHE_DIR's): an entry left there.
+        let mut caches = vec![PathBuf::from("/var/cache/nsr/rootfs")];
+        caches.extend(std::env::var_os("NSR_CACHE_DIR").map(PathBuf::from));
+        for dir in caches {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    lines.insert(format!("cache: {}", e.path().display()));
+                }
+            }
+        }
         // Per-interface forwarding and the like, where a recipe's undo could slip.
         for family in ["ipv4", "ipv6"] {
             let Ok(entries) = std::fs::read_dir(format!("/proc/sys/net/{family}/conf")) else {
