@@ -373,25 +373,32 @@ fn tab_in_an_interactive_bash_on_a_terminal_completes_nsr_ru_to_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let screen = Screen::follow(shell.stdout.take().unwrap());
+    let limit = std::time::Duration::from_secs(15);
     {
         use std::io::Write;
         let mut keys = shell.stdin.take().unwrap();
-        let pause = || std::thread::sleep(std::time::Duration::from_millis(600));
-        pause();
-        keys.write_all(b"source <(nsr completions bash)\n").unwrap();
-        pause();
+        let mut typed = |k: &[u8]| {
+            keys.write_all(k).unwrap();
+            keys.flush().unwrap();
+        };
+        // Each step once the shell shows it is done with the one before.
+        screen.wait_for("# ", limit);
+        typed(b"source <(nsr completions bash); echo sourced-$((1+1))\n");
+        screen.wait_for("sourced-2", limit);
         // The user types `nsr ru`, Tab, then the rest of the line.
-        keys.write_all(b"nsr ru\t").unwrap();
-        pause();
-        keys.write_all(b"--help | head -1\n").unwrap();
-        pause();
-        keys.write_all(b"exit\n").unwrap();
+        typed(b"nsr ru\t");
+        screen.wait_for("nsr run ", limit);
+        typed(b"--help | head -1\n");
+        screen.wait_for("Run a recipe against the kernel", limit);
+        typed(b"exit\n");
     }
     let out = wait_bounded(shell, std::time::Duration::from_secs(20));
+    assert!(out.status.success(), "{}", screen.text());
     // The nsr that bash asked for candidates may outlive the shell by a moment (it
     // is no child of ours): the test ends once it has.
     wait_until_gone("-- nsr ru", std::time::Duration::from_secs(10));
-    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let screen = screen.finish();
     assert!(screen.contains("nsr run --help"), "{screen}");
     assert!(
         screen.contains("Run a recipe against the kernel"),

@@ -417,17 +417,21 @@ fn a_shell_that_exits_with_a_status_gives_it_back_as_unshare_does() {
         "last.nsr",
         "let box = unshare(#{ kinds: [\"mount\", \"uts\", \"pid\"] });\nbox.exec([\"sh\"]);\n",
     );
-    // The user types `exit 3` at the sandbox's shell, on a real terminal.
+    // The user types `exit 3` at the sandbox's shell, on a real terminal, once the
+    // shell shows its prompt.
     let mut child = nsr_on_terminal(&format!("run {last}"));
+    let screen = Screen::follow(child.stdout.take().unwrap());
+    screen.wait_for("# ", std::time::Duration::from_secs(15));
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        stdin.write_all(b"echo in-the-shell; exit 3\n").unwrap();
+        stdin
+            .write_all(b"echo in-the-$((1+1))-shell; exit 3\n")
+            .unwrap();
     }
     let out = wait_bounded(child, std::time::Duration::from_secs(20));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("in-the-shell"), "{text}");
+    let text = screen.finish();
+    assert!(text.contains("in-the-2-shell"), "{text}");
     assert_eq!(out.status.code(), Some(3), "{text}");
 
     // A step after exec makes the recipe's status its own again (0), and exit(N) wins.

@@ -457,6 +457,58 @@ pub fn nsr_on_terminal(args: &str) -> Child {
     child
 }
 
+/// What a terminal program has printed so far, read as it comes (a thread of its own):
+/// the readiness signal of a test that types into a shell (its prompt, an echo).
+pub struct Screen {
+    seen: std::sync::Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Screen {
+    pub fn follow(mut out: impl Read + Send + 'static) -> Screen {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let shared = seen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shared.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Screen {
+            seen,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).replace('\r', "")
+    }
+
+    /// Waits until `needle` shows; panics after `limit` with what the screen shows.
+    pub fn wait_for(&self, needle: &str, limit: Duration) {
+        let start = Instant::now();
+        while !self.text().contains(needle) {
+            assert!(
+                start.elapsed() < limit,
+                "no {needle:?} within {limit:?} on:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Everything, once the program has closed its output.
+    pub fn finish(mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.text()
+    }
+}
+
 /// Starts `nsr ARGS` with its output piped and reads the first line it prints (a recipe
 /// saying it is ready, or where it waits); returns the child, that line, and the rest
 /// of its stdout.
