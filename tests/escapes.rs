@@ -324,13 +324,16 @@ fn memory_attack(as_nobody: bool) -> (String, String) {
     let attack = s.write("attack.py", MEMORY_ATTACK);
     let secret = "SEKRIT-7c1f-in-nsrs-heap";
     let reversed: String = secret.chars().rev().collect();
+    // The control's target says it holds the secret by making this file (in /tmp:
+    // the sandbox's root may be nobody, who cannot write in the scratch directory).
+    let ready = format!("/tmp/{}-target-ready", prefix());
     let recipe = s.write(
         "memory.nsr",
         &format!(
             r#"let box = unshare(#{{ kinds: ["mount", "pid", "user"], map_root: true }});
 box.mount("proc", "/proc", "proc");
 let holder = box.run(["/usr/bin/python3", {attack:?}, "1", {reversed:?}]);
-let control = box.run(["sh", "-c", "/usr/bin/python3 -c 'import sys, time; s = sys.argv[1][::-1]; time.sleep(30)' {reversed} & sleep 0.5; /usr/bin/python3 {attack} $! {reversed}; kill $!"]);
+let control = box.run(["sh", "-c", "rm -f {ready}; /usr/bin/python3 -c 'import sys, time; s = sys.argv[1][::-1]; open(\"{ready}\", \"w\").close(); time.sleep(30)' {reversed} & while [ ! -e {ready} ]; do sleep 0.01; done; /usr/bin/python3 {attack} $! {reversed}; kill $!; rm -f {ready}"]);
 print("holder " + holder.stdout + holder.stderr);
 print("control " + control.stdout + control.stderr);
 "#
