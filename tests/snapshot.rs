@@ -85,7 +85,8 @@ fn the_host_snapshot_sees_every_kind_of_leftover() {
             "a process in namespaces of its own",
             "process: ",
             format!("unshare --uts --fork --kill-child sleep {marker} > /dev/null 2>&1 < /dev/null & echo $! > {}", s.path("pid")),
-            format!("kill -KILL $(cat {}) ; while pgrep -f 'sleep {marker}$' > /dev/null; do sleep 0.01; done", s.path("pid")),
+            // unshare(1) ignores SIGTERM; its child goes with it (--kill-child).
+            format!("p=$(cat {}); kill -KILL $p; while [ -e /proc/$p ]; do sleep 0.01; done", s.path("pid")),
         ),
     ];
     for (what, section, make, unmake) in &cases {

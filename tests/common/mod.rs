@@ -667,7 +667,7 @@ impl HostState {
         if nix::unistd::geteuid().is_root() {
             for ns in named_netns() {
                 let out = Command::new("ip")
-                    .args(["netns", "exec", &ns, "sh", "-c", "nft list ruleset; sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding"])
+                    .args(["netns", "exec", &ns, "sh", "-c", "nft list ruleset; cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding"])
                     .output();
                 if let Ok(o) = out {
                     for (i, l) in String::from_utf8_lossy(&o.stdout).lines().enumerate() {

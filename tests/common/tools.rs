@@ -36,6 +36,8 @@ const DEBIAN: &[(&str, &str)] = &[
     ("groff", "groff-base"),
     // The terminal tests' attacker pushes keystrokes with python3's fcntl.ioctl.
     ("python3", "python3"),
+    // The plan's scripts set forwarding with sysctl(8); tests read and set it too.
+    ("sysctl", "procps"),
     // `nsr completions zsh|fish` are loaded into the real shells.
     ("zsh", "zsh"),
     ("fish", "fish"),
