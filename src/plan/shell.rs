@@ -263,6 +263,10 @@ impl ShellWriter {
             "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
         ));
         if harden {
+            c.then.push(
+                "# confined: runc's masked and read-only paths on the /proc and /sys it inherited (HARDEN_PROC, HARDEN_SYS: the script's prelude)"
+                    .into(),
+            );
             for (var, dir) in [("HARDEN_PROC", "/proc"), ("HARDEN_SYS", "/sys")] {
                 c.then.push(format!(
                     "nsenter -t {} -m -- sh -c \"${var}\" sh {dir}",
