@@ -203,7 +203,7 @@ fn nsr_doc_documents_a_file_by_its_path() {
     assert_eq!(r.stdout, "tools::bare()\n\n");
     let r = nsr(&["doc", &s.path("lib/missing.nsr")]);
     r.expect_code(2);
-    assert_has_all(&r.stderr, &["cannot read", "missing.nsr"]);
+    assert_has_all(&r.stderr, &["cannot read", "missing.nsr", "ENOENT"]);
 }
 
 /// These create namespaces, mounts or netns for real, or become another user: root.

@@ -695,9 +695,11 @@ print("not reached");
     before.assert_unchanged("after the duplicate address");
 }
 
-/// What `ip` itself (not nsr's inspection) says inside a netns, through a sandbox in it.
+/// What a command (`ip` itself, not nsr's inspection) says inside a netns, through a
+/// sandbox in it.
 const IP_SAYS: &str = r#"
-fn ip_says(box, words) { let r = box.run("ip " + words); let s = r.stdout; s.trim(); s }
+fn says(box, cmd) { let r = box.run(cmd); let s = r.stdout; s.trim(); s }
+fn ip_says(box, words) { says(box, "ip " + words) }
 fn one_line(text) { let s = text; s.replace("\n", " | "); s }
 "#;
 
@@ -831,7 +833,7 @@ let in_b = unshare(#{ kinds: ["mount", "pid"], net: b });
 in_b.run("setsid python3 " + args.server + " > /dev/null 2>&1 < /dev/null &", #{ check: true });
 let ping = in_a.run("busybox ping -c 3 -W 2 10.71.2.2");
 print("ping: " + ping.ok);
-for l in ip_says(in_r, "-n nft list ruleset").split("\n") { if l.contains("counter") { print("rule:" + l); } }
+for l in says(in_r, "nft list ruleset").split("\n") { if l.contains("counter") { print("rule:" + l); } }
 let via = in_a.run("python3 " + args.client + " 10.71.1.1 5353 25");
 print("udp from a: " + via.stdout);
 let own = in_r.run("python3 " + args.client + " 10.71.1.1 5353 5");
@@ -843,9 +845,7 @@ print("tcp from a: " + tcp.code);
     let r = run_recipe(
         &s,
         "f.nsr",
-        &recipe
-            .replace("ip_says(in_r, \"-n nft", "ip_says(in_r, \"nft")
-            .replace("\"ip \" + words", "words"),
+        &recipe,
         &[
             &format!("p={sp}"),
             &format!("server={server}"),

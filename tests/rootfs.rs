@@ -43,6 +43,19 @@ fn busybox_archives(s: &Scratch) -> Vec<String> {
     ]
 }
 
+/// A directory `rel` in the scratch, owned by `uid` (and group `uid`).
+fn owned_dir(s: &Scratch, rel: &str, uid: u32) -> String {
+    let dir = s.path(rel);
+    std::fs::create_dir_all(&dir).unwrap();
+    nix::unistd::chown(
+        dir.as_str(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(uid)),
+    )
+    .unwrap();
+    dir
+}
+
 const INSPECT: &str = r#"
 let root = rootfs_from_tar(args.tar, args.dir);
 let box = unshare(#{ kinds: ["mount", "uts", "pid"] });
@@ -1129,15 +1142,8 @@ fn extraction_inside_a_user_namespace_maps_the_owners() {
     let _g = privileged();
     let s = Scratch::new("mapped");
     let archives = busybox_archives(&s);
-    let work = s.path("work");
-    std::fs::create_dir_all(&work).unwrap();
     // The sandbox's root is uid 100000 on the host: it may write here, and only here.
-    nix::unistd::chown(
-        work.as_str(),
-        Some(nix::unistd::Uid::from_raw(100000)),
-        Some(nix::unistd::Gid::from_raw(100000)),
-    )
-    .unwrap();
+    let work = owned_dir(&s, "work", 100000);
     let before = HostState::take();
     let r = run_recipe(
         &s,
@@ -1290,14 +1296,7 @@ fn an_image_is_chosen_by_tag_and_a_sandbox_extracts_one_with_mapped_owners() {
     let _g = privileged();
     let s = Scratch::new("imgtag");
     let img = two_images(&s);
-    let work = s.path("work");
-    std::fs::create_dir_all(&work).unwrap();
-    nix::unistd::chown(
-        work.as_str(),
-        Some(nix::unistd::Uid::from_raw(100000)),
-        Some(nix::unistd::Gid::from_raw(100000)),
-    )
-    .unwrap();
+    let work = owned_dir(&s, "work", 100000);
     let before = HostState::take();
     let r = run_recipe(
         &s,
@@ -1505,14 +1504,7 @@ fn cache_clear_of_one_digest_keeps_the_others_and_the_default_places_are_used() 
     }
 
     // An ordinary user's is ~/.cache/nsr/rootfs.
-    let home = s.path("home");
-    std::fs::create_dir_all(&home).unwrap();
-    nix::unistd::chown(
-        home.as_str(),
-        Some(nix::unistd::Uid::from_raw(65534)),
-        Some(nix::unistd::Gid::from_raw(65534)),
-    )
-    .unwrap();
+    let home = owned_dir(&s, "home", 65534);
     let mut cmd = nsr_as_nobody(&s);
     cmd.args(["run", &recipe, &format!("a={a}"), &format!("b={a}")])
         .env_remove("NSR_CACHE_DIR")

@@ -50,7 +50,13 @@ pub fn doc(name: Option<&str>, libs: &[String]) -> ExitCode {
                     path.file_stem().and_then(|s| s.to_str()).unwrap_or(stem),
                     Some(text),
                 ),
-                Err(e) => return usage(format!("cannot read {module}: {e}")),
+                Err(e) => {
+                    let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+                    return usage(format!(
+                        "cannot read {module}: {errno:?} ({})",
+                        errno.desc()
+                    ));
+                }
             }
         }
         None => (module, modules::find_source(module, &libs)),

@@ -88,51 +88,17 @@ pub fn names(dir: &OwnedFd) -> Result<Vec<OsString>, OpError> {
 
 /// Removes `name` in `dir` (a whole tree if it is a directory), not crossing mounts.
 pub fn remove_at(dir: &OwnedFd, name: &std::ffi::OsStr, shown: &Path) -> Result<(), OpError> {
-    let fail = |e: rustix::io::Errno, what: &str| {
-        OpError::os(rerr(e), format!("{what} {}", shown.join(name).display()))
-    };
-    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(rustix::io::Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(fail(e, "cannot inspect")),
-    };
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let sub = rfs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| fail(e, "cannot open"))?;
-        let mnt = mount_id(dir).map_err(|e| OpError::os(e, "cannot inspect a directory"))?;
-        if mount_id(&sub).map_err(|e| OpError::os(e, "cannot inspect a directory"))? != mnt {
-            return Err(OpError::os(
-                Errno::EBUSY,
-                format!(
-                    "a mount point is in the way at {}",
-                    shown.join(name).display()
-                ),
-            ));
-        }
-        empty(&sub, mnt, &shown.join(name))?;
-        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| fail(e, "cannot remove"))
-    } else {
-        rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| fail(e, "cannot remove"))
-    }
+    let mnt = mount_id(dir).map_err(|e| OpError::os(e, "cannot inspect a directory"))?;
+    remove_entry(dir, mnt, shown, name)
 }
 
 fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
     // A read-only directory from the archive must become writable to be emptied.
     let _ = rfs::fchmod(dir, Mode::from_raw_mode(0o700));
-    let names: Vec<OsString> = {
-        let reader = rfs::Dir::read_from(dir)
-            .map_err(|e| OpError::os(rerr(e), format!("cannot read {}", shown.display())))?;
-        reader
-            .filter_map(|e| e.ok())
-            .map(|e| OsString::from(std::ffi::OsStr::from_bytes(e.file_name().to_bytes())))
-            .filter(|n| n != "." && n != "..")
-            .collect()
-    };
+    let names = names(dir).map_err(|e| OpError {
+        message: format!("cannot read {}", shown.display()),
+        ..e
+    })?;
     // Like rm -rf, go on past what cannot be removed (a mount point, above all), so
     // that only it and its parents are left; report the first failure.
     let mut first = None;
@@ -144,20 +110,21 @@ fn empty(dir: &OwnedFd, mnt: u64, shown: &Path) -> Result<(), OpError> {
     first.map_or(Ok(()), Err)
 }
 
-/// Removes one entry of `dir` (a whole directory tree), not crossing into another mount.
-fn remove_entry(dir: &OwnedFd, mnt: u64, shown: &Path, name: &OsString) -> Result<(), OpError> {
-    let fail = |e: Errno, what: &str, name: &[u8]| {
-        OpError::os(
-            e,
-            format!(
-                "{what} {}",
-                shown.join(std::ffi::OsStr::from_bytes(name)).display()
-            ),
-        )
+/// Removes one entry of `dir` on mount `mnt` (a whole directory tree), not crossing
+/// into another mount; one already gone is no error.
+fn remove_entry(
+    dir: &OwnedFd,
+    mnt: u64,
+    shown: &Path,
+    name: &std::ffi::OsStr,
+) -> Result<(), OpError> {
+    let fail =
+        |e: Errno, what: &str| OpError::os(e, format!("{what} {}", shown.join(name).display()));
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(fail(rerr(e), "cannot inspect")),
     };
-    let bytes = name.as_bytes();
-    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| fail(rerr(e), "cannot inspect", bytes))?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
         let sub = rfs::openat(
             dir,
@@ -165,19 +132,17 @@ fn remove_entry(dir: &OwnedFd, mnt: u64, shown: &Path, name: &OsString) -> Resul
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| fail(rerr(e), "cannot open", bytes))?;
-        if mount_id(&sub).map_err(|e| fail(e, "cannot inspect", bytes))? != mnt {
+        .map_err(|e| fail(rerr(e), "cannot open"))?;
+        if mount_id(&sub).map_err(|e| fail(e, "cannot inspect"))? != mnt {
             return Err(
-                fail(Errno::EBUSY, "a mount point is in the way at", bytes).with_hint(
+                fail(Errno::EBUSY, "a mount point is in the way at").with_hint(
                     "something is still mounted inside the tree: unmount it, then remove the tree",
                 ),
             );
         }
         empty(&sub, mnt, &shown.join(name))?;
-        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)
-            .map_err(|e| fail(rerr(e), "cannot remove", bytes))
+        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| fail(rerr(e), "cannot remove"))
     } else {
-        rfs::unlinkat(dir, name, AtFlags::empty())
-            .map_err(|e| fail(rerr(e), "cannot remove", bytes))
+        rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| fail(rerr(e), "cannot remove"))
     }
 }
