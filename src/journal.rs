@@ -206,7 +206,7 @@ mod tests {
             Undo::StopSandbox {
                 sandbox: 0,
                 pid: 5,
-                cgroup: None,
+                cgroups: Vec::new(),
             },
         );
         j.record(2, "mount proc on /proc".into(), origin(2), umount("/proc"));

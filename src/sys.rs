@@ -86,6 +86,26 @@ pub fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd, Errno> {
     }
 }
 
+/// SIGKILL to the process a pidfd names (ESRCH once it has ended).
+pub fn pidfd_kill(fd: &std::os::fd::OwnedFd) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with no siginfo signals the pidfd's process only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// Mount ID of the mount that `path` (not following a final symlink) lives on.
 pub fn mount_id_of(dirfd: BorrowedFd<'_>, path: &str) -> Result<u64, Errno> {
     use rustix::fs::{statx, AtFlags, StatxFlags};

@@ -132,6 +132,14 @@ const SAMPLES: &[(&str, &str)] = &[
     ("unshare", "unshare([\"uts\"]);"),
     ("hostname", "let b = unshare([\"uts\"]); b.hostname(\"x\");"),
     (
+        "limits",
+        "let b = unshare(#{ kinds: [\"uts\"], limits: #{ pids: 50 } }); b.limits(#{ pids: 20 });",
+    ),
+    (
+        "usage",
+        "let b = unshare(#{ kinds: [\"uts\"], limits: #{ pids: 50 } }); b.usage();",
+    ),
+    (
         "mount",
         "let b = unshare([\"mount\"]); b.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");",
     ),

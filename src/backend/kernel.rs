@@ -1,7 +1,7 @@
 //! The backend that does operations for real, against the running kernel.
 
 use super::Backend;
-use crate::cgroup::devices::DeviceCgroups;
+use crate::cgroup::sandbox::{self as groups, SandboxGroups};
 use crate::fs::mounting;
 use crate::net::kernel::{NetKernel, SandboxNetns};
 use crate::ns::inspect;
@@ -20,7 +20,9 @@ pub struct KernelBackend {
     net: NetKernel,
     warnings: Vec<String>,
     signals: Signals,
-    device_cgroups: crate::cgroup::devices::DeviceCgroups,
+    cgroups: crate::cgroup::planner::Planner,
+    /// Each sandbox's cgroups, by sandbox.
+    groups: std::collections::BTreeMap<SandboxId, SandboxGroups>,
 }
 
 /// Where each sandbox's network namespace is, for the network half of the backend.
@@ -39,7 +41,8 @@ impl KernelBackend {
             net: NetKernel::default(),
             warnings: Vec::new(),
             signals,
-            device_cgroups: Default::default(),
+            cgroups: Default::default(),
+            groups: Default::default(),
         }
     }
 
@@ -190,33 +193,33 @@ fn ran(r: Response) -> Result<RunResult, OpError> {
 }
 
 impl KernelBackend {
-    /// A sandbox: its device cgroup first when it has one, then the holder.
+    /// A sandbox: its cgroups first (the intent named them), then the holder, which
+    /// joins them before it does anything else.
     fn unshare(&mut self, spec: &SandboxSpec) -> Result<(Output, Option<Undo>), OpError> {
         self.warn_of_landlock(spec.confine.landlock.is_some());
         let id = self.sandboxes.len();
+        let planned = self.cgroups.groups_for(spec, id)?;
         self.warnings
-            .extend(self.device_cgroups.missing_warning(spec, id));
-        let cgroup = match self.device_cgroups.path_for(spec, id) {
-            Some(path) => Some((crate::cgroup::create(&path)?, path)),
-            None => None,
-        };
+            .extend(self.cgroups.missing_warning(spec, &planned));
+        let made = groups::create(&planned, &spec.limits)?;
         // The program is loaded while the sandbox sets its namespaces up: the
         // verifier's time is then not added to the start.
-        let mut attach = || match &cgroup {
-            Some((dir, path)) => DeviceCgroups::attach(path, dir, &spec.confine.devices),
-            None => Ok(()),
+        let mut attach = || match (&made.devices, &planned.devices) {
+            (Some(dir), Some(path)) => {
+                crate::cgroup::devices::attach(path, dir, &spec.confine.devices)
+            }
+            _ => Ok(()),
         };
         let started = spawn::spawn(
             &self.joins_by_fd(spec),
-            cgroup.as_ref().map(|(dir, _)| dir.as_fd()),
+            made.devices.as_ref().map(|dir| dir.as_fd()),
+            &made.procs,
             &mut attach,
         );
         let handle = match started {
             Ok(h) => h,
             Err(e) => {
-                if let Some((_, path)) = &cgroup {
-                    let _ = crate::cgroup::remove(path, true);
-                }
+                let _ = groups::remove_all(&planned.removal_order());
                 return Err(e);
             }
         };
@@ -226,14 +229,61 @@ impl KernelBackend {
         if let (true, Some(path)) = (spec.creates(crate::ops::kinds::NsKind::Net), netns) {
             self.net.adopt_sandbox(id, &path);
         }
+        let cgroups = planned.removal_order();
+        self.groups.insert(id, planned);
         Ok((
             Output::Sandbox { id, pid },
             Some(Undo::StopSandbox {
                 sandbox: id,
                 pid,
-                cgroup: cgroup.map(|(_, path)| path.to_string_lossy().into_owned()),
+                cgroups,
             }),
         ))
+    }
+
+    fn groups_of(&self, id: SandboxId) -> Result<&SandboxGroups, OpError> {
+        self.groups
+            .get(&id)
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| {
+                OpError::new(format!("sandbox #{id} has no cgroups"))
+                    .with_hint("nsr could make none here (nsr doctor says why)")
+            })
+    }
+
+    /// New limits for a running sandbox; the undo writes back the old values.
+    fn set_limits(
+        &mut self,
+        id: SandboxId,
+        limits: &crate::ops::limits::CgroupLimits,
+    ) -> Result<(Output, Option<Undo>), OpError> {
+        let groups = self.groups_of(id)?;
+        let restore = groups::set_limits(groups, limits)?;
+        for (file, value) in groups.limit_files(limits)? {
+            if let Err(e) = groups::write_limit(&file, &value) {
+                let _ = groups::restore(&restore);
+                return Err(e);
+            }
+        }
+        Ok((
+            Output::Unit,
+            Some(Undo::RestoreLimits {
+                sandbox: id,
+                files: restore,
+            }),
+        ))
+    }
+
+    /// A command whose result says whether the OOM killer or the pids limit ended it.
+    fn run(&mut self, id: SandboxId, spec: &RunSpec) -> Result<RunResult, OpError> {
+        let paths = self.groups.get(&id).map(|g| g.removal_order()).unwrap_or_default();
+        let before = groups::usage(&paths);
+        let mut r = ran(self.ask(id, Request::Run(spec.clone()))?)?;
+        let after = groups::usage(&paths);
+        let grew = |k: &str| after.get(k).unwrap_or(&0) > before.get(k).unwrap_or(&0);
+        r.oom_killed = r.signal == Some(libc::SIGKILL) && grew("oom_kills");
+        r.pids_limit_hit = grew("pids_limit_hits");
+        Ok(r)
     }
 
     /// A command on the user's terminal (nsr hands it over and takes it back).
@@ -344,10 +394,7 @@ impl Backend for KernelBackend {
             Op::Run { sandbox, spec } => {
                 self.warn_of_landlock(spec.confine.landlock.is_some());
                 self.net.await_addresses()?;
-                Ok((
-                    Output::Ran(ran(self.ask(*sandbox, Request::Run(spec.clone()))?)?),
-                    None,
-                ))
+                Ok((Output::Ran(self.run(*sandbox, spec)?), None))
             }
             Op::Exec { sandbox, spec } => self.exec(*sandbox, spec),
             Op::Namespaces { pid } => {
@@ -362,6 +409,11 @@ impl Backend for KernelBackend {
                 Ok((Output::MountInfo(inspect::mountinfo(pid)?), None))
             }
             Op::RootfsIn { sandbox, op } => self.rootfs_in(*sandbox, op),
+            Op::SetLimits { sandbox, limits } => self.set_limits(*sandbox, limits),
+            Op::Usage { sandbox } => {
+                let paths = self.groups_of(*sandbox)?.removal_order();
+                Ok((Output::Usage(groups::usage(&paths)), None))
+            }
             Op::Rootfs(op) => {
                 let (text, undo, warnings) = crate::rootfs::kernel::apply(op)?;
                 self.warnings.extend(warnings);
@@ -380,19 +432,21 @@ impl Backend for KernelBackend {
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         match undo {
             Undo::StopSandbox {
-                sandbox, cgroup, ..
+                sandbox, cgroups, ..
             } => {
                 self.net.release_sandbox(*sandbox);
                 self.sandbox(*sandbox)?.stop()?;
-                if let Some(path) = cgroup {
-                    crate::cgroup::remove(std::path::Path::new(path), true)?;
-                }
+                groups::remove_all(cgroups)?;
+                self.groups.remove(sandbox);
                 Ok(UndoOutcome::Done)
             }
-            Undo::RemoveCgroup { path } => Ok(UndoOutcome::done_if(crate::cgroup::remove(
-                std::path::Path::new(path),
-                false,
-            )?)),
+            Undo::RemoveCgroups { paths } => {
+                Ok(UndoOutcome::done_if(groups::remove_all(paths)?))
+            }
+            Undo::RestoreLimits { files, .. } => {
+                groups::restore(files)?;
+                Ok(UndoOutcome::Done)
+            }
             Undo::Umount {
                 sandbox,
                 mnt_id,
@@ -450,15 +504,26 @@ impl Backend for KernelBackend {
         let inside =
             |what: &str| CutShort::Nothing(format!("{what} lives in the sandbox and ends with it"));
         match op {
-            Op::Unshare(spec) => match self.device_cgroups.path_for(spec, self.sandboxes.len()) {
-                // Its processes die with nsr (parent-death signal); the cgroup stays.
-                Some(path) => CutShort::Undo(Undo::RemoveCgroup {
-                    path: path.to_string_lossy().into_owned(),
+            Op::Unshare(spec) => match self.cgroups.groups_for(spec, self.sandboxes.len()) {
+                // Its processes die with nsr (parent-death signal); the cgroups stay.
+                Ok(g) if !g.is_empty() => CutShort::Undo(Undo::RemoveCgroups {
+                    paths: g.removal_order(),
                 }),
-                None => CutShort::Nothing(
+                Ok(_) => CutShort::Nothing(
                     "a sandbox's processes die with nsr (parent-death signal) unless kept".into(),
                 ),
+                Err(_) => CutShort::Nothing("its cgroups cannot be made: it fails".into()),
             },
+            Op::SetLimits { sandbox, limits } => {
+                match self.groups_of(*sandbox).and_then(|g| groups::set_limits(g, limits)) {
+                    Ok(files) => CutShort::Undo(Undo::RestoreLimits {
+                        sandbox: *sandbox,
+                        files,
+                    }),
+                    Err(_) => CutShort::Nothing("the limits cannot be set: it fails".into()),
+                }
+            }
+            Op::Usage { .. } => CutShort::Nothing("it makes nothing".into()),
             Op::SetHostname { .. } => inside("the hostname"),
             Op::Chroot { .. } => inside("the root"),
             Op::PivotRoot { .. } => inside("the pivoted root"),

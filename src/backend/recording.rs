@@ -176,7 +176,7 @@ impl Backend for RecordingBackend {
                     Some(Undo::StopSandbox {
                         sandbox: id,
                         pid: placeholder_pid(id),
-                        cgroup: None,
+                        cgroups: Vec::new(),
                     }),
                 )
             }
@@ -218,12 +218,31 @@ impl Backend for RecordingBackend {
                     signal: None,
                     stdout: String::new(),
                     stderr: String::new(),
+                    oom_killed: false,
+                    pids_limit_hit: false,
                 }),
                 None,
             ),
             Op::Exec { .. } => (Output::ExitCode(0), None),
             Op::Namespaces { .. } => (Output::Namespaces(Default::default()), None),
             Op::MountInfo { .. } => (Output::MountInfo(Vec::new()), None),
+            Op::SetLimits { sandbox, .. } => (
+                Output::Unit,
+                Some(Undo::RestoreLimits {
+                    sandbox: *sandbox,
+                    files: Vec::new(),
+                }),
+            ),
+            // Nothing has run: every counter is 0.
+            Op::Usage { .. } => (
+                Output::Usage(
+                    crate::ops::limits::USAGE_KEYS
+                        .iter()
+                        .map(|k| (k.to_string(), 0))
+                        .collect(),
+                ),
+                None,
+            ),
             Op::Net(op) => self.net(op),
             Op::RootfsIn { sandbox, op } => {
                 let (out, undo) = rootfs(op);

@@ -1,9 +1,14 @@
-//! The cgroup2 cgroups nsr makes for sandboxes: where the unified hierarchy is, a
-//! cgroup of nsr's own below its current one, and its removal (every process in it
-//! killed first). Each is named `nsr-<nsr's pid>-<tag>-<n>`, so that nothing of
-//! anyone else's is ever taken for one.
+//! The cgroups nsr makes for sandboxes, below nsr's own cgroup in each hierarchy
+//! (`layout.rs`): a sandbox's groups and limits (`sandbox.rs`), the device cgroup of its
+//! confined commands (`devices.rs`), and their removal (every process in them killed
+//! first). Each is named `nsr-<nsr's pid>-<tag>-<n>`, so that nothing of anyone else's
+//! is ever taken for one.
 
 pub mod devices;
+pub mod layout;
+pub mod planner;
+pub mod sandbox;
+
 
 use crate::ops::OpError;
 use nix::errno::Errno;
@@ -92,12 +97,16 @@ pub fn remove(path: &Path, kill: bool) -> Result<bool, OpError> {
             Ok(()) => return Ok(true),
             Err(Errno::ENOENT) => return Ok(false),
             // Usually empty already (its processes ended with the sandbox's pid
-            // namespace); else cgroup.kill (Linux 5.14+) ends what is left.
-            Err(Errno::EBUSY) if kill && !killed => {
-                let _ = std::fs::write(path.join("cgroup.kill"), "1");
-                killed = true;
-            }
+            // namespace); else cgroup.kill (cgroup2, Linux 5.14+) ends what is left,
+            // its child groups' processes too; v1 has none: each is killed by pidfd.
             Err(Errno::EBUSY) if kill && Instant::now() < deadline => {
+                if !killed {
+                    killed = std::fs::write(path.join("cgroup.kill"), "1").is_ok();
+                }
+                if !killed {
+                    kill_listed(path);
+                }
+                remove_children(path);
                 std::thread::sleep(Duration::from_millis(2));
             }
             Err(e) => {
@@ -108,6 +117,44 @@ pub fn remove(path: &Path, kill: bool) -> Result<bool, OpError> {
             }
         }
     }
+}
+
+/// Kills every process `path`'s cgroup.procs lists: each by a pidfd taken while it is
+/// still listed, so that a pid reused by a process elsewhere is never signalled.
+fn kill_listed(path: &Path) {
+    let procs = path.join("cgroup.procs");
+    let listed = |pid: i32| {
+        std::fs::read_to_string(&procs)
+            .is_ok_and(|t| t.lines().any(|l| l.trim().parse() == Ok(pid)))
+    };
+    let text = std::fs::read_to_string(&procs).unwrap_or_default();
+    for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let Ok(fd) = crate::sys::pidfd_open(pid) else {
+            continue;
+        };
+        if listed(pid) {
+            let _ = crate::sys::pidfd_kill(&fd);
+        }
+    }
+}
+
+/// Removes nsr's groups below `path` (a sandbox's device group below its group).
+fn remove_children(path: &Path) {
+    for child in ours_under(path) {
+        let _ = std::fs::remove_dir(child);
+    }
+}
+
+/// nsr's own cgroup in every hierarchy (each once), where `nsr gc` looks for groups.
+pub fn own_cgroups() -> Vec<PathBuf> {
+    let layout = layout::Layout::detect();
+    let mut out: Vec<PathBuf> = layout.unified.into_iter().map(|u| u.dir).collect();
+    for own in layout.v1.into_values() {
+        if !out.contains(&own.dir) {
+            out.push(own.dir);
+        }
+    }
+    out
 }
 
 /// nsr's cgroups under `dir` (one level), for `nsr gc`.

@@ -98,8 +98,9 @@ fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
         .collect()
 }
 
-const UNSHARE_KEYS: [&str; 16] = [
+const UNSHARE_KEYS: [&str; 17] = [
     "kinds",
+    "limits",
     "monotonic",
     "boottime",
     "map_root",
@@ -212,6 +213,11 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         // Without options a sandbox is confined; `privileged: true` turns it off.
         confine: confine_options::confine_options(opts)?
             .apply_to(&crate::confine::Confinement::confined()),
+        limits: opts
+            .get("limits")
+            .map(super::cgroup_options::limits_of)
+            .transpose()?
+            .unwrap_or_default(),
     };
     spec.validate()?;
     Ok(spec)

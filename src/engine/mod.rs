@@ -2,6 +2,8 @@
 //! primitives to a session, and runs or checks a recipe.
 
 mod call;
+mod cgroup_options;
+mod cgroup_primitives;
 pub mod check;
 mod confine_options;
 pub use call::PrimitiveDoc;
@@ -84,6 +86,7 @@ pub fn build_engine(
     net::register(&mut engine, &mut docs, &session);
     rootfs_primitives::register(&mut engine, &mut docs, &session);
     primitives::register_inspection(&mut engine, &mut docs, &session);
+    cgroup_primitives::register(&mut engine, &mut docs, &session);
     let flag = signals.flag();
     let memory_kib = limits.memory_mib.saturating_mul(1024);
     engine.on_progress(move |ops| {

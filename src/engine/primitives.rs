@@ -23,6 +23,7 @@ fn ran_to_map(r: RunResult) -> Map {
     );
     m.insert("stdout".into(), Dynamic::from(r.stdout));
     m.insert("stderr".into(), Dynamic::from(r.stderr));
+    m.insert("oom_killed".into(), Dynamic::from(r.oom_killed));
     m
 }
 
@@ -98,6 +99,12 @@ fn run(session: &Shared, call: &Call, sb: &Sandbox, cmd: &Dynamic, opts: &Map) -
                     _ => "an unknown status".into(),
                 };
                 let mut msg = format!("the command ended with {how}");
+                if r.oom_killed {
+                    msg.push_str(" (the kernel's OOM killer ended it: the sandbox's memory limit)");
+                }
+                if r.pids_limit_hit {
+                    msg.push_str(" (the sandbox hit its pids limit: a fork failed with EAGAIN)");
+                }
                 if !r.stderr.trim().is_empty() {
                     msg.push_str(&format!("; stderr: {}", r.stderr.trim()));
                 }
@@ -142,7 +149,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg(docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only).")
+    reg(docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only); limits: #{ memory: \"256M\", memory_swap, pids, cpu: 0.5 (cores), cpu_weight, io: #{ \"/dev/vda\": #{ read_bps, write_bps, read_iops, write_iops } } } (its cgroups).")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)

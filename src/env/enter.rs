@@ -14,8 +14,14 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+/// A live sandbox of an environment: its holder and its cgroups.
+struct LiveSandbox {
+    pid: i32,
+    cgroups: Vec<String>,
+}
+
 /// The live sandboxes of an environment, in creation order.
-fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
+fn sandboxes(name: &str) -> Result<Vec<LiveSandbox>, OpError> {
     store::check_name(name)?;
     let dir = store::base_dir().join(name);
     if !dir.is_dir() {
@@ -26,15 +32,15 @@ fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
     }
     let started = store::read_meta(&dir).map(|m| m.started).unwrap_or(0);
     let (records, _) = store::read_records(&dir);
-    let mut live: BTreeMap<u64, i32> = BTreeMap::new();
+    let mut live: BTreeMap<u64, LiveSandbox> = BTreeMap::new();
     for r in records {
         match r {
             Record::Done {
                 seq,
-                undo: Undo::StopSandbox { pid, .. },
+                undo: Undo::StopSandbox { pid, cgroups, .. },
                 ..
             } => {
-                live.insert(seq, pid);
+                live.insert(seq, LiveSandbox { pid, cgroups });
             }
             Record::Undone { seq } => {
                 live.remove(&seq);
@@ -44,8 +50,25 @@ fn sandboxes(name: &str) -> Result<Vec<i32>, OpError> {
     }
     Ok(live
         .into_values()
-        .filter(|p| is_our_holder(*p, started))
+        .filter(|s| is_our_holder(s.pid, started))
         .collect())
+}
+
+/// Moves this process into the sandbox's cgroups (all but its device group, which
+/// the command is cloned into), so that what it starts counts against its limits.
+fn join_cgroups(cgroups: &[String]) -> Result<(), OpError> {
+    for dir in cgroups.iter().map(std::path::Path::new) {
+        if dir.to_string_lossy().ends_with("-commands") || !crate::cgroup::is_ours(dir) {
+            continue;
+        }
+        std::fs::write(dir.join("cgroup.procs"), "0").map_err(|e| {
+            OpError::os(
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                format!("cannot join the sandbox's cgroup {}", dir.display()),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Joins the kept holder's namespaces (the user namespace first) and root, which it
@@ -97,7 +120,12 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
         )
         .with_hint(format!("nsr down {name} takes back what it left")));
     }
-    let pid = choose(name, which, &pids)?;
+    let pid = choose(name, which, &pids.iter().map(|s| s.pid).collect::<Vec<_>>())?;
+    let cgroups = pids
+        .into_iter()
+        .find(|s| s.pid == pid)
+        .map(|s| s.cgroups)
+        .unwrap_or_default();
     let held = kept::reach(&store::base_dir().join(name), pid)?;
     let argv: Vec<CString> = if command.is_empty() {
         vec![CString::new("/bin/sh").unwrap_or_default()]
@@ -126,7 +154,7 @@ pub fn enter(name: &str, which: Option<&str>, command: &[String]) -> Result<i32,
             drop(slave);
             let on_pty = relay.is_some();
             std::mem::forget(relay);
-            let code = match join(&held) {
+            let code = match join_cgroups(&cgroups).and_then(|()| join(&held)) {
                 Ok(()) => command_in(&held, &argv, on_pty),
                 Err(e) => {
                     let _ = std::io::Write::write_all(

@@ -14,7 +14,7 @@ pub enum Orphan {
     Link(String),
     /// Its mount point and its mount ID (what `--apply` takes back, and nothing else).
     Overlay(String, u64),
-    /// A device cgroup of a sandbox (`nsr-<pid>-...`).
+    /// A cgroup of a sandbox (`nsr-<pid>-...`), in any hierarchy.
     Cgroup(std::path::PathBuf),
 }
 
@@ -58,9 +58,11 @@ fn known() -> Known {
         for r in records {
             if let Record::Done { undo, .. } = r {
                 match undo {
-                    Undo::StopSandbox { pid, cgroup, .. } => {
+                    Undo::StopSandbox {
+                        pid, cgroups: c, ..
+                    } => {
                         pids.insert(pid);
-                        cgroups.extend(cgroup);
+                        cgroups.extend(c);
                     }
                     Undo::Net(crate::ops::net::NetUndo::DeleteTable { table, .. }) => {
                         tables.insert(table);
@@ -150,7 +152,7 @@ pub fn find() -> Result<Vec<Orphan>, OpError> {
             out.push(Orphan::Overlay(m.mount_point, m.id));
         }
     }
-    if let Some(parent) = crate::cgroup::own_cgroup() {
+    for parent in crate::cgroup::own_cgroups() {
         for path in crate::cgroup::ours_under(&parent) {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             let maker = name.as_deref().and_then(crate::cgroup::maker_pid);

@@ -83,25 +83,21 @@ impl Backend for RecoveryBackend {
 
     fn undo(&mut self, undo: &Undo) -> Result<UndoOutcome, OpError> {
         match undo {
-            Undo::StopSandbox {
-                pid,
-                cgroup: Some(path),
-                ..
-            } => {
-                // The holder first (it is not in the cgroup), then what its commands
-                // left running.
+            Undo::StopSandbox { pid, cgroups, .. } if !cgroups.is_empty() => {
+                // The holder first, then what its commands left running in its groups.
                 let holder = self.undo(&Undo::StopSandbox {
                     sandbox: 0,
                     pid: *pid,
-                    cgroup: None,
+                    cgroups: Vec::new(),
                 })?;
-                let removed = crate::cgroup::remove(Path::new(path), true)?;
+                let removed = crate::cgroup::sandbox::remove_all(cgroups)?;
                 Ok(if removed { UndoOutcome::Done } else { holder })
             }
-            Undo::RemoveCgroup { path } => Ok(UndoOutcome::done_if(crate::cgroup::remove(
-                Path::new(path),
-                false,
-            )?)),
+            Undo::RemoveCgroups { paths } => Ok(UndoOutcome::done_if(
+                crate::cgroup::sandbox::remove_all(paths)?,
+            )),
+            // The values go with the groups, which the sandbox's own undo removes.
+            Undo::RestoreLimits { .. } => Ok(UndoOutcome::Released),
             Undo::StopSandbox { pid, .. } => {
                 if !is_our_holder(*pid, self.started) {
                     return Ok(UndoOutcome::AlreadyGone);

@@ -5,6 +5,7 @@
 pub mod cidr;
 mod error;
 pub mod kinds;
+pub mod limits;
 pub mod mount;
 pub mod names;
 pub mod nat;
@@ -22,6 +23,7 @@ pub use shell::{sandbox_pid_var, shell_quote};
 use mount::MountSpec;
 use net::{NetOp, NetOutput, NetUndo};
 use rootfs::{RootfsOp, RootfsUndo};
+use limits::CgroupLimits;
 use run::{MountEntry, RunResult, RunSpec};
 use sandbox::SandboxSpec;
 use std::collections::BTreeMap;
@@ -69,6 +71,15 @@ pub enum Op {
         sandbox: SandboxId,
         op: RootfsOp,
     },
+    /// Change the cgroup limits of a running sandbox.
+    SetLimits {
+        sandbox: SandboxId,
+        limits: CgroupLimits,
+    },
+    /// What a sandbox's cgroups have counted.
+    Usage {
+        sandbox: SandboxId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +92,8 @@ pub enum Output {
     Namespaces(BTreeMap<String, u64>),
     MountInfo(Vec<MountEntry>),
     Net(NetOutput),
+    /// Counters by name (`memory_current`, `cpu_usec`, ...).
+    Usage(BTreeMap<String, i64>),
 }
 
 /// How to take back what an operation did. Recorded in the journal before the
@@ -91,13 +104,20 @@ pub enum Undo {
     StopSandbox {
         sandbox: SandboxId,
         pid: i32,
-        /// Its device cgroup (`cgroup/devices.rs`), removed once the sandbox stopped.
+        /// Its cgroups (`crate::cgroup`), in the order they are removed (a child before
+        /// its parent), once the sandbox stopped; what still runs in them is killed.
         #[serde(default)]
-        cgroup: Option<String>,
+        cgroups: Vec<String>,
     },
-    /// Remove a cgroup of nsr's that nothing runs in (a sandbox start cut short).
-    RemoveCgroup {
-        path: String,
+    /// Remove cgroups of nsr's (a sandbox start cut short), killing what is in them.
+    RemoveCgroups {
+        paths: Vec<String>,
+    },
+    /// Write back the values limit files of a sandbox's cgroups had (`box.limits`).
+    RestoreLimits {
+        sandbox: SandboxId,
+        /// (file, value), in the order to write them.
+        files: Vec<(String, String)>,
     },
     /// Unmount exactly the mount that was made, found by its mount ID.
     Umount {
@@ -208,6 +228,7 @@ impl Op {
                 | Op::Namespaces { .. }
                 | Op::MountInfo { .. }
                 | Op::GetHostname { .. }
+                | Op::Usage { .. }
                 | Op::Net(
                     NetOp::Links { .. }
                         | NetOp::Addrs { .. }
@@ -231,6 +252,8 @@ impl Op {
             Op::MountInfo { .. } => "mountinfo",
             Op::Net(op) => op.primitive(),
             Op::Rootfs(op) | Op::RootfsIn { op, .. } => op.primitive(),
+            Op::SetLimits { .. } => "limits",
+            Op::Usage { .. } => "usage",
         }
     }
 
@@ -263,6 +286,10 @@ impl Op {
                     shell_quote(&op.shell())
                 )
             }
+            Op::SetLimits { limits, .. } => format!("set cgroup limits {limits}"),
+            Op::Usage { sandbox } => format!(
+                "cat /sys/fs/cgroup/.../nsr-*-{sandbox}/{{memory.current,pids.current,cpu.stat}}"
+            ),
         }
     }
 }
@@ -271,7 +298,12 @@ impl Undo {
     pub fn describe(&self) -> String {
         match self {
             Undo::StopSandbox { pid, .. } => format!("stop sandbox (pid {pid})"),
-            Undo::RemoveCgroup { path } => format!("rmdir {path}"),
+            Undo::RemoveCgroups { paths } => format!("rmdir {}", paths.join(" ")),
+            Undo::RestoreLimits { files, .. } => files
+                .iter()
+                .map(|(f, v)| format!("echo {} > {f}", shell_quote(v)))
+                .collect::<Vec<_>>()
+                .join("; "),
             Undo::Umount { target, .. } | Undo::UmountAbove { target, .. } => {
                 format!("umount {target}")
             }

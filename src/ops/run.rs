@@ -20,6 +20,12 @@ pub struct RunResult {
     pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The kernel's OOM killer ended it (the sandbox's memory limit).
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// A fork of the sandbox's failed at its pids limit while it ran.
+    #[serde(default)]
+    pub pids_limit_hit: bool,
 }
 
 /// One line of /proc/PID/mountinfo.

@@ -59,6 +59,9 @@ pub struct SandboxSpec {
     /// How the commands the sandbox runs are confined.
     #[serde(default)]
     pub confine: crate::confine::Confinement,
+    /// Its cgroup limits (none: its groups only count).
+    #[serde(default)]
+    pub limits: super::limits::CgroupLimits,
 }
 
 /// Seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside a new time namespace.
@@ -127,6 +130,7 @@ impl SandboxSpec {
                 "uid/gid maps need a new user namespace: add \"user\" to the kinds".to_string(),
             );
         }
+        self.limits.validate()?;
         for (name, map) in [("uid_map", &self.uid_map), ("gid_map", &self.gid_map)] {
             if map.len() > 340 {
                 return Err(format!(
@@ -257,6 +261,7 @@ mod tests {
             propagation: Propagation::Private,
             time_offsets: Default::default(),
             confine: Default::default(),
+            limits: Default::default(),
         }
     }
 

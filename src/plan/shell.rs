@@ -3,6 +3,9 @@
 //! take it back. A sandbox is an `unshare ... sleep infinity` process whose pid the
 //! script keeps in `$SANDBOXn_PID`; later commands join it with `nsenter`.
 
+use crate::cgroup::sandbox::{self as groups, SandboxGroups};
+use crate::ops::limits::CgroupLimits;
+use std::path::Path;
 use crate::confine::{Caps, Confinement};
 use crate::ops::mount::{MountSource, MountSpec};
 use crate::ops::nat::NatRule;
@@ -41,6 +44,9 @@ struct SandboxShell {
     confine: Confinement,
     /// Whether nsr hardens /proc and /sys in its mount namespace (runc's masks).
     harden: bool,
+    /// Its cgroups, when it has limits (a sandbox without limits gets groups only to
+    /// count and to kill, which the script does not need).
+    groups: Option<SandboxGroups>,
 }
 
 /// What the script knows as it goes: sandboxes and their roots, NAT tables and chains
@@ -67,6 +73,44 @@ fn join_path(t: &JoinTarget, kind: crate::ops::kinds::NsKind) -> String {
         },
         JoinTarget::Path(_) => shell_quote(&t.path_for(kind)),
     }
+}
+
+/// The groups of a sandbox with limits, made and limited as the script's commands
+/// (`sandbox_cgroups` of the machine the plan is made on; `$$` makes the names the
+/// script's own).
+fn cgroups_of(spec: &SandboxSpec, id: SandboxId, c: &mut Commands) -> Option<SandboxGroups> {
+    if spec.limits.is_empty() {
+        return None;
+    }
+    let layout = crate::cgroup::layout::Layout::detect();
+    let planned = SandboxGroups::plan(&layout, &format!("nsr-$$-{id}"), &spec.limits, false)
+        .and_then(|g| g.limit_files(&spec.limits).map(|f| (g, f)));
+    let (g, files) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            c.run.push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
+            return None;
+        }
+    };
+    let dirs = g.removal_order();
+    let mut make = vec![format!("mkdir {}", dirs.iter().rev().cloned().collect::<Vec<_>>().join(" "))];
+    for (file, value) in &files {
+        make.push(format!("echo {} > {}", shell_quote(value), file.display()));
+    }
+    c.run.push(format!(
+        "{{ {}; }} || {{ rmdir {} 2>/dev/null; exit 1; }}",
+        make.join(" && "),
+        dirs.join(" ")
+    ));
+    Some(g)
+}
+
+fn joined(g: &SandboxGroups) -> Vec<String> {
+    g.unified
+        .iter()
+        .chain(&g.v1)
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 /// `unshare(1)` for the spec, keeping a `sleep infinity` as the sandbox's process.
@@ -250,15 +294,24 @@ impl ShellWriter {
         let harden = !spec.confine.is_privileged()
             && spec.creates(crate::ops::kinds::NsKind::Mount)
             && spec.propagation != crate::ops::sandbox::Propagation::Unchanged;
+        let groups = cgroups_of(spec, id, c);
+        match &groups {
+            Some(g) => c.run.push(format!(
+                "sh -c 'for g in \"$@\"; do [ \"$g\" = -- ] && break; echo $$ > \"$g\"/cgroup.procs; shift; done; shift; exec \"$@\"' sh {} -- {} &",
+                joined(g).join(" "),
+                unshare_words(spec)
+            )),
+            None => c.run.push(format!("{} &", unshare_words(spec))),
+        }
         self.sandboxes.insert(
             id,
             SandboxShell {
                 root: None,
                 confine: spec.confine.clone(),
                 harden,
+                groups: groups.clone(),
             },
         );
-        c.run.push(format!("{} &", unshare_words(spec)));
         c.run.push(format!(
             "SANDBOX{id}_JOB=$! SANDBOX{id}_PID=$(sandbox_pid $!)"
         ));
@@ -278,6 +331,47 @@ impl ShellWriter {
         c.undo.push(format!(
             "kill -KILL $SANDBOX{id}_JOB; wait $SANDBOX{id}_JOB 2>/dev/null"
         ));
+        if let Some(g) = groups {
+            // The killed processes leave their groups as they are reaped, a moment later.
+            c.undo.push(format!(
+                "for g in {}; do i=0; while ! rmdir \"$g\" 2>/dev/null && [ -d \"$g\" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.01; done; done",
+                g.removal_order().join(" ")
+            ));
+        }
+    }
+
+    /// `box.limits`: each file's old value saved, the new one written; the undo writes
+    /// back what was saved.
+    fn set_limits(&mut self, sandbox: SandboxId, limits: &CgroupLimits, c: &mut Commands) {
+        let files = match self.sandboxes.get(&sandbox).and_then(|s| s.groups.as_ref()) {
+            Some(g) => g.limit_files(limits),
+            None => Err(crate::ops::OpError::new(
+                "the sandbox has no cgroups in the script: it started without limits",
+            )),
+        };
+        let files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                c.run.push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
+                return;
+            }
+        };
+        let mut undo = Vec::new();
+        for (file, value) in files {
+            let file = file.display().to_string();
+            let var = self.save("LIMIT_WAS");
+            let per_device = file.ends_with("io.max") || file.ends_with("_device");
+            if per_device {
+                let restore = groups::restore_value(Path::new(&file), &value, "");
+                undo.push(format!("echo {} > {file}", shell_quote(&restore)));
+            } else {
+                c.run.push(format!("{var}=$(cat {file})"));
+                undo.push(format!("echo \"${var}\" > {file}"));
+            }
+            c.run.push(format!("echo {} > {file}", shell_quote(&value)));
+        }
+        undo.reverse();
+        c.undo.extend(undo);
     }
 
     /// A mount under the sandbox's root, unmounted by `umount -l`; a proc or sysfs of a
@@ -319,6 +413,19 @@ impl ShellWriter {
         let mut c = Commands::default();
         match op {
             Op::Unshare(spec) => self.unshare(spec, undo, &mut c),
+            Op::SetLimits { sandbox, limits } => self.set_limits(*sandbox, limits, &mut c),
+            Op::Usage { sandbox } => {
+                let dirs = self
+                    .sandboxes
+                    .get(sandbox)
+                    .and_then(|s| s.groups.as_ref())
+                    .map(|g| g.removal_order())
+                    .unwrap_or_default();
+                c.run.push(format!(
+                    "for g in {}; do grep -H . \"$g\"/memory.*usage* \"$g\"/memory.current \"$g\"/pids.current \"$g\"/cpu.stat 2>/dev/null; done || true",
+                    dirs.join(" ")
+                ));
+            }
             Op::SetHostname { sandbox, name } => {
                 let var = self.save("HOSTNAME_WAS");
                 let enter = format!("nsenter -t {} -u --", pid_var(*sandbox));
@@ -522,6 +629,7 @@ mod tests {
             time_offsets: Default::default(),
             // The layout of commands, without confinement's words (tested on their own).
             confine: Confinement::privileged(),
+            limits: Default::default(),
         }
     }
 
@@ -569,7 +677,7 @@ mod tests {
         let undo = Undo::StopSandbox {
             sandbox: 0,
             pid: -1,
-            cgroup: None,
+            cgroups: Vec::new(),
         };
         w.step(&Op::Unshare(spec(&[NsKind::Mount])), Some(&undo));
         w.step(

@@ -534,6 +534,8 @@ fn supervise(
         signal,
         stdout: out.map(Stream::text).unwrap_or_default(),
         stderr: err.map(Stream::text).unwrap_or_default(),
+        oom_killed: false,
+        pids_limit_hit: false,
     })
 }
 

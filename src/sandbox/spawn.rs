@@ -18,7 +18,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -56,19 +56,23 @@ fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
     }
 }
 
-/// Starts the sandbox `spec`; its confined commands will start in the cgroup
+/// Starts the sandbox `spec`; its first process joins the cgroups whose cgroup.procs
+/// are `join` before anything else; its confined commands will start in the cgroup
 /// `device_cgroup` (an fd of its directory) when it is given. `meanwhile` runs in nsr
 /// once the sandbox's first process exists, while it sets its namespaces up (work
 /// that must be done before any command starts, not before the sandbox does).
 pub fn spawn(
     spec: &SandboxSpec,
     device_cgroup: Option<BorrowedFd<'_>>,
+    join: &[OwnedFd],
     meanwhile: &mut dyn FnMut() -> Result<(), OpError>,
 ) -> Result<SandboxHandle, OpError> {
     let cgroup = device_cgroup.map(|fd| fd.as_raw_fd());
     let (sock, child_sock) = UnixStream::pair().map_err(|e| io_err(e, "socketpair"))?;
     let parent_pid = std::process::id() as i32;
-    let direct = direct_clone(spec);
+    // A new cgroup namespace is rooted where its creator is: in the sandbox's cgroups,
+    // which a process cloned straight into it would not yet be.
+    let direct = direct_clone(spec) && (join.is_empty() || !spec.creates(NsKind::Cgroup));
     let started = if direct {
         clone_with(create_flags(spec)).map_err(|e| unshare_error(e, spec))
     } else {
@@ -86,6 +90,7 @@ pub fn spawn(
             // fds); this child must be until its id maps are written, by nsr or newuidmap.
             crate::sys::set_dumpable(true);
             drop(sock);
+            join_cgroups(join, &child_sock);
             if direct {
                 direct_child(spec, child_sock, cgroup)
             } else {
@@ -110,6 +115,19 @@ pub fn spawn(
         handle.kill_now();
     }
     result.map(|()| handle)
+}
+
+/// The sandbox's first process moves itself into its cgroups ("0" is the writer), so
+/// that all it starts is born there; it ends when it cannot.
+fn join_cgroups(procs: &[OwnedFd], sock: &UnixStream) {
+    for fd in procs {
+        if let Err(e) = nix::unistd::write(fd, b"0") {
+            let mut sock = sock;
+            let err = OpError::os(e, "cannot join the sandbox's cgroup (cgroup.procs)");
+            let _ = send(&mut sock, &Startup::Failed(WireError::from(err)));
+            holder::unsafe_exit(1);
+        }
+    }
 }
 
 /// Answers the first child's set-up messages until the holder is ready.

@@ -1,0 +1,415 @@
+//! The cgroups of one sandbox: planned before it starts (so that the journal names
+//! them before they exist), made with their limits, joined by the sandbox's first
+//! process before it does anything else (so the holder and all it starts are in them),
+//! changed at run time, read for usage, and removed with whatever still runs in them.
+
+use super::layout::{Layout, Place};
+use crate::ops::limits::{CgroupLimits, Controller};
+use crate::ops::OpError;
+use nix::errno::Errno;
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// The groups of one sandbox, each named `nsr-<nsr's pid>-<tag>-<n>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxGroups {
+    /// Its cgroup2 group (every process of the sandbox; cgroup.kill ends them all).
+    pub unified: Option<PathBuf>,
+    /// The child of `unified` its confined commands start in (the device program).
+    pub devices: Option<PathBuf>,
+    /// Its groups in v1 hierarchies.
+    pub v1: Vec<PathBuf>,
+    /// Where each controller's files are.
+    pub by_controller: BTreeMap<Controller, (PathBuf, bool)>,
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The controllers every sandbox gets a group for when it can (its usage); the others
+/// only when a limit asks for them.
+const ALWAYS: [Controller; 3] = [Controller::Memory, Controller::Pids, Controller::CpuUsage];
+
+impl SandboxGroups {
+    /// Where sandbox `name`'s groups go on `layout`. A controller a limit needs and the
+    /// machine does not give nsr is an error; one only counted is left out.
+    pub fn plan(
+        layout: &Layout,
+        name: &str,
+        limits: &CgroupLimits,
+        devices: bool,
+    ) -> Result<SandboxGroups, OpError> {
+        let mut groups = SandboxGroups::default();
+        let unified = layout.unified.as_ref().filter(|u| u.writable);
+        if let Some(u) = unified {
+            let dir = u.dir.join(name);
+            if devices {
+                groups.devices = Some(dir.join(format!("{name}-commands")));
+            }
+            groups.unified = Some(dir);
+        }
+        let wanted = limits.controllers();
+        let mut all: Vec<Controller> = ALWAYS.to_vec();
+        all.extend(wanted.iter().copied().filter(|c| !ALWAYS.contains(c)));
+        for c in all {
+            let needed = wanted.contains(&c);
+            let place = layout.place(c).filter(|p| p.own().writable);
+            let (dir, v2) = match (place, &groups.unified) {
+                (Some(Place::V2(_)), Some(dir)) => (dir.clone(), true),
+                (Some(Place::V1(own)), _) => (own.dir.join(name), false),
+                _ if !needed => continue,
+                _ => return Err(missing(layout, c)),
+            };
+            if !v2 && !groups.v1.contains(&dir) {
+                groups.v1.push(dir.clone());
+            }
+            groups.by_controller.insert(c, (dir, v2));
+        }
+        Ok(groups)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.unified.is_none() && self.v1.is_empty()
+    }
+
+    /// Every group, in the order to remove them (a child before its parent).
+    pub fn removal_order(&self) -> Vec<String> {
+        self.devices
+            .iter()
+            .chain(&self.unified)
+            .chain(&self.v1)
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The groups the sandbox's first process joins (cgroup.procs), all it starts with it.
+    fn joined(&self) -> impl Iterator<Item = &PathBuf> {
+        self.unified.iter().chain(&self.v1)
+    }
+
+    fn is_v2(&self, c: Controller) -> bool {
+        self.by_controller.get(&c).is_some_and(|(_, v2)| *v2)
+    }
+
+    /// The limit files `limits` writes, each with its full path.
+    pub fn limit_files(&self, limits: &CgroupLimits) -> Result<Vec<(PathBuf, String)>, OpError> {
+        limits
+            .writes(&|c| self.is_v2(c))
+            .into_iter()
+            .map(|w| match self.by_controller.get(&w.controller) {
+                Some((dir, _)) => Ok((dir.join(w.file), w.value)),
+                None => Err(OpError::new(format!(
+                    "the sandbox has no {} cgroup: it started without a {} limit",
+                    w.controller, w.controller
+                ))
+                .with_hint(format!(
+                    "give unshare a {} limit (a generous one) to change it later",
+                    w.controller
+                ))),
+            })
+            .collect()
+    }
+}
+
+fn missing(layout: &Layout, c: Controller) -> OpError {
+    let own = layout.place(c).map(|p| p.own().dir.clone());
+    match own {
+        Some(dir) => OpError::os(
+            Errno::EACCES,
+            format!("cannot make {c} cgroups in {}", dir.display()),
+        )
+        .with_hint(if nix::unistd::geteuid().is_root() {
+            "the cgroup filesystem is mounted read-only here".to_string()
+        } else {
+            "resource limits need a cgroup delegated to you: systemd-run --user --scope -p Delegate=yes nsr ... (cgroup v2), or run as root".to_string()
+        }),
+        None => {
+            let (why, hint) = layout.missing(c);
+            OpError::new(why).with_hint(hint)
+        }
+    }
+}
+
+/// What `create` made: the fds the sandbox's first process writes "0" to, and the
+/// device group's directory (what clone3 and the device program take).
+pub struct Made {
+    pub procs: Vec<OwnedFd>,
+    pub devices: Option<OwnedFd>,
+}
+
+/// Makes the groups with their limits. On failure nothing of them is left.
+pub fn create(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> {
+    let made = make(groups, limits);
+    if made.is_err() {
+        let _ = remove_all(&groups.removal_order());
+    }
+    made
+}
+
+fn make(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> {
+    let mut devices = None;
+    for dir in groups.unified.iter().chain(&groups.devices).chain(&groups.v1) {
+        let fd = super::create(dir)?;
+        if Some(dir) == groups.devices.as_ref() {
+            devices = Some(fd);
+        }
+    }
+    for (file, value) in groups.limit_files(limits)? {
+        write_limit(&file, &value)?;
+    }
+    let procs = groups
+        .joined()
+        .map(|dir| {
+            let path = dir.join("cgroup.procs");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map(OwnedFd::from)
+                .map_err(|e| OpError::os(errno_of(&e), format!("cannot open {}", path.display())))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Made { procs, devices })
+}
+
+/// Writes one limit file; the kernel's EINVAL names what it refused.
+pub fn write_limit(file: &Path, value: &str) -> Result<(), OpError> {
+    std::fs::write(file, value).map_err(|e| {
+        let err = OpError::os(
+            errno_of(&e),
+            format!("cannot write {value} to {}", file.display()),
+        );
+        match e.raw_os_error() {
+            Some(libc::EINVAL) if file.ends_with("memory.limit_in_bytes") => err.with_hint(
+                "v1 memory cannot be limited below what the group uses now, or above its memory_swap total",
+            ),
+            Some(libc::EBUSY) => err.with_hint("the group uses more than the new limit allows"),
+            Some(libc::EINVAL) => err.with_hint("the kernel refused the value (a device that is not a block device, or a value out of range)"),
+            Some(libc::ENOENT) => err.with_hint("this kernel's cgroup has no such file (swap accounting off? boot with swapaccount=1)"),
+            _ => err,
+        }
+    })
+}
+
+/// Removes every group in `paths` (as `removal_order` gives them), killing what still
+/// runs in them. True when any was there to remove.
+pub fn remove_all(paths: &[String]) -> Result<bool, OpError> {
+    let mut any = false;
+    let mut first_error = None;
+    for p in paths {
+        match super::remove(Path::new(p), true) {
+            Ok(removed) => any |= removed,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(any),
+    }
+}
+
+/// Sets new limits; returns the (file, old value) pairs that undo it, in order.
+pub fn set_limits(
+    groups: &SandboxGroups,
+    limits: &CgroupLimits,
+) -> Result<Vec<(String, String)>, OpError> {
+    let files = groups.limit_files(limits)?;
+    let mut restore = Vec::new();
+    for (file, value) in &files {
+        let old = std::fs::read_to_string(file).map_err(|e| {
+            OpError::os(errno_of(&e), format!("cannot read {}", file.display()))
+        })?;
+        restore.push((file.to_string_lossy().into_owned(), restore_value(file, value, &old)));
+    }
+    // Undone in reverse: memsw goes back before memory, a quota before its period.
+    restore.reverse();
+    Ok(restore)
+}
+
+/// What writes back `old` (a file's whole text before `new` was written to it). Files
+/// with a line per device take one line: the device's old line, or its removal.
+pub fn restore_value(file: &Path, new: &str, old: &str) -> String {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let per_device = name == "io.max" || name.ends_with("_device");
+    if !per_device {
+        return old.trim().to_string();
+    }
+    let device = new.split_whitespace().next().unwrap_or("");
+    let before = old
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(device));
+    match (before, name == "io.max") {
+        (Some(line), _) => line.trim().to_string(),
+        (None, true) => format!("{device} rbps=max wbps=max riops=max wiops=max"),
+        (None, false) => format!("{device} 0"),
+    }
+}
+
+/// Writes back what `set_limits` returned.
+pub fn restore(files: &[(String, String)]) -> Result<(), OpError> {
+    for (file, value) in files {
+        let file = Path::new(file);
+        if !file.parent().is_some_and(super::is_ours) {
+            return Err(OpError::new(format!(
+                "{} is not in a cgroup of nsr's: left alone",
+                file.display()
+            )));
+        }
+        match write_limit(file, value) {
+            // The group went with its sandbox: nothing to write back.
+            Err(e) if e.errno == Some(Errno::ENOENT) && !file.exists() => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// One counter of a cgroup file: a whole file's number, or `key N` in a flat keyed
+/// file (memory.events, cpu.stat, memory.oom_control).
+fn counter(dir: &Path, file: &str, key: Option<&str>) -> Option<i64> {
+    let text = std::fs::read_to_string(dir.join(file)).ok()?;
+    match key {
+        None => text.trim().parse().ok(),
+        Some(k) => text.lines().find_map(|l| {
+            let (name, v) = l.split_once(' ')?;
+            (name == k).then(|| v.trim().parse().ok())?
+        }),
+    }
+}
+
+/// What the groups at `paths` have counted, by name, from whichever files each has
+/// (so a kept environment's journal, which has only the paths, gives the same).
+pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    let mut put = |k: &str, v: Option<i64>| {
+        if let Some(v) = v {
+            out.entry(k.to_string()).or_insert(v);
+        }
+    };
+    for p in paths.iter().map(Path::new) {
+        if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-commands")) {
+            continue;
+        }
+        // cgroup2
+        put("memory_current", counter(p, "memory.current", None));
+        put("memory_peak", counter(p, "memory.peak", None));
+        put("oom_kills", counter(p, "memory.events", Some("oom_kill")));
+        put("cpu_usec", counter(p, "cpu.stat", Some("usage_usec")));
+        put("cpu_throttled_usec", counter(p, "cpu.stat", Some("throttled_usec")));
+        // cgroup v1
+        put("memory_current", counter(p, "memory.usage_in_bytes", None));
+        put("memory_peak", counter(p, "memory.max_usage_in_bytes", None));
+        put("oom_kills", counter(p, "memory.oom_control", Some("oom_kill")));
+        put("cpu_usec", counter(p, "cpuacct.usage", None).map(|ns| ns / 1000));
+        put(
+            "cpu_throttled_usec",
+            counter(p, "cpu.stat", Some("throttled_time")).map(|ns| ns / 1000),
+        );
+        // both
+        put("pids_current", counter(p, "pids.current", None));
+        put("pids_limit_hits", counter(p, "pids.events", Some("max")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::layout::OwnCgroup;
+
+    fn hybrid() -> Layout {
+        let own = |d: &str| OwnCgroup {
+            dir: PathBuf::from(d),
+            writable: true,
+        };
+        Layout {
+            unified: Some(own("/sys/fs/cgroup/unified")),
+            v2_available: vec!["hugetlb".into()],
+            v2_enabled: vec![],
+            v1: [
+                ("memory", own("/sys/fs/cgroup/memory/api")),
+                ("pids", own("/sys/fs/cgroup/pids")),
+                ("cpu", own("/sys/fs/cgroup/cpu")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn a_sandbox_without_limits_gets_groups_to_count_and_to_kill() {
+        let g = SandboxGroups::plan(&hybrid(), "nsr-1-a-0", &CgroupLimits::default(), true)
+            .unwrap();
+        assert_eq!(
+            g.removal_order(),
+            [
+                "/sys/fs/cgroup/unified/nsr-1-a-0/nsr-1-a-0-commands",
+                "/sys/fs/cgroup/unified/nsr-1-a-0",
+                "/sys/fs/cgroup/memory/api/nsr-1-a-0",
+                "/sys/fs/cgroup/pids/nsr-1-a-0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_limit_the_machine_cannot_give_is_an_error_before_anything_is_made() {
+        let cpu = CgroupLimits {
+            cpu_millis: Some(500),
+            ..Default::default()
+        };
+        let g = SandboxGroups::plan(&hybrid(), "n", &cpu, false).unwrap();
+        assert!(g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
+        let io = CgroupLimits {
+            io: vec![Default::default()],
+            ..Default::default()
+        };
+        let e = SandboxGroups::plan(&hybrid(), "n", &io, false).unwrap_err();
+        assert!(e.to_string().contains("io controller"), "{e}");
+        let mut read_only = hybrid();
+        read_only.v1.get_mut("cpu").unwrap().writable = false;
+        let e = SandboxGroups::plan(&read_only, "n", &cpu, false).unwrap_err();
+        assert_eq!(e.errno, Some(Errno::EACCES));
+        // Without a limit, a group nsr may not make is left out.
+        let g = SandboxGroups::plan(&read_only, "n", &CgroupLimits::default(), false).unwrap();
+        assert!(!g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
+    }
+
+    #[test]
+    fn limits_change_only_what_a_sandbox_has_a_group_for() {
+        let g = SandboxGroups::plan(&hybrid(), "n", &CgroupLimits::default(), false).unwrap();
+        let cpu = CgroupLimits {
+            cpu_millis: Some(500),
+            ..Default::default()
+        };
+        let e = g.limit_files(&cpu).unwrap_err();
+        assert!(e.to_string().contains("started without a cpu limit"), "{e}");
+        let mem = CgroupLimits {
+            memory: Some(1 << 20),
+            ..Default::default()
+        };
+        assert_eq!(
+            g.limit_files(&mem).unwrap(),
+            [(
+                PathBuf::from("/sys/fs/cgroup/memory/api/n/memory.limit_in_bytes"),
+                "1048576".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_device_line_is_restored_as_it_was_or_removed() {
+        let v1 = Path::new("/x/blkio.throttle.read_bps_device");
+        assert_eq!(restore_value(v1, "8:0 100", "8:0 5\n8:16 7\n"), "8:0 5");
+        assert_eq!(restore_value(v1, "8:0 100", ""), "8:0 0");
+        let v2 = Path::new("/x/io.max");
+        assert_eq!(
+            restore_value(v2, "8:0 rbps=1", ""),
+            "8:0 rbps=max wbps=max riops=max wiops=max"
+        );
+        assert_eq!(restore_value(Path::new("/x/pids.max"), "5", "max\n"), "max");
+    }
+}
