@@ -87,7 +87,13 @@ fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
 /// The directory of cgroup `path` (as /proc/self/cgroup says it) under `m`.
 fn dir_in(m: &CgroupMount, path: &str) -> PathBuf {
     let inside = path.strip_prefix(m.root.as_str()).unwrap_or(path);
-    Path::new(&m.mount_point).join(inside.trim_start_matches('/'))
+    let inside = inside.trim_start_matches('/');
+    let top = Path::new(&m.mount_point);
+    if inside.is_empty() {
+        top.to_path_buf()
+    } else {
+        top.join(inside)
+    }
 }
 
 fn words(path: &Path) -> Vec<String> {

@@ -62,11 +62,18 @@ fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Whether `path` is one of nsr's cgroups by its name (what an undo may remove).
+/// Whether `path` is one of nsr's cgroups by its name (what an undo or gc may
+/// remove): `nsr-<pid>-<8 hex digits>-<n>`, or a sandbox's device group below it
+/// (`...-commands`); a group someone else named `nsr-web` is not.
 pub fn is_ours(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("nsr-"))
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name.strip_suffix("-commands").unwrap_or(name);
+    let parts: Vec<&str> = name.split('-').collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    matches!(parts.as_slice(), ["nsr", pid, tag, n]
+        if digits(pid) && digits(n) && tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The pid of the nsr that made cgroup `name`, for `nsr gc`.
@@ -175,8 +182,11 @@ mod tests {
 
     #[test]
     fn only_nsr_named_cgroups_are_taken_for_nsrs() {
-        assert!(is_ours(Path::new("/sys/fs/cgroup/nsr-12-ab-0")));
+        assert!(is_ours(Path::new("/sys/fs/cgroup/nsr-12-0000abcd-0")));
+        assert!(is_ours(Path::new("/x/nsr-12-0000abcd-0/nsr-12-0000abcd-0-commands")));
         assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/nsr-web")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/nsr-12-ab-0")));
         assert_eq!(maker_pid("nsr-12-ab-0"), Some(12));
         assert_eq!(maker_pid("nsr-x"), None);
         assert!(remove(Path::new("/sys/fs/cgroup/user.slice"), true).is_err());

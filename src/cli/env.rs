@@ -86,8 +86,35 @@ pub fn ls(json: bool) -> ExitCode {
             },
             e.recipe
         ));
+        for (pid, u) in &e.usage {
+            output::out(&format!("  sandbox {pid}: {}\n", usage_line(u)));
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// "memory 3.7 MiB (peak 5.2 MiB), 19 tasks, cpu 0.124 s, 1 OOM kill".
+fn usage_line(u: &std::collections::BTreeMap<String, i64>) -> String {
+    let mib = |k: &str| u.get(k).map(|b| format!("{:.1} MiB", *b as f64 / 1048576.0));
+    let mut parts = Vec::new();
+    if let Some(m) = mib("memory_current") {
+        parts.push(match mib("memory_peak") {
+            Some(p) => format!("memory {m} (peak {p})"),
+            None => format!("memory {m}"),
+        });
+    }
+    if let Some(p) = u.get("pids_current") {
+        parts.push(format!("{p} tasks"));
+    }
+    if let Some(c) = u.get("cpu_usec") {
+        parts.push(format!("cpu {:.3} s", *c as f64 / 1e6));
+    }
+    match u.get("oom_kills") {
+        Some(1) => parts.push("1 OOM kill".into()),
+        Some(n) if *n > 1 => parts.push(format!("{n} OOM kills")),
+        _ => {}
+    }
+    parts.join(", ")
 }
 
 /// `nsr down NAME... | --all`.

@@ -64,7 +64,47 @@ pub fn checks() -> Vec<Check> {
             "mount -t cgroup2 none /sys/fs/cgroup",
         )];
     }
-    vec![layout(&all), delegation(&all), device_policy()]
+    vec![layout(&all), delegation(&all), limits(), device_policy()]
+}
+
+/// Where a sandbox's limits go, controller by controller, as `unshare`'s limits will
+/// find them (`cgroup::layout`): cgroup2, a v1 hierarchy, or nowhere and why.
+fn limits() -> Check {
+    use crate::cgroup::layout::{Layout, Place};
+    use crate::ops::limits::Controller;
+    let layout = Layout::detect();
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for c in [Controller::Memory, Controller::Pids, Controller::Cpu, Controller::Io] {
+        match layout.place(c).filter(|p| p.own().writable) {
+            Some(Place::V2(own)) => found.push(format!("{c} v2 ({})", own.dir.display())),
+            Some(Place::V1(own)) => found.push(format!("{c} v1 ({})", own.dir.display())),
+            None => missing.push((c, layout.missing(c))),
+        }
+    }
+    let whole = match &layout.unified {
+        Some(u) if u.writable => format!(
+            "; each sandbox's processes in a cgroup2 group under {} (cgroup.kill ends them)",
+            u.dir.display()
+        ),
+        _ => String::new(),
+    };
+    if missing.is_empty() {
+        return Check::ok("resource limits", format!("{}{whole}", found.join(", ")));
+    }
+    let names: Vec<String> = missing.iter().map(|(c, _)| c.to_string()).collect();
+    let (_, (why, fix)) = &missing[0];
+    Check::problem(
+        "resource limits",
+        Status::Warn,
+        format!(
+            "{}{}; no {} limits here: {why}{whole}",
+            found.join(", "),
+            if found.is_empty() { "" } else { ";" },
+            names.join(", ")
+        ),
+        fix.clone(),
+    )
 }
 
 /// Where confined commands of root's sandboxes get their device cgroup.

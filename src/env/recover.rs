@@ -329,6 +329,8 @@ pub struct EnvInfo {
     /// Resources its journal says are still there.
     pub resources: usize,
     pub sandboxes: Vec<i32>,
+    /// What the cgroups of each live sandbox counted (`box.usage()`), by holder pid.
+    pub usage: BTreeMap<i32, BTreeMap<String, i64>>,
 }
 
 pub fn list() -> Vec<EnvInfo> {
@@ -366,13 +368,21 @@ pub fn list() -> Vec<EnvInfo> {
             })
             .collect();
         let started = meta.as_ref().map(|m| m.started).unwrap_or(0);
-        let alive_sandboxes = live
+        let alive: Vec<(i32, &Vec<String>)> = live
             .values()
             .filter_map(|u| match u {
-                Undo::StopSandbox { pid, .. } if is_our_holder(*pid, started) => Some(*pid),
+                Undo::StopSandbox { pid, cgroups, .. } if is_our_holder(*pid, started) => {
+                    Some((*pid, cgroups))
+                }
                 _ => None,
             })
             .collect();
+        let usage = alive
+            .iter()
+            .filter(|(_, cgroups)| !cgroups.is_empty())
+            .map(|(pid, cgroups)| (*pid, crate::cgroup::sandbox::usage(cgroups)))
+            .collect();
+        let alive_sandboxes = alive.iter().map(|(pid, _)| *pid).collect();
         out.push(EnvInfo {
             kept: meta.as_ref().is_some_and(|m| m.kept),
             alive_sandboxes,
@@ -382,6 +392,7 @@ pub fn list() -> Vec<EnvInfo> {
             running,
             resources: live.len(),
             sandboxes,
+            usage,
             name,
         });
     }

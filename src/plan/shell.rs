@@ -422,7 +422,7 @@ impl ShellWriter {
                     .map(|g| g.removal_order())
                     .unwrap_or_default();
                 c.run.push(format!(
-                    "for g in {}; do grep -H . \"$g\"/memory.*usage* \"$g\"/memory.current \"$g\"/pids.current \"$g\"/cpu.stat 2>/dev/null; done || true",
+                    "for g in {}; do grep -H . \"$g\"/memory.usage_in_bytes \"$g\"/memory.max_usage_in_bytes \"$g\"/memory.current \"$g\"/pids.current \"$g\"/cpu.stat 2>/dev/null; done || true",
                     dirs.join(" ")
                 ));
             }
