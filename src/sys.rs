@@ -180,8 +180,14 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// migration (the first write to cgroup.procs can wait for an RCU grace period).
 /// Returns 0 in the child, its pid in the parent.
 pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<i32, Errno> {
+    clone_into_cgroup(0, cgroup)
+}
+
+/// fork(2) with clone `flags` (new namespaces) into the cgroup `cgroup`, as
+/// `fork_into_cgroup`.
+pub fn clone_into_cgroup(flags: libc::c_int, cgroup: BorrowedFd<'_>) -> Result<i32, Errno> {
     let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
+        flags: flags as u64 | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
         cgroup: cgroup.as_raw_fd() as u64,
         ..Default::default()

@@ -213,7 +213,10 @@ impl KernelBackend {
         let started = spawn::spawn(
             &self.joins_by_fd(spec),
             made.devices.as_ref().map(|dir| dir.as_fd()),
-            &made.procs,
+            spawn::Joining {
+                unified: made.unified.as_ref().map(|dir| dir.as_fd()),
+                tasks: &made.tasks,
+            },
             &mut attach,
         );
         let handle = match started {
@@ -276,13 +279,12 @@ impl KernelBackend {
 
     /// A command whose result says whether the OOM killer or the pids limit ended it.
     fn run(&mut self, id: SandboxId, spec: &RunSpec) -> Result<RunResult, OpError> {
-        let paths = self.groups.get(&id).map(|g| g.removal_order()).unwrap_or_default();
-        let before = groups::usage(&paths);
+        let counters = |s: &Self| s.groups.get(&id).map(groups::run_counters).unwrap_or_default();
+        let (oom_before, pids_before) = counters(self);
         let mut r = ran(self.ask(id, Request::Run(spec.clone()))?)?;
-        let after = groups::usage(&paths);
-        let grew = |k: &str| after.get(k).unwrap_or(&0) > before.get(k).unwrap_or(&0);
-        r.oom_killed = r.signal == Some(libc::SIGKILL) && grew("oom_kills");
-        r.pids_limit_hit = grew("pids_limit_hits");
+        let (oom_after, pids_after) = counters(self);
+        r.oom_killed = r.signal == Some(libc::SIGKILL) && oom_after > oom_before;
+        r.pids_limit_hit = pids_after > pids_before;
         Ok(r)
     }
 

@@ -84,11 +84,6 @@ impl SandboxGroups {
             .collect()
     }
 
-    /// The groups the sandbox's first process joins (cgroup.procs), all it starts with it.
-    fn joined(&self) -> impl Iterator<Item = &PathBuf> {
-        self.unified.iter().chain(&self.v1)
-    }
-
     fn is_v2(&self, c: Controller) -> bool {
         self.by_controller.get(&c).is_some_and(|(_, v2)| *v2)
     }
@@ -132,10 +127,13 @@ fn missing(layout: &Layout, c: Controller) -> OpError {
     }
 }
 
-/// What `create` made: the fds the sandbox's first process writes "0" to, and the
-/// device group's directory (what clone3 and the device program take).
+/// What `create` made: the cgroup2 group's directory, which the sandbox's first process
+/// is cloned into; the files it writes "0" to (v1's `tasks`: a thread moving itself
+/// takes no global lock, where a write to cgroup.procs waits for an RCU grace period);
+/// the device group's directory (what clone3 and the device program take).
 pub struct Made {
-    pub procs: Vec<OwnedFd>,
+    pub unified: Option<OwnedFd>,
+    pub tasks: Vec<OwnedFd>,
     pub devices: Option<OwnedFd>,
 }
 
@@ -149,28 +147,39 @@ pub fn create(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpE
 }
 
 fn make(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> {
-    let mut devices = None;
+    let (mut unified, mut devices) = (None, None);
     for dir in groups.unified.iter().chain(&groups.devices).chain(&groups.v1) {
         let fd = super::create(dir)?;
         if Some(dir) == groups.devices.as_ref() {
             devices = Some(fd);
+        } else if Some(dir) == groups.unified.as_ref() {
+            unified = Some(fd);
         }
     }
     for (file, value) in groups.limit_files(limits)? {
         write_limit(&file, &value)?;
     }
-    let procs = groups
-        .joined()
-        .map(|dir| {
-            let path = dir.join("cgroup.procs");
+    let mut joined: Vec<PathBuf> = groups.v1.iter().map(|d| d.join("tasks")).collect();
+    if let (Some(dir), false) = (&groups.unified, super::devices::clone3_works()) {
+        // No clone3 to be born in it: the first process moves there itself.
+        unified = None;
+        joined.push(dir.join("cgroup.procs"));
+    }
+    let tasks = joined
+        .iter()
+        .map(|path| {
             std::fs::OpenOptions::new()
                 .write(true)
-                .open(&path)
+                .open(path)
                 .map(OwnedFd::from)
                 .map_err(|e| OpError::os(errno_of(&e), format!("cannot open {}", path.display())))
         })
         .collect::<Result<_, _>>()?;
-    Ok(Made { procs, devices })
+    Ok(Made {
+        unified,
+        tasks,
+        devices,
+    })
 }
 
 /// Writes one limit file; the kernel's EINVAL names what it refused.
@@ -278,6 +287,19 @@ fn counter(dir: &Path, file: &str, key: Option<&str>) -> Option<i64> {
             (name == k).then(|| v.trim().parse().ok())?
         }),
     }
+}
+
+/// The two counters a command's end is judged by: OOM kills and forks refused at the
+/// pids limit (two files, where `usage` reads them all).
+pub fn run_counters(groups: &SandboxGroups) -> (i64, i64) {
+    let dir = |c| groups.by_controller.get(&c).map(|(d, v2)| (d.as_path(), *v2));
+    let oom = match dir(Controller::Memory) {
+        Some((d, true)) => counter(d, "memory.events", Some("oom_kill")),
+        Some((d, false)) => counter(d, "memory.oom_control", Some("oom_kill")),
+        None => None,
+    };
+    let pids = dir(Controller::Pids).and_then(|(d, _)| counter(d, "pids.events", Some("max")));
+    (oom.unwrap_or(0), pids.unwrap_or(0))
 }
 
 /// What the groups at `paths` have counted, by name, from whichever files each has

@@ -56,15 +56,22 @@ fn clone_with(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
     }
 }
 
-/// Starts the sandbox `spec`; its first process joins the cgroups whose cgroup.procs
-/// are `join` before anything else; its confined commands will start in the cgroup
-/// `device_cgroup` (an fd of its directory) when it is given. `meanwhile` runs in nsr
+/// The cgroups a sandbox's first process is in from its start: cloned into `unified`
+/// (a cgroup2 directory), it writes "0" to each of `tasks` before anything else.
+#[derive(Clone, Copy, Default)]
+pub struct Joining<'a> {
+    pub unified: Option<BorrowedFd<'a>>,
+    pub tasks: &'a [OwnedFd],
+}
+
+/// Starts the sandbox `spec` in the cgroups `join`; its confined commands will start in
+/// the cgroup `device_cgroup` (an fd of its directory) when it is given. `meanwhile` runs in nsr
 /// once the sandbox's first process exists, while it sets its namespaces up (work
 /// that must be done before any command starts, not before the sandbox does).
 pub fn spawn(
     spec: &SandboxSpec,
     device_cgroup: Option<BorrowedFd<'_>>,
-    join: &[OwnedFd],
+    join: Joining<'_>,
     meanwhile: &mut dyn FnMut() -> Result<(), OpError>,
 ) -> Result<SandboxHandle, OpError> {
     let cgroup = device_cgroup.map(|fd| fd.as_raw_fd());
@@ -72,8 +79,14 @@ pub fn spawn(
     let parent_pid = std::process::id() as i32;
     // A new cgroup namespace is rooted where its creator is: in the sandbox's cgroups,
     // which a process cloned straight into it would not yet be.
-    let direct = direct_clone(spec) && (join.is_empty() || !spec.creates(NsKind::Cgroup));
-    let started = if direct {
+    let in_groups = join.unified.is_some() || !join.tasks.is_empty();
+    let direct = direct_clone(spec) && (!in_groups || !spec.creates(NsKind::Cgroup));
+    let started = if let Some(group) = join.unified {
+        let flags = if direct { create_flags(spec).bits() } else { 0 };
+        crate::sys::clone_into_cgroup(flags, group)
+            .map(|pid| (pid != 0).then(|| Pid::from_raw(pid)))
+            .map_err(|e| unshare_error(e, spec))
+    } else if direct {
         clone_with(create_flags(spec)).map_err(|e| unshare_error(e, spec))
     } else {
         // SAFETY: nsr is single-threaded; the child goes on with its own copy of memory.
@@ -90,7 +103,7 @@ pub fn spawn(
             // fds); this child must be until its id maps are written, by nsr or newuidmap.
             crate::sys::set_dumpable(true);
             drop(sock);
-            join_cgroups(join, &child_sock);
+            join_cgroups(join.tasks, &child_sock);
             if direct {
                 direct_child(spec, child_sock, cgroup)
             } else {
@@ -117,13 +130,13 @@ pub fn spawn(
     result.map(|()| handle)
 }
 
-/// The sandbox's first process moves itself into its cgroups ("0" is the writer), so
-/// that all it starts is born there; it ends when it cannot.
+/// The sandbox's first process moves itself into its v1 cgroups ("0" is the writer),
+/// so that all it starts is born there; it ends when it cannot.
 fn join_cgroups(procs: &[OwnedFd], sock: &UnixStream) {
     for fd in procs {
         if let Err(e) = nix::unistd::write(fd, b"0") {
             let mut sock = sock;
-            let err = OpError::os(e, "cannot join the sandbox's cgroup (cgroup.procs)");
+            let err = OpError::os(e, "cannot join the sandbox's cgroups");
             let _ = send(&mut sock, &Startup::Failed(WireError::from(err)));
             holder::unsafe_exit(1);
         }
