@@ -105,7 +105,10 @@ fn a_busy_loop_gets_its_cpu_share() {
     let _g = privileged();
     let s = Scratch::new("lim-cpu");
     let half = printed(&with_limits(&s, "#{ cpu: 0.5 }", BUSY), "millicores");
-    assert!((400..=600).contains(&half), "cpu: 0.5 used {half}/1000 of a core");
+    assert!(
+        (400..=600).contains(&half),
+        "cpu: 0.5 used {half}/1000 of a core"
+    );
     // The control: unlimited, the loop has a whole core.
     let whole = printed(&with_limits(&s, "#{}", BUSY), "millicores");
     assert!(whole >= 800, "unlimited used {whole}/1000 of a core");
@@ -119,10 +122,15 @@ fn own_v1(controller: &str) -> PathBuf {
         .find_map(|l| {
             let mut f = l.splitn(3, ':');
             let (_, names, path) = (f.next()?, f.next()?, f.next()?);
-            names.split(',').any(|n| n == controller).then(|| path.to_string())
+            names
+                .split(',')
+                .any(|n| n == controller)
+                .then(|| path.to_string())
         })
         .unwrap_or_else(|| panic!("no {controller} hierarchy"));
-    Path::new("/sys/fs/cgroup").join(controller).join(path.trim_start_matches('/'))
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(path.trim_start_matches('/'))
 }
 
 /// The one group of nsr's under `dir`.
@@ -143,7 +151,8 @@ fn limits_change_at_run_time_and_undo_puts_back_the_old_ones() {
     let s = Scratch::new("lim-change");
     let mut cmd = Command::new(NSR);
     cmd.args(["repl"]).env("NO_COLOR", "1").env("TERM", "xterm");
-    cmd.env("NSR_HISTORY", s.path("history")).current_dir(&s.dir);
+    cmd.env("NSR_HISTORY", s.path("history"))
+        .current_dir(&s.dir);
     let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
     let prompt = "nsr> ";
     p.exp_string(prompt).unwrap();
@@ -177,7 +186,10 @@ fn limits_change_at_run_time_and_undo_puts_back_the_old_ones() {
     assert_eq!(read(&memory), (300u64 << 20).to_string());
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
-    assert!(!pids.parent().unwrap().exists(), "the group went with the sandbox");
+    assert!(
+        !pids.parent().unwrap().exists(),
+        "the group went with the sandbox"
+    );
 }
 
 #[test]
@@ -185,14 +197,20 @@ fn bad_limits_are_located_errors_and_make_nothing() {
     let _g = privileged();
     let s = Scratch::new("lim-bad");
     for (limits, want) in [
-        (r#"#{ memory: "lots" }"#, "limits.memory: 'lots' is not a size"),
+        (
+            r#"#{ memory: "lots" }"#,
+            "limits.memory: 'lots' is not a size",
+        ),
         ("#{ cpu: -1 }", "limits.cpu must be more than 0 cores"),
         ("#{ pids: 0 }", "limits.pids must be at least 1"),
         (
             r#"#{ io: #{ "/dev/nsr-no-such-disk": #{ read_bps: "1M" } } }"#,
             "/dev/nsr-no-such-disk: ENOENT",
         ),
-        (r#"#{ io: #{ "/dev/null": #{ read_bps: "1M" } } }"#, "not a block device"),
+        (
+            r#"#{ io: #{ "/dev/null": #{ read_bps: "1M" } } }"#,
+            "not a block device",
+        ),
         ("#{ swap: 1 }", "unknown limit 'swap'"),
         (r#"#{ memory_swap: "1G" }"#, "memory_swap needs memory"),
     ] {
@@ -239,7 +257,11 @@ fn no_cgroup_is_left_after_a_failure_at_any_step() {
             r.expect_code(0);
         } else {
             r.expect_code(1);
-            assert!(r.stderr.contains(&format!("failing after step {k}")), "{}", r.stderr);
+            assert!(
+                r.stderr.contains(&format!("failing after step {k}")),
+                "{}",
+                r.stderr
+            );
         }
         before.assert_unchanged(&format!("after a failure after step {k}"));
     }
@@ -312,10 +334,14 @@ fn groups_of_others_beside_nsrs_are_never_touched() {
     let _g = privileged();
     let s = Scratch::new("lim-others");
     let sp = short_prefix();
-    let dirs: Vec<PathBuf> = [own_v1("pids"), own_v1("memory"), PathBuf::from(cgroup2_mount())]
-        .iter()
-        .flat_map(|top| [top.join(format!("{sp}-other")), top.join("nsr-web")])
-        .collect();
+    let dirs: Vec<PathBuf> = [
+        own_v1("pids"),
+        own_v1("memory"),
+        PathBuf::from(cgroup2_mount()),
+    ]
+    .iter()
+    .flat_map(|top| [top.join(format!("{sp}-other")), top.join("nsr-web")])
+    .collect();
     for d in &dirs {
         std::fs::create_dir(d).unwrap();
     }
@@ -334,7 +360,10 @@ fn groups_of_others_beside_nsrs_are_never_touched() {
     for d in &dirs {
         assert!(d.is_dir(), "{} was removed", d.display());
     }
-    assert!(theirs.try_wait().unwrap().is_none(), "their process was killed");
+    assert!(
+        theirs.try_wait().unwrap().is_none(),
+        "their process was killed"
+    );
     theirs.kill().unwrap();
     theirs.wait().unwrap();
     for d in &dirs {
@@ -361,17 +390,158 @@ fn doctor_says_where_each_controller_is_on_this_machine() {
     let enabled = std::fs::read_to_string(Path::new(&unified).join("cgroup.subtree_control"))
         .unwrap_or_default();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    for (name, v1) in [("memory", "memory"), ("pids", "pids"), ("cpu", "cpu"), ("io", "blkio")] {
+    for (name, v1) in [
+        ("memory", "memory"),
+        ("pids", "pids"),
+        ("cpu", "cpu"),
+        ("io", "blkio"),
+    ] {
         let want = if enabled.split_whitespace().any(|c| c == name) {
             format!("{name} v2")
-        } else if mounts
-            .lines()
-            .any(|l| l.contains(" - cgroup ") && l.split(' ').last().unwrap().split(',').any(|o| o == v1))
-        {
+        } else if mounts.lines().any(|l| {
+            l.contains(" - cgroup ") && l.split(' ').last().unwrap().split(',').any(|o| o == v1)
+        }) {
             format!("{name} v1")
         } else {
             format!("no {name}")
         };
         assert!(line.contains(&want), "{want} in {line}");
     }
+}
+
+#[test]
+fn a_daemon_started_by_nsr_enter_goes_with_the_sandboxs_cgroup() {
+    let _g = privileged();
+    let s = Scratch::new("lim-daemon");
+    let state = private_state(&s);
+    let seen = s.path("cgroup-of-daemon");
+    let recipe = s.write(
+        "keep.nsr",
+        "let box = unshare(#{ kinds: [\"uts\"], privileged: true });\n",
+    );
+    let nsr_in = |args: &[&str]| {
+        let mut cmd = Command::new(NSR);
+        cmd.args(args).env("NSR_STATE_DIR", &state);
+        run_command(cmd)
+    };
+    nsr_in(&["run", "--keep", "--name", "daemon", &recipe]).expect_code(0);
+    // No pid namespace: what `nsr enter` starts is not below the holder, and a new
+    // session of its own leaves the enter's tree too. Only the sandbox's cgroup2 group,
+    // which enter joined, ties it to the sandbox.
+    let daemon = format!(
+        "setsid sh -c 'cat /proc/self/cgroup > {seen}; exec sleep 3737' < /dev/null > /dev/null 2>&1 & while [ ! -s {seen} ]; do sleep 0.01; done"
+    );
+    nsr_in(&["enter", "daemon", "--", "sh", "-c", &daemon]).expect_code(0);
+    let cgroup = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        cgroup.lines().any(|l| l.starts_with("0::/nsr-")),
+        "the daemon is in the sandbox's cgroup2 group: {cgroup}"
+    );
+    assert!(!processes_with("3737").is_empty(), "the daemon runs");
+    nsr_in(&["down", "daemon"]).expect_code(0);
+    wait_until_gone("3737", std::time::Duration::from_secs(5));
+    assert!(processes_with("3737").is_empty());
+}
+
+#[test]
+fn an_ordinary_user_without_a_delegated_cgroup_hears_what_limits_need() {
+    let _g = privileged();
+    let s = Scratch::new("lim-rootless");
+    let recipe = s.write(
+        "r.nsr",
+        "let box = unshare(#{ kinds: [\"user\", \"mount\"], map_root: true, limits: #{ memory: \"64M\" } });\nprint(\"made\");\n",
+    );
+    let mut cmd = nsr_as_nobody(&s);
+    cmd.args(["run", &recipe]);
+    let r = run_command(cmd);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "r.nsr:1:11",
+            "cannot make memory cgroups",
+            "EACCES",
+            "delegated",
+        ],
+    );
+    assert!(!r.stdout.contains("made"));
+    // Without limits the same user's sandbox starts (it gets no group it may not make).
+    let plain = s.write(
+        "plain.nsr",
+        "let box = unshare(#{ kinds: [\"user\", \"mount\"], map_root: true });\nprint(box.run([\"true\"]).code);\n",
+    );
+    let mut cmd = nsr_as_nobody(&s);
+    cmd.args(["run", &plain]);
+    let r = run_command(cmd);
+    r.expect_code(0);
+    assert_eq!(r.stdout.trim(), "0");
+}
+
+#[test]
+fn the_plans_script_makes_limits_and_takes_them_back() {
+    let _g = privileged();
+    let s = Scratch::new("lim-plan");
+    let recipe = s.write(
+        "p.nsr",
+        "let box = unshare(#{ kinds: [\"uts\"], limits: #{ memory: \"64M\", pids: 50 } });\nbox.limits(#{ pids: 20 });\n",
+    );
+    let plan = nsr(&["plan", "--format", "shell", &recipe]);
+    plan.expect_code(0);
+    assert_has_all(
+        &plan.stdout,
+        &[
+            "mkdir ",
+            "echo 50 > ",
+            "/pids.max",
+            "cgroup.procs",
+            "echo 20 > ",
+            "rmdir",
+        ],
+    );
+    let script = s.write("p.sh", &plan.stdout);
+    let out = Command::new("sh").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn gc_removes_the_groups_of_a_run_that_is_gone_and_ends_what_is_in_them() {
+    let _g = privileged();
+    // A pid no process has now: the maker of the orphans.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let name = format!("nsr-{dead}-0000abcd-0");
+    let orphans = [
+        own_v1("pids").join(&name),
+        PathBuf::from(cgroup2_mount()).join(&name),
+    ];
+    for d in &orphans {
+        std::fs::create_dir(d).unwrap();
+    }
+    // What its run left running in its v1 group (no cgroup.kill there).
+    let mut left = Command::new("sleep").arg("3738").spawn().unwrap();
+    started(&left);
+    std::fs::write(orphans[0].join("cgroup.procs"), left.id().to_string()).unwrap();
+    let listed = nsr(&["gc"]);
+    for d in &orphans {
+        assert!(
+            listed.stdout.contains(&format!("cgroup {}", d.display())),
+            "{}",
+            listed.stdout
+        );
+    }
+    let applied = nsr(&["gc", "--apply"]);
+    applied.expect_code(0);
+    for d in &orphans {
+        assert!(!d.exists(), "{} is left: {}", d.display(), applied.stderr);
+    }
+    let status = left.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
 }

@@ -201,7 +201,7 @@ impl KernelBackend {
         let planned = self.cgroups.groups_for(spec, id)?;
         self.warnings
             .extend(self.cgroups.missing_warning(spec, &planned));
-        let made = groups::create(&planned, &spec.limits)?;
+        let made = groups::create(&planned, &spec.limits.clone().unwrap_or_default())?;
         // The program is loaded while the sandbox sets its namespaces up: the
         // verifier's time is then not added to the start.
         let mut attach = || match (&made.devices, &planned.devices) {
@@ -279,7 +279,12 @@ impl KernelBackend {
 
     /// A command whose result says whether the OOM killer or the pids limit ended it.
     fn run(&mut self, id: SandboxId, spec: &RunSpec) -> Result<RunResult, OpError> {
-        let counters = |s: &Self| s.groups.get(&id).map(groups::run_counters).unwrap_or_default();
+        let counters = |s: &Self| {
+            s.groups
+                .get(&id)
+                .map(groups::run_counters)
+                .unwrap_or_default()
+        };
         let (oom_before, pids_before) = counters(self);
         let mut r = ran(self.ask(id, Request::Run(spec.clone()))?)?;
         let (oom_after, pids_after) = counters(self);
@@ -442,9 +447,7 @@ impl Backend for KernelBackend {
                 self.groups.remove(sandbox);
                 Ok(UndoOutcome::Done)
             }
-            Undo::RemoveCgroups { paths } => {
-                Ok(UndoOutcome::done_if(groups::remove_all(paths)?))
-            }
+            Undo::RemoveCgroups { paths } => Ok(UndoOutcome::done_if(groups::remove_all(paths)?)),
             Undo::RestoreLimits { files, .. } => {
                 groups::restore(files)?;
                 Ok(UndoOutcome::Done)
@@ -517,7 +520,10 @@ impl Backend for KernelBackend {
                 Err(_) => CutShort::Nothing("its cgroups cannot be made: it fails".into()),
             },
             Op::SetLimits { sandbox, limits } => {
-                match self.groups_of(*sandbox).and_then(|g| groups::set_limits(g, limits)) {
+                match self
+                    .groups_of(*sandbox)
+                    .and_then(|g| groups::set_limits(g, limits))
+                {
                     Ok(files) => CutShort::Undo(Undo::RestoreLimits {
                         sandbox: *sandbox,
                         files,

@@ -216,10 +216,17 @@ mod tests {
     #[test]
     fn a_hybrid_machine_has_its_controllers_in_v1() {
         let layout = Layout::from_text(HYBRID_MOUNTS, HYBRID_OWN, &writable);
-        let dir = |c| layout.place(c).map(|p| (p.own().dir.clone(), matches!(p, Place::V2(_))));
+        let dir = |c| {
+            layout
+                .place(c)
+                .map(|p| (p.own().dir.clone(), matches!(p, Place::V2(_))))
+        };
         assert_eq!(
             dir(Controller::Memory),
-            Some((PathBuf::from("/sys/fs/cgroup/memory/process_api/abc"), false))
+            Some((
+                PathBuf::from("/sys/fs/cgroup/memory/process_api/abc"),
+                false
+            ))
         );
         assert_eq!(
             dir(Controller::Pids),
@@ -231,7 +238,10 @@ mod tests {
             Some((PathBuf::from("/sys/fs/cgroup/unified"), true))
         );
         assert_eq!(dir(Controller::Io), None);
-        assert!(layout.missing(Controller::Io).0.contains("no cgroup hierarchy"));
+        assert!(layout
+            .missing(Controller::Io)
+            .0
+            .contains("no cgroup hierarchy"));
         assert!(!layout.v1.contains_key("name=systemd"));
     }
 

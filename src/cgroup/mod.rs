@@ -9,7 +9,6 @@ pub mod layout;
 pub mod planner;
 pub mod sandbox;
 
-
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::os::fd::OwnedFd;
@@ -183,7 +182,9 @@ mod tests {
     #[test]
     fn only_nsr_named_cgroups_are_taken_for_nsrs() {
         assert!(is_ours(Path::new("/sys/fs/cgroup/nsr-12-0000abcd-0")));
-        assert!(is_ours(Path::new("/x/nsr-12-0000abcd-0/nsr-12-0000abcd-0-commands")));
+        assert!(is_ours(Path::new(
+            "/x/nsr-12-0000abcd-0/nsr-12-0000abcd-0-commands"
+        )));
         assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
         assert!(!is_ours(Path::new("/sys/fs/cgroup/nsr-web")));
         assert!(!is_ours(Path::new("/sys/fs/cgroup/nsr-12-ab-0")));

@@ -34,12 +34,16 @@ impl Planner {
         let layout = self.layout.get_or_insert_with(layout::Layout::detect);
         let name = format!("nsr-{}-{}-{id}", std::process::id(), self.tag);
         let devices = devices::wanted(spec) && devices::clone3_works();
-        SandboxGroups::plan(layout, &name, &spec.limits, devices)
+        SandboxGroups::plan(layout, &name, spec.limits.as_ref(), devices)
     }
 
     /// The warning for a sandbox that should have a device cgroup where the machine
     /// gives nsr none (once per run).
-    pub fn missing_warning(&mut self, spec: &SandboxSpec, groups: &SandboxGroups) -> Option<String> {
+    pub fn missing_warning(
+        &mut self,
+        spec: &SandboxSpec,
+        groups: &SandboxGroups,
+    ) -> Option<String> {
         if !devices::wanted(spec) || self.warned || groups.devices.is_some() {
             return None;
         }
@@ -47,4 +51,3 @@ impl Planner {
         Some(devices::missing_warning())
     }
 }
-

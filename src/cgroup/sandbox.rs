@@ -28,17 +28,19 @@ fn errno_of(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-/// The controllers every sandbox gets a group for when it can (its usage); the others
-/// only when a limit asks for them.
-const ALWAYS: [Controller; 3] = [Controller::Memory, Controller::Pids, Controller::CpuUsage];
+/// The controllers a sandbox with a limits map gets a group for when it can (its
+/// usage); the others only when a limit asks for them.
+const COUNTED: [Controller; 3] = [Controller::Memory, Controller::Pids, Controller::CpuUsage];
 
 impl SandboxGroups {
     /// Where sandbox `name`'s groups go on `layout`. A controller a limit needs and the
-    /// machine does not give nsr is an error; one only counted is left out.
+    /// machine does not give nsr is an error; one only counted is left out. Without
+    /// limits (None) a sandbox gets only what ends all its processes at once: its
+    /// cgroup2 group, else a v1 pids group (each v1 group costs its start ~0.3 ms).
     pub fn plan(
         layout: &Layout,
         name: &str,
-        limits: &CgroupLimits,
+        limits: Option<&CgroupLimits>,
         devices: bool,
     ) -> Result<SandboxGroups, OpError> {
         let mut groups = SandboxGroups::default();
@@ -50,9 +52,19 @@ impl SandboxGroups {
             }
             groups.unified = Some(dir);
         }
-        let wanted = limits.controllers();
-        let mut all: Vec<Controller> = ALWAYS.to_vec();
-        all.extend(wanted.iter().copied().filter(|c| !ALWAYS.contains(c)));
+        let wanted = limits.map(|l| l.controllers()).unwrap_or_default();
+        let mut all: Vec<Controller> = match (limits, &groups.unified) {
+            (Some(_), _) => COUNTED.to_vec(),
+            (None, Some(_)) => vec![Controller::CpuUsage],
+            (None, None) => vec![Controller::Pids],
+        };
+        all.extend(
+            wanted
+                .iter()
+                .copied()
+                .filter(|c| !all.contains(c))
+                .collect::<Vec<_>>(),
+        );
         for c in all {
             let needed = wanted.contains(&c);
             let place = layout.place(c).filter(|p| p.own().writable);
@@ -148,7 +160,12 @@ pub fn create(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpE
 
 fn make(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> {
     let (mut unified, mut devices) = (None, None);
-    for dir in groups.unified.iter().chain(&groups.devices).chain(&groups.v1) {
+    for dir in groups
+        .unified
+        .iter()
+        .chain(&groups.devices)
+        .chain(&groups.v1)
+    {
         let fd = super::create(dir)?;
         if Some(dir) == groups.devices.as_ref() {
             devices = Some(fd);
@@ -228,10 +245,12 @@ pub fn set_limits(
     let files = groups.limit_files(limits)?;
     let mut restore = Vec::new();
     for (file, value) in &files {
-        let old = std::fs::read_to_string(file).map_err(|e| {
-            OpError::os(errno_of(&e), format!("cannot read {}", file.display()))
-        })?;
-        restore.push((file.to_string_lossy().into_owned(), restore_value(file, value, &old)));
+        let old = std::fs::read_to_string(file)
+            .map_err(|e| OpError::os(errno_of(&e), format!("cannot read {}", file.display())))?;
+        restore.push((
+            file.to_string_lossy().into_owned(),
+            restore_value(file, value, &old),
+        ));
     }
     // Undone in reverse: memsw goes back before memory, a quota before its period.
     restore.reverse();
@@ -292,7 +311,12 @@ fn counter(dir: &Path, file: &str, key: Option<&str>) -> Option<i64> {
 /// The two counters a command's end is judged by: OOM kills and forks refused at the
 /// pids limit (two files, where `usage` reads them all).
 pub fn run_counters(groups: &SandboxGroups) -> (i64, i64) {
-    let dir = |c| groups.by_controller.get(&c).map(|(d, v2)| (d.as_path(), *v2));
+    let dir = |c| {
+        groups
+            .by_controller
+            .get(&c)
+            .map(|(d, v2)| (d.as_path(), *v2))
+    };
     let oom = match dir(Controller::Memory) {
         Some((d, true)) => counter(d, "memory.events", Some("oom_kill")),
         Some((d, false)) => counter(d, "memory.oom_control", Some("oom_kill")),
@@ -312,7 +336,9 @@ pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
         }
     };
     for p in paths.iter().map(Path::new) {
-        if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-commands")) {
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("-commands"))
+        {
             continue;
         }
         // cgroup2
@@ -320,12 +346,21 @@ pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
         put("memory_peak", counter(p, "memory.peak", None));
         put("oom_kills", counter(p, "memory.events", Some("oom_kill")));
         put("cpu_usec", counter(p, "cpu.stat", Some("usage_usec")));
-        put("cpu_throttled_usec", counter(p, "cpu.stat", Some("throttled_usec")));
+        put(
+            "cpu_throttled_usec",
+            counter(p, "cpu.stat", Some("throttled_usec")),
+        );
         // cgroup v1
         put("memory_current", counter(p, "memory.usage_in_bytes", None));
         put("memory_peak", counter(p, "memory.max_usage_in_bytes", None));
-        put("oom_kills", counter(p, "memory.oom_control", Some("oom_kill")));
-        put("cpu_usec", counter(p, "cpuacct.usage", None).map(|ns| ns / 1000));
+        put(
+            "oom_kills",
+            counter(p, "memory.oom_control", Some("oom_kill")),
+        );
+        put(
+            "cpu_usec",
+            counter(p, "cpuacct.usage", None).map(|ns| ns / 1000),
+        );
         put(
             "cpu_throttled_usec",
             counter(p, "cpu.stat", Some("throttled_time")).map(|ns| ns / 1000),
@@ -333,6 +368,19 @@ pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
         // both
         put("pids_current", counter(p, "pids.current", None));
         put("pids_limit_hits", counter(p, "pids.events", Some("max")));
+    }
+    // A cgroup2 group without the pids controller still lists its tasks.
+    if let Some(dir) = paths
+        .iter()
+        .map(Path::new)
+        .find(|p| p.join("cgroup.threads").exists())
+    {
+        let mut tasks = 0;
+        for d in std::iter::once(dir.to_path_buf()).chain(super::ours_under(dir)) {
+            let text = std::fs::read_to_string(d.join("cgroup.threads")).unwrap_or_default();
+            tasks += text.lines().count() as i64;
+        }
+        out.entry("pids_current".into()).or_insert(tasks);
     }
     out
 }
@@ -364,7 +412,7 @@ mod tests {
 
     #[test]
     fn a_sandbox_without_limits_gets_groups_to_count_and_to_kill() {
-        let g = SandboxGroups::plan(&hybrid(), "nsr-1-a-0", &CgroupLimits::default(), true)
+        let g = SandboxGroups::plan(&hybrid(), "nsr-1-a-0", Some(&CgroupLimits::default()), true)
             .unwrap();
         assert_eq!(
             g.removal_order(),
@@ -378,31 +426,42 @@ mod tests {
     }
 
     #[test]
+    fn a_sandbox_without_a_limits_map_gets_only_the_group_that_ends_it() {
+        let g = SandboxGroups::plan(&hybrid(), "n", None, false).unwrap();
+        assert_eq!(g.removal_order(), ["/sys/fs/cgroup/unified/n"]);
+        let mut v1_only = hybrid();
+        v1_only.unified = None;
+        let g = SandboxGroups::plan(&v1_only, "n", None, false).unwrap();
+        assert_eq!(g.removal_order(), ["/sys/fs/cgroup/pids/n"]);
+    }
+
+    #[test]
     fn a_limit_the_machine_cannot_give_is_an_error_before_anything_is_made() {
         let cpu = CgroupLimits {
             cpu_millis: Some(500),
             ..Default::default()
         };
-        let g = SandboxGroups::plan(&hybrid(), "n", &cpu, false).unwrap();
+        let g = SandboxGroups::plan(&hybrid(), "n", Some(&cpu), false).unwrap();
         assert!(g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
         let io = CgroupLimits {
             io: vec![Default::default()],
             ..Default::default()
         };
-        let e = SandboxGroups::plan(&hybrid(), "n", &io, false).unwrap_err();
+        let e = SandboxGroups::plan(&hybrid(), "n", Some(&io), false).unwrap_err();
         assert!(e.to_string().contains("io controller"), "{e}");
         let mut read_only = hybrid();
         read_only.v1.get_mut("cpu").unwrap().writable = false;
-        let e = SandboxGroups::plan(&read_only, "n", &cpu, false).unwrap_err();
+        let e = SandboxGroups::plan(&read_only, "n", Some(&cpu), false).unwrap_err();
         assert_eq!(e.errno, Some(Errno::EACCES));
         // Without a limit, a group nsr may not make is left out.
-        let g = SandboxGroups::plan(&read_only, "n", &CgroupLimits::default(), false).unwrap();
+        let g =
+            SandboxGroups::plan(&read_only, "n", Some(&CgroupLimits::default()), false).unwrap();
         assert!(!g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
     }
 
     #[test]
     fn limits_change_only_what_a_sandbox_has_a_group_for() {
-        let g = SandboxGroups::plan(&hybrid(), "n", &CgroupLimits::default(), false).unwrap();
+        let g = SandboxGroups::plan(&hybrid(), "n", Some(&CgroupLimits::default()), false).unwrap();
         let cpu = CgroupLimits {
             cpu_millis: Some(500),
             ..Default::default()

@@ -95,7 +95,10 @@ pub fn ls(json: bool) -> ExitCode {
 
 /// "memory 3.7 MiB (peak 5.2 MiB), 19 tasks, cpu 0.124 s, 1 OOM kill".
 fn usage_line(u: &std::collections::BTreeMap<String, i64>) -> String {
-    let mib = |k: &str| u.get(k).map(|b| format!("{:.1} MiB", *b as f64 / 1048576.0));
+    let mib = |k: &str| {
+        u.get(k)
+            .map(|b| format!("{:.1} MiB", *b as f64 / 1048576.0))
+    };
     let mut parts = Vec::new();
     if let Some(m) = mib("memory_current") {
         parts.push(match mib("memory_peak") {

@@ -75,7 +75,12 @@ fn limits() -> Check {
     let layout = Layout::detect();
     let mut found = Vec::new();
     let mut missing = Vec::new();
-    for c in [Controller::Memory, Controller::Pids, Controller::Cpu, Controller::Io] {
+    for c in [
+        Controller::Memory,
+        Controller::Pids,
+        Controller::Cpu,
+        Controller::Io,
+    ] {
         match layout.place(c).filter(|p| p.own().writable) {
             Some(Place::V2(own)) => found.push(format!("{c} v2 ({})", own.dir.display())),
             Some(Place::V1(own)) => found.push(format!("{c} v1 ({})", own.dir.display())),

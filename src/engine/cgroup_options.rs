@@ -16,8 +16,12 @@ fn size(d: &Dynamic, what: &str) -> Res<u64> {
     if let Ok(n) = d.as_int() {
         return u64::try_from(n).map_err(|_| format!("{what} must not be negative, not {n}"));
     }
-    let text = string(d, what)
-        .map_err(|_| format!("{what} must be a size (\"256M\" or bytes), not {}", type_name(d)))?;
+    let text = string(d, what).map_err(|_| {
+        format!(
+            "{what} must be a size (\"256M\" or bytes), not {}",
+            type_name(d)
+        )
+    })?;
     parse_size(&text).map_err(|e| format!("{what}: {e}"))
 }
 
@@ -36,7 +40,12 @@ fn cores(d: &Dynamic) -> Res<u64> {
     let n = match (d.as_float(), d.as_int()) {
         (Ok(f), _) => f,
         (_, Ok(i)) => i as f64,
-        _ => return Err(format!("limits.cpu must be a number of cores (0.5), not {}", type_name(d))),
+        _ => {
+            return Err(format!(
+                "limits.cpu must be a number of cores (0.5), not {}",
+                type_name(d)
+            ))
+        }
     };
     if !(n > 0.0) || !n.is_finite() {
         return Err(format!("limits.cpu must be more than 0 cores, not {n}"));
@@ -51,20 +60,27 @@ fn block_device(path: &str) -> Res<(u32, u32)> {
         format!("limits.io: {path}: {e:?} ({}): name a block device, such as /dev/vda (lsblk lists them)", e.desc())
     })?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFBLK {
-        return Err(format!("limits.io: {path} is not a block device (lsblk lists them)"));
+        return Err(format!(
+            "limits.io: {path} is not a block device (lsblk lists them)"
+        ));
     }
     Ok((major(st.st_rdev) as u32, minor(st.st_rdev) as u32))
 }
 
 fn io_of(d: &Dynamic) -> Res<Vec<IoLimit>> {
-    let devices = d
-        .clone()
-        .try_cast::<Map>()
-        .ok_or_else(|| format!("limits.io must be a map of device to #{{ read_bps, ... }}, not {}", type_name(d)))?;
+    let devices = d.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "limits.io must be a map of device to #{{ read_bps, ... }}, not {}",
+            type_name(d)
+        )
+    })?;
     let mut out = Vec::new();
     for (device, spec) in &devices {
         let spec = spec.clone().try_cast::<Map>().ok_or_else(|| {
-            format!("limits.io[\"{device}\"] must be a map of {}", IO_KEYS.join(", "))
+            format!(
+                "limits.io[\"{device}\"] must be a map of {}",
+                IO_KEYS.join(", ")
+            )
         })?;
         let (major, minor) = block_device(device)?;
         let mut io = IoLimit {
@@ -100,10 +116,12 @@ fn io_of(d: &Dynamic) -> Res<Vec<IoLimit>> {
 
 /// The limits map.
 pub fn limits_of(d: &Dynamic) -> Res<CgroupLimits> {
-    let map = d
-        .clone()
-        .try_cast::<Map>()
-        .ok_or_else(|| format!("limits must be a map (#{{ memory: \"256M\", pids: 128 }}), not {}", type_name(d)))?;
+    let map = d.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "limits must be a map (#{{ memory: \"256M\", pids: 128 }}), not {}",
+            type_name(d)
+        )
+    })?;
     let mut l = CgroupLimits::default();
     for (key, value) in &map {
         let what = format!("limits.{key}");
@@ -140,15 +158,20 @@ mod tests {
 
     #[test]
     fn a_limits_map_reads_as_the_user_wrote_it() {
-        let l = limits(r#"#{ memory: "256M", memory_swap: "0", pids: 128, cpu: 0.5, cpu_weight: 100 }"#)
-            .unwrap();
+        let l = limits(
+            r#"#{ memory: "256M", memory_swap: "0", pids: 128, cpu: 0.5, cpu_weight: 100 }"#,
+        )
+        .unwrap();
         assert_eq!(l.memory, Some(256 << 20));
         assert_eq!(l.memory_swap, Some(0));
         assert_eq!(l.pids, Some(128));
         assert_eq!(l.cpu_millis, Some(500));
         assert_eq!(l.cpu_weight, Some(100));
         assert_eq!(limits("#{ cpu: 2 }").unwrap().cpu_millis, Some(2000));
-        assert_eq!(limits("#{ memory: 1048576 }").unwrap().memory, Some(1 << 20));
+        assert_eq!(
+            limits("#{ memory: 1048576 }").unwrap().memory,
+            Some(1 << 20)
+        );
     }
 
     #[test]
@@ -159,10 +182,12 @@ mod tests {
         assert!(e("#{ pids: 0 }").contains("limits.pids must be at least 1"));
         assert!(e("#{ memory: 0 }").contains("more than 0"));
         assert!(e("#{ swap: 1 }").contains("unknown limit 'swap'"));
-        assert!(e(r#"#{ io: #{ "/dev/nsr-no-such-disk": #{ read_bps: "1M" } } }"#)
-            .contains("ENOENT"));
-        assert!(e(r#"#{ io: #{ "/dev/null": #{ read_bps: "1M" } } }"#)
-            .contains("not a block device"));
+        assert!(
+            e(r#"#{ io: #{ "/dev/nsr-no-such-disk": #{ read_bps: "1M" } } }"#).contains("ENOENT")
+        );
+        assert!(
+            e(r#"#{ io: #{ "/dev/null": #{ read_bps: "1M" } } }"#).contains("not a block device")
+        );
         assert!(e("5").contains("limits must be a map"));
     }
 }

@@ -216,8 +216,7 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
         limits: opts
             .get("limits")
             .map(super::cgroup_options::limits_of)
-            .transpose()?
-            .unwrap_or_default(),
+            .transpose()?,
     };
     spec.validate()?;
     Ok(spec)

@@ -196,10 +196,14 @@ impl CgroupLimits {
         out.extend(self.pids.map(|n| write(p, "pids.max", n.to_string())));
         let c = Controller::Cpu;
         if v2(c) {
-            out.extend(self.cpu_millis.map(|ms| {
-                write(c, "cpu.max", format!("{} {CPU_PERIOD_US}", ms * 100))
-            }));
-            out.extend(self.cpu_weight.map(|w| write(c, "cpu.weight", w.to_string())));
+            out.extend(
+                self.cpu_millis
+                    .map(|ms| write(c, "cpu.max", format!("{} {CPU_PERIOD_US}", ms * 100))),
+            );
+            out.extend(
+                self.cpu_weight
+                    .map(|w| write(c, "cpu.weight", w.to_string())),
+            );
         } else {
             if self.cpu_millis.is_some() {
                 out.push(write(c, "cpu.cfs_period_us", CPU_PERIOD_US.to_string()));
@@ -229,7 +233,9 @@ impl CgroupLimits {
     /// Validates what the kernel would refuse, before anything is made.
     pub fn validate(&self) -> Result<(), String> {
         if self.memory_swap.is_some() && self.memory.is_none() {
-            return Err("memory_swap needs memory: swap is allowed on top of a memory limit".into());
+            return Err(
+                "memory_swap needs memory: swap is allowed on top of a memory limit".into(),
+            );
         }
         if let Some(ms) = self.cpu_millis {
             // The kernel's smallest quota is 1 ms per 100 ms period.
@@ -256,13 +262,21 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         Some(at) => t.split_at(at),
         None => (t, ""),
     };
-    let shift = match unit.trim_end_matches(['B', 'b', 'i']).to_ascii_uppercase().as_str() {
+    let shift = match unit
+        .trim_end_matches(['B', 'b', 'i'])
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "" => 0,
         "K" => 10,
         "M" => 20,
         "G" => 30,
         "T" => 40,
-        _ => return Err(format!("'{text}' is not a size (a number with K, M, G or T: \"256M\")")),
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size (a number with K, M, G or T: \"256M\")"
+            ))
+        }
     };
     let n: u64 = digits
         .parse()
@@ -311,7 +325,9 @@ mod tests {
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("-5M").is_err());
-        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     fn example() -> CgroupLimits {

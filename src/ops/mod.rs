@@ -20,10 +20,10 @@ pub use error::OpError;
 pub use sandbox::SandboxId;
 pub use shell::{sandbox_pid_var, shell_quote};
 
+use limits::CgroupLimits;
 use mount::MountSpec;
 use net::{NetOp, NetOutput, NetUndo};
 use rootfs::{RootfsOp, RootfsUndo};
-use limits::CgroupLimits;
 use run::{MountEntry, RunResult, RunSpec};
 use sandbox::SandboxSpec;
 use std::collections::BTreeMap;
@@ -85,7 +85,10 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     Unit,
-    Sandbox { id: SandboxId, pid: i32 },
+    Sandbox {
+        id: SandboxId,
+        pid: i32,
+    },
     Text(String),
     Ran(RunResult),
     ExitCode(i32),

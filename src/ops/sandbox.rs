@@ -59,9 +59,11 @@ pub struct SandboxSpec {
     /// How the commands the sandbox runs are confined.
     #[serde(default)]
     pub confine: crate::confine::Confinement,
-    /// Its cgroup limits (none: its groups only count).
+    /// Its cgroup limits. None: it gets only the group that ends all its processes
+    /// (cgroup2's, else v1 pids); a map, even empty, also gets memory and pids groups
+    /// that count (`usage()`).
     #[serde(default)]
-    pub limits: super::limits::CgroupLimits,
+    pub limits: Option<super::limits::CgroupLimits>,
 }
 
 /// Seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside a new time namespace.
@@ -130,7 +132,9 @@ impl SandboxSpec {
                 "uid/gid maps need a new user namespace: add \"user\" to the kinds".to_string(),
             );
         }
-        self.limits.validate()?;
+        if let Some(l) = &self.limits {
+            l.validate()?;
+        }
         for (name, map) in [("uid_map", &self.uid_map), ("gid_map", &self.gid_map)] {
             if map.len() > 340 {
                 return Err(format!(

@@ -4,9 +4,8 @@
 //! script keeps in `$SANDBOXn_PID`; later commands join it with `nsenter`.
 
 use crate::cgroup::sandbox::{self as groups, SandboxGroups};
-use crate::ops::limits::CgroupLimits;
-use std::path::Path;
 use crate::confine::{Caps, Confinement};
+use crate::ops::limits::CgroupLimits;
 use crate::ops::mount::{MountSource, MountSpec};
 use crate::ops::nat::NatRule;
 use crate::ops::net::{forwarding_key, NetOp, NetUndo, NsRef};
@@ -15,6 +14,7 @@ use crate::ops::run::RunSpec;
 use crate::ops::sandbox::{JoinTarget, SandboxSpec};
 use crate::ops::{sandbox_pid_var as pid_var, shell_quote, Op, SandboxId, Undo};
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 /// The table nsr names `nsr_<pid>`, in a script.
 pub const TABLE: &str = "nsr_plan";
@@ -79,21 +79,23 @@ fn join_path(t: &JoinTarget, kind: crate::ops::kinds::NsKind) -> String {
 /// (`sandbox_cgroups` of the machine the plan is made on; `$$` makes the names the
 /// script's own).
 fn cgroups_of(spec: &SandboxSpec, id: SandboxId, c: &mut Commands) -> Option<SandboxGroups> {
-    if spec.limits.is_empty() {
-        return None;
-    }
+    let limits = spec.limits.as_ref().filter(|l| !l.is_empty())?;
     let layout = crate::cgroup::layout::Layout::detect();
-    let planned = SandboxGroups::plan(&layout, &format!("nsr-$$-{id}"), &spec.limits, false)
-        .and_then(|g| g.limit_files(&spec.limits).map(|f| (g, f)));
+    let planned = SandboxGroups::plan(&layout, &format!("nsr-$$-{id}"), Some(limits), false)
+        .and_then(|g| g.limit_files(limits).map(|f| (g, f)));
     let (g, files) = match planned {
         Ok(p) => p,
         Err(e) => {
-            c.run.push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
+            c.run
+                .push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
             return None;
         }
     };
     let dirs = g.removal_order();
-    let mut make = vec![format!("mkdir {}", dirs.iter().rev().cloned().collect::<Vec<_>>().join(" "))];
+    let mut make = vec![format!(
+        "mkdir {}",
+        dirs.iter().rev().cloned().collect::<Vec<_>>().join(" ")
+    )];
     for (file, value) in &files {
         make.push(format!("echo {} > {}", shell_quote(value), file.display()));
     }
@@ -352,7 +354,8 @@ impl ShellWriter {
         let files = match files {
             Ok(f) => f,
             Err(e) => {
-                c.run.push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
+                c.run
+                    .push(format!("echo {} >&2; exit 1", shell_quote(&e.to_string())));
                 return;
             }
         };
