@@ -399,7 +399,12 @@ fn doctor_says_where_each_controller_is_on_this_machine() {
         let want = if enabled.split_whitespace().any(|c| c == name) {
             format!("{name} v2")
         } else if mounts.lines().any(|l| {
-            l.contains(" - cgroup ") && l.split(' ').last().unwrap().split(',').any(|o| o == v1)
+            l.contains(" - cgroup ")
+                && l.split(' ')
+                    .next_back()
+                    .unwrap()
+                    .split(',')
+                    .any(|o| o == v1)
         }) {
             format!("{name} v1")
         } else {

@@ -47,7 +47,7 @@ fn cores(d: &Dynamic) -> Res<u64> {
             ))
         }
     };
-    if !(n > 0.0) || !n.is_finite() {
+    if n.is_nan() || n <= 0.0 || !n.is_finite() {
         return Err(format!("limits.cpu must be more than 0 cores, not {n}"));
     }
     Ok((n * 1000.0).round() as u64)
