@@ -550,3 +550,76 @@ fn gc_removes_the_groups_of_a_run_that_is_gone_and_ends_what_is_in_them() {
         Some(9)
     );
 }
+
+#[test]
+fn memory_raised_and_lowered_at_run_time_keeps_its_swap_allowance() {
+    let _g = privileged();
+    let s = Scratch::new("lim-memsw");
+    // v1 refuses a memory limit above memsw (memory and swap together): raising memory
+    // raises memsw first, so `memory_swap: "0"` stays no swap at every size.
+    let r = with_limits(
+        &s,
+        r#"#{ memory: "64M", memory_swap: "0" }"#,
+        r#"
+box.limits(#{ memory: "300M" });
+let big = box.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"], #{ check: false });
+print("raised=" + big.code);
+box.limits(#{ memory: "32M" });
+let small = box.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=50M", "count=1"], #{ check: false });
+print("lowered=" + if small.oom_killed { 1 } else { 0 });
+"#,
+    );
+    r.expect_code(0);
+    assert_eq!(printed(&r, "raised"), 0, "{}", r.stdout);
+    assert_eq!(printed(&r, "lowered"), 1, "{}", r.stdout);
+}
+
+/// Reads 8 MiB of a file on the root filesystem's disk with O_DIRECT (no page cache),
+/// timed by the recipe.
+const READ_DIRECT: &str = r#"
+let t = timestamp();
+box.run(["dd", "if=" + args.file, "of=/dev/null", "bs=1M", "count=8", "iflag=direct"], #{ check: true });
+print("ms=" + (t.elapsed * 1000.0).to_int());
+"#;
+
+#[test]
+fn reads_from_a_throttled_disk_take_as_long_as_the_limit_says() {
+    let _g = privileged();
+    let s = Scratch::new("lim-io");
+    // The disk under the scratch directory (the test machine's root disk), by number.
+    let disk = Command::new("findmnt")
+        .args(["-no", "SOURCE", "-T", s.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let disk = String::from_utf8_lossy(&disk.stdout).trim().to_string();
+    assert!(
+        disk.starts_with("/dev/"),
+        "the scratch directory is on a disk: {disk}"
+    );
+    let file = s.path("data");
+    let made = Command::new("dd")
+        .args([
+            "if=/dev/urandom",
+            &format!("of={file}"),
+            "bs=1M",
+            "count=8",
+            "oflag=direct",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let run = |limits: &str| {
+        let recipe =
+            format!("let box = unshare(#{{ kinds: {KINDS}, limits: {limits} }});\n{READ_DIRECT}");
+        let r = run_recipe(&s, "io.nsr", &recipe, &[&format!("file={file}")]);
+        r.expect_code(0);
+        printed(&r, "ms")
+    };
+    // 8 MiB at 4 MiB/s: 2 s (the first MiB or so may pass at once: the throttle's slice).
+    let throttled = run(&format!(
+        "#{{ io: #{{ \"{disk}\": #{{ read_bps: \"4M\" }} }} }}"
+    ));
+    let free = run("#{}");
+    assert!(throttled >= 1500, "throttled read took {throttled} ms");
+    assert!(free < 1000, "the control took {free} ms");
+}

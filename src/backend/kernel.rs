@@ -260,9 +260,8 @@ impl KernelBackend {
         id: SandboxId,
         limits: &crate::ops::limits::CgroupLimits,
     ) -> Result<(Output, Option<Undo>), OpError> {
-        let groups = self.groups_of(id)?;
-        let restore = groups::set_limits(groups, limits)?;
-        for (file, value) in groups.limit_files(limits)? {
+        let (files, restore) = groups::changes(self.groups_of(id)?, limits)?;
+        for (file, value) in files {
             if let Err(e) = groups::write_limit(&file, &value) {
                 let _ = groups::restore(&restore);
                 return Err(e);
@@ -522,9 +521,9 @@ impl Backend for KernelBackend {
             Op::SetLimits { sandbox, limits } => {
                 match self
                     .groups_of(*sandbox)
-                    .and_then(|g| groups::set_limits(g, limits))
+                    .and_then(|g| groups::changes(g, limits))
                 {
-                    Ok(files) => CutShort::Undo(Undo::RestoreLimits {
+                    Ok((_, files)) => CutShort::Undo(Undo::RestoreLimits {
                         sandbox: *sandbox,
                         files,
                     }),

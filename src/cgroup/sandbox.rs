@@ -237,12 +237,45 @@ pub fn remove_all(paths: &[String]) -> Result<bool, OpError> {
     }
 }
 
-/// Sets new limits; returns the (file, old value) pairs that undo it, in order.
-pub fn set_limits(
-    groups: &SandboxGroups,
-    limits: &CgroupLimits,
-) -> Result<Vec<(String, String)>, OpError> {
-    let files = groups.limit_files(limits)?;
+/// What changing a running sandbox's limits writes, in order, and the (file, old value)
+/// pairs that undo it. On v1, memsw (memory and swap together) may never be below the
+/// memory limit: a new memory limit keeps the swap allowance it had, and whichever of the
+/// two grows is written first.
+pub type Changes = (Vec<(PathBuf, String)>, Vec<(String, String)>);
+
+pub fn changes(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Changes, OpError> {
+    let mut limits = limits.clone();
+    let v1_memory = groups
+        .by_controller
+        .get(&Controller::Memory)
+        .filter(|(_, v2)| !v2)
+        .map(|(d, _)| d.clone());
+    let mut memsw_grows = false;
+    if let (Some(dir), Some(mem)) = (&v1_memory, limits.memory) {
+        let read = |f: &str| counter(dir, f, None).map(|v| v as u64);
+        let (old_mem, old_memsw) = (
+            read("memory.limit_in_bytes"),
+            read("memory.memsw.limit_in_bytes"),
+        );
+        if let (Some(old_mem), Some(old_memsw), None) = (old_mem, old_memsw, limits.memory_swap) {
+            // Unlimited is the page-rounded i64::MAX: no swap allowance to keep.
+            if old_memsw < (1 << 62) {
+                limits.memory_swap = Some(old_memsw.saturating_sub(old_mem));
+            }
+        }
+        let new_memsw = limits.memory_swap.map(|s| mem.saturating_add(s));
+        memsw_grows = new_memsw.is_some_and(|n| old_memsw.is_some_and(|o| n > o));
+    }
+    let mut files = groups.limit_files(&limits)?;
+    if memsw_grows {
+        let at = |name: &str| files.iter().position(|(f, _)| f.ends_with(name));
+        if let (Some(m), Some(sw)) = (
+            at("memory.limit_in_bytes"),
+            at("memory.memsw.limit_in_bytes"),
+        ) {
+            files.swap(m, sw);
+        }
+    }
     let mut restore = Vec::new();
     for (file, value) in &files {
         let old = std::fs::read_to_string(file)
@@ -252,9 +285,9 @@ pub fn set_limits(
             restore_value(file, value, &old),
         ));
     }
-    // Undone in reverse: memsw goes back before memory, a quota before its period.
+    // Undone in reverse: what was written last goes back first.
     restore.reverse();
-    Ok(restore)
+    Ok((files, restore))
 }
 
 /// What writes back `old` (a file's whole text before `new` was written to it). Files
