@@ -443,6 +443,15 @@ fn a_daemon_started_by_nsr_enter_goes_with_the_sandboxs_cgroup() {
         "the daemon is in the sandbox's cgroup2 group: {cgroup}"
     );
     assert!(!processes_with("3737").is_empty(), "the daemon runs");
+    // nsr ls shows what the kept sandbox's cgroup counted, the daemon among its tasks.
+    let ls = nsr_in(&["ls"]);
+    assert!(
+        ls.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("sandbox ") && l.contains(" tasks, cpu ")),
+        "{}",
+        ls.stdout
+    );
     nsr_in(&["down", "daemon"]).expect_code(0);
     wait_until_gone("3737", std::time::Duration::from_secs(5));
     assert!(processes_with("3737").is_empty());
@@ -622,4 +631,36 @@ fn reads_from_a_throttled_disk_take_as_long_as_the_limit_says() {
     let free = run("#{}");
     assert!(throttled >= 1500, "throttled read took {throttled} ms");
     assert!(free < 1000, "the control took {free} ms");
+}
+
+#[test]
+fn a_confined_command_cannot_write_itself_out_of_its_limits() {
+    let _g = privileged();
+    let s = Scratch::new("lim-escape");
+    // The attack: move to the top of the pids and cgroup2 hierarchies (the host's /sys
+    // is in the sandbox's view), then fork past the limit. v1 checks no cgroup
+    // namespace on such a write: only the confined view's read-only /sys stops it.
+    let attack = format!(
+        "echo $$ > /sys/fs/cgroup/pids/cgroup.procs; echo $$ > {}/cgroup.procs; for i in $(seq 1 60); do sleep 2 & done; echo all started",
+        cgroup2_mount()
+    );
+    let recipe = s.write(
+        "escape.nsr",
+        &format!(
+            "let confined = unshare(#{{ kinds: {KINDS}, limits: #{{ pids: 20 }} }});\n\
+             let privileged = unshare(#{{ kinds: {KINDS}, limits: #{{ pids: 20 }}, privileged: true }});\n\
+             let a = confined.run([\"sh\", \"-c\", args.attack], #{{ check: false }});\n\
+             let b = privileged.run([\"sh\", \"-c\", args.attack], #{{ check: false }});\n\
+             print(\"CONFINED \" + a.stdout + a.stderr);\n\
+             print(\"PRIVILEGED \" + b.stdout + b.stderr);\n"
+        ),
+    );
+    let r = nsr(&["run", &recipe, &format!("attack={attack}")]);
+    r.expect_code(0);
+    let confined = r.stdout.split("PRIVILEGED ").next().unwrap();
+    let privileged = r.stdout.split("PRIVILEGED ").nth(1).unwrap();
+    assert_has_all(confined, &["Read-only file system", "Cannot fork"]);
+    assert!(!confined.contains("all started"), "{confined}");
+    // The control: with privileged: true the same command leaves its groups and forks.
+    assert!(privileged.contains("all started"), "{privileged}");
 }
