@@ -233,25 +233,12 @@ fn the_probe_finds_a_way_out_when_there_is_one() {
 
 #[test]
 fn after_a_chroot_undone_in_the_repl_the_holder_is_still_confined() {
-    use rexpect::session::spawn_command;
     let _g = privileged();
     let w = world("escape-repl");
     std::fs::create_dir_all(format!("{}/inner/proc", w.root)).unwrap();
     std::fs::write(format!("{}/probe.sh", w.root), PROBE).unwrap();
-    let mut cmd = Command::new(NSR);
-    cmd.arg("repl")
-        .env("NSR_HISTORY", w.s.path("history"))
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm")
-        .current_dir(&w.s.dir);
-    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
-    let prompt = "nsr> ";
-    p.exp_string(prompt).unwrap();
-    let mut stmt = |text: &str, marker: &str| {
-        p.send_line(text).unwrap();
-        p.exp_string(marker).unwrap();
-        p.exp_string(prompt).unwrap();
-    };
+    let mut p = repl_session(&w.s, &[]);
+    let mut stmt = |text: &str, marker: &str| repl_stmt(&mut p, text, marker);
     stmt(
         "let b = unshare(#{ kinds: [\"mount\", \"pid\", \"user\"], map_root: true }); print(\"made \" + \"b\");",
         "made b",
@@ -275,7 +262,7 @@ fn after_a_chroot_undone_in_the_repl_the_holder_is_still_confined() {
     ))
     .unwrap();
     let (_, verdict) = p.exp_regex("verdict [A-Z]+[^\r\n]*").unwrap();
-    p.exp_string(prompt).unwrap();
+    p.exp_string(REPL_PROMPT).unwrap();
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(verdict, "verdict CONFINED");

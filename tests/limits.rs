@@ -149,18 +149,8 @@ fn nsr_group(dir: &Path) -> PathBuf {
 fn limits_change_at_run_time_and_undo_puts_back_the_old_ones() {
     let _g = privileged();
     let s = Scratch::new("lim-change");
-    let mut cmd = Command::new(NSR);
-    cmd.args(["repl"]).env("NO_COLOR", "1").env("TERM", "xterm");
-    cmd.env("NSR_HISTORY", s.path("history"))
-        .current_dir(&s.dir);
-    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
-    let prompt = "nsr> ";
-    p.exp_string(prompt).unwrap();
-    let mut stmt = |text: &str, marker: &str| {
-        p.send_line(text).unwrap();
-        p.exp_string(marker).unwrap();
-        p.exp_string(prompt).unwrap();
-    };
+    let mut p = repl_session(&s, &[]);
+    let mut stmt = |text: &str, marker: &str| repl_stmt(&mut p, text, marker);
     stmt(
         &format!("let box = unshare(#{{ kinds: {KINDS}, limits: #{{ pids: 100, memory: \"300M\" }} }}); print(\"b\" + \"ox up\");"),
         "box up",

@@ -4,36 +4,11 @@
 
 mod common;
 use common::*;
-use rexpect::session::{spawn_command, PtySession};
+use rexpect::session::PtySession;
 use std::process::Command;
-
-const PROMPT: &str = "nsr> ";
-
-fn repl(s: &Scratch, args: &[&str]) -> PtySession {
-    let mut cmd = Command::new(NSR);
-    cmd.arg("repl")
-        .args(args)
-        .env("NSR_HISTORY", s.path("history"))
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm")
-        .current_dir(&s.dir);
-    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
-    p.exp_string(PROMPT).unwrap();
-    p
-}
 
 fn line(p: &mut PtySession, text: &str) {
     p.send_line(text).unwrap();
-}
-
-/// Types a statement, waits for `marker` in its output, then for the next prompt: the
-/// line editor discards what is typed before it reads again, so typing waits for it.
-fn stmt(p: &mut PtySession, text: &str, marker: &str) {
-    if !text.is_empty() {
-        p.send_line(text).unwrap();
-    }
-    p.exp_string(marker).unwrap();
-    p.exp_string(PROMPT).unwrap();
 }
 
 #[test]
@@ -41,7 +16,7 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
     let _g = privileged();
     let s = Scratch::new("repl");
     let before = HostState::take();
-    let mut p = repl(&s, &[]);
+    let mut p = repl_session(&s, &[]);
 
     // Outputs are matched on text the typed input cannot contain (the terminal echoes
     // the input, redrawn at each key): `"a" + "b"` typed, `ab` printed.
@@ -51,46 +26,46 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
     p.send("\t").unwrap();
     p.flush().unwrap();
     p.exp_string("unshare").unwrap();
-    stmt(
+    repl_stmt(
         &mut p,
         "([\"uts\", \"mount\", \"pid\"]); print(\"made \" + \"b\");",
         "made b",
     );
-    stmt(
+    repl_stmt(
         &mut p,
         "b.hostname(\"explorer\"); print(\"host\" + \"name set\");",
         "hostname set",
     );
     // A value prints usefully: a sandbox with its namespaces.
-    stmt(&mut p, "b", "(own)");
+    repl_stmt(&mut p, "b", "(own)");
 
     // An unfinished block continues on the next line.
     line(&mut p, "fn twice(x) {");
-    stmt(&mut p, "  x * 2 } print(\"de\" + \"fined\");", "defined");
-    stmt(&mut p, "print(\"twice: \" + twice(21));", "twice: 42");
+    repl_stmt(&mut p, "  x * 2 } print(\"de\" + \"fined\");", "defined");
+    repl_stmt(&mut p, "print(\"twice: \" + twice(21));", "twice: 42");
 
     // A failing statement takes back only what it made.
     line(&mut p, "let c = unshare([\"uts\"]); c.hostname(\"\");");
     p.exp_string("hostname is 1 to 64 bytes").unwrap();
-    stmt(&mut p, "", "undid sandbox");
+    repl_stmt(&mut p, "", "undid sandbox");
 
     // Ctrl-C on a half-typed line cancels the line.
     p.send("let n = netns(\"half").unwrap();
     p.flush().unwrap();
     p.send_control('c').unwrap();
     // The REPL marks the cancelled line and reads a new one.
-    stmt(&mut p, "", "^C");
-    stmt(&mut p, "print(\"after \" + \"cancel\");", "after cancel");
+    repl_stmt(&mut p, "", "^C");
+    repl_stmt(&mut p, "print(\"after \" + \"cancel\");", "after cancel");
 
     // :undo takes back the last statement that made something.
     let netns = format!("{}r", short_prefix());
-    stmt(
+    repl_stmt(
         &mut p,
         &format!("let n = netns(\"{netns}\"); print(\"net\" + \"ns made\");"),
         "netns made",
     );
-    stmt(&mut p, ":state", &format!("netns {netns}  ("));
-    stmt(&mut p, ":undo", &format!("undid netns {netns}"));
+    repl_stmt(&mut p, ":state", &format!("netns {netns}  ("));
+    repl_stmt(&mut p, ":undo", &format!("undid netns {netns}"));
 
     // Ctrl-C stops a long command in the sandbox, not the session.
     line(&mut p, "print(\"sleep\" + \"ing\"); b.run(\"sleep 30.7\");");
@@ -99,16 +74,16 @@ fn a_session_is_explored_undone_saved_and_left_clean() {
     wait_for_process("sleep 30.7", std::time::Duration::from_secs(15));
     p.send_control('c').unwrap();
     // The command ended by the signal; the statement is cancelled.
-    stmt(&mut p, "", "cancelled by SIGINT");
-    stmt(
+    repl_stmt(&mut p, "", "cancelled by SIGINT");
+    repl_stmt(
         &mut p,
         "print(\"still \" + b.hostname());",
         "still explorer",
     );
 
     let saved = s.path("saved.nsr");
-    stmt(&mut p, &format!(":save {saved}"), "statement(s) to");
-    stmt(&mut p, ":help mount", "Mounts a filesystem in the sandbox");
+    repl_stmt(&mut p, &format!(":save {saved}"), "statement(s) to");
+    repl_stmt(&mut p, ":help mount", "Mounts a filesystem in the sandbox");
     line(&mut p, ":quit");
     p.exp_string("undid sandbox").unwrap();
     p.exp_eof().unwrap();
@@ -160,14 +135,14 @@ fn a_recipe_given_to_the_repl_runs_first_and_eof_undoes_it() {
         "more.nsr",
         "box.hostname(\"loaded\");\nprint(\"now \" + box.hostname());\n",
     );
-    let mut p = repl(&s, &[&file]);
-    stmt(
+    let mut p = repl_session(&s, &[&file]);
+    repl_stmt(
         &mut p,
         "print(\"name: \" + box.hostname())",
         "name: preloaded",
     );
-    stmt(&mut p, &format!(":load {more}"), "now loaded");
-    stmt(&mut p, ":state", "hostname loaded");
+    repl_stmt(&mut p, &format!(":load {more}"), "now loaded");
+    repl_stmt(&mut p, ":state", "hostname loaded");
     p.send_control('d').unwrap();
     p.exp_string("undid sandbox").unwrap();
     p.exp_eof().unwrap();
@@ -185,29 +160,29 @@ fn undo_takes_back_one_network_statement_at_a_time() {
     let s = Scratch::new("replnet");
     let sp = short_prefix();
     let before = HostState::take();
-    let mut p = repl(&s, &[]);
-    stmt(
+    let mut p = repl_session(&s, &[]);
+    repl_stmt(
         &mut p,
         &format!("let n = netns(\"{sp}u\"); print(\"n\" + \"s ok\");"),
         "ns ok",
     );
-    stmt(
+    repl_stmt(
         &mut p,
         &format!("let l = veth(\"{sp}v\", \"eth0\", n); l.host.addr(\"10.77.0.1/24\").up(); n.addr(\"eth0\", \"10.77.0.2/24\"); n.up(\"eth0\"); n.route(\"default\", \"10.77.0.1\"); print(\"wired \" + \"up\");"),
         "wired up",
     );
-    stmt(
+    repl_stmt(
         &mut p,
         "n.ip_forward(true); n.masquerade(\"10.77.0.0/24\", \"eth0\"); print(\"na\" + \"t on\");",
         "nat on",
     );
-    stmt(
+    repl_stmt(
         &mut p,
         "n.forward(\"eth0\", \"eth0\"); print(\"for\" + \"ward on\");",
         "forward on",
     );
     // A netns prints with its links and addresses.
-    stmt(&mut p, "n", "eth0 (up, veth, mtu 1500, 10.77.0.2/24)");
+    repl_stmt(&mut p, "n", "eth0 (up, veth, mtu 1500, 10.77.0.2/24)");
     let rules = || {
         String::from_utf8_lossy(
             &Command::new("ip")
@@ -221,15 +196,15 @@ fn undo_takes_back_one_network_statement_at_a_time() {
     assert!(rules().contains("iifname \"eth0\" oifname \"eth0\" counter packets 0 bytes 0 accept"));
 
     // Each :undo takes back one statement for real, inside a namespace that stays.
-    stmt(&mut p, ":undo", "undid nft rule");
+    repl_stmt(&mut p, ":undo", "undid nft rule");
     let r = rules();
     assert!(
         !r.contains("oifname \"eth0\" counter") && r.contains("masquerade"),
         "{r}"
     );
-    stmt(&mut p, ":undo", "undid net/ipv4/ip_forward=1");
+    repl_stmt(&mut p, ":undo", "undid net/ipv4/ip_forward=1");
     assert!(rules().trim().is_empty(), "the table is gone: {}", rules());
-    stmt(&mut p, ":undo", &format!("undid veth {sp}v"));
+    repl_stmt(&mut p, ":undo", &format!("undid veth {sp}v"));
     assert!(!ip(&["-o", "link"]).contains(&format!("{sp}v")));
     let inside = ip(&["-n", &format!("{sp}u"), "-o", "link"]);
     assert!(
@@ -240,8 +215,8 @@ fn undo_takes_back_one_network_statement_at_a_time() {
         ip(&["netns", "list"]).contains(&format!("{sp}u")),
         "the netns statement stays"
     );
-    stmt(&mut p, ":undo", &format!("undid netns {sp}u"));
-    stmt(&mut p, ":undo", "nothing to undo");
+    repl_stmt(&mut p, ":undo", &format!("undid netns {sp}u"));
+    repl_stmt(&mut p, ":undo", "nothing to undo");
     line(&mut p, ":quit");
     p.exp_eof().unwrap();
     before.assert_unchanged("after undoing a network step by step");
@@ -252,8 +227,8 @@ fn keep_hands_the_session_over_to_an_environment() {
     let _g = privileged();
     let s = Scratch::new("replkeep");
     let before = HostState::take();
-    let mut p = repl(&s, &[]);
-    stmt(&mut p, "let b = unshare([\"uts\", \"mount\"]); b.hostname(\"from-repl\"); print(\"re\" + \"ady\");", "ready");
+    let mut p = repl_session(&s, &[]);
+    repl_stmt(&mut p, "let b = unshare([\"uts\", \"mount\"]); b.hostname(\"from-repl\"); print(\"re\" + \"ady\");", "ready");
     line(&mut p, ":keep");
     p.exp_string("is kept").unwrap();
     p.exp_eof().unwrap();
@@ -276,20 +251,20 @@ fn plan_previews_a_statement_and_does_nothing() {
     let _g = privileged();
     let s = Scratch::new("replplan");
     let before = HostState::take();
-    let mut p = repl(&s, &[]);
+    let mut p = repl_session(&s, &[]);
     let name = format!("{}pq", short_prefix());
-    stmt(
+    repl_stmt(
         &mut p,
         "let b = unshare([\"uts\", \"mount\"]); print(\"made \" + \"b\");",
         "made b",
     );
     // A statement on a live sandbox, previewed: its commands and its undo.
-    stmt(
+    repl_stmt(
         &mut p,
         ":plan b.mount(\"tmpfs\", \"/mnt\", \"tmpfs\");",
         "umount -l /mnt",
     );
-    stmt(
+    repl_stmt(
         &mut p,
         &format!(":plan netns(\"{name}\");"),
         "rollback, newest first",
@@ -299,9 +274,9 @@ fn plan_previews_a_statement_and_does_nothing() {
         !String::from_utf8_lossy(&list.stdout).contains(&name),
         ":plan made nothing"
     );
-    stmt(&mut p, ":state", "1. sandbox");
-    stmt(&mut p, ":plan", ":plan needs a statement");
-    stmt(&mut p, ":plan b.mount(", "syntax error");
+    repl_stmt(&mut p, ":state", "1. sandbox");
+    repl_stmt(&mut p, ":plan", ":plan needs a statement");
+    repl_stmt(&mut p, ":plan b.mount(", "syntax error");
     line(&mut p, ":quit");
     p.exp_string("undid sandbox").unwrap();
     p.exp_eof().unwrap();
@@ -314,10 +289,10 @@ fn rollback_takes_everything_back_and_the_session_goes_on() {
     let s = Scratch::new("replrollback");
     let sp = short_prefix();
     let before = HostState::take();
-    let mut p = repl(&s, &[]);
+    let mut p = repl_session(&s, &[]);
     // The REPL is one nsr process more than before; nothing else.
     let open = HostState::take();
-    stmt(
+    repl_stmt(
         &mut p,
         &format!("let n = netns(\"{sp}r\"); let b = unshare([\"uts\"]); b.hostname(\"rb\"); print(\"ma\" + \"de\");"),
         "made",
@@ -334,12 +309,12 @@ fn rollback_takes_everything_back_and_the_session_goes_on() {
         .any(|l| l.split(' ').next() == Some(&format!("{sp}r")))
     };
     assert!(netns_listed());
-    stmt(&mut p, ":rollback", "undid netns");
+    repl_stmt(&mut p, ":rollback", "undid netns");
     // Everything is back as it was, while the session is still open ...
     assert!(!netns_listed());
     open.assert_unchanged("after :rollback, the REPL still running");
     // ... and it goes on: the names are free again.
-    stmt(
+    repl_stmt(
         &mut p,
         &format!("let n = netns(\"{sp}r\"); print(\"ag\" + \"ain\");"),
         "again",

@@ -280,18 +280,10 @@ fn no_process_of_a_sandbox_reaches_the_terminal_through_the_holder() {
 
 #[test]
 fn the_repls_exec_is_on_a_pty_too_and_the_repl_reads_no_injected_line() {
-    use rexpect::session::spawn_command;
     let _g = privileged();
     let s = Scratch::new("repl-exec");
-    let mut cmd = Command::new(NSR);
-    cmd.arg("repl")
-        .env("NSR_HISTORY", s.path("history"))
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm")
-        .current_dir(&s.dir);
-    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
-    let prompt = "nsr> ";
-    p.exp_string(prompt).unwrap();
+    let mut p = repl_session(&s, &[]);
+    let prompt = REPL_PROMPT;
     p.send_line("let b = unshare([\"uts\", \"pid\", \"mount\"]); print(\"made \" + \"b\");")
         .unwrap();
     p.exp_string("made b").unwrap();

@@ -430,6 +430,34 @@ pub fn nsr_as_nobody(s: &Scratch) -> Command {
     cmd
 }
 
+/// The REPL's prompt.
+pub const REPL_PROMPT: &str = "nsr> ";
+
+/// `nsr repl ARGS` on a pseudo-terminal in `s`, with a history file of its own, once it
+/// shows its first prompt.
+pub fn repl_session(s: &Scratch, args: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = Command::new(NSR);
+    cmd.arg("repl")
+        .args(args)
+        .env("NSR_HISTORY", s.path("history"))
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .current_dir(&s.dir);
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(REPL_PROMPT).unwrap();
+    p
+}
+
+/// Types a statement, waits for `marker` in its output, then for the next prompt: the
+/// line editor discards what is typed before it reads again, so typing waits for it.
+pub fn repl_stmt(p: &mut rexpect::session::PtySession, text: &str, marker: &str) {
+    if !text.is_empty() {
+        p.send_line(text).unwrap();
+    }
+    p.exp_string(marker).unwrap();
+    p.exp_string(REPL_PROMPT).unwrap();
+}
+
 /// Runs a command with no input and its output captured, for at most a minute.
 pub fn run_command(mut cmd: Command) -> Run {
     tools::ensure();
