@@ -51,15 +51,16 @@ impl Place<'_> {
     }
 }
 
-/// One cgroup mount: its fstype's super options, the part of the hierarchy it shows,
-/// and where.
-struct CgroupMount {
-    v1_options: Option<Vec<String>>,
-    root: String,
-    mount_point: String,
+/// One cgroup mount: its super options (None for cgroup2), the part of the hierarchy
+/// it shows, and where.
+pub struct CgroupMount {
+    pub v1_options: Option<Vec<String>>,
+    pub root: String,
+    pub mount_point: String,
 }
 
-fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
+/// The cgroup and cgroup2 mounts of a mountinfo text.
+pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else {

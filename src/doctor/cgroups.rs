@@ -24,34 +24,18 @@ const NOT_CONTROLLERS: [&str; 6] = [
 
 fn hierarchies() -> Vec<Hierarchy> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some((_, tail)) = line.split_once(" - ") else {
-            continue;
-        };
-        let tail: Vec<&str> = tail.split(' ').collect();
-        if fields.len() < 5 || tail.len() < 3 {
-            continue;
-        }
-        let v1_controllers = match tail[0] {
-            "cgroup2" => None,
-            "cgroup" => Some(
-                tail[2]
-                    .split(',')
-                    .filter(|o| !NOT_CONTROLLERS.contains(o) && !o.contains('='))
-                    .map(str::to_string)
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        out.push(Hierarchy {
-            v1_controllers,
-            mount_point: fields[4].to_string(),
-            mount_root: fields[3].to_string(),
-        });
-    }
-    out
+    crate::cgroup::layout::cgroup_mounts(&text)
+        .into_iter()
+        .map(|m| Hierarchy {
+            v1_controllers: m.v1_options.map(|o| {
+                o.into_iter()
+                    .filter(|o| !NOT_CONTROLLERS.contains(&o.as_str()) && !o.contains('='))
+                    .collect()
+            }),
+            mount_point: m.mount_point,
+            mount_root: m.root,
+        })
+        .collect()
 }
 
 pub fn checks() -> Vec<Check> {
