@@ -213,6 +213,22 @@ fn bad_limits_are_located_errors_and_make_nothing() {
     }
 }
 
+#[test]
+fn a_limit_on_a_controller_the_sandbox_has_no_group_for_says_how_to_get_one() {
+    let _g = privileged();
+    let s = Scratch::new("lim-nogroup");
+    let r = with_limits(&s, "#{}", "box.limits(#{ cpu: 0.5 });");
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "limits.nsr:2:5",
+            "started without a cpu limit",
+            "give unshare a cpu limit",
+        ],
+    );
+}
+
 /// The same bad map given to box.limits at run time.
 fn box_limits_error(s: &Scratch, limits: &str) -> String {
     let r = with_limits(s, "#{}", &format!("box.limits({limits});"));

@@ -15,30 +15,6 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
-/// a hybrid layout), if it is.
-pub fn unified_mount() -> Option<PathBuf> {
-    // The usual places first: a statfs each, where mountinfo would list every mount.
-    for usual in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-        if rustix::fs::statfs(usual).is_ok_and(|s| s.f_type == libc::CGROUP2_SUPER_MAGIC) {
-            return Some(PathBuf::from(usual));
-        }
-    }
-    crate::ns::inspect::own_mountinfo()
-        .ok()?
-        .into_iter()
-        .find(|m| m.fstype == "cgroup2")
-        .map(|m| PathBuf::from(m.mount_point))
-}
-
-/// nsr's own cgroup2 cgroup ("0::/path" in /proc/self/cgroup), as a directory.
-pub fn own_cgroup() -> Option<PathBuf> {
-    let mount = unified_mount()?;
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    Some(mount.join(rel.trim_start_matches('/')))
-}
-
 /// Makes the cgroup `path` (which must not exist) and returns an fd of its directory
 /// (what clone3's CLONE_INTO_CGROUP and BPF_PROG_ATTACH take).
 pub fn create(path: &Path) -> Result<OwnedFd, OpError> {
@@ -61,6 +37,14 @@ fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// The end of a sandbox's device group's name (`<sandbox's group>-commands`, inside it).
+pub const DEVICE_GROUP_SUFFIX: &str = "-commands";
+
+/// Whether `path` is the device group of a sandbox (by its name).
+pub fn is_device_group(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(DEVICE_GROUP_SUFFIX)
+}
+
 /// Whether `path` is one of nsr's cgroups by its name (what an undo or gc may
 /// remove): `nsr-<pid>-<8 hex digits>-<n>`, or a sandbox's device group below it
 /// (`...-commands`); a group someone else named `nsr-web` is not.
@@ -68,7 +52,7 @@ pub fn is_ours(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let name = name.strip_suffix("-commands").unwrap_or(name);
+    let name = name.strip_suffix(DEVICE_GROUP_SUFFIX).unwrap_or(name);
     let parts: Vec<&str> = name.split('-').collect();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     matches!(parts.as_slice(), ["nsr", pid, tag, n]

@@ -18,9 +18,7 @@ pub struct SandboxGroups {
     pub unified: Option<PathBuf>,
     /// The child of `unified` its confined commands start in (the device program).
     pub devices: Option<PathBuf>,
-    /// Its groups in v1 hierarchies.
-    pub v1: Vec<PathBuf>,
-    /// Where each controller's files are.
+    /// Where each controller's files are, and whether that is cgroup2 (`unified`).
     pub by_controller: BTreeMap<Controller, (PathBuf, bool)>,
 }
 
@@ -48,7 +46,7 @@ impl SandboxGroups {
         if let Some(u) = unified {
             let dir = u.dir.join(name);
             if devices {
-                groups.devices = Some(dir.join(format!("{name}-commands")));
+                groups.devices = Some(dir.join(format!("{name}{}", super::DEVICE_GROUP_SUFFIX)));
             }
             groups.unified = Some(dir);
         }
@@ -58,13 +56,11 @@ impl SandboxGroups {
             (None, Some(_)) => vec![Controller::CpuUsage],
             (None, None) => vec![Controller::Pids],
         };
-        all.extend(
-            wanted
-                .iter()
-                .copied()
-                .filter(|c| !all.contains(c))
-                .collect::<Vec<_>>(),
-        );
+        for c in &wanted {
+            if !all.contains(c) {
+                all.push(*c);
+            }
+        }
         for c in all {
             let needed = wanted.contains(&c);
             let place = layout.place(c).filter(|p| p.own().writable);
@@ -74,16 +70,24 @@ impl SandboxGroups {
                 _ if !needed => continue,
                 _ => return Err(missing(layout, c)),
             };
-            if !v2 && !groups.v1.contains(&dir) {
-                groups.v1.push(dir.clone());
-            }
             groups.by_controller.insert(c, (dir, v2));
         }
         Ok(groups)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.unified.is_none() && self.v1.is_empty()
+        self.unified.is_none() && self.v1().is_empty()
+    }
+
+    /// Its groups in v1 hierarchies, each once (co-mounted controllers share one).
+    pub fn v1(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for (dir, v2) in self.by_controller.values() {
+            if !v2 && !out.contains(dir) {
+                out.push(dir.clone());
+            }
+        }
+        out
     }
 
     /// Every group, in the order to remove them (a child before its parent).
@@ -91,7 +95,7 @@ impl SandboxGroups {
         self.devices
             .iter()
             .chain(&self.unified)
-            .chain(&self.v1)
+            .chain(&self.v1())
             .map(|p| p.to_string_lossy().into_owned())
             .collect()
     }
@@ -164,7 +168,7 @@ fn make(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> 
         .unified
         .iter()
         .chain(&groups.devices)
-        .chain(&groups.v1)
+        .chain(&groups.v1())
     {
         let fd = super::create(dir)?;
         if Some(dir) == groups.devices.as_ref() {
@@ -176,7 +180,7 @@ fn make(groups: &SandboxGroups, limits: &CgroupLimits) -> Result<Made, OpError> 
     for (file, value) in groups.limit_files(limits)? {
         write_limit(&file, &value)?;
     }
-    let mut joined: Vec<PathBuf> = groups.v1.iter().map(|d| d.join("tasks")).collect();
+    let mut joined: Vec<PathBuf> = groups.v1().iter().map(|d| d.join("tasks")).collect();
     if let (Some(dir), false) = (&groups.unified, super::devices::clone3_works()) {
         // No clone3 to be born in it: the first process moves there itself.
         unified = None;
@@ -369,9 +373,7 @@ pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
         }
     };
     for p in paths.iter().map(Path::new) {
-        if p.file_name()
-            .is_some_and(|n| n.to_string_lossy().ends_with("-commands"))
-        {
+        if super::is_device_group(p) {
             continue;
         }
         // cgroup2
@@ -475,7 +477,7 @@ mod tests {
             ..Default::default()
         };
         let g = SandboxGroups::plan(&hybrid(), "n", Some(&cpu), false).unwrap();
-        assert!(g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
+        assert!(g.v1().contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
         let io = CgroupLimits {
             io: vec![Default::default()],
             ..Default::default()
@@ -489,7 +491,7 @@ mod tests {
         // Without a limit, a group nsr may not make is left out.
         let g =
             SandboxGroups::plan(&read_only, "n", Some(&CgroupLimits::default()), false).unwrap();
-        assert!(!g.v1.contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
+        assert!(!g.v1().contains(&PathBuf::from("/sys/fs/cgroup/cpu/n")));
     }
 
     #[test]

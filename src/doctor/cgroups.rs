@@ -113,21 +113,22 @@ fn device_policy() -> Check {
             "a kernel of 5.7 or later, and a seccomp profile (of a container nsr runs in) that allows clone3",
         );
     }
-    match crate::cgroup::own_cgroup() {
-        Some(dir) if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok() => {
-            Check::ok(
-                name,
-                format!(
-                    "confined commands start in a device cgroup under {} (a BPF device program)",
-                    dir.display()
-                ),
-            )
-        }
-        Some(dir) => Check::problem(
+    match crate::cgroup::layout::Layout::detect().unified {
+        Some(own) if own.writable => Check::ok(
+            name,
+            format!(
+                "confined commands start in a device cgroup inside their sandbox's cgroup2 group under {} (a BPF device program)",
+                own.dir.display()
+            ),
+        ),
+        Some(own) => Check::problem(
             name,
             Status::Warn,
-            format!("cannot make cgroups in {}: sandboxes will fail to start confined", dir.display()),
-            "a writable cgroup2 filesystem, or devices: \"all\" on unshare",
+            format!(
+                "cannot make cgroups in {}: device nodes in a sandbox's root can be opened by its confined root",
+                own.dir.display()
+            ),
+            "a writable cgroup2 filesystem",
         ),
         None => Check::problem(
             name,

@@ -58,7 +58,7 @@ fn sandboxes(name: &str) -> Result<Vec<LiveSandbox>, OpError> {
 /// the command is cloned into), so that what it starts counts against its limits.
 fn join_cgroups(cgroups: &[String]) -> Result<(), OpError> {
     for dir in cgroups.iter().map(std::path::Path::new) {
-        if dir.to_string_lossy().ends_with("-commands") || !crate::cgroup::is_ours(dir) {
+        if crate::cgroup::is_device_group(dir) || !crate::cgroup::is_ours(dir) {
             continue;
         }
         std::fs::write(dir.join("cgroup.procs"), "0").map_err(|e| {

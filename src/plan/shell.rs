@@ -76,8 +76,8 @@ fn join_path(t: &JoinTarget, kind: crate::ops::kinds::NsKind) -> String {
 }
 
 /// The groups of a sandbox with limits, made and limited as the script's commands
-/// (`sandbox_cgroups` of the machine the plan is made on; `$$` makes the names the
-/// script's own).
+/// (where `SandboxGroups::plan` puts them on the machine the plan is made on; `$$`
+/// makes the names the script's own).
 fn cgroups_of(spec: &SandboxSpec, id: SandboxId, c: &mut Commands) -> Option<SandboxGroups> {
     let limits = spec.limits.as_ref().filter(|l| !l.is_empty())?;
     let layout = crate::cgroup::layout::Layout::detect();
@@ -110,7 +110,7 @@ fn cgroups_of(spec: &SandboxSpec, id: SandboxId, c: &mut Commands) -> Option<San
 fn joined(g: &SandboxGroups) -> Vec<String> {
     g.unified
         .iter()
-        .chain(&g.v1)
+        .chain(&g.v1())
         .map(|p| p.display().to_string())
         .collect()
 }
