@@ -88,13 +88,18 @@ pub fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd, Errno> {
 
 /// SIGKILL to the process a pidfd names (ESRCH once it has ended).
 pub fn pidfd_kill(fd: &std::os::fd::OwnedFd) -> Result<(), Errno> {
+    pidfd_signal(fd, libc::SIGKILL)
+}
+
+/// `signal` to the process a pidfd names (ESRCH once it has ended).
+pub fn pidfd_signal(fd: &std::os::fd::OwnedFd, signal: i32) -> Result<(), Errno> {
     use std::os::fd::AsRawFd;
     // SAFETY: pidfd_send_signal with no siginfo signals the pidfd's process only.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             fd.as_raw_fd(),
-            libc::SIGKILL,
+            signal,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )

@@ -32,6 +32,10 @@ impl SandboxNetns for SandboxPaths<'_> {
     fn netns_path(&self, id: SandboxId) -> Option<String> {
         self.0.get(id)?.ns_path(crate::ops::kinds::NsKind::Net)
     }
+
+    fn userns_path(&self, id: SandboxId) -> Option<String> {
+        self.0.get(id)?.ns_path(crate::ops::kinds::NsKind::User)
+    }
 }
 
 impl KernelBackend {

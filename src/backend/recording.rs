@@ -146,6 +146,15 @@ impl RecordingBackend {
                     })
                 }
             }
+            NetOp::Pasta { ns, spec } => Some(NetUndo::StopPasta {
+                ns: ns.clone(),
+                process: crate::ops::pasta::PastaProcess {
+                    name: "pasta".into(),
+                    pid: 0,
+                    start: 0,
+                    ports: spec.ports.clone(),
+                },
+            }),
             NetOp::NetnsOpen { .. } => None,
             NetOp::Links { ns } => return (Output::Net(NetOutput::Links(self.links_in(ns))), None),
             NetOp::Addrs { .. } => return (Output::Net(NetOutput::Addrs(Vec::new())), None),

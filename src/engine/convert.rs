@@ -123,15 +123,24 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
     let known: Vec<&str> = UNSHARE_KEYS
         .iter()
         .chain(&confine_options::KEYS)
+        .chain(&super::pasta_options::KEYS)
         .copied()
         .collect();
     check_keys(opts, &known, "unshare")?;
-    let create = match opts.get("kinds") {
+    let mut create = match opts.get("kinds") {
         Some(k) => kinds(&array(k, "kinds")?)?,
         None => Vec::new(),
     };
+    // net: "pasta" is a new network namespace that pasta connects, not one to join.
+    let pasta = super::pasta_options::wants_pasta(opts);
+    if pasta && !create.contains(&NsKind::Net) {
+        create.push(NsKind::Net);
+    }
     let mut join = BTreeMap::new();
     for (key, value) in opts {
+        if pasta && key == "net" {
+            continue;
+        }
         if let Some(kind) = NsKind::parse(key) {
             join.insert(kind, join_target(value, kind)?);
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod limits;
 pub mod modules;
 mod net;
+mod pasta_options;
 pub mod net_values;
 pub mod primitives;
 mod read;

@@ -4,6 +4,7 @@
 use super::call::{reg, Call, PrimitiveDoc, Shared, R};
 use super::convert;
 use super::values::Sandbox;
+use crate::ops::net::NsRef;
 use crate::ops::run::{MountEntry, RunResult};
 use crate::ops::{Op, Output};
 use crate::signals::signal_name;
@@ -51,15 +52,20 @@ fn mounts_to_array(mounts: Vec<MountEntry>) -> Array {
 
 fn unshare(session: &Shared, call: &Call, opts: &Map) -> R<Sandbox> {
     let spec = convert::sandbox_spec(opts).map_err(|e| call.bad(e))?;
+    let pasta = super::pasta_options::of_unshare(opts).map_err(|e| call.bad(e))?;
     let kinds = spec.create.iter().map(|k| k.name().to_string()).collect();
-    match call.perform(session, Op::Unshare(spec))? {
-        Output::Sandbox { id, pid } => Ok(Sandbox {
+    let sandbox = match call.perform(session, Op::Unshare(spec))? {
+        Output::Sandbox { id, pid } => Sandbox {
             id,
             pid: pid as i64,
             kinds,
-        }),
-        other => Err(call.bad(format!("unexpected result {other:?}"))),
+        },
+        other => return Err(call.bad(format!("unexpected result {other:?}"))),
+    };
+    if let Some(pasta) = pasta {
+        super::net::pasta::attach(session, call, NsRef::Sandbox(sandbox.id), pasta)?;
     }
+    Ok(sandbox)
 }
 
 fn mount(
@@ -149,7 +155,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
             unshare(&s, &call, &opts)
         });
     let s = session.clone();
-    reg(docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only); limits: #{ memory: \"256M\", memory_swap, pids, cpu: 0.5 (cores), cpu_weight, io: #{ \"/dev/vda\": #{ read_bps, write_bps, read_iops, write_iops } } } (its cgroups).")
+    reg(docs, "unshare", &["options: Map"], "/// Creates a sandbox: #{ kinds: [...], map_root: bool, uid_map: [[in, out, count]], gid_map, net: \"/run/netns/NAME\" or pid (join) or \"pasta\" (a new netns connected by pasta; with ports, host_ports, outbound as for box.pasta), propagation: \"private\", monotonic/boottime: seconds (time namespace) }. Its commands are confined unless privileged: true; caps: [...] | \"all\", seccomp: \"default\" | \"none\" | #{ allow, deny, default }, no_new_privs: bool, rlimits: #{ nofile, ... }, run_as: \"UID:GID\", landlock: #{ read, write, exec } (paths) change that (also per run); devices: \"all\" or [\"c 10:200\", ...] (the device nodes its commands may open beside the standard ones; unshare only); limits: #{ memory: \"256M\", memory_swap, pids, cpu: 0.5 (cores), cpu_weight, io: #{ \"/dev/vda\": #{ read_bps, write_bps, read_iops, write_iops } } } (its cgroups).")
         .register_into_engine(engine, move |ctx: NativeCallContext, opts: Map| -> R<Sandbox> {
             let call = Call::new(&ctx, "unshare", &[Dynamic::from(opts.clone())]);
             unshare(&s, &call, &opts)

@@ -21,7 +21,7 @@ use crate::ops::net::{
 use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
 use std::collections::{HashMap, HashSet};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Where a sandbox's network namespace is: the backend that runs sandboxes answers.
@@ -29,6 +29,10 @@ pub trait SandboxNetns {
     /// A path to the sandbox's network namespace (an fd nsr holds), or None once it
     /// has stopped.
     fn netns_path(&self, id: SandboxId) -> Option<String>;
+    /// The same for its user namespace.
+    fn userns_path(&self, _id: SandboxId) -> Option<String> {
+        None
+    }
 }
 
 /// Namespace identity: the inode of its nsfs file.
@@ -68,6 +72,12 @@ pub struct NetKernel {
     warnings: Vec<String>,
     /// nsr's own network namespace, once looked up.
     host: Option<Ino>,
+    /// The user namespace to enter before a netns, for an ordinary user's sandbox whose
+    /// netns is owned by a user namespace of its own.
+    owners: HashMap<Ino, OwnedFd>,
+    /// The pasta processes started so far, and the tag in their names.
+    pastas: usize,
+    pasta_tag: String,
     /// `nsr down`: the tag of the run whose links these are (only links that carry it
     /// are deleted or moved, since the run's own records are gone).
     recovering: Option<u32>,
@@ -221,9 +231,81 @@ impl NetKernel {
             _ => e,
         })?;
         let ino = netns::identity(&path)?;
+        if let NsRef::Sandbox(id) = r {
+            if let Some(user) = Self::foreign_userns(*id, sandboxes)? {
+                self.owners.insert(ino, user);
+            }
+        }
         self.refs.insert(r.clone(), ino);
         self.fds.entry(ino).or_insert(fd);
         Ok(ino)
+    }
+
+    /// The sandbox's user namespace when an ordinary user's nsr must enter it to act in
+    /// the sandbox's netns: root acts in any namespace from its own.
+    fn foreign_userns(
+        id: SandboxId,
+        sandboxes: &dyn SandboxNetns,
+    ) -> Result<Option<OwnedFd>, OpError> {
+        if nix::unistd::geteuid().is_root() {
+            return Ok(None);
+        }
+        let Some(path) = sandboxes.userns_path(id) else {
+            return Ok(None);
+        };
+        if netns::identity(&path)? == netns::identity("/proc/self/ns/user")? {
+            return Ok(None);
+        }
+        netns::open_ns(&path).map(Some)
+    }
+
+    /// `nft ARGS` in the namespace `ino`.
+    fn nft(&self, ino: Ino, args: &[&str], input: &str) -> Result<String, OpError> {
+        nft::run(&self.fds[&ino], self.owners.get(&ino), args, input)
+    }
+
+    /// Starts pasta for the namespace; its undo stops exactly that process.
+    fn pasta(
+        &mut self,
+        ns: &NsRef,
+        spec: &crate::ops::pasta::PastaSpec,
+        sb: &dyn SandboxNetns,
+    ) -> Result<Applied, OpError> {
+        if *ns == NsRef::Host {
+            return Err(OpError::os(Errno::EINVAL, "pasta connects a namespace to the host: the host itself needs none")
+                .with_hint("call it on a sandbox with a network namespace of its own, or on a netns"));
+        }
+        let ino = self.resolve(ns, sb)?;
+        if self.is_host(ino) {
+            return Err(OpError::os(Errno::EINVAL, format!("{ns} shares the host's network namespace: pasta needs one of its own"))
+                .with_hint("add \"net\" to the sandbox's kinds"));
+        }
+        let name = self.next_pasta_name();
+        self.pastas += 1;
+        let process = super::pasta::start(
+            spec,
+            &name,
+            self.fds[&ino].as_fd(),
+            self.owners.get(&ino).map(|u| u.as_fd()),
+        )?;
+        Ok((
+            None,
+            Some(NetUndo::StopPasta {
+                ns: ns.clone(),
+                process,
+            }),
+        ))
+    }
+
+    fn next_pasta_name(&mut self) -> String {
+        if self.pasta_tag.is_empty() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+                .unwrap_or(0);
+            self.pasta_tag = format!("{nanos:08x}");
+        }
+        super::pasta::process_name(&self.pasta_tag, self.pastas)
     }
 
     /// The identity a reference had when it was last used, if its namespace is still open.
@@ -318,6 +400,7 @@ impl NetKernel {
                 self.resolve(&NsRef::Named(name.to_string()), sb)?;
                 Ok((None, None))
             }
+            NetOp::Pasta { ns, spec } => self.pasta(ns, spec, sb),
             NetOp::Veth {
                 name,
                 ns,
@@ -691,6 +774,17 @@ impl NetKernel {
                     table: nft::table_name(),
                 }),
             },
+            // pasta outlives the sandbox (it holds the netns): always stopped, found by
+            // the name the start will give it.
+            NetOp::Pasta { ns, spec } => net(NetUndo::StopPasta {
+                ns: ns.clone(),
+                process: crate::ops::pasta::PastaProcess {
+                    name: self.next_pasta_name(),
+                    pid: 0,
+                    start: 0,
+                    ports: spec.ports.clone(),
+                },
+            }),
             NetOp::NetnsOpen { .. }
             | NetOp::Links { .. }
             | NetOp::Addrs { .. }
@@ -845,7 +939,7 @@ impl NetKernel {
             .map(|t| t.chains.clone())
             .unwrap_or_default();
         let script = nft::add_script(&table, rule, create_table, |c| known.contains(c));
-        let echo = nft::run(&self.fds[&ino], &["--echo", "--handle", "-f", "-"], &script).map_err(|e| {
+        let echo = self.nft(ino, &["--echo", "--handle", "-f", "-"], &script).map_err(|e| {
             if create_table && e.errno == Some(Errno::EEXIST) {
                 OpError::os(Errno::EEXIST, format!("an nftables table inet {table} already exists in {ns}"))
                     .with_hint("it belongs to another nsr run (or one that was killed): nsr never adds to a table it did not create")
@@ -886,7 +980,7 @@ impl NetKernel {
         if !self.warned_drop.insert(ino) {
             return;
         }
-        let Ok(listing) = nft::run(&self.fds[&ino], &["list", "chains"], "") else {
+        let Ok(listing) = self.nft(ino, &["list", "chains"], "") else {
             return;
         };
         for chain in nft::foreign_forward_drops(&listing, table) {
@@ -987,8 +1081,8 @@ impl NetKernel {
                 if whole && self.owned.contains(&ino) {
                     return Ok(UndoOutcome::Released);
                 }
-                match nft::run(
-                    &self.fds[&ino],
+                match self.nft(
+                    ino,
                     &["-f", "-"],
                     &format!("delete table inet {table}\n"),
                 ) {
@@ -998,6 +1092,9 @@ impl NetKernel {
                 }
             }
             NetUndo::DeleteRules { ns, table, rules } => self.delete_rules(ns, table, rules),
+            NetUndo::StopPasta { process, .. } => {
+                Ok(UndoOutcome::done_if(super::pasta::stop(process)?))
+            }
         }
     }
 
@@ -1134,7 +1231,7 @@ impl NetKernel {
             .iter()
             .map(|(chain, handle)| format!("delete rule inet {table} {chain} handle {handle}\n"))
             .collect();
-        match nft::run(&self.fds[&ino], &["-f", "-"], &script) {
+        match self.nft(ino, &["-f", "-"], &script) {
             Ok(_) => Ok(UndoOutcome::Done),
             Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
             Err(e) => Err(e),

@@ -8,4 +8,5 @@ pub mod links;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod pasta;
 pub mod routes;

@@ -80,18 +80,31 @@ pub fn find_nft() -> Result<PathBuf, OpError> {
         })
 }
 
-/// Runs `nft ARGS` with `input` on stdin inside the network namespace `ns`.
-pub fn run(ns: &OwnedFd, args: &[&str], input: &str) -> Result<String, OpError> {
+/// Runs `nft ARGS` with `input` on stdin inside the network namespace `ns`, entering
+/// `userns` first when given (an ordinary user's sandbox: only its own user namespace
+/// gives the capability to change the netns it owns).
+pub fn run(
+    ns: &OwnedFd,
+    userns: Option<&OwnedFd>,
+    args: &[&str],
+    input: &str,
+) -> Result<String, OpError> {
     let nft = find_nft()?;
     let fd = ns.as_fd().as_raw_fd();
+    let user = userns.map(|u| u.as_fd().as_raw_fd());
     let mut cmd = Command::new(&nft);
     cmd.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: nsr is single-threaded; the child only calls setns before exec.
+    // SAFETY: nsr is single-threaded; the child only calls setns before exec (a user
+    // namespace can be entered only by a single-threaded process: this child is one).
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(u) = user {
+                setns(BorrowedFd::borrow_raw(u), CloneFlags::CLONE_NEWUSER)
+                    .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+            }
             setns(BorrowedFd::borrow_raw(fd), CloneFlags::CLONE_NEWNET)
                 .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
         });

@@ -10,6 +10,7 @@ pub mod mount;
 pub mod names;
 pub mod nat;
 pub mod net;
+pub mod pasta;
 pub mod rootfs;
 pub mod route;
 pub mod run;

@@ -33,6 +33,10 @@ pub enum NatRule {
         to_port: u16,
         input: Option<String>,
     },
+    /// Drop every new packet the namespace sends but on loopback: a sandbox behind pasta
+    /// that serves its forwarded ports and cannot connect anywhere.
+    /// `iptables -A OUTPUT ! -o lo -m conntrack ! --ctstate ESTABLISHED,RELATED -j DROP`
+    DropOutbound,
 }
 
 /// One nft rule: the chain of nsr's table it goes in, how that chain hooks in, the rule.
@@ -54,6 +58,10 @@ const FORWARD: (&str, &str) = (
 const PREROUTING: (&str, &str) = (
     "prerouting",
     "type nat hook prerouting priority dstnat; policy accept;",
+);
+const OUTBOUND: (&str, &str) = (
+    "outbound",
+    "type filter hook output priority filter; policy accept;",
 );
 const OUTPUT: (&str, &str) = (
     "output",
@@ -111,6 +119,10 @@ impl NatRule {
                     ],
                 }
             }
+            NatRule::DropOutbound => vec![line(
+                OUTBOUND,
+                "oifname != \"lo\" ct state != { established, related } counter drop".into(),
+            )],
         }
     }
 
@@ -154,6 +166,7 @@ impl NatRule {
                     format!("{to}:{to_port}")
                 }
             ),
+            NatRule::DropOutbound => "iptables -A OUTPUT ! -o lo -m conntrack ! --ctstate ESTABLISHED,RELATED -j DROP && ip6tables -A OUTPUT ! -o lo -m conntrack ! --ctstate ESTABLISHED,RELATED -j DROP".into(),
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::cidr::IpCidr;
 use super::names::{IfName, NetnsName};
 use super::nat::NatRule;
+use super::pasta::{PastaProcess, PastaSpec};
 use super::route::RouteSpec;
 use super::sandbox::SandboxId;
 use super::shell::{sandbox_pid_var, shell_quote};
@@ -47,6 +48,19 @@ impl NsRef {
             NsRef::Host => cmd.to_string(),
             NsRef::Named(n) => format!("ip netns exec {} {cmd}", shell_quote(n)),
             NsRef::Sandbox(id) => format!("nsenter -n -t {} {cmd}", sandbox_pid_var(*id)),
+        }
+    }
+
+    /// pasta's `--netns` and `--userns` for the namespace, as the plan writes them.
+    fn pasta_paths(&self) -> (String, Option<String>) {
+        match self {
+            NsRef::Host => ("/proc/self/ns/net".into(), None),
+            NsRef::Named(n) => (shell_quote(n), None),
+            NsRef::Sandbox(id) => {
+                let pid = sandbox_pid_var(*id);
+                // The plan's script runs as root, who enters any netns without its userns.
+                (format!("/proc/{pid}/ns/net"), None)
+            }
         }
     }
 
@@ -130,6 +144,11 @@ pub enum NetOp {
         ns: NsRef,
         rule: NatRule,
     },
+    /// Connect the namespace to the host's network through a pasta process.
+    Pasta {
+        ns: NsRef,
+        spec: PastaSpec,
+    },
     Links {
         ns: NsRef,
     },
@@ -189,6 +208,11 @@ pub enum NetUndo {
         ns: NsRef,
         table: String,
         rules: Vec<(String, u64)>,
+    },
+    /// Stop exactly the pasta process the run started (its name and start time match).
+    StopPasta {
+        ns: NsRef,
+        process: PastaProcess,
     },
 }
 
@@ -262,7 +286,9 @@ impl NetOp {
                 NatRule::Masquerade { .. } => "masquerade",
                 NatRule::Forward { .. } => "forward",
                 NatRule::PortForward { .. } => "port_forward",
+                NatRule::DropOutbound => "pasta",
             },
+            NetOp::Pasta { .. } => "pasta",
             NetOp::Links { .. } => "links",
             NetOp::Addrs { .. } => "addrs",
             NetOp::Routes { .. } => "routes",
@@ -331,6 +357,10 @@ impl NetOp {
                 u8::from(*on)
             )),
             NetOp::Nat { ns, rule } => ns.exec(&rule.iptables()),
+            NetOp::Pasta { ns, spec } => {
+                let (netns, userns) = ns.pasta_paths();
+                spec.command(true, &netns, userns.as_deref(), &pasta_pidfile(ns))
+            }
             NetOp::Links { ns } => format!("{} link show", ns.ip()),
             NetOp::Addrs { ns } => format!("{} addr show", ns.ip()),
             NetOp::Routes { ns } => format!("{} route show", ns.ip()),
@@ -358,6 +388,7 @@ impl NetOp {
                 format!("{}={} ({ns})", forwarding_key(*v6), u8::from(*on))
             }
             NetOp::Nat { ns, rule } => format!("nft rule '{}' ({ns})", rule.text()),
+            NetOp::Pasta { ns, spec } => format!("{} ({ns})", spec.describe()),
             other => other.shell(),
         }
     }
@@ -367,7 +398,8 @@ impl NetUndo {
     /// The namespaces the undo works in.
     pub fn namespaces(&self) -> Vec<&NsRef> {
         match self {
-            NetUndo::DeleteNetns { .. } => Vec::new(),
+            // pasta is a process on the host, stopped by pid wherever its netns went.
+            NetUndo::DeleteNetns { .. } | NetUndo::StopPasta { .. } => Vec::new(),
             NetUndo::MoveBack { from, to, .. } => vec![from, to],
             NetUndo::DeleteLink { ns, .. }
             | NetUndo::RestoreLink { ns, .. }
@@ -414,7 +446,22 @@ impl NetUndo {
                 .map(|(c, h)| ns.exec(&format!("nft delete rule inet {table} {c} handle {h}")))
                 .collect::<Vec<_>>()
                 .join(" && "),
+            NetUndo::StopPasta { ns, process } if process.pid == 0 => {
+                format!("kill $(cat {})", pasta_pidfile(ns))
+            }
+            NetUndo::StopPasta { process, .. } => {
+                format!("kill {} ({})", process.pid, process.name)
+            }
         }
+    }
+}
+
+/// Where the plan's shell script keeps the pid of a namespace's pasta.
+fn pasta_pidfile(ns: &NsRef) -> String {
+    match ns {
+        NsRef::Host => "/tmp/nsr-pasta-host.pid".into(),
+        NsRef::Named(n) => shell_quote(&format!("/tmp/nsr-pasta-{n}.pid")),
+        NsRef::Sandbox(id) => format!("/tmp/nsr-pasta-{}.pid", sandbox_pid_var(*id)),
     }
 }
 

@@ -15,6 +15,7 @@ mod inspect;
 mod links;
 mod namespaces;
 mod netfilter;
+pub(super) mod pasta;
 mod routes;
 
 /// The order in which `nsr doc` lists the host's functions.
@@ -47,6 +48,7 @@ pub fn register(engine: &mut Engine, docs: &mut Vec<PrimitiveDoc>, session: &Sha
     links::register_ns_makers(&mut r);
     routes::register_forwarding(&mut r);
     netfilter::register(&mut r);
+    pasta::register(&mut r);
     inspect::register(&mut r);
     let Registry {
         engine,
