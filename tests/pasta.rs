@@ -1,0 +1,304 @@
+//! Rootless networking through pasta: an ordinary user's sandbox serves a page on a
+//! port forwarded from the host's loopback, which the test fetches from the host.
+//!
+//! The one kind of connection these tests make through pasta is from the host's
+//! 127.0.0.1 into the sandbox through a forward. Every sandbox here has `outbound:
+//! false` (nsr's rule in its namespace drops every new packet it sends but on
+//! loopback, listed before the server starts, never tested by sending one), pasta runs
+//! with `--no-map-gw` and `-T none -U none`, and nothing inside connects anywhere but
+//! its own loopback.
+//!
+//! This machine's /dev/net/tun is mode 0600 (udev's default elsewhere is 0666): the
+//! rootless tests run nsr in a mount namespace of their own where /dev/net is a tmpfs
+//! holding a 0666 tun node, as on a stock Debian, so the host's node is never changed.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+/// A host port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The page at http://127.0.0.1:PORT/, fetched from the host.
+fn fetch(port: u16) -> String {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    c.read_to_string(&mut page).unwrap();
+    page
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_millis(500),
+    )
+    .is_ok()
+}
+
+/// The pasta processes nsr started that still run.
+fn pastas() -> Vec<i32> {
+    command_lines()
+        .into_iter()
+        .filter(|(_, c)| c.starts_with(b"pasta [nsr-"))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The recipe: a sandbox behind pasta with `ports`, no outbound connections, serving
+/// `token` with busybox httpd on port 80 inside; it prints what pasta configured and
+/// the namespace's ruleset before the server starts, then `then`.
+fn web_recipe(kinds: &str, ports: &str, token: &str, then: &str) -> String {
+    format!(
+        "let box = unshare(#{{ kinds: {kinds}, map_root: true, net: \"pasta\", ports: {ports}, outbound: false }});\n\
+         box.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
+         box.run([\"sh\", \"-c\", \"echo {token} > /srv/index.html\"], #{{ check: true }});\n\
+         print(\"ADDR \" + box.run([\"ip\", \"-4\", \"-o\", \"addr\", \"show\", \"scope\", \"global\"]).stdout);\n\
+         print(\"ROUTE \" + box.run([\"ip\", \"route\", \"show\", \"default\"]).stdout);\n\
+         print(\"RULES \" + box.run([\"nft\", \"list\", \"ruleset\"], #{{ privileged: true, check: true }}).stdout);\n\
+         box.run([\"busybox\", \"httpd\", \"-p\", \"80\", \"-h\", \"/srv\"], #{{ check: true }});\n\
+         {then}\n"
+    )
+}
+
+const ROOTLESS_KINDS: &str = "[\"user\", \"net\", \"mount\", \"uts\", \"pid\"]";
+
+/// `nsr ARGS` as nobody, with a 0666 /dev/net/tun of its own (see the file's header)
+/// and environments in `state`.
+fn nobody(s: &Scratch, state: &str, args: &[&str]) -> Command {
+    let inner = nsr_as_nobody(s);
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount -t tmpfs -o mode=755 nsr-test-tun /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec \"$@\"")
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(args)
+        .env("NSR_STATE_DIR", state)
+        .current_dir(&s.dir);
+    cmd
+}
+
+/// A state directory nobody may write.
+fn nobody_state(s: &Scratch) -> String {
+    let dir = private_state(s);
+    nix::unistd::chown(
+        dir.as_str(),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-web");
+    let state = nobody_state(&s);
+    let port = free_port();
+    let token = format!("{}-served-inside", short_prefix());
+    let recipe = s.write(
+        "web.nsr",
+        &web_recipe(
+            ROOTLESS_KINDS,
+            &format!("[#{{ host: {port}, inside: 80 }}]"),
+            &token,
+            "",
+        ),
+    );
+    let r = run_command(nobody(&s, &state, &["run", "--keep", "--name", "web", &recipe]));
+    r.expect_code(0);
+    // What pasta configured, seen from inside: an address and a default route.
+    let addr = r.stdout.split("ADDR ").nth(1).unwrap();
+    assert!(addr.contains("inet "), "{}", r.stdout);
+    let route = r.stdout.split("ROUTE ").nth(1).unwrap();
+    assert!(route.starts_with("default via "), "{}", r.stdout);
+    // The guard was in place before the server started.
+    let rules = r.stdout.split("RULES ").nth(1).unwrap();
+    assert_has_all(
+        rules,
+        &["hook output", "oifname != \"lo\"", "drop"],
+    );
+    // The page comes from the sandbox's tmpfs, through the forward.
+    let page = fetch(port);
+    assert!(page.contains(&token), "{page}");
+    assert_eq!(pastas().len(), 1, "one pasta for the kept environment");
+    // Only on the host's loopback: the forward is not open to the network.
+    let bound = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let hex = format!(":{port:04X} ");
+    let lines: Vec<&str> = bound.lines().filter(|l| l.contains(&hex) && l.contains(" 0A ")).collect();
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.trim_start().split_whitespace().nth(1).unwrap().starts_with("0100007F:")),
+        "{lines:?}"
+    );
+    run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
+    assert!(pastas().is_empty(), "pasta left after nsr down");
+    assert!(!listening(port), "port {port} still bound after nsr down");
+    assert!(!std::path::Path::new(&format!("{state}/web")).exists());
+}
+
+#[test]
+fn no_pasta_is_left_after_a_failure_or_a_crash_and_nsr_down() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-ends");
+    let state = nobody_state(&s);
+    let port = free_port();
+    // A failure after pasta started: rolled back, pasta stopped.
+    let failing = s.write(
+        "fail.nsr",
+        &web_recipe(
+            ROOTLESS_KINDS,
+            &format!("[{port}]"),
+            "x",
+            "throw \"the recipe fails after pasta started\";",
+        ),
+    );
+    let r = run_command(nobody(&s, &state, &["run", &failing]));
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["the recipe fails after pasta started", "undid pasta"]);
+    assert!(pastas().is_empty());
+    assert!(!listening(port));
+    // SIGKILL of nsr at the worst moment: pasta started, its pid not yet journaled
+    // (step 3: the sandbox, the guard, pasta). nsr down finds it by its name.
+    for (crash, name) in [("3", "crash-pasta"), ("4", "crash-later")] {
+        let mut cmd = nobody(&s, &state, &["run", "--name", name, &failing]);
+        cmd.env("NSR_CRASH_AFTER", crash);
+        let r = run_command(cmd);
+        assert_eq!(r.code, 137, "nsr was to be killed: {}", r.stderr);
+        assert_eq!(pastas().len(), 1, "pasta outlives a killed nsr until nsr down");
+        let down = run_command(nobody(&s, &state, &["down", name]));
+        down.expect_code(0);
+        assert!(pastas().is_empty(), "{crash}: pasta left after nsr down: {}", down.stdout);
+        assert!(!listening(port));
+        assert!(!std::path::Path::new(&format!("{state}/{name}")).exists());
+    }
+}
+
+#[test]
+fn two_sandboxes_forward_different_ports_and_the_same_port_twice_is_a_clear_error() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-two");
+    let before = HostState::take();
+    let (a, b) = (free_port(), free_port());
+    let kinds = "[\"mount\", \"uts\", \"pid\", \"net\"]";
+    let serve = |n: &str, port: u16| {
+        format!(
+            "let {n} = unshare(#{{ kinds: {kinds}, net: \"pasta\", ports: [#{{ host: {port}, inside: 80 }}], outbound: false }});\n\
+             {n}.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
+             {n}.run([\"sh\", \"-c\", \"echo page-of-{n} > /srv/index.html\"]);\n\
+             {n}.run([\"busybox\", \"httpd\", \"-p\", \"80\", \"-h\", \"/srv\"], #{{ check: true }});\n"
+        )
+    };
+    let recipe = s.write("two.nsr", &format!("{}{}", serve("one", a), serve("two", b)));
+    let r = nsr(&["run", "--keep", "--name", &format!("{}-two", short_prefix()), &recipe]);
+    r.expect_code(0);
+    assert!(fetch(a).contains("page-of-one"));
+    assert!(fetch(b).contains("page-of-two"));
+    nsr(&["down", &format!("{}-two", short_prefix())]).expect_code(0);
+    // The same host port for a second sandbox: pasta cannot listen, the run says why.
+    let twice = s.write("twice.nsr", &format!("{}{}", serve("one", a), serve("two", a)));
+    let r = nsr(&["run", &twice]);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "twice.nsr:5:",
+            &format!("host port {a}"),
+            "in use",
+            "EADDRINUSE",
+            "pick another host port",
+        ],
+    );
+    assert!(pastas().is_empty());
+    // The same port twice in one list is found before anything is made.
+    let listed = s.write(
+        "listed.nsr",
+        &format!("unshare(#{{ kinds: {kinds}, net: \"pasta\", ports: [{a}, #{{ host: {a}, inside: 81 }}] }});\n"),
+    );
+    let r = nsr(&["run", &listed]);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["listed.nsr:1:1", "forwarded twice"]);
+    before.assert_unchanged("after two pasta sandboxes");
+}
+
+#[test]
+fn without_pasta_on_path_the_error_names_the_package_and_nothing_is_made() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-missing");
+    let before = HostState::take();
+    let recipe = s.write(
+        "r.nsr",
+        "let box = unshare(#{ kinds: [\"mount\", \"net\"], net: \"pasta\", ports: [18999] });\nprint(\"MADE\");\n",
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsr"));
+    cmd.args(["run", &recipe]).env("PATH", "/usr/sbin:/sbin");
+    let r = run_command(cmd);
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["r.nsr:1:11", "pasta", "not on PATH", "apt-get install passt"]);
+    assert!(!r.stdout.contains("MADE"));
+    assert!(pastas().is_empty());
+    before.assert_unchanged("after pasta was missing");
+}
+
+#[test]
+fn as_root_a_recipes_netns_gets_pasta_and_a_sandbox_joined_to_it_serves() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-root");
+    let before = HostState::take();
+    let port = free_port();
+    let lab = format!("{}-pl", short_prefix());
+    let recipe = s.write(
+        "lab.nsr",
+        &format!(
+            "let lab = netns(\"{lab}\");\n\
+             lab.pasta(#{{ ports: [#{{ host: {port}, inside: 8080 }}], outbound: false }});\n\
+             let box = unshare(#{{ kinds: [\"mount\", \"pid\"], net: lab }});\n\
+             box.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
+             box.run([\"sh\", \"-c\", \"echo joined-netns-page > /srv/index.html\"]);\n\
+             box.run([\"busybox\", \"httpd\", \"-p\", \"8080\", \"-h\", \"/srv\"], #{{ check: true }});\n\
+             print(box.run([\"ip\", \"-o\", \"route\", \"show\", \"default\"]).stdout);\n"
+        ),
+    );
+    let name = format!("{}-lab", short_prefix());
+    let r = nsr(&["run", "--keep", "--name", &name, &recipe]);
+    r.expect_code(0);
+    assert!(r.stdout.starts_with("default via "), "{}", r.stdout);
+    assert!(fetch(port).contains("joined-netns-page"));
+    nsr(&["down", &name]).expect_code(0);
+    assert!(pastas().is_empty());
+    assert!(!listening(port));
+    before.assert_unchanged("after pasta in a recipe's netns");
+}
+
+#[test]
+fn the_plan_shows_the_pasta_command_line_and_its_undo() {
+    let _g = serial();
+    let s = Scratch::new("pasta-plan");
+    let recipe = s.write(
+        "r.nsr",
+        "let box = unshare(#{ kinds: [\"user\", \"net\", \"mount\"], map_root: true, net: \"pasta\", ports: [#{ host: 8080, inside: 80 }], outbound: false });\n",
+    );
+    let r = nsr(&["plan", &recipe]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "oifname != \"lo\"",
+            "pasta --config-net --no-map-gw -t 127.0.0.1/8080:80 -u none -T none -U none",
+            "--netns /proc/$SANDBOX0_PID/ns/net",
+            "kill $(cat /tmp/nsr-pasta-$SANDBOX0_PID.pid)",
+        ],
+    );
+}
