@@ -40,11 +40,7 @@ fn fetch(port: u16) -> String {
 }
 
 fn listening(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_millis(500),
-    )
-    .is_ok()
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).is_ok()
 }
 
 /// The pasta processes nsr started that still run.
@@ -118,7 +114,11 @@ fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
             "",
         ),
     );
-    let r = run_command(nobody(&s, &state, &["run", "--keep", "--name", "web", &recipe]));
+    let r = run_command(nobody(
+        &s,
+        &state,
+        &["run", "--keep", "--name", "web", &recipe],
+    ));
     r.expect_code(0);
     // What pasta configured, seen from inside: an address and a default route.
     let addr = r.stdout.split("ADDR ").nth(1).unwrap();
@@ -127,10 +127,7 @@ fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
     assert!(route.starts_with("default via "), "{}", r.stdout);
     // The guard was in place before the server started.
     let rules = r.stdout.split("RULES ").nth(1).unwrap();
-    assert_has_all(
-        rules,
-        &["hook output", "oifname != \"lo\"", "drop"],
-    );
+    assert_has_all(rules, &["hook output", "oifname != \"lo\"", "drop"]);
     // The page comes from the sandbox's tmpfs, through the forward.
     let page = fetch(port);
     assert!(page.contains(&token), "{page}");
@@ -138,9 +135,17 @@ fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
     // Only on the host's loopback: the forward is not open to the network.
     let bound = std::fs::read_to_string("/proc/net/tcp").unwrap();
     let hex = format!(":{port:04X} ");
-    let lines: Vec<&str> = bound.lines().filter(|l| l.contains(&hex) && l.contains(" 0A ")).collect();
+    let lines: Vec<&str> = bound
+        .lines()
+        .filter(|l| l.contains(&hex) && l.contains(" 0A "))
+        .collect();
     assert!(
-        !lines.is_empty() && lines.iter().all(|l| l.trim_start().split_whitespace().nth(1).unwrap().starts_with("0100007F:")),
+        !lines.is_empty()
+            && lines.iter().all(|l| l
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .starts_with("0100007F:")),
         "{lines:?}"
     );
     run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
@@ -167,7 +172,10 @@ fn no_pasta_is_left_after_a_failure_or_a_crash_and_nsr_down() {
     );
     let r = run_command(nobody(&s, &state, &["run", &failing]));
     r.expect_code(1);
-    assert_has_all(&r.stderr, &["the recipe fails after pasta started", "undid pasta"]);
+    assert_has_all(
+        &r.stderr,
+        &["the recipe fails after pasta started", "undid pasta"],
+    );
     assert!(pastas().is_empty());
     assert!(!listening(port));
     // SIGKILL of nsr at the worst moment: pasta started, its pid not yet journaled
@@ -177,10 +185,18 @@ fn no_pasta_is_left_after_a_failure_or_a_crash_and_nsr_down() {
         cmd.env("NSR_CRASH_AFTER", crash);
         let r = run_command(cmd);
         assert_eq!(r.code, 137, "nsr was to be killed: {}", r.stderr);
-        assert_eq!(pastas().len(), 1, "pasta outlives a killed nsr until nsr down");
+        assert_eq!(
+            pastas().len(),
+            1,
+            "pasta outlives a killed nsr until nsr down"
+        );
         let down = run_command(nobody(&s, &state, &["down", name]));
         down.expect_code(0);
-        assert!(pastas().is_empty(), "{crash}: pasta left after nsr down: {}", down.stdout);
+        assert!(
+            pastas().is_empty(),
+            "{crash}: pasta left after nsr down: {}",
+            down.stdout
+        );
         assert!(!listening(port));
         assert!(!std::path::Path::new(&format!("{state}/{name}")).exists());
     }
@@ -201,14 +217,26 @@ fn two_sandboxes_forward_different_ports_and_the_same_port_twice_is_a_clear_erro
              {n}.run([\"busybox\", \"httpd\", \"-p\", \"80\", \"-h\", \"/srv\"], #{{ check: true }});\n"
         )
     };
-    let recipe = s.write("two.nsr", &format!("{}{}", serve("one", a), serve("two", b)));
-    let r = nsr(&["run", "--keep", "--name", &format!("{}-two", short_prefix()), &recipe]);
+    let recipe = s.write(
+        "two.nsr",
+        &format!("{}{}", serve("one", a), serve("two", b)),
+    );
+    let r = nsr(&[
+        "run",
+        "--keep",
+        "--name",
+        &format!("{}-two", short_prefix()),
+        &recipe,
+    ]);
     r.expect_code(0);
     assert!(fetch(a).contains("page-of-one"));
     assert!(fetch(b).contains("page-of-two"));
     nsr(&["down", &format!("{}-two", short_prefix())]).expect_code(0);
     // The same host port for a second sandbox: pasta cannot listen, the run says why.
-    let twice = s.write("twice.nsr", &format!("{}{}", serve("one", a), serve("two", a)));
+    let twice = s.write(
+        "twice.nsr",
+        &format!("{}{}", serve("one", a), serve("two", a)),
+    );
     let r = nsr(&["run", &twice]);
     r.expect_code(1);
     assert_has_all(
@@ -246,7 +274,15 @@ fn without_pasta_on_path_the_error_names_the_package_and_nothing_is_made() {
     cmd.args(["run", &recipe]).env("PATH", "/usr/sbin:/sbin");
     let r = run_command(cmd);
     r.expect_code(1);
-    assert_has_all(&r.stderr, &["r.nsr:1:11", "pasta", "not on PATH", "apt-get install passt"]);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "r.nsr:1:11",
+            "pasta",
+            "not on PATH",
+            "apt-get install passt",
+        ],
+    );
     assert!(!r.stdout.contains("MADE"));
     assert!(pastas().is_empty());
     before.assert_unchanged("after pasta was missing");
@@ -301,4 +337,80 @@ fn the_plan_shows_the_pasta_command_line_and_its_undo() {
             "kill $(cat /tmp/nsr-pasta-$SANDBOX0_PID.pid)",
         ],
     );
+}
+
+#[test]
+fn the_rootless_web_recipe_serves_its_page_until_nsr_down() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-recipe");
+    let state = nobody_state(&s);
+    let port = free_port();
+    let recipe = s.write(
+        "rootless-web.nsr",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/recipes/rootless-web.nsr"
+        ))
+        .unwrap(),
+    );
+    let port_arg = format!("port={port}");
+    let r = run_command(nobody(
+        &s,
+        &state,
+        &["run", "--keep", "--name", "web", &recipe, &port_arg],
+    ));
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "address: ",
+            "route: default via",
+            &format!("serving http://127.0.0.1:{port}/"),
+        ],
+    );
+    assert!(fetch(port).contains("hello from rootless-web"));
+    run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
+    assert!(pastas().is_empty());
+    assert!(!listening(port));
+}
+
+#[test]
+fn nsr_gc_stops_a_pasta_no_journal_holds_and_leaves_one_a_journal_holds() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-gc");
+    let state = private_state(&s);
+    let recipe = s.write(
+        "r.nsr",
+        "let box = unshare(#{ kinds: [\"mount\", \"net\"], net: \"pasta\", outbound: false });\n",
+    );
+    let crash = |name: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsr"));
+        cmd.args(["run", "--name", name, &recipe])
+            .env("NSR_STATE_DIR", &state)
+            .env("NSR_CRASH_AFTER", "3");
+        assert_eq!(run_command(cmd).code, 137);
+    };
+    let gc = |apply: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsr"));
+        cmd.arg("gc").env("NSR_STATE_DIR", &state);
+        if apply {
+            cmd.arg("--apply");
+        }
+        let r = run_command(cmd);
+        r.expect_code(0);
+        r.stdout + &r.stderr
+    };
+    crash("held");
+    assert_eq!(pastas().len(), 1);
+    // Its environment's journal names it: gc leaves it to nsr down.
+    assert!(
+        !gc(false).contains("pasta process"),
+        "gc claims a journaled pasta"
+    );
+    // The journal lost: gc finds it by its name and stops it.
+    std::fs::remove_dir_all(format!("{state}/held")).unwrap();
+    assert!(gc(false).contains("pasta process"));
+    gc(true);
+    assert!(pastas().is_empty(), "gc --apply left pasta running");
+    nsr(&["gc", "--apply"]).expect_code(0);
 }

@@ -23,7 +23,7 @@ pub fn run() -> Vec<Check> {
     checks.push(kernel::landlock());
     checks.push(kernel::seccomp());
     checks.push(kernel::overlayfs());
-    checks.push(programs::rootless_network());
+    checks.extend(programs::rootless_network());
     checks.push(state::environments());
     checks.push(state::cache());
     checks

@@ -158,19 +158,68 @@ pub fn nft() -> Check {
 }
 
 /// pasta (passt) or slirp4netns: a sandbox of an ordinary user reaching the network.
-pub fn rootless_network() -> Check {
-    let found: Vec<String> = ["pasta", "slirp4netns"]
-        .into_iter()
-        .filter_map(|p| find(p).map(|path| path.display().to_string()))
-        .collect();
-    if found.is_empty() {
-        Check::problem(
-            "rootless network",
+/// `net: "pasta"` uses pasta; its version, and whether /dev/net/tun (which pasta opens
+/// as the user) is usable.
+pub fn rootless_network() -> Vec<Check> {
+    let Some(pasta) = find("pasta") else {
+        let other = find("slirp4netns")
+            .map(|p| {
+                format!(
+                    " (slirp4netns is at {}, which nsr does not drive)",
+                    p.display()
+                )
+            })
+            .unwrap_or_default();
+        return vec![Check::problem(
+            "pasta",
             Status::Warn,
-            "neither pasta nor slirp4netns: an ordinary user's sandbox gets only lo",
-            "apt-get install passt (pasta), or apt-get install slirp4netns",
-        )
-    } else {
-        Check::ok("rootless network", found.join(", "))
+            format!("not found: net: \"pasta\" cannot connect a sandbox{other}"),
+            crate::net::pasta::INSTALL_HINT,
+        )];
+    };
+    let version = package_version("passt")
+        .or_else(|| crate::net::pasta::version(&pasta))
+        .unwrap_or_else(|| "version unknown".into());
+    vec![
+        Check::ok("pasta", format!("{} ({version})", pasta.display())),
+        tun(),
+    ]
+}
+
+/// The Debian package's version: this pasta's own `--version` says "unknown version".
+fn package_version(package: &str) -> Option<String> {
+    let out = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", package])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !v.is_empty()).then(|| format!("{package} {v}"))
+}
+
+/// /dev/net/tun: pasta opens it as the user who runs nsr.
+fn tun() -> Check {
+    use std::os::unix::fs::MetadataExt;
+    let path = "/dev/net/tun";
+    let Ok(m) = std::fs::metadata(path) else {
+        return Check::problem(
+            "/dev/net/tun",
+            Status::Warn,
+            "missing: pasta cannot make its interface",
+            "as root: mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200",
+        );
+    };
+    let root = nix::unistd::geteuid().is_root();
+    if root || m.mode() & 0o006 == 0o006 {
+        return Check::ok("/dev/net/tun", format!("mode {:o}", m.mode() & 0o777));
     }
+    Check::problem(
+        "/dev/net/tun",
+        Status::Warn,
+        format!(
+            "mode {:o}: pasta, started as you, cannot open it",
+            m.mode() & 0o777
+        ),
+        "as root: chmod 0666 /dev/net/tun (udev's default mode)",
+    )
 }

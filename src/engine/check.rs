@@ -296,7 +296,9 @@ fn bad_literal_options(ast: &AST, file: &str) -> Vec<RecipeError> {
             return true;
         };
         let result = match what {
-            "unshare" => super::convert::sandbox_spec(&map).map(|_| ()),
+            "unshare" => super::convert::sandbox_spec(&map)
+                .and_then(|_| super::pasta_options::of_unshare(&map))
+                .map(|_| ()),
             _ => super::confine_options::command_confine_options(&map).map(|_| ()),
         };
         if let Err(message) = result {

@@ -111,7 +111,8 @@ fn forward(d: &Dynamic) -> Res<PortForward> {
         ));
     }
     let host = port(
-        m.get("host").ok_or("a port forward needs host: (the port on the host)")?,
+        m.get("host")
+            .ok_or("a port forward needs host: (the port on the host)")?,
         "ports: host",
     )?;
     let inside = match m.get("inside") {
@@ -146,7 +147,10 @@ fn host_port(d: &Dynamic) -> Res<(PastaProto, u16)> {
     })?;
     Ok((
         proto(m.get("proto"), "host_ports: proto")?,
-        port(m.get("port").ok_or("host_ports: an entry needs port:")?, "host_ports: port")?,
+        port(
+            m.get("port").ok_or("host_ports: an entry needs port:")?,
+            "host_ports: port",
+        )?,
     ))
 }
 
@@ -164,7 +168,11 @@ mod tests {
         let words: Vec<String> = s.ports.iter().map(|p| p.to_string()).collect();
         assert_eq!(
             words,
-            ["127.0.0.1:8080 -> 80 (tcp)", "127.0.0.1:9000 -> 9000 (tcp)", "0.0.0.0:53 -> 53 (udp)"]
+            [
+                "127.0.0.1:8080 -> 80 (tcp)",
+                "127.0.0.1:9000 -> 9000 (tcp)",
+                "0.0.0.0:53 -> 53 (udp)"
+            ]
         );
         assert!(s.outbound);
     }
@@ -175,9 +183,18 @@ mod tests {
             ("#{ ports: [#{ host: 0 }] }", "between 1 and 65535"),
             ("#{ ports: [#{ inside: 80 }] }", "needs host:"),
             ("#{ ports: [#{ host: 80, to: 1 }] }", "unknown key 'to'"),
-            ("#{ ports: [#{ host: 80, proto: \"sctp\" }] }", "not tcp or udp"),
-            ("#{ ports: [8080, #{ host: 8080, inside: 81 }] }", "forwarded twice"),
-            ("#{ ports: [#{ host: 80, bind: \"local\" }] }", "not an IP address"),
+            (
+                "#{ ports: [#{ host: 80, proto: \"sctp\" }] }",
+                "not tcp or udp",
+            ),
+            (
+                "#{ ports: [8080, #{ host: 8080, inside: 81 }] }",
+                "forwarded twice",
+            ),
+            (
+                "#{ ports: [#{ host: 80, bind: \"local\" }] }",
+                "not an IP address",
+            ),
             ("#{ outbound: 1 }", "outbound"),
         ] {
             let e = spec(&map(text)).unwrap_err();
@@ -189,6 +206,8 @@ mod tests {
     fn pasta_options_without_pasta_say_what_is_missing() {
         let e = of_unshare(&map(r#"#{ kinds: ["net"], ports: [80] }"#)).unwrap_err();
         assert!(e.contains("net: \"pasta\""), "{e}");
-        assert!(of_unshare(&map(r#"#{ net: "/run/netns/x" }"#)).unwrap().is_none());
+        assert!(of_unshare(&map(r#"#{ net: "/run/netns/x" }"#))
+            .unwrap()
+            .is_none());
     }
 }

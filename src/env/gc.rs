@@ -1,6 +1,6 @@
 //! `nsr gc`: what carries nsr's marks on the host but belongs to no environment's
 //! journal: holder processes, `nsr_<pid>` nftables tables, links in nsr's link groups,
-//! overlay roots with nsr's upper directories. Listed; removed with `--apply`.
+//! overlay roots with nsr's upper directories, cgroups, pasta processes. Listed; removed with `--apply`.
 
 use super::recover::list;
 use super::store::{self, Record};
@@ -16,6 +16,8 @@ pub enum Orphan {
     Overlay(String, u64),
     /// A cgroup of a sandbox (`nsr-<pid>-...`), in any hierarchy.
     Cgroup(std::path::PathBuf),
+    /// A pasta process named `pasta [nsr-<pid>-...]`: (pid, start time, name).
+    Pasta(i32, u64, String),
 }
 
 impl std::fmt::Display for Orphan {
@@ -26,6 +28,7 @@ impl std::fmt::Display for Orphan {
             Orphan::Link(l) => write!(f, "link {l} (host)"),
             Orphan::Overlay(m, _) => write!(f, "overlay root mounted on {m}"),
             Orphan::Cgroup(p) => write!(f, "cgroup {}", p.display()),
+            Orphan::Pasta(pid, _, name) => write!(f, "pasta process {pid} ({name})"),
         }
     }
 }
@@ -81,9 +84,44 @@ fn known() -> Known {
     (pids, tables, links, overlays, cgroups)
 }
 
+/// The names of the pasta processes environments' journals hold (started, or about to
+/// be when nsr was killed).
+fn known_pastas() -> HashSet<String> {
+    use crate::ops::net::NetUndo;
+    use crate::ops::CutShort;
+    let mut names = HashSet::new();
+    for e in list() {
+        let (records, _) = store::read_records(&store::base_dir().join(&e.name));
+        for r in records {
+            let undo = match r {
+                Record::Done { undo, .. } => undo,
+                Record::Intent {
+                    cut_short: CutShort::Undo(undo),
+                    ..
+                } => undo,
+                _ => continue,
+            };
+            if let Undo::Net(NetUndo::StopPasta { process, .. }) = undo {
+                names.insert(process.name);
+            }
+        }
+    }
+    names
+}
+
+/// pasta processes of runs that ended without a journal that names them.
+fn orphan_pastas() -> Vec<Orphan> {
+    let known = known_pastas();
+    crate::net::pasta::all_of_nsr()
+        .into_iter()
+        .filter(|(_, _, name, maker)| !known.contains(name) && !nsr_alive(*maker))
+        .map(|(pid, start, name, _)| Orphan::Pasta(pid, start, name))
+        .collect()
+}
+
 pub fn find() -> Result<Vec<Orphan>, OpError> {
     let (pids, tables, links, overlays, cgroups) = known();
-    let mut out = Vec::new();
+    let mut out = orphan_pastas();
     for e in std::fs::read_dir("/proc")
         .map_err(|_| OpError::new("cannot read /proc"))?
         .flatten()
@@ -204,5 +242,14 @@ pub fn remove(o: &Orphan) -> Result<(), OpError> {
         })
         .map(|_| ()),
         Orphan::Cgroup(path) => crate::cgroup::remove(path, true).map(|_| ()),
+        Orphan::Pasta(pid, start, name) => {
+            crate::net::pasta::stop(&crate::ops::pasta::PastaProcess {
+                name: name.clone(),
+                pid: *pid,
+                start: *start,
+                ports: Vec::new(),
+            })
+            .map(|_| ())
+        }
     }
 }

@@ -272,13 +272,19 @@ impl NetKernel {
         sb: &dyn SandboxNetns,
     ) -> Result<Applied, OpError> {
         if *ns == NsRef::Host {
-            return Err(OpError::os(Errno::EINVAL, "pasta connects a namespace to the host: the host itself needs none")
-                .with_hint("call it on a sandbox with a network namespace of its own, or on a netns"));
+            return Err(OpError::os(
+                Errno::EINVAL,
+                "pasta connects a namespace to the host: the host itself needs none",
+            )
+            .with_hint("call it on a sandbox with a network namespace of its own, or on a netns"));
         }
         let ino = self.resolve(ns, sb)?;
         if self.is_host(ino) {
-            return Err(OpError::os(Errno::EINVAL, format!("{ns} shares the host's network namespace: pasta needs one of its own"))
-                .with_hint("add \"net\" to the sandbox's kinds"));
+            return Err(OpError::os(
+                Errno::EINVAL,
+                format!("{ns} shares the host's network namespace: pasta needs one of its own"),
+            )
+            .with_hint("add \"net\" to the sandbox's kinds"));
         }
         let name = self.next_pasta_name();
         self.pastas += 1;
@@ -1081,11 +1087,7 @@ impl NetKernel {
                 if whole && self.owned.contains(&ino) {
                     return Ok(UndoOutcome::Released);
                 }
-                match self.nft(
-                    ino,
-                    &["-f", "-"],
-                    &format!("delete table inet {table}\n"),
-                ) {
+                match self.nft(ino, &["-f", "-"], &format!("delete table inet {table}\n")) {
                     Ok(_) => Ok(UndoOutcome::Done),
                     Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
                     Err(e) => Err(e),

@@ -145,7 +145,10 @@ fn failure(stderr: &str) -> OpError {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.contains("bytes to syslog"))
         .collect();
-    let said = lines.last().copied().unwrap_or("pasta exited without saying why");
+    let said = lines
+        .last()
+        .copied()
+        .unwrap_or("pasta exited without saying why");
     if let Some(spec) = said
         .strip_prefix("Failed to bind any port for '")
         .and_then(|r| r.split('\'').next())
@@ -198,6 +201,33 @@ pub fn find_named(name: &str) -> Vec<(i32, u64)> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| argv0(*pid).as_deref() == Some(name) && is_pasta_program(*pid))
         .filter_map(|pid| Some((pid, start_time(pid)?)))
+        .collect()
+}
+
+/// Every live pasta process an nsr run of this user started: (pid, start time, name,
+/// the pid of the nsr that started it), for `nsr gc`. Another user's are theirs: their
+/// journals, which this user cannot read, may hold them.
+pub fn all_of_nsr() -> Vec<(i32, u64, String, i32)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == me))
+        .filter_map(|pid| {
+            let name = argv0(pid)?;
+            let maker = name
+                .strip_prefix("pasta [nsr-")?
+                .split('-')
+                .next()?
+                .parse()
+                .ok()?;
+            if !is_pasta_program(pid) {
+                return None;
+            }
+            Some((pid, start_time(pid)?, name, maker))
+        })
         .collect()
 }
 

@@ -447,7 +447,8 @@ impl NetUndo {
                 .collect::<Vec<_>>()
                 .join(" && "),
             NetUndo::StopPasta { ns, process } if process.pid == 0 => {
-                format!("kill $(cat {})", pasta_pidfile(ns))
+                let pidfile = pasta_pidfile(ns);
+                format!("kill $(cat {pidfile}) && rm -f {pidfile}")
             }
             NetUndo::StopPasta { process, .. } => {
                 format!("kill {} ({})", process.pid, process.name)
