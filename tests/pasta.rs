@@ -414,3 +414,67 @@ fn nsr_gc_stops_a_pasta_no_journal_holds_and_leaves_one_a_journal_holds() {
     assert!(pastas().is_empty(), "gc --apply left pasta running");
     nsr(&["gc", "--apply"]).expect_code(0);
 }
+
+/// The attack on `outbound: false`: a command in the sandbox connects to a server
+/// across a veth to a second namespace (both made by the test: the packets never leave
+/// the machine, nor pass through pasta). Without the protection (`guard` false: no
+/// pasta, no rule) the page comes back; with `outbound: false` the connection fails and
+/// the rule's counter shows the dropped packets.
+fn connect_out(s: &Scratch, guard: bool) -> Run {
+    let p = short_prefix();
+    let pasta = if guard {
+        "client.pasta(#{ outbound: false });\n"
+    } else {
+        ""
+    };
+    let recipe = s.write(
+        &format!("out-{guard}.nsr"),
+        &format!(
+            "let client = netns(\"{p}-oc\");\n\
+             let server = netns(\"{p}-os\");\n\
+             let pair = client.veth(\"{p}c\", \"{p}s\", server);\n\
+             pair.host.addr(\"10.233.7.1/24\").up();\n\
+             server.addr(\"{p}s\", \"10.233.7.2/24\"); server.up(\"{p}s\"); server.up(\"lo\"); client.up(\"lo\");\n\
+             let web = unshare(#{{ kinds: [\"mount\", \"pid\"], net: server }});\n\
+             web.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
+             web.run([\"sh\", \"-c\", \"echo reached-the-other-namespace > /srv/index.html\"]);\n\
+             web.run([\"busybox\", \"httpd\", \"-p\", \"10.233.7.2:80\", \"-h\", \"/srv\"], #{{ check: true }});\n\
+             {pasta}\
+             let box = unshare(#{{ kinds: [\"mount\", \"pid\"], net: client }});\n\
+             print(box.run([\"timeout\", \"3\", \"busybox\", \"wget\", \"-q\", \"-O\", \"-\", \"http://10.233.7.2/\"]).stdout);\n\
+             if {guard} {{ print(box.run([\"nft\", \"list\", \"ruleset\"], #{{ privileged: true }}).stdout); }}\n"
+        ),
+    );
+    nsr(&["run", &recipe])
+}
+
+#[test]
+fn outbound_false_stops_a_connection_out_of_the_sandbox_that_succeeds_without_it() {
+    let _g = privileged();
+    let s = Scratch::new("pasta-guard");
+    let before = HostState::take();
+    let open = connect_out(&s, false);
+    open.expect_code(0);
+    assert!(
+        open.stdout.contains("reached-the-other-namespace"),
+        "{}",
+        open.stdout
+    );
+    let guarded = connect_out(&s, true);
+    guarded.expect_code(0);
+    assert!(
+        !guarded.stdout.contains("reached-the-other-namespace"),
+        "{}",
+        guarded.stdout
+    );
+    let dropped: u64 = guarded
+        .stdout
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {}", guarded.stdout));
+    assert!(dropped > 0, "{}", guarded.stdout);
+    assert!(pastas().is_empty());
+    before.assert_unchanged("after the outbound attack");
+}
