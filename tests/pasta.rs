@@ -43,11 +43,11 @@ fn listening(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).is_ok()
 }
 
-/// The pasta processes nsr started that still run.
+/// The pasta (or slirp4netns) processes nsr started that still run.
 fn pastas() -> Vec<i32> {
     command_lines()
         .into_iter()
-        .filter(|(_, c)| c.starts_with(b"pasta [nsr-"))
+        .filter(|(_, c)| c.starts_with(b"pasta [nsr-") || c.starts_with(b"slirp4netns [nsr-"))
         .map(|(pid, _)| pid)
         .collect()
 }
@@ -56,8 +56,12 @@ fn pastas() -> Vec<i32> {
 /// `token` with busybox httpd on port 80 inside; it prints what pasta configured and
 /// the namespace's ruleset before the server starts, then `then`.
 fn web_recipe(kinds: &str, ports: &str, token: &str, then: &str) -> String {
+    web_recipe_via("pasta", kinds, ports, token, then)
+}
+
+fn web_recipe_via(via: &str, kinds: &str, ports: &str, token: &str, then: &str) -> String {
     format!(
-        "let box = unshare(#{{ kinds: {kinds}, map_root: true, net: \"pasta\", ports: {ports}, outbound: false }});\n\
+        "let box = unshare(#{{ kinds: {kinds}, map_root: true, net: \"{via}\", ports: {ports}, outbound: false }});\n\
          box.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
          box.run([\"sh\", \"-c\", \"echo {token} > /srv/index.html\"], #{{ check: true }});\n\
          print(\"ADDR \" + box.run([\"ip\", \"-4\", \"-o\", \"addr\", \"show\", \"scope\", \"global\"]).stdout);\n\
@@ -337,6 +341,20 @@ fn the_plan_shows_the_pasta_command_line_and_its_undo() {
             "kill $(cat /tmp/nsr-pasta-$SANDBOX0_PID.pid)",
         ],
     );
+    let slirp = s.write(
+        "s.nsr",
+        "let box = unshare(#{ kinds: [\"mount\", \"net\"], net: \"slirp4netns\", ports: [#{ host: 8080, inside: 80 }] });\n",
+    );
+    let r = nsr(&["plan", &slirp]);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stdout,
+        &[
+            "slirp4netns --configure --mtu=65520 --disable-host-loopback --enable-sandbox",
+            "add_hostfwd",
+            "\"host_port\": 8080",
+        ],
+    );
 }
 
 #[test]
@@ -477,4 +495,115 @@ fn outbound_false_stops_a_connection_out_of_the_sandbox_that_succeeds_without_it
     assert!(dropped > 0, "{}", guarded.stdout);
     assert!(pastas().is_empty());
     before.assert_unchanged("after the outbound attack");
+}
+
+#[test]
+fn slirp4netns_serves_the_same_way_for_an_ordinary_user_and_nothing_is_left() {
+    let _g = privileged();
+    let s = Scratch::new("slirp-web");
+    let state = nobody_state(&s);
+    let port = free_port();
+    let recipe = s.write(
+        "web.nsr",
+        &web_recipe_via(
+            "slirp4netns",
+            ROOTLESS_KINDS,
+            &format!("[#{{ host: {port}, inside: 80 }}]"),
+            "served-by-slirp",
+            "",
+        ),
+    );
+    let r = run_command(nobody(
+        &s,
+        &state,
+        &["run", "--keep", "--name", "web", &recipe],
+    ));
+    r.expect_code(0);
+    let addr = r.stdout.split("ADDR ").nth(1).unwrap();
+    assert!(addr.contains("inet 10.0.2.100/24"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ROUTE default via 10.0.2.2"),
+        "{}",
+        r.stdout
+    );
+    assert_has_all(
+        r.stdout.split("RULES ").nth(1).unwrap(),
+        &["hook output", "drop"],
+    );
+    assert!(fetch(port).contains("served-by-slirp"));
+    run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
+    assert!(pastas().is_empty(), "slirp4netns left after nsr down");
+    assert!(!listening(port));
+    // A failure after it started, and SIGKILL before its pid is journaled.
+    let failing = s.write(
+        "fail.nsr",
+        &web_recipe_via(
+            "slirp4netns",
+            ROOTLESS_KINDS,
+            &format!("[{port}]"),
+            "x",
+            "throw \"fails\";",
+        ),
+    );
+    let r = run_command(nobody(&s, &state, &["run", &failing]));
+    r.expect_code(1);
+    assert_has_all(&r.stderr, &["undid slirp4netns"]);
+    assert!(pastas().is_empty());
+    let mut cmd = nobody(&s, &state, &["run", "--name", "crash", &failing]);
+    cmd.env("NSR_CRASH_AFTER", "3");
+    assert_eq!(run_command(cmd).code, 137);
+    run_command(nobody(&s, &state, &["down", "crash"])).expect_code(0);
+    assert!(
+        pastas().is_empty(),
+        "slirp4netns left after a crash and nsr down"
+    );
+    assert!(!listening(port));
+    let left: Vec<String> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nsr-slirp-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "slirp4netns's socket directories left: {left:?}"
+    );
+}
+
+#[test]
+fn without_pasta_slirp4netns_is_the_fallback_and_the_run_says_so() {
+    let _g = privileged();
+    let s = Scratch::new("slirp-fallback");
+    let before = HostState::take();
+    let port = free_port();
+    // A PATH with slirp4netns and not pasta.
+    let bin = s.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/slirp4netns", format!("{bin}/slirp4netns")).unwrap();
+    let recipe = s.write(
+        "r.nsr",
+        &format!(
+            "let box = unshare(#{{ kinds: [\"mount\", \"pid\", \"net\"], net: \"pasta\", ports: [#{{ host: {port}, inside: 80 }}], outbound: false }});\n\
+             box.mount(\"tmpfs\", \"/srv\", \"tmpfs\");\n\
+             box.run([\"/bin/sh\", \"-c\", \"echo fallback-page > /srv/index.html\"]);\n\
+             box.run([\"/bin/busybox\", \"httpd\", \"-p\", \"80\", \"-h\", \"/srv\"], #{{ check: true }});\n"
+        ),
+    );
+    let name = format!("{}-fb", short_prefix());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsr"));
+    cmd.args(["run", "--keep", "--name", &name, &recipe])
+        .env("PATH", format!("{bin}:/usr/sbin:/sbin"));
+    let r = run_command(cmd);
+    r.expect_code(0);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "r.nsr:1:11",
+            "pasta is not installed: slirp4netns connects the sandbox instead",
+        ],
+    );
+    assert!(fetch(port).contains("fallback-page"));
+    nsr(&["down", &name]).expect_code(0);
+    assert!(pastas().is_empty());
+    before.assert_unchanged("after the slirp4netns fallback");
 }

@@ -158,32 +158,49 @@ pub fn nft() -> Check {
 }
 
 /// pasta (passt) or slirp4netns: a sandbox of an ordinary user reaching the network.
-/// `net: "pasta"` uses pasta; its version, and whether /dev/net/tun (which pasta opens
-/// as the user) is usable.
+/// `net: "pasta"` uses pasta, or slirp4netns when pasta is missing; their versions,
+/// and whether /dev/net/tun (which both open as the user) is usable.
 pub fn rootless_network() -> Vec<Check> {
+    let slirp = find("slirp4netns").map(|p| {
+        let v = package_version("slirp4netns").unwrap_or_else(|| "version unknown".into());
+        format!("{} ({v})", p.display())
+    });
     let Some(pasta) = find("pasta") else {
-        let other = find("slirp4netns")
-            .map(|p| {
-                format!(
-                    " (slirp4netns is at {}, which nsr does not drive)",
-                    p.display()
-                )
-            })
-            .unwrap_or_default();
-        return vec![Check::problem(
-            "pasta",
-            Status::Warn,
-            format!("not found: net: \"pasta\" cannot connect a sandbox{other}"),
-            crate::net::pasta::INSTALL_HINT,
-        )];
+        return vec![
+            match slirp {
+                Some(s) => Check::problem(
+                    "pasta",
+                    Status::Warn,
+                    format!(
+                        "not found: net: \"pasta\" falls back to slirp4netns, {s} (no host_ports)"
+                    ),
+                    crate::net::pasta::INSTALL_HINT,
+                ),
+                None => Check::problem(
+                    "pasta",
+                    Status::Warn,
+                    "not found, nor slirp4netns: net: \"pasta\" cannot connect a sandbox",
+                    crate::net::pasta::INSTALL_HINT,
+                ),
+            },
+            tun(),
+        ];
     };
     let version = package_version("passt")
         .or_else(|| crate::net::pasta::version(&pasta))
         .unwrap_or_else(|| "version unknown".into());
-    vec![
-        Check::ok("pasta", format!("{} ({version})", pasta.display())),
-        tun(),
-    ]
+    let mut checks = vec![Check::ok(
+        "pasta",
+        format!("{} ({version})", pasta.display()),
+    )];
+    if let Some(s) = slirp {
+        checks.push(Check::ok(
+            "slirp4netns",
+            format!("{s}: net: \"slirp4netns\""),
+        ));
+    }
+    checks.push(tun());
+    checks
 }
 
 /// The Debian package's version: this pasta's own `--version` says "unknown version".
@@ -217,7 +234,7 @@ fn tun() -> Check {
         "/dev/net/tun",
         Status::Warn,
         format!(
-            "mode {:o}: pasta, started as you, cannot open it",
+            "mode {:o}: pasta or slirp4netns, started as you, cannot open it",
             m.mode() & 0o777
         ),
         "as root: chmod 0666 /dev/net/tun (udev's default mode)",

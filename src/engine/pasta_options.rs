@@ -4,7 +4,7 @@
 //! for the same port on both sides.
 
 use super::read::{array, boolean, string, type_name};
-use crate::ops::pasta::{PastaProto, PastaSpec, PortForward};
+use crate::ops::pasta::{PastaProto, PastaSpec, PortForward, UserNet};
 use rhai::{Dynamic, Map};
 
 type Res<T> = Result<T, String>;
@@ -13,21 +13,32 @@ type Res<T> = Result<T, String>;
 pub const KEYS: [&str; 3] = ["ports", "outbound", "host_ports"];
 const FORWARD_KEYS: [&str; 4] = ["host", "inside", "proto", "bind"];
 
-/// The value of `net` that asks for pasta (a path or pid joins a namespace instead).
-pub fn wants_pasta(opts: &Map) -> bool {
-    opts.get("net")
-        .and_then(|v| v.clone().into_string().ok())
-        .is_some_and(|s| s == "pasta")
+/// The program a value of `net` asks for (a path or pid joins a namespace instead).
+fn asked(opts: &Map) -> Option<UserNet> {
+    match opts.get("net")?.clone().into_string().ok()?.as_str() {
+        "pasta" => Some(UserNet::Pasta),
+        "slirp4netns" => Some(UserNet::Slirp4netns),
+        _ => None,
+    }
 }
 
-/// `unshare`'s pasta, when its options ask for one.
+/// Whether `net` asks for user-mode networking, a new netns (not one to join).
+pub fn wants_pasta(opts: &Map) -> bool {
+    asked(opts).is_some()
+}
+
+/// `unshare`'s pasta (or slirp4netns), when its options ask for one.
 pub fn of_unshare(opts: &Map) -> Res<Option<PastaSpec>> {
-    if wants_pasta(opts) {
-        return spec(opts).map(Some);
+    if let Some(via) = asked(opts) {
+        let s = spec(opts)?;
+        if via == UserNet::Slirp4netns && !s.host_ports.is_empty() {
+            return Err("host_ports: slirp4netns opens the host's loopback whole or not at all (nsr keeps it closed); use net: \"pasta\" for single ports".into());
+        }
+        return Ok(Some(PastaSpec { via, ..s }));
     }
     if let Some(key) = KEYS.iter().find(|k| opts.contains_key(**k)) {
         return Err(format!(
-            "{key} is an option of pasta's user-mode networking: add net: \"pasta\""
+            "{key} is an option of user-mode networking: add net: \"pasta\" (or \"slirp4netns\")"
         ));
     }
     Ok(None)
@@ -54,6 +65,7 @@ pub fn spec(opts: &Map) -> Res<PastaSpec> {
         None => true,
     };
     let spec = PastaSpec {
+        via: UserNet::Pasta,
         ports,
         host_ports,
         outbound,

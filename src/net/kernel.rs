@@ -18,6 +18,7 @@ use crate::ops::net::LinkInfo;
 use crate::ops::net::{
     forwarding_key, AddrView, LinkId, LinkSetting, NetOp, NetOutput, NetUndo, NsRef, RouteView,
 };
+use crate::ops::pasta::UserNet;
 use crate::ops::{CutShort, OpError, SandboxId, UndoOutcome};
 use nix::errno::Errno;
 use std::collections::{HashMap, HashSet};
@@ -286,14 +287,18 @@ impl NetKernel {
             )
             .with_hint("add \"net\" to the sandbox's kinds"));
         }
-        let name = self.next_pasta_name();
+        let (via, note) = super::pasta::choose(spec.via)?;
+        let name = self.next_pasta_name(via);
         self.pastas += 1;
-        let process = super::pasta::start(
-            spec,
-            &name,
+        let (netns, userns) = (
             self.fds[&ino].as_fd(),
             self.owners.get(&ino).map(|u| u.as_fd()),
-        )?;
+        );
+        let process = match via {
+            UserNet::Pasta => super::pasta::start(spec, &name, netns, userns)?,
+            UserNet::Slirp4netns => super::slirp::start(spec, &name, netns, userns)?,
+        };
+        self.warnings.extend(note);
         Ok((
             None,
             Some(NetUndo::StopPasta {
@@ -303,7 +308,7 @@ impl NetKernel {
         ))
     }
 
-    fn next_pasta_name(&mut self) -> String {
+    fn next_pasta_name(&mut self, via: UserNet) -> String {
         if self.pasta_tag.is_empty() {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -311,7 +316,7 @@ impl NetKernel {
                 .unwrap_or(0);
             self.pasta_tag = format!("{nanos:08x}");
         }
-        super::pasta::process_name(&self.pasta_tag, self.pastas)
+        super::pasta::process_name(via, &self.pasta_tag, self.pastas)
     }
 
     /// The identity a reference had when it was last used, if its namespace is still open.
@@ -782,15 +787,18 @@ impl NetKernel {
             },
             // pasta outlives the sandbox (it holds the netns): always stopped, found by
             // the name the start will give it.
-            NetOp::Pasta { ns, spec } => net(NetUndo::StopPasta {
-                ns: ns.clone(),
-                process: crate::ops::pasta::PastaProcess {
-                    name: self.next_pasta_name(),
-                    pid: 0,
-                    start: 0,
-                    ports: spec.ports.clone(),
-                },
-            }),
+            NetOp::Pasta { ns, spec } => match super::pasta::choose(spec.via) {
+                Err(_) => nothing("pasta cannot be found: it fails".into()),
+                Ok((via, _)) => net(NetUndo::StopPasta {
+                    ns: ns.clone(),
+                    process: crate::ops::pasta::PastaProcess {
+                        name: self.next_pasta_name(via),
+                        pid: 0,
+                        start: 0,
+                        ports: spec.ports.clone(),
+                    },
+                }),
+            },
             NetOp::NetnsOpen { .. }
             | NetOp::Links { .. }
             | NetOp::Addrs { .. }

@@ -10,3 +10,4 @@ pub mod netns;
 pub mod nft;
 pub mod pasta;
 pub mod routes;
+pub mod slirp;

@@ -9,7 +9,7 @@
 //! polling. Its argv[0], `pasta [nsr-PID-TAG-N]`, names the daemon uniquely: `nsr down`
 //! finds it by that name when nsr was killed before it learnt the pid.
 
-use crate::ops::pasta::{PastaProcess, PastaSpec};
+use crate::ops::pasta::{PastaProcess, PastaSpec, UserNet};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::io::Read;
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// The hint for a machine without pasta.
 pub const INSTALL_HINT: &str =
-    "install it: apt-get install passt (Debian/Ubuntu), dnf install passt (Fedora); or set NSR_PASTA to its path";
+    "install it: apt-get install passt (Debian/Ubuntu), dnf install passt (Fedora), or slirp4netns, the fallback; or set NSR_PASTA to its path";
 
 /// pasta on PATH (`NSR_PASTA` names it explicitly).
 pub fn find() -> Result<PathBuf, OpError> {
@@ -36,23 +36,47 @@ pub fn find() -> Result<PathBuf, OpError> {
             ))),
         };
     }
+    on_path("pasta").ok_or_else(|| {
+        missing(
+            "pasta (user-mode networking, package passt) is not on PATH, nor is slirp4netns: net: \"pasta\" needs one of them"
+                .into(),
+        )
+    })
+}
+
+/// A program in a directory of PATH.
+pub fn on_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .map(|d| d.join("pasta"))
+        .map(|d| d.join(program))
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            missing(
-                "pasta (user-mode networking, package passt) is not on PATH: net: \"pasta\" needs it"
-                    .into(),
-            )
-        })
 }
 
-/// The argv[0] of the `n`-th pasta of this run (`tag` tells runs with a reused pid apart).
-pub fn process_name(tag: &str, n: usize) -> String {
-    format!("pasta [nsr-{}-{tag}-{n}]", std::process::id())
+/// The program that connects a namespace for `via`: pasta, or slirp4netns when pasta
+/// is missing (with a note for the recipe), or what was asked for.
+pub fn choose(via: UserNet) -> Result<(UserNet, Option<String>), OpError> {
+    match via {
+        UserNet::Slirp4netns => Ok((UserNet::Slirp4netns, None)),
+        UserNet::Pasta => match find() {
+            Ok(_) => Ok((UserNet::Pasta, None)),
+            // NSR_PASTA names a pasta on purpose: no fallback from a wrong path.
+            Err(_) if std::env::var_os("NSR_PASTA").is_none() && super::slirp::find().is_some() => {
+                Ok((
+                    UserNet::Slirp4netns,
+                    Some("pasta is not installed: slirp4netns connects the sandbox instead (apt-get install passt for pasta)".into()),
+                ))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// The argv[0] of the `n`-th user-mode network process of this run (`tag` tells runs
+/// with a reused pid apart).
+pub fn process_name(via: UserNet, tag: &str, n: usize) -> String {
+    format!("{} [nsr-{}-{tag}-{n}]", via.program(), std::process::id())
 }
 
 /// Starts pasta for the namespace `netns` (entered through `userns` first when given)
@@ -231,10 +255,13 @@ pub fn all_of_nsr() -> Vec<(i32, u64, String, i32)> {
         .collect()
 }
 
-/// pasta's program is passt (pasta is a link to it), maybe its `.avx2` build.
+/// pasta's program is passt (pasta is a link to it), maybe its `.avx2` build; or it is
+/// slirp4netns.
 fn is_pasta_program(pid: i32) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    comm.starts_with("pasta") || comm.starts_with("passt")
+    ["pasta", "passt", "slirp4netns"]
+        .iter()
+        .any(|p| comm.starts_with(p))
 }
 
 /// Stops the pasta process `p` names (SIGTERM, SIGKILL after 2 s): true when one was
@@ -269,6 +296,12 @@ fn stop_one(pid: i32, start: u64, name: &str) -> Result<bool, OpError> {
             Err(e) => return Err(OpError::os(e, format!("cannot stop pasta (pid {pid})"))),
         }
         if exited(&fd, Duration::from_millis(wait)) {
+            // slirp4netns is nsr's child (pasta daemonizes): reap it. Any other pid is
+            // not ours to wait for (ECHILD).
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
             return Ok(true);
         }
     }

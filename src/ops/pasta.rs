@@ -60,8 +60,26 @@ impl fmt::Display for PortForward {
     }
 }
 
+/// Which user-mode network program connects the namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum UserNet {
+    /// pasta, or slirp4netns when pasta is missing and slirp4netns is there.
+    Pasta,
+    Slirp4netns,
+}
+
+impl UserNet {
+    pub fn program(self) -> &'static str {
+        match self {
+            UserNet::Pasta => "pasta",
+            UserNet::Slirp4netns => "slirp4netns",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastaSpec {
+    pub via: UserNet,
     pub ports: Vec<PortForward>,
     /// Ports of the host's loopback that the namespace reaches at its own 127.0.0.1
     /// (pasta's `-T`/`-U`); none unless asked.
@@ -127,6 +145,9 @@ impl PastaSpec {
     /// `root`: nsr runs as root, and pasta then keeps uid 0 (`--runas 0`) rather than
     /// its default of dropping to nobody, who could not enter a namespace root owns.
     pub fn command(&self, root: bool, netns: &str, userns: Option<&str>, pidfile: &str) -> String {
+        if self.via == UserNet::Slirp4netns {
+            return self.slirp_command(netns, pidfile);
+        }
         let mut words = vec!["pasta".to_string()];
         words.extend(self.options().iter().map(|a| shell_quote(a)));
         if root {
@@ -140,13 +161,38 @@ impl PastaSpec {
         words.join(" ")
     }
 
+    /// slirp4netns's options (`start` in net/slirp.rs passes the same), as a script:
+    /// started in the background, its pid kept, each forward added over its API socket.
+    fn slirp_command(&self, netns: &str, pidfile: &str) -> String {
+        let api = pidfile.replace(".pid", ".sock");
+        let mut s = format!(
+            "slirp4netns {} --enable-sandbox --api-socket {api} --netns-type=path {netns} tap0 & echo $! > {pidfile}",
+            SLIRP_OPTIONS.join(" ")
+        );
+        for p in &self.ports {
+            let request = format!(
+                "{{\"execute\": \"add_hostfwd\", \"arguments\": {{\"proto\": \"{}\", \"host_addr\": \"{}\", \"host_port\": {}, \"guest_port\": {}}}}}",
+                p.proto.name(),
+                p.bind,
+                p.host,
+                p.inside
+            );
+            s.push_str(&format!(
+                " && echo {} | socat - UNIX-CONNECT:{api}",
+                shell_quote(&request)
+            ));
+        }
+        s
+    }
+
     /// The forwards in words, for the journal and `nsr ls`.
     pub fn describe(&self) -> String {
         let ports: Vec<String> = self.ports.iter().map(|p| p.to_string()).collect();
+        let tool = self.via.program();
         let mut s = if ports.is_empty() {
-            "pasta (no port forwards)".to_string()
+            format!("{tool} (no port forwards)")
         } else {
-            format!("pasta {}", ports.join(", "))
+            format!("{tool} {}", ports.join(", "))
         };
         if !self.outbound {
             s.push_str(", no outbound");
@@ -154,6 +200,14 @@ impl PastaSpec {
         s
     }
 }
+
+/// slirp4netns's options besides the readiness fd, the API socket and the namespace:
+/// the interface configured, the largest MTU, no way to the host's loopback (pasta's
+/// `host_ports` has no counterpart: it would open every port). As root it also gets
+/// `--enable-sandbox` (its own mount namespace, capabilities dropped): started by an
+/// ordinary user against a user namespace it joins, slirp4netns 1.2 fails with it
+/// ("setegid(0)").
+pub const SLIRP_OPTIONS: [&str; 3] = ["--configure", "--mtu=65520", "--disable-host-loopback"];
 
 /// The pasta process a run started, as the journal knows it. `name` is its argv[0]
 /// (`pasta [nsr-PID-TAG-N]`, unique to the run and the start), so that `nsr down` can
@@ -184,6 +238,7 @@ mod tests {
     #[test]
     fn forwards_only_what_is_listed_and_only_on_loopback() {
         let spec = PastaSpec {
+            via: UserNet::Pasta,
             ports: vec![fwd(8080, 80)],
             host_ports: vec![(PastaProto::Tcp, 5432)],
             outbound: false,
@@ -198,6 +253,7 @@ mod tests {
     #[test]
     fn the_same_host_port_twice_is_found() {
         let mut spec = PastaSpec {
+            via: UserNet::Pasta,
             ports: vec![fwd(8080, 80), fwd(8081, 80)],
             host_ports: vec![],
             outbound: true,

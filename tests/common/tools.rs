@@ -13,8 +13,9 @@ const DEBIAN: &[(&str, &str)] = &[
     // ip lists links and netns for host snapshots; nft shows and applies nsr's tables.
     ("ip", "iproute2"),
     ("nft", "nftables"),
-    // pasta connects rootless sandboxes to the host (tests/pasta.rs).
+    // pasta and slirp4netns connect rootless sandboxes to the host (tests/pasta.rs).
     ("pasta", "passt"),
+    ("slirp4netns", "slirp4netns"),
     // script(1) gives a recipe a terminal; setpriv runs the rootless tests as nobody;
     // unshare and nsenter run the plan's shell scripts.
     ("script", "bsdutils"),
