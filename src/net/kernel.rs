@@ -287,7 +287,7 @@ impl NetKernel {
             )
             .with_hint("add \"net\" to the sandbox's kinds"));
         }
-        let (via, note) = super::pasta::choose(spec.via)?;
+        let (via, note) = choose(spec.via)?;
         let name = self.next_pasta_name(via);
         self.pastas += 1;
         let (netns, userns) = (
@@ -349,6 +349,7 @@ impl NetKernel {
         self.sockets.remove(&ino);
         self.fds.remove(&ino);
         self.tables.remove(&ino);
+        self.owners.remove(&ino);
     }
 
     fn is_host(&mut self, ino: Ino) -> bool {
@@ -787,7 +788,7 @@ impl NetKernel {
             },
             // pasta outlives the sandbox (it holds the netns): always stopped, found by
             // the name the start will give it.
-            NetOp::Pasta { ns, spec } => match super::pasta::choose(spec.via) {
+            NetOp::Pasta { ns, spec } => match choose(spec.via) {
                 Err(_) => nothing("pasta cannot be found: it fails".into()),
                 Ok((via, _)) => net(NetUndo::StopPasta {
                     ns: ns.clone(),
@@ -1246,5 +1247,24 @@ impl NetKernel {
             Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The program that connects a namespace for `via`: pasta, or slirp4netns when pasta
+/// is missing (with a note for the recipe), or what was asked for.
+fn choose(via: UserNet) -> Result<(UserNet, Option<String>), OpError> {
+    match via {
+        UserNet::Slirp4netns => Ok((UserNet::Slirp4netns, None)),
+        UserNet::Pasta => match super::pasta::find() {
+            Ok(_) => Ok((UserNet::Pasta, None)),
+            // NSR_PASTA names a pasta on purpose: no fallback from a wrong path.
+            Err(_) if std::env::var_os("NSR_PASTA").is_none() && super::slirp::find().is_some() => {
+                Ok((
+                    UserNet::Slirp4netns,
+                    Some("pasta is not installed: slirp4netns connects the sandbox instead (apt-get install passt for pasta)".into()),
+                ))
+            }
+            Err(e) => Err(e),
+        },
     }
 }

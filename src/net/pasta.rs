@@ -54,25 +54,6 @@ pub fn on_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The program that connects a namespace for `via`: pasta, or slirp4netns when pasta
-/// is missing (with a note for the recipe), or what was asked for.
-pub fn choose(via: UserNet) -> Result<(UserNet, Option<String>), OpError> {
-    match via {
-        UserNet::Slirp4netns => Ok((UserNet::Slirp4netns, None)),
-        UserNet::Pasta => match find() {
-            Ok(_) => Ok((UserNet::Pasta, None)),
-            // NSR_PASTA names a pasta on purpose: no fallback from a wrong path.
-            Err(_) if std::env::var_os("NSR_PASTA").is_none() && super::slirp::find().is_some() => {
-                Ok((
-                    UserNet::Slirp4netns,
-                    Some("pasta is not installed: slirp4netns connects the sandbox instead (apt-get install passt for pasta)".into()),
-                ))
-            }
-            Err(e) => Err(e),
-        },
-    }
-}
-
 /// The argv[0] of the `n`-th user-mode network process of this run (`tag` tells runs
 /// with a reused pid apart).
 pub fn process_name(via: UserNet, tag: &str, n: usize) -> String {
