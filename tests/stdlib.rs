@@ -32,6 +32,10 @@ const RECIPE_TESTS: &[(&str, &str)] = &[
         "rootless-sandbox.nsr",
         "stdlib.rs the_rootless_recipe_runs_as_an_ordinary_user",
     ),
+    (
+        "rootless-web.nsr",
+        "pasta.rs the_rootless_web_recipe_serves_its_page_until_nsr_down",
+    ),
 ];
 
 #[test]
