@@ -52,6 +52,20 @@ pub fn mount_setattr(
 
 /// PR_SET_DUMPABLE: whether processes of the same user (without CAP_SYS_PTRACE) may open
 /// this process's /proc/PID/{fd,root,cwd,mem,environ} and ptrace it.
+/// Eight hex digits fixed for this nsr process: with its pid, the names of what it
+/// makes outside any namespace (cgroups, pasta processes) tell it from an earlier nsr
+/// that had the same pid.
+pub fn run_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+            .unwrap_or(0);
+        format!("{nanos:08x}")
+    })
+}
+
 pub fn set_dumpable(dumpable: bool) {
     // SAFETY: prctl on this process only.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(dumpable)) };

@@ -102,6 +102,49 @@ fn nobody_state(s: &Scratch) -> String {
     dir
 }
 
+/// As nobody, `via`'s sandbox of the web recipe (see `web_recipe`) serving `token` on
+/// host port `port`, kept as the environment `web`: what it printed, by section.
+struct Served {
+    addr: String,
+    route: String,
+    rules: String,
+}
+
+fn serve_kept(s: &Scratch, state: &str, via: &str, port: u16, token: &str) -> Served {
+    let recipe = s.write(
+        "web.nsr",
+        &web_recipe_via(
+            via,
+            ROOTLESS_KINDS,
+            &format!("[#{{ host: {port}, inside: 80 }}]"),
+            token,
+            "",
+        ),
+    );
+    let r = run_command(nobody(
+        s,
+        state,
+        &["run", "--keep", "--name", "web", &recipe],
+    ));
+    r.expect_code(0);
+    let section = |name: &str| {
+        let after = r
+            .stdout
+            .split(name)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {name} in {}", r.stdout));
+        after
+            .split_once("\n\n")
+            .map_or(after, |(s, _)| s)
+            .to_string()
+    };
+    Served {
+        addr: section("ADDR "),
+        route: section("ROUTE "),
+        rules: section("RULES "),
+    }
+}
+
 #[test]
 fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
     let _g = privileged();
@@ -109,29 +152,12 @@ fn an_ordinary_users_sandbox_serves_a_page_the_host_fetches_through_pasta() {
     let state = nobody_state(&s);
     let port = free_port();
     let token = format!("{}-served-inside", short_prefix());
-    let recipe = s.write(
-        "web.nsr",
-        &web_recipe(
-            ROOTLESS_KINDS,
-            &format!("[#{{ host: {port}, inside: 80 }}]"),
-            &token,
-            "",
-        ),
-    );
-    let r = run_command(nobody(
-        &s,
-        &state,
-        &["run", "--keep", "--name", "web", &recipe],
-    ));
-    r.expect_code(0);
+    let served = serve_kept(&s, &state, "pasta", port, &token);
     // What pasta configured, seen from inside: an address and a default route.
-    let addr = r.stdout.split("ADDR ").nth(1).unwrap();
-    assert!(addr.contains("inet "), "{}", r.stdout);
-    let route = r.stdout.split("ROUTE ").nth(1).unwrap();
-    assert!(route.starts_with("default via "), "{}", r.stdout);
+    assert!(served.addr.contains("inet "), "{}", served.addr);
+    assert!(served.route.starts_with("default via "), "{}", served.route);
     // The guard was in place before the server started.
-    let rules = r.stdout.split("RULES ").nth(1).unwrap();
-    assert_has_all(rules, &["hook output", "oifname != \"lo\"", "drop"]);
+    assert_has_all(&served.rules, &["hook output", "oifname != \"lo\"", "drop"]);
     // The page comes from the sandbox's tmpfs, through the forward.
     let page = fetch(port);
     assert!(page.contains(&token), "{page}");
@@ -503,33 +529,18 @@ fn slirp4netns_serves_the_same_way_for_an_ordinary_user_and_nothing_is_left() {
     let s = Scratch::new("slirp-web");
     let state = nobody_state(&s);
     let port = free_port();
-    let recipe = s.write(
-        "web.nsr",
-        &web_recipe_via(
-            "slirp4netns",
-            ROOTLESS_KINDS,
-            &format!("[#{{ host: {port}, inside: 80 }}]"),
-            "served-by-slirp",
-            "",
-        ),
-    );
-    let r = run_command(nobody(
-        &s,
-        &state,
-        &["run", "--keep", "--name", "web", &recipe],
-    ));
-    r.expect_code(0);
-    let addr = r.stdout.split("ADDR ").nth(1).unwrap();
-    assert!(addr.contains("inet 10.0.2.100/24"), "{}", r.stdout);
+    let served = serve_kept(&s, &state, "slirp4netns", port, "served-by-slirp");
     assert!(
-        r.stdout.contains("ROUTE default via 10.0.2.2"),
+        served.addr.contains("inet 10.0.2.100/24"),
         "{}",
-        r.stdout
+        served.addr
     );
-    assert_has_all(
-        r.stdout.split("RULES ").nth(1).unwrap(),
-        &["hook output", "drop"],
+    assert!(
+        served.route.starts_with("default via 10.0.2.2"),
+        "{}",
+        served.route
     );
+    assert_has_all(&served.rules, &["hook output", "drop"]);
     assert!(fetch(port).contains("served-by-slirp"));
     run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
     assert!(pastas().is_empty(), "slirp4netns left after nsr down");

@@ -15,13 +15,9 @@ pub struct Planner {
 
 impl Default for Planner {
     fn default() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-            .unwrap_or(0);
         Planner {
             layout: None,
-            tag: format!("{nanos:08x}"),
+            tag: crate::sys::run_tag().to_string(),
             warned: false,
         }
     }

@@ -140,7 +140,8 @@ pub enum Command {
         all: bool,
     },
     /// List what carries nsr's marks but belongs to no environment (holder processes,
-    /// nsr_<pid> nft tables, links in nsr's link groups, nsr overlay roots); --apply removes it.
+    /// nsr_<pid> nft tables, links in nsr's link groups, nsr overlay roots, sandbox
+    /// cgroups, your own pasta and slirp4netns processes); --apply removes it.
     Gc {
         #[arg(long)]
         apply: bool,

@@ -44,8 +44,19 @@ pub fn of_unshare(opts: &Map) -> Res<Option<PastaSpec>> {
     Ok(None)
 }
 
-/// The options of `box.pasta` (only `KEYS`) or those of `unshare` that are pasta's.
-pub fn spec(opts: &Map) -> Res<PastaSpec> {
+/// The options of `box.pasta`: only `KEYS`.
+pub fn of_method(opts: &Map) -> Res<PastaSpec> {
+    if let Some(key) = opts.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown option '{key}' for pasta (known: {})",
+            KEYS.join(", ")
+        ));
+    }
+    spec(opts)
+}
+
+/// The options of `box.pasta` or those of `unshare` that are pasta's.
+fn spec(opts: &Map) -> Res<PastaSpec> {
     let ports = match opts.get("ports") {
         Some(p) => array(p, "ports")?
             .iter()
@@ -192,6 +203,7 @@ mod tests {
     #[test]
     fn bad_forwards_are_named() {
         for (text, says) in [
+            ("#{ port: 80 }", "unknown option 'port' for pasta"),
             ("#{ ports: [#{ host: 0 }] }", "between 1 and 65535"),
             ("#{ ports: [#{ inside: 80 }] }", "needs host:"),
             ("#{ ports: [#{ host: 80, to: 1 }] }", "unknown key 'to'"),
@@ -209,7 +221,7 @@ mod tests {
             ),
             ("#{ outbound: 1 }", "outbound"),
         ] {
-            let e = spec(&map(text)).unwrap_err();
+            let e = of_method(&map(text)).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");
         }
     }

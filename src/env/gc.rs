@@ -40,78 +40,63 @@ fn nsr_alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// What the journals of environments hold: holder pids, nft tables, links, overlay
-/// roots, cgroups.
-type Known = (
-    HashSet<i32>,
-    HashSet<String>,
-    HashSet<String>,
-    HashSet<String>,
-    HashSet<String>,
-);
-
-fn known() -> Known {
-    let mut pids = HashSet::new();
-    let mut tables = HashSet::new();
-    let mut links = HashSet::new();
-    let mut overlays = HashSet::new();
-    let mut cgroups = HashSet::new();
-    for e in list() {
-        let (records, _) = store::read_records(&store::base_dir().join(&e.name));
-        for r in records {
-            if let Record::Done { undo, .. } = r {
-                match undo {
-                    Undo::StopSandbox {
-                        pid, cgroups: c, ..
-                    } => {
-                        pids.insert(pid);
-                        cgroups.extend(c);
-                    }
-                    Undo::Net(crate::ops::net::NetUndo::DeleteTable { table, .. }) => {
-                        tables.insert(table);
-                    }
-                    Undo::Net(crate::ops::net::NetUndo::DeleteLink { name, .. }) => {
-                        links.insert(name);
-                    }
-                    Undo::Rootfs(crate::ops::rootfs::RootfsUndo::Overlay { dir, .. }) => {
-                        overlays.insert(dir);
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    (pids, tables, links, overlays, cgroups)
+/// What the journals of environments hold.
+#[derive(Default)]
+struct Known {
+    pids: HashSet<i32>,
+    tables: HashSet<String>,
+    links: HashSet<String>,
+    overlays: HashSet<String>,
+    cgroups: HashSet<String>,
+    /// pasta/slirp4netns names, started or (nsr killed meanwhile) about to be.
+    pastas: HashSet<String>,
 }
 
-/// The names of the pasta processes environments' journals hold (started, or about to
-/// be when nsr was killed).
-fn known_pastas() -> HashSet<String> {
+fn known() -> Known {
     use crate::ops::net::NetUndo;
     use crate::ops::CutShort;
-    let mut names = HashSet::new();
+    let mut k = Known::default();
     for e in list() {
         let (records, _) = store::read_records(&store::base_dir().join(&e.name));
         for r in records {
             let undo = match r {
                 Record::Done { undo, .. } => undo,
+                // Only a process has a name before it exists.
                 Record::Intent {
-                    cut_short: CutShort::Undo(undo),
+                    cut_short: CutShort::Undo(Undo::Net(NetUndo::StopPasta { process, .. })),
                     ..
-                } => undo,
+                } => {
+                    k.pastas.insert(process.name);
+                    continue;
+                }
                 _ => continue,
             };
-            if let Undo::Net(NetUndo::StopPasta { process, .. }) = undo {
-                names.insert(process.name);
+            match undo {
+                Undo::StopSandbox { pid, cgroups, .. } => {
+                    k.pids.insert(pid);
+                    k.cgroups.extend(cgroups);
+                }
+                Undo::Net(NetUndo::DeleteTable { table, .. }) => {
+                    k.tables.insert(table);
+                }
+                Undo::Net(NetUndo::DeleteLink { name, .. }) => {
+                    k.links.insert(name);
+                }
+                Undo::Net(NetUndo::StopPasta { process, .. }) => {
+                    k.pastas.insert(process.name);
+                }
+                Undo::Rootfs(crate::ops::rootfs::RootfsUndo::Overlay { dir, .. }) => {
+                    k.overlays.insert(dir);
+                }
+                _ => {}
             }
         }
     }
-    names
+    k
 }
 
 /// pasta processes of runs that ended without a journal that names them.
-fn orphan_pastas() -> Vec<Orphan> {
-    let known = known_pastas();
+fn orphan_pastas(known: &HashSet<String>) -> Vec<Orphan> {
     crate::net::pasta::all_of_nsr()
         .into_iter()
         .filter(|(_, _, name, maker)| !known.contains(name) && !nsr_alive(*maker))
@@ -120,8 +105,15 @@ fn orphan_pastas() -> Vec<Orphan> {
 }
 
 pub fn find() -> Result<Vec<Orphan>, OpError> {
-    let (pids, tables, links, overlays, cgroups) = known();
-    let mut out = orphan_pastas();
+    let Known {
+        pids,
+        tables,
+        links,
+        overlays,
+        cgroups,
+        pastas,
+    } = known();
+    let mut out = orphan_pastas(&pastas);
     for e in std::fs::read_dir("/proc")
         .map_err(|_| OpError::new("cannot read /proc"))?
         .flatten()

@@ -48,20 +48,13 @@ pub fn is_our_holder(pid: i32, since: i64) -> bool {
     if comm.trim() != "nsr-holder" {
         return false;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     // A killed holder nobody has reaped yet is no sandbox any more.
-    if after.starts_with('Z') || after.starts_with('X') {
+    let Some(ticks) = crate::ns::inspect::start_ticks(pid) else {
         return false;
-    }
-    let ticks: i64 = after
-        .split_whitespace()
-        .nth(19)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    boot_time() + ticks / hz >= since - 1
+    boot_time() + ticks as i64 / hz >= since - 1
 }
 
 fn descendants(pid: i32) -> Vec<i32> {

@@ -76,9 +76,8 @@ pub struct NetKernel {
     /// The user namespace to enter before a netns, for an ordinary user's sandbox whose
     /// netns is owned by a user namespace of its own.
     owners: HashMap<Ino, OwnedFd>,
-    /// The pasta processes started so far, and the tag in their names.
+    /// The pasta (or slirp4netns) processes started so far.
     pastas: usize,
-    pasta_tag: String,
     /// `nsr down`: the tag of the run whose links these are (only links that carry it
     /// are deleted or moved, since the run's own records are gone).
     recovering: Option<u32>,
@@ -272,22 +271,15 @@ impl NetKernel {
         spec: &crate::ops::pasta::PastaSpec,
         sb: &dyn SandboxNetns,
     ) -> Result<Applied, OpError> {
-        if *ns == NsRef::Host {
-            return Err(OpError::os(
-                Errno::EINVAL,
-                "pasta connects a namespace to the host: the host itself needs none",
-            )
-            .with_hint("call it on a sandbox with a network namespace of its own, or on a netns"));
-        }
         let ino = self.resolve(ns, sb)?;
         if self.is_host(ino) {
             return Err(OpError::os(
                 Errno::EINVAL,
-                format!("{ns} shares the host's network namespace: pasta needs one of its own"),
+                format!("{ns} is in the host's network namespace: pasta connects a namespace of its own to the host"),
             )
-            .with_hint("add \"net\" to the sandbox's kinds"));
+            .with_hint("call it on a netns, or on a sandbox with \"net\" in its kinds"));
         }
-        let (via, note) = choose(spec.via)?;
+        let (via, program, note) = choose(spec.via)?;
         let name = self.next_pasta_name(via);
         self.pastas += 1;
         let (netns, userns) = (
@@ -295,8 +287,8 @@ impl NetKernel {
             self.owners.get(&ino).map(|u| u.as_fd()),
         );
         let process = match via {
-            UserNet::Pasta => super::pasta::start(spec, &name, netns, userns)?,
-            UserNet::Slirp4netns => super::slirp::start(spec, &name, netns, userns)?,
+            UserNet::Pasta => super::pasta::start(&program, spec, &name, netns, userns)?,
+            UserNet::Slirp4netns => super::slirp::start(&program, spec, &name, netns, userns)?,
         };
         self.warnings.extend(note);
         Ok((
@@ -308,15 +300,8 @@ impl NetKernel {
         ))
     }
 
-    fn next_pasta_name(&mut self, via: UserNet) -> String {
-        if self.pasta_tag.is_empty() {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-                .unwrap_or(0);
-            self.pasta_tag = format!("{nanos:08x}");
-        }
-        super::pasta::process_name(via, &self.pasta_tag, self.pastas)
+    fn next_pasta_name(&self, via: UserNet) -> String {
+        super::pasta::process_name(via, crate::sys::run_tag(), self.pastas)
     }
 
     /// The identity a reference had when it was last used, if its namespace is still open.
@@ -790,7 +775,7 @@ impl NetKernel {
             // the name the start will give it.
             NetOp::Pasta { ns, spec } => match choose(spec.via) {
                 Err(_) => nothing("pasta cannot be found: it fails".into()),
-                Ok((via, _)) => net(NetUndo::StopPasta {
+                Ok((via, ..)) => net(NetUndo::StopPasta {
                     ns: ns.clone(),
                     process: crate::ops::pasta::PastaProcess {
                         name: self.next_pasta_name(via),
@@ -1250,21 +1235,24 @@ impl NetKernel {
     }
 }
 
-/// The program that connects a namespace for `via`: pasta, or slirp4netns when pasta
-/// is missing (with a note for the recipe), or what was asked for.
-fn choose(via: UserNet) -> Result<(UserNet, Option<String>), OpError> {
-    match via {
-        UserNet::Slirp4netns => Ok((UserNet::Slirp4netns, None)),
-        UserNet::Pasta => match super::pasta::find() {
-            Ok(_) => Ok((UserNet::Pasta, None)),
-            // NSR_PASTA names a pasta on purpose: no fallback from a wrong path.
-            Err(_) if std::env::var_os("NSR_PASTA").is_none() && super::slirp::find().is_some() => {
-                Ok((
-                    UserNet::Slirp4netns,
-                    Some("pasta is not installed: slirp4netns connects the sandbox instead (apt-get install passt for pasta)".into()),
-                ))
-            }
-            Err(e) => Err(e),
+/// The program that connects a namespace for `via`, and where it is: pasta, or
+/// slirp4netns when pasta is missing (with a note for the recipe), or what was asked for.
+fn choose(via: UserNet) -> Result<(UserNet, std::path::PathBuf, Option<String>), OpError> {
+    if via == UserNet::Slirp4netns {
+        let program = super::slirp::find().ok_or_else(super::slirp::missing)?;
+        return Ok((UserNet::Slirp4netns, program, None));
+    }
+    match super::pasta::find() {
+        Ok(program) => Ok((UserNet::Pasta, program, None)),
+        // NSR_PASTA names a pasta on purpose: no fallback from a wrong path.
+        Err(e) if std::env::var_os("NSR_PASTA").is_some() => Err(e),
+        Err(e) => match super::slirp::find() {
+            Some(program) => Ok((
+                UserNet::Slirp4netns,
+                program,
+                Some("pasta is not installed: slirp4netns connects the sandbox instead (apt-get install passt for pasta)".into()),
+            )),
+            None => Err(e),
         },
     }
 }

@@ -9,13 +9,14 @@
 //! polling. Its argv[0], `pasta [nsr-PID-TAG-N]`, names the daemon uniquely: `nsr down`
 //! finds it by that name when nsr was killed before it learnt the pid.
 
+use crate::ns::inspect::start_ticks;
 use crate::ops::pasta::{PastaProcess, PastaSpec, UserNet};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::io::Read;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -63,16 +64,16 @@ pub fn process_name(via: UserNet, tag: &str, n: usize) -> String {
 /// Starts pasta for the namespace `netns` (entered through `userns` first when given)
 /// and returns once it is ready, or with pasta's own reason when it is not.
 pub fn start(
+    pasta: &Path,
     spec: &PastaSpec,
     name: &str,
     netns: BorrowedFd<'_>,
     userns: Option<BorrowedFd<'_>>,
 ) -> Result<PastaProcess, OpError> {
-    let pasta = find()?;
     let (pid_read, pid_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| OpError::os(e, "cannot make a pipe for pasta's pid"))?;
     let root = nix::unistd::geteuid().is_root();
-    let mut cmd = Command::new(&pasta);
+    let mut cmd = Command::new(pasta);
     cmd.arg0(name).args(spec.options());
     if root {
         cmd.args(["--runas", "0:0"]);
@@ -85,22 +86,7 @@ pub fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let inherit: Vec<i32> = [Some(netns.as_raw_fd()), userns.map(|u| u.as_raw_fd())]
-        .into_iter()
-        .flatten()
-        .chain([pid_write.as_raw_fd()])
-        .collect();
-    // SAFETY: between fork and exec the child only clears close-on-exec on fds it owns.
-    unsafe {
-        cmd.pre_exec(move || {
-            for fd in &inherit {
-                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    pass_fds(&mut cmd, netns, userns, pid_write.as_fd(), false);
     let out = cmd
         .output()
         .map_err(|e| OpError::new(format!("cannot start {}: {e}", pasta.display())))?;
@@ -109,7 +95,7 @@ pub fn start(
         return Err(failure(&String::from_utf8_lossy(&out.stderr)));
     }
     let pid = read_pid(pid_read)?;
-    let start = start_time(pid)
+    let start = start_ticks(pid)
         .filter(|_| argv0(pid).as_deref() == Some(name))
         .ok_or_else(|| OpError::new("pasta said it was ready, then its process was gone"))?;
     Ok(PastaProcess {
@@ -118,6 +104,39 @@ pub fn start(
         start,
         ports: spec.ports.clone(),
     })
+}
+
+/// Between fork and exec: the namespace fds and the report fd stay open across exec
+/// (they are how the program names the namespaces and says it is ready); with
+/// `new_session` the program also leaves nsr's session, so that a Ctrl-C on the
+/// terminal reaches nsr, which rolls back, and not the program.
+pub(super) fn pass_fds(
+    cmd: &mut Command,
+    netns: BorrowedFd<'_>,
+    userns: Option<BorrowedFd<'_>>,
+    report: BorrowedFd<'_>,
+    new_session: bool,
+) {
+    let fds: Vec<i32> = [Some(netns), userns, Some(report)]
+        .into_iter()
+        .flatten()
+        .map(|fd| fd.as_raw_fd())
+        .collect();
+    // SAFETY: between fork and exec the child only calls setsid and clears
+    // close-on-exec on fds it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if new_session {
+                libc::setsid();
+            }
+            for fd in &fds {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 fn fd_path(fd: i32) -> String {
@@ -133,9 +152,7 @@ fn read_pid(fd: OwnedFd) -> Result<i32, OpError> {
     )
     .map_err(|e| OpError::os(e, "cannot read pasta's pid"))?;
     let mut text = String::new();
-    // SAFETY: `fd` is ours; the File takes it over.
-    let mut file = unsafe { std::fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
-    let _ = file.read_to_string(&mut text);
+    let _ = std::fs::File::from(fd).read_to_string(&mut text);
     text.trim()
         .parse()
         .ok()
@@ -181,16 +198,6 @@ fn failure(stderr: &str) -> OpError {
     OpError::new(format!("pasta did not start: {said}"))
 }
 
-/// The process's start time in clock ticks since boot, while it is alive (not a zombie).
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(") ")?.1;
-    if after.starts_with('Z') || after.starts_with('X') {
-        return None;
-    }
-    after.split_whitespace().nth(19)?.parse().ok()
-}
-
 fn argv0(pid: i32) -> Option<String> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let first = cmdline.split(|b| *b == 0).next()?;
@@ -204,8 +211,8 @@ pub fn find_named(name: &str) -> Vec<(i32, u64)> {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| argv0(*pid).as_deref() == Some(name) && is_pasta_program(*pid))
-        .filter_map(|pid| Some((pid, start_time(pid)?)))
+        .filter(|pid| argv0(*pid).as_deref() == Some(name) && is_usernet_program(*pid))
+        .filter_map(|pid| Some((pid, start_ticks(pid)?)))
         .collect()
 }
 
@@ -228,17 +235,17 @@ pub fn all_of_nsr() -> Vec<(i32, u64, String, i32)> {
                 .next()?
                 .parse()
                 .ok()?;
-            if !is_pasta_program(pid) {
+            if !is_usernet_program(pid) {
                 return None;
             }
-            Some((pid, start_time(pid)?, name, maker))
+            Some((pid, start_ticks(pid)?, name, maker))
         })
         .collect()
 }
 
 /// pasta's program is passt (pasta is a link to it), maybe its `.avx2` build; or it is
 /// slirp4netns.
-fn is_pasta_program(pid: i32) -> bool {
+fn is_usernet_program(pid: i32) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     ["pasta", "passt", "slirp4netns"]
         .iter()
@@ -267,7 +274,7 @@ fn stop_one(pid: i32, start: u64, name: &str) -> Result<bool, OpError> {
         Err(e) => return Err(OpError::os(e, format!("cannot open pasta's process {pid}"))),
     };
     // Checked after the pidfd is open: the pidfd now names this process for good.
-    if start_time(pid) != Some(start) || argv0(pid).as_deref() != Some(name) {
+    if start_ticks(pid) != Some(start) || argv0(pid).as_deref() != Some(name) {
         return Ok(false);
     }
     for (signal, wait) in [(libc::SIGTERM, 2000), (libc::SIGKILL, 2000)] {

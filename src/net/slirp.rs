@@ -10,7 +10,7 @@ use crate::ops::pasta::{PastaProcess, PastaSpec};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,16 +26,21 @@ pub fn find() -> Option<PathBuf> {
 /// The address slirp4netns gives the namespace with `--configure`, where forwards land.
 const GUEST: &str = "10.0.2.100";
 
+/// slirp4netns is not on PATH, though asked for.
+pub fn missing() -> OpError {
+    OpError::os(Errno::ENOENT, "slirp4netns is not on PATH")
+        .with_hint("install it: apt-get install slirp4netns; or pasta: apt-get install passt")
+}
+
+/// Starts slirp4netns for the namespace `netns` (entered through `userns` first when
+/// given) and returns once it is ready and has every forward.
 pub fn start(
+    program: &Path,
     spec: &PastaSpec,
     name: &str,
     netns: BorrowedFd<'_>,
     userns: Option<BorrowedFd<'_>>,
 ) -> Result<PastaProcess, OpError> {
-    let program = find().ok_or_else(|| {
-        OpError::os(Errno::ENOENT, "slirp4netns is not on PATH")
-            .with_hint("install it: apt-get install slirp4netns; or pasta: apt-get install passt")
-    })?;
     if !spec.host_ports.is_empty() {
         return Err(OpError::os(
             Errno::EINVAL,
@@ -49,7 +54,7 @@ pub fn start(
         .map_err(|e| OpError::new(format!("cannot make slirp4netns's log: {e}")))?;
     let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| OpError::os(e, "cannot make a pipe for slirp4netns"))?;
-    let mut cmd = Command::new(&program);
+    let mut cmd = Command::new(program);
     cmd.arg0(name)
         .args(crate::ops::pasta::SLIRP_OPTIONS)
         .arg("--netns-type=path");
@@ -66,24 +71,7 @@ pub fn start(
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| OpError::new(e.to_string()))?)
         .stderr(log);
-    let inherit: Vec<i32> = [Some(netns.as_raw_fd()), userns.map(|u| u.as_raw_fd())]
-        .into_iter()
-        .flatten()
-        .chain([ready_write.as_raw_fd()])
-        .collect();
-    // SAFETY: between fork and exec the child only calls setsid and clears close-on-exec
-    // on fds it owns.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            for fd in &inherit {
-                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    super::pasta::pass_fds(&mut cmd, netns, userns, ready_write.as_fd(), true);
     let mut child = cmd
         .spawn()
         .map_err(|e| OpError::new(format!("cannot start {}: {e}", program.display())))?;
@@ -116,7 +104,7 @@ pub fn start(
             return Err(fail(&mut child, e));
         }
     }
-    let start = super::pasta::start_time(pid)
+    let start = crate::ns::inspect::start_ticks(pid)
         .ok_or_else(|| OpError::new("slirp4netns was ready, then its process was gone"))?;
     Ok(PastaProcess {
         name: name.to_string(),

@@ -103,6 +103,18 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// When the process started, in clock ticks since boot (field 22 of /proc/PID/stat),
+/// while it is alive: None once it has ended, also as a zombie nobody has reaped yet.
+/// With the pid it names one process for good (the kernel never reuses both at once).
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    if after.starts_with('Z') || after.starts_with('X') {
+        return None;
+    }
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// Direct children of `pid`, from /proc/PID/task/*/children.
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();

@@ -51,16 +51,13 @@ impl NsRef {
         }
     }
 
-    /// pasta's `--netns` and `--userns` for the namespace, as the plan writes them.
-    fn pasta_paths(&self) -> (String, Option<String>) {
+    /// pasta's `--netns` for the namespace, as the plan writes it (its script runs as
+    /// root, who enters any netns without its user namespace).
+    fn pasta_netns(&self) -> String {
         match self {
-            NsRef::Host => ("/proc/self/ns/net".into(), None),
-            NsRef::Named(n) => (shell_quote(n), None),
-            NsRef::Sandbox(id) => {
-                let pid = sandbox_pid_var(*id);
-                // The plan's script runs as root, who enters any netns without its userns.
-                (format!("/proc/{pid}/ns/net"), None)
-            }
+            NsRef::Host => "/proc/self/ns/net".into(),
+            NsRef::Named(n) => shell_quote(n),
+            NsRef::Sandbox(id) => format!("/proc/{}/ns/net", sandbox_pid_var(*id)),
         }
     }
 
@@ -357,10 +354,7 @@ impl NetOp {
                 u8::from(*on)
             )),
             NetOp::Nat { ns, rule } => ns.exec(&rule.iptables()),
-            NetOp::Pasta { ns, spec } => {
-                let (netns, userns) = ns.pasta_paths();
-                spec.command(true, &netns, userns.as_deref(), &pasta_pidfile(ns))
-            }
+            NetOp::Pasta { ns, spec } => spec.command(&ns.pasta_netns(), &pasta_pidfile(ns)),
             NetOp::Links { ns } => format!("{} link show", ns.ip()),
             NetOp::Addrs { ns } => format!("{} addr show", ns.ip()),
             NetOp::Routes { ns } => format!("{} route show", ns.ip()),

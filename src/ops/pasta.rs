@@ -140,24 +140,17 @@ impl PastaSpec {
         args
     }
 
-    /// The whole command line, as the tutorial's reader would type it: `netns` and
-    /// `userns` are paths (or a name in /run/netns for `netns`).
-    /// `root`: nsr runs as root, and pasta then keeps uid 0 (`--runas 0`) rather than
-    /// its default of dropping to nobody, who could not enter a namespace root owns.
-    pub fn command(&self, root: bool, netns: &str, userns: Option<&str>, pidfile: &str) -> String {
+    /// The whole command line as the plan's script (run as root) types it: `netns` is
+    /// a path or a name in /run/netns. pasta keeps uid 0 (`--runas 0:0`) rather than its
+    /// default of dropping to nobody, who could not enter a namespace root owns (nsr
+    /// passes the same as root).
+    pub fn command(&self, netns: &str, pidfile: &str) -> String {
         if self.via == UserNet::Slirp4netns {
             return self.slirp_command(netns, pidfile);
         }
         let mut words = vec!["pasta".to_string()];
         words.extend(self.options().iter().map(|a| shell_quote(a)));
-        if root {
-            words.extend(["--runas".into(), "0:0".into()]);
-        }
-        words.extend(["--netns".into(), netns.to_string()]);
-        if let Some(u) = userns {
-            words.extend(["--userns".into(), u.to_string()]);
-        }
-        words.extend(["-P".into(), pidfile.to_string()]);
+        words.extend(["--runas", "0:0", "--netns", netns, "-P", pidfile].map(String::from));
         words.join(" ")
     }
 

@@ -13,16 +13,10 @@ use rhai::Map;
 
 pub(super) fn register(r: &mut Registry) {
     ns_primitive!(r, "pasta", ["options: Map"],
-    "/// Connects the namespace to the host's network through pasta (package passt): #{ ports: [#{ host: 8080, inside: 80, proto: \"tcp\", bind: \"127.0.0.1\" } or 8080], host_ports: [5432] (host loopback ports reachable at the namespace's 127.0.0.1), outbound: false (drop every new outgoing connection) }. Stopped on rollback.",
+    "/// Connects the namespace to the host's network through pasta (package passt; slirp4netns when pasta is missing): #{ ports: [#{ host: 8080, inside: 80, proto: \"tcp\", bind: \"127.0.0.1\" } or 8080], host_ports: [5432] (host loopback ports reachable at the namespace's 127.0.0.1), outbound: false (drop every new outgoing connection) }. Stopped on rollback.",
     host: None,
     |call, s, ns, opts: Map| -> () {
-        if let Some(key) = opts.keys().find(|k| !pasta_options::KEYS.contains(&k.as_str())) {
-            return Err(call.bad(format!(
-                "unknown option '{key}' for pasta (known: {})",
-                pasta_options::KEYS.join(", ")
-            )));
-        }
-        let spec = pasta_options::spec(&opts).map_err(|e| call.bad(e))?;
+        let spec = pasta_options::of_method(&opts).map_err(|e| call.bad(e))?;
         attach(s, call, ns, spec)
     });
 }
