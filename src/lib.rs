@@ -8,6 +8,7 @@ pub mod engine;
 pub mod env;
 pub mod fs;
 pub mod journal;
+pub mod lsp;
 pub mod net;
 pub mod ns;
 pub mod ops;

@@ -7,7 +7,18 @@ use std::fmt::Display;
 /// the reason a run stops before its rollback.
 pub fn out(text: &str) {
     use std::io::Write as _;
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    if STDOUT_RESERVED.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    } else {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
+}
+
+static STDOUT_RESERVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `nsr lsp`: stdout carries the protocol, so what would be printed there goes to stderr.
+pub fn reserve_stdout() {
+    STDOUT_RESERVED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -101,6 +101,17 @@ pub enum Command {
         #[arg(add = ArgValueCompleter::new(candidates::recipe_files))]
         file: String,
     },
+    /// A language server for recipes (Language Server Protocol over stdin and stdout):
+    /// diagnostics as `nsr check` finds them, completion, hover, signature help, go to
+    /// definition, symbols, and "show the plan". It runs nothing and touches nothing.
+    Lsp {
+        /// Also look for imported modules in DIR (as `nsr run --lib`).
+        #[arg(long = "lib", value_name = "DIR")]
+        libs: Vec<String>,
+        /// Accepted for editors that pass it (the server always speaks over stdio).
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
     /// Explore step by step: each statement runs at once against the kernel, with
     /// :undo, :state, :save; leaving (Ctrl-D, :quit) undoes everything.
     Repl {

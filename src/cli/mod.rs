@@ -11,6 +11,7 @@ mod doc;
 mod doctor;
 mod env;
 mod exit;
+mod lsp;
 mod man;
 mod plan;
 mod recipe;
@@ -76,6 +77,7 @@ pub fn main() -> ExitCode {
         }
         args::Command::Doc { name, libs, .. } => doc::doc(name.as_deref(), &libs),
         args::Command::Check { file } => check::check(&file),
+        args::Command::Lsp { libs, .. } => lsp::lsp(libs),
         args::Command::Plan {
             words,
             format,

@@ -3,10 +3,11 @@
 
 use super::call::PrimitiveDoc;
 use super::error::{from_parse, RecipeError};
+use super::modules;
 use super::recipe::{declared_params, Recipe};
 use super::values::VALUE_FUNCTIONS;
 use crate::journal::Origin;
-use rhai::{ASTNode, Engine, Expr, OptimizationLevel, Scope, AST};
+use rhai::{ASTNode, Engine, Expr, OptimizationLevel, Scope, Stmt, AST};
 use std::collections::{HashMap, HashSet};
 
 /// Names the language handles itself, which no signature lists.
@@ -62,9 +63,38 @@ pub fn check(
     if let Some(ast) = ast {
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
         errors.extend(bad_literal_options(&ast, &recipe.path));
+        errors.extend(unresolved_imports(&ast, recipe));
         warnings = undeclared_params(&ast, recipe);
     }
     CheckReport { errors, warnings }
+}
+
+/// `import "PATH" as NAME;` of a module found nowhere `nsr run` would look: beside the
+/// recipe, in a `--lib` directory, in `NSR_PATH`, in the standard library.
+fn unresolved_imports(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
+    let dirs = modules::search_dirs(&recipe.libs);
+    let mut errors = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
+            if let Expr::StringConstant(module, pos) = &x.0 {
+                if let Err(searched) = modules::locate(Some(&recipe.path), module, &dirs) {
+                    errors.push(RecipeError::Script {
+                        origin: Origin {
+                            file: recipe.path.clone(),
+                            line: pos.line().unwrap_or(0),
+                            column: pos.position().unwrap_or(0),
+                        },
+                        message: modules::not_found_message(module, &searched),
+                        hint: Some(format!(
+                            "put {module}.nsr beside the recipe, or name its directory with --lib DIR or NSR_PATH"
+                        )),
+                    });
+                }
+            }
+        }
+        true
+    });
+    errors
 }
 
 /// `args.NAME`, `args["NAME"]`, `args.get("NAME", ...)` and `"NAME" in args` for a NAME

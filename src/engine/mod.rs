@@ -14,6 +14,7 @@ pub mod limits;
 pub mod modules;
 mod net;
 pub mod net_values;
+pub mod option_keys;
 mod pasta_options;
 pub mod primitives;
 mod read;
@@ -242,10 +243,44 @@ fn execute(
 
 /// `nsr check`: compiles with every primitive known but none callable for real.
 pub fn check_recipe(recipe: &Recipe) -> check::CheckReport {
-    let backend = crate::backend::recording::RecordingBackend::default();
-    let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
-    let (mut engine, primitives) = build_engine(session, &Limits::default(), &Signals::none());
-    check::check(&mut engine, recipe, &scope_for(recipe), &primitives)
+    Checker::new().check(recipe)
+}
+
+/// An engine kept to check one recipe after another (the language server checks on
+/// every change): built once, it runs nothing (its session records, and check only
+/// compiles).
+pub struct Checker {
+    engine: Engine,
+    primitives: Vec<PrimitiveDoc>,
+}
+
+impl Checker {
+    pub fn new() -> Checker {
+        let backend = crate::backend::recording::RecordingBackend::default();
+        let session = Rc::new(RefCell::new(Session::new(Box::new(backend))));
+        let (engine, primitives) = build_engine(session, &Limits::default(), &Signals::none());
+        Checker { engine, primitives }
+    }
+
+    pub fn check(&mut self, recipe: &Recipe) -> check::CheckReport {
+        check::check(
+            &mut self.engine,
+            recipe,
+            &scope_for(recipe),
+            &self.primitives,
+        )
+    }
+
+    /// The primitives, as `nsr doc` lists them.
+    pub fn primitives(&self) -> &[PrimitiveDoc] {
+        &self.primitives
+    }
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new()
+    }
 }
 
 #[cfg(test)]

@@ -38,63 +38,99 @@ pub struct NsrResolver {
     loaded: RefCell<HashMap<String, Shared<Module>>>,
 }
 
+/// Where an import's module was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Located {
+    File(PathBuf),
+    Stdlib(&'static str),
+}
+
+/// `--lib` directories, then `NSR_PATH`'s: where imports are looked for after the
+/// importing file's own directory.
+pub fn search_dirs(libs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = libs.to_vec();
+    if let Some(p) = std::env::var_os("NSR_PATH") {
+        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    dirs
+}
+
+/// The places `path` is looked for when `importer` (a file, or None) imports it, in order.
+pub fn candidates(importer: Option<&str>, path: &str, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let file = if path.ends_with(".nsr") {
+        path.to_string()
+    } else {
+        format!("{path}.nsr")
+    };
+    if Path::new(&file).is_absolute() {
+        return vec![PathBuf::from(file)];
+    }
+    let mut out = Vec::new();
+    let importer_dir = importer
+        .filter(|s| !s.starts_with('<'))
+        .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    out.push(importer_dir.join(&file));
+    for d in dirs {
+        out.push(d.join(&file));
+    }
+    out
+}
+
+/// The module `importer` gets for `import "PATH"`, or the places searched in vain.
+pub fn locate(
+    importer: Option<&str>,
+    path: &str,
+    dirs: &[PathBuf],
+) -> Result<Located, Vec<PathBuf>> {
+    let searched = candidates(importer, path, dirs);
+    // A file never imports itself: `import "net"` in a recipe named net.nsr means
+    // the next `net` along the path (the standard library's, say).
+    let me = importer.and_then(|s| Path::new(s).canonicalize().ok());
+    let found = searched
+        .iter()
+        .find(|p| p.is_file() && (me.is_none() || p.canonicalize().ok() != me));
+    match found {
+        Some(file) => Ok(Located::File(file.clone())),
+        None => match STDLIB
+            .iter()
+            .find(|(n, _)| stdlib_source(path) == stdlib_source(n))
+        {
+            Some((name, _)) => Ok(Located::Stdlib(name)),
+            None => Err(searched),
+        },
+    }
+}
+
+/// What `nsr run` says about an import found nowhere.
+pub fn not_found_message(path: &str, searched: &[PathBuf]) -> String {
+    let places: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "no module '{path}': looked for {}, and in the standard library ({})",
+        places.join(", "),
+        STDLIB
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 impl NsrResolver {
     pub fn new(libs: &[PathBuf], verbose: bool) -> NsrResolver {
-        let mut dirs: Vec<PathBuf> = libs.to_vec();
-        if let Some(p) = std::env::var_os("NSR_PATH") {
-            dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
-        }
         NsrResolver {
-            dirs,
+            dirs: search_dirs(libs),
             verbose,
             loading: RefCell::new(Vec::new()),
             loaded: RefCell::new(HashMap::new()),
         }
-    }
-
-    /// The places `path` is looked for, in order, as (description, file) pairs.
-    fn candidates(&self, source: Option<&str>, path: &str) -> Vec<PathBuf> {
-        let file = if path.ends_with(".nsr") {
-            path.to_string()
-        } else {
-            format!("{path}.nsr")
-        };
-        if Path::new(&file).is_absolute() {
-            return vec![PathBuf::from(file)];
-        }
-        let mut out = Vec::new();
-        let importer_dir = source
-            .filter(|s| !s.starts_with('<'))
-            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    d
-                }
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
-        out.push(importer_dir.join(&file));
-        for d in &self.dirs {
-            out.push(d.join(&file));
-        }
-        out
-    }
-
-    fn not_found(path: &str, searched: &[PathBuf], pos: Position) -> Box<EvalAltResult> {
-        let places: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
-        import_error(
-            format!(
-                "no module '{path}': looked for {}, and in the standard library ({})",
-                places.join(", "),
-                STDLIB
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            pos,
-        )
     }
 }
 
@@ -106,15 +142,8 @@ impl ModuleResolver for NsrResolver {
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let searched = self.candidates(source, path);
-        // A file never imports itself: `import "net"` in a recipe named net.nsr means
-        // the next `net` along the path (the standard library's, say).
-        let importer = source.and_then(|s| Path::new(s).canonicalize().ok());
-        let found = searched
-            .iter()
-            .find(|p| p.is_file() && (importer.is_none() || p.canonicalize().ok() != importer));
-        let (key, text) = match found {
-            Some(file) => {
+        let (key, text) = match locate(source, path, &self.dirs) {
+            Ok(Located::File(file)) => {
                 let key = file
                     .canonicalize()
                     .unwrap_or_else(|_| file.clone())
@@ -125,15 +154,16 @@ impl ModuleResolver for NsrResolver {
                         "nsr: note: module '{path}' comes from {key}, which shadows the standard library's\n"
                     ));
                 }
-                let text = std::fs::read_to_string(file).map_err(|e| {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
                     import_error(format!("module '{path}': cannot read {key}: {e}"), pos)
                 })?;
                 (key, text)
             }
-            None => match stdlib_source(path) {
-                Some(text) => (stdlib_path(path), text.to_string()),
-                None => return Err(Self::not_found(path, &searched, pos)),
-            },
+            Ok(Located::Stdlib(name)) => (
+                stdlib_path(name),
+                stdlib_source(name).unwrap_or_default().to_string(),
+            ),
+            Err(searched) => return Err(import_error(not_found_message(path, &searched), pos)),
         };
         if let Some(m) = self.loaded.borrow().get(&key) {
             return Ok(m.clone());
