@@ -2,6 +2,7 @@
 //! found without running anything.
 
 use super::call::PrimitiveDoc;
+use super::closest::closest;
 use super::error::{from_parse, RecipeError};
 use super::modules;
 use super::recipe::{declared_params, Recipe};
@@ -62,7 +63,7 @@ pub fn check(
     let mut warnings = Vec::new();
     if let Some(ast) = ast {
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
-        errors.extend(bad_literal_options(&ast, &recipe.path));
+        errors.extend(super::check_literals::bad_literals(&ast, &recipe.path));
         errors.extend(unresolved_imports(&ast, recipe));
         warnings = undeclared_params(&ast, recipe);
     }
@@ -300,80 +301,6 @@ fn unknown_calls(ast: &AST, file: &str, primitives: &[PrimitiveDoc]) -> Vec<Reci
     errors
 }
 
-/// An option map written out whole in the recipe (`unshare(#{ ... })`, `box.run(cmd,
-/// #{ ... })`) is checked as `nsr run` would check it, without running anything: a
-/// namespace kind, capability, syscall or limit that does not exist is found here.
-fn bad_literal_options(ast: &AST, file: &str) -> Vec<RecipeError> {
-    let mut errors = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        let (call, is_method) = match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(f, _))) => (f, false),
-            Some(ASTNode::Expr(Expr::MethodCall(f, _))) => (f, true),
-            _ => return true,
-        };
-        let checked = match (call.name.as_str(), is_method, call.args.len()) {
-            ("unshare", false, 1) => Some((&call.args[0], "unshare")),
-            ("run", true, 2) => Some((&call.args[1], "run")),
-            _ => None,
-        };
-        let Some((arg, what)) = checked else {
-            return true;
-        };
-        let Some(map) = arg
-            .get_literal_value(None)
-            .and_then(|v| v.try_cast::<rhai::Map>())
-        else {
-            return true;
-        };
-        let result = match what {
-            "unshare" => super::convert::sandbox_spec(&map)
-                .and_then(|_| super::pasta_options::of_unshare(&map))
-                .map(|_| ()),
-            _ => super::confine_options::command_confine_options(&map).map(|_| ()),
-        };
-        if let Err(message) = result {
-            let pos = arg.position();
-            errors.push(RecipeError::Script {
-                origin: Origin {
-                    file: file.to_string(),
-                    line: pos.line().unwrap_or(0),
-                    column: pos.position().unwrap_or(0),
-                },
-                message: format!("{what}: {message}"),
-                hint: None,
-            });
-        }
-        true
-    });
-    errors
-}
-
-fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
-    candidates
-        .filter(|c| !c.starts_with("get$") && !c.starts_with("set$") && !c.starts_with("index$"))
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(name.len() / 4) && *d < c.len())
-        .min()
-        .map(|(_, c)| c.clone())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,12 +358,5 @@ mod tests {
             Some(("f".into(), 2))
         );
         assert_eq!(parse_signature("pub fn g(x: i64)"), Some(("g".into(), 1)));
-    }
-
-    #[test]
-    fn near_names_are_suggested() {
-        let names = ["mount".to_string(), "unshare".to_string()];
-        assert_eq!(closest("mout", names.iter()), Some("mount".into()));
-        assert_eq!(closest("zzzzzz", names.iter()), None);
     }
 }

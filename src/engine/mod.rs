@@ -5,6 +5,8 @@ mod call;
 mod cgroup_options;
 mod cgroup_primitives;
 pub mod check;
+mod check_literals;
+mod closest;
 mod confine_options;
 pub use call::PrimitiveDoc;
 pub use recipe::{apply_params, declared_params, ParamDecl, Recipe};

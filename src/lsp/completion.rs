@@ -5,8 +5,8 @@
 
 use super::context::{At, Context, Reader};
 use super::knowledge::{Primitive, Ty};
-use super::server::Server;
-use super::{lex, module_source, outline};
+use super::workspace::Workspace;
+use super::{lex, outline};
 use crate::editors::{CONTROL_KEYWORDS, OTHER_KEYWORDS};
 use crate::engine::modules::fn_docs;
 use crate::ops::kinds::ALL_KINDS;
@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 const SNIPPETS: &str = include_str!("../../editors/vscode/snippets/nsr.json");
 
-pub fn complete(server: &Server, p: &CompletionParams) -> Option<CompletionResponse> {
+pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionResponse> {
     let doc = server.doc(&p.text_document_position.text_document.uri)?;
     let offset = doc.offset(p.text_document_position.position);
     let src = doc.text.as_str();
@@ -39,7 +39,7 @@ pub fn complete(server: &Server, p: &CompletionParams) -> Option<CompletionRespo
             let path = outline
                 .import(&alias)
                 .map_or(alias.as_str(), |i| i.path.as_str());
-            let source = module_source(doc.path.as_deref(), path, &server.libs)?;
+            let source = server.module_source(doc.path.as_deref(), path)?;
             fn_docs(&source)
                 .into_iter()
                 .map(|f| {
@@ -146,7 +146,7 @@ fn primitive_items<'a>(
     items
 }
 
-fn members(server: &Server, receiver: Option<Ty>) -> Vec<CompletionItem> {
+fn members(server: &Workspace, receiver: Option<Ty>) -> Vec<CompletionItem> {
     let k = &server.knowledge;
     let mut items = primitive_items(
         k.primitives
@@ -171,7 +171,7 @@ fn members(server: &Server, receiver: Option<Ty>) -> Vec<CompletionItem> {
     items
 }
 
-fn rhai_items(server: &Server) -> impl Iterator<Item = CompletionItem> + '_ {
+fn rhai_items(server: &Workspace) -> impl Iterator<Item = CompletionItem> + '_ {
     server.knowledge.rhai.iter().map(|name| CompletionItem {
         label: name.clone(),
         kind: Some(CompletionItemKind::FUNCTION),
@@ -180,7 +180,11 @@ fn rhai_items(server: &Server) -> impl Iterator<Item = CompletionItem> + '_ {
     })
 }
 
-fn code_items(server: &Server, outline: &outline::Outline, offset: usize) -> Vec<CompletionItem> {
+fn code_items(
+    server: &Workspace,
+    outline: &outline::Outline,
+    offset: usize,
+) -> Vec<CompletionItem> {
     let k = &server.knowledge;
     let mut items = snippet_items();
     items.extend(primitive_items(

@@ -2,11 +2,12 @@
 //! recipe itself, a variable's `let`.
 
 use super::document::uri_of;
-use super::server::Server;
-use super::{lex, module_file, outline, word_at};
+use super::lex::{self, word_at};
+use super::outline;
+use super::workspace::Workspace;
 use lsp_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, Range};
 
-pub fn definition(server: &Server, p: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
+pub fn definition(server: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
     let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
@@ -18,7 +19,7 @@ pub fn definition(server: &Server, p: &GotoDefinitionParams) -> Option<GotoDefin
         .iter()
         .find(|m| m.path_at.0 < offset && offset < m.path_at.1)
     {
-        let (file, _) = module_file(doc.path.as_deref(), &m.path, &server.libs)?;
+        let (file, _) = server.module_file(doc.path.as_deref(), &m.path)?;
         let start = lsp_types::Position::new(0, 0);
         return Some(GotoDefinitionResponse::Scalar(Location::new(
             uri_of(&file?)?,
@@ -32,7 +33,7 @@ pub fn definition(server: &Server, p: &GotoDefinitionParams) -> Option<GotoDefin
         let alias = text(i - 2);
         let path = here.import(alias).map_or(alias, |m| m.path.as_str());
         // The standard library is compiled into nsr: it has no file to open.
-        let (file, source) = module_file(doc.path.as_deref(), path, &server.libs)?;
+        let (file, source) = server.module_file(doc.path.as_deref(), path)?;
         let file = file?;
         let there = outline::outline(&source);
         let f = there.function(name)?;

@@ -3,15 +3,16 @@
 
 use super::context::Reader;
 use super::knowledge::tutorial;
-use super::server::Server;
-use super::{lex, module_source, outline, word_at};
+use super::lex::{self, word_at};
+use super::outline;
+use super::workspace::Workspace;
 use crate::engine::modules::fn_docs;
 use lsp_types::{
     Hover, HoverContents, HoverParams, MarkupContent, MarkupKind, ParameterInformation,
     ParameterLabel, SignatureHelp, SignatureHelpParams, SignatureInformation,
 };
 
-pub fn hover(server: &Server, p: &HoverParams) -> Option<Hover> {
+pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
     let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
@@ -23,7 +24,7 @@ pub fn hover(server: &Server, p: &HoverParams) -> Option<Hover> {
     let value = if i >= 2 && text(i - 1) == "::" {
         let alias = text(i - 2);
         let path = outline.import(alias).map_or(alias, |m| m.path.as_str());
-        let source = module_source(doc.path.as_deref(), path, &server.libs)?;
+        let source = server.module_source(doc.path.as_deref(), path)?;
         let f = fn_docs(&source).into_iter().find(|f| f.name == name)?;
         format!("```nsr\n{alias}::{name}({})\n```\n\n{}", f.params, f.doc)
     } else if let Some(f) = outline.function(name).filter(|_| text(i + 1) == "(") {
@@ -63,7 +64,7 @@ pub fn hover(server: &Server, p: &HoverParams) -> Option<Hover> {
     })
 }
 
-pub fn signature(server: &Server, p: &SignatureHelpParams) -> Option<SignatureHelp> {
+pub fn signature(server: &Workspace, p: &SignatureHelpParams) -> Option<SignatureHelp> {
     let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
@@ -82,7 +83,7 @@ pub fn signature(server: &Server, p: &SignatureHelpParams) -> Option<SignatureHe
         let path = outline
             .import(alias)
             .map_or(alias.as_str(), |m| m.path.as_str());
-        let source = module_source(doc.path.as_deref(), path, &server.libs)?;
+        let source = server.module_source(doc.path.as_deref(), path)?;
         let f = fn_docs(&source).into_iter().find(|f| f.name == site.name)?;
         let params: Vec<String> = f.params.split(',').map(|s| s.trim().to_string()).collect();
         signatures.push(info(format!("{alias}::{}", site.name), &params, f.doc));

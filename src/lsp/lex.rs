@@ -118,6 +118,14 @@ pub fn code(tokens: &[Token]) -> Vec<Token> {
         .collect()
 }
 
+/// The identifier token under (or just before) the cursor, with its index.
+pub fn word_at(code: &[Token], offset: usize) -> Option<(usize, Token)> {
+    code.iter()
+        .enumerate()
+        .find(|(_, t)| t.kind == Kind::Ident && t.start <= offset && offset <= t.end)
+        .map(|(i, t)| (i, *t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! (saved or not) through `nsr plan`'s recording backend and answers with the plan's
 //! text for the editor to open. Nothing is done to the system.
 
-use super::server::Server;
+use super::workspace::Workspace;
 use crate::engine::{apply_params, declared_params, limits::Limits, Recipe};
 use lsp_server::ErrorCode;
 use lsp_types::ExecuteCommandParams;
@@ -24,7 +24,7 @@ pub fn actions(p: &CodeActionParams) -> Option<CodeActionResponse> {
 
 /// `nsr.showPlan` with arguments `[URI]` or `[URI, { NAME: VALUE }]` (recipe
 /// parameters; a required one not given is shown as `<NAME>`).
-pub fn execute(server: &Server, p: &ExecuteCommandParams) -> Result<Value, (ErrorCode, String)> {
+pub fn execute(server: &Workspace, p: &ExecuteCommandParams) -> Result<Value, (ErrorCode, String)> {
     if p.command != SHOW_PLAN {
         return Err((
             ErrorCode::InvalidParams,

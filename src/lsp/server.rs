@@ -5,12 +5,18 @@
 use super::document::Document;
 use super::knowledge::Knowledge;
 use super::transport::{incoming, Incoming, Outgoing};
+use super::workspace::Workspace;
 use super::{completion, definition, diagnostics, hover, plan, symbols};
 use crate::engine::Checker;
 use lsp_server::{ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::Notification as _;
 use lsp_types::request::Request as _;
 use lsp_types::{notification as note, request as req};
+use lsp_types::{
+    CodeActionProviderCapability, CompletionOptions, ExecuteCommandOptions,
+    HoverProviderCapability, OneOf, ServerCapabilities, ServerInfo, SignatureHelpOptions,
+    TextDocumentSyncCapability, TextDocumentSyncKind,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -21,13 +27,10 @@ use std::time::{Duration, Instant};
 /// How long after the last change diagnostics wait (a change within it restarts it).
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
-pub struct Server {
+struct Server {
     out: Outgoing,
-    pub docs: HashMap<String, Document>,
+    ws: Workspace,
     checker: Checker,
-    pub knowledge: Knowledge,
-    /// `--lib` directories (and the client's `libs` initialization option).
-    pub libs: Vec<PathBuf>,
     /// Documents whose diagnostics are due, and when.
     due: HashMap<String, Instant>,
     shutdown: bool,
@@ -43,10 +46,12 @@ pub fn serve(libs: Vec<PathBuf>) -> i32 {
     let knowledge = Knowledge::new(checker.primitives());
     let mut server = Server {
         out: Outgoing,
-        docs: HashMap::new(),
+        ws: Workspace {
+            docs: HashMap::new(),
+            knowledge,
+            libs,
+        },
         checker,
-        knowledge,
-        libs,
         due: HashMap::new(),
         shutdown: false,
     };
@@ -102,19 +107,19 @@ impl Server {
         Ok(match method.as_str() {
             req::Initialize::METHOD => {
                 self.initialize_options(&params);
-                super::capabilities()
+                capabilities()
             }
             req::Shutdown::METHOD => {
                 self.shutdown = true;
                 Value::Null
             }
-            req::Completion::METHOD => json(completion::complete(self, &parse(params)?)),
-            req::HoverRequest::METHOD => json(hover::hover(self, &parse(params)?)),
-            req::SignatureHelpRequest::METHOD => json(hover::signature(self, &parse(params)?)),
-            req::GotoDefinition::METHOD => json(definition::definition(self, &parse(params)?)),
-            req::DocumentSymbolRequest::METHOD => json(symbols::symbols(self, &parse(params)?)),
+            req::Completion::METHOD => json(completion::complete(&self.ws, &parse(params)?)),
+            req::HoverRequest::METHOD => json(hover::hover(&self.ws, &parse(params)?)),
+            req::SignatureHelpRequest::METHOD => json(hover::signature(&self.ws, &parse(params)?)),
+            req::GotoDefinition::METHOD => json(definition::definition(&self.ws, &parse(params)?)),
+            req::DocumentSymbolRequest::METHOD => json(symbols::symbols(&self.ws, &parse(params)?)),
             req::CodeActionRequest::METHOD => json(plan::actions(&parse(params)?)),
-            req::ExecuteCommand::METHOD => plan::execute(self, &parse(params)?)?,
+            req::ExecuteCommand::METHOD => plan::execute(&self.ws, &parse(params)?)?,
             other => {
                 return Err((
                     ErrorCode::MethodNotFound,
@@ -130,7 +135,8 @@ impl Server {
                 if let Ok(p) = parse::<lsp_types::DidOpenTextDocumentParams>(n.params) {
                     let d = p.text_document;
                     let key = d.uri.as_str().to_string();
-                    self.docs
+                    self.ws
+                        .docs
                         .insert(key.clone(), Document::new(d.uri, d.text, d.version));
                     self.publish(&key);
                 }
@@ -138,7 +144,7 @@ impl Server {
             note::DidChangeTextDocument::METHOD => {
                 if let Ok(p) = parse::<lsp_types::DidChangeTextDocumentParams>(n.params) {
                     let key = p.text_document.uri.as_str().to_string();
-                    if let Some(doc) = self.docs.get_mut(&key) {
+                    if let Some(doc) = self.ws.docs.get_mut(&key) {
                         doc.version = p.text_document.version;
                         for change in p.content_changes {
                             doc.apply(change);
@@ -151,7 +157,7 @@ impl Server {
                 if let Ok(p) = parse::<lsp_types::DidCloseTextDocumentParams>(n.params) {
                     let key = p.text_document.uri.as_str().to_string();
                     self.due.remove(&key);
-                    if let Some(doc) = self.docs.remove(&key) {
+                    if let Some(doc) = self.ws.docs.remove(&key) {
                         self.send_diagnostics(doc.uri, Vec::new(), None);
                     }
                 }
@@ -166,7 +172,7 @@ impl Server {
             .pointer("/initializationOptions/libs")
             .and_then(Value::as_array);
         for dir in libs.into_iter().flatten().filter_map(Value::as_str) {
-            self.libs.push(PathBuf::from(dir));
+            self.ws.libs.push(PathBuf::from(dir));
         }
     }
 
@@ -185,10 +191,10 @@ impl Server {
     }
 
     fn publish(&mut self, key: &str) {
-        let Some(doc) = self.docs.get(key) else {
+        let Some(doc) = self.ws.docs.get(key) else {
             return;
         };
-        let found = diagnostics::diagnose(&mut self.checker, doc, &self.libs);
+        let found = diagnostics::diagnose(&mut self.checker, doc, &self.ws.libs);
         let (uri, version) = (doc.uri.clone(), doc.version);
         self.send_diagnostics(uri, found, Some(version));
     }
@@ -209,10 +215,36 @@ impl Server {
             params,
         )));
     }
+}
 
-    pub fn doc(&self, uri: &lsp_types::Uri) -> Option<&Document> {
-        self.docs.get(uri.as_str())
-    }
+/// What the server answers `initialize` with.
+fn capabilities() -> serde_json::Value {
+    let caps = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(
+            TextDocumentSyncKind::INCREMENTAL,
+        )),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some([".", ":", "\"", "{", ",", "["].map(String::from).to_vec()),
+            ..Default::default()
+        }),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            ..Default::default()
+        }),
+        definition_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![plan::SHOW_PLAN.into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    serde_json::json!({
+        "capabilities": caps,
+        "serverInfo": ServerInfo { name: "nsr".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
+    })
 }
 
 fn json(value: impl serde::Serialize) -> Value {

@@ -1,10 +1,10 @@
 //! Document symbols: the recipe's functions and its top-level `let`s and `const`s.
 
-use super::server::Server;
-use super::{outline, symbol_kind};
-use lsp_types::{DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, SymbolKind};
+use super::outline;
+use super::workspace::Workspace;
+use lsp_types::{DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Range, SymbolKind};
 
-pub fn symbols(server: &Server, p: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
+pub fn symbols(server: &Workspace, p: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
     let doc = server.doc(&p.text_document.uri)?;
     let o = outline::outline(&doc.text);
     let mut out: Vec<(usize, DocumentSymbol)> = Vec::new();
@@ -41,4 +41,24 @@ pub fn symbols(server: &Server, p: &DocumentSymbolParams) -> Option<DocumentSymb
     Some(DocumentSymbolResponse::Nested(
         out.into_iter().map(|(_, s)| s).collect(),
     ))
+}
+
+#[allow(deprecated)] // DocumentSymbol's `deprecated` field must still be written.
+fn symbol_kind(
+    name: String,
+    detail: Option<String>,
+    kind: SymbolKind,
+    range: Range,
+    selection_range: Range,
+) -> DocumentSymbol {
+    DocumentSymbol {
+        name,
+        detail,
+        kind,
+        tags: None,
+        deprecated: None,
+        range,
+        selection_range,
+        children: None,
+    }
 }

@@ -2,6 +2,7 @@
 //! directory, busybox roots, and a snapshot of host state to compare before and after.
 #![allow(dead_code)]
 
+pub mod lsp;
 pub mod tools;
 
 use std::collections::BTreeSet;
