@@ -380,3 +380,138 @@ fn exit_without_shutdown_is_status_1() {
     }
     drop(c);
 }
+
+/// The fenced block of `lang` that follows the line containing `marker` in editors/README.md.
+fn readme_block(marker: &str, lang: &str) -> String {
+    let readme = std::fs::read_to_string("editors/README.md").unwrap();
+    let after = &readme[readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in editors/README.md"))..];
+    let fence = format!("```{lang}\n");
+    let start = after.find(&fence).unwrap() + fence.len();
+    after[start..start + after[start..].find("```").unwrap()].to_string()
+}
+
+#[test]
+fn neovim_attaches_with_the_readme_configuration_and_shows_the_diagnostics() {
+    let _s = serial();
+    let dir = Scratch::new("lsp-nvim");
+    let broken = dir.write(
+        "broken.nsr",
+        "let box = unshare([\"mount\"]);\nbox.mout(\"proc\", \"/proc\", \"proc\");\n",
+    );
+    let out = dir.path("diagnostics.json");
+    let init = format!(
+        "vim.opt.rtp:append({editors:?})\nvim.cmd('filetype plugin indent on')\n{block}\n",
+        editors = format!("{}/editors/vim", env!("CARGO_MANIFEST_DIR")),
+        block = readme_block("Neovim 0.7 to 0.10", "lua"),
+    );
+    let init_path = dir.write("init.lua", &init);
+    let wait = format!(
+        "lua local ok = vim.wait(15000, function() return #vim.diagnostic.get(0) > 0 end, 50); \
+         vim.fn.writefile({{vim.fn.json_encode({{ok = ok, filetype = vim.bo.filetype, diagnostics = vim.diagnostic.get(0)}})}}, {out:?})"
+    );
+    let bin_dir = std::path::Path::new(common::NSR).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "nvim",
+            "--headless",
+            "--clean",
+            "-u",
+            &init_path,
+            &broken,
+            "-c",
+            &wait,
+            "-c",
+            "qa!",
+        ])
+        .env("PATH", path)
+        .env("HOME", &dir.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("nvim runs");
+    assert!(status.success(), "nvim: {status}");
+    let seen: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(seen["filetype"], "nsr", "{seen}");
+    assert_eq!(seen["ok"], true, "no diagnostics arrived: {seen}");
+    let d = &seen["diagnostics"][0];
+    // Neovim counts lines and columns from 0, as the protocol does.
+    assert_eq!(
+        (d["lnum"].as_i64(), d["col"].as_i64()),
+        (Some(1), Some(4)),
+        "{seen}"
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean mount?"),
+        "{seen}"
+    );
+}
+
+/// extension.js activated with VS Code's API recorded (editors/vscode/test/activate.js).
+fn activate(scenario: &str) -> Value {
+    common::tools::ensure();
+    let out = std::process::Command::new("node")
+        .args(["editors/vscode/test/activate.js", scenario])
+        .env("NSR_BIN", common::NSR)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_vs_code_extension_starts_nsr_lsp_when_nsr_is_found_and_keeps_the_grammar_when_not() {
+    let _s = serial();
+    for scenario in ["with-path", "setting"] {
+        let seen = activate(scenario);
+        assert_eq!(
+            seen["clients"][0]["server"],
+            json!({ "command": common::NSR, "args": ["lsp"] }),
+            "{scenario}: {seen}"
+        );
+        assert_eq!(seen["clients"][0]["libs"], json!(["/lib/dir"]));
+        assert_eq!(
+            seen["initialized"], "nsr",
+            "the server answered initialize: {seen}"
+        );
+        assert_eq!(seen["executeCommand"], json!(["nsr.showPlan"]));
+        assert_eq!(
+            seen["opened"],
+            json!(["plan for file:///r.nsr", "plan text"]),
+            "the plan opens: {seen}"
+        );
+    }
+    let seen = activate("no-nsr");
+    assert_eq!(seen["clients"], json!([]), "{seen}");
+    assert!(
+        seen["messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("not on PATH"),
+        "{seen}"
+    );
+    let seen = activate("disabled");
+    assert_eq!(seen["clients"], json!([]), "{seen}");
+    // The grammar and snippets are declared, so they work with or without a server.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string("editors/vscode/package.json").unwrap())
+            .unwrap();
+    assert_eq!(manifest["main"], "./extension.js");
+    assert_eq!(manifest["activationEvents"], json!(["onLanguage:nsr"]));
+    assert!(manifest["contributes"]["grammars"][0]["path"].is_string());
+}

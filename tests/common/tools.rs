@@ -34,6 +34,8 @@ const DEBIAN: &[(&str, &str)] = &[
     ("node", "nodejs"),
     ("npm", "npm"),
     ("vim", "vim"),
+    // Neovim attaches to `nsr lsp` with the configuration from editors/README.md.
+    ("nvim", "neovim"),
     // The man page is rendered by man-db's man and groff.
     ("man", "man-db"),
     ("groff", "groff-base"),
