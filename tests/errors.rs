@@ -67,6 +67,49 @@ fn check_reports_every_syntax_error_and_unknown_call_without_running() {
 }
 
 #[test]
+fn check_finds_imports_option_keys_and_values_the_kernel_would_refuse() {
+    let _g = serial();
+    let s = Scratch::new("check-literals");
+    s.write("beside.nsr", "fn f() { 1 }\n");
+    let file = s.write(
+        "l.nsr",
+        "import \"beside\" as b;\nimport \"net\" as net;\nimport \"nowhere\" as n;\nlet box = unshare(#{ kinds: [\"mount\"], map_rot: true });\nbox.mount(\"tmpfs\", \"/t\", \"tmpfs\", #{ readonyl: true });\nveth(\"a-name-that-is-too-long\", \"b\");\nroute(\"10.1.2.3/16\", \"eth0\");\nhost().addr(\"eth0\", \"10.0.0.300/24\");\nnet::p2pp(1, 2, 3);\nb::f(1);\nb::f();\n",
+    );
+    let before = HostState::take();
+    let r = nsr(&["check", &file]);
+    r.expect_code(1);
+    assert_has_all(
+        &r.stderr,
+        &[
+            "l.nsr:3:8",
+            "no module 'nowhere': looked for",
+            "l.nsr:4:40",
+            "unknown option 'map_rot' for unshare",
+            "did you mean map_root?",
+            "l.nsr:5:38",
+            "did you mean readonly?",
+            "l.nsr:6:6",
+            "Linux allows at most 15",
+            "l.nsr:7:7",
+            "has host bits set; the network is 10.1.0.0/16",
+            "l.nsr:8:21",
+            "is not an IPv4 or IPv6 address",
+            "module 'net' has no function p2pp with 3 argument(s)",
+            "did you mean net::p2p?",
+            "module 'b' has no function f with 1 argument(s)",
+            "b::f()",
+            "8 problem(s)",
+        ],
+    );
+    assert!(
+        !r.stderr.contains("no module 'beside'"),
+        "the module beside is found:\n{}",
+        r.stderr
+    );
+    before.assert_unchanged("check");
+}
+
+#[test]
 fn an_unknown_namespace_kind_names_the_known_ones() {
     let _g = serial();
     let s = Scratch::new("kind");

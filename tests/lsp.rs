@@ -383,7 +383,8 @@ fn exit_without_shutdown_is_status_1() {
 
 /// The fenced block of `lang` that follows the line containing `marker` in editors/README.md.
 fn readme_block(marker: &str, lang: &str) -> String {
-    let readme = std::fs::read_to_string("editors/README.md").unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/README.md")).unwrap();
     let after = &readme[readme
         .find(marker)
         .unwrap_or_else(|| panic!("{marker:?} in editors/README.md"))..];
@@ -462,7 +463,11 @@ fn neovim_attaches_with_the_readme_configuration_and_shows_the_diagnostics() {
 fn activate(scenario: &str) -> Value {
     common::tools::ensure();
     let out = std::process::Command::new("node")
-        .args(["editors/vscode/test/activate.js", scenario])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/editors/vscode/test/activate.js"
+        ))
+        .arg(scenario)
         .env("NSR_BIN", common::NSR)
         .output()
         .expect("node runs");
@@ -508,9 +513,14 @@ fn the_vs_code_extension_starts_nsr_lsp_when_nsr_is_found_and_keeps_the_grammar_
     let seen = activate("disabled");
     assert_eq!(seen["clients"], json!([]), "{seen}");
     // The grammar and snippets are declared, so they work with or without a server.
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string("editors/vscode/package.json").unwrap())
-            .unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/editors/vscode/package.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(manifest["main"], "./extension.js");
     assert_eq!(manifest["activationEvents"], json!(["onLanguage:nsr"]));
     assert!(manifest["contributes"]["grammars"][0]["path"].is_string());

@@ -1,6 +1,6 @@
 //! The tests that need no privileges pass without them: as root (CI runs as root), this
-//! runs the test binaries of errors, plan, check, modules, editors, doc and the front
-//! door again as nobody, all but their `as_root` tests, in a temporary directory of
+//! runs the test binaries of errors, plan, check, modules, editors, lsp, doc and the
+//! front door again as nobody, all but their `as_root` tests, in a temporary directory of
 //! their own that goes away afterwards.
 
 mod common;
@@ -15,6 +15,7 @@ const UNPRIVILEGED: &[&str] = &[
     "editors",
     "errors",
     "front_door",
+    "lsp",
     "modules",
     "plan",
     "stdlib",

@@ -65,6 +65,7 @@ pub fn check(
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
         errors.extend(super::check_literals::bad_literals(&ast, &recipe.path));
         errors.extend(unresolved_imports(&ast, recipe));
+        errors.extend(unknown_module_functions(&ast, recipe));
         warnings = undeclared_params(&ast, recipe);
     }
     CheckReport { errors, warnings }
@@ -93,6 +94,74 @@ fn unresolved_imports(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
                 }
             }
         }
+        true
+    });
+    errors
+}
+
+/// `alias::name(...)` where the module imported as `alias` has no public function
+/// `name` taking that many arguments (Rhai finds that only when the call runs).
+fn unknown_module_functions(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
+    let dirs = modules::search_dirs(&recipe.libs);
+    let mut functions: HashMap<String, Vec<modules::FnDoc>> = HashMap::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
+            if let Expr::StringConstant(module, _) = &x.0 {
+                let source = match modules::locate(Some(&recipe.path), module, &dirs) {
+                    Ok(modules::Located::File(f)) => std::fs::read_to_string(f).ok(),
+                    Ok(modules::Located::Stdlib(n)) => {
+                        modules::stdlib_source(n).map(str::to_string)
+                    }
+                    Err(_) => None,
+                };
+                if let Some(source) = source {
+                    functions.insert(x.1.name.to_string(), modules::fn_docs(&source));
+                }
+            }
+        }
+        true
+    });
+    let mut errors = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = path.last() else {
+            return true;
+        };
+        let [alias] = call.namespace.path.as_slice() else {
+            return true;
+        };
+        let Some(fns) = functions.get(alias.name.as_str()) else {
+            return true;
+        };
+        let arity =
+            |f: &modules::FnDoc| f.params.split(',').filter(|p| !p.trim().is_empty()).count();
+        if fns
+            .iter()
+            .any(|f| f.name == call.name.as_str() && arity(f) == call.args.len())
+        {
+            return true;
+        }
+        let names: Vec<String> = fns.iter().map(|f| f.name.clone()).collect();
+        let hint = match fns.iter().find(|f| f.name == call.name.as_str()) {
+            Some(f) => format!("{}::{}({})", alias.name, f.name, f.params),
+            None => match closest(&call.name, names.iter()) {
+                Some(near) => format!("did you mean {}::{near}?", alias.name),
+                None => format!("the module has: {}", names.join(", ")),
+            },
+        };
+        errors.push(RecipeError::Script {
+            origin: Origin {
+                file: recipe.path.clone(),
+                line: pos.line().unwrap_or(0),
+                column: pos.position().unwrap_or(0),
+            },
+            message: format!(
+                "module '{}' has no function {} with {} argument(s)",
+                alias.name,
+                call.name,
+                call.args.len()
+            ),
+            hint: Some(hint),
+        });
         true
     });
     errors
