@@ -106,15 +106,17 @@ pub fn outline(src: &str) -> Outline {
                     },
                 });
             }
-            "import" if code.get(i + 1).is_some_and(|t| t.kind == Kind::Str) => {
-                if text(i + 2) == "as" && code.get(i + 3).is_some_and(|t| t.kind == Kind::Ident) {
-                    let p = code[i + 1];
-                    out.imports.push(Import {
-                        path: p.unquoted(src).to_string(),
-                        alias: text(i + 3).to_string(),
-                        path_at: (p.start, p.end),
-                    });
-                }
+            "import"
+                if code.get(i + 1).is_some_and(|t| t.kind == Kind::Str)
+                    && text(i + 2) == "as"
+                    && code.get(i + 3).is_some_and(|t| t.kind == Kind::Ident) =>
+            {
+                let p = code[i + 1];
+                out.imports.push(Import {
+                    path: p.unquoted(src).to_string(),
+                    alias: text(i + 3).to_string(),
+                    path_at: (p.start, p.end),
+                });
             }
             _ => {}
         }
