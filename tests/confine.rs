@@ -499,15 +499,16 @@ fn nsr_check_finds_bad_capability_and_syscall_names_without_running() {
     assert_has_all(
         &r.stderr,
         &[
-            "bad.nsr:1:17",
+            // Each on the value it is about.
+            "bad.nsr:1:43",
             "unknown capability 'NET_ADMINN'",
-            "bad.nsr:2:15",
+            "bad.nsr:2:37",
             "unknown system call 'mountt'",
-            "bad.nsr:3:9",
+            "bad.nsr:3:38",
             "devices: 'x 1:3' is not",
-            "bad.nsr:4:15",
+            "bad.nsr:4:38",
             "landlock read: 'etc' is not an absolute path",
-            "bad.nsr:5:15",
+            "bad.nsr:5:27",
             "devices is an option of unshare",
             "5 problem(s)",
         ],

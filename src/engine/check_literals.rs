@@ -186,27 +186,25 @@ fn locate(map: &Expr, message: &str) -> Position {
         .step_by(2)
         .filter(|q| !q.is_empty())
         .collect();
-    let mut best: Option<Position> = None;
+    let mut quoted_at: Option<Position> = None;
+    let mut named_at: Option<Position> = None;
     map.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
-        if best.is_some() {
-            return false;
-        }
         match path.last() {
             Some(ASTNode::Expr(Expr::StringConstant(s, pos))) if quoted.contains(&s.as_str()) => {
-                best = Some(*pos);
+                quoted_at = quoted_at.or(Some(*pos));
             }
             Some(ASTNode::Expr(Expr::Map(m, _))) => {
                 for (key, value) in m.0.iter() {
                     if quoted.contains(&key.name.as_str()) {
-                        best = Some(key.pos);
-                    } else if best.is_none() && message.starts_with(key.name.as_str()) {
-                        best = Some(value.position());
+                        quoted_at = quoted_at.or(Some(key.pos));
+                    } else if message.starts_with(key.name.as_str()) {
+                        named_at = named_at.or(Some(value.position()));
                     }
                 }
             }
             _ => {}
         }
-        true
+        quoted_at.is_none()
     });
-    best.unwrap_or_else(|| map.position())
+    quoted_at.or(named_at).unwrap_or_else(|| map.position())
 }

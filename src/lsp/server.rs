@@ -72,9 +72,12 @@ pub fn serve(libs: Vec<PathBuf>) -> i32 {
             }
             Ok(Incoming::Message(m)) => server.handle(m),
             Ok(Incoming::Malformed { id, code, error }) => server.out.send_error(id, code, &error),
-            Err(RecvTimeoutError::Timeout) => server.publish_due(),
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return if server.shutdown { 0 } else { 1 },
         }
+        // Also between messages: a stream of requests (completion as one types) must
+        // not hold back diagnostics that are due.
+        server.publish_due();
     }
 }
 
