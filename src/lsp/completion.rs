@@ -3,10 +3,10 @@
 //! module's functions after `alias::`; a primitive's option keys inside its `#{ }`;
 //! namespace kinds inside `kinds: [ ]`; and whole-call snippets (editors/vscode's).
 
-use super::context::{At, Context, Reader};
+use super::context::{At, Context, Reading};
 use super::knowledge::{Primitive, Ty};
+use super::outline;
 use super::workspace::Workspace;
-use super::{lex, outline};
 use crate::editors::{CONTROL_KEYWORDS, OTHER_KEYWORDS};
 use crate::engine::modules::fn_docs;
 use crate::ops::kinds::ALL_KINDS;
@@ -22,15 +22,9 @@ pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionRe
     let doc = server.doc(&p.text_document_position.text_document.uri)?;
     let offset = doc.offset(p.text_document_position.position);
     let src = doc.text.as_str();
-    let all = lex::tokens(src);
-    let code = lex::code(&all);
-    let outline = outline::outline(src);
-    let reader = Reader {
-        src,
-        all: &all,
-        code: &code,
-        outline: &outline,
-    };
+    let reading = Reading::of(src);
+    let reader = reading.reader(src);
+    let outline = &reading.outline;
     let At { context, word } = reader.at(offset);
     let mut items = match context {
         Context::Nothing => return None,
@@ -78,7 +72,7 @@ pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionRe
                 ..Default::default()
             })
             .collect(),
-        Context::Code => code_items(server, &outline, offset),
+        Context::Code => code_items(server, outline, offset),
     };
     // Each item replaces the word being typed.
     let range = doc.range(word.0, word.1);

@@ -43,6 +43,34 @@ pub struct CallSite {
     pub argument: usize,
 }
 
+/// A document's text read once for the cursor: its tokens (with and without comments)
+/// and its outline.
+pub struct Reading {
+    all: Vec<Token>,
+    code: Vec<Token>,
+    pub outline: Outline,
+}
+
+impl Reading {
+    pub fn of(src: &str) -> Reading {
+        let all = super::lex::tokens(src);
+        Reading {
+            code: super::lex::code(&all),
+            all,
+            outline: super::outline::outline(src),
+        }
+    }
+
+    pub fn reader<'a>(&'a self, src: &'a str) -> Reader<'a> {
+        Reader {
+            src,
+            all: &self.all,
+            code: &self.code,
+            outline: &self.outline,
+        }
+    }
+}
+
 pub struct Reader<'a> {
     pub src: &'a str,
     pub all: &'a [Token],
@@ -183,7 +211,7 @@ impl Reader<'_> {
         if self.text(end) != ")" {
             return None;
         }
-        let open = self.opening(end)?;
+        let open = self.unclosed(end)?;
         let f = open.checked_sub(1)?;
         if self.code[f].kind != Kind::Ident {
             return None;
@@ -194,20 +222,6 @@ impl Reader<'_> {
             None
         };
         Ty::returned_by(self.text(f), receiver)
-    }
-
-    /// The token opening the bracket that token `close` closes.
-    fn opening(&self, close: usize) -> Option<usize> {
-        let mut depth = 0;
-        for i in (0..close).rev() {
-            match self.text(i) {
-                ")" | "]" | "}" => depth += 1,
-                "(" | "[" | "{" | "#{" if depth == 0 => return Some(i),
-                "(" | "[" | "{" | "#{" => depth -= 1,
-                _ => {}
-            }
-        }
-        None
     }
 
     /// The keys of the map opened at `open`: a primitive's options, or a nested map's.

@@ -1,7 +1,7 @@
 //! Hover (a primitive's signatures, documentation and tutorial command; a module's or
 //! the recipe's function with its `///` text; a variable's type) and signature help.
 
-use super::context::Reader;
+use super::context::Reading;
 use super::knowledge::tutorial;
 use super::lex::{self, word_at};
 use super::outline;
@@ -68,15 +68,9 @@ pub fn signature(server: &Workspace, p: &SignatureHelpParams) -> Option<Signatur
     let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
-    let all = lex::tokens(src);
-    let code = lex::code(&all);
-    let outline = outline::outline(src);
-    let reader = Reader {
-        src,
-        all: &all,
-        code: &code,
-        outline: &outline,
-    };
+    let reading = Reading::of(src);
+    let reader = reading.reader(src);
+    let outline = &reading.outline;
     let site = reader.call_site(offset)?;
     let mut signatures = Vec::new();
     if let Some(alias) = &site.module {
