@@ -71,9 +71,10 @@ fn check_finds_imports_option_keys_and_values_the_kernel_would_refuse() {
     let _g = serial();
     let s = Scratch::new("check-literals");
     s.write("beside.nsr", "fn f() { 1 }\n");
+    s.write("broken.nsr", "fn g() {\n  let = 1;\n}\n");
     let file = s.write(
         "l.nsr",
-        "import \"beside\" as b;\nimport \"net\" as net;\nimport \"nowhere\" as n;\nlet box = unshare(#{ kinds: [\"mount\"], map_rot: true });\nbox.mount(\"tmpfs\", \"/t\", \"tmpfs\", #{ readonyl: true });\nveth(\"a-name-that-is-too-long\", \"b\");\nroute(\"10.1.2.3/16\", \"eth0\");\nhost().addr(\"eth0\", \"10.0.0.300/24\");\nnet::p2pp(1, 2, 3);\nb::f(1);\nb::f();\n",
+        "import \"beside\" as b;\nimport \"net\" as net;\nimport \"nowhere\" as n;\nlet box = unshare(#{ kinds: [\"mount\"], map_rot: true });\nbox.mount(\"tmpfs\", \"/t\", \"tmpfs\", #{ readonyl: true });\nveth(\"a-name-that-is-too-long\", \"b\");\nroute(\"10.1.2.3/16\", \"eth0\");\nhost().addr(\"eth0\", \"10.0.0.300/24\");\nnet::p2pp(1, 2, 3);\nb::f(1);\nb::f();\nimport \"broken\" as broken;\n",
     );
     let before = HostState::take();
     let r = nsr(&["check", &file]);
@@ -98,7 +99,10 @@ fn check_finds_imports_option_keys_and_values_the_kernel_would_refuse() {
             "did you mean net::p2p?",
             "module 'b' has no function f with 1 argument(s)",
             "b::f()",
-            "8 problem(s)",
+            "l.nsr:12:8",
+            "module 'broken' does not parse:",
+            "broken.nsr:2:7",
+            "9 problem(s)",
         ],
     );
     assert!(

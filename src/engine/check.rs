@@ -65,7 +65,9 @@ pub fn check(
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
         errors.extend(super::check_literals::bad_literals(&ast, &recipe.path));
         errors.extend(unresolved_imports(&ast, recipe));
-        errors.extend(unknown_module_functions(&ast, recipe));
+        let (functions, unparsed) = imported_modules(engine, &ast, recipe);
+        errors.extend(unparsed);
+        errors.extend(unknown_module_functions(&functions, &ast, recipe));
         warnings = undeclared_params(&ast, recipe);
     }
     CheckReport { errors, warnings }
@@ -99,28 +101,67 @@ fn unresolved_imports(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
     errors
 }
 
-/// `alias::name(...)` where the module imported as `alias` has no public function
-/// `name` taking that many arguments (Rhai finds that only when the call runs).
-fn unknown_module_functions(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
+/// The modules the recipe imports that can be found, by alias, with their public
+/// functions; and an error at the import of each module file that does not parse.
+fn imported_modules(
+    engine: &Engine,
+    ast: &AST,
+    recipe: &Recipe,
+) -> (HashMap<String, Vec<modules::FnDoc>>, Vec<RecipeError>) {
     let dirs = modules::search_dirs(&recipe.libs);
-    let mut functions: HashMap<String, Vec<modules::FnDoc>> = HashMap::new();
+    let mut functions = HashMap::new();
+    let mut errors = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
-            if let Expr::StringConstant(module, _) = &x.0 {
-                let source = match modules::locate(Some(&recipe.path), module, &dirs) {
-                    Ok(modules::Located::File(f)) => std::fs::read_to_string(f).ok(),
-                    Ok(modules::Located::Stdlib(n)) => {
-                        modules::stdlib_source(n).map(str::to_string)
-                    }
-                    Err(_) => None,
-                };
-                if let Some(source) = source {
-                    functions.insert(x.1.name.to_string(), modules::fn_docs(&source));
-                }
+        let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() else {
+            return true;
+        };
+        let Expr::StringConstant(module, pos) = &x.0 else {
+            return true;
+        };
+        let source = match modules::locate(Some(&recipe.path), module, &dirs) {
+            Ok(modules::Located::File(f)) => std::fs::read_to_string(&f).ok().map(|s| (s, Some(f))),
+            Ok(modules::Located::Stdlib(n)) => {
+                modules::stdlib_source(n).map(|s| (s.to_string(), None))
             }
+            Err(_) => None,
+        };
+        let Some((source, file)) = source else {
+            return true;
+        };
+        if let (Some(file), Err(e)) = (&file, engine.compile(&source)) {
+            let at = e.position();
+            errors.push(RecipeError::Script {
+                origin: Origin {
+                    file: recipe.path.clone(),
+                    line: pos.line().unwrap_or(0),
+                    column: pos.position().unwrap_or(0),
+                },
+                message: format!(
+                    "module '{module}' does not parse: {}:{}:{}: {}",
+                    file.display(),
+                    at.line().unwrap_or(0),
+                    at.position().unwrap_or(0),
+                    e.err_type()
+                ),
+                hint: Some(format!(
+                    "nsr check {} shows each of its problems",
+                    file.display()
+                )),
+            });
         }
+        functions.insert(x.1.name.to_string(), modules::fn_docs(&source));
         true
     });
+    (functions, errors)
+}
+
+/// `alias::name(...)` where the module imported as `alias` has no public function
+/// `name` taking that many arguments (Rhai finds that only when the call runs).
+fn unknown_module_functions(
+    functions: &HashMap<String, Vec<modules::FnDoc>>,
+    ast: &AST,
+    recipe: &Recipe,
+) -> Vec<RecipeError> {
     let mut errors = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = path.last() else {
