@@ -158,7 +158,11 @@ fn bad_strings<'a>(call: &'a FnCallExpr, method: bool) -> Vec<(&'a Expr, String)
             ifname(1, &mut out);
         }
         ("bridge" | "link" | "up" | "down", _, 1) | ("mtu", true, 2) => ifname(0, &mut out),
-        ("forward" | "masquerade", _, 2) => ifname(1, &mut out),
+        ("forward", _, 2) => {
+            ifname(0, &mut out);
+            ifname(1, &mut out);
+        }
+        ("masquerade", _, 2) => ifname(1, &mut out),
         ("addr", true, 2 | 3) if s(1).is_some() => {
             ifname(0, &mut out);
             if let Err(e) = IpCidr::parse(&s(1).unwrap_or_default()) {

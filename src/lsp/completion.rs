@@ -18,8 +18,8 @@ use std::collections::HashSet;
 
 const SNIPPETS: &str = include_str!("../../editors/vscode/snippets/nsr.json");
 
-pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionResponse> {
-    let doc = server.doc(&p.text_document_position.text_document.uri)?;
+pub fn complete(ws: &Workspace, p: &CompletionParams) -> Option<CompletionResponse> {
+    let doc = ws.doc(&p.text_document_position.text_document.uri)?;
     let offset = doc.offset(p.text_document_position.position);
     let src = doc.text.as_str();
     let reading = Reading::of(src);
@@ -28,12 +28,12 @@ pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionRe
     let At { context, word } = reader.at(offset);
     let mut items = match context {
         Context::Nothing => return None,
-        Context::Member { receiver } => members(server, receiver),
+        Context::Member { receiver } => members(ws, receiver),
         Context::Module { alias } => {
             let path = outline
                 .import(&alias)
                 .map_or(alias.as_str(), |i| i.path.as_str());
-            let source = server.module_source(doc.path.as_deref(), path)?;
+            let source = ws.module_source(doc.path.as_deref(), path)?;
             fn_docs(&source)
                 .into_iter()
                 .map(|f| {
@@ -72,7 +72,7 @@ pub fn complete(server: &Workspace, p: &CompletionParams) -> Option<CompletionRe
                 ..Default::default()
             })
             .collect(),
-        Context::Code => code_items(server, outline, offset),
+        Context::Code => code_items(ws, outline, offset),
     };
     // Each item replaces the word being typed.
     let range = doc.range(word.0, word.1);
@@ -140,8 +140,8 @@ fn primitive_items<'a>(
     items
 }
 
-fn members(server: &Workspace, receiver: Option<Ty>) -> Vec<CompletionItem> {
-    let k = &server.knowledge;
+fn members(ws: &Workspace, receiver: Option<Ty>) -> Vec<CompletionItem> {
+    let k = &ws.knowledge;
     let mut items = primitive_items(
         k.primitives
             .iter()
@@ -160,13 +160,13 @@ fn members(server: &Workspace, receiver: Option<Ty>) -> Vec<CompletionItem> {
                 }),
         ),
         // An array, a string or a map: Rhai's own methods.
-        None => items.extend(rhai_items(server)),
+        None => items.extend(rhai_items(ws)),
     }
     items
 }
 
-fn rhai_items(server: &Workspace) -> impl Iterator<Item = CompletionItem> + '_ {
-    server.knowledge.rhai.iter().map(|name| CompletionItem {
+fn rhai_items(ws: &Workspace) -> impl Iterator<Item = CompletionItem> + '_ {
+    ws.knowledge.rhai.iter().map(|name| CompletionItem {
         label: name.clone(),
         kind: Some(CompletionItemKind::FUNCTION),
         detail: Some("Rhai".into()),
@@ -174,12 +174,8 @@ fn rhai_items(server: &Workspace) -> impl Iterator<Item = CompletionItem> + '_ {
     })
 }
 
-fn code_items(
-    server: &Workspace,
-    outline: &outline::Outline,
-    offset: usize,
-) -> Vec<CompletionItem> {
-    let k = &server.knowledge;
+fn code_items(ws: &Workspace, outline: &outline::Outline, offset: usize) -> Vec<CompletionItem> {
+    let k = &ws.knowledge;
     let mut items = snippet_items();
     items.extend(primitive_items(
         k.primitives.iter().filter(|p| !p.method),
@@ -226,7 +222,7 @@ fn code_items(
                 ..Default::default()
             }),
     );
-    items.extend(rhai_items(server));
+    items.extend(rhai_items(ws));
     items
 }
 

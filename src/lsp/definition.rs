@@ -7,8 +7,8 @@ use super::outline;
 use super::workspace::Workspace;
 use lsp_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, Range};
 
-pub fn definition(server: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
-    let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
+pub fn definition(ws: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
+    let doc = ws.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
     let code = lex::code(&lex::tokens(src));
@@ -19,7 +19,7 @@ pub fn definition(server: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDe
         .iter()
         .find(|m| m.path_at.0 < offset && offset < m.path_at.1)
     {
-        let (file, _) = server.module_file(doc.path.as_deref(), &m.path)?;
+        let (file, _) = ws.module_file(doc.path.as_deref(), &m.path)?;
         let start = lsp_types::Position::new(0, 0);
         return Some(GotoDefinitionResponse::Scalar(Location::new(
             uri_of(&file?)?,
@@ -33,7 +33,7 @@ pub fn definition(server: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDe
         let alias = text(i - 2);
         let path = here.import(alias).map_or(alias, |m| m.path.as_str());
         // The standard library is compiled into nsr: it has no file to open.
-        let (file, source) = server.module_file(doc.path.as_deref(), path)?;
+        let (file, source) = ws.module_file(doc.path.as_deref(), path)?;
         let file = file?;
         let there = outline::outline(&source);
         let f = there.function(name)?;

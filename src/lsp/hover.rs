@@ -12,8 +12,8 @@ use lsp_types::{
     ParameterLabel, SignatureHelp, SignatureHelpParams, SignatureInformation,
 };
 
-pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
-    let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
+pub fn hover(ws: &Workspace, p: &HoverParams) -> Option<Hover> {
+    let doc = ws.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
     let code = lex::code(&lex::tokens(src));
@@ -24,7 +24,7 @@ pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
     let value = if i >= 2 && text(i - 1) == "::" {
         let alias = text(i - 2);
         let path = outline.import(alias).map_or(alias, |m| m.path.as_str());
-        let source = server.module_source(doc.path.as_deref(), path)?;
+        let source = ws.module_source(doc.path.as_deref(), path)?;
         let f = fn_docs(&source).into_iter().find(|f| f.name == name)?;
         format!("```nsr\n{alias}::{name}({})\n```\n\n{}", f.params, f.doc)
     } else if let Some(f) = outline.function(name).filter(|_| text(i + 1) == "(") {
@@ -33,9 +33,9 @@ pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
             f.params.join(", "),
             f.doc
         )
-    } else if server.knowledge.is_primitive(name) && text(i + 1) == "(" {
+    } else if ws.knowledge.is_primitive(name) && text(i + 1) == "(" {
         let as_method = i > 0 && text(i - 1) == ".";
-        let mut parts: Vec<String> = server
+        let mut parts: Vec<String> = ws
             .knowledge
             .overloads(name)
             .filter(|p| p.method == as_method || !as_method)
@@ -50,7 +50,7 @@ pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
         parts.join("\n\n")
     } else if let Some(ty) = outline.type_of(name, offset + 1) {
         format!("```nsr\nlet {name}: {}\n```", ty.name())
-    } else if server.knowledge.rhai.iter().any(|r| r == name) && text(i + 1) == "(" {
+    } else if ws.knowledge.rhai.iter().any(|r| r == name) && text(i + 1) == "(" {
         format!("`{name}`: a function of Rhai's standard library (https://rhai.rs/book/)")
     } else {
         return None;
@@ -64,8 +64,8 @@ pub fn hover(server: &Workspace, p: &HoverParams) -> Option<Hover> {
     })
 }
 
-pub fn signature(server: &Workspace, p: &SignatureHelpParams) -> Option<SignatureHelp> {
-    let doc = server.doc(&p.text_document_position_params.text_document.uri)?;
+pub fn signature(ws: &Workspace, p: &SignatureHelpParams) -> Option<SignatureHelp> {
+    let doc = ws.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
     let reading = Reading::of(src);
@@ -77,7 +77,7 @@ pub fn signature(server: &Workspace, p: &SignatureHelpParams) -> Option<Signatur
         let path = outline
             .import(alias)
             .map_or(alias.as_str(), |m| m.path.as_str());
-        let source = server.module_source(doc.path.as_deref(), path)?;
+        let source = ws.module_source(doc.path.as_deref(), path)?;
         let f = fn_docs(&source).into_iter().find(|f| f.name == site.name)?;
         let params: Vec<String> = f.params.split(',').map(|s| s.trim().to_string()).collect();
         signatures.push(info(format!("{alias}::{}", site.name), &params, f.doc));
@@ -89,7 +89,7 @@ pub fn signature(server: &Workspace, p: &SignatureHelpParams) -> Option<Signatur
     } else {
         let as_method = site.receiver.is_some();
         let receiver = site.receiver.flatten();
-        for p in server.knowledge.overloads(&site.name) {
+        for p in ws.knowledge.overloads(&site.name) {
             let fits = match (as_method, receiver) {
                 (true, Some(ty)) => p.takes(ty),
                 (true, None) => p.method,

@@ -4,9 +4,9 @@
 //! `transport` frames JSON-RPC (forgiving: a malformed message gets an error, not the
 //! end of the session); `server` keeps the open documents and answers; `lex`, `outline`
 //! and `context` read a recipe as it is being typed; `knowledge` is what the engine says
-//! about its primitives; `workspace` is what the features read (the open documents,
-//! the knowledge, the module search path); one file per feature: `diagnostics`, `completion`, `hover`
-//! (and signature help), `definition`, `symbols`, `plan`.
+//! about its primitives; `workspace` is what the features read (the open documents, the
+//! knowledge, the module search path). One file per feature: `diagnostics`,
+//! `completion`, `hover` (and signature help), `definition`, `symbols`, `plan`.
 
 mod completion;
 mod context;

@@ -24,7 +24,7 @@ pub fn actions(p: &CodeActionParams) -> Option<CodeActionResponse> {
 
 /// `nsr.showPlan` with arguments `[URI]` or `[URI, { NAME: VALUE }]` (recipe
 /// parameters; a required one not given is shown as `<NAME>`).
-pub fn execute(server: &Workspace, p: &ExecuteCommandParams) -> Result<Value, (ErrorCode, String)> {
+pub fn execute(ws: &Workspace, p: &ExecuteCommandParams) -> Result<Value, (ErrorCode, String)> {
     if p.command != SHOW_PLAN {
         return Err((
             ErrorCode::InvalidParams,
@@ -35,7 +35,7 @@ pub fn execute(server: &Workspace, p: &ExecuteCommandParams) -> Result<Value, (E
         ErrorCode::InvalidParams,
         format!("{SHOW_PLAN} [URI]: no URI"),
     ))?;
-    let doc = server
+    let doc = ws
         .docs
         .get(uri)
         .ok_or((ErrorCode::InvalidParams, format!("{uri} is not open")))?;
@@ -61,7 +61,7 @@ pub fn execute(server: &Workspace, p: &ExecuteCommandParams) -> Result<Value, (E
         path: doc.name(),
         source: doc.text.clone(),
         args,
-        libs: server.libs.clone(),
+        libs: ws.libs.clone(),
         verbose: false,
     };
     let plan = crate::plan::plan(&recipe, &Limits::default());

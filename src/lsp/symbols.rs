@@ -4,8 +4,8 @@ use super::outline;
 use super::workspace::Workspace;
 use lsp_types::{DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, Range, SymbolKind};
 
-pub fn symbols(server: &Workspace, p: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
-    let doc = server.doc(&p.text_document.uri)?;
+pub fn symbols(ws: &Workspace, p: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
+    let doc = ws.doc(&p.text_document.uri)?;
     let o = outline::outline(&doc.text);
     let mut out: Vec<(usize, DocumentSymbol)> = Vec::new();
     for f in &o.functions {
