@@ -3,7 +3,7 @@
 
 use super::call::PrimitiveDoc;
 use super::closest::closest;
-use super::error::{from_parse, RecipeError};
+use super::error::{from_parse, origin_at, RecipeError};
 use super::modules;
 use super::recipe::{declared_params, Recipe};
 use super::values::VALUE_FUNCTIONS;
@@ -64,45 +64,18 @@ pub fn check(
     if let Some(ast) = ast {
         errors.extend(unknown_calls(&ast, &recipe.path, primitives));
         errors.extend(super::check_literals::bad_literals(&ast, &recipe.path));
-        errors.extend(unresolved_imports(&ast, recipe));
-        let (functions, unparsed) = imported_modules(engine, &ast, recipe);
-        errors.extend(unparsed);
+        let (functions, import_errors) = imported_modules(engine, &ast, recipe);
+        errors.extend(import_errors);
         errors.extend(unknown_module_functions(&functions, &ast, recipe));
         warnings = undeclared_params(&ast, recipe);
     }
     CheckReport { errors, warnings }
 }
 
-/// `import "PATH" as NAME;` of a module found nowhere `nsr run` would look: beside the
-/// recipe, in a `--lib` directory, in `NSR_PATH`, in the standard library.
-fn unresolved_imports(ast: &AST, recipe: &Recipe) -> Vec<RecipeError> {
-    let dirs = modules::search_dirs(&recipe.libs);
-    let mut errors = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
-            if let Expr::StringConstant(module, pos) = &x.0 {
-                if let Err(searched) = modules::locate(Some(&recipe.path), module, &dirs) {
-                    errors.push(RecipeError::Script {
-                        origin: Origin {
-                            file: recipe.path.clone(),
-                            line: pos.line().unwrap_or(0),
-                            column: pos.position().unwrap_or(0),
-                        },
-                        message: modules::not_found_message(module, &searched),
-                        hint: Some(format!(
-                            "put {module}.nsr beside the recipe, or name its directory with --lib DIR or NSR_PATH"
-                        )),
-                    });
-                }
-            }
-        }
-        true
-    });
-    errors
-}
-
-/// The modules the recipe imports that can be found, by alias, with their public
-/// functions; and an error at the import of each module file that does not parse.
+/// The modules the recipe imports, by alias, with their public functions; and an error
+/// at each import of a module found nowhere `nsr run` would look (beside the recipe, in
+/// a `--lib` directory, in `NSR_PATH`, in the standard library) or whose file does not
+/// parse.
 fn imported_modules(
     engine: &Engine,
     ast: &AST,
@@ -123,19 +96,25 @@ fn imported_modules(
             Ok(modules::Located::Stdlib(n)) => {
                 modules::stdlib_source(n).map(|s| (s.to_string(), None))
             }
-            Err(_) => None,
+            Err(searched) => {
+                errors.push(RecipeError::Script {
+                    origin: origin_at(&recipe.path, *pos),
+                    message: modules::not_found_message(module, &searched),
+                    hint: Some(format!(
+                        "put {module}.nsr beside the recipe, or name its directory with --lib DIR or NSR_PATH"
+                    )),
+                });
+                None
+            }
         };
+
         let Some((source, file)) = source else {
             return true;
         };
         if let (Some(file), Err(e)) = (&file, engine.compile(&source)) {
             let at = e.position();
             errors.push(RecipeError::Script {
-                origin: Origin {
-                    file: recipe.path.clone(),
-                    line: pos.line().unwrap_or(0),
-                    column: pos.position().unwrap_or(0),
-                },
+                origin: origin_at(&recipe.path, *pos),
                 message: format!(
                     "module '{module}' does not parse: {}:{}:{}: {}",
                     file.display(),
@@ -190,11 +169,7 @@ fn unknown_module_functions(
             },
         };
         errors.push(RecipeError::Script {
-            origin: Origin {
-                file: recipe.path.clone(),
-                line: pos.line().unwrap_or(0),
-                column: pos.position().unwrap_or(0),
-            },
+            origin: origin_at(&recipe.path, *pos),
             message: format!(
                 "module '{}' has no function {} with {} argument(s)",
                 alias.name,
@@ -223,14 +198,7 @@ fn undeclared_params(ast: &AST, recipe: &Recipe) -> Vec<(Origin, String)> {
         };
         if let Some((name, pos)) = param_read(expr) {
             if !declared.contains(name.as_str()) && !found.iter().any(|(_, n)| *n == name) {
-                found.push((
-                    Origin {
-                        file: recipe.path.clone(),
-                        line: pos.line().unwrap_or(0),
-                        column: pos.position().unwrap_or(0),
-                    },
-                    name,
-                ));
+                found.push((origin_at(&recipe.path, pos), name));
             }
         }
         true
@@ -397,11 +365,7 @@ fn unknown_calls(ast: &AST, file: &str, primitives: &[PrimitiveDoc]) -> Vec<Reci
                 },
             };
             errors.push(RecipeError::Script {
-                origin: Origin {
-                    file: file.to_string(),
-                    line: pos.line().unwrap_or(0),
-                    column: pos.position().unwrap_or(0),
-                },
+                origin: origin_at(file, pos),
                 message: format!("no function {name} with {} argument(s)", call.args.len()),
                 hint: Some(hint),
             });

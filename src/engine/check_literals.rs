@@ -4,9 +4,8 @@
 //! namespace kind, capability or syscall that does not exist), interface names over 15
 //! bytes, addresses that do not parse and route destinations with host bits set.
 
-use super::error::RecipeError;
+use super::error::{origin_at, RecipeError};
 use super::option_keys;
-use crate::journal::Origin;
 use crate::ops::cidr::IpCidr;
 use crate::ops::names::check_ifname;
 use rhai::{ASTNode, Dynamic, Expr, FnCallExpr, Map, Position, AST};
@@ -24,11 +23,7 @@ pub(super) fn bad_literals(ast: &AST, file: &str) -> Vec<RecipeError> {
         }
         let mut found = |pos: Position, message: String, hint: Option<String>| {
             errors.push(RecipeError::Script {
-                origin: Origin {
-                    file: file.to_string(),
-                    line: pos.line().unwrap_or(0),
-                    column: pos.position().unwrap_or(0),
-                },
+                origin: origin_at(file, pos),
                 message,
                 hint,
             })

@@ -1,6 +1,7 @@
 //! Turning recipe values into typed specs, with errors that name the offending key.
 
 use super::confine_options;
+use super::option_keys;
 use super::read::{array, boolean, string, type_name};
 use crate::ns::idmap;
 use crate::ops::cidr::parse_ip;
@@ -98,35 +99,9 @@ fn id_map(d: &Dynamic, what: &str) -> Res<Vec<IdRange>> {
         .collect()
 }
 
-const UNSHARE_KEYS: [&str; 17] = [
-    "kinds",
-    "limits",
-    "monotonic",
-    "boottime",
-    "map_root",
-    "uid_map",
-    "gid_map",
-    "propagation",
-    "join",
-    "mount",
-    "uts",
-    "ipc",
-    "net",
-    "pid",
-    "user",
-    "cgroup",
-    "time",
-];
-
 /// `unshare(["mount", "pid"])` or `unshare(#{ kinds: [...], net: "/run/netns/x", map_root: true })`.
 pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
-    let known: Vec<&str> = UNSHARE_KEYS
-        .iter()
-        .chain(&confine_options::KEYS)
-        .chain(&super::pasta_options::KEYS)
-        .copied()
-        .collect();
-    check_keys(opts, &known, "unshare")?;
+    check_keys(opts, &option_keys::names("unshare"), "unshare")?;
     let mut create = match opts.get("kinds") {
         Some(k) => kinds(&array(k, "kinds")?)?,
         None => Vec::new(),
@@ -231,20 +206,8 @@ pub fn sandbox_spec(opts: &Map) -> Res<SandboxSpec> {
     Ok(spec)
 }
 
-const MOUNT_KEYS: [&str; 9] = [
-    "readonly",
-    "nosuid",
-    "nodev",
-    "noexec",
-    "data",
-    "lower",
-    "upper",
-    "work",
-    "recursive",
-];
-
 pub fn mount_spec(source: &str, target: &str, fstype: &str, opts: &Map) -> Res<MountSpec> {
-    check_keys(opts, &MOUNT_KEYS, "mount")?;
+    check_keys(opts, &option_keys::names("mount"), "mount")?;
     let flag = |k: &str| opts.get(k).map(|v| boolean(v, k)).transpose();
     let flags = MountFlagChoices {
         readonly: flag("readonly")?,
@@ -306,16 +269,9 @@ pub fn command(d: &Dynamic) -> Res<Vec<String>> {
         .collect()
 }
 
-const RUN_KEYS: [&str; 4] = ["env", "cwd", "stdin", "check"];
-
 /// Returns the spec and whether a failing exit status should throw (`check: true`).
 pub fn run_spec(cmd: &Dynamic, opts: &Map) -> Res<(RunSpec, bool)> {
-    let known: Vec<&str> = RUN_KEYS
-        .iter()
-        .chain(&confine_options::KEYS)
-        .copied()
-        .collect();
-    check_keys(opts, &known, "run")?;
+    check_keys(opts, &option_keys::names("run"), "run")?;
     let mut env = Vec::new();
     if let Some(e) = opts.get("env") {
         let m = e

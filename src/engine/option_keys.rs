@@ -1,6 +1,8 @@
 //! The keys each primitive's option map takes, with the kind of value each wants: what
+//! the converters accept (unshare, run, exec and mount check their maps against it), what
 //! the language server completes inside `#{ }` and what `nsr check` names when a key is
-//! wrong. A test holds this list to the converters (each accepts exactly these keys).
+//! wrong. A test holds it to the converters that keep lists of their own (route,
+//! port_forward, addr) and to the confinement, pasta, limit and rlimit lists.
 
 use super::{cgroup_options, confine_options, pasta_options};
 
@@ -197,6 +199,15 @@ pub fn of_primitive(name: &str) -> Option<Vec<OptionKey>> {
         _ => return None,
     };
     Some(parts.iter().flat_map(|p| p.iter().copied()).collect())
+}
+
+/// The key names of `of_primitive(name)`, in order: what the converters accept.
+pub fn names(primitive: &str) -> Vec<&'static str> {
+    of_primitive(primitive)
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.name)
+        .collect()
 }
 
 /// The keys of a map given as the value of `key` in an option map (`limits: #{ }`).

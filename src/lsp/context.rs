@@ -47,17 +47,18 @@ pub struct CallSite {
 /// and its outline.
 pub struct Reading {
     all: Vec<Token>,
-    code: Vec<Token>,
+    pub code: Vec<Token>,
     pub outline: Outline,
 }
 
 impl Reading {
     pub fn of(src: &str) -> Reading {
         let all = super::lex::tokens(src);
+        let code = super::lex::code(&all);
         Reading {
-            code: super::lex::code(&all),
+            outline: super::outline::outline_of(src, &all, &code),
             all,
-            outline: super::outline::outline(src),
+            code,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Go to definition: a function of an imported module (in its file), a function of the
 //! recipe itself, a variable's `let`.
 
+use super::context::Reading;
 use super::document::uri_of;
-use super::lex::{self, word_at};
+use super::lex::word_at;
 use super::outline;
 use super::workspace::Workspace;
 use lsp_types::{GotoDefinitionParams, GotoDefinitionResponse, Location, Range};
@@ -11,8 +12,8 @@ pub fn definition(ws: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDefini
     let doc = ws.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
-    let code = lex::code(&lex::tokens(src));
-    let here = outline::outline(src);
+    let reading = Reading::of(src);
+    let (code, here) = (&reading.code, &reading.outline);
     // On an import's path: the module's file.
     if let Some(m) = here
         .imports
@@ -26,7 +27,7 @@ pub fn definition(ws: &Workspace, p: &GotoDefinitionParams) -> Option<GotoDefini
             Range::new(start, start),
         )));
     }
-    let (i, word) = word_at(&code, offset)?;
+    let (i, word) = word_at(code, offset)?;
     let name = word.text(src);
     let text = |j: usize| code.get(j).map_or("", |t| t.text(src));
     if i >= 2 && text(i - 1) == "::" {

@@ -3,8 +3,7 @@
 
 use super::context::Reading;
 use super::knowledge::tutorial;
-use super::lex::{self, word_at};
-use super::outline;
+use super::lex::word_at;
 use super::workspace::Workspace;
 use crate::engine::modules::fn_docs;
 use lsp_types::{
@@ -16,11 +15,12 @@ pub fn hover(ws: &Workspace, p: &HoverParams) -> Option<Hover> {
     let doc = ws.doc(&p.text_document_position_params.text_document.uri)?;
     let offset = doc.offset(p.text_document_position_params.position);
     let src = doc.text.as_str();
-    let code = lex::code(&lex::tokens(src));
-    let (i, word) = word_at(&code, offset)?;
+    let reading = Reading::of(src);
+    let code = &reading.code;
+    let (i, word) = word_at(code, offset)?;
     let text = |j: usize| code.get(j).map_or("", |t| t.text(src));
     let name = word.text(src);
-    let outline = outline::outline(src);
+    let outline = &reading.outline;
     let value = if i >= 2 && text(i - 1) == "::" {
         let alias = text(i - 2);
         let path = outline.import(alias).map_or(alias, |m| m.path.as_str());

@@ -79,7 +79,11 @@ pub fn matching(code: &[Token], src: &str, open: usize) -> usize {
 
 pub fn outline(src: &str) -> Outline {
     let all = lex::tokens(src);
-    let code = lex::code(&all);
+    outline_of(src, &all, &lex::code(&all))
+}
+
+/// The outline from tokens already read: all of them (for `///` docs) and the code.
+pub fn outline_of(src: &str, all: &[Token], code: &[Token]) -> Outline {
     let mut out = Outline::default();
     let mut depth = 0i32;
     let text = |i: usize| code.get(i).map_or("", |t: &Token| t.text(src));
@@ -88,7 +92,7 @@ pub fn outline(src: &str) -> Outline {
             "{" | "#{" => depth += 1,
             "}" => depth -= 1,
             "fn" if code.get(i + 1).is_some_and(|t| t.kind == Kind::Ident) => {
-                out.functions.push(function(src, &all, &code, i));
+                out.functions.push(function(src, all, code, i));
             }
             "let" | "const" if code.get(i + 1).is_some_and(|t| t.kind == Kind::Ident) => {
                 let name = code[i + 1];
