@@ -7,6 +7,7 @@ pub mod editors;
 pub mod engine;
 pub mod env;
 pub mod fs;
+pub mod graph;
 pub mod journal;
 pub mod lsp;
 pub mod net;

@@ -29,6 +29,15 @@ pub enum PlanFormat {
     Json,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Svg,
+    Html,
+    Dot,
+    Mermaid,
+    Json,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a recipe against the kernel, then undo everything it created.
@@ -87,6 +96,36 @@ pub enum Command {
         /// script that does it by hand, its teardown as a trap; json: the same as data.
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        /// Raise or lower an engine limit (as for `run`).
+        #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(candidates::limit_names))]
+        limits: Vec<String>,
+        /// Also look for imported modules in DIR.
+        #[arg(long = "lib", value_name = "DIR")]
+        libs: Vec<String>,
+    },
+    /// Draw a recipe's network and sandboxes: namespaces, veth pairs with their
+    /// interfaces and addresses, bridges, routes, forwarding, NAT, port forwards. From
+    /// the recipe's plan (nothing done, no root needed), or with --env from a running or
+    /// kept environment, read back from the kernel.
+    ///
+    /// Without --format and -o: an SVG file named after the recipe (or environment) when
+    /// stdout is a terminal, else the dot text on stdout.
+    Graph {
+        /// The recipe (.nsr), then its NAME=VALUE parameters (not with --env).
+        #[arg(value_name = "FILE] [NAME=VALUE", add = ArgValueCompleter::new(candidates::recipe_files))]
+        words: Vec<String>,
+        /// Draw the environment NAME (nsr ls) as the kernel shows it now.
+        #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(candidates::environment_names))]
+        env: Option<String>,
+        /// svg (drawn by nsr), html (the svg with details on hover or click, one file
+        /// that needs nothing else), dot (Graphviz), mermaid (GitHub, Markdown), json
+        /// (the model).
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write to FILE (`-` for stdout); its ending picks the format when --format is
+        /// not given.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<String>,
         /// Raise or lower an engine limit (as for `run`).
         #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(candidates::limit_names))]
         limits: Vec<String>,

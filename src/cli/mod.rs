@@ -11,6 +11,7 @@ mod doc;
 mod doctor;
 mod env;
 mod exit;
+mod graph;
 mod lsp;
 mod man;
 mod plan;
@@ -84,6 +85,21 @@ pub fn main() -> ExitCode {
             limits,
             libs,
         } => plan::plan(words, format, limits, libs),
+        args::Command::Graph {
+            words,
+            env,
+            format,
+            output,
+            limits,
+            libs,
+        } => graph::graph(graph::Request {
+            words,
+            env,
+            format,
+            output,
+            limits,
+            libs,
+        }),
         args::Command::Cache { action } => cache::cache(action),
         args::Command::Doctor { json } => doctor::doctor(json),
         args::Command::Completions { shell } => exit::written(completions::print(shell)),

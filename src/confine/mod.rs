@@ -97,6 +97,49 @@ impl Confinement {
     pub fn is_privileged(&self) -> bool {
         *self == Confinement::privileged()
     }
+
+    /// In words, for a picture (`nsr graph`): what differs from running unconfined.
+    pub fn summary(&self) -> String {
+        if self.is_privileged() {
+            return "privileged (the holder's capabilities, no filter)".into();
+        }
+        let mut parts = vec![match self.caps {
+            Caps::All => "all capabilities".to_string(),
+            Caps::Only(m) if m == caps::default_mask() => "default capabilities".into(),
+            Caps::Only(0) => "no capabilities".into(),
+            Caps::Only(m) => format!("capabilities {}", caps::names_of(m).join(" ")),
+        }];
+        if self.no_new_privs {
+            parts.push("no_new_privs".into());
+        }
+        parts.push(match &self.seccomp {
+            None => "no seccomp".into(),
+            Some(p) if p.base == seccomp::Base::DefaultList && p.allow.is_empty() && p.deny.is_empty() => {
+                "seccomp default".into()
+            }
+            Some(p) => format!(
+                "seccomp {} (+{} -{})",
+                match p.base {
+                    seccomp::Base::DefaultList => "default",
+                    seccomp::Base::Allow => "allow-list",
+                    seccomp::Base::Deny => "deny-list",
+                },
+                p.allow.len(),
+                p.deny.len()
+            ),
+        });
+        if self.landlock.is_some() {
+            parts.push("landlock".into());
+        }
+        if !self.rlimits.is_empty() {
+            let names: Vec<_> = self.rlimits.iter().map(|r| rlimit_name(r.resource)).collect();
+            parts.push(format!("rlimits {}", names.join(" ")));
+        }
+        if let Some(u) = &self.user {
+            parts.push(format!("uid {} gid {}", u.uid, u.gid));
+        }
+        parts.join(", ")
+    }
 }
 
 impl Default for Confinement {

@@ -9,5 +9,6 @@ pub mod netlink;
 pub mod netns;
 pub mod nft;
 pub mod pasta;
+pub mod peers;
 pub mod routes;
 pub mod slirp;

@@ -32,6 +32,10 @@ pub const META_COMMANDS: &[(&str, &str)] = &[
     ),
     (":load", "FILE  run a recipe into the session"),
     (
+        ":graph",
+        "[FILE]  draw the session's network and sandboxes (svg, html, dot, mermaid, json by FILE's ending)",
+    ),
+    (
         ":plan",
         "STATEMENT  what it would do, as commands, and its undo; nothing is done",
     ),

@@ -348,6 +348,7 @@ impl Repl {
                 }
             }
             "save" => self.save(arg),
+            "graph" => self.graph(arg),
             "plan" => self.plan(arg),
             "load" => {
                 if arg.is_empty() {
@@ -404,6 +405,29 @@ impl Repl {
         });
         let plan = crate::plan::build(name.into(), items, &undone, error);
         output::out(&plan.text(error_text.as_deref()));
+    }
+
+    /// `:graph [FILE]`: the session's network and sandboxes as the kernel shows them
+    /// now (as `nsr graph --env`), written to FILE (its ending picks the format) or to
+    /// ENV.svg.
+    fn graph(&self, file: &str) {
+        let Some(name) = self.session.borrow().env_name() else {
+            output::err("nsr: this session has no environment to draw\n");
+            return;
+        };
+        let file = if file.is_empty() {
+            format!("{name}.svg")
+        } else {
+            file.to_string()
+        };
+        let format = crate::graph::Format::of_file(&file).unwrap_or(crate::graph::Format::Svg);
+        match crate::graph::live::of_env(&name) {
+            Ok(g) => match std::fs::write(&file, crate::graph::render(&g, format)) {
+                Ok(()) => output::out(&format!("wrote {file}\n")),
+                Err(e) => output::err(&format!("nsr: cannot write {file}: {e}\n")),
+            },
+            Err(e) => output::err(&report::op_error_line(":graph", &e)),
+        }
     }
 
     fn save(&self, file: &str) {

@@ -1,0 +1,66 @@
+//! `--format mermaid`: a flowchart that GitHub and Markdown viewers draw. Mermaid has
+//! no labels at a line's ends, so a veth's label names both ends: `veth0 10.0.0.1/24
+//! <-> eth0 10.0.0.2/24`.
+
+use super::drawing::{Drawing, EdgeKind, NodeKind};
+
+/// Text inside a quoted Mermaid label: quotes and the characters Mermaid reads as
+/// markup become entities; lines are joined with `<br/>`.
+fn text(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            l.replace('&', "#amp;")
+                .replace('"', "#quot;")
+                .replace('<', "#lt;")
+                .replace('>', "#gt;")
+                .replace('|', "#124;")
+        })
+        .collect::<Vec<_>>()
+        .join("<br/>")
+}
+
+fn class(kind: NodeKind) -> &'static str {
+    kind.class()
+}
+
+pub fn render(d: &Drawing) -> String {
+    let title = d.title.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut s = format!("---\ntitle: \"{title}\"\n---\nflowchart TB\n");
+    for n in &d.nodes {
+        let mut lines = vec![format!("<b>{}</b>", text(&[n.title.clone()]))];
+        lines.push(text(&n.lines));
+        lines.retain(|l| !l.is_empty());
+        let body = lines.join("<br/>");
+        let shape = match n.kind {
+            NodeKind::Bridge => format!("([\"{body}\"])"),
+            _ => format!("[\"{body}\"]"),
+        };
+        s.push_str(&format!("  {}{shape}:::{}\n", n.id, class(n.kind)));
+    }
+    for e in &d.edges {
+        let (a, b) = (&d.nodes[e.from].id, &d.nodes[e.to].id);
+        match e.kind {
+            EdgeKind::Veth => {
+                let label = format!("{} <-> {}", e.tail.join(" "), e.head.join(" "));
+                s.push_str(&format!("  {a} ---|\"{}\"| {b}\n", text(&[label])));
+            }
+            EdgeKind::Contains => s.push_str(&format!("  {a} === {b}\n")),
+            EdgeKind::RunsIn => s.push_str(&format!("  {a} -.-|\"runs in\"| {b}\n")),
+        }
+    }
+    if let Some(f) = &d.footer {
+        s.push_str(&format!("  stopped[\"{}\"]:::stopped\n", text(&[f.clone()])));
+    }
+    for (k, fill) in [
+        ("host", "#e8e8e8"),
+        ("netns", "#dbeafe"),
+        ("sandbox", "#dcfce7"),
+        ("bridge", "#fef3c7"),
+        ("guest", "#ecfccb"),
+        ("stopped", "#fee2e2"),
+    ] {
+        s.push_str(&format!("  classDef {k} fill:{fill},stroke:#555\n"));
+    }
+    s
+}
