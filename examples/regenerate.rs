@@ -3,6 +3,8 @@
 //! - tests/plans/NAME.plan, the golden plan of each recipe in tests/plans/recipes.tsv
 //!   (`nsr plan recipes/NAME.nsr PARAMS...`, as tests/plan.rs runs it);
 //! - the editor files generated from the engine (editors/vscode, editors/vim);
+//! - docs/tutorial-network.svg, the README's picture (`nsr graph --format svg
+//!   recipes/tutorial-network.nsr`, as tests/graph.rs draws it);
 //! - src/engine/stdlib_functions.txt, Rhai's standard library by name and arity (Rhai's
 //!   `metadata` feature, which this example has as a dev-dependency and nsr has not).
 //!
@@ -20,6 +22,14 @@ fn main() {
     }
     let stdlib = nsr::engine::check::stdlib_list(&rhai::Engine::new().gen_fn_signatures(true));
     write(&root.join("src/engine/stdlib_functions.txt"), &stdlib);
+    let picture = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--bin", "nsr", "--", "graph", "--format", "svg"])
+        .arg("recipes/tutorial-network.nsr")
+        .current_dir(root)
+        .output()
+        .expect("cargo run nsr graph");
+    assert!(picture.status.success(), "nsr graph failed: {}", String::from_utf8_lossy(&picture.stderr));
+    write(&root.join("docs/tutorial-network.svg"), &String::from_utf8_lossy(&picture.stdout));
     let list = std::fs::read_to_string(root.join("tests/plans/recipes.tsv"))
         .expect("tests/plans/recipes.tsv");
     for line in list.lines() {

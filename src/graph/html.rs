@@ -6,8 +6,8 @@ use super::drawing::Drawing;
 use super::model::Graph;
 use super::svg::escape;
 
-const STYLE: &str = "body{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;margin:0;display:flex;gap:16px}\
-#picture{padding:8px;overflow:auto}#panel{min-width:280px;max-width:420px;padding:12px;border-left:1px solid #cbd5e1;white-space:pre-wrap;font-size:13px}\
+const STYLE: &str = "body{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;margin:0}\
+#picture{padding:8px}#panel{position:fixed;right:12px;bottom:12px;max-width:420px;padding:10px 12px;background:#f8fafc;border:1px solid #cbd5e1;border-radius:6px;white-space:pre-wrap;font-size:13px}\
 g.node{cursor:pointer}g.node:hover rect,g.node.picked rect{stroke:#dc2626;stroke-width:2.5}";
 
 const SCRIPT: &str = r#"(function () {
@@ -15,14 +15,19 @@ const SCRIPT: &str = r#"(function () {
   var panel = document.getElementById('panel');
   var picked = null;
   function show(g) { panel.textContent = (details[g.id] || []).join('\n'); }
+  function pick(g) {
+    if (picked) picked.classList.remove('picked');
+    picked = g; g.classList.add('picked'); show(g);
+  }
   document.querySelectorAll('g.node').forEach(function (g) {
     g.addEventListener('mouseenter', function () { show(g); });
     g.addEventListener('mouseleave', function () { if (picked) show(picked); });
-    g.addEventListener('click', function () {
-      if (picked) picked.classList.remove('picked');
-      picked = g; g.classList.add('picked'); show(g);
-    });
+    g.addEventListener('click', function () { pick(g); });
   });
+  // PAGE.html#n3 opens with node n3 picked: a link to one namespace or sandbox.
+  var first = location.hash && document.getElementById(location.hash.slice(1));
+  if (first && first.classList.contains('node')) pick(first);
+  document.body.setAttribute('data-ready', 'yes');
 })();"#;
 
 /// JSON inside a `<script>`: `</` would end the element.

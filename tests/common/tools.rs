@@ -36,6 +36,10 @@ const DEBIAN: &[(&str, &str)] = &[
     ("vim", "vim"),
     // Neovim attaches to `nsr lsp` with the configuration from editors/README.md.
     ("nvim", "neovim"),
+    // nsr graph's dot is checked by Graphviz; its html page (and Mermaid, which renders
+    // the mermaid text) by headless Chromium.
+    ("dot", "graphviz"),
+    ("chromium", "chromium"),
     // The man page is rendered by man-db's man and groff.
     ("man", "man-db"),
     ("groff", "groff-base"),
