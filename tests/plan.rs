@@ -278,6 +278,9 @@ snap > "$out/init"
 "$nsr" run --keep --name planeq "$recipe" "$@" > "$out/run.out" 2>&1
 echo $? > "$out/run.code"
 snap > "$out/run.state"
+# nsr graph's picture of the kept environment, and what the kernel shows without nsr.
+"$nsr" graph --env planeq --format json > "$out/env.graph.json" 2> "$out/env.graph.err"
+python3 "$KERNEL_VIEW" "$nsr" planeq > "$out/kernel.json" 2> "$out/kernel.err"
 # What each sandbox shows from inside, as its commands see it: nsr enter (number i).
 i=1
 while "$nsr" enter planeq $i -- sh -c "$PROBE" > "$out/run.view.$i" 2> "$out/run.view.err"; do i=$((i + 1)); done
@@ -338,6 +341,99 @@ fn a_plan_needs_no_root_and_touches_nothing() {
         ],
     );
     before.assert_unchanged("after nsr plan without root");
+}
+
+const KERNEL_VIEW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/graph/kernel_view.py");
+
+/// `nsr graph --format json`'s model reduced to what the kernel can be asked about:
+/// per namespace its interfaces (kind, up, addresses, bridge), forwarding and the
+/// number of nft rules; each sandbox's namespace; the veth pairs, end by end.
+fn graph_as_kernel_sees_it(g: &serde_json::Value) -> serde_json::Value {
+    let mut namespaces = serde_json::Map::new();
+    for n in g["namespaces"].as_array().unwrap() {
+        let mut ifaces = serde_json::Map::new();
+        for i in n["interfaces"].as_array().unwrap() {
+            let mut addrs: Vec<String> = i["addrs"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+            addrs.sort();
+            ifaces.insert(
+                i["name"].as_str().unwrap().into(),
+                serde_json::json!({ "kind": i["kind"], "up": i["up"], "addrs": addrs, "master": i.get("master").cloned().unwrap_or(serde_json::Value::Null) }),
+            );
+        }
+        let rules: usize = n["nat"].as_array().unwrap().iter().map(|r| r["rules"].as_array().unwrap().len()).sum();
+        let mut fwd: Vec<&str> = n["forwarding"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        fwd.sort();
+        namespaces.insert(
+            n["id"].as_str().unwrap().into(),
+            serde_json::json!({ "interfaces": ifaces, "nat_rules": rules, "forwarding": fwd }),
+        );
+    }
+    let sandboxes: Vec<serde_json::Value> = g["sandboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!({ "number": s["number"], "netns": s["netns"] }))
+        .collect();
+    let mut veths: Vec<Vec<String>> = g["veths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let end = |e: &serde_json::Value| format!("{}/{}", e["ns"].as_str().unwrap(), e["name"].as_str().unwrap());
+            let mut pair = vec![end(&v["a"]), end(&v["b"])];
+            pair.sort();
+            pair
+        })
+        .collect();
+    veths.sort();
+    serde_json::json!({ "namespaces": namespaces, "sandboxes": sandboxes, "veths": veths })
+}
+
+/// The model without what differs between a plan and a run by nature: the title, the
+/// source, pids, and the order of a veth's two ends.
+fn graph_without_run_details(g: &serde_json::Value) -> serde_json::Value {
+    let mut g = g.clone();
+    let o = g.as_object_mut().unwrap();
+    o.remove("title");
+    o.remove("source");
+    for s in o["sandboxes"].as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("pid");
+    }
+    for n in o["namespaces"].as_array_mut().unwrap() {
+        for i in n["interfaces"].as_array_mut().unwrap() {
+            i["addrs"].as_array_mut().unwrap().sort_by_key(|a| a.to_string());
+        }
+    }
+    let mut veths: Vec<serde_json::Value> = o["veths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let (a, b) = (v["a"].to_string(), v["b"].to_string());
+            if a <= b { v.clone() } else { serde_json::json!({ "a": v["b"], "b": v["a"] }) }
+        })
+        .collect();
+    veths.sort_by_key(|v| v.to_string());
+    o.insert("veths".into(), serde_json::Value::Array(veths));
+    g
+}
+
+/// The plan's picture lists exactly what the kernel shows of the kept run, and the
+/// live picture (`--env`) is the plan's.
+fn graph_matches_kernel(recipe: &str, planned: &str, live: &str, kernel: &str, live_err: &str) {
+    let planned: serde_json::Value = serde_json::from_str(planned).unwrap();
+    let live: serde_json::Value = serde_json::from_str(live).unwrap_or_else(|e| panic!("{recipe}: nsr graph --env: {e}: {live_err}"));
+    let kernel: serde_json::Value = serde_json::from_str(kernel).unwrap_or_else(|e| panic!("{recipe}: the kernel's view: {e}"));
+    assert_eq!(
+        graph_as_kernel_sees_it(&planned),
+        kernel,
+        "{recipe}: the plan's picture is not what the kernel shows"
+    );
+    assert_eq!(
+        graph_without_run_details(&live),
+        graph_without_run_details(&planned),
+        "{recipe}: nsr graph --env draws another picture than the plan's"
+    );
 }
 
 /// The inode of each of the test process's namespaces, by kind (`mnt`, `net`, ...).
@@ -401,6 +497,7 @@ mod as_root {
             std::fs::write(format!("{out}/snap.sh"), SNAPSHOT).unwrap();
             let status = Command::new("unshare")
                 .env("PROBE", PROBE)
+                .env("KERNEL_VIEW", KERNEL_VIEW)
                 .args([
                     "-n",
                     "-m",
@@ -482,6 +579,13 @@ mod as_root {
                     "{recipe}: sandbox {i} seen from inside"
                 );
             }
+            let planned_graph = nsr(&[
+                &["graph", "--format", "json", &format!("{RECIPES}/{recipe}")][..],
+                &args.iter().map(String::as_str).collect::<Vec<_>>()[..],
+            ]
+            .concat());
+            planned_graph.expect_code(0);
+            graph_matches_kernel(recipe, &planned_graph.stdout, &read("env.graph.json"), &read("kernel.json"), &read("env.graph.err"));
             assert_eq!(
                 read("run.after"),
                 read("init"),

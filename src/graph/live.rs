@@ -77,6 +77,7 @@ fn read_journal(name: &str) -> Result<(Made, i64), OpError> {
                 pid,
                 cgroups,
             } => {
+                made.at(&NsRef::Sandbox(sandbox));
                 made.sandboxes.insert(sandbox, (pid, cgroups));
             }
             Undo::Net(u) => note(&mut made, &what, u),
@@ -150,14 +151,6 @@ fn namespaces(made: &Made, started: i64, g: &mut Graph) -> Result<Vec<Seen>, OpE
     let mut f = Found::default();
     let host = "/proc/self/ns/net";
     f.add(inode(host).unwrap_or(0), HOST.into(), host, false, NsRef::Host)?;
-    for r in &made.order {
-        if let NsRef::Named(n) = r {
-            let path = netns::path_of(n);
-            if let Some(ino) = inode(&path) {
-                f.add(ino, named_ns(n), &path, made.netns.contains(n), r.clone())?;
-            }
-        }
-    }
     // Named namespaces that a sandbox joined without the run naming them.
     let others: HashMap<u64, String> = std::fs::read_dir(netns::NETNS_RUN_DIR)
         .into_iter()
@@ -168,23 +161,38 @@ fn namespaces(made: &Made, started: i64, g: &mut Graph) -> Result<Vec<Seen>, OpE
             Some((inode(&netns::path_of(&n))?, n))
         })
         .collect();
-    for (&id, (pid, cgroups)) in &made.sandboxes {
-        let number = id + 1;
-        let alive = is_our_holder(*pid, started);
-        let path = format!("/proc/{pid}/ns/net");
-        let ns_id = match inode(&path).filter(|_| alive) {
-            Some(ino) => {
-                let (nid, created) = match others.get(&ino) {
-                    Some(n) if !f.by_inode.contains_key(&ino) => (named_ns(n), false),
-                    _ => (sandbox_ns(number), true),
-                };
-                let at = f.add(ino, nid, &path, created, NsRef::Sandbox(id))?;
-                f.seen[at].id.clone()
+    // In the order the run made them, as a plan lists them.
+    for r in &made.order {
+        match r {
+            NsRef::Named(n) => {
+                let path = netns::path_of(n);
+                if let Some(ino) = inode(&path) {
+                    f.add(ino, named_ns(n), &path, made.netns.contains(n), r.clone())?;
+                }
             }
-            None => "gone".into(),
-        };
-        let earlier: Vec<i32> = g.sandboxes.iter().filter_map(|s| s.pid).collect();
-        g.sandboxes.push(sandbox(&made.dir, number, *pid, &earlier, alive, cgroups, ns_id));
+            NsRef::Sandbox(id) => {
+                let Some((pid, cgroups)) = made.sandboxes.get(id) else {
+                    continue;
+                };
+                let number = id + 1;
+                let alive = is_our_holder(*pid, started);
+                let path = format!("/proc/{pid}/ns/net");
+                let ns_id = match inode(&path).filter(|_| alive) {
+                    Some(ino) => {
+                        let (nid, created) = match others.get(&ino) {
+                            Some(n) if !f.by_inode.contains_key(&ino) => (named_ns(n), false),
+                            _ => (sandbox_ns(number), true),
+                        };
+                        let at = f.add(ino, nid, &path, created, r.clone())?;
+                        f.seen[at].id.clone()
+                    }
+                    None => "gone".into(),
+                };
+                let earlier: Vec<i32> = g.sandboxes.iter().filter_map(|s| s.pid).collect();
+                g.sandboxes.push(sandbox(&made.dir, number, *pid, &earlier, alive, cgroups, ns_id));
+            }
+            NsRef::Host => {}
+        }
     }
     Ok(f.seen)
 }
@@ -232,7 +240,12 @@ fn sandbox(dir: &Path, number: usize, pid: i32, earlier: &[i32], alive: bool, cg
     } else {
         Vec::new()
     };
-    let hostname = (alive && kinds.contains(&NsKind::Uts)).then(|| hostname_of(pid)).flatten();
+    // Only a hostname of its own: a new UTS namespace starts with the host's.
+    let host_name = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok());
+    let hostname = (alive && kinds.contains(&NsKind::Uts))
+        .then(|| hostname_of(pid))
+        .flatten()
+        .filter(|h| Some(h) != host_name.as_ref());
     let root = std::fs::read_link(format!("/proc/{pid}/root"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
