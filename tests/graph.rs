@@ -265,15 +265,15 @@ fn the_html_page_loads_from_disk_shows_the_picture_and_a_nodes_details() {
     assert!(drawn > 20_000, "the picture has only {drawn} coloured pixels");
 }
 
-/// A page that asks Mermaid (from npm, loaded from disk) to parse and render `text`,
-/// and writes RENDERED or ERROR into #out.
-fn mermaid_page(s: &Scratch, name: &str, text: &str) -> String {
+/// A page that asks Mermaid (from npm, loaded from disk) to parse and render each chart,
+/// and writes one line per chart into #out: RENDERED or ERROR and why.
+fn mermaid_page(s: &Scratch, charts: &[String]) -> String {
     let dist = format!("{ROOT}/tests/graph/node_modules/mermaid/dist/mermaid.min.js");
     s.write(
-        name,
+        "mermaid.html",
         &format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script src=\"file://{dist}\"></script></head><body><pre id=\"out\">pending</pre><script>\nmermaid.initialize({{ startOnLoad: false }});\nvar text = {};\nmermaid.parse(text).then(function () {{ return mermaid.render('g', text); }}).then(function (r) {{ document.getElementById('out').textContent = 'RENDERED ' + r.svg.length; }}).catch(function (e) {{ document.getElementById('out').textContent = 'ERROR ' + e; }});\n</script></body></html>",
-            serde_json::to_string(text).unwrap()
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script src=\"file://{dist}\"></script></head><body><pre id=\"out\"></pre><script>\nmermaid.initialize({{ startOnLoad: false }});\nvar charts = {};\nvar lines = [];\ncharts.reduce(function (done, text, i) {{\n  return done.then(function () {{ return mermaid.parse(text); }}).then(function () {{ return mermaid.render('g' + i, text); }})\n    .then(function (r) {{ lines.push('RENDERED ' + r.svg.length); }}, function (e) {{ lines.push('ERROR ' + String(e).split('\\n').join(' ')); }});\n}}, Promise.resolve()).then(function () {{ document.getElementById('out').textContent = lines.join('\\n') + '\\nEND'; }});\n</script></body></html>",
+            serde_json::to_string(charts).unwrap()
         ),
     )
 }
@@ -283,20 +283,22 @@ fn mermaid_itself_parses_and_renders_every_recipes_flowchart() {
     let _g = serial();
     tools::ensure_npm(&format!("{ROOT}/tests/graph"));
     let s = Scratch::new("graphmmd");
-    let outcome = |name: &str, text: &str| -> String {
-        let page = mermaid_page(&s, name, text);
-        let dom = chromium(&s, &["--dump-dom"], &format!("file://{page}"));
-        dom.expect_code(0);
-        let out = dom.stdout.split("id=\"out\">").nth(1).unwrap_or_default();
-        out.split('<').next().unwrap_or_default().to_string()
-    };
-    // A flowchart with a broken edge, so that the check can fail.
-    let broken = outcome("broken.html", "flowchart TB\n  a[\"x\"] ---|\"y| b\n");
-    assert!(broken.starts_with("ERROR"), "Mermaid accepted a broken chart: {broken}");
-    for (recipe, params) in recipes() {
-        let text = std::fs::read_to_string(draw(&s, &recipe, &params, "mermaid")).unwrap();
-        let got = outcome(&format!("{recipe}.html"), &text);
-        assert!(got.starts_with("RENDERED"), "{recipe}: {got}\n{text}");
+    // First a flowchart with a broken edge, so that the check can fail.
+    let mut charts = vec!["flowchart TB\n  a[\"x\"] ---|\"y| b\n".to_string()];
+    let all = recipes();
+    for (recipe, params) in &all {
+        charts.push(std::fs::read_to_string(draw(&s, recipe, params, "mermaid")).unwrap());
+    }
+    let page = mermaid_page(&s, &charts);
+    let dom = chromium(&s, &["--dump-dom"], &format!("file://{page}"));
+    dom.expect_code(0);
+    let out = dom.stdout.split("id=\"out\">").nth(1).unwrap_or_default();
+    let out = out.split("</pre>").next().unwrap_or_default();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), charts.len() + 1, "Mermaid did not finish: {out}\n{}", dom.stderr);
+    assert!(lines[0].starts_with("ERROR"), "Mermaid accepted a broken chart: {}", lines[0]);
+    for (k, (recipe, _)) in all.iter().enumerate() {
+        assert!(lines[k + 1].starts_with("RENDERED"), "{recipe}: {}\n{}", lines[k + 1], charts[k + 1]);
     }
 }
 

@@ -15,6 +15,7 @@ const UNPRIVILEGED: &[&str] = &[
     "editors",
     "errors",
     "front_door",
+    "graph",
     "lsp",
     "modules",
     "plan",
@@ -68,6 +69,8 @@ fn the_tests_that_need_no_root_pass_as_an_ordinary_user() {
         "{}/editors/vscode/test",
         env!("CARGO_MANIFEST_DIR")
     ));
+    // Mermaid, which tests/graph.rs loads, too.
+    tools::ensure_npm(&format!("{}/tests/graph", env!("CARGO_MANIFEST_DIR")));
     let tmp = Scratch::new("nobody");
     std::fs::set_permissions(&tmp.dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     for name in UNPRIVILEGED {

@@ -53,7 +53,8 @@ const DEBIAN: &[(&str, &str)] = &[
 ];
 
 static DEBIAN_ONCE: Once = Once::new();
-static NPM_ONCE: Once = Once::new();
+/// The directories whose npm packages this test binary has checked.
+static NPM_DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Every program of DEBIAN is on PATH afterwards, installed with apt-get as root (an
 /// ordinary user is told what to install, and a test needing it fails naming it).
@@ -108,11 +109,16 @@ fn present(program: &str, package: &str) -> bool {
     on_path(program)
 }
 
-/// The npm packages pinned in editors/vscode/test/package.json are in its node_modules,
-/// at their pinned versions (npm install when not).
+/// The npm packages pinned in DIR/package.json (editors/vscode/test, tests/graph) are
+/// in its node_modules, at their pinned versions (npm install when not).
 pub fn ensure_npm(dir: &str) {
     ensure();
-    NPM_ONCE.call_once(|| {
+    let mut done = NPM_DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if done.iter().any(|d| d == dir) {
+        return;
+    }
+    done.push(dir.to_string());
+    {
         if npm_pins_installed(dir) {
             return;
         }
@@ -132,7 +138,7 @@ pub fn ensure_npm(dir: &str) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-    });
+    }
 }
 
 fn npm_pins_installed(dir: &str) -> bool {
