@@ -23,13 +23,22 @@ fn main() {
     let stdlib = nsr::engine::check::stdlib_list(&rhai::Engine::new().gen_fn_signatures(true));
     write(&root.join("src/engine/stdlib_functions.txt"), &stdlib);
     let picture = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--bin", "nsr", "--", "graph", "--format", "svg"])
+        .args([
+            "run", "--quiet", "--bin", "nsr", "--", "graph", "--format", "svg",
+        ])
         .arg("recipes/tutorial-network.nsr")
         .current_dir(root)
         .output()
         .expect("cargo run nsr graph");
-    assert!(picture.status.success(), "nsr graph failed: {}", String::from_utf8_lossy(&picture.stderr));
-    write(&root.join("docs/tutorial-network.svg"), &String::from_utf8_lossy(&picture.stdout));
+    assert!(
+        picture.status.success(),
+        "nsr graph failed: {}",
+        String::from_utf8_lossy(&picture.stderr)
+    );
+    write(
+        &root.join("docs/tutorial-network.svg"),
+        &String::from_utf8_lossy(&picture.stdout),
+    );
     let list = std::fs::read_to_string(root.join("tests/plans/recipes.tsv"))
         .expect("tests/plans/recipes.tsv");
     for line in list.lines() {

@@ -130,11 +130,18 @@ fn the_format_follows_the_file_name_and_a_pipe_gets_dot() {
     let recipe = format!("{RECIPES}/bridge-lab.nsr");
     let html = s.path("lab.html");
     graph(&[&recipe, "-o", &html]).expect_code(0);
-    assert!(std::fs::read_to_string(&html).unwrap().starts_with("<!DOCTYPE html>"));
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .starts_with("<!DOCTYPE html>"));
     let json = s.path("lab.json");
     graph(&[&recipe, "-o", &json]).expect_code(0);
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert!(g["namespaces"].as_array().unwrap().iter().any(|n| n["id"] == "netns:lab_switch"));
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(g["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == "netns:lab_switch"));
     // stdout is a pipe here: the dot text, nothing written.
     let piped = graph(&[&recipe]);
     piped.expect_code(0);
@@ -142,7 +149,10 @@ fn the_format_follows_the_file_name_and_a_pipe_gets_dot() {
     // Parameters change the picture as they change the plan.
     let other = graph(&[&recipe, "--format", "json", "p=lab9_", "prefix=10.9.0.0/24"]);
     other.expect_code(0);
-    assert_has_all(&other.stdout, &["netns:lab9_switch", "10.9.0.1/24", "10.9.0.3/24"]);
+    assert_has_all(
+        &other.stdout,
+        &["netns:lab9_switch", "10.9.0.1/24", "10.9.0.3/24"],
+    );
 }
 
 #[test]
@@ -173,22 +183,44 @@ fn the_tutorial_network_picture_names_every_interface_address_and_rule() {
         "hostname sandbox",
         "kinds: mount uts ipc pid",
     ] {
-        assert!(lines.contains(&wanted), "no text '{wanted}' in the SVG: {lines:?}");
+        assert!(
+            lines.contains(&wanted),
+            "no text '{wanted}' in the SVG: {lines:?}"
+        );
     }
     // Two veth pairs, each end labelled: eth0 is on both (test_net's and wan's).
-    assert_eq!(lines.iter().filter(|l| **l == "eth0").count(), 2, "{lines:?}");
-    let g: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(draw(&s, "tutorial-network.nsr", &[], "json")).unwrap()).unwrap();
+    assert_eq!(
+        lines.iter().filter(|l| **l == "eth0").count(),
+        2,
+        "{lines:?}"
+    );
+    let g: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(draw(&s, "tutorial-network.nsr", &[], "json")).unwrap(),
+    )
+    .unwrap();
     let sandboxes = g["sandboxes"].as_array().unwrap();
-    let nets: Vec<&str> = sandboxes.iter().map(|b| b["netns"].as_str().unwrap()).collect();
+    let nets: Vec<&str> = sandboxes
+        .iter()
+        .map(|b| b["netns"].as_str().unwrap())
+        .collect();
     assert_eq!(nets, ["netns:test_net", "netns:wan", "netns:router"]);
     // With the host as the router (uplink=), its uplink is named, nothing else of it.
-    let host = graph(&[&format!("{RECIPES}/tutorial-network.nsr"), "--format", "json", "uplink=ens3"]);
+    let host = graph(&[
+        &format!("{RECIPES}/tutorial-network.nsr"),
+        "--format",
+        "json",
+        "uplink=ens3",
+    ]);
     host.expect_code(0);
     let g: serde_json::Value = serde_json::from_str(&host.stdout).unwrap();
     let h = &g["namespaces"][0];
     assert_eq!(h["id"], "host");
-    let names: Vec<&str> = h["interfaces"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = h["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["veth0"], "{h}");
     assert_eq!(h["forwarding"][0], "ipv4");
     assert_has_all(&h.to_string(), &["masquerade 172.16.99.0/24 out ens3"]);
@@ -199,33 +231,49 @@ fn the_readme_picture_is_the_tutorial_networks_current_one() {
     let _g = serial();
     let out = run_command({
         let mut c = Command::new(NSR);
-        c.args(["graph", "--format", "svg", "recipes/tutorial-network.nsr"]).current_dir(ROOT);
+        c.args(["graph", "--format", "svg", "recipes/tutorial-network.nsr"])
+            .current_dir(ROOT);
         c
     });
     out.expect_code(0);
-    let committed = std::fs::read_to_string(format!("{ROOT}/docs/tutorial-network.svg")).unwrap_or_default();
+    let committed =
+        std::fs::read_to_string(format!("{ROOT}/docs/tutorial-network.svg")).unwrap_or_default();
     assert!(
         committed == out.stdout,
         "docs/tutorial-network.svg is not what nsr draws now: cargo run --example regenerate"
     );
     let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
-    assert!(readme.contains("(docs/tutorial-network.svg)"), "the README shows the picture");
+    assert!(
+        readme.contains("(docs/tutorial-network.svg)"),
+        "the README shows the picture"
+    );
 }
 
 /// Headless Chromium with a profile of its own in `s`; `args` before the URL.
 fn chromium(s: &Scratch, args: &[&str], url: &str) -> Run {
     let mut c = Command::new("chromium");
-    c.args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .arg(format!("--user-data-dir={}", s.path("chromium-profile")))
-        .args(["--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0"])
-        .args(args)
-        .arg(url);
+    c.args([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+    ])
+    .arg(format!("--user-data-dir={}", s.path("chromium-profile")))
+    .args([
+        "--virtual-time-budget=10000",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .args(args)
+    .arg(url);
     run_command(c)
 }
 
 /// Pixels of a PNG that are not (nearly) white.
 fn coloured_pixels(png_file: &str) -> usize {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_file).unwrap()));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_file).unwrap(),
+    ));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -245,7 +293,11 @@ fn the_html_page_loads_from_disk_shows_the_picture_and_a_nodes_details() {
     // Its script ran to the end without an error, and #n2 (the router) opens picked.
     let dom = chromium(&s, &["--dump-dom"], &format!("{url}#n2"));
     dom.expect_code(0);
-    assert!(dom.stdout.contains("data-ready=\"yes\""), "the page's script did not finish:\n{}", dom.stderr);
+    assert!(
+        dom.stdout.contains("data-ready=\"yes\""),
+        "the page's script did not finish:\n{}",
+        dom.stderr
+    );
     assert!(!dom.stderr.contains("Uncaught"), "{}", dom.stderr);
     let panel = dom.stdout.split("id=\"panel\">").nth(1).unwrap_or_default();
     assert!(
@@ -253,16 +305,31 @@ fn the_html_page_loads_from_disk_shows_the_picture_and_a_nodes_details() {
         "the router's details: {panel}"
     );
     let shot = s.path("page.png");
-    chromium(&s, &[&format!("--screenshot={shot}"), "--window-size=1000,700"], &url).expect_code(0);
+    chromium(
+        &s,
+        &[&format!("--screenshot={shot}"), "--window-size=1000,700"],
+        &url,
+    )
+    .expect_code(0);
     let drawn = coloured_pixels(&shot);
     // A blank page of the same size, to show the count can fail.
     let blank = s.write("blank.html", "<!DOCTYPE html><html><body></body></html>");
     let blank_shot = s.path("blank.png");
-    chromium(&s, &[&format!("--screenshot={blank_shot}"), "--window-size=1000,700"], &format!("file://{blank}"))
-        .expect_code(0);
+    chromium(
+        &s,
+        &[
+            &format!("--screenshot={blank_shot}"),
+            "--window-size=1000,700",
+        ],
+        &format!("file://{blank}"),
+    )
+    .expect_code(0);
     let none = coloured_pixels(&blank_shot);
     assert!(none < 100, "the blank page has {none} coloured pixels");
-    assert!(drawn > 20_000, "the picture has only {drawn} coloured pixels");
+    assert!(
+        drawn > 20_000,
+        "the picture has only {drawn} coloured pixels"
+    );
 }
 
 /// A page that asks Mermaid (from npm, loaded from disk) to parse and render each chart,
@@ -295,10 +362,24 @@ fn mermaid_itself_parses_and_renders_every_recipes_flowchart() {
     let out = dom.stdout.split("id=\"out\">").nth(1).unwrap_or_default();
     let out = out.split("</pre>").next().unwrap_or_default();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), charts.len() + 1, "Mermaid did not finish: {out}\n{}", dom.stderr);
-    assert!(lines[0].starts_with("ERROR"), "Mermaid accepted a broken chart: {}", lines[0]);
+    assert_eq!(
+        lines.len(),
+        charts.len() + 1,
+        "Mermaid did not finish: {out}\n{}",
+        dom.stderr
+    );
+    assert!(
+        lines[0].starts_with("ERROR"),
+        "Mermaid accepted a broken chart: {}",
+        lines[0]
+    );
     for (k, (recipe, _)) in all.iter().enumerate() {
-        assert!(lines[k + 1].starts_with("RENDERED"), "{recipe}: {}\n{}", lines[k + 1], charts[k + 1]);
+        assert!(
+            lines[k + 1].starts_with("RENDERED"),
+            "{recipe}: {}\n{}",
+            lines[k + 1],
+            charts[k + 1]
+        );
     }
 }
 
@@ -314,15 +395,27 @@ fn a_recipe_that_fails_midway_is_drawn_up_to_where_it_stopped() {
     r.expect_code(1);
     assert_has_all(&r.stderr, &["half.nsr:4:", "10.77.0.300", "stops at"]);
     let g: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let ids: Vec<&str> = g["namespaces"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = g["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["host", "netns:half_a", "netns:half_b"], "{g}");
     assert_eq!(g["veths"].as_array().unwrap().len(), 1);
-    assert!(g["stopped"].as_str().unwrap().contains("half.nsr:4:"), "{g}");
+    assert!(
+        g["stopped"].as_str().unwrap().contains("half.nsr:4:"),
+        "{g}"
+    );
     // The picture says it too.
     let svg = s.path("half.svg");
     graph(&[&recipe, "-o", &svg]).expect_code(1);
     let texts = python(SVG_TEXT, &[&svg]);
-    assert!(texts.stdout.contains("the recipe stops at"), "{}", texts.stdout);
+    assert!(
+        texts.stdout.contains("the recipe stops at"),
+        "{}",
+        texts.stdout
+    );
 }
 
 #[test]
@@ -336,7 +429,10 @@ fn bad_requests_get_clear_errors() {
     };
     let unknown = in_state(&["graph", "--env", "no-such-env"]);
     unknown.expect_code(1);
-    assert_has_all(&unknown.stderr, &["there is no environment 'no-such-env'", "nsr ls"]);
+    assert_has_all(
+        &unknown.stderr,
+        &["there is no environment 'no-such-env'", "nsr ls"],
+    );
     let bad = in_state(&["graph", "--env", "../etc"]);
     bad.expect_code(1);
     assert_has_all(&bad.stderr, &["not an environment name"]);
@@ -346,10 +442,20 @@ fn bad_requests_get_clear_errors() {
     let missing = nsr(&["graph", &s.path("nope.nsr")]);
     missing.expect_code(2);
     assert_has_all(&missing.stderr, &["nope.nsr"]);
-    let unwritable = nsr(&["graph", &format!("{RECIPES}/default.nsr"), "-o", &s.path("no/dir/x.svg")]);
+    let unwritable = nsr(&[
+        "graph",
+        &format!("{RECIPES}/default.nsr"),
+        "-o",
+        &s.path("no/dir/x.svg"),
+    ]);
     unwritable.expect_code(2);
     assert_has_all(&unwritable.stderr, &["cannot write", "x.svg"]);
-    let format = nsr(&["graph", &format!("{RECIPES}/default.nsr"), "--format", "png"]);
+    let format = nsr(&[
+        "graph",
+        &format!("{RECIPES}/default.nsr"),
+        "--format",
+        "png",
+    ]);
     format.expect_code(2);
     assert_has_all(&format.stderr, &["png", "svg"]);
 }

@@ -353,15 +353,30 @@ fn graph_as_kernel_sees_it(g: &serde_json::Value) -> serde_json::Value {
     for n in g["namespaces"].as_array().unwrap() {
         let mut ifaces = serde_json::Map::new();
         for i in n["interfaces"].as_array().unwrap() {
-            let mut addrs: Vec<String> = i["addrs"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+            let mut addrs: Vec<String> = i["addrs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
             addrs.sort();
             ifaces.insert(
                 i["name"].as_str().unwrap().into(),
                 serde_json::json!({ "kind": i["kind"], "up": i["up"], "addrs": addrs, "master": i.get("master").cloned().unwrap_or(serde_json::Value::Null) }),
             );
         }
-        let rules: usize = n["nat"].as_array().unwrap().iter().map(|r| r["rules"].as_array().unwrap().len()).sum();
-        let mut fwd: Vec<&str> = n["forwarding"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        let rules: usize = n["nat"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rules"].as_array().unwrap().len())
+            .sum();
+        let mut fwd: Vec<&str> = n["forwarding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
         fwd.sort();
         namespaces.insert(
             n["id"].as_str().unwrap().into(),
@@ -379,7 +394,13 @@ fn graph_as_kernel_sees_it(g: &serde_json::Value) -> serde_json::Value {
         .unwrap()
         .iter()
         .map(|v| {
-            let end = |e: &serde_json::Value| format!("{}/{}", e["ns"].as_str().unwrap(), e["name"].as_str().unwrap());
+            let end = |e: &serde_json::Value| {
+                format!(
+                    "{}/{}",
+                    e["ns"].as_str().unwrap(),
+                    e["name"].as_str().unwrap()
+                )
+            };
             let mut pair = vec![end(&v["a"]), end(&v["b"])];
             pair.sort();
             pair
@@ -401,7 +422,10 @@ fn graph_without_run_details(g: &serde_json::Value) -> serde_json::Value {
     }
     for n in o["namespaces"].as_array_mut().unwrap() {
         for i in n["interfaces"].as_array_mut().unwrap() {
-            i["addrs"].as_array_mut().unwrap().sort_by_key(|a| a.to_string());
+            i["addrs"]
+                .as_array_mut()
+                .unwrap()
+                .sort_by_key(|a| a.to_string());
         }
     }
     let mut veths: Vec<serde_json::Value> = o["veths"]
@@ -410,7 +434,11 @@ fn graph_without_run_details(g: &serde_json::Value) -> serde_json::Value {
         .iter()
         .map(|v| {
             let (a, b) = (v["a"].to_string(), v["b"].to_string());
-            if a <= b { v.clone() } else { serde_json::json!({ "a": v["b"], "b": v["a"] }) }
+            if a <= b {
+                v.clone()
+            } else {
+                serde_json::json!({ "a": v["b"], "b": v["a"] })
+            }
         })
         .collect();
     veths.sort_by_key(|v| v.to_string());
@@ -422,8 +450,10 @@ fn graph_without_run_details(g: &serde_json::Value) -> serde_json::Value {
 /// live picture (`--env`) is the plan's.
 fn graph_matches_kernel(recipe: &str, planned: &str, live: &str, kernel: &str, live_err: &str) {
     let planned: serde_json::Value = serde_json::from_str(planned).unwrap();
-    let live: serde_json::Value = serde_json::from_str(live).unwrap_or_else(|e| panic!("{recipe}: nsr graph --env: {e}: {live_err}"));
-    let kernel: serde_json::Value = serde_json::from_str(kernel).unwrap_or_else(|e| panic!("{recipe}: the kernel's view: {e}"));
+    let live: serde_json::Value = serde_json::from_str(live)
+        .unwrap_or_else(|e| panic!("{recipe}: nsr graph --env: {e}: {live_err}"));
+    let kernel: serde_json::Value =
+        serde_json::from_str(kernel).unwrap_or_else(|e| panic!("{recipe}: the kernel's view: {e}"));
     assert_eq!(
         graph_as_kernel_sees_it(&planned),
         kernel,
@@ -585,7 +615,13 @@ mod as_root {
             ]
             .concat());
             planned_graph.expect_code(0);
-            graph_matches_kernel(recipe, &planned_graph.stdout, &read("env.graph.json"), &read("kernel.json"), &read("env.graph.err"));
+            graph_matches_kernel(
+                recipe,
+                &planned_graph.stdout,
+                &read("env.graph.json"),
+                &read("kernel.json"),
+                &read("env.graph.err"),
+            );
             assert_eq!(
                 read("run.after"),
                 read("init"),

@@ -198,26 +198,50 @@ fn undo_takes_back_one_network_statement_at_a_time() {
     // :graph draws the session as the kernel shows it: the host's end of the veth (the
     // only host link it touched), the netns with the other end, forwarding, NAT.
     let picture = s.path("session.json");
-    repl_stmt(&mut p, &format!(":graph {picture}"), &format!("wrote {picture}"));
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&picture).unwrap()).unwrap();
+    repl_stmt(
+        &mut p,
+        &format!(":graph {picture}"),
+        &format!("wrote {picture}"),
+    );
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&picture).unwrap()).unwrap();
     assert_eq!(g["source"], "env");
     let host = &g["namespaces"][0];
-    let host_links: Vec<&str> = host["interfaces"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let host_links: Vec<&str> = host["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(host_links, [format!("{sp}v").as_str()], "{g}");
     assert_eq!(host["interfaces"][0]["addrs"][0], "10.77.0.1/24");
     let netns = &g["namespaces"][1];
     assert_eq!(netns["id"], format!("netns:{sp}u"));
     assert_eq!(netns["interfaces"][0]["addrs"][0], "10.77.0.2/24", "{g}");
     assert_eq!(netns["forwarding"][0], "ipv4");
-    let nat: Vec<&str> = netns["nat"].as_array().unwrap().iter().map(|n| n["summary"].as_str().unwrap()).collect();
-    assert_eq!(nat, ["masquerade 10.77.0.0/24 out eth0", "forward eth0 -> eth0"], "{g}");
+    let nat: Vec<&str> = netns["nat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nat,
+        ["masquerade 10.77.0.0/24 out eth0", "forward eth0 -> eth0"],
+        "{g}"
+    );
     assert_eq!(g["veths"].as_array().unwrap().len(), 1, "{g}");
 
     // Each :undo takes back one statement for real, inside a namespace that stays.
     repl_stmt(&mut p, ":undo", "undid nft rule");
     repl_stmt(&mut p, &format!(":graph {picture}"), "wrote");
-    let g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&picture).unwrap()).unwrap();
-    assert_eq!(g["namespaces"][1]["nat"].as_array().unwrap().len(), 1, "the forward is undone: {g}");
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&picture).unwrap()).unwrap();
+    assert_eq!(
+        g["namespaces"][1]["nat"].as_array().unwrap().len(),
+        1,
+        "the forward is undone: {g}"
+    );
     let r = rules();
     assert!(
         !r.contains("oifname \"eth0\" counter") && r.contains("masquerade"),

@@ -177,3 +177,48 @@ print("same user " + (a.user == b.user) + ", same mount " + (a.mount == b.mount)
         "the environment's directory is gone"
     );
 }
+
+#[test]
+fn an_ordinary_users_kept_sandbox_is_drawn_as_its_plan() {
+    // nsr graph --env looks into the sandbox's namespaces from its user namespace (an
+    // ordinary user cannot enter them from outside): its hostname and network as planned.
+    let _g = privileged();
+    let s = Scratch::new("rootless-graph");
+    let before = HostState::take();
+    let recipe = s.write(
+        "rootless-sandbox.nsr",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/recipes/rootless-sandbox.nsr"
+        ))
+        .unwrap(),
+    );
+    std::fs::set_permissions(&recipe, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let name = format!("{}-graph", short_prefix());
+    nobody_nsr(&s, &["run", "--keep", "--name", &name, &recipe]).expect_code(0);
+    let live = nobody_nsr(&s, &["graph", "--env", &name, "--format", "json"]);
+    let planned = nobody_nsr(&s, &["graph", &recipe, "--format", "json"]);
+    nobody_nsr(&s, &["down", &name]).expect_code(0);
+    live.expect_code(0);
+    planned.expect_code(0);
+    let live: serde_json::Value = serde_json::from_str(&live.stdout).unwrap();
+    let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    assert!(!live.to_string().contains("cannot look inside"), "{live}");
+    let ids = |g: &serde_json::Value| -> Vec<String> {
+        g["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&live), ids(&planned));
+    for key in ["kinds", "hostname", "netns", "confinement"] {
+        assert_eq!(
+            live["sandboxes"][0][key], planned["sandboxes"][0][key],
+            "{key}: {live}"
+        );
+    }
+    assert_eq!(live["sandboxes"][0]["hostname"], "rootless");
+    before.assert_unchanged("after drawing an ordinary user's environment");
+}

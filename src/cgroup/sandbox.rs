@@ -420,6 +420,35 @@ pub fn usage(paths: &[String]) -> BTreeMap<String, i64> {
     out
 }
 
+/// The limits set in the groups at `paths` now, read back from their files (a value at
+/// the kernel's "no limit" is none); None when no limit is set.
+pub fn limits_now(paths: &[String]) -> Option<CgroupLimits> {
+    let mut l = CgroupLimits::default();
+    // v1's "no memory limit": the largest page-aligned i64.
+    let bounded = |v: i64| (v > 0 && v < 0x7FFF_FFFF_FFFF_F000).then_some(v as u64);
+    for p in paths.iter().map(Path::new) {
+        if super::is_device_group(p) {
+            continue;
+        }
+        let memory =
+            counter(p, "memory.max", None).or_else(|| counter(p, "memory.limit_in_bytes", None));
+        l.memory = l.memory.or(memory.and_then(bounded));
+        l.pids = l.pids.or(counter(p, "pids.max", None).map(|v| v as u64));
+        let v2_cpu = std::fs::read_to_string(p.join("cpu.max"))
+            .ok()
+            .and_then(|t| {
+                let (quota, period) = t.trim().split_once(' ')?;
+                Some((quota.parse::<i64>().ok()?, period.parse::<i64>().ok()?))
+            });
+        let v1_cpu =
+            counter(p, "cpu.cfs_quota_us", None).zip(counter(p, "cpu.cfs_period_us", None));
+        if let Some((quota, period)) = v2_cpu.or(v1_cpu).filter(|(q, p)| *q > 0 && *p > 0) {
+            l.cpu_millis = l.cpu_millis.or(Some((quota * 1000 / period) as u64));
+        }
+    }
+    (l != CgroupLimits::default()).then_some(l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,29 +557,4 @@ mod tests {
         );
         assert_eq!(restore_value(Path::new("/x/pids.max"), "5", "max\n"), "max");
     }
-}
-
-/// The limits set in the groups at `paths` now, read back from their files (a value at
-/// the kernel's "no limit" is none); None when no limit is set.
-pub fn limits_now(paths: &[String]) -> Option<CgroupLimits> {
-    let mut l = CgroupLimits::default();
-    // v1's "no memory limit": the largest page-aligned i64.
-    let bounded = |v: i64| (v > 0 && v < 0x7FFF_FFFF_FFFF_F000).then_some(v as u64);
-    for p in paths.iter().map(Path::new) {
-        if super::is_device_group(p) {
-            continue;
-        }
-        let memory = counter(p, "memory.max", None).or_else(|| counter(p, "memory.limit_in_bytes", None));
-        l.memory = l.memory.or(memory.and_then(bounded));
-        l.pids = l.pids.or(counter(p, "pids.max", None).map(|v| v as u64));
-        let v2_cpu = std::fs::read_to_string(p.join("cpu.max")).ok().and_then(|t| {
-            let (quota, period) = t.trim().split_once(' ')?;
-            Some((quota.parse::<i64>().ok()?, period.parse::<i64>().ok()?))
-        });
-        let v1_cpu = counter(p, "cpu.cfs_quota_us", None).zip(counter(p, "cpu.cfs_period_us", None));
-        if let Some((quota, period)) = v2_cpu.or(v1_cpu).filter(|(q, p)| *q > 0 && *p > 0) {
-            l.cpu_millis = l.cpu_millis.or(Some((quota * 1000 / period) as u64));
-        }
-    }
-    (l != CgroupLimits::default()).then_some(l)
 }

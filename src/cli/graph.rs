@@ -29,17 +29,24 @@ fn format_of(f: GraphFormat) -> Format {
 
 /// Where the picture goes and in which format: -o FILE (its ending, unless --format),
 /// else an SVG named after `stem` when stdout is a terminal, else dot on stdout.
-pub fn destination(format: Option<Format>, output: Option<&str>, stem: &str) -> (Format, Option<String>) {
+pub fn destination(
+    format: Option<Format>,
+    output: Option<&str>,
+    stem: &str,
+) -> (Format, Option<String>) {
     match output {
         Some("-") => (format.unwrap_or(Format::Dot), None),
         Some(file) => (
-            format.or_else(|| Format::of_file(file)).unwrap_or(Format::Svg),
+            format
+                .or_else(|| Format::of_file(file))
+                .unwrap_or(Format::Svg),
             Some(file.to_string()),
         ),
         None if format.is_some() => (format.unwrap_or(Format::Svg), None),
-        None if std::io::stdout().is_terminal() => {
-            (Format::Svg, Some(format!("{stem}.{}", Format::Svg.extension())))
-        }
+        None if std::io::stdout().is_terminal() => (
+            Format::Svg,
+            Some(format!("{stem}.{}", Format::Svg.extension())),
+        ),
         None => (Format::Dot, None),
     }
 }

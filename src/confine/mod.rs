@@ -114,7 +114,11 @@ impl Confinement {
         }
         parts.push(match &self.seccomp {
             None => "no seccomp".into(),
-            Some(p) if p.base == seccomp::Base::DefaultList && p.allow.is_empty() && p.deny.is_empty() => {
+            Some(p)
+                if p.base == seccomp::Base::DefaultList
+                    && p.allow.is_empty()
+                    && p.deny.is_empty() =>
+            {
                 "seccomp default".into()
             }
             Some(p) => format!(
@@ -132,7 +136,11 @@ impl Confinement {
             parts.push("landlock".into());
         }
         if !self.rlimits.is_empty() {
-            let names: Vec<_> = self.rlimits.iter().map(|r| rlimit_name(r.resource)).collect();
+            let names: Vec<_> = self
+                .rlimits
+                .iter()
+                .map(|r| rlimit_name(r.resource))
+                .collect();
             parts.push(format!("rlimits {}", names.join(" ")));
         }
         if let Some(u) = &self.user {

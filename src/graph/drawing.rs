@@ -130,6 +130,9 @@ fn namespace_lines(g: &Graph, n: &Namespace) -> Vec<String> {
     if let Some(u) = &n.usernet {
         l.push(u.clone());
     }
+    if let Some(u) = &n.unreadable {
+        l.push(u.clone());
+    }
     l
 }
 
@@ -177,13 +180,20 @@ pub fn draw(g: &Graph) -> Drawing {
         };
         lines.extend(namespace_lines(g, n));
         let at = push(&mut d, kind, title, lines);
-        d.nodes[at].details.extend(n.interfaces.iter().map(interface_line));
+        d.nodes[at]
+            .details
+            .extend(n.interfaces.iter().map(interface_line));
         ns_node.insert(n.id.clone(), at);
     }
     let mut bridge_node = std::collections::HashMap::new();
     for n in &g.namespaces {
         for i in n.interfaces.iter().filter(|i| i.kind == "bridge") {
-            let at = push(&mut d, NodeKind::Bridge, format!("bridge {}", i.name), i.addrs.clone());
+            let at = push(
+                &mut d,
+                NodeKind::Bridge,
+                format!("bridge {}", i.name),
+                i.addrs.clone(),
+            );
             bridge_node.insert((n.id.clone(), i.name.clone()), at);
             d.edges.push(Edge {
                 from: ns_node[&n.id],
@@ -195,10 +205,17 @@ pub fn draw(g: &Graph) -> Drawing {
         }
     }
     for s in &g.sandboxes {
-        if g.sandbox_owning(&s.netns).is_some_and(|o| o.number == s.number) {
+        if g.sandbox_owning(&s.netns)
+            .is_some_and(|o| o.number == s.number)
+        {
             continue;
         }
-        let at = push(&mut d, NodeKind::Guest, format!("sandbox {}", s.number), sandbox_lines(s));
+        let at = push(
+            &mut d,
+            NodeKind::Guest,
+            format!("sandbox {}", s.number),
+            sandbox_lines(s),
+        );
         if let Some(&to) = ns_node.get(&s.netns) {
             d.edges.push(Edge {
                 from: at,

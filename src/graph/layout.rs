@@ -107,7 +107,11 @@ fn sort_by_neighbours(order: &mut [Vec<usize>], row: usize, by: usize, adj: &[Ve
         .iter()
         .enumerate()
         .map(|(at, &i)| {
-            let ps: Vec<f64> = adj[i].iter().filter_map(|&j| pos(j)).map(|p| p as f64).collect();
+            let ps: Vec<f64> = adj[i]
+                .iter()
+                .filter_map(|&j| pos(j))
+                .map(|p| p as f64)
+                .collect();
             let key = if ps.is_empty() {
                 at as f64
             } else {
@@ -151,7 +155,10 @@ mod tests {
     use super::*;
 
     fn overlap(a: (Place, Size), b: (Place, Size)) -> bool {
-        a.0.x < b.0.x + b.1.w && b.0.x < a.0.x + a.1.w && a.0.y < b.0.y + b.1.h && b.0.y < a.0.y + a.1.h
+        a.0.x < b.0.x + b.1.w
+            && b.0.x < a.0.x + a.1.w
+            && a.0.y < b.0.y + b.1.h
+            && b.0.y < a.0.y + a.1.h
     }
 
     #[test]
@@ -161,10 +168,16 @@ mod tests {
         let p = layout(&sizes, &edges, 30.0);
         assert!(p[0].y < p[1].y && p[1].y < p[2].y && p[3].y < p[4].y);
         assert_eq!(p[2].y, p[3].y);
-        assert_eq!(p[5].y, p[0].y, "a node on its own starts a row 0 of its own part");
+        assert_eq!(
+            p[5].y, p[0].y,
+            "a node on its own starts a row 0 of its own part"
+        );
         for i in 0..6 {
             for j in i + 1..6 {
-                assert!(!overlap((p[i], sizes[i]), (p[j], sizes[j])), "{i} and {j} overlap: {p:?}");
+                assert!(
+                    !overlap((p[i], sizes[i]), (p[j], sizes[j])),
+                    "{i} and {j} overlap: {p:?}"
+                );
             }
         }
         assert!(p.iter().all(|q| q.x >= MARGIN - 1e-9));

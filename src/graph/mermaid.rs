@@ -28,7 +28,7 @@ pub fn render(d: &Drawing) -> String {
     let title = d.title.replace('\\', "\\\\").replace('"', "\\\"");
     let mut s = format!("---\ntitle: \"{title}\"\n---\nflowchart TB\n");
     for n in &d.nodes {
-        let mut lines = vec![format!("<b>{}</b>", text(&[n.title.clone()]))];
+        let mut lines = vec![format!("<b>{}</b>", text(std::slice::from_ref(&n.title)))];
         lines.push(text(&n.lines));
         lines.retain(|l| !l.is_empty());
         let body = lines.join("<br/>");
@@ -50,7 +50,10 @@ pub fn render(d: &Drawing) -> String {
         }
     }
     if let Some(f) = &d.footer {
-        s.push_str(&format!("  stopped[\"{}\"]:::stopped\n", text(&[f.clone()])));
+        s.push_str(&format!(
+            "  stopped[\"{}\"]:::stopped\n",
+            text(std::slice::from_ref(f))
+        ));
     }
     for (k, fill) in [
         ("host", "#e8e8e8"),

@@ -5,8 +5,8 @@
 //! lines, which each format writes: dot, mermaid, svg (laid out by nsr, `layout.rs`),
 //! html (the svg with a details panel) and json (the model itself).
 
-pub mod drawing;
 pub mod dot;
+pub mod drawing;
 pub mod html;
 pub mod layout;
 pub mod live;

@@ -38,6 +38,10 @@ pub struct Namespace {
     /// pasta or slirp4netns connecting it to the host's network, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usernet: Option<String>,
+    /// Why a live picture could not look inside it (a rootless sandbox's namespace,
+    /// seen by a user without its user namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,7 +128,9 @@ impl Graph {
 
     /// The sandbox whose own network namespace `ns` is.
     pub fn sandbox_owning(&self, ns: &str) -> Option<&Sandbox> {
-        self.sandboxes.iter().find(|s| s.netns == ns && ns == sandbox_ns(s.number))
+        self.sandboxes
+            .iter()
+            .find(|s| s.netns == ns && ns == sandbox_ns(s.number))
     }
 }
 
@@ -160,7 +166,9 @@ pub fn nat_summary(kind: &str, rules: &[String]) -> String {
             or_q(after("oifname"))
         ),
         "port_forward" => {
-            let input = after("iifname").map(|i| format!(" on {i}")).unwrap_or_default();
+            let input = after("iifname")
+                .map(|i| format!(" on {i}"))
+                .unwrap_or_default();
             format!(
                 "port {}{input} -> {}",
                 or_q(after("dport")),

@@ -2,7 +2,10 @@
 //! asked for, replayed onto the model in order (a link moved ends up where it went, a
 //! bridge port knows its bridge).
 
-use super::model::{named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox, Veth, HOST};
+use super::model::{
+    named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox, Veth,
+    HOST,
+};
 use crate::ops::kinds::{NsKind, ALL_KINDS};
 use crate::ops::nat::NatRule;
 use crate::ops::net::{LinkSetting, NetOp, NsRef};
@@ -193,8 +196,14 @@ fn apply_net(g: &mut Graph, op: &NetOp) {
                 iface_mut(g, n, i).kind = "veth".into();
             }
             g.veths.push(Veth {
-                a: End { ns: a, name: name.to_string() },
-                b: End { ns: b, name: peer.to_string() },
+                a: End {
+                    ns: a,
+                    name: name.to_string(),
+                },
+                b: End {
+                    ns: b,
+                    name: peer.to_string(),
+                },
             });
         }
         NetOp::Bridge { name, ns } => {
@@ -284,5 +293,129 @@ pub fn nat_of(rule: &NatRule) -> Nat {
         kind: kind.into(),
         summary: nat_summary(kind, &rules),
         rules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::names::{IfName, NetnsName};
+    use crate::ops::sandbox::Propagation;
+
+    fn traced(ops: Vec<Op>) -> Vec<TraceItem> {
+        ops.into_iter()
+            .enumerate()
+            .map(|(i, op)| TraceItem::Op {
+                seq: i as u64 + 1,
+                origin: Default::default(),
+                call: String::new(),
+                op: Box::new(op),
+                undo: None,
+            })
+            .collect()
+    }
+
+    fn ifname(n: &str) -> IfName {
+        IfName::new(n).unwrap()
+    }
+
+    fn sandbox(create: &[NsKind], join_net: Option<JoinTarget>) -> Op {
+        Op::Unshare(SandboxSpec {
+            create: create.to_vec(),
+            join: join_net.map(|t| (NsKind::Net, t)).into_iter().collect(),
+            uid_map: vec![],
+            gid_map: vec![],
+            propagation: Propagation::Private,
+            time_offsets: Default::default(),
+            confine: Default::default(),
+            limits: None,
+        })
+    }
+
+    #[test]
+    fn a_moved_link_ends_where_it_went_and_a_port_knows_its_bridge() {
+        let sw = NsRef::Named("sw".into());
+        let g = from_trace(
+            "t",
+            &traced(vec![
+                Op::Net(NetOp::NetnsAdd {
+                    name: NetnsName::new("sw").unwrap(),
+                }),
+                sandbox(&[NsKind::Net, NsKind::Uts], None),
+                Op::Net(NetOp::Bridge {
+                    name: ifname("br0"),
+                    ns: sw.clone(),
+                }),
+                // Made on the host, then its end moved into the switch and attached.
+                Op::Net(NetOp::Veth {
+                    name: ifname("p0"),
+                    ns: NsRef::Host,
+                    peer: ifname("e0"),
+                    peer_ns: NsRef::Sandbox(0),
+                }),
+                Op::Net(NetOp::AddrAdd {
+                    ns: NsRef::Host,
+                    dev: ifname("p0"),
+                    cidr: crate::ops::cidr::IpCidr::parse("10.1.0.9/24").unwrap(),
+                    nodad: false,
+                }),
+                Op::Net(NetOp::LinkMove {
+                    ns: NsRef::Host,
+                    name: ifname("p0"),
+                    to: sw.clone(),
+                }),
+                Op::Net(NetOp::LinkSet {
+                    ns: sw.clone(),
+                    name: ifname("p0"),
+                    setting: LinkSetting::Master("br0".into()),
+                }),
+                Op::Net(NetOp::LinkSet {
+                    ns: NsRef::Sandbox(0),
+                    name: ifname("lo"),
+                    setting: LinkSetting::Up,
+                }),
+                // The second sandbox joins the first one's network by its pid.
+                sandbox(&[NsKind::Mount], Some(JoinTarget::Pid(-1))),
+            ]),
+        );
+        assert!(g.namespace(HOST).unwrap().interfaces.is_empty(), "{g:?}");
+        let sw = g.namespace("netns:sw").unwrap();
+        let port = sw.interfaces.iter().find(|i| i.name == "p0").unwrap();
+        assert_eq!(port.master.as_deref(), Some("br0"));
+        assert!(port.addrs.is_empty(), "a move takes the addresses away");
+        assert_eq!(
+            g.veths[0].a,
+            End {
+                ns: "netns:sw".into(),
+                name: "p0".into()
+            }
+        );
+        assert_eq!(
+            g.veths[0].b,
+            End {
+                ns: "sandbox:1".into(),
+                name: "e0".into()
+            }
+        );
+        let own = g.namespace("sandbox:1").unwrap();
+        assert!(
+            own.interfaces.iter().all(|i| i.name != "lo"),
+            "lo is not drawn"
+        );
+        assert_eq!(g.sandboxes[1].netns, "sandbox:1");
+        assert_eq!(g.sandboxes[0].kinds, ["uts", "net"]);
+        // Drawn: the veth goes from the bridge (its port's end) to the sandbox.
+        let d = crate::graph::drawing::draw(&g);
+        let title = |i: usize| d.nodes[i].title.clone();
+        let veth = d
+            .edges
+            .iter()
+            .find(|e| e.kind == crate::graph::drawing::EdgeKind::Veth)
+            .unwrap();
+        assert_eq!(
+            (title(veth.from), title(veth.to)),
+            ("bridge br0".to_string(), "sandbox 1".to_string())
+        );
+        assert_eq!(veth.tail, ["p0"]);
     }
 }

@@ -46,8 +46,16 @@ fn border(p: Place, s: Size, to: (f64, f64)) -> (f64, f64) {
     if dx == 0.0 && dy == 0.0 {
         return (cx, cy);
     }
-    let tx = if dx != 0.0 { (s.w / 2.0) / dx.abs() } else { f64::INFINITY };
-    let ty = if dy != 0.0 { (s.h / 2.0) / dy.abs() } else { f64::INFINITY };
+    let tx = if dx != 0.0 {
+        (s.w / 2.0) / dx.abs()
+    } else {
+        f64::INFINITY
+    };
+    let ty = if dy != 0.0 {
+        (s.h / 2.0) / dy.abs()
+    } else {
+        f64::INFINITY
+    };
     let t = tx.min(ty);
     (cx + dx * t, cy + dy * t)
 }
@@ -96,7 +104,12 @@ pub fn render(d: &Drawing) -> String {
         MARGIN + 14.0,
         escape(&d.title)
     ));
-    let centre = |i: usize| (places[i].x + sizes[i].w / 2.0, places[i].y + sizes[i].h / 2.0);
+    let centre = |i: usize| {
+        (
+            places[i].x + sizes[i].w / 2.0,
+            places[i].y + sizes[i].h / 2.0,
+        )
+    };
     for e in &d.edges {
         let (a, b) = (centre(e.from), centre(e.to));
         let pa = border(places[e.from], sizes[e.from], b);
@@ -127,7 +140,11 @@ pub fn render(d: &Drawing) -> String {
     }
     for (i, n) in d.nodes.iter().enumerate() {
         let (p, z) = (places[i], sizes[i]);
-        let dash = if n.kind == NodeKind::Guest { " stroke-dasharray=\"5 3\"" } else { "" };
+        let dash = if n.kind == NodeKind::Guest {
+            " stroke-dasharray=\"5 3\""
+        } else {
+            ""
+        };
         let rx = if n.kind == NodeKind::Bridge { 16 } else { 6 };
         s.push_str(&format!(
             "<g id=\"{}\" class=\"node {}\"><title>{}</title>\n<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{rx}\" fill=\"{}\" stroke=\"#475569\"{dash}/>\n",
