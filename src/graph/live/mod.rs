@@ -8,6 +8,7 @@ mod journal;
 mod namespace;
 mod nat;
 mod sandboxes;
+mod seen;
 mod veths;
 
 use crate::env::recover::is_our_holder;
@@ -18,8 +19,8 @@ use crate::ops::net::NsRef;
 use crate::ops::OpError;
 use inside::{look, Inside, Target};
 use journal::Made;
-use namespace::Seen;
 use sandboxes::Namespaces;
+use seen::Seen;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 

@@ -4,23 +4,11 @@
 
 use super::inside::Inside;
 use super::journal::Made;
+use super::seen::Seen;
 use crate::graph::model::{Interface, Namespace, Route};
 use crate::net::{addrs, links, routes};
-use crate::ops::net::NsRef;
 use crate::ops::OpError;
 use std::collections::{BTreeSet, HashMap};
-use std::os::fd::OwnedFd;
-
-/// A namespace to draw: its id in the model, its fd, the user namespace that owns it
-/// when a sandbox's (to look inside as an ordinary user), whether the run made it, and
-/// the names the journal knows it by.
-pub struct Seen {
-    pub id: String,
-    pub fd: OwnedFd,
-    pub user: Option<OwnedFd>,
-    pub created: bool,
-    pub refs: Vec<NsRef>,
-}
 
 /// Namespace `s` as the kernel shows it, through `inside`'s socket.
 pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace, OpError> {

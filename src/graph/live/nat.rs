@@ -2,7 +2,7 @@
 //! handle: a rule deleted by hand is not drawn).
 
 use super::journal::{NatRecord, Touched};
-use super::namespace::Seen;
+use super::seen::Seen;
 use crate::graph::model::{nat_kind_of_chain, nat_summary, Nat};
 use crate::net::nft;
 use std::collections::{BTreeSet, HashMap};

@@ -2,7 +2,7 @@
 //! whose id (as the veth's own namespace knows it) the kernel reports.
 
 use super::inside::Inside;
-use super::namespace::Seen;
+use super::seen::Seen;
 use crate::graph::model::{End, Veth};
 use crate::net::{links, peers};
 use crate::ops::OpError;
