@@ -3,7 +3,8 @@
 //! average (a few sweeps down and up), then each node pulled towards its neighbours
 //! without overlapping. Labs are small trees and chains, where this is enough; what it
 //! gives in return is full control of the SVG (an id and details per node for the HTML
-//! page, a label at each end of a veth), which layout-rs's writer does not offer.
+//! page, a label at each end of a veth); layout-rs renders through draw calls that carry
+//! no node identity, on which those would have to be rebuilt.
 
 use std::collections::VecDeque;
 
