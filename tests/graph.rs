@@ -146,6 +146,24 @@ fn the_format_follows_the_file_name_and_a_pipe_gets_dot() {
     let piped = graph(&[&recipe]);
     piped.expect_code(0);
     assert!(piped.stdout.starts_with("graph nsr {"), "{}", piped.stdout);
+    // On a terminal, an SVG file named after the recipe, in the current directory.
+    let on_tty = run_command({
+        let mut c = Command::new("script");
+        c.args(["-qec", &format!("{NSR} graph {recipe}"), "/dev/null"])
+            .current_dir(&s.dir);
+        c
+    });
+    on_tty.expect_code(0);
+    assert!(
+        on_tty.stdout.contains("wrote bridge-lab.svg"),
+        "{}",
+        on_tty.stdout
+    );
+    let svg = std::fs::read_to_string(s.path("bridge-lab.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
     // Parameters change the picture as they change the plan.
     let other = graph(&[&recipe, "--format", "json", "p=lab9_", "prefix=10.9.0.0/24"]);
     other.expect_code(0);

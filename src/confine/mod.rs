@@ -103,6 +103,9 @@ impl Confinement {
         if self.is_privileged() {
             return "privileged (the holder's capabilities, no filter)".into();
         }
+        if *self == Confinement::confined() {
+            return "confined: runtime defaults".into();
+        }
         let mut parts = vec![match self.caps {
             Caps::All => "all capabilities".to_string(),
             Caps::Only(m) if m == caps::default_mask() => "default capabilities".into(),
@@ -266,6 +269,31 @@ pub fn rlimit_name(resource: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_says_what_differs_from_the_defaults() {
+        assert_eq!(
+            Confinement::confined().summary(),
+            "confined: runtime defaults"
+        );
+        assert!(Confinement::privileged()
+            .summary()
+            .starts_with("privileged"));
+        let c = Confinement {
+            caps: Caps::Only(0),
+            seccomp: None,
+            user: Some(User {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![],
+            }),
+            ..Confinement::confined()
+        };
+        assert_eq!(
+            c.summary(),
+            "no capabilities, no_new_privs, no seccomp, uid 1000 gid 1000"
+        );
+    }
 
     #[test]
     fn options_replace_parts_and_privileged_turns_everything_off() {
