@@ -13,16 +13,8 @@ const RECIPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const FORMATS: [&str; 5] = ["json", "dot", "mermaid", "svg", "html"];
 
-/// Each recipe with the parameters its golden plan is made with.
 fn recipes() -> Vec<(String, Vec<String>)> {
-    std::fs::read_to_string(format!("{ROOT}/tests/plans/recipes.tsv"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut words = l.split('\t').map(str::to_string);
-            (words.next().unwrap(), words.collect())
-        })
-        .collect()
+    recipes_with_params()
 }
 
 fn graph(args: &[&str]) -> Run {

@@ -17,14 +17,7 @@ const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/plans");
 /// The recipes with a golden plan, and the parameters each is planned with: one line
 /// each, tab-separated (`cargo run --example regenerate` reads the same file).
 fn planned() -> Vec<(String, Vec<String>)> {
-    std::fs::read_to_string(format!("{GOLDEN}/recipes.tsv"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut words = l.split('\t').map(str::to_string);
-            (words.next().unwrap(), words.collect())
-        })
-        .collect()
+    recipes_with_params()
 }
 
 /// A test run only compares: golden files are written by `cargo run --example

@@ -22,14 +22,7 @@ struct LiveSandbox {
 
 /// The live sandboxes of an environment, in creation order.
 fn sandboxes(name: &str) -> Result<Vec<LiveSandbox>, OpError> {
-    store::check_name(name)?;
-    let dir = store::base_dir().join(name);
-    if !dir.is_dir() {
-        return Err(
-            OpError::os(Errno::ENOENT, format!("there is no environment '{name}'"))
-                .with_hint("nsr ls lists them; nsr run --keep makes one to enter"),
-        );
-    }
+    let dir = store::existing(name, "nsr ls lists them; nsr run --keep makes one to enter")?;
     let started = store::read_meta(&dir).map(|m| m.started).unwrap_or(0);
     let (records, _) = store::read_records(&dir);
     let mut live: BTreeMap<u64, LiveSandbox> = BTreeMap::new();

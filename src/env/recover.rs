@@ -195,14 +195,7 @@ pub struct DownReport {
 
 /// Undoes what environment `name` left, newest first, then removes it.
 pub fn down(name: &str) -> Result<DownReport, OpError> {
-    store::check_name(name)?;
-    let dir = store::base_dir().join(name);
-    if !dir.is_dir() {
-        return Err(
-            OpError::os(Errno::ENOENT, format!("there is no environment '{name}'"))
-                .with_hint("nsr ls lists them"),
-        );
-    }
+    let dir = store::existing(name, "nsr ls lists them")?;
     let Some(_lock) = store::try_lock(&dir)? else {
         let pid = store::read_meta(&dir).map(|m| m.pid).unwrap_or(0);
         return Err(OpError::os(

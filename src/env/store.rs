@@ -114,6 +114,19 @@ pub fn check_name(name: &str) -> Result<(), OpError> {
     Ok(())
 }
 
+/// The directory of the existing environment `name`; `hint` says what to do when there
+/// is none (`nsr ls lists them; ...`).
+pub fn existing(name: &str, hint: &str) -> Result<PathBuf, OpError> {
+    check_name(name)?;
+    let dir = base_dir().join(name);
+    if !dir.is_dir() {
+        return Err(
+            OpError::os(Errno::ENOENT, format!("there is no environment '{name}'")).with_hint(hint),
+        );
+    }
+    Ok(dir)
+}
+
 /// The journal of a running environment, held locked by this process.
 pub struct EnvJournal {
     pub dir: PathBuf,

@@ -247,6 +247,22 @@ fn left_by_a_dead_run(rest: &str) -> bool {
         .any(|pid| *pid == n || (digits.len() <= 4 && pid % 10000 == n))
 }
 
+/// Each recipe under recipes/ with the parameters its golden plan is made with
+/// (tests/plans/recipes.tsv).
+pub fn recipes_with_params() -> Vec<(String, Vec<String>)> {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/plans/recipes.tsv"
+    ))
+    .unwrap()
+    .lines()
+    .map(|l| {
+        let mut words = l.split('\t').map(str::to_string);
+        (words.next().unwrap(), words.collect())
+    })
+    .collect()
+}
+
 /// A scratch directory that is removed, with anything mounted under it, on drop.
 pub struct Scratch {
     pub dir: PathBuf,

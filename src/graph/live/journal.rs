@@ -5,7 +5,6 @@
 use crate::env::store::{self, Record};
 use crate::ops::net::{NetUndo, NsRef};
 use crate::ops::{OpError, Undo};
-use nix::errno::Errno;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -53,14 +52,10 @@ impl Made {
 
 /// Reads environment `name`'s journal: the records done and not undone.
 pub fn read(name: &str) -> Result<Made, OpError> {
-    store::check_name(name)?;
-    let dir = store::base_dir().join(name);
-    if !dir.is_dir() {
-        return Err(
-            OpError::os(Errno::ENOENT, format!("there is no environment '{name}'"))
-                .with_hint("nsr ls lists them; nsr run --keep RECIPE makes one that stays"),
-        );
-    }
+    let dir = store::existing(
+        name,
+        "nsr ls lists them; nsr run --keep RECIPE makes one that stays",
+    )?;
     let started = store::read_meta(&dir).map(|m| m.started).unwrap_or(0);
     let (records, _) = store::read_records(&dir);
     let mut live: BTreeMap<u64, (String, Undo)> = BTreeMap::new();
