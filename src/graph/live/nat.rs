@@ -22,9 +22,10 @@ pub fn rules(s: &Seen, touched: &[&Touched]) -> Vec<Nat> {
             listed.insert(table, table_rules(&text));
         }
     }
-    let claimed: BTreeSet<u64> = recorded
+    // Handles count per table.
+    let claimed: BTreeSet<(&str, u64)> = recorded
         .iter()
-        .flat_map(|(_, r)| r.iter().flatten().map(|(_, h)| *h))
+        .flat_map(|(t, r)| r.iter().flatten().map(move |(_, h)| (t.as_str(), *h)))
         .collect();
     recorded
         .into_iter()
@@ -34,7 +35,7 @@ pub fn rules(s: &Seen, touched: &[&Touched]) -> Vec<Nat> {
                 .iter()
                 .filter(|(_, h, _)| match rules {
                     Some(r) => r.iter().any(|(_, rh)| rh == h),
-                    None => !claimed.contains(h),
+                    None => !claimed.contains(&(table.as_str(), *h)),
                 })
                 .collect();
             let kind = nat_kind_of_chain(&mine.first()?.0);
@@ -84,4 +85,39 @@ fn normalize(rule: &str) -> String {
         }
     }
     out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_each_rule_with_its_chain_and_handle_without_counter_values() {
+        let listing = "table inet nsr_42 { # handle 7
+	chain postrouting { # handle 1
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr 10.0.0.0/24 oifname \"wan0\" masquerade # handle 3
+	}
+	chain forward { # handle 2
+		type filter hook forward priority filter; policy accept;
+		iifname \"a\" oifname \"b\" counter packets 12 bytes 3456 accept # handle 4
+	}
+}
+";
+        assert_eq!(
+            table_rules(listing),
+            [
+                (
+                    "postrouting".to_string(),
+                    3,
+                    "ip saddr 10.0.0.0/24 oifname \"wan0\" masquerade".to_string()
+                ),
+                (
+                    "forward".to_string(),
+                    4,
+                    "iifname \"a\" oifname \"b\" counter accept".to_string()
+                ),
+            ]
+        );
+    }
 }
