@@ -413,6 +413,45 @@ fn the_rootless_web_recipe_serves_its_page_until_nsr_down() {
         ],
     );
     assert!(fetch(port).contains("hello from rootless-web"));
+    // Its picture, read back as its ordinary user: the sandbox's own namespace with pasta
+    // and the rule that drops outbound connections, as its plan draws them.
+    let live = run_command(nobody(
+        &s,
+        &state,
+        &["graph", "--env", "web", "--format", "json"],
+    ));
+    let planned = run_command(nobody(
+        &s,
+        &state,
+        &["graph", &recipe, &port_arg, "--format", "json"],
+    ));
+    live.expect_code(0);
+    planned.expect_code(0);
+    let live: serde_json::Value = serde_json::from_str(&live.stdout).unwrap();
+    let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    let own = |g: &serde_json::Value| {
+        g["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == "sandbox:1")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (l, p) = (own(&live), own(&planned));
+    assert!(
+        l["usernet"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("pasta")),
+        "{live}"
+    );
+    assert_eq!(l["usernet"], p["usernet"]);
+    assert_eq!(l["nat"][0]["summary"], "no outbound connections", "{live}");
+    assert_eq!(l["nat"][0]["summary"], p["nat"][0]["summary"]);
+    assert_eq!(
+        live["sandboxes"][0]["kinds"],
+        planned["sandboxes"][0]["kinds"]
+    );
     run_command(nobody(&s, &state, &["down", "web"])).expect_code(0);
     assert!(pastas().is_empty());
     assert!(!listening(port));
