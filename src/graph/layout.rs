@@ -26,8 +26,11 @@ pub const GAP_X: f64 = 48.0;
 /// Room between rows for the labels at the ends of the lines.
 pub const GAP_Y: f64 = 110.0;
 pub const MARGIN: f64 = 24.0;
+/// The most nodes side by side.
+pub const MAX_PER_ROW: usize = 8;
 
-/// Places `sizes.len()` nodes joined by `edges` (undirected, by index).
+/// Places `sizes.len()` nodes joined by `edges` (undirected, by index): each connected
+/// part laid out on its own, the parts side by side from the left, tops at `top`.
 pub fn layout(sizes: &[Size], edges: &[(usize, usize)], top: f64) -> Vec<Place> {
     let n = sizes.len();
     let mut adj = vec![Vec::new(); n];
@@ -38,6 +41,58 @@ pub fn layout(sizes: &[Size], edges: &[(usize, usize)], top: f64) -> Vec<Place> 
         }
     }
     let rank = ranks(&adj);
+    let mut part = vec![usize::MAX; n];
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    for start in 0..n {
+        if part[start] != usize::MAX {
+            continue;
+        }
+        let mut members = vec![start];
+        part[start] = parts.len();
+        let mut k = 0;
+        while k < members.len() {
+            for &j in &adj[members[k]] {
+                if part[j] == usize::MAX {
+                    part[j] = parts.len();
+                    members.push(j);
+                }
+            }
+            k += 1;
+        }
+        members.sort_unstable();
+        parts.push(members);
+    }
+    let mut places = vec![Place { x: 0.0, y: 0.0 }; n];
+    let mut left = MARGIN;
+    for members in parts {
+        let local: std::collections::HashMap<usize, usize> =
+            members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let sub_adj: Vec<Vec<usize>> = members
+            .iter()
+            .map(|i| adj[*i].iter().map(|j| local[j]).collect())
+            .collect();
+        let sub_sizes: Vec<Size> = members.iter().map(|&i| sizes[i]).collect();
+        let sub_rank: Vec<usize> = members.iter().map(|&i| rank[i]).collect();
+        let placed = layout_part(&sub_sizes, &sub_adj, &sub_rank, top);
+        let right = placed
+            .iter()
+            .zip(&sub_sizes)
+            .map(|(p, z)| p.x + z.w)
+            .fold(0.0, f64::max);
+        for (k, &i) in members.iter().enumerate() {
+            places[i] = Place {
+                x: placed[k].x + left,
+                y: placed[k].y,
+            };
+        }
+        left += right + 2.0 * GAP_X;
+    }
+    places
+}
+
+/// One connected part, its leftmost node at x = 0.
+fn layout_part(sizes: &[Size], adj: &[Vec<usize>], rank: &[usize], top: f64) -> Vec<Place> {
+    let n = sizes.len();
     let rows = rank.iter().copied().max().map_or(0, |m| m + 1);
     let mut order: Vec<Vec<usize>> = vec![Vec::new(); rows];
     for (i, &r) in rank.iter().enumerate() {
@@ -45,10 +100,25 @@ pub fn layout(sizes: &[Size], edges: &[(usize, usize)], top: f64) -> Vec<Place> 
     }
     for _ in 0..4 {
         for r in 1..rows {
-            sort_by_neighbours(&mut order, r, r - 1, &adj);
+            sort_by_neighbours(&mut order, r, r - 1, adj);
         }
         for r in (0..rows.saturating_sub(1)).rev() {
-            sort_by_neighbours(&mut order, r, r + 1, &adj);
+            sort_by_neighbours(&mut order, r, r + 1, adj);
+        }
+    }
+    // A row wider than MAX_PER_ROW (a bridge's many hosts) wraps onto rows of its own.
+    let order: Vec<Vec<usize>> = order
+        .iter()
+        .flat_map(|row| {
+            row.chunks(MAX_PER_ROW)
+                .map(<[usize]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut band = vec![0; n];
+    for (b, row) in order.iter().enumerate() {
+        for &i in row {
+            band[i] = b;
         }
     }
     let mut x = vec![0.0; n];
@@ -61,11 +131,11 @@ pub fn layout(sizes: &[Size], edges: &[(usize, usize)], top: f64) -> Vec<Place> 
     }
     for _ in 0..8 {
         for row in &order {
-            pull_towards_neighbours(row, &adj, sizes, &mut x);
+            pull_towards_neighbours(row, adj, sizes, &mut x);
         }
     }
     let min = x.iter().copied().fold(f64::INFINITY, f64::min);
-    let shift = if min.is_finite() { MARGIN - min } else { 0.0 };
+    let shift = if min.is_finite() { -min } else { 0.0 };
     let mut y_of_row = Vec::with_capacity(rows);
     let mut y = top;
     for row in &order {
@@ -76,7 +146,7 @@ pub fn layout(sizes: &[Size], edges: &[(usize, usize)], top: f64) -> Vec<Place> 
     (0..n)
         .map(|i| Place {
             x: x[i] + shift,
-            y: y_of_row[rank[i]],
+            y: y_of_row[band[i]],
         })
         .collect()
 }
@@ -125,8 +195,9 @@ fn sort_by_neighbours(order: &mut [Vec<usize>], row: usize, by: usize, adj: &[Ve
     order[row] = keyed.into_iter().map(|(_, _, i)| i).collect();
 }
 
-/// Moves each node of a row towards the mean centre of its neighbours, keeping the
-/// row's order and the gap between nodes.
+/// Moves the nodes of a row to where their neighbours' mean centre wants them, as near
+/// as the row's order and the gap between nodes allow: nodes that would overlap move as
+/// one block, placed at the mean of what its members want (least squares).
 fn pull_towards_neighbours(row: &[usize], adj: &[Vec<usize>], sizes: &[Size], x: &mut [f64]) {
     let centre = |i: usize, x: &[f64]| x[i] + sizes[i].w / 2.0;
     let wanted: Vec<f64> = row
@@ -139,14 +210,28 @@ fn pull_towards_neighbours(row: &[usize], adj: &[Vec<usize>], sizes: &[Size], x:
             c - sizes[i].w / 2.0
         })
         .collect();
-    for (k, &i) in row.iter().enumerate() {
-        x[i] = (x[i] + wanted[k]) / 2.0;
+    // Blocks of consecutive nodes: (first, last, x of the first).
+    let mut blocks: Vec<(usize, usize, f64)> = Vec::new();
+    let offset =
+        |first: usize, k: usize| -> f64 { row[first..k].iter().map(|&i| sizes[i].w + GAP_X).sum() };
+    for k in 0..row.len() {
+        let mut block = (k, k, wanted[k]);
+        while let Some(&(first, last, at)) = blocks.last() {
+            let end = at + offset(first, last) + sizes[row[last]].w + GAP_X;
+            if end <= block.2 + offset(block.0, block.0) {
+                break;
+            }
+            blocks.pop();
+            let members = first..=block.1;
+            let count = (block.1 - first + 1) as f64;
+            let at = members.map(|m| wanted[m] - offset(first, m)).sum::<f64>() / count;
+            block = (first, block.1, at);
+        }
+        blocks.push(block);
     }
-    for k in 1..row.len() {
-        let (p, i) = (row[k - 1], row[k]);
-        let min = x[p] + sizes[p].w + GAP_X;
-        if x[i] < min {
-            x[i] = min;
+    for (first, last, at) in blocks {
+        for k in first..=last {
+            x[row[k]] = at + offset(first, k);
         }
     }
 }
@@ -182,5 +267,30 @@ mod tests {
             }
         }
         assert!(p.iter().all(|q| q.x >= MARGIN - 1e-9));
+    }
+
+    #[test]
+    fn a_bridge_with_many_hosts_wraps_onto_more_rows() {
+        let sizes = vec![Size { w: 100.0, h: 40.0 }; 21];
+        let edges: Vec<(usize, usize)> = (1..21).map(|i| (0, i)).collect();
+        let p = layout(&sizes, &edges, 0.0);
+        let mut rows: Vec<f64> = p.iter().map(|q| q.y).collect();
+        rows.sort_by(f64::total_cmp);
+        rows.dedup();
+        assert_eq!(
+            rows.len(),
+            4,
+            "the bridge, then 20 hosts in rows of 8: {p:?}"
+        );
+        let widest = p.iter().map(|q| q.x).fold(0.0, f64::max);
+        assert!(widest < 8.0 * (100.0 + GAP_X) + MARGIN, "{widest}");
+        for i in 0..21 {
+            for j in i + 1..21 {
+                assert!(
+                    !overlap((p[i], sizes[i]), (p[j], sizes[j])),
+                    "{i} and {j} overlap"
+                );
+            }
+        }
     }
 }
