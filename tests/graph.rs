@@ -13,10 +13,6 @@ const RECIPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const FORMATS: [&str; 5] = ["json", "dot", "mermaid", "svg", "html"];
 
-fn recipes() -> Vec<(String, Vec<String>)> {
-    recipes_with_params()
-}
-
 fn graph(args: &[&str]) -> Run {
     let mut all = vec!["graph"];
     all.extend_from_slice(args);
@@ -82,7 +78,7 @@ print("ok")
 fn every_recipe_draws_in_every_format_and_each_parses() {
     let _g = serial();
     let s = Scratch::new("graphfmt");
-    for (recipe, params) in recipes() {
+    for (recipe, params) in recipes_with_params() {
         for format in FORMATS {
             let file = draw(&s, &recipe, &params, format);
             let text = std::fs::read_to_string(&file).unwrap();
@@ -362,7 +358,7 @@ fn mermaid_itself_parses_and_renders_every_recipes_flowchart() {
     let s = Scratch::new("graphmmd");
     // First a flowchart with a broken edge, so that the check can fail.
     let mut charts = vec!["flowchart TB\n  a[\"x\"] ---|\"y| b\n".to_string()];
-    let all = recipes();
+    let all = recipes_with_params();
     for (recipe, params) in &all {
         charts.push(std::fs::read_to_string(draw(&s, recipe, params, "mermaid")).unwrap());
     }

@@ -38,6 +38,32 @@ pub enum GraphFormat {
     Json,
 }
 
+/// `nsr graph`'s words (cli/graph.rs).
+#[derive(clap::Args)]
+pub struct GraphArgs {
+    /// The recipe (.nsr), then its NAME=VALUE parameters (not with --env).
+    #[arg(value_name = "FILE] [NAME=VALUE", add = ArgValueCompleter::new(candidates::recipe_files))]
+    pub words: Vec<String>,
+    /// Draw the environment NAME (nsr ls) as the kernel shows it now.
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(candidates::environment_names))]
+    pub env: Option<String>,
+    /// svg (drawn by nsr), html (the svg with details on hover or click, one file
+    /// that needs nothing else), dot (Graphviz), mermaid (GitHub, Markdown), json
+    /// (the model).
+    #[arg(long, value_enum)]
+    pub format: Option<GraphFormat>,
+    /// Write to FILE (`-` for stdout); its ending picks the format when --format is
+    /// not given.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Raise or lower an engine limit (as for `run`).
+    #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(candidates::limit_names))]
+    pub limits: Vec<String>,
+    /// Also look for imported modules in DIR.
+    #[arg(long = "lib", value_name = "DIR")]
+    pub libs: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a recipe against the kernel, then undo everything it created.
@@ -110,29 +136,7 @@ pub enum Command {
     ///
     /// Without --format and -o: an SVG file named after the recipe (or environment) when
     /// stdout is a terminal, else the dot text on stdout.
-    Graph {
-        /// The recipe (.nsr), then its NAME=VALUE parameters (not with --env).
-        #[arg(value_name = "FILE] [NAME=VALUE", add = ArgValueCompleter::new(candidates::recipe_files))]
-        words: Vec<String>,
-        /// Draw the environment NAME (nsr ls) as the kernel shows it now.
-        #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(candidates::environment_names))]
-        env: Option<String>,
-        /// svg (drawn by nsr), html (the svg with details on hover or click, one file
-        /// that needs nothing else), dot (Graphviz), mermaid (GitHub, Markdown), json
-        /// (the model).
-        #[arg(long, value_enum)]
-        format: Option<GraphFormat>,
-        /// Write to FILE (`-` for stdout); its ending picks the format when --format is
-        /// not given.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<String>,
-        /// Raise or lower an engine limit (as for `run`).
-        #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(candidates::limit_names))]
-        limits: Vec<String>,
-        /// Also look for imported modules in DIR.
-        #[arg(long = "lib", value_name = "DIR")]
-        libs: Vec<String>,
-    },
+    Graph(GraphArgs),
     /// Report every syntax error and every call of an unknown function, without
     /// touching the system.
     Check {

@@ -1,21 +1,12 @@
 //! `nsr graph`: a recipe's plan, or a live environment, as a picture.
 
-use super::args::GraphFormat;
+use super::args::{GraphArgs, GraphFormat};
 use super::exit::{usage, EXIT_RECIPE_ERROR};
 use super::recipe::{lookup, prepare};
 use nsr::graph::{self, Format, Graph};
 use nsr::{output, report};
 use std::io::IsTerminal;
 use std::process::ExitCode;
-
-pub struct Request {
-    pub words: Vec<String>,
-    pub env: Option<String>,
-    pub format: Option<GraphFormat>,
-    pub output: Option<String>,
-    pub limits: Vec<String>,
-    pub libs: Vec<String>,
-}
 
 fn format_of(f: GraphFormat) -> Format {
     match f {
@@ -34,20 +25,18 @@ pub fn destination(
     output: Option<&str>,
     stem: &str,
 ) -> (Format, Option<String>) {
-    match output {
-        Some("-") => (format.unwrap_or(Format::Dot), None),
-        Some(file) => (
-            format
-                .or_else(|| Format::of_file(file))
-                .unwrap_or(Format::Svg),
+    match (output, format) {
+        (Some("-"), f) => (f.unwrap_or(Format::Dot), None),
+        (Some(file), f) => (
+            f.or_else(|| Format::of_file(file)).unwrap_or(Format::Svg),
             Some(file.to_string()),
         ),
-        None if format.is_some() => (format.unwrap_or(Format::Svg), None),
-        None if std::io::stdout().is_terminal() => (
+        (None, Some(f)) => (f, None),
+        (None, None) if std::io::stdout().is_terminal() => (
             Format::Svg,
             Some(format!("{stem}.{}", Format::Svg.extension())),
         ),
-        None => (Format::Dot, None),
+        (None, None) => (Format::Dot, None),
     }
 }
 
@@ -67,7 +56,7 @@ pub fn write(graph: &Graph, format: Format, file: Option<&str>) -> Result<(), St
     }
 }
 
-pub fn graph(r: Request) -> ExitCode {
+pub fn graph(r: GraphArgs) -> ExitCode {
     let format = r.format.map(format_of);
     if let Some(name) = &r.env {
         if !r.words.is_empty() {

@@ -12,14 +12,14 @@ fn quoted(lines: &[String]) -> String {
     format!("\"{}\"", body.join("\\n"))
 }
 
-fn style(kind: NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Host => "fillcolor=\"#e8e8e8\"",
-        NodeKind::Netns => "fillcolor=\"#dbeafe\"",
-        NodeKind::Sandbox => "fillcolor=\"#dcfce7\"",
-        NodeKind::Bridge => "fillcolor=\"#fef3c7\", shape=box, style=\"rounded,filled\"",
-        NodeKind::Guest => "fillcolor=\"#ecfccb\", style=\"dashed,filled\"",
-    }
+/// Its fill, and the shape and line of a bridge and of a sandbox in a joined namespace.
+fn style(kind: NodeKind) -> String {
+    let extra = match kind {
+        NodeKind::Bridge => ", style=\"rounded,filled\"",
+        NodeKind::Guest => ", style=\"dashed,filled\"",
+        _ => "",
+    };
+    format!("fillcolor=\"{}\"{extra}", kind.fill())
 }
 
 pub fn render(d: &Drawing) -> String {

@@ -17,6 +17,25 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
+    pub const ALL: [NodeKind; 5] = [
+        NodeKind::Host,
+        NodeKind::Netns,
+        NodeKind::Sandbox,
+        NodeKind::Bridge,
+        NodeKind::Guest,
+    ];
+
+    /// Its colour in every format.
+    pub fn fill(self) -> &'static str {
+        match self {
+            NodeKind::Host => "#e8e8e8",
+            NodeKind::Netns => "#dbeafe",
+            NodeKind::Sandbox => "#dcfce7",
+            NodeKind::Bridge => "#fef3c7",
+            NodeKind::Guest => "#ecfccb",
+        }
+    }
+
     pub fn class(self) -> &'static str {
         match self {
             NodeKind::Host => "host",

@@ -20,10 +20,6 @@ fn text(lines: &[String]) -> String {
         .join("<br/>")
 }
 
-fn class(kind: NodeKind) -> &'static str {
-    kind.class()
-}
-
 pub fn render(d: &Drawing) -> String {
     let title = d.title.replace('\\', "\\\\").replace('"', "\\\"");
     let mut s = format!("---\ntitle: \"{title}\"\n---\nflowchart TB\n");
@@ -36,7 +32,7 @@ pub fn render(d: &Drawing) -> String {
             NodeKind::Bridge => format!("([\"{body}\"])"),
             _ => format!("[\"{body}\"]"),
         };
-        s.push_str(&format!("  {}{shape}:::{}\n", n.id, class(n.kind)));
+        s.push_str(&format!("  {}{shape}:::{}\n", n.id, n.kind.class()));
     }
     for e in &d.edges {
         let (a, b) = (&d.nodes[e.from].id, &d.nodes[e.to].id);
@@ -55,15 +51,13 @@ pub fn render(d: &Drawing) -> String {
             text(std::slice::from_ref(f))
         ));
     }
-    for (k, fill) in [
-        ("host", "#e8e8e8"),
-        ("netns", "#dbeafe"),
-        ("sandbox", "#dcfce7"),
-        ("bridge", "#fef3c7"),
-        ("guest", "#ecfccb"),
-        ("stopped", "#fee2e2"),
-    ] {
-        s.push_str(&format!("  classDef {k} fill:{fill},stroke:#555\n"));
+    for k in NodeKind::ALL {
+        s.push_str(&format!(
+            "  classDef {} fill:{},stroke:#555\n",
+            k.class(),
+            k.fill()
+        ));
     }
+    s.push_str("  classDef stopped fill:#fee2e2,stroke:#555\n");
     s
 }

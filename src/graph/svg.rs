@@ -29,16 +29,6 @@ fn size(n: &Node) -> Size {
     }
 }
 
-fn fill(kind: NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Host => "#e8e8e8",
-        NodeKind::Netns => "#dbeafe",
-        NodeKind::Sandbox => "#dcfce7",
-        NodeKind::Bridge => "#fef3c7",
-        NodeKind::Guest => "#ecfccb",
-    }
-}
-
 /// Where the line from the centre of box `a` towards `to` leaves the box.
 fn border(p: Place, s: Size, to: (f64, f64)) -> (f64, f64) {
     let (cx, cy) = (p.x + s.w / 2.0, p.y + s.h / 2.0);
@@ -155,7 +145,7 @@ pub fn render(d: &Drawing) -> String {
             p.y,
             z.w,
             z.h,
-            fill(n.kind)
+            n.kind.fill()
         ));
         s.push_str(&format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" font-weight=\"bold\">{}</text>\n",

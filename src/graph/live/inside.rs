@@ -17,6 +17,8 @@ use std::os::unix::net::UnixStream;
 /// What was read inside.
 pub struct Inside {
     pub sock: RouteSocket,
+    /// Its links, once listed.
+    pub links: Vec<crate::ops::net::LinkInfo>,
     /// net.ipv4.ip_forward and net.ipv6.conf.all.forwarding are 1.
     pub forwarding: [bool; 2],
     pub hostname: Option<String>,
@@ -37,11 +39,8 @@ pub struct Target<'a> {
 
 fn read_inside(t: &Target) -> Result<(RouteSocket, Answer), OpError> {
     // One's own network namespace needs no entering (and an ordinary user could not).
-    let ino = |fd: &OwnedFd| nix::sys::stat::fstat(fd).ok().map(|s| s.st_ino);
-    let here = nix::sys::stat::stat("/proc/thread-self/ns/net")
-        .ok()
-        .map(|s| s.st_ino);
-    if ino(t.net) != here {
+    use crate::net::netns::{identity, identity_of};
+    if identity_of(t.net).ok() != identity("/proc/thread-self/ns/net").ok() {
         setns(t.net, CloneFlags::CLONE_NEWNET)
             .map_err(|e| OpError::os(e, "cannot enter the network namespace"))?;
     }
@@ -78,6 +77,7 @@ pub fn look(t: &Target) -> Result<Inside, OpError> {
     let sock = unsafe { RouteSocket::from_raw_fd(fd) };
     Ok(Inside {
         sock,
+        links: Vec::new(),
         forwarding: answer.forwarding,
         hostname: answer.hostname,
     })

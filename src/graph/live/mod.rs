@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 
 fn inode(path: &str) -> Option<u64> {
-    nix::sys::stat::stat(path).ok().map(|s| s.st_ino)
+    netns::identity(path).ok()
 }
 
 /// The environment `name` as the kernel shows it now.
@@ -160,11 +160,7 @@ fn namespaces(made: &Made, g: &mut Graph) -> Result<Vec<Seen>, OpError> {
                 let ns = if alive {
                     sandboxes::namespaces_of(&made.dir, *pid)
                 } else {
-                    Namespaces {
-                        fds: HashMap::new(),
-                        inodes: HashMap::new(),
-                        confinement: None,
-                    }
+                    Namespaces::default()
                 };
                 let netns_id = match (ns.inodes.get(&NsKind::Net), ns.fds.get(&NsKind::Net)) {
                     (Some(&ino), Some(fd)) => {

@@ -10,7 +10,8 @@ use crate::net::{addrs, links, routes};
 use crate::ops::OpError;
 use std::collections::{BTreeSet, HashMap};
 
-/// Namespace `s` as the kernel shows it, through `inside`'s socket.
+/// Namespace `s` as the kernel shows it, through `inside`'s socket (which keeps the
+/// links it listed, for the veth pairs).
 pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace, OpError> {
     let touched = made.touched_by(&s.refs);
     let sock = &mut inside.sock;
@@ -83,6 +84,7 @@ pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace
     }
     ns.nat = super::nat::rules(s, &touched);
     ns.usernet = touched.iter().find_map(|t| t.usernet.clone());
+    inside.links = all_links;
     Ok(ns)
 }
 

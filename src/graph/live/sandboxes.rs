@@ -11,6 +11,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// A sandbox's namespaces, by kind, with their inodes.
+#[derive(Default)]
 pub struct Namespaces {
     pub fds: HashMap<NsKind, OwnedFd>,
     pub inodes: HashMap<NsKind, u64>,
@@ -46,7 +47,7 @@ pub fn namespaces_of(dir: &Path, pid: i32) -> Namespaces {
         };
     let inodes = fds
         .iter()
-        .filter_map(|(k, fd)| Some((*k, nix::sys::stat::fstat(fd).ok()?.st_ino)))
+        .filter_map(|(k, fd)| Some((*k, crate::net::netns::identity_of(fd).ok()?)))
         .collect();
     Namespaces {
         fds,
@@ -60,12 +61,8 @@ pub fn own_inodes() -> HashMap<NsKind, u64> {
     ALL_KINDS
         .iter()
         .filter_map(|k| {
-            Some((
-                *k,
-                nix::sys::stat::stat(format!("/proc/self/ns/{}", k.proc_file()).as_str())
-                    .ok()?
-                    .st_ino,
-            ))
+            let path = format!("/proc/self/ns/{}", k.proc_file());
+            Some((*k, crate::net::netns::identity(&path).ok()?))
         })
         .collect()
 }
