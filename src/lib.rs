@@ -5,6 +5,7 @@ pub mod confine;
 pub mod doctor;
 pub mod editors;
 pub mod engine;
+pub mod export;
 pub mod env;
 pub mod fs;
 pub mod graph;

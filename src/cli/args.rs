@@ -64,6 +64,42 @@ pub struct GraphArgs {
     pub libs: Vec<String>,
 }
 
+/// `nsr export oci`'s words (cli/export.rs).
+#[derive(clap::Args)]
+pub struct ExportOciArgs {
+    /// The recipe (.nsr).
+    #[arg(value_name = "FILE", add = ArgValueCompleter::new(candidates::recipe_files))]
+    pub recipe: String,
+    /// The bundle directory (new, or empty): config.json and rootfs/ go there.
+    #[arg(value_name = "DIR")]
+    pub dir: String,
+    /// The recipe's NAME=VALUE parameters.
+    #[arg(value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Which of the recipe's sandboxes (1 for the first), when it makes several.
+    #[arg(long, value_name = "N")]
+    pub sandbox: Option<usize>,
+    /// Reference this root filesystem directory instead of making DIR/rootfs.
+    #[arg(long, value_name = "PATH")]
+    pub rootfs: Option<String>,
+    /// Raise or lower an engine limit (as for `run`).
+    #[arg(long = "limit", value_name = "NAME=VALUE", add = ArgValueCandidates::new(candidates::limit_names))]
+    pub limits: Vec<String>,
+    /// Also look for imported modules in DIR.
+    #[arg(long = "lib", value_name = "DIR")]
+    pub libs: Vec<String>,
+}
+
+/// What `nsr export` writes.
+#[derive(Subcommand)]
+pub enum ExportKind {
+    /// An OCI runtime bundle (runtime-spec 1.0.2 config.json and rootfs/) for one
+    /// sandbox of the recipe's plan, which `runc run -b DIR NAME` or crun runs. Nothing
+    /// is done but writing the bundle (and extracting the root the recipe extracts);
+    /// what the bundle cannot say is listed on stderr and in its annotations.
+    Oci(ExportOciArgs),
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a recipe against the kernel, then undo everything it created.
@@ -137,6 +173,11 @@ pub enum Command {
     /// Without --format and -o: an SVG file named after the recipe (or environment) when
     /// stdout is a terminal, else the dot text on stdout.
     Graph(GraphArgs),
+    /// Write a sandbox of a recipe for another engine to run (OCI runtime bundle).
+    Export {
+        #[command(subcommand)]
+        kind: ExportKind,
+    },
     /// Report every syntax error and every call of an unknown function, without
     /// touching the system.
     Check {

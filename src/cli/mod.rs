@@ -11,6 +11,7 @@ mod doc;
 mod doctor;
 mod env;
 mod exit;
+mod export;
 mod graph;
 mod lsp;
 mod man;
@@ -86,6 +87,9 @@ pub fn main() -> ExitCode {
             libs,
         } => plan::plan(words, format, limits, libs),
         args::Command::Graph(words) => graph::graph(words),
+        args::Command::Export {
+            kind: args::ExportKind::Oci(a),
+        } => export::oci(a),
         args::Command::Cache { action } => cache::cache(action),
         args::Command::Doctor { json } => doctor::doctor(json),
         args::Command::Completions { shell } => exit::written(completions::print(shell)),

@@ -9,3 +9,5 @@ mod process;
 pub mod protocol;
 pub mod pty;
 pub mod spawn;
+
+pub use process::DEFAULT_PATH;
