@@ -1,5 +1,5 @@
 //! The tests that need no privileges pass without them: as root (CI runs as root), this
-//! runs the test binaries of errors, plan, check, modules, editors, lsp, doc and the
+//! runs the test binaries of errors, export, plan, check, modules, editors, lsp, doc and the
 //! front door again as nobody, all but their `as_root` tests, in a temporary directory of
 //! their own that goes away afterwards.
 
@@ -14,6 +14,7 @@ const UNPRIVILEGED: &[&str] = &[
     "architecture",
     "editors",
     "errors",
+    "export",
     "front_door",
     "graph",
     "lsp",

@@ -92,7 +92,10 @@ pub fn number(name: &str) -> Option<u32> {
 
 /// The name of a number in the x86_64 table.
 pub fn name(nr: u32) -> Option<&'static str> {
-    SYSCALLS.iter().find(|(_, n)| *n == nr).map(|(name, _)| *name)
+    SYSCALLS
+        .iter()
+        .find(|(_, n)| *n == nr)
+        .map(|(name, _)| *name)
 }
 
 /// Numbers for names; the first unknown name is the error.

@@ -12,8 +12,8 @@ mod seccomp;
 mod spec;
 mod story;
 
-use crate::engine::limits::Limits;
 use crate::engine::error::RecipeError;
+use crate::engine::limits::Limits;
 use crate::engine::Recipe;
 use crate::ops::OpError;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,9 @@ pub fn oci(recipe: &Recipe, limits: &Limits, req: &Request) -> Result<Report, Ex
     let made = story::sandboxes(&trace);
     let number = match (req.sandbox, made) {
         (_, 0) => return Err(ExportError::NoSandbox),
-        (Some(n), m) if n == 0 || n > m => return Err(ExportError::NoSuchSandbox { asked: n, made }),
+        (Some(n), m) if n == 0 || n > m => {
+            return Err(ExportError::NoSuchSandbox { asked: n, made })
+        }
         (Some(n), _) => n,
         (None, 1) => 1,
         (None, m) => return Err(ExportError::Several { made: m }),
@@ -121,7 +123,9 @@ fn prepare_dir(dir: &Path) -> Result<bool, ExportError> {
             std::fs::create_dir_all(dir).map_err(|e| ExportError::Write(shown, e))?;
             Ok(true)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(ExportError::BundleDir(shown)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(ExportError::BundleDir(shown))
+        }
         Err(e) => Err(ExportError::Write(shown, e)),
     }
 }
@@ -138,7 +142,8 @@ fn write(
     let mut extract_warnings = Vec::new();
     if !matches!(source, root::RootSource::Directory { .. }) {
         let rootfs = bundle.join("rootfs");
-        std::fs::create_dir(&rootfs).map_err(|e| ExportError::Write(rootfs.display().to_string(), e))?;
+        std::fs::create_dir(&rootfs)
+            .map_err(|e| ExportError::Write(rootfs.display().to_string(), e))?;
         extract_warnings = root::make(source, &rootfs)?;
     }
     let built = spec::build(story, source, &bundle);
@@ -148,7 +153,8 @@ fn write(
     finish(&mut value, recipe, &not_exported);
     let text = serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n";
     let config = bundle.join("config.json");
-    std::fs::write(&config, text).map_err(|e| ExportError::Write(config.display().to_string(), e))?;
+    std::fs::write(&config, text)
+        .map_err(|e| ExportError::Write(config.display().to_string(), e))?;
     let root = spec::container_root(source, &bundle).display().to_string();
     Ok((built.notes, not_exported, extract_warnings, config, root))
 }
@@ -166,7 +172,10 @@ fn finish(v: &mut serde_json::Value, recipe: &Recipe, not_exported: &[String]) {
         let bare = name.strip_prefix("CAP_").unwrap_or(name);
         crate::confine::caps::number(bare).unwrap_or(u32::MAX)
     };
-    if let Some(caps) = v.pointer_mut("/process/capabilities").and_then(|c| c.as_object_mut()) {
+    if let Some(caps) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
         for set in caps.values_mut() {
             if let Some(list) = set.as_array_mut() {
                 list.sort_by_key(|c| order(c.as_str().unwrap_or_default()));

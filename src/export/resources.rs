@@ -35,7 +35,12 @@ fn devices(d: &Devices) -> Vec<LinuxDeviceCgroup> {
     match d {
         Devices::All => vec![device_rule(true, None)],
         Devices::Standard { extra } => std::iter::once(device_rule(false, None))
-            .chain(STANDARD.iter().chain(extra).map(|r| device_rule(true, Some(r))))
+            .chain(
+                STANDARD
+                    .iter()
+                    .chain(extra)
+                    .map(|r| device_rule(true, Some(r))),
+            )
             .collect(),
     }
 }
@@ -54,11 +59,10 @@ fn block_io(l: &CgroupLimits) -> Option<LinuxBlockIo> {
         return None;
     }
     let list = |pick: &dyn Fn(&crate::ops::limits::IoLimit) -> Option<u64>| {
-        let v: Vec<_> = l
-            .io
-            .iter()
-            .filter_map(|d| pick(d).map(|r| throttle(d.major, d.minor, r)))
-            .collect();
+        let v: Vec<_> =
+            l.io.iter()
+                .filter_map(|d| pick(d).map(|r| throttle(d.major, d.minor, r)))
+                .collect();
         (!v.is_empty()).then_some(v)
     };
     let mut b = LinuxBlockIo::default();
@@ -120,12 +124,15 @@ mod tests {
             io: vec![],
         };
         let r = of_sandbox(Some(&l), &Devices::Standard { extra: vec![] });
-        let m = r.memory().clone().unwrap();
+        let m = r.memory().unwrap();
         assert_eq!(m.limit(), Some(64 << 20));
         assert_eq!(m.swap(), Some(64 << 20), "memory + swap");
-        assert_eq!(r.pids().clone().unwrap().limit(), 20);
+        assert_eq!(r.pids().unwrap().limit(), 20);
         let c = r.cpu().clone().unwrap();
-        assert_eq!((c.quota(), c.period(), c.shares()), (Some(50_000), Some(100_000), Some(1024)));
+        assert_eq!(
+            (c.quota(), c.period(), c.shares()),
+            (Some(50_000), Some(100_000), Some(1024))
+        );
         let d = r.devices().clone().unwrap();
         assert!(!d[0].allow() && d.len() == 1 + STANDARD.len());
     }

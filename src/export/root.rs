@@ -32,7 +32,10 @@ pub fn absolute(p: &str) -> String {
 }
 
 /// The source of the root of `story`; `given` is `--rootfs PATH`.
-pub fn source(story: &Story, given: Option<&str>) -> Result<(RootSource, Vec<String>), ExportError> {
+pub fn source(
+    story: &Story,
+    given: Option<&str>,
+) -> Result<(RootSource, Vec<String>), ExportError> {
     let mut notes = Vec::new();
     if let Some(p) = given {
         return Ok((
@@ -115,13 +118,17 @@ pub fn make(source: &RootSource, rootfs: &Path) -> Result<Vec<String>, ExportErr
 fn extract(op: &RootfsOp, rootfs: &Path) -> Result<Vec<String>, ExportError> {
     let dir = rootfs.display().to_string();
     let op = match op.clone() {
-        RootfsOp::FromTar { archive, strict, .. } => RootfsOp::FromTar {
+        RootfsOp::FromTar {
+            archive, strict, ..
+        } => RootfsOp::FromTar {
             archive,
             dir,
             strict,
             progress: false,
         },
-        RootfsOp::FromImage { image, tag, strict, .. } => RootfsOp::FromImage {
+        RootfsOp::FromImage {
+            image, tag, strict, ..
+        } => RootfsOp::FromImage {
             image,
             dir,
             tag,
@@ -139,7 +146,9 @@ fn extract(op: &RootfsOp, rootfs: &Path) -> Result<Vec<String>, ExportError> {
 /// (except /proc: a runtime mounts only a proc there), symlinks are copied.
 pub fn host_entries() -> Vec<(String, Option<PathBuf>)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/") else { return out };
+    let Ok(dir) = std::fs::read_dir("/") else {
+        return out;
+    };
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Ok(t) = e.file_type() else { continue };

@@ -3,7 +3,8 @@
 
 use crate::confine::seccomp::{Base, Policy, DEFAULT_DENY};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompOperator, LinuxSyscall,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder,
+    LinuxSeccompOperator, LinuxSyscall,
 };
 
 /// The namespace flags of clone(2), each refused on its own (libseccomp compares an
@@ -34,7 +35,10 @@ fn rule(names: Vec<String>, action: LinuxSeccompAction, errno: Option<u32>) -> L
 }
 
 fn arg(value: u64, value_two: Option<u64>, op: LinuxSeccompOperator) -> LinuxSeccompArg {
-    let b = LinuxSeccompArgBuilder::default().index(0usize).value(value).op(op);
+    let b = LinuxSeccompArgBuilder::default()
+        .index(0usize)
+        .value(value)
+        .op(op);
     match value_two {
         Some(v) => b.value_two(v),
         None => b,
@@ -80,17 +84,33 @@ pub fn of_policy(policy: &Policy) -> LinuxSeccomp {
             rules.push(rule(list, LinuxSeccompAction::ScmpActErrno, eperm));
             if !listed("clone3") {
                 let enosys = Some(libc::ENOSYS as u32);
-                rules.push(rule(vec!["clone3".into()], LinuxSeccompAction::ScmpActErrno, enosys));
+                rules.push(rule(
+                    vec!["clone3".into()],
+                    LinuxSeccompAction::ScmpActErrno,
+                    enosys,
+                ));
             }
             if !listed("clone") {
                 for flag in CLONE_NEW_FLAGS {
-                    let mut r = rule(vec!["clone".into()], LinuxSeccompAction::ScmpActErrno, eperm);
-                    r.set_args(Some(vec![arg(flag, Some(flag), LinuxSeccompOperator::ScmpCmpMaskedEq)]));
+                    let mut r = rule(
+                        vec!["clone".into()],
+                        LinuxSeccompAction::ScmpActErrno,
+                        eperm,
+                    );
+                    r.set_args(Some(vec![arg(
+                        flag,
+                        Some(flag),
+                        LinuxSeccompOperator::ScmpCmpMaskedEq,
+                    )]));
                     rules.push(r);
                 }
             }
             if !listed("personality") {
-                let mut r = rule(vec!["personality".into()], LinuxSeccompAction::ScmpActErrno, eperm);
+                let mut r = rule(
+                    vec!["personality".into()],
+                    LinuxSeccompAction::ScmpActErrno,
+                    eperm,
+                );
                 let args = PERSONALITIES
                     .iter()
                     .map(|v| arg(*v, None, LinuxSeccompOperator::ScmpCmpNe))

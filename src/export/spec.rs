@@ -65,17 +65,17 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
         b.notes.push(format!("the recipe chroots into {p}; an OCI runtime pivots into its root, so the old root is unreachable and /proc/self/mountinfo shows / as a bind mount of the root"));
     }
     let mut mounts = Vec::new();
+    let conf = confinement(story);
     if *source == RootSource::Host {
-        mounts.extend(host_binds());
+        mounts.extend(host_binds(!conf.is_privileged()));
         if !story.mounts.iter().any(|m| m.spec.target == "/proc") {
             mounts.push(fs_mount("/proc", "proc", "proc", vec![]));
-            b.notes.push("the sandbox sees the host's /proc; a runtime mounts only a proc of its own there".into());
+            b.notes.push(
+                "the sandbox sees the host's /proc; a runtime mounts only a proc of its own there"
+                    .into(),
+            );
         }
     }
-    let conf = match &story.command {
-        Some(c) => c.spec.confine.apply_to(&story.spec.confine),
-        None => story.spec.confine.clone(),
-    };
     for m in &story.mounts {
         match mount(m, story.root.as_ref(), &croot, !conf.is_privileged()) {
             Some(x) => mounts.push(x),
@@ -94,8 +94,24 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
         ("dev.nsr.sandbox".to_string(), story.number.to_string()),
         ("dev.nsr.unshare".to_string(), story.spec.to_string()),
     ];
-    b.spec.set_annotations(Some(annotations.into_iter().collect()));
+    b.spec
+        .set_annotations(Some(annotations.into_iter().collect()));
     b
+}
+
+/// The confinement of the bundle's process: the sandbox's, with CAP_SYS_CHROOT kept
+/// after a pivot_root (the holder does the same: with the old root detached a second
+/// chroot leads nowhere), then the command's own options over it.
+fn confinement(story: &Story) -> Confinement {
+    let mut base = story.spec.confine.clone();
+    if let (Some(RootChange::PivotRoot(_)), Caps::Only(mask)) = (&story.root, base.caps) {
+        let chroot = crate::confine::caps::number("SYS_CHROOT").expect("a known name");
+        base.caps = Caps::Only(mask | 1 << chroot);
+    }
+    match &story.command {
+        Some(c) => c.spec.confine.apply_to(&base),
+        None => base,
+    }
 }
 
 fn fs_mount(target: &str, fstype: &str, source: &str, options: Vec<String>) -> Mount {
@@ -108,21 +124,31 @@ fn fs_mount(target: &str, fstype: &str, source: &str, options: Vec<String>) -> M
 }
 
 /// The host's top-level directories, bound recursively where a sandbox that kept the
-/// host's root sees them.
-fn host_binds() -> Vec<Mount> {
+/// host's root sees them; /sys read-only with its mounts (`rro`) when confined, as nsr
+/// makes it for a confined sandbox's commands.
+fn host_binds(harden: bool) -> Vec<Mount> {
     host_entries()
         .into_iter()
         .filter(|(_, link)| link.is_none())
         .map(|(name, _)| {
             let p = format!("/{name}");
-            fs_mount(&p, "bind", &p, vec!["rbind".into()])
+            let mut options = vec!["rbind".to_string()];
+            if harden && name == "sys" {
+                options.push("rro".into());
+            }
+            fs_mount(&p, "bind", &p, options)
         })
         .collect()
 }
 
 /// A path as the sandbox saw it when it made the mount, as the host sees it.
 fn host_path(p: &str, m: &StoryMount, root: Option<&RootChange>, croot: &Path) -> String {
-    let inside = |rest: &str| croot.join(rest.trim_start_matches('/')).display().to_string();
+    let inside = |rest: &str| {
+        croot
+            .join(rest.trim_start_matches('/'))
+            .display()
+            .to_string()
+    };
     match root {
         Some(_) if m.after_root => inside(p),
         Some(r) => {
@@ -149,7 +175,11 @@ fn mount(m: &StoryMount, root: Option<&RootChange>, croot: &Path, harden: bool) 
     let mut options = Vec::new();
     let (fstype, source) = match &s.source {
         MountSource::Filesystem { fstype, source } => {
-            let src = if source.is_empty() { fstype.clone() } else { source.clone() };
+            let src = if source.is_empty() {
+                fstype.clone()
+            } else {
+                source.clone()
+            };
             (fstype.clone(), src)
         }
         MountSource::Bind { source, recursive } => {
@@ -167,7 +197,12 @@ fn mount(m: &StoryMount, root: Option<&RootChange>, croot: &Path, harden: bool) 
         }
     };
     let sysfs = harden && fstype == "sysfs";
-    for (on, word) in [(s.readonly || sysfs, "ro"), (s.nosuid, "nosuid"), (s.nodev, "nodev"), (s.noexec, "noexec")] {
+    for (on, word) in [
+        (s.readonly || sysfs, "ro"),
+        (s.nosuid, "nosuid"),
+        (s.nodev, "nodev"),
+        (s.noexec, "noexec"),
+    ] {
         if on {
             options.push(word.into());
         }
@@ -217,14 +252,19 @@ fn process(story: &Story, conf: &Confinement, b: &mut Built) -> Process {
                 env.retain(|e| !e.starts_with(&format!("{k}=")));
                 env.push(format!("{k}={v}"));
             }
-            p.set_cwd(PathBuf::from(c.spec.cwd.clone().unwrap_or_else(|| "/".into())));
+            p.set_cwd(PathBuf::from(
+                c.spec.cwd.clone().unwrap_or_else(|| "/".into()),
+            ));
             if c.spec.stdin.is_some() {
-                b.not_exported.push("the command's stdin text: a runtime gives the process runc's own stdin".into());
+                b.not_exported.push(
+                    "the command's stdin text: a runtime gives the process runc's own stdin".into(),
+                );
             }
         }
         None => {
             p.set_args(Some(vec!["/bin/sh".into()]));
-            b.notes.push("the recipe runs no command in the sandbox: the process is /bin/sh".into());
+            b.notes
+                .push("the recipe runs no command in the sandbox: the process is /bin/sh".into());
         }
     }
     p.set_env(Some(env));
@@ -242,7 +282,10 @@ fn process(story: &Story, conf: &Confinement, b: &mut Built) -> Process {
         .rlimits
         .iter()
         .filter_map(|r| {
-            let typ: oci_spec::runtime::PosixRlimitType = by_name(format!("RLIMIT_{}", crate::confine::rlimit_name(r.resource).to_uppercase()))?;
+            let typ: oci_spec::runtime::PosixRlimitType = by_name(format!(
+                "RLIMIT_{}",
+                crate::confine::rlimit_name(r.resource).to_uppercase()
+            ))?;
             PosixRlimitBuilder::default()
                 .typ(typ)
                 .soft(r.soft)
@@ -302,7 +345,7 @@ fn namespaces(story: &Story, b: &mut Built) -> Vec<LinuxNamespace> {
                     .or_else(|| p.strip_prefix("/var/run/netns/"))
                     .filter(|n| story.netns_made.iter().any(|m| m == n));
                 if let Some(name) = made {
-                    b.notes.push(format!("the {kind} namespace is {p}, which the recipe makes (with its links and routes): it must exist when the container starts (nsr run --keep RECIPE, then nsr down {name}'s environment after)"));
+                    b.notes.push(format!("the {kind} namespace is {p} (netns {name}), which the recipe makes with its links and routes: it must exist when the container starts, so keep the environment (nsr run --keep RECIPE) and nsr down it afterwards"));
                 }
                 out.push(namespace(*kind, Some(p.clone())));
             }
@@ -318,7 +361,10 @@ fn namespaces(story: &Story, b: &mut Built) -> Vec<LinuxNamespace> {
     }
     if !s.has_own_mount_ns() {
         out.push(namespace(NsKind::Mount, None));
-        b.notes.push("the sandbox shares the host's mount namespace; an OCI container always has its own".into());
+        b.notes.push(
+            "the sandbox shares the host's mount namespace; an OCI container always has its own"
+                .into(),
+        );
     }
     if s.creates(NsKind::Time) {
         b.notes.push("a time namespace needs runtime-spec 1.2 (runc 1.2, crun 1.8 with timeOffsets); Debian's runc 1.1 refuses it".into());
@@ -349,9 +395,17 @@ fn linux(story: &Story, conf: &Confinement, b: &mut Built) -> Linux {
         let masked = PROC_MASKED.iter().map(|p| format!("/proc/{p}"));
         let sys = SYS_MASKED.iter().map(|p| format!("/sys/{p}"));
         l.set_masked_paths(Some(masked.chain(sys).collect()));
-        l.set_readonly_paths(Some(PROC_READ_ONLY.iter().map(|p| format!("/proc/{p}")).collect()));
+        l.set_readonly_paths(Some(
+            PROC_READ_ONLY
+                .iter()
+                .map(|p| format!("/proc/{p}"))
+                .collect(),
+        ));
     }
     l.set_seccomp(conf.seccomp.as_ref().map(super::seccomp::of_policy));
-    l.set_resources(Some(super::resources::of_sandbox(story.limits.as_ref(), &conf.devices)));
+    l.set_resources(Some(super::resources::of_sandbox(
+        story.limits.as_ref(),
+        &conf.devices,
+    )));
     l
 }

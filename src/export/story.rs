@@ -60,9 +60,7 @@ pub struct Story {
 
 /// The number of sandboxes a trace made.
 pub fn sandboxes(trace: &[TraceItem]) -> usize {
-    ops(trace)
-        .filter(|op| matches!(op, Op::Unshare(_)))
-        .count()
+    ops(trace).filter(|op| matches!(op, Op::Unshare(_))).count()
 }
 
 fn ops(trace: &[TraceItem]) -> impl Iterator<Item = &Op> {

@@ -176,6 +176,18 @@ fn sweep() {
             let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
+    // Containers the OCI tests started under runc or crun (named with the prefix).
+    for runtime in ["runc", "crun"] {
+        if let Ok(out) = Command::new(runtime).args(["list", "-q"]).output() {
+            for name in String::from_utf8_lossy(&out.stdout).lines() {
+                if name.strip_prefix(PREFIX).is_some_and(left_by_a_dead_run) {
+                    let _ = Command::new(runtime)
+                        .args(["delete", "--force", name])
+                        .output();
+                }
+            }
+        }
+    }
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

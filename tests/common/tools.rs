@@ -40,6 +40,11 @@ const DEBIAN: &[(&str, &str)] = &[
     // the mermaid text) by headless Chromium.
     ("dot", "graphviz"),
     ("chromium", "chromium"),
+    // nsr export oci's bundles run under both OCI runtimes; their config.json is
+    // checked against the runtime-spec's JSON schema (tests/oci/validate.py).
+    ("runc", "runc"),
+    ("crun", "crun"),
+    ("jsonschema", "python3-jsonschema"),
     // The man page is rendered by man-db's man and groff.
     ("man", "man-db"),
     ("groff", "groff-base"),
