@@ -75,6 +75,9 @@ impl RecordingBackend {
                 self.made_links
                     .push((ns.clone(), name.to_string(), "bridge"));
             }
+            NetOp::Vxlan { name, ns, .. } => {
+                self.made_links.push((ns.clone(), name.to_string(), "vxlan"));
+            }
             NetOp::LinkMove { ns, name, to } => {
                 for l in self.made_links.iter_mut() {
                     if l.0 == *ns && l.1 == name.as_str() {
@@ -88,7 +91,9 @@ impl RecordingBackend {
             NetOp::NetnsAdd { name } => Some(NetUndo::DeleteNetns {
                 name: name.to_string(),
             }),
-            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => {
+            NetOp::Veth { name, ns, .. }
+            | NetOp::Bridge { name, ns }
+            | NetOp::Vxlan { name, ns, .. } => {
                 self.links += 1;
                 Some(NetUndo::DeleteLink {
                     link: self.links - 1,

@@ -125,6 +125,12 @@ fn refused_options(call: &FnCallExpr, method: bool) -> Option<(&Expr, String)> {
             let m = literal_map(&args[0])?;
             (&args[0], convert::port_forward_rule(&m).map(|_| ()))
         }
+        ("vxlan", _, 2) => {
+            let mut m = literal_map(&args[1])?;
+            // Its value is a namespace, which only a run knows.
+            m.remove("ns");
+            (&args[1], convert::vxlan_spec(&m).map(|_| ()))
+        }
         ("pasta", true, 1) => {
             let m = literal_map(&args[0])?;
             (&args[0], super::pasta_options::of_method(&m).map(|_| ()))
@@ -152,7 +158,9 @@ fn bad_strings<'a>(call: &'a FnCallExpr, method: bool) -> Vec<(&'a Expr, String)
             ifname(0, &mut out);
             ifname(1, &mut out);
         }
-        ("bridge" | "link" | "up" | "down", _, 1) | ("mtu", true, 2) => ifname(0, &mut out),
+        ("bridge" | "link" | "up" | "down", _, 1) | ("mtu", true, 2) | ("vxlan", _, 2) => {
+            ifname(0, &mut out)
+        }
         ("forward", _, 2) => {
             ifname(0, &mut out);
             ifname(1, &mut out);

@@ -412,6 +412,34 @@ pub fn port_forward_rule(opts: &Map) -> Res<NatRule> {
     })
 }
 
+/// `vxlan(name, #{ id, remote, local, dev, port, ns })`; `ns` (where the link goes,
+/// for the plain function) is left to the caller, which knows namespace values.
+pub fn vxlan_spec(opts: &Map) -> Res<crate::ops::vxlan::VxlanSpec> {
+    let known = option_keys::names("vxlan");
+    for k in opts.keys() {
+        if !known.contains(&k.as_str()) {
+            return Err(format!(
+                "unknown option '{k}' for vxlan (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let int = |k: &str| -> Res<Option<i64>> {
+        opts.get(k)
+            .map(|v| v.as_int().map_err(|_| format!("{k} must be an integer")))
+            .transpose()
+    };
+    let text = |k: &str| opts.get(k).map(|v| string(v, k)).transpose();
+    let id = int("id")?.ok_or("vxlan needs id: the segment's number (VNI), the same at both ends")?;
+    let remote = text("remote")?
+        .ok_or("vxlan needs remote: the other endpoint's underlay address")?;
+    let dev = match text("dev")? {
+        Some(d) => Some(crate::ops::names::IfName::new(&d)?),
+        None => None,
+    };
+    crate::ops::vxlan::VxlanSpec::new(id, &remote, text("local")?.as_deref(), dev, int("port")?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

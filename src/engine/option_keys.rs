@@ -117,6 +117,15 @@ const PORT_FORWARD: &[OptionKey] = &[
     k("iface", "the interface they arrive on"),
 ];
 
+const VXLAN: &[OptionKey] = &[
+    k("id", "the segment's number (VNI, 0 to 16777215), the same at both ends"),
+    k("remote", "the other endpoint's underlay address"),
+    k("local", "this endpoint's underlay address"),
+    k("dev", "the underlay link the packets leave by"),
+    k("port", "UDP port (default 4789)"),
+    k("ns", "where the link goes (a netns or sandbox; the plain vxlan() only)"),
+];
+
 const ADDR: &[OptionKey] = &[k("nodad", "true: no duplicate address detection")];
 
 const EXTRACT: &[OptionKey] = &[
@@ -191,6 +200,7 @@ pub fn of_primitive(name: &str) -> Option<Vec<OptionKey>> {
         "mount" => &[MOUNT],
         "route" => &[ROUTE],
         "port_forward" => &[PORT_FORWARD],
+        "vxlan" => &[VXLAN],
         "addr" => &[ADDR],
         "pasta" => &[PASTA],
         "limits" => &[LIMITS],
@@ -290,6 +300,8 @@ mod tests {
         assert_eq!(sorted(known_in(route)), of("route"));
         let pf = convert::port_forward_rule(&m).unwrap_err();
         assert_eq!(sorted(known_in(pf)), of("port_forward"));
+        let vxlan = convert::vxlan_spec(&m).unwrap_err();
+        assert_eq!(sorted(known_in(vxlan)), of("vxlan"));
         let addr = convert::addr_nodad(&m).unwrap_err();
         assert_eq!(sorted(known_in(addr)), of("addr"));
         for (list, engine) in engine_lists() {

@@ -16,7 +16,7 @@ fn quoted(lines: &[String]) -> String {
 fn style(kind: NodeKind) -> String {
     let extra = match kind {
         NodeKind::Bridge => ", style=\"rounded,filled\"",
-        NodeKind::Guest => ", style=\"dashed,filled\"",
+        NodeKind::Guest | NodeKind::Remote => ", style=\"dashed,filled\"",
         _ => "",
     };
     format!("fillcolor=\"{}\"{extra}", kind.fill())
@@ -53,6 +53,11 @@ pub fn render(d: &Drawing) -> String {
             ),
             EdgeKind::Contains => "style=bold, color=\"#b45309\"".into(),
             EdgeKind::RunsIn => "style=dashed, label=\"runs in\"".into(),
+            EdgeKind::Tunnel => format!(
+                "taillabel={}, headlabel={}, labeldistance=2.5, penwidth=2, style=dashed, color=\"#7e22ce\"",
+                quoted(&e.tail),
+                quoted(&e.head)
+            ),
         };
         s.push_str(&format!("  {a} -- {b} [{attrs}];\n"));
     }

@@ -14,15 +14,18 @@ pub enum NodeKind {
     Bridge,
     /// A sandbox in a namespace it joined (or the host's).
     Guest,
+    /// The other end of a tunnel, on a machine the picture does not show.
+    Remote,
 }
 
 impl NodeKind {
-    pub const ALL: [NodeKind; 5] = [
+    pub const ALL: [NodeKind; 6] = [
         NodeKind::Host,
         NodeKind::Netns,
         NodeKind::Sandbox,
         NodeKind::Bridge,
         NodeKind::Guest,
+        NodeKind::Remote,
     ];
 
     /// Its colour in every format.
@@ -33,6 +36,7 @@ impl NodeKind {
             NodeKind::Sandbox => "#dcfce7",
             NodeKind::Bridge => "#fef3c7",
             NodeKind::Guest => "#ecfccb",
+            NodeKind::Remote => "#f3e8ff",
         }
     }
 
@@ -43,6 +47,7 @@ impl NodeKind {
             NodeKind::Sandbox => "sandbox",
             NodeKind::Bridge => "bridge",
             NodeKind::Guest => "guest",
+            NodeKind::Remote => "remote",
         }
     }
 }
@@ -66,6 +71,8 @@ pub enum EdgeKind {
     Contains,
     /// A sandbox in the namespace it joined.
     RunsIn,
+    /// A VXLAN tunnel between its two ends' bridges (or namespaces).
+    Tunnel,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +126,7 @@ fn namespace_lines(g: &Graph, n: &Namespace) -> Vec<String> {
     let mut l = Vec::new();
     for i in &n.interfaces {
         let on_edge = i.kind == "bridge"
+            || g.tunnels.iter().any(|t| t.end.ns == n.id && t.end.name == i.name)
             || g.veths.iter().any(|v| {
                 [&v.a, &v.b]
                     .iter()
@@ -245,13 +253,13 @@ pub fn draw(g: &Graph) -> Drawing {
             });
         }
     }
+    let node_of = |e: &super::model::End| {
+        let master = g.interface(e).and_then(|i| i.master.clone());
+        master
+            .and_then(|b| bridge_node.get(&(e.ns.clone(), b)).copied())
+            .or_else(|| ns_node.get(&e.ns).copied())
+    };
     for v in &g.veths {
-        let node_of = |e: &super::model::End| {
-            let master = g.interface(e).and_then(|i| i.master.clone());
-            master
-                .and_then(|b| bridge_node.get(&(e.ns.clone(), b)).copied())
-                .or_else(|| ns_node.get(&e.ns).copied())
-        };
         if let (Some(from), Some(to)) = (node_of(&v.a), node_of(&v.b)) {
             d.edges.push(Edge {
                 from,
@@ -262,5 +270,62 @@ pub fn draw(g: &Graph) -> Drawing {
             });
         }
     }
+    tunnels(g, &mut d, &node_of);
     d
+}
+
+/// The words at a tunnel's end: its interface, the segment, the underlay port.
+fn tunnel_words(t: &super::model::Tunnel) -> Vec<String> {
+    vec![t.end.name.clone(), format!("vxlan id {} port {}", t.id, t.port)]
+}
+
+/// An edge per tunnel: to the tunnel in the picture whose namespace has the remote
+/// address (the same id), else to a node for the remote machine.
+fn tunnels(g: &Graph, d: &mut Drawing, node_of: &dyn Fn(&super::model::End) -> Option<usize>) {
+    let has_addr = |ns: &str, ip: &str| {
+        g.namespace(ns).is_some_and(|n| {
+            n.interfaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|a| a.split('/').next() == Some(ip)))
+        })
+    };
+    let mut drawn = vec![false; g.tunnels.len()];
+    for (i, t) in g.tunnels.iter().enumerate() {
+        if drawn[i] {
+            continue;
+        }
+        drawn[i] = true;
+        let Some(from) = node_of(&t.end) else { continue };
+        let peer = (0..g.tunnels.len()).find(|&j| {
+            !drawn[j] && g.tunnels[j].id == t.id && has_addr(&g.tunnels[j].end.ns, &t.remote)
+        });
+        let (to, head) = match peer {
+            Some(j) => {
+                drawn[j] = true;
+                match node_of(&g.tunnels[j].end) {
+                    Some(n) => (n, tunnel_words(&g.tunnels[j])),
+                    None => continue,
+                }
+            }
+            None => {
+                let id = format!("n{}", d.nodes.len());
+                let lines = vec!["another machine".to_string()];
+                d.nodes.push(Node {
+                    id,
+                    kind: NodeKind::Remote,
+                    title: format!("remote {}", t.remote),
+                    details: lines.clone(),
+                    lines,
+                });
+                (d.nodes.len() - 1, Vec::new())
+            }
+        };
+        d.edges.push(Edge {
+            from,
+            to,
+            kind: EdgeKind::Tunnel,
+            tail: tunnel_words(t),
+            head,
+        });
+    }
 }

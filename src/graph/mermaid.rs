@@ -43,6 +43,13 @@ pub fn render(d: &Drawing) -> String {
             }
             EdgeKind::Contains => s.push_str(&format!("  {a} === {b}\n")),
             EdgeKind::RunsIn => s.push_str(&format!("  {a} -.-|\"runs in\"| {b}\n")),
+            EdgeKind::Tunnel => {
+                let mut label = e.tail.join(" ");
+                if !e.head.is_empty() {
+                    label = format!("{label} <-> {}", e.head.join(" "));
+                }
+                s.push_str(&format!("  {a} -.-|\"{}\"| {b}\n", text(&[label])));
+            }
         }
     }
     if let Some(f) = &d.footer {

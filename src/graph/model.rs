@@ -13,6 +13,9 @@ pub struct Graph {
     pub namespaces: Vec<Namespace>,
     pub sandboxes: Vec<Sandbox>,
     pub veths: Vec<Veth>,
+    /// VXLAN links, each one end of a tunnel (the other end may be on another machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<Tunnel>,
     /// Where a failing recipe stopped: the picture shows what was planned before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -112,6 +115,15 @@ pub struct End {
 pub struct Veth {
     pub a: End,
     pub b: End,
+}
+
+/// A VXLAN link: its interface, the segment it carries, the other endpoint's address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tunnel {
+    pub end: End,
+    pub id: u32,
+    pub remote: String,
+    pub port: u16,
 }
 
 impl Graph {

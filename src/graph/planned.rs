@@ -3,8 +3,8 @@
 //! bridge port knows its bridge).
 
 use super::model::{
-    named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox, Veth,
-    HOST,
+    named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox, Tunnel,
+    Veth, HOST,
 };
 use crate::ops::kinds::{NsKind, ALL_KINDS};
 use crate::ops::nat::NatRule;
@@ -210,6 +210,19 @@ fn apply_net(g: &mut Graph, op: &NetOp) {
             let id = ns_id(g, ns);
             iface_mut(g, &id, name).kind = "bridge".into();
         }
+        NetOp::Vxlan { name, ns, spec } => {
+            let id = ns_id(g, ns);
+            iface_mut(g, &id, name).kind = "vxlan".into();
+            g.tunnels.push(Tunnel {
+                end: End {
+                    ns: id,
+                    name: name.to_string(),
+                },
+                id: spec.id,
+                remote: spec.remote.to_string(),
+                port: spec.port,
+            });
+        }
         NetOp::LinkSet { ns, name, setting } => {
             let id = ns_id(g, ns);
             let i = iface_mut(g, &id, name);
@@ -272,11 +285,10 @@ fn move_link(g: &mut Graph, from: &str, name: &str, to: &str) {
     moved.up = false;
     moved.master = None;
     ns_mut(g, to).interfaces.push(moved);
-    for v in &mut g.veths {
-        for end in [&mut v.a, &mut v.b] {
-            if end.ns == from && end.name == name {
-                end.ns = to.to_string();
-            }
+    let ends = g.veths.iter_mut().flat_map(|v| [&mut v.a, &mut v.b]);
+    for end in ends.chain(g.tunnels.iter_mut().map(|t| &mut t.end)) {
+        if end.ns == from && end.name == name {
+            end.ns = to.to_string();
         }
     }
 }

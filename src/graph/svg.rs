@@ -108,6 +108,7 @@ pub fn render(d: &Drawing) -> String {
             EdgeKind::Veth => "stroke=\"#1e3a8a\" stroke-width=\"2\"",
             EdgeKind::Contains => "stroke=\"#b45309\" stroke-width=\"3\"",
             EdgeKind::RunsIn => "stroke=\"#4d7c0f\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"",
+            EdgeKind::Tunnel => "stroke=\"#7e22ce\" stroke-width=\"2\" stroke-dasharray=\"10 4\"",
         };
         s.push_str(&format!(
             "<line class=\"edge\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {style}/>\n",
@@ -116,7 +117,7 @@ pub fn render(d: &Drawing) -> String {
         let along = |from: (f64, f64), to: (f64, f64), t: f64| {
             (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)
         };
-        if e.kind == EdgeKind::Veth {
+        if matches!(e.kind, EdgeKind::Veth | EdgeKind::Tunnel) {
             label(&mut s, along(pa, pb, 0.22), &e.tail);
             label(&mut s, along(pb, pa, 0.22), &e.head);
         } else if e.kind == EdgeKind::RunsIn {
@@ -130,7 +131,7 @@ pub fn render(d: &Drawing) -> String {
     }
     for (i, n) in d.nodes.iter().enumerate() {
         let (p, z) = (places[i], sizes[i]);
-        let dash = if n.kind == NodeKind::Guest {
+        let dash = if matches!(n.kind, NodeKind::Guest | NodeKind::Remote) {
             " stroke-dasharray=\"5 3\""
         } else {
             ""

@@ -425,6 +425,7 @@ impl NetKernel {
                     }),
                 ))
             }
+            NetOp::Vxlan { name, ns, spec } => self.vxlan(name, ns, spec, sb),
             NetOp::LinkSet { ns, name, setting } => self.link_set(ns, name, setting, sb),
             NetOp::LinkMove { ns, name, to } => self.link_move(ns, name, to, sb),
             NetOp::AddrAdd {
@@ -714,7 +715,9 @@ impl NetKernel {
             NetOp::NetnsAdd { name } => net(NetUndo::DeleteNetns {
                 name: name.to_string(),
             }),
-            NetOp::Veth { name, ns, .. } | NetOp::Bridge { name, ns } => match outside(self, ns) {
+            NetOp::Veth { name, ns, .. }
+            | NetOp::Bridge { name, ns }
+            | NetOp::Vxlan { name, ns, .. } => match outside(self, ns) {
                 Err(c) => c,
                 Ok(_) => net(NetUndo::DeleteLink {
                     link: usize::MAX,
@@ -861,6 +864,45 @@ impl NetKernel {
             ),
         )
         .with_hint("add an address in the gateway's prefix first (addr), then the route"))
+    }
+
+    /// A VXLAN link: its underlay device must exist in the namespace (any link: it is
+    /// only named, not changed).
+    fn vxlan(
+        &mut self,
+        name: &str,
+        ns: &NsRef,
+        spec: &crate::ops::vxlan::VxlanSpec,
+        sb: &dyn SandboxNetns,
+    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+        let ino = self.resolve(ns, sb)?;
+        let dev = match &spec.dev {
+            Some(d) => Some(self.link(ino, d, ns)?.index),
+            None => None,
+        };
+        let tag = self.tag();
+        if let Err(e) = links::add_vxlan(self.socket(ino)?, name, spec, dev, tag) {
+            if e.errno == Errno::EEXIST {
+                self.refuse_existing(ino, name, ns)?;
+            }
+            let op = e.into_op(&format!("cannot create vxlan {name}"));
+            return Err(if op.errno == Some(Errno::EEXIST) {
+                op.with_hint(format!("another VXLAN link in {ns} has id {} and port {} already: one segment per id and port", spec.id, spec.port))
+            } else {
+                op
+            });
+        }
+        self.links.push(LinkRecord {
+            ends: vec![(ino, name.to_string())],
+        });
+        Ok((
+            None,
+            Some(NetUndo::DeleteLink {
+                link: self.links.len() - 1,
+                ns: ns.clone(),
+                name: name.to_string(),
+            }),
+        ))
     }
 
     fn link_set(

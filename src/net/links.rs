@@ -10,7 +10,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
-use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVxlan};
 use std::os::fd::RawFd;
 
 /// The link group nsr gives every link a run creates, in the same message that creates
@@ -82,6 +82,33 @@ pub fn add_veth(
 /// `ip link add NAME group TAG type bridge`.
 pub fn add_bridge(sock: &mut RouteSocket, name: &str, tag: u32) -> Result<(), NetlinkError> {
     let msg = LinkBridge::new(name).link_group(tag).build();
+    sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME group TAG type vxlan id ID remote R [local L] dstport P [dev D]`,
+/// D by its index in the same namespace.
+pub fn add_vxlan(
+    sock: &mut RouteSocket,
+    name: &str,
+    spec: &crate::ops::vxlan::VxlanSpec,
+    dev: Option<u32>,
+    tag: u32,
+) -> Result<(), NetlinkError> {
+    use std::net::IpAddr;
+    let mut b = LinkVxlan::new(name, spec.id).port(spec.port);
+    b = match spec.remote {
+        IpAddr::V4(a) => b.remote(a),
+        IpAddr::V6(a) => b.remote6(a),
+    };
+    b = match spec.local {
+        Some(IpAddr::V4(a)) => b.local(a),
+        Some(IpAddr::V6(a)) => b.local6(a),
+        None => b,
+    };
+    if let Some(index) = dev {
+        b = b.dev(index);
+    }
+    let msg = b.link_group(tag).build();
     sock.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
 }
 

@@ -16,6 +16,7 @@ pub mod route;
 pub mod run;
 pub mod sandbox;
 mod shell;
+pub mod vxlan;
 
 pub use error::OpError;
 pub use sandbox::SandboxId;

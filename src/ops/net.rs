@@ -8,6 +8,7 @@ use super::pasta::{PastaProcess, PastaSpec};
 use super::route::RouteSpec;
 use super::sandbox::SandboxId;
 use super::shell::{sandbox_pid_var, shell_quote};
+use super::vxlan::VxlanSpec;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -110,6 +111,12 @@ pub enum NetOp {
     Bridge {
         name: IfName,
         ns: NsRef,
+    },
+    /// A VXLAN tunnel endpoint, its underlay `spec.dev` (if any) in the same namespace.
+    Vxlan {
+        name: IfName,
+        ns: NsRef,
+        spec: VxlanSpec,
     },
     LinkSet {
         ns: NsRef,
@@ -267,6 +274,7 @@ impl NetOp {
             NetOp::NetnsOpen { .. } => "netns_open",
             NetOp::Veth { .. } => "veth",
             NetOp::Bridge { .. } => "bridge",
+            NetOp::Vxlan { .. } => "vxlan",
             NetOp::LinkSet { setting, .. } => match setting {
                 LinkSetting::Up => "up",
                 LinkSetting::Down => "down",
@@ -317,6 +325,12 @@ impl NetOp {
             NetOp::Bridge { name, ns } => {
                 format!("{} link add {} type bridge", ns.ip(), shell_quote(name))
             }
+            NetOp::Vxlan { name, ns, spec } => format!(
+                "{} link add {} type vxlan {}",
+                ns.ip(),
+                shell_quote(name),
+                spec.words()
+            ),
             NetOp::LinkSet { ns, name, setting } => {
                 format!(
                     "{} link set {} {}",
@@ -372,6 +386,9 @@ impl NetOp {
                 peer_ns,
             } => format!("veth {name} ({ns}) <-> {peer} ({peer_ns})"),
             NetOp::Bridge { name, ns } => format!("bridge {name} ({ns})"),
+            NetOp::Vxlan { name, ns, spec } => {
+                format!("vxlan {name} id {} to {} ({ns})", spec.id, spec.remote)
+            }
             NetOp::LinkSet { ns, name, setting } => {
                 format!("link {name} {} ({ns})", setting.words())
             }

@@ -57,6 +57,10 @@ pub(super) fn register_ns_makers(r: &mut Registry) {
         let peer_ns = target_of(&target, "the peer's namespace").map_err(|e| call.bad(e))?;
         veth(s, call, ns, name, peer, peer_ns)
     });
+    ns_primitive!(r, "vxlan", ["name: String", "options: Map"],
+    "/// A VXLAN link in the namespace: #{ id, remote, local, dev, port } (`ip link add NAME type vxlan id ID remote R dstport 4789 dev D`); attach it to a bridge to join that segment to the other end's.",
+    host: Some("/// A VXLAN link on the host (or in `ns:`): #{ id, remote, local, dev, port, ns }, one end of a tunnel to another machine's bridge segment."),
+    |call, s, ns, name: &str, opts: Map| -> Link { vxlan(s, call, ns, name, opts) });
     ns_primitive!(r, "bridge", ["name: String"],
     "/// A bridge in the namespace.",
     host: Some("/// `ip link add NAME type bridge` on the host."),
@@ -65,6 +69,20 @@ pub(super) fn register_ns_makers(r: &mut Registry) {
         net(s, call, NetOp::Bridge { name: checked, ns: ns.clone() })?;
         Ok(Link { name: name.into(), ns })
     });
+}
+
+fn vxlan(session: &Shared, call: &Call, ns: NsRef, name: &str, mut opts: Map) -> R<Link> {
+    let checked = ifname(call, name)?;
+    let ns = match opts.remove("ns") {
+        None => ns,
+        Some(_) if ns != NsRef::Host => {
+            return Err(call.bad("ns: is for the plain vxlan(); NS.vxlan(...) already says where".into()))
+        }
+        Some(target) => target_of(&target, "ns").map_err(|e| call.bad(e))?,
+    };
+    let spec = convert::vxlan_spec(&opts).map_err(|e| call.bad(e))?;
+    net(session, call, NetOp::Vxlan { name: checked, ns: ns.clone(), spec })?;
+    Ok(Link { name: name.into(), ns })
 }
 
 fn veth(
