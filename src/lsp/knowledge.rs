@@ -33,7 +33,7 @@ impl Ty {
             ("unshare", None) => Ty::Sandbox,
             ("netns" | "netns_open", None) => Ty::Netns,
             ("host", None) => Ty::HostNet,
-            ("link" | "bridge", _) => Ty::Link,
+            ("link" | "bridge" | "vxlan", _) => Ty::Link,
             ("veth", Some(Ty::Link)) => return None,
             ("veth", _) => Ty::VethPair,
             ("up" | "down" | "addr" | "mtu" | "move_to" | "attach" | "detach", Some(Ty::Link)) => {
@@ -81,6 +81,7 @@ pub fn tutorial(name: &str) -> Option<&'static str> {
         "link" => "ip link show NAME",
         "veth" => "ip link add NAME type veth peer name PEER",
         "bridge" => "ip link add NAME type bridge",
+        "vxlan" => "ip link add NAME type vxlan id ID remote ADDR dstport 4789 dev DEV",
         "addr" => "ip addr add CIDR dev DEV",
         "up" => "ip link set DEV up",
         "down" => "ip link set DEV down",
