@@ -122,6 +122,8 @@ net.up("eth0");
 route("10.99.8.0/24", "10.98.1.2");
 net.ip_forward(true);
 net.masquerade("10.98.1.0/24", "eth0");
+net.vxlan(p + "cx", #{ id: 77, remote: "10.98.1.1", dev: "eth0" });
+vxlan(p + "hx", #{ id: 78, remote: "10.98.1.2", dev: p + "cv" });
 let m = veth(p + "cm", p + "cn");
 m.peer.move_to(f);
 f.addr(p + "cn", "10.54.1.1/24");

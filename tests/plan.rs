@@ -152,6 +152,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("netns_open", "netns_open(\"s\");"),
     ("veth", "veth(\"a\", \"b\");"),
     ("bridge", "bridge(\"br\");"),
+    ("vxlan", "let n = netns(\"pv\");\nn.vxlan(\"vx0\", #{ id: 42, remote: \"10.9.0.2\", dev: \"eth0\" });\n"),
     ("up", "let l = veth(\"a\", \"b\"); l.host.up();"),
     ("down", "let l = veth(\"a\", \"b\"); l.host.down();"),
     ("mtu", "let l = veth(\"a\", \"b\"); l.host.mtu(1400);"),
@@ -505,6 +506,9 @@ mod as_root {
                 "tutorial-sandbox.nsr",
                 vec![format!("root={root}"), "cmd=ls /".into()],
             ),
+            // In the comparison's own netns with only lo: the tunnel's remote is not
+            // reachable, so nothing leaves.
+            ("vxlan-lab.nsr", vec!["remote=10.99.0.2".into()]),
         ];
         // pasta connects a namespace to the host's network through the host's interface
         // with the default route; the comparison runs in a netns of its own with only lo.

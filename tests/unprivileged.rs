@@ -21,6 +21,7 @@ const UNPRIVILEGED: &[&str] = &[
     "modules",
     "plan",
     "stdlib",
+    "vxlan",
 ];
 
 /// The newest build of test binary `name` beside this one (cargo names it NAME-HASH).

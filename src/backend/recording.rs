@@ -55,6 +55,7 @@ impl RecordingBackend {
                 master: None,
                 group: 0,
                 peer: None,
+                vxlan: None,
             })
             .collect()
     }
@@ -76,7 +77,8 @@ impl RecordingBackend {
                     .push((ns.clone(), name.to_string(), "bridge"));
             }
             NetOp::Vxlan { name, ns, .. } => {
-                self.made_links.push((ns.clone(), name.to_string(), "vxlan"));
+                self.made_links
+                    .push((ns.clone(), name.to_string(), "vxlan"));
             }
             NetOp::LinkMove { ns, name, to } => {
                 for l in self.made_links.iter_mut() {

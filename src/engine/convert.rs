@@ -430,9 +430,10 @@ pub fn vxlan_spec(opts: &Map) -> Res<crate::ops::vxlan::VxlanSpec> {
             .transpose()
     };
     let text = |k: &str| opts.get(k).map(|v| string(v, k)).transpose();
-    let id = int("id")?.ok_or("vxlan needs id: the segment's number (VNI), the same at both ends")?;
-    let remote = text("remote")?
-        .ok_or("vxlan needs remote: the other endpoint's underlay address")?;
+    let id =
+        int("id")?.ok_or("vxlan needs id: the segment's number (VNI), the same at both ends")?;
+    let remote =
+        text("remote")?.ok_or("vxlan needs remote: the other endpoint's underlay address")?;
     let dev = match text("dev")? {
         Some(d) => Some(crate::ops::names::IfName::new(&d)?),
         None => None,

@@ -118,12 +118,18 @@ const PORT_FORWARD: &[OptionKey] = &[
 ];
 
 const VXLAN: &[OptionKey] = &[
-    k("id", "the segment's number (VNI, 0 to 16777215), the same at both ends"),
+    k(
+        "id",
+        "the segment's number (VNI, 0 to 16777215), the same at both ends",
+    ),
     k("remote", "the other endpoint's underlay address"),
     k("local", "this endpoint's underlay address"),
     k("dev", "the underlay link the packets leave by"),
     k("port", "UDP port (default 4789)"),
-    k("ns", "where the link goes (a netns or sandbox; the plain vxlan() only)"),
+    k(
+        "ns",
+        "where the link goes (a netns or sandbox; the plain vxlan() only)",
+    ),
 ];
 
 const ADDR: &[OptionKey] = &[k("nodad", "true: no duplicate address detection")];

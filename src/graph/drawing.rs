@@ -126,7 +126,9 @@ fn namespace_lines(g: &Graph, n: &Namespace) -> Vec<String> {
     let mut l = Vec::new();
     for i in &n.interfaces {
         let on_edge = i.kind == "bridge"
-            || g.tunnels.iter().any(|t| t.end.ns == n.id && t.end.name == i.name)
+            || g.tunnels
+                .iter()
+                .any(|t| t.end.ns == n.id && t.end.name == i.name)
             || g.veths.iter().any(|v| {
                 [&v.a, &v.b]
                     .iter()
@@ -276,7 +278,10 @@ pub fn draw(g: &Graph) -> Drawing {
 
 /// The words at a tunnel's end: its interface, the segment, the underlay port.
 fn tunnel_words(t: &super::model::Tunnel) -> Vec<String> {
-    vec![t.end.name.clone(), format!("vxlan id {} port {}", t.id, t.port)]
+    vec![
+        t.end.name.clone(),
+        format!("vxlan id {} port {}", t.id, t.port),
+    ]
 }
 
 /// An edge per tunnel: to the tunnel in the picture whose namespace has the remote
@@ -295,7 +300,9 @@ fn tunnels(g: &Graph, d: &mut Drawing, node_of: &dyn Fn(&super::model::End) -> O
             continue;
         }
         drawn[i] = true;
-        let Some(from) = node_of(&t.end) else { continue };
+        let Some(from) = node_of(&t.end) else {
+            continue;
+        };
         let peer = (0..g.tunnels.len()).find(|&j| {
             !drawn[j] && g.tunnels[j].id == t.id && has_addr(&g.tunnels[j].end.ns, &t.remote)
         });

@@ -127,6 +127,12 @@ pub struct Tunnel {
 }
 
 impl Graph {
+    /// Tunnels by where they are (a plan makes them in recipe order, the kernel lists
+    /// them by namespace): one order for both.
+    pub fn sort_tunnels(&mut self) {
+        self.tunnels.sort_by(|a, b| a.end.cmp(&b.end));
+    }
+
     pub fn namespace(&self, id: &str) -> Option<&Namespace> {
         self.namespaces.iter().find(|n| n.id == id)
     }

@@ -3,8 +3,8 @@
 //! bridge port knows its bridge).
 
 use super::model::{
-    named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox, Tunnel,
-    Veth, HOST,
+    named_ns, nat_summary, sandbox_ns, End, Graph, Interface, Namespace, Nat, Route, Sandbox,
+    Tunnel, Veth, HOST,
 };
 use crate::ops::kinds::{NsKind, ALL_KINDS};
 use crate::ops::nat::NatRule;
@@ -26,6 +26,7 @@ pub fn from_trace(title: &str, trace: &[TraceItem]) -> Graph {
             apply(&mut g, op);
         }
     }
+    g.sort_tunnels();
     g
 }
 

@@ -152,6 +152,7 @@ fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
         master: None,
         group: 0,
         peer: None,
+        vxlan: None,
     };
     let mut peer_elsewhere = false;
     for a in m.attributes {
@@ -172,8 +173,10 @@ fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
             }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
-                    if let NlLinkInfo::Kind(k) = i {
-                        info.kind = k.to_string();
+                    match i {
+                        NlLinkInfo::Kind(k) => info.kind = k.to_string(),
+                        NlLinkInfo::Data(InfoData::Vxlan(v)) => info.vxlan = Some(vxlan_info(&v)),
+                        _ => {}
                     }
                 }
             }
@@ -191,6 +194,26 @@ fn link_info(m: RouteNetlinkMessage) -> Option<LinkInfo> {
         };
     }
     Some(info)
+}
+
+/// The kernel says a unicast VXLAN's remote as its "group".
+fn vxlan_info(attrs: &[netlink_packet_route::link::InfoVxlan]) -> crate::ops::net::VxlanInfo {
+    use netlink_packet_route::link::InfoVxlan as V;
+    let mut v = crate::ops::net::VxlanInfo {
+        id: 0,
+        remote: None,
+        port: 0,
+    };
+    for a in attrs {
+        match a {
+            V::Id(id) => v.id = *id,
+            V::Group(g) => v.remote = Some((*g).into()),
+            V::Group6(g) => v.remote = Some((*g).into()),
+            V::Port(p) => v.port = *p,
+            _ => {}
+        }
+    }
+    v
 }
 
 fn state_name(s: State) -> String {

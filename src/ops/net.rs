@@ -492,4 +492,14 @@ pub struct LinkInfo {
     pub group: u32,
     /// A veth's peer, when it is in the same namespace: its index.
     pub peer: Option<u32>,
+    /// A VXLAN link's segment, remote endpoint and port.
+    pub vxlan: Option<VxlanInfo>,
+}
+
+/// What the kernel says of a VXLAN link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VxlanInfo {
+    pub id: u32,
+    pub remote: Option<IpAddr>,
+    pub port: u16,
 }

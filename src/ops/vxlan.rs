@@ -37,14 +37,18 @@ impl VxlanSpec {
         let id = u32::try_from(id)
             .ok()
             .filter(|v| *v <= MAX_VNI)
-            .ok_or_else(|| format!("id {id} is not a VXLAN network identifier (0 to {MAX_VNI}: 24 bits)"))?;
+            .ok_or_else(|| {
+                format!("id {id} is not a VXLAN network identifier (0 to {MAX_VNI}: 24 bits)")
+            })?;
         let addr = |what: &str, text: &str| {
             text.parse::<IpAddr>()
                 .map_err(|_| format!("{what} '{text}' is not an IP address (the other host's underlay address, such as 192.0.2.2)"))
         };
         let remote = addr("remote", remote)?;
         if remote.is_unspecified() || remote.is_multicast() {
-            return Err(format!("remote {remote} is not a unicast address: give the other endpoint's address"));
+            return Err(format!(
+                "remote {remote} is not a unicast address: give the other endpoint's address"
+            ));
         }
         let local = local.map(|l| addr("local", l)).transpose()?;
         if local.is_some_and(|l| l.is_ipv4() != remote.is_ipv4()) {
@@ -87,7 +91,10 @@ mod tests {
     #[test]
     fn a_vni_has_24_bits_and_addresses_are_addresses() {
         let ok = VxlanSpec::new(42, "192.0.2.2", Some("192.0.2.1"), None, None).unwrap();
-        assert_eq!(ok.words(), "id 42 remote 192.0.2.2 local 192.0.2.1 dstport 4789");
+        assert_eq!(
+            ok.words(),
+            "id 42 remote 192.0.2.2 local 192.0.2.1 dstport 4789"
+        );
         assert!(VxlanSpec::new(1 << 24, "192.0.2.2", None, None, None)
             .unwrap_err()
             .contains("24 bits"));
@@ -95,9 +102,11 @@ mod tests {
         assert!(VxlanSpec::new(1, "host-b", None, None, None)
             .unwrap_err()
             .contains("'host-b' is not an IP address"));
-        assert!(VxlanSpec::new(1, "192.0.2.2", Some("2001:db8::1"), None, None)
-            .unwrap_err()
-            .contains("different families"));
+        assert!(
+            VxlanSpec::new(1, "192.0.2.2", Some("2001:db8::1"), None, None)
+                .unwrap_err()
+                .contains("different families")
+        );
         assert!(VxlanSpec::new(1, "239.1.1.1", None, None, None).is_err());
         assert!(VxlanSpec::new(1, "192.0.2.2", None, None, Some(70000)).is_err());
     }

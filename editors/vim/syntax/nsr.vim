@@ -9,7 +9,7 @@ syn keyword nsrConditional break continue return throw try catch switch
 syn keyword nsrKeyword let const fn private import export as
 syn keyword nsrBoolean true false
 syn keyword nsrArgs args this
-syn match nsrPrimitive "\<\(addr\|addrs\|attach\|bridge\|chroot\|cidr_host\|detach\|down\|exec\|forward\|host\|hostname\|ip6_forward\|ip_forward\|ip_of\|limits\|link\|links\|make_dir\|masquerade\|mount\|mountinfo\|move_to\|mtu\|namespaces\|netns\|netns_open\|overlay_root\|pasta\|pivot_root\|port_forward\|rootfs_cache\|rootfs_from_image\|rootfs_from_tar\|route\|routes\|run\|unshare\|up\|usage\|veth\)\ze\s*("
+syn match nsrPrimitive "\<\(addr\|addrs\|attach\|bridge\|chroot\|cidr_host\|detach\|down\|exec\|forward\|host\|hostname\|ip6_forward\|ip_forward\|ip_of\|limits\|link\|links\|make_dir\|masquerade\|mount\|mountinfo\|move_to\|mtu\|namespaces\|netns\|netns_open\|overlay_root\|pasta\|pivot_root\|port_forward\|rootfs_cache\|rootfs_from_image\|rootfs_from_tar\|route\|routes\|run\|unshare\|up\|usage\|veth\|vxlan\)\ze\s*("
 syn match nsrModule "\<\(net\|fs\|box\)\ze::"
 syn match nsrModuleFunction "::\zs\h\w*"
 syn match nsrFunction "\<fn\s\+\zs\h\w*"

@@ -76,13 +76,26 @@ fn vxlan(session: &Shared, call: &Call, ns: NsRef, name: &str, mut opts: Map) ->
     let ns = match opts.remove("ns") {
         None => ns,
         Some(_) if ns != NsRef::Host => {
-            return Err(call.bad("ns: is for the plain vxlan(); NS.vxlan(...) already says where".into()))
+            return Err(
+                call.bad("ns: is for the plain vxlan(); NS.vxlan(...) already says where".into())
+            )
         }
         Some(target) => target_of(&target, "ns").map_err(|e| call.bad(e))?,
     };
     let spec = convert::vxlan_spec(&opts).map_err(|e| call.bad(e))?;
-    net(session, call, NetOp::Vxlan { name: checked, ns: ns.clone(), spec })?;
-    Ok(Link { name: name.into(), ns })
+    net(
+        session,
+        call,
+        NetOp::Vxlan {
+            name: checked,
+            ns: ns.clone(),
+            spec,
+        },
+    )?;
+    Ok(Link {
+        name: name.into(),
+        ns,
+    })
 }
 
 fn veth(

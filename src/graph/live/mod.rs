@@ -50,8 +50,9 @@ pub fn of_env(name: &str) -> Result<Graph, OpError> {
             Ok((n, i))
         });
         match drawn {
-            Ok((n, i)) => {
+            Ok(((n, tunnels), i)) => {
                 g.namespaces.push(n);
+                g.tunnels.extend(tunnels);
                 inside.push(Some(i));
             }
             Err(e) => {
@@ -61,6 +62,7 @@ pub fn of_env(name: &str) -> Result<Graph, OpError> {
         }
     }
     g.veths = veths::pairs(&seen, &mut inside)?;
+    g.sort_tunnels();
     Ok(g)
 }
 

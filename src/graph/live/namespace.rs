@@ -5,14 +5,18 @@
 use super::inside::Inside;
 use super::journal::Made;
 use super::seen::Seen;
-use crate::graph::model::{Interface, Namespace, Route};
+use crate::graph::model::{End, Interface, Namespace, Route, Tunnel};
 use crate::net::{addrs, links, routes};
 use crate::ops::OpError;
 use std::collections::{BTreeSet, HashMap};
 
 /// Namespace `s` as the kernel shows it, through `inside`'s socket (which keeps the
-/// links it listed, for the veth pairs).
-pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace, OpError> {
+/// links it listed, for the veth pairs), and the VXLAN links among what it shows.
+pub fn namespace(
+    s: &Seen,
+    inside: &mut Inside,
+    made: &Made,
+) -> Result<(Namespace, Vec<Tunnel>), OpError> {
     let touched = made.touched_by(&s.refs);
     let sock = &mut inside.sock;
     fn e(what: &'static str) -> impl Fn(crate::net::netlink::NetlinkError) -> OpError {
@@ -30,6 +34,22 @@ pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace
     let name_of: HashMap<u32, &str> = all_links
         .iter()
         .map(|l| (l.index, l.name.as_str()))
+        .collect();
+    let tunnels = all_links
+        .iter()
+        .filter(|l| shown(l))
+        .filter_map(|l| {
+            let v = l.vxlan?;
+            Some(Tunnel {
+                end: End {
+                    ns: s.id.clone(),
+                    name: l.name.clone(),
+                },
+                id: v.id,
+                remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
+                port: v.port,
+            })
+        })
         .collect();
     let interfaces = all_links
         .iter()
@@ -85,7 +105,7 @@ pub fn namespace(s: &Seen, inside: &mut Inside, made: &Made) -> Result<Namespace
     ns.nat = super::nat::rules(s, &touched);
     ns.usernet = touched.iter().find_map(|t| t.usernet.clone());
     inside.links = all_links;
-    Ok(ns)
+    Ok((ns, tunnels))
 }
 
 pub fn label_of(id: &str) -> String {
