@@ -264,10 +264,40 @@ fn same_under_runtimes(
     (ours, config)
 }
 
+/// A `docker save` archive whose one layer is `layer` (a tarball).
+fn image_of(s: &Scratch, layer: &str) -> String {
+    std::fs::create_dir_all(s.path("image/l")).unwrap();
+    std::fs::copy(layer, s.path("image/l/layer.tar")).unwrap();
+    s.write("image/c.json", "{}");
+    s.write(
+        "image/manifest.json",
+        r#"[{"Config":"c.json","RepoTags":["bb:1"],"Layers":["l/layer.tar"]}]"#,
+    );
+    let image = s.path("image.tar");
+    let ok = Command::new("tar")
+        .args([
+            "-C",
+            &s.path("image"),
+            "-cf",
+            &image,
+            "manifest.json",
+            "c.json",
+            "l",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    image
+}
+
 #[test]
 fn as_root_each_sandbox_recipe_runs_under_runc_and_crun_as_under_nsr() {
-    let _p = privileged();
     let s = Scratch::new("export-recipes");
+    // rootfs_cache's entries go to a cache of the test's own, cleared at the end.
+    let cache = s.path("cache");
+    std::env::set_var("NSR_CACHE_DIR", &cache);
+    let _p = privileged();
     let root = s.busybox_root("root");
     let tar = s.path("root.tar");
     let status = Command::new("tar")
@@ -275,28 +305,53 @@ fn as_root_each_sandbox_recipe_runs_under_runc_and_crun_as_under_nsr() {
         .status()
         .unwrap();
     assert!(status.success());
+    let image = image_of(&s, &tar);
     let dir = s.path("extracted");
-    let cases: [(&str, Vec<String>); 3] = [
+    let from_tar = |extra: &[String]| {
+        let mut p = vec![format!("dir={dir}"), "cmd=true".into()];
+        p.extend_from_slice(extra);
+        p
+    };
+    let cases: [(&str, &str, Vec<String>); 5] = [
         (
             "tutorial-sandbox.nsr",
+            "directory",
             vec![format!("root={root}"), "cmd=true".into()],
         ),
         (
             "rootfs-from-tarball.nsr",
-            vec![
-                format!("tar={tar}"),
-                format!("dir={dir}"),
-                "cmd=true".into(),
-            ],
+            "tar",
+            from_tar(&[format!("tar={tar}")]),
         ),
-        ("rootless-sandbox.nsr", vec![]),
+        (
+            "rootfs-from-tarball.nsr",
+            "image",
+            from_tar(&[format!("tar={image}"), "image=yes".into()]),
+        ),
+        (
+            "rootfs-from-tarball.nsr",
+            "cached",
+            from_tar(&[format!("tar={tar}"), "cached=yes".into()]),
+        ),
+        ("rootless-sandbox.nsr", "host-root", vec![]),
     ];
-    for (recipe, params) in &cases {
+    for (recipe, label, params) in &cases {
         let file = with_probe(&s, &format!("{RECIPES}/{recipe}"));
         let params: Vec<&str> = params.iter().map(String::as_str).collect();
-        let (v, _) = same_under_runtimes(&s, &file, &params, recipe.trim_end_matches(".nsr"));
-        assert!(v.own_ns["mnt"] && v.own_ns["pid"], "{recipe}: {v:?}");
+        let (v, config) = same_under_runtimes(&s, &file, &params, label);
+        assert!(
+            v.own_ns["mnt"] && v.own_ns["pid"],
+            "{recipe} ({label}): {v:?}"
+        );
+        if *label == "directory" {
+            assert_eq!(
+                config["root"]["path"],
+                root.as_str(),
+                "a directory root is referenced"
+            );
+        }
     }
+    nsr(&["cache", "clear"]).expect_code(0);
 }
 
 /// What a confined command says of its confinement, and an attack: a user namespace of
@@ -455,6 +510,19 @@ fn what_a_bundle_cannot_say_is_warned_about_and_annotated() {
         r.stderr
     );
     assert_eq!(config["annotations"]["dev.nsr.recipe"], recipe.as_str());
+
+    // --rootfs references a root instead of making one.
+    let given = s.path("given-root");
+    let referenced = s.path("referenced");
+    let r = export(
+        &format!("{RECIPES}/tutorial-sandbox.nsr"),
+        &referenced,
+        &["root=/nonexistent", "--rootfs", &given],
+    );
+    r.expect_code(0);
+    assert_eq!(config_of(&referenced)["root"]["path"], given.as_str());
+    assert!(!std::path::Path::new(&format!("{referenced}/rootfs")).exists());
+    validate(&format!("{referenced}/config.json"));
 
     // A sandbox the recipe does not make, and a choice not made.
     let other = s.path("other");

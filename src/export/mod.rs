@@ -3,42 +3,23 @@
 //! runs against the recording backend, as for `nsr plan`; only the bundle is written.
 //!
 //! - `story.rs`: what the trace did to the sandbox, and what else the recipe did
+//! - `error.rs`: ExportError
 //! - `root.rs`: where the root comes from, and DIR/rootfs made from it
 //! - `spec.rs`, `seccomp.rs`, `resources.rs`: the config, in oci-spec's types
 
+mod error;
 mod resources;
 mod root;
 mod seccomp;
 mod spec;
 mod story;
 
-use crate::engine::error::RecipeError;
 use crate::engine::limits::Limits;
 use crate::engine::Recipe;
-use crate::ops::OpError;
 use std::path::{Path, PathBuf};
 
+pub use error::ExportError;
 pub use spec::OCI_VERSION;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{0}")]
-    Recipe(Box<RecipeError>),
-    #[error("the recipe makes no sandbox: nothing to export")]
-    NoSandbox,
-    #[error("the recipe makes {made} sandboxes: choose one with --sandbox N (1 to {made})")]
-    Several { made: usize },
-    #[error("--sandbox {asked}: the recipe makes {}", if *made == 1 { "1 sandbox (--sandbox 1)".to_string() } else { format!("{made} sandboxes (--sandbox 1 to {made})") })]
-    NoSuchSandbox { asked: usize, made: usize },
-    #[error("{0} exists and is not an empty directory: a bundle goes into a new or empty one")]
-    BundleDir(String),
-    #[error("cannot write {0}: {1}")]
-    Write(String, std::io::Error),
-    #[error("cannot extract the root ({0}): {1}")]
-    Extract(String, OpError),
-    #[error("{0}")]
-    Root(String),
-}
 
 /// What `nsr export oci` was asked.
 pub struct Request {

@@ -3,8 +3,8 @@
 //! for a sandbox that keeps the host's root, the host's top-level directories bound
 //! into an empty DIR/rootfs (an OCI runtime always pivots into a root of its own).
 
+use super::error::ExportError;
 use super::story::Story;
-use super::ExportError;
 use crate::ops::rootfs::RootfsOp;
 use std::path::{Path, PathBuf};
 
