@@ -66,6 +66,7 @@ fn the_host_snapshot_sees_every_kind_of_leftover() {
     c.0.push(format!("ip link del {p}sd"));
     let cases: Vec<(&str, &str, String, String)> = vec![
         ("a link", "link: ", format!("ip link add {p}sx type bridge"), format!("ip link del {p}sx")),
+        ("a device node", "dev: ", format!("mknod -m 600 /dev/{p}sdev c 1 3"), format!("rm /dev/{p}sdev")),
         ("an address", "addr: ", format!("ip addr add 10.254.77.1/32 dev {p}sd"), format!("ip addr del 10.254.77.1/32 dev {p}sd")),
         ("a route", "route: ", "ip route add blackhole 10.254.78.0/24".into(), "ip route del blackhole 10.254.78.0/24".into()),
         ("a named netns", "netns: ", format!("ip netns add {p}sn"), format!("ip netns del {p}sn{unmount_run_netns}")),

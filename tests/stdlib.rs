@@ -36,6 +36,10 @@ const RECIPE_TESTS: &[(&str, &str)] = &[
         "rootless-web.nsr",
         "pasta.rs the_rootless_web_recipe_serves_its_page_until_nsr_down",
     ),
+    (
+        "vxlan-lab.nsr",
+        "vxlan.rs as_root_a_lab_split_across_two_machines_shares_one_segment_through_the_tunnel",
+    ),
 ];
 
 #[test]

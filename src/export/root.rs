@@ -31,11 +31,37 @@ pub fn absolute(p: &str) -> String {
         .unwrap_or_else(|_| p.to_string())
 }
 
+/// A runtime writes into its root (mount points, `/dev/ptmx` replaced by a symlink, its
+/// device nodes): the host's own / must never be one.
+fn not_the_host_root(path: String) -> Result<String, ExportError> {
+    let real = std::fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(&path));
+    if real == Path::new("/") {
+        return Err(ExportError::Root(format!(
+            "{path} is the host's root: a runtime writes into a bundle's root (mount points, /dev/ptmx), so it cannot be /; without --rootfs a sandbox that keeps the host's root gets DIR/rootfs with the host's directories bound in"
+        )));
+    }
+    Ok(path)
+}
+
 /// The source of the root of `story`; `given` is `--rootfs PATH`.
 pub fn source(
     story: &Story,
     given: Option<&str>,
 ) -> Result<(RootSource, Vec<String>), ExportError> {
+    let (source, notes) = source_of(story, given)?;
+    match source {
+        RootSource::Directory { path, readonly } => Ok((
+            RootSource::Directory {
+                path: not_the_host_root(path)?,
+                readonly,
+            },
+            notes,
+        )),
+        other => Ok((other, notes)),
+    }
+}
+
+fn source_of(story: &Story, given: Option<&str>) -> Result<(RootSource, Vec<String>), ExportError> {
     let mut notes = Vec::new();
     if let Some(p) = given {
         return Ok((

@@ -693,6 +693,29 @@ impl HostState {
                 lines.insert(format!("{section}: {}", normalize_ip_line(l)));
             }
         }
+        // The host's device nodes: a runtime or a bind of /dev into a root must not
+        // replace one (runc turns a root's /dev/ptmx into a symlink).
+        for e in std::fs::read_dir("/dev")
+            .expect("host snapshot: /dev")
+            .flatten()
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::symlink_metadata(e.path()) {
+                let kind = if m.file_type().is_symlink() {
+                    "link"
+                } else {
+                    "node"
+                };
+                lines.insert(format!(
+                    "dev: {} {kind} {:o} {}:{} {}",
+                    e.file_name().to_string_lossy(),
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    m.rdev()
+                ));
+            }
+        }
         // Only root may list the ruleset; an ordinary user's snapshot says it has none.
         if nix::unistd::geteuid().is_root() {
             let out = match Command::new("nft").args(["list", "ruleset"]).output() {
