@@ -646,3 +646,20 @@ fn bad_requests_get_clear_errors_and_leave_nothing() {
     // A missing recipe or directory argument is a usage error.
     nsr(&["export", "oci", &recipe]).expect_code(2);
 }
+
+#[test]
+fn doctor_names_the_runtimes_that_run_the_bundles() {
+    let _s = serial();
+    let r = nsr(&["doctor"]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("oci runtime"))
+        .unwrap_or_else(|| panic!("{}", r.stdout))
+        .to_string();
+    // The tests' set-up installs both.
+    assert_has_all(
+        &line,
+        &["ok", "for nsr export oci's bundles: runc (", "crun ("],
+    );
+}

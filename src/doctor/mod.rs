@@ -24,6 +24,7 @@ pub fn run() -> Vec<Check> {
     checks.push(kernel::seccomp());
     checks.push(kernel::overlayfs());
     checks.extend(programs::rootless_network());
+    checks.push(programs::oci_runtime());
     checks.push(state::environments());
     checks.push(state::cache());
     checks

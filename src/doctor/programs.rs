@@ -1,5 +1,6 @@
 //! The programs nsr calls: newuidmap/newgidmap (with /etc/subuid and /etc/subgid), nft,
-//! and pasta or slirp4netns for rootless networking.
+//! pasta or slirp4netns for rootless networking, and the OCI runtimes that run what
+//! `nsr export oci` writes.
 
 use super::check::{Check, Status};
 use std::os::unix::fs::PermissionsExt;
@@ -154,6 +155,35 @@ pub fn nft() -> Check {
             ),
             "apt-get install nftables (or NSR_NFT=/path/to/nft)",
         ),
+    }
+}
+
+/// runc or crun: what runs the bundles `nsr export oci` writes (nsr itself needs neither).
+pub fn oci_runtime() -> Check {
+    let found: Vec<String> = ["runc", "crun"]
+        .into_iter()
+        .filter_map(|r| {
+            find(r).map(|p| {
+                format!(
+                    "{r} ({}, {})",
+                    p.display(),
+                    package_version(r).unwrap_or_else(|| "version unknown".into())
+                )
+            })
+        })
+        .collect();
+    if found.is_empty() {
+        Check::problem(
+            "oci runtime",
+            Status::Warn,
+            "neither runc nor crun: nsr export oci writes bundles that nothing here runs",
+            "apt-get install runc",
+        )
+    } else {
+        Check::ok(
+            "oci runtime",
+            format!("{} runs nsr export oci's bundles", found.join(", ")),
+        )
     }
 }
 

@@ -39,19 +39,8 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
         not_exported: Vec::new(),
     };
     let croot = container_root(source, bundle);
-    let mut root = Root::default();
-    match source {
-        RootSource::Directory { path, readonly } => {
-            root.set_path(PathBuf::from(path));
-            root.set_readonly(Some(*readonly));
-        }
-        _ => {
-            root.set_path(PathBuf::from("rootfs"));
-            root.set_readonly(Some(false));
-        }
-    }
     b.spec.set_version(OCI_VERSION.into());
-    b.spec.set_root(Some(root));
+    b.spec.set_root(Some(root_of(source)));
     let has_uts = story.spec.has_own_uts_ns();
     b.spec.set_hostname(match (&story.hostname, has_uts) {
         (Some(h), true) => Some(h.clone()),
@@ -66,8 +55,11 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
     }
     let mut mounts = Vec::new();
     let conf = confinement(story);
+    // The holder hardens what it mounts by the sandbox's confinement, whatever a
+    // command's own options say.
+    let harden = !story.spec.confine.is_privileged();
     if *source == RootSource::Host {
-        mounts.extend(host_binds(!conf.is_privileged()));
+        mounts.extend(host_binds(harden));
         if !story.mounts.iter().any(|m| m.spec.target == "/proc") {
             mounts.push(fs_mount("/proc", "proc", "proc", vec![]));
             b.notes.push(
@@ -77,7 +69,7 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
         }
     }
     for m in &story.mounts {
-        match mount(m, story.root.as_ref(), &croot, !conf.is_privileged()) {
+        match mount(m, story.root.as_ref(), &croot, harden) {
             Some(x) => mounts.push(x),
             None => b.not_exported.push(format!(
                 "{}: made before the chroot, outside the sandbox's later root",
@@ -97,6 +89,19 @@ pub fn build(story: &Story, source: &RootSource, bundle: &Path) -> Built {
     b.spec
         .set_annotations(Some(annotations.into_iter().collect()));
     b
+}
+
+/// A referenced directory by its path; DIR/rootfs relative to the bundle, as runtimes
+/// expect it.
+fn root_of(source: &RootSource) -> Root {
+    let mut root = Root::default();
+    let (path, readonly) = match source {
+        RootSource::Directory { path, readonly } => (PathBuf::from(path), *readonly),
+        _ => (PathBuf::from("rootfs"), false),
+    };
+    root.set_path(path);
+    root.set_readonly(Some(readonly));
+    root
 }
 
 /// The confinement of the bundle's process: the sandbox's, with CAP_SYS_CHROOT kept
@@ -388,7 +393,7 @@ fn linux(story: &Story, conf: &Confinement, b: &mut Built) -> Linux {
         Propagation::Slave => Some("slave".into()),
         Propagation::Unchanged => None,
     });
-    if conf.is_privileged() {
+    if story.spec.confine.is_privileged() {
         l.set_masked_paths(Some(vec![]));
         l.set_readonly_paths(Some(vec![]));
     } else {
