@@ -182,7 +182,7 @@ pub fn oci_runtime() -> Check {
     } else {
         Check::ok(
             "oci runtime",
-            format!("{} runs nsr export oci's bundles", found.join(", ")),
+            format!("for nsr export oci's bundles: {}", found.join(", ")),
         )
     }
 }
