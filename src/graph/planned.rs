@@ -431,4 +431,68 @@ mod tests {
         );
         assert_eq!(veth.tail, ["p0"]);
     }
+
+    fn vxlan(name: &str, ns: &NsRef, id: u32, remote: &str) -> Op {
+        let spec = crate::ops::vxlan::VxlanSpec::new(id.into(), remote, None, None, None).unwrap();
+        Op::Net(NetOp::Vxlan {
+            name: ifname(name),
+            ns: ns.clone(),
+            spec,
+        })
+    }
+
+    #[test]
+    fn a_tunnel_joins_the_ends_in_the_picture_and_points_elsewhere_to_a_remote_machine() {
+        let (a, b) = (NsRef::Named("a".into()), NsRef::Named("b".into()));
+        let mut ops: Vec<Op> = ["a", "b"]
+            .iter()
+            .map(|n| {
+                Op::Net(NetOp::NetnsAdd {
+                    name: NetnsName::new(n).unwrap(),
+                })
+            })
+            .collect();
+        ops.push(Op::Net(NetOp::Veth {
+            name: ifname("u1"),
+            ns: a.clone(),
+            peer: ifname("u2"),
+            peer_ns: b.clone(),
+        }));
+        for (ns, dev, cidr) in [(&a, "u1", "10.99.0.1/24"), (&b, "u2", "10.99.0.2/24")] {
+            ops.push(Op::Net(NetOp::AddrAdd {
+                ns: ns.clone(),
+                dev: ifname(dev),
+                cidr: crate::ops::cidr::IpCidr::parse(cidr).unwrap(),
+                nodad: false,
+            }));
+        }
+        ops.push(vxlan("vx0", &a, 42, "10.99.0.2"));
+        ops.push(vxlan("vx0", &b, 42, "10.99.0.1"));
+        ops.push(vxlan("vx1", &a, 7, "192.0.2.9"));
+        let g = from_trace("t", &traced(ops));
+        assert_eq!(g.tunnels.len(), 3);
+        let d = crate::graph::drawing::draw(&g);
+        let title = |i: usize| d.nodes[i].title.clone();
+        let tunnels: Vec<_> = d
+            .edges
+            .iter()
+            .filter(|e| e.kind == crate::graph::drawing::EdgeKind::Tunnel)
+            .map(|e| (title(e.from), title(e.to), e.tail.join(" ")))
+            .collect();
+        assert_eq!(
+            tunnels,
+            [
+                (
+                    "netns a".to_string(),
+                    "netns b".to_string(),
+                    "vx0 vxlan id 42 port 4789".to_string()
+                ),
+                (
+                    "netns a".to_string(),
+                    "remote 192.0.2.9".to_string(),
+                    "vx1 vxlan id 7 port 4789".to_string()
+                ),
+            ]
+        );
+    }
 }
