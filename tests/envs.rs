@@ -164,28 +164,7 @@ fn busybox_archives(s: &Scratch) -> (String, String) {
             .unwrap()
             .success();
     assert!(ok);
-    std::fs::create_dir_all(s.path("image/l")).unwrap();
-    std::fs::copy(&tar, s.path("image/l/layer.tar")).unwrap();
-    s.write("image/c.json", "{}");
-    s.write(
-        "image/manifest.json",
-        r#"[{"Config":"c.json","RepoTags":["bb:1"],"Layers":["l/layer.tar"]}]"#,
-    );
-    let image = s.path("image.tar");
-    let ok = Command::new("tar")
-        .args([
-            "-C",
-            &s.path("image"),
-            "-cf",
-            &image,
-            "manifest.json",
-            "c.json",
-            "l",
-        ])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    let image = s.docker_save(&tar);
     (tar, image)
 }
 

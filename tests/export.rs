@@ -300,33 +300,6 @@ fn same_under_runtimes(
     (ours, config)
 }
 
-/// A `docker save` archive whose one layer is `layer` (a tarball).
-fn image_of(s: &Scratch, layer: &str) -> String {
-    std::fs::create_dir_all(s.path("image/l")).unwrap();
-    std::fs::copy(layer, s.path("image/l/layer.tar")).unwrap();
-    s.write("image/c.json", "{}");
-    s.write(
-        "image/manifest.json",
-        r#"[{"Config":"c.json","RepoTags":["bb:1"],"Layers":["l/layer.tar"]}]"#,
-    );
-    let image = s.path("image.tar");
-    let ok = Command::new("tar")
-        .args([
-            "-C",
-            &s.path("image"),
-            "-cf",
-            &image,
-            "manifest.json",
-            "c.json",
-            "l",
-        ])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    image
-}
-
 #[test]
 fn as_root_each_sandbox_recipe_runs_under_runc_and_crun_as_under_nsr() {
     let s = Scratch::new("export-recipes");
@@ -341,7 +314,7 @@ fn as_root_each_sandbox_recipe_runs_under_runc_and_crun_as_under_nsr() {
         .status()
         .unwrap();
     assert!(status.success());
-    let image = image_of(&s, &tar);
+    let image = s.docker_save(&tar);
     let dir = s.path("extracted");
     let from_tar = |extra: &[String]| {
         let mut p = vec![format!("dir={dir}"), "cmd=true".into()];

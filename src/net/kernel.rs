@@ -413,17 +413,7 @@ impl NetKernel {
                     }
                     return Err(e.into_op(&format!("cannot create bridge {name}")));
                 }
-                self.links.push(LinkRecord {
-                    ends: vec![(ino, name.to_string())],
-                });
-                Ok((
-                    None,
-                    Some(NetUndo::DeleteLink {
-                        link: self.links.len() - 1,
-                        ns: ns.clone(),
-                        name: name.to_string(),
-                    }),
-                ))
+                Ok(self.made_link(ino, name, ns))
             }
             NetOp::Vxlan { name, ns, spec } => self.vxlan(name, ns, spec, sb),
             NetOp::LinkSet { ns, name, setting } => self.link_set(ns, name, setting, sb),
@@ -874,7 +864,7 @@ impl NetKernel {
         ns: &NsRef,
         spec: &crate::ops::vxlan::VxlanSpec,
         sb: &dyn SandboxNetns,
-    ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
+    ) -> Result<Applied, OpError> {
         let ino = self.resolve(ns, sb)?;
         let dev = match &spec.dev {
             Some(d) => Some(self.link(ino, d, ns)?.index),
@@ -892,17 +882,22 @@ impl NetKernel {
                 op
             });
         }
+        Ok(self.made_link(ino, name, ns))
+    }
+
+    /// A link of one end the run made: recorded as the run's, deleted on undo.
+    fn made_link(&mut self, ino: Ino, name: &str, ns: &NsRef) -> Applied {
         self.links.push(LinkRecord {
             ends: vec![(ino, name.to_string())],
         });
-        Ok((
+        (
             None,
             Some(NetUndo::DeleteLink {
                 link: self.links.len() - 1,
                 ns: ns.clone(),
                 name: name.to_string(),
             }),
-        ))
+        )
     }
 
     fn link_set(

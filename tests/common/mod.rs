@@ -313,6 +313,26 @@ impl Scratch {
         p.to_string_lossy().into_owned()
     }
 
+    /// A `docker save` archive (image.tar) whose one layer is the tarball `layer`.
+    pub fn docker_save(&self, layer: &str) -> String {
+        std::fs::create_dir_all(self.path("image/l")).unwrap();
+        std::fs::copy(layer, self.path("image/l/layer.tar")).unwrap();
+        self.write("image/c.json", "{}");
+        self.write(
+            "image/manifest.json",
+            r#"[{"Config":"c.json","RepoTags":["bb:1"],"Layers":["l/layer.tar"]}]"#,
+        );
+        let image = self.path("image.tar");
+        let ok = Command::new("tar")
+            .args(["-C", &self.path("image"), "-cf", &image])
+            .args(["manifest.json", "c.json", "l"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tar of the image");
+        image
+    }
+
     /// A root filesystem of busybox-static: enough for a shell and the usual tools.
     pub fn busybox_root(&self, rel: &str) -> String {
         tools::ensure();
