@@ -137,43 +137,11 @@ fn hybrid() -> bool {
         .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified"))
 }
 
-/// What a runtime must not change of the host's /dev (a bundle whose root has the
-/// host's /dev bound in would let runc replace /dev/ptmx by a symlink, if it set up
-/// that /dev): each entry's name, type, mode and device number.
-fn host_dev() -> Vec<String> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mut v: Vec<String> = std::fs::read_dir("/dev")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let m = std::fs::symlink_metadata(e.path()).ok()?;
-            let t = m.file_type();
-            let kind = if t.is_symlink() {
-                "l"
-            } else if t.is_char_device() {
-                "c"
-            } else if t.is_block_device() {
-                "b"
-            } else if t.is_dir() {
-                "d"
-            } else {
-                "f"
-            };
-            Some(format!(
-                "{} {kind} {:o} {}",
-                e.file_name().to_string_lossy(),
-                m.mode(),
-                m.rdev()
-            ))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// `runc run -b DIR NAME` (or crun), to its end; its stdout.
 fn run_bundle(runtime: &'static str, dir: &str) -> String {
-    let dev_before = host_dev();
+    // A bundle whose root has the host's /dev bound in would let a runtime that set
+    // that /dev up replace the host's nodes.
+    let dev_before = dev_entries();
     let c = Container {
         runtime,
         name: format!("{}-{runtime}", short_prefix()),
@@ -200,7 +168,11 @@ fn run_bundle(runtime: &'static str, dir: &str) -> String {
         .stderr(std::process::Stdio::piped());
     let out = wait_bounded(cmd.spawn().unwrap(), Duration::from_secs(30));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(host_dev(), dev_before, "{runtime} changed the host's /dev");
+    assert_eq!(
+        dev_entries(),
+        dev_before,
+        "{runtime} changed the host's /dev"
+    );
     assert!(
         out.status.success(),
         "{runtime} run -b {dir} failed:\n{text}{}",

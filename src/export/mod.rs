@@ -65,18 +65,11 @@ pub fn oci(recipe: &Recipe, limits: &Limits, req: &Request) -> Result<Report, Ex
     let story = story::of_sandbox(&trace, number).expect("a sandbox the trace made");
     let (source, mut notes) = root::source(&story, req.rootfs.as_deref())?;
     let created = prepare_dir(&req.dir)?;
-    let result = write(&story, &source, &req.dir, recipe);
-    match result {
-        Ok((report_notes, not_exported, extract_warnings, config, root)) => {
-            notes.extend(report_notes);
-            Ok(Report {
-                sandbox: number,
-                config,
-                root,
-                notes,
-                not_exported,
-                extract_warnings,
-            })
+    match write(&story, &source, &req.dir, recipe) {
+        Ok(mut report) => {
+            notes.append(&mut report.notes);
+            report.notes = notes;
+            Ok(report)
         }
         Err(e) => {
             // Only what this export made: the directory when it made it, else its contents.
@@ -87,7 +80,7 @@ pub fn oci(recipe: &Recipe, limits: &Limits, req: &Request) -> Result<Report, Ex
 }
 
 fn absolute_dir(dir: &Path) -> PathBuf {
-    PathBuf::from(root::absolute(&dir.display().to_string()))
+    crate::rootfs::target::from_cwd(&dir.display().to_string())
 }
 
 /// Makes DIR, or checks that it is empty; true when it was made.
@@ -111,14 +104,12 @@ fn prepare_dir(dir: &Path) -> Result<bool, ExportError> {
     }
 }
 
-type Written = (Vec<String>, Vec<String>, Vec<String>, PathBuf, String);
-
 fn write(
     story: &story::Story,
     source: &root::RootSource,
     dir: &Path,
     recipe: &Recipe,
-) -> Result<Written, ExportError> {
+) -> Result<Report, ExportError> {
     let bundle = absolute_dir(dir);
     let mut extract_warnings = Vec::new();
     if !matches!(source, root::RootSource::Directory { .. }) {
@@ -136,8 +127,14 @@ fn write(
     let config = bundle.join("config.json");
     std::fs::write(&config, text)
         .map_err(|e| ExportError::Write(config.display().to_string(), e))?;
-    let root = spec::container_root(source, &bundle).display().to_string();
-    Ok((built.notes, not_exported, extract_warnings, config, root))
+    Ok(Report {
+        sandbox: story.number,
+        config,
+        root: spec::container_root(source, &bundle).display().to_string(),
+        notes: built.notes,
+        not_exported,
+        extract_warnings,
+    })
 }
 
 /// Annotations naming the recipe and each thing not exported; capability lists in

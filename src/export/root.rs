@@ -6,6 +6,7 @@
 use super::error::ExportError;
 use super::story::Story;
 use crate::ops::rootfs::RootfsOp;
+use crate::rootfs::target::from_cwd;
 use std::path::{Path, PathBuf};
 
 /// What the recording backend answers for `rootfs_cache` (src/backend/recording.rs).
@@ -21,14 +22,9 @@ pub enum RootSource {
     Host,
 }
 
-pub fn absolute(p: &str) -> String {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        return p.to_string();
-    }
-    std::env::current_dir()
-        .map(|d| d.join(path).display().to_string())
-        .unwrap_or_else(|_| p.to_string())
+/// `p` against nsr's working directory, as the recipe meant it.
+fn absolute(p: &str) -> String {
+    from_cwd(p).display().to_string()
 }
 
 /// A runtime writes into its root (mount points, `/dev/ptmx` replaced by a symlink, its

@@ -3,12 +3,13 @@
 //! spec's own field. What changes on the way is said in notes; what cannot be said at
 //! all is in the story's `not_exported`.
 
-use super::root::{absolute, host_entries, RootSource};
+use super::root::{host_entries, RootSource};
 use super::story::{RootChange, Story, StoryMount};
 use crate::confine::{Caps, Confinement};
 use crate::ops::kinds::NsKind;
 use crate::ops::mount::{MountSource, PROC_MASKED, PROC_READ_ONLY, SYS_MASKED};
 use crate::ops::sandbox::{IdRange, JoinTarget, Propagation};
+use crate::rootfs::target::from_cwd;
 use oci_spec::runtime::{
     Linux, LinuxCapabilities, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespace,
     LinuxNamespaceType, Mount, PosixRlimit, PosixRlimitBuilder, Process, Root, Spec, User,
@@ -157,7 +158,7 @@ fn host_path(p: &str, m: &StoryMount, root: Option<&RootChange>, croot: &Path) -
     match root {
         Some(_) if m.after_root => inside(p),
         Some(r) => {
-            let old = absolute(r.path());
+            let old = from_cwd(r.path());
             match Path::new(p).strip_prefix(&old) {
                 Ok(rest) => inside(&rest.display().to_string()),
                 Err(_) => p.to_string(),
@@ -172,7 +173,7 @@ fn mount(m: &StoryMount, root: Option<&RootChange>, croot: &Path, harden: bool) 
     let s = &m.spec;
     let target = match root {
         Some(r) if !m.after_root => {
-            let rest = Path::new(&s.target).strip_prefix(absolute(r.path())).ok()?;
+            let rest = Path::new(&s.target).strip_prefix(from_cwd(r.path())).ok()?;
             format!("/{}", rest.display())
         }
         _ => s.target.clone(),

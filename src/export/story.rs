@@ -104,7 +104,7 @@ pub fn of_sandbox(trace: &[TraceItem], number: usize) -> Option<Story> {
             }
             Op::Rootfs(r) => rootfs.push(r.clone()),
             Op::RootfsIn { sandbox, op: r } if *sandbox == id => rootfs.push(r.clone()),
-            Op::Net(n) if n_is_read(n) => {}
+            Op::Net(_) if !op.may_create() => {}
             Op::Net(n) => {
                 if let NetOp::NetnsAdd { name } = n {
                     netns_made.push(name.as_str().to_string());
@@ -145,14 +145,6 @@ pub fn of_sandbox(trace: &[TraceItem], number: usize) -> Option<Story> {
     s.rootfs = rootfs;
     s.netns_made = netns_made;
     Some(s)
-}
-
-/// Operations that only read the network.
-fn n_is_read(op: &NetOp) -> bool {
-    matches!(
-        op,
-        NetOp::Links { .. } | NetOp::Addrs { .. } | NetOp::Routes { .. } | NetOp::NetnsOpen { .. }
-    )
 }
 
 /// A network operation in words, saying when it is in the exported sandbox's own

@@ -688,6 +688,30 @@ pub struct HostState {
     pub lines: BTreeSet<String>,
 }
 
+/// Each entry of the host's /dev: name, symlink or node, mode, owner, device number.
+pub fn dev_entries() -> BTreeSet<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::fs::read_dir("/dev").expect("host snapshot: /dev");
+    dir.flatten()
+        .filter_map(|e| {
+            let m = std::fs::symlink_metadata(e.path()).ok()?;
+            let kind = if m.file_type().is_symlink() {
+                "link"
+            } else {
+                "node"
+            };
+            Some(format!(
+                "{} {kind} {:o} {}:{} {}",
+                e.file_name().to_string_lossy(),
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.rdev()
+            ))
+        })
+        .collect()
+}
+
 impl HostState {
     pub fn take() -> HostState {
         let mut lines = BTreeSet::new();
@@ -715,27 +739,7 @@ impl HostState {
         }
         // The host's device nodes: a runtime or a bind of /dev into a root must not
         // replace one (runc turns a root's /dev/ptmx into a symlink).
-        for e in std::fs::read_dir("/dev")
-            .expect("host snapshot: /dev")
-            .flatten()
-        {
-            use std::os::unix::fs::MetadataExt;
-            if let Ok(m) = std::fs::symlink_metadata(e.path()) {
-                let kind = if m.file_type().is_symlink() {
-                    "link"
-                } else {
-                    "node"
-                };
-                lines.insert(format!(
-                    "dev: {} {kind} {:o} {}:{} {}",
-                    e.file_name().to_string_lossy(),
-                    m.mode(),
-                    m.uid(),
-                    m.gid(),
-                    m.rdev()
-                ));
-            }
-        }
+        lines.extend(dev_entries().into_iter().map(|e| format!("dev: {e}")));
         // Only root may list the ruleset; an ordinary user's snapshot says it has none.
         if nix::unistd::geteuid().is_root() {
             let out = match Command::new("nft").args(["list", "ruleset"]).output() {
