@@ -2,6 +2,7 @@
 
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub fn from_rustix(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
@@ -64,6 +65,51 @@ pub fn run_tag() -> &'static str {
             .unwrap_or(0);
         format!("{nanos:08x}")
     })
+}
+
+/// The soft limit on open files nsr started with, while nsr runs with its hard limit.
+static OPEN_FILES_SOFT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Raises the soft limit on open files to the hard limit, as systemd advises for
+/// programs that need many (a lab holds namespaces and sockets); the programs nsr
+/// starts get the old soft limit back (`restore_open_files_limit`), since some still
+/// use select(2), which breaks past 1024.
+pub fn raise_open_files_limit() {
+    let mut l = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit64/setrlimit64 on this process with a valid struct.
+    unsafe {
+        if libc::getrlimit64(libc::RLIMIT_NOFILE, &mut l) != 0 || l.rlim_cur >= l.rlim_max {
+            return;
+        }
+        let soft = l.rlim_cur;
+        l.rlim_cur = l.rlim_max;
+        if libc::setrlimit64(libc::RLIMIT_NOFILE, &l) == 0 {
+            OPEN_FILES_SOFT.store(soft, Ordering::Relaxed);
+        }
+    }
+}
+
+/// In a child before its exec: the soft limit on open files nsr was started with.
+/// Async-signal-safe (a load and one system call).
+pub fn restore_open_files_limit() {
+    let soft = OPEN_FILES_SOFT.load(Ordering::Relaxed);
+    if soft == u64::MAX {
+        return;
+    }
+    let mut l = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: raw limit calls on this process with a valid struct.
+    unsafe {
+        if libc::getrlimit64(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur > soft {
+            l.rlim_cur = soft;
+            libc::setrlimit64(libc::RLIMIT_NOFILE, &l);
+        }
+    }
 }
 
 pub fn set_dumpable(dumpable: bool) {

@@ -30,6 +30,7 @@ pub fn main() -> ExitCode {
     // Not dumpable: a sandbox without a pid namespace sees nsr's process, whose root,
     // working directory and fds (namespaces, sockets) are the host's.
     nsr::sys::set_dumpable(false);
+    nsr::sys::raise_open_files_limit();
     let cli = match args::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -279,6 +279,7 @@ fn exec_confined(
     // device cgroup.
     // SAFETY: unshare of this process's cgroup namespace, and
     // Prepared::enter in the command's process before its exec.
+    crate::sys::restore_open_files_limit();
     let entered = if in_cgroup && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
         Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
     } else {

@@ -5,6 +5,7 @@
 //! namespace's devices together, much faster than one by one), and never touched when
 //! it belongs to someone else.
 
+use super::handles::{Ino, NsHandles};
 use super::links::{self, LinkChange};
 use super::netlink::{NetlinkError, RouteSocket};
 use super::netns;
@@ -36,9 +37,6 @@ pub trait SandboxNetns {
     }
 }
 
-/// Namespace identity: the inode of its nsfs file.
-type Ino = u64;
-
 struct LinkRecord {
     /// Each end as (namespace, name): one for a bridge, two for a veth pair.
     ends: Vec<(Ino, String)>,
@@ -53,8 +51,7 @@ struct TableRecord {
 #[derive(Default)]
 pub struct NetKernel {
     refs: HashMap<NsRef, Ino>,
-    fds: HashMap<Ino, OwnedFd>,
-    sockets: HashMap<Ino, RouteSocket>,
+    handles: NsHandles,
     /// Namespaces this run created and that still exist.
     owned: HashSet<Ino>,
     /// Sandboxes with a network namespace of their own, and that namespace.
@@ -125,7 +122,7 @@ impl NetKernel {
         }
         let mut pending = std::mem::take(&mut self.dad);
         let result = dad::settle(&mut pending, &mut |ino| {
-            if !self.fds.contains_key(&ino) {
+            if !self.handles.alive(ino) {
                 return Ok(None);
             }
             let sock = self.socket(ino)?;
@@ -216,9 +213,10 @@ impl NetKernel {
 
     /// The namespace's identity, opening it on first use.
     fn resolve(&mut self, r: &NsRef, sandboxes: &dyn SandboxNetns) -> Result<Ino, OpError> {
-        if let Some(ino) = self.refs.get(r) {
-            if self.fds.contains_key(ino) {
-                return Ok(*ino);
+        if let Some(&ino) = self.refs.get(r) {
+            if self.handles.alive(ino) {
+                self.handles.fd(ino)?;
+                return Ok(ino);
             }
         }
         let path = Self::path_of(r, sandboxes)?;
@@ -237,7 +235,10 @@ impl NetKernel {
             }
         }
         self.refs.insert(r.clone(), ino);
-        self.fds.entry(ino).or_insert(fd);
+        match r {
+            NsRef::Named(_) => self.handles.named(ino, fd, path, None),
+            _ => self.handles.pin(ino, fd),
+        }
         Ok(ino)
     }
 
@@ -260,8 +261,9 @@ impl NetKernel {
     }
 
     /// `nft ARGS` in the namespace `ino`.
-    fn nft(&self, ino: Ino, args: &[&str], input: &str) -> Result<String, OpError> {
-        nft::run(&self.fds[&ino], self.owners.get(&ino), args, input)
+    fn nft(&mut self, ino: Ino, args: &[&str], input: &str) -> Result<String, OpError> {
+        let fd = self.handles.fd(ino)?;
+        nft::run(fd, self.owners.get(&ino), args, input)
     }
 
     /// Starts pasta for the namespace; its undo stops exactly that process.
@@ -282,8 +284,9 @@ impl NetKernel {
         let (via, program, note) = choose(spec.via)?;
         let name = self.next_pasta_name(via);
         self.pastas += 1;
+        self.handles.fd(ino)?;
         let (netns, userns) = (
-            self.fds[&ino].as_fd(),
+            self.handles.fd(ino)?.as_fd(),
             self.owners.get(&ino).map(|u| u.as_fd()),
         );
         let process = match via {
@@ -306,33 +309,17 @@ impl NetKernel {
 
     /// The identity a reference had when it was last used, if its namespace is still open.
     fn known(&self, r: &NsRef) -> Option<Ino> {
-        self.refs
-            .get(r)
-            .copied()
-            .filter(|i| self.fds.contains_key(i))
+        self.refs.get(r).copied().filter(|i| self.handles.alive(*i))
     }
 
     fn socket(&mut self, ino: Ino) -> Result<&mut RouteSocket, OpError> {
-        if !self.sockets.contains_key(&ino) {
-            let host = self.is_host(ino);
-            let fd = self
-                .fds
-                .get(&ino)
-                .ok_or_else(|| OpError::new("the network namespace is gone"))?;
-            let s = if host {
-                RouteSocket::open()?
-            } else {
-                netns::socket_in(fd)?
-            };
-            self.sockets.insert(ino, s);
-        }
-        Ok(self.sockets.get_mut(&ino).expect("socket just inserted"))
+        let host = self.is_host(ino);
+        self.handles.socket(ino, host)
     }
 
     /// Closes nsr's handles on a namespace, so that nothing of nsr keeps it alive.
     fn forget(&mut self, ino: Ino) {
-        self.sockets.remove(&ino);
-        self.fds.remove(&ino);
+        self.handles.forget(ino);
         self.tables.remove(&ino);
         self.owners.remove(&ino);
     }
@@ -391,6 +378,7 @@ impl NetKernel {
     }
 
     pub fn apply(&mut self, op: &NetOp, sb: &dyn SandboxNetns) -> Result<Applied, OpError> {
+        self.handles.trim();
         match op {
             NetOp::NetnsAdd { name } => self.netns_add(name),
             NetOp::NetnsOpen { name } => {
@@ -429,7 +417,7 @@ impl NetKernel {
                 let ino = self.resolve(ns, sb)?;
                 let key = forwarding_key(*v6);
                 let value = if *on { "1" } else { "0" };
-                let old = netns::sysctl_swap(&self.fds[&ino], key, Some(value))?;
+                let old = netns::sysctl_swap(self.handles.fd(ino)?, key, Some(value))?;
                 let undo = (old != value).then(|| NetUndo::RestoreSysctl {
                     ns: ns.clone(),
                     key: key.to_string(),
@@ -471,8 +459,8 @@ impl NetKernel {
         let (fd, sock) = netns::add(name).map_err(needs_root)?;
         drop(lock);
         let ino = netns::identity_of(&fd)?;
-        self.fds.insert(ino, fd);
-        self.sockets.insert(ino, sock);
+        self.handles
+            .named(ino, fd, netns::path_of(name.as_ref()), Some(sock));
         self.refs.insert(NsRef::Named(name.to_string()), ino);
         self.owned.insert(ino);
         self.named.insert(name.to_string(), ino);
@@ -500,7 +488,11 @@ impl NetKernel {
                 "the two ends of a veth pair need different names",
             ));
         }
-        let peer_fd = (pino != ino).then(|| self.fds[&pino].as_raw_fd());
+        let peer_fd = if pino != ino {
+            Some(self.handles.fd(pino)?.as_raw_fd())
+        } else {
+            None
+        };
         let tag = self.tag();
         if let Err(e) = links::add_veth(self.socket(ino)?, name, peer, peer_fd, tag) {
             // Which of the two names is taken, said plainly.
@@ -550,7 +542,7 @@ impl NetKernel {
         }
         let info = self.link(ino, name, ns)?;
         self.refuse_existing(tino, name, to)?;
-        let fd = self.fds[&tino].as_raw_fd();
+        let fd = self.handles.fd(tino)?.as_raw_fd();
         links::move_to(self.socket(ino)?, info.index, fd)
             .map_err(nl(format!("cannot move {name} to {to}")))?;
         for end in self.links[id].ends.iter_mut() {
@@ -743,7 +735,10 @@ impl NetKernel {
                 Err(c) => c,
                 Ok(ino) => {
                     let key = forwarding_key(*v6);
-                    match netns::sysctl_swap(&self.fds[&ino], key, None) {
+                    let Ok(fd) = self.handles.fd(ino) else {
+                        return CutShort::Unknown;
+                    };
+                    match netns::sysctl_swap(fd, key, None) {
                         Ok(old) if old == u8::from(*on).to_string() => {
                             nothing(format!("{key} has that value already"))
                         }
@@ -1071,6 +1066,7 @@ impl NetKernel {
     }
 
     pub fn undo(&mut self, undo: &NetUndo) -> Result<UndoOutcome, OpError> {
+        self.handles.trim();
         let whole = self.whole_rollback;
         match undo {
             NetUndo::DeleteNetns { name } => {
@@ -1107,7 +1103,7 @@ impl NetKernel {
                 let Some(ino) = self.undo_in(ns, |_, _| false) else {
                     return Ok(UndoOutcome::Released);
                 };
-                netns::sysctl_swap(&self.fds[&ino], key, Some(old))?;
+                netns::sysctl_swap(self.handles.fd(ino)?, key, Some(old))?;
                 Ok(UndoOutcome::Done)
             }
             NetUndo::DeleteTable { ns, table } => {
@@ -1150,14 +1146,14 @@ impl NetKernel {
         if whole && ends.iter().any(|(i, _)| self.owned.contains(i)) {
             // A veth dies with either end's namespace; wait for the other end.
             for (i, n) in &ends {
-                if !self.owned.contains(i) && self.fds.contains_key(i) {
+                if !self.owned.contains(i) && self.handles.alive(*i) {
                     self.await_gone.push((*i, n.clone()));
                 }
             }
             return Ok(UndoOutcome::Released);
         }
         for (ino, name) in ends {
-            if !self.fds.contains_key(&ino) {
+            if !self.handles.alive(ino) {
                 continue;
             }
             if let Some(info) = self.lookup_own(ino, &name)? {
@@ -1217,7 +1213,7 @@ impl NetKernel {
         let Some(info) = self.lookup_own(tino, name)? else {
             return Ok(UndoOutcome::AlreadyGone);
         };
-        let fd = self.fds[&fino].as_raw_fd();
+        let fd = self.handles.fd(fino)?.as_raw_fd();
         links::move_to(self.socket(tino)?, info.index, fd)
             .map_err(nl(format!("cannot move {name} back")))?;
         if let Some(rec) = self.links.get_mut(link) {

@@ -3,6 +3,7 @@
 
 pub mod addrs;
 mod dad;
+mod handles;
 pub mod kernel;
 pub mod links;
 pub mod netlink;

@@ -101,6 +101,7 @@ pub fn run(
     // namespace can be entered only by a single-threaded process: this child is one).
     unsafe {
         cmd.pre_exec(move || {
+            crate::sys::restore_open_files_limit();
             if let Some(u) = user {
                 setns(BorrowedFd::borrow_raw(u), CloneFlags::CLONE_NEWUSER)
                     .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;

@@ -126,6 +126,7 @@ pub(super) fn pass_fds(
     // close-on-exec on fds it owns.
     unsafe {
         cmd.pre_exec(move || {
+            crate::sys::restore_open_files_limit();
             if new_session {
                 libc::setsid();
             }

@@ -348,6 +348,7 @@ fn child(s: &ChildSetup<'_>) -> ! {
         if s.cgroup_ns && libc::unshare(libc::CLONE_NEWCGROUP) != 0 {
             fail(Stage::CgroupNs as i32);
         }
+        crate::sys::restore_open_files_limit();
         if let Err((stage, errno)) = s.confine.enter(s.ruleset) {
             *libc::__errno_location() = errno;
             fail(stage as i32);
