@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Topology benchmark (issue 3): N hosts (N = 1, 10, 100), each a netns with a veth pair to
+# Topology benchmark (issues 3, 25): N hosts (N = 1, 10, 100, 1000), each a netns with a veth pair to
 # a bridge in a "switch" netns, an address, links up and a default route, then torn down.
 # Side by side in one run, interleaved: nsr (benches/topology.nsr), a shell script with
 # one `ip` call per operation, and the same operations through `ip -batch` (one ip
 # process per namespace it works in). Prints milliseconds per host for set-up and
-# teardown, and the ratios. Everything happens inside namespaces the benchmark creates.
-# Run as root:  bash benches/topology.sh [ROUNDS]     (default 5)
+# teardown, and the ratios; then how per-host cost grows with N (nsr's N=1000 against
+# its N=100). The NAT section: a port forward per host in one router netns, nsr
+# (benches/nat.nsr) against one `nft -f` of the same rules and one `nft` per rule.
+# Everything happens inside namespaces the benchmark creates.
+# Run as root:  bash benches/topology.sh [ROUNDS] [SIZES]   (default 5, "1 10 100 1000";
+# N=1000 runs once per round set, as its rounds take seconds each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
+sizes=${2:-1 10 100 1000}
 cargo build --release --quiet
 nsr=$PWD/target/x86_64-unknown-linux-gnu/release/nsr
 p=nsrb$$
@@ -74,9 +79,11 @@ settle() { while ip -o link show | grep -q "${p}"; do sleep 0.001; done; }
 quiesce() { sleep "$(awk -v n=$1 'BEGIN { print 0.1 + n * 0.004 }')"; }
 
 printf '%-6s %-10s %12s %12s %12s\n' hosts tool "setup ms/h" "teardown ms/h" "total ms"
-for n in 1 10 100; do
+declare -A per_host
+for n in $sizes; do
   s_nsr=0; t_nsr=0; s_sh=0; t_sh=0; s_b=0; t_b=0
-  for ((r = 0; r < rounds; r++)); do
+  rr=$rounds; ((n >= 1000)) && rr=1
+  for ((r = 0; r < rr; r++)); do
     a=$(ns); out=$("$nsr" run benches/topology.nsr n=$n p=$p); b=$(ns)
     setup_ns=$(awk -F= '/setup_ms=/ { printf "%d", $2 * 1e6 }' <<<"$out")
     s_nsr=$((s_nsr + setup_ns)); t_nsr=$((t_nsr + b - a - setup_ns)); quiesce $n
@@ -85,11 +92,56 @@ for n in 1 10 100; do
     a=$(ns); batch_setup $n; b=$(ns); batch_teardown $n; settle; c=$(ns)
     s_b=$((s_b + b - a)); t_b=$((t_b + c - b)); quiesce $n
   done
-  awk -v n=$n -v r=$rounds -v sn=$s_nsr -v tn=$t_nsr -v ss=$s_sh -v ts=$t_sh -v sb=$s_b -v tb=$t_b 'BEGIN {
+  per_host[$n]=$(awk -v s=$s_nsr -v r=$rr -v n=$n 'BEGIN { printf "%.3f", s / r / n / 1e6 }')
+  awk -v n=$n -v r=$rr -v sn=$s_nsr -v tn=$t_nsr -v ss=$s_sh -v ts=$t_sh -v sb=$s_b -v tb=$t_b 'BEGIN {
     d = r * n * 1e6
     printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "nsr", sn / d, tn / d, (sn + tn) / r / 1e6
     printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "ip", ss / d, ts / d, (ss + ts) / r / 1e6
     printf "%-6d %-10s %12.3f %12.3f %12.1f\n", n, "ip -batch", sb / d, tb / d, (sb + tb) / r / 1e6
     printf "%-6d ratios: ip/nsr setup %.1fx, total %.1fx; ip-batch/nsr setup %.1fx, total %.1fx\n", n, ss / sn, (ss + ts) / (sn + tn), sb / sn, (sb + tb) / (sn + tn)
+  }'
+done
+
+if [ -n "${per_host[100]:-}" ] && [ -n "${per_host[1000]:-}" ]; then
+  awk -v a="${per_host[100]}" -v b="${per_host[1000]}" 'BEGIN {
+    printf "growth: nsr set-up per host at N=1000 %.3f ms, at N=100 %.3f ms: %.2fx\n", b, a, b / a }'
+fi
+
+# NAT: N port forwards in one netns. nft gets the same rules nsr makes (one table, a
+# prerouting chain, the rules), once as one `nft -f` transaction and once one process
+# per rule, as a shell script of `nft add rule` lines does.
+nat_rules() {
+  echo "create table inet nsrbench"
+  echo "add chain inet nsrbench prerouting { type nat hook prerouting priority dstnat; policy accept; }"
+  for ((i = 1; i <= $1; i++)); do
+    echo "add rule inet nsrbench prerouting iifname \"br0\" tcp dport $((10000 + i)) dnat ip to 10.200.$((i / 250)).$((i % 250 + 2)):80"
+  done
+}
+printf '\n%-6s %-14s %12s\n' rules tool "set-up ms"
+for n in 100 1000; do
+  a_nsr=0; a_f=0; a_each=0
+  for ((r = 0; r < rounds; r++)); do
+    out=$("$nsr" run benches/nat.nsr n=$n p=$p)
+    a_nsr=$((a_nsr + $(awk -F= '/nat_ms=/ { printf "%d", $2 * 1e6 }' <<<"$out")))
+    ip netns add ${p}rt
+    nat_rules $n > /tmp/$p.nft
+    a=$(ns); ip netns exec ${p}rt nft -f /tmp/$p.nft; b=$(ns)
+    a_f=$((a_f + b - a))
+    ip netns exec ${p}rt nft delete table inet nsrbench
+    if ((n <= 100)); then
+      head -2 /tmp/$p.nft | ip netns exec ${p}rt nft -f -
+      a=$(ns)
+      tail -n +3 /tmp/$p.nft | while read -r line; do ip netns exec ${p}rt nft "$line"; done
+      b=$(ns); a_each=$((a_each + b - a))
+    fi
+    ip netns del ${p}rt; rm -f /tmp/$p.nft
+  done
+  awk -v n=$n -v r=$rounds -v a=$a_nsr -v f=$a_f -v e=$a_each 'BEGIN {
+    printf "%-6d %-14s %12.1f\n", n, "nsr", a / r / 1e6
+    printf "%-6d %-14s %12.1f\n", n, "nft -f", f / r / 1e6
+    if (e > 0) printf "%-6d %-14s %12.1f\n", n, "nft per rule", e / r / 1e6
+    printf "%-6d ratios: nsr/nft-f %.2fx", n, a / f
+    if (e > 0) printf ", nft-per-rule/nsr %.1fx", e / a
+    printf "\n"
   }'
 done

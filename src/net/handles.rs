@@ -1,5 +1,5 @@
-//! nsr's open handles on network namespaces: an fd on each, and a route socket bound in
-//! it once one is needed. A lab of a thousand hosts would hold two thousand of them,
+//! nsr's open handles on network namespaces: an fd on each, and a route socket and a
+//! netfilter socket bound in it once one is needed. A lab of a thousand hosts would hold two thousand of them,
 //! past the common soft limit of 1024 open files; so a named namespace (which its
 //! /run/netns bind mount keeps alive, and which can be opened again by that path) is
 //! closed when it has not been used for a while, and reopened on its next use, after
@@ -8,6 +8,7 @@
 
 use super::netlink::RouteSocket;
 use super::netns;
+use super::nfnetlink::NfSocket;
 use crate::ops::OpError;
 use nix::errno::Errno;
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ const KEEP_OPEN: usize = 64;
 pub struct NsHandles {
     fds: HashMap<Ino, OwnedFd>,
     sockets: HashMap<Ino, RouteSocket>,
+    netfilter: HashMap<Ino, NfSocket>,
     /// Named namespaces, by the path that opens them again.
     reopen: HashMap<Ino, String>,
     last_use: HashMap<Ino, u64>,
@@ -85,9 +87,27 @@ impl NsHandles {
         Ok(self.sockets.get_mut(&ino).expect("socket just inserted"))
     }
 
+    /// A netfilter socket bound in the namespace, kept with its route socket.
+    pub fn netfilter(&mut self, ino: Ino, host: bool) -> Result<&mut NfSocket, OpError> {
+        if !self.netfilter.contains_key(&ino) {
+            let s = if host {
+                NfSocket::open()?
+            } else {
+                let fd =
+                    netns::within(self.fd(ino)?, || NfSocket::open().map(|s| s.into_raw_fd()))??;
+                // SAFETY: the fd is the socket the helper thread just opened and gave up.
+                unsafe { NfSocket::from_raw_fd(fd) }
+            };
+            self.netfilter.insert(ino, s);
+        }
+        self.touch(ino);
+        Ok(self.netfilter.get_mut(&ino).expect("socket just inserted"))
+    }
+
     /// Closes nsr's handles on a namespace and forgets it.
     pub fn forget(&mut self, ino: Ino) {
         self.sockets.remove(&ino);
+        self.netfilter.remove(&ino);
         self.fds.remove(&ino);
         self.reopen.remove(&ino);
         self.last_use.remove(&ino);
@@ -113,6 +133,7 @@ impl NsHandles {
         for (_, ino) in by_age.iter().take(by_age.len() - KEEP_OPEN / 2) {
             self.fds.remove(ino);
             self.sockets.remove(ino);
+            self.netfilter.remove(ino);
         }
     }
 

@@ -9,6 +9,7 @@ use super::handles::{Ino, NsHandles};
 use super::links::{self, LinkChange};
 use super::netlink::{NetlinkError, RouteSocket};
 use super::netns;
+use super::nfnetlink;
 use super::nft;
 use super::routes::{self, RouteSpec};
 use super::{addrs, dad};
@@ -957,7 +958,6 @@ impl NetKernel {
         rule: &NatRule,
         sb: &dyn SandboxNetns,
     ) -> Result<(Option<NetOutput>, Option<NetUndo>), OpError> {
-        nft::find_nft()?;
         let ino = self.resolve(ns, sb)?;
         let create_table = !self.tables.contains_key(&ino);
         let table = if create_table {
@@ -970,15 +970,16 @@ impl NetKernel {
             .get(&ino)
             .map(|t| t.chains.clone())
             .unwrap_or_default();
-        let script = nft::add_script(&table, rule, create_table, |c| known.contains(c));
-        let echo = self.nft(ino, &["--echo", "--handle", "-f", "-"], &script).map_err(|e| {
-            if create_table && e.errno == Some(Errno::EEXIST) {
-                OpError::os(Errno::EEXIST, format!("an nftables table inet {table} already exists in {ns}"))
-                    .with_hint("it belongs to another nsr run (or one that was killed): nsr never adds to a table it did not create")
-            } else {
-                e
-            }
-        })?;
+        let handles = self
+            .add_rules(ino, &table, rule, create_table, |c| known.contains(c))
+            .map_err(|e| {
+                if create_table && e.errno == Some(Errno::EEXIST) {
+                    OpError::os(Errno::EEXIST, format!("an nftables table inet {table} already exists in {ns}"))
+                        .with_hint("it belongs to another nsr run (or one that was killed): nsr never adds to a table it did not create")
+                } else {
+                    e
+                }
+            })?;
         let record = self.tables.entry(ino).or_insert_with(|| TableRecord {
             name: table.clone(),
             chains: HashSet::new(),
@@ -993,10 +994,10 @@ impl NetKernel {
                 table,
             }
         } else {
-            let rules = nft::echoed_rule_handles(&echo);
+            let rules = handles;
             if rules.len() != rule.lines().len() {
                 return Err(OpError::new(format!(
-                    "nft did not say which handles the rules got: {echo}"
+                    "the kernel did not say which handles the rules got ({rules:?})"
                 )));
             }
             NetUndo::DeleteRules {
@@ -1008,14 +1009,71 @@ impl NetKernel {
         Ok((None, Some(undo)))
     }
 
+    /// Adds the rule's lines (and the table and chains they need) in one transaction:
+    /// the chain and handle each got.
+    fn add_rules(
+        &mut self,
+        ino: Ino,
+        table: &str,
+        rule: &NatRule,
+        create_table: bool,
+        has_chain: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(String, u64)>, OpError> {
+        if self.owners.contains_key(&ino) {
+            nft::find_nft()?;
+            let script = nft::add_script(table, rule, create_table, has_chain);
+            let echo = self.nft(ino, &["--echo", "--handle", "-f", "-"], &script)?;
+            return Ok(nft::echoed_rule_handles(&echo));
+        }
+        let batch = nft::add_batch(table, rule, create_table, has_chain);
+        self.netfilter(ino)?.apply(batch).map_err(|e| {
+            OpError::os(
+                e,
+                format!("the kernel refused the nftables rules: {}", rule.text()),
+            )
+        })
+    }
+
+    /// Sends nft commands as text through the nft program (an ordinary user's sandbox),
+    /// or as the nfnetlink `batch`: the errno the kernel (or nft) answered.
+    fn nft_change(
+        &mut self,
+        ino: Ino,
+        script: &str,
+        batch: nfnetlink::Batch,
+    ) -> Result<(), OpError> {
+        if self.owners.contains_key(&ino) {
+            return self.nft(ino, &["-f", "-"], script).map(|_| ());
+        }
+        self.netfilter(ino)?
+            .apply(batch)
+            .map(|_| ())
+            .map_err(|e| OpError::os(e, format!("the kernel refused: {}", script.trim())))
+    }
+
+    fn netfilter(&mut self, ino: Ino) -> Result<&mut nfnetlink::NfSocket, OpError> {
+        let host = self.is_host(ino);
+        self.handles.netfilter(ino, host)
+    }
+
+    /// Other tables' forward chains that drop by default, in nft's words.
+    fn foreign_drops(&mut self, ino: Ino, table: &str) -> Option<Vec<String>> {
+        if self.owners.contains_key(&ino) {
+            let listing = self.nft(ino, &["list", "chains"], "").ok()?;
+            return Some(nft::foreign_forward_drops(&listing, table));
+        }
+        let chains = self.netfilter(ino).ok()?.chains().ok()?;
+        Some(nft::foreign_forward_drop_chains(&chains, table))
+    }
+
     fn warn_about_foreign_drops(&mut self, ino: Ino, ns: &NsRef, table: &str) {
         if !self.warned_drop.insert(ino) {
             return;
         }
-        let Ok(listing) = self.nft(ino, &["list", "chains"], "") else {
+        let Some(found) = self.foreign_drops(ino, table) else {
             return;
         };
-        for chain in nft::foreign_forward_drops(&listing, table) {
+        for chain in found {
             self.warnings.push(format!(
                 "{chain} in {ns} drops forwarded packets by default (policy drop), and an accept in nsr's own table cannot override it; nsr does not edit tables it does not own: allow the sandbox's traffic there (for Docker: iptables -I DOCKER-USER -i IN -o OUT -j ACCEPT)"
             ));
@@ -1114,8 +1172,10 @@ impl NetKernel {
                 if whole && self.owned.contains(&ino) {
                     return Ok(UndoOutcome::Released);
                 }
-                match self.nft(ino, &["-f", "-"], &format!("delete table inet {table}\n")) {
-                    Ok(_) => Ok(UndoOutcome::Done),
+                let mut batch = nfnetlink::Batch::new();
+                batch.delete_table(table);
+                match self.nft_change(ino, &format!("delete table inet {table}\n"), batch) {
+                    Ok(()) => Ok(UndoOutcome::Done),
                     Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
                     Err(e) => Err(e),
                 }
@@ -1256,12 +1316,31 @@ impl NetKernel {
         let Some(ino) = self.undo_in(ns, |me, ino| me.tables.contains_key(&ino)) else {
             return Ok(UndoOutcome::Released);
         };
-        let script: String = rules
-            .iter()
-            .map(|(chain, handle)| format!("delete rule inet {table} {chain} handle {handle}\n"))
-            .collect();
-        match self.nft(ino, &["-f", "-"], &script) {
-            Ok(_) => Ok(UndoOutcome::Done),
+        let script = |rules: &[(String, u64)]| -> (String, nfnetlink::Batch) {
+            let mut batch = nfnetlink::Batch::new();
+            let mut text = String::new();
+            for (chain, handle) in rules {
+                batch.delete_rule(table, chain, *handle);
+                text.push_str(&format!(
+                    "delete rule inet {table} {chain} handle {handle}\n"
+                ));
+            }
+            (text, batch)
+        };
+        let (text, batch) = script(rules);
+        match self.nft_change(ino, &text, batch) {
+            Ok(()) => Ok(UndoOutcome::Done),
+            // One of them is gone: the others still go, one by one.
+            Err(e) if e.errno == Some(Errno::ENOENT) && rules.len() > 1 => {
+                for r in rules {
+                    let (text, batch) = script(std::slice::from_ref(r));
+                    match self.nft_change(ino, &text, batch) {
+                        Err(e) if e.errno != Some(Errno::ENOENT) => return Err(e),
+                        _ => {}
+                    }
+                }
+                Ok(UndoOutcome::Done)
+            }
             Err(e) if e.errno == Some(Errno::ENOENT) => Ok(UndoOutcome::AlreadyGone),
             Err(e) => Err(e),
         }

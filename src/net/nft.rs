@@ -1,9 +1,13 @@
 //! NAT and forwarding rules through nftables. Every rule a run adds in a namespace lives
 //! in one table of its own (`table inet nsr_<pid>`), created with `create table` (which
-//! fails rather than merging into a table of the same name) and applied with `nft -f -`
-//! as one transaction. Undo deletes the run's rules or the whole table and nothing
-//! else: nsr never flushes, reorders or re-policies chains it does not own.
+//! fails rather than merging into a table of the same name), each primitive's rules one
+//! transaction: an nfnetlink batch nsr sends itself (`add_batch`), or, where nsr cannot
+//! open a socket in the namespace (an ordinary user's sandbox, whose user namespace a
+//! thread cannot enter), the same rules as text for `nft -f -` (`add_script`). Undo
+//! deletes the run's rules or the whole table and nothing else: nsr never flushes,
+//! reorders or re-policies chains it does not own.
 
+use super::nfnetlink::{family_name, verdict, Batch, ChainInfo};
 use crate::ops::nat::NatRule;
 use crate::ops::OpError;
 use nix::errno::Errno;
@@ -45,6 +49,50 @@ pub fn add_script(
         s.push_str(&format!("add rule inet {table} {} {}\n", l.chain, l.text));
     }
     s
+}
+
+/// The same as `add_script`, as one nfnetlink transaction.
+pub fn add_batch(
+    table: &str,
+    rule: &NatRule,
+    create_table: bool,
+    has_chain: impl Fn(&str) -> bool,
+) -> Batch {
+    let mut b = Batch::new();
+    if create_table {
+        b.create_table(table);
+    }
+    let lines = rule.lines();
+    let mut made: Vec<&str> = Vec::new();
+    for l in &lines {
+        if !has_chain(l.chain) && !made.contains(&l.chain) {
+            b.add_chain(table, &l.base);
+            made.push(l.chain);
+        }
+    }
+    for (l, exprs) in lines.iter().zip(super::nft_exprs::rules(rule)) {
+        b.add_rule(table, l.chain, &exprs);
+    }
+    b
+}
+
+/// Chains of other tables that drop forwarded packets by default, from the kernel's
+/// own list (as `foreign_forward_drops` reads nft's).
+pub fn foreign_forward_drop_chains(chains: &[ChainInfo], own_table: &str) -> Vec<String> {
+    const NF_INET_FORWARD: u32 = 2;
+    chains
+        .iter()
+        .filter(|c| c.hooknum == Some(NF_INET_FORWARD) && c.policy == Some(verdict(false)))
+        .filter(|c| !(family_name(c.family) == "inet" && c.table == own_table))
+        .map(|c| {
+            format!(
+                "table {} {} chain {}",
+                family_name(c.family),
+                c.table,
+                c.name
+            )
+        })
+        .collect()
 }
 
 /// Where the nft binary is (`NSR_NFT` names it explicitly), or a clear error saying how

@@ -44,32 +44,66 @@ pub enum NatRule {
 pub struct RuleLine {
     pub chain: &'static str,
     pub hook: &'static str,
+    pub base: BaseChain,
     pub text: String,
 }
 
-const POSTROUTING: (&str, &str) = (
-    "postrouting",
-    "type nat hook postrouting priority srcnat; policy accept;",
-);
-const FORWARD: (&str, &str) = (
-    "forward",
-    "type filter hook forward priority filter; policy accept;",
-);
-const PREROUTING: (&str, &str) = (
-    "prerouting",
-    "type nat hook prerouting priority dstnat; policy accept;",
-);
-const OUTBOUND: (&str, &str) = (
-    "outbound",
-    "type filter hook output priority filter; policy accept;",
-);
-const OUTPUT: (&str, &str) = (
-    "output",
-    "type nat hook output priority -100; policy accept;",
-);
+/// A base chain of nsr's table: where it hooks into the kernel's packet path, as
+/// numbers for nfnetlink and as nft writes it (`spec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaseChain {
+    pub name: &'static str,
+    /// The chain type: "nat" or "filter".
+    pub kind: &'static str,
+    /// The netfilter hook (NF_INET_PRE_ROUTING 0, FORWARD 2, LOCAL_OUT 3, POST_ROUTING 4).
+    pub hooknum: u32,
+    pub priority: i32,
+    pub spec: &'static str,
+}
 
-fn line((chain, hook): (&'static str, &'static str), text: String) -> RuleLine {
-    RuleLine { chain, hook, text }
+const POSTROUTING: BaseChain = BaseChain {
+    name: "postrouting",
+    kind: "nat",
+    hooknum: 4,
+    priority: 100,
+    spec: "type nat hook postrouting priority srcnat; policy accept;",
+};
+const FORWARD: BaseChain = BaseChain {
+    name: "forward",
+    kind: "filter",
+    hooknum: 2,
+    priority: 0,
+    spec: "type filter hook forward priority filter; policy accept;",
+};
+const PREROUTING: BaseChain = BaseChain {
+    name: "prerouting",
+    kind: "nat",
+    hooknum: 0,
+    priority: -100,
+    spec: "type nat hook prerouting priority dstnat; policy accept;",
+};
+const OUTBOUND: BaseChain = BaseChain {
+    name: "outbound",
+    kind: "filter",
+    hooknum: 3,
+    priority: 0,
+    spec: "type filter hook output priority filter; policy accept;",
+};
+const OUTPUT: BaseChain = BaseChain {
+    name: "output",
+    kind: "nat",
+    hooknum: 3,
+    priority: -100,
+    spec: "type nat hook output priority -100; policy accept;",
+};
+
+fn line(base: BaseChain, text: String) -> RuleLine {
+    RuleLine {
+        chain: base.name,
+        hook: base.spec,
+        base,
+        text,
+    }
 }
 
 impl NatRule {
