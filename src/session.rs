@@ -97,6 +97,12 @@ impl Session {
         self.undo.set_env(env);
     }
 
+    /// The environment `name` is made on disk before the first action that may create
+    /// something; a recipe that makes nothing never writes a journal.
+    pub fn defer_env(&mut self, name: String, recipe: String) {
+        self.undo.defer_env(name, recipe);
+    }
+
     /// The environment's name, while it has one.
     pub fn env_name(&self) -> Option<String> {
         self.undo.env_name()
@@ -122,8 +128,16 @@ impl Session {
         self.last_exec_status = None;
         let logged = op.may_create();
         if logged {
-            self.undo
-                .intent(seq, op.shell(), backend.cut_short(&op), &origin);
+            if let Err(error) = self
+                .undo
+                .intent(seq, op.shell(), backend.cut_short(&op), &origin)
+            {
+                return Err(PrimitiveFailure {
+                    call,
+                    origin,
+                    error,
+                });
+            }
         }
         let result = backend.apply(&op);
         if logged {

@@ -14,6 +14,9 @@ pub struct RunUndo {
     journal: UndoJournal,
     /// The journal on disk (`nsr down` after a crash), when the run has an environment.
     env: Option<EnvJournal>,
+    /// The environment (name, recipe) to make before the first action that may create
+    /// something: a run that makes nothing leaves nothing to recover and writes nothing.
+    deferred: Option<(String, String)>,
 }
 
 /// How a run ended.
@@ -30,16 +33,35 @@ impl RunUndo {
         self.env = Some(env);
     }
 
+    /// The environment `name` is made on disk before the first action that may create
+    /// something (`intent`).
+    pub fn defer_env(&mut self, name: String, recipe: String) {
+        self.deferred = Some((name, recipe));
+    }
+
     /// The environment's name, while it has one.
     pub fn env_name(&self) -> Option<String> {
+        if let Some((name, _)) = &self.deferred {
+            return Some(name.clone());
+        }
         self.env
             .as_ref()
             .and_then(|e| e.dir.file_name().map(|n| n.to_string_lossy().into_owned()))
     }
 
     /// Before an action that may create something: what it is and how `nsr down` takes
-    /// it back if nsr dies while the kernel does it.
-    pub fn intent(&mut self, seq: u64, what: String, cut_short: CutShort, origin: &Origin) {
+    /// it back if nsr dies while the kernel does it. Makes a deferred environment first;
+    /// if that fails the action must not be taken.
+    pub fn intent(
+        &mut self,
+        seq: u64,
+        what: String,
+        cut_short: CutShort,
+        origin: &Origin,
+    ) -> Result<(), OpError> {
+        if let Some((name, recipe)) = self.deferred.take() {
+            self.env = Some(EnvJournal::create(&name, &recipe)?);
+        }
         if let Some(env) = self.env.as_mut() {
             env.write(&Record::Intent {
                 seq,
@@ -49,6 +71,7 @@ impl RunUndo {
                 at: crate::env::store::now_coarse_ns(),
             });
         }
+        Ok(())
     }
 
     /// After an action: what it made and how to take it back.

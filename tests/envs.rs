@@ -300,6 +300,42 @@ fn a_running_environment_is_listed_kept_from_down_and_its_name_is_taken() {
 }
 
 #[test]
+fn a_run_writes_its_journal_from_its_first_action_on() {
+    let _g = privileged();
+    let s = Scratch::new("envlazy");
+    let gate = s.path("gate");
+    // Half a second of work that makes nothing, then a sandbox that waits for the gate.
+    let file = s.write(
+        "lazy.nsr",
+        "print(\"thinking\");\nlet t = timestamp();\nwhile t.elapsed < 0.5 {}\nlet h = unshare([\"uts\"]);\nprint(\"made\");\nh.run(\"while [ ! -e \" + args.gate + \" ]; do sleep 0.02; done\");\n",
+    );
+    let journals = || -> Vec<String> {
+        let dir = std::env::var("NSR_STATE_DIR").unwrap();
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("lazy-"))
+            .collect()
+    };
+    let (child, line, mut out) = start_nsr(&["run".to_string(), file, format!("gate={gate}")]);
+    assert_eq!(line.trim(), "thinking");
+    assert!(
+        journals().is_empty(),
+        "no journal before the first action: {:?}",
+        journals()
+    );
+    let mut next = String::new();
+    std::io::BufRead::read_line(&mut out, &mut next).unwrap();
+    assert_eq!(next.trim(), "made");
+    assert_eq!(journals().len(), 1, "the sandbox is journaled");
+    std::fs::write(&gate, "").unwrap();
+    let done = wait_bounded(child, Duration::from_secs(20));
+    assert!(done.status.success());
+    assert!(journals().is_empty(), "a clean end removes it");
+}
+
+#[test]
 fn many_environments_run_in_parallel_without_cross_talk() {
     let _g = privileged();
     let s = Scratch::new("parallel");

@@ -24,13 +24,21 @@ pub fn run(
         Err(e) => return usage(e),
     };
     recipe.verbose = verbose;
+    // A named or kept environment is made now, so that a name in use is refused before
+    // anything runs; a run's own (`RECIPE-PID`) is made before its first action that may
+    // create something, so a recipe that creates nothing writes no journal.
+    let explicit = keep || name.is_some();
     let env_name = name.unwrap_or_else(|| environment_name(&recipe.path, keep));
-    let env = match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
-        Ok(env) => env,
-        Err(e) => {
-            output::err(&report::op_error_line("run", &e));
-            return ExitCode::from(EXIT_USAGE);
+    let env = if explicit {
+        match nsr::env::store::EnvJournal::create(&env_name, &recipe.path) {
+            Ok(env) => Some(env),
+            Err(e) => {
+                output::err(&report::op_error_line("run", &e));
+                return ExitCode::from(EXIT_USAGE);
+            }
         }
+    } else {
+        None
     };
     let signals = match Signals::install() {
         Ok(s) => s,
@@ -42,7 +50,10 @@ pub fn run(
         &limits,
         &signals,
         RunOptions {
-            env: Some(env),
+            deferred_env: env
+                .is_none()
+                .then(|| (env_name.clone(), recipe.path.clone())),
+            env,
             keep,
         },
     );

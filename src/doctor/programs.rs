@@ -150,7 +150,7 @@ pub fn nft() -> Check {
             "nft",
             Status::Missing,
             format!(
-                "not found: masquerade, forward and port_forward need it ({})",
+                "not found: NAT rules in an ordinary user's sandbox, `nsr gc` and `nsr graph --env` need it; as root nsr makes NAT rules without it ({})",
                 e.message
             ),
             "apt-get install nftables (or NSR_NFT=/path/to/nft)",

@@ -141,6 +141,9 @@ pub fn run(
 pub struct RunOptions {
     /// The run's journal on disk (`nsr down` after a crash).
     pub env: Option<crate::env::store::EnvJournal>,
+    /// Or the environment (name, recipe) to make before the run's first action that may
+    /// create something.
+    pub deferred_env: Option<(String, String)>,
     /// `nsr run --keep`: when the recipe finishes, keep what it made.
     pub keep: bool,
 }
@@ -170,6 +173,9 @@ fn run_with(
     let session = Rc::new(RefCell::new(Session::new(backend)));
     if let Some(env) = options.env {
         session.borrow_mut().set_env(env);
+    }
+    if let Some((name, recipe)) = options.deferred_env {
+        session.borrow_mut().defer_env(name, recipe);
     }
     let mut engine = engine_for(session.clone(), limits, signals);
     if let Some(trace) = trace {
