@@ -26,16 +26,22 @@ ns() { date +%s%N; }
 
 addr() { echo "10.200.$(($1 / 250)).$(($1 % 250 + 2))/16"; }
 
+# A switch (a netns with a bridge) per 1,000 hosts: a bridge takes at most 1,024 ports.
+switches() { echo $((($1 + 999) / 1000)); }
+
 shell_setup() {
-  ip netns add ${p}sw
-  ip -n ${p}sw link add br0 type bridge
-  ip -n ${p}sw addr add 10.200.0.1/16 dev br0
-  ip -n ${p}sw link set br0 up
+  for ((s = 0; s < $(switches $1); s++)); do
+    ip netns add ${p}sw$s
+    ip -n ${p}sw$s link add br0 type bridge
+    ip -n ${p}sw$s addr add 10.200.0.1/16 dev br0
+    ip -n ${p}sw$s link set br0 up
+  done
   for ((i = 1; i <= $1; i++)); do
+    sw=${p}sw$(((i - 1) / 1000))
     ip netns add ${p}h$i
-    ip -n ${p}sw link add v$i type veth peer name eth0 netns ${p}h$i
-    ip -n ${p}sw link set v$i master br0
-    ip -n ${p}sw link set v$i up
+    ip -n $sw link add v$i type veth peer name eth0 netns ${p}h$i
+    ip -n $sw link set v$i master br0
+    ip -n $sw link set v$i up
     ip -n ${p}h$i addr add "$(addr $i)" dev eth0
     ip -n ${p}h$i link set eth0 up
     ip -n ${p}h$i link set lo up
@@ -45,22 +51,24 @@ shell_setup() {
 
 shell_teardown() {
   for ((i = 1; i <= $1; i++)); do ip netns del ${p}h$i; done
-  ip netns del ${p}sw
+  for ((s = 0; s < $(switches $1); s++)); do ip netns del ${p}sw$s; done
 }
 
 # ip -batch: one ip process for the host side, one per host namespace (ip -batch
 # cannot switch namespaces in the middle of a batch).
 batch_setup() {
-  { echo "netns add ${p}sw"
+  { for ((s = 0; s < $(switches $1); s++)); do echo "netns add ${p}sw$s"; done
     for ((i = 1; i <= $1; i++)); do echo "netns add ${p}h$i"; done; } | ip -batch -
-  { echo "link add br0 type bridge"
-    echo "addr add 10.200.0.1/16 dev br0"
-    echo "link set br0 up"
-    for ((i = 1; i <= $1; i++)); do
-      echo "link add v$i type veth peer name eth0 netns ${p}h$i"
-      echo "link set v$i master br0"
-      echo "link set v$i up"
-    done; } | ip -n ${p}sw -batch -
+  for ((s = 0; s < $(switches $1); s++)); do
+    { echo "link add br0 type bridge"
+      echo "addr add 10.200.0.1/16 dev br0"
+      echo "link set br0 up"
+      for ((i = s * 1000 + 1; i <= $1 && i <= (s + 1) * 1000; i++)); do
+        echo "link add v$i type veth peer name eth0 netns ${p}h$i"
+        echo "link set v$i master br0"
+        echo "link set v$i up"
+      done; } | ip -n ${p}sw$s -batch -
+  done
   for ((i = 1; i <= $1; i++)); do
     printf '%s\n' "addr add $(addr $i) dev eth0" "link set eth0 up" "link set lo up" \
       "route add default via 10.200.0.1" | ip -n ${p}h$i -batch -
@@ -69,7 +77,7 @@ batch_setup() {
 
 batch_teardown() {
   { for ((i = 1; i <= $1; i++)); do echo "netns del ${p}h$i"; done
-    echo "netns del ${p}sw"; } | ip -batch -
+    for ((s = 0; s < $(switches $1); s++)); do echo "netns del ${p}sw$s"; done; } | ip -batch -
 }
 
 # Waits until the kernel has really removed the namespaces' links, as nsr does.

@@ -409,3 +409,58 @@ pub fn family_name(family: u8) -> &'static str {
         _ => "unknown",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::nat::NatRule;
+
+    #[test]
+    fn a_batch_is_framed_by_begin_and_end_with_aligned_messages() {
+        let rule = NatRule::Forward {
+            input: "veth0".into(),
+            out: "eth0".into(),
+        };
+        let mut b = Batch::new();
+        b.create_table("nsr_1");
+        b.add_chain("nsr_1", &rule.lines()[0].base);
+        b.add_rule(
+            "nsr_1",
+            "forward",
+            &super::super::nft_exprs::rules(&rule)[0],
+        );
+        let buf = b.finish();
+        let msgs = messages(&buf);
+        let types: Vec<u16> = msgs.iter().map(|(t, _)| *t).collect();
+        let nft = |m| (NFNL_SUBSYS_NFTABLES << 8) | m;
+        assert_eq!(
+            types,
+            [
+                NFNL_MSG_BATCH_BEGIN,
+                nft(NFT_MSG_NEWTABLE),
+                nft(NFT_MSG_NEWCHAIN),
+                nft(NFT_MSG_NEWRULE),
+                NFNL_MSG_BATCH_END
+            ]
+        );
+        // The markers name the subsystem (res_id, big-endian); the others the family.
+        assert_eq!(&msgs[0].1[..4], &[0, 0, 0, 10]);
+        assert_eq!(msgs[1].1[0], NFPROTO_INET);
+        let total: usize = msgs.iter().map(|(_, b)| 16 + b.len()).sum();
+        assert_eq!(total, buf.len(), "every message is 4-byte aligned");
+        // The table's name, NUL-terminated, is its one attribute.
+        let table = attrs(&msgs[1].1[4..]);
+        assert_eq!(table, vec![(NFTA_TABLE_NAME, &b"nsr_1\0"[..])]);
+    }
+
+    #[test]
+    fn reads_the_handle_of_an_echoed_rule() {
+        let mut body = vec![NFPROTO_INET, 0, 0, 0];
+        let mut a = Attrs(&mut body);
+        a.str(NFTA_RULE_TABLE, "nsr_1");
+        a.str(NFTA_RULE_CHAIN, "prerouting");
+        a.bytes(NFTA_RULE_HANDLE, &7u64.to_be_bytes());
+        assert_eq!(rule_handle(&body), Some(("prerouting".to_string(), 7)));
+        assert_eq!(rule_handle(&body[..4]), None);
+    }
+}
