@@ -93,7 +93,7 @@ for n in $sizes; do
   rr=$rounds; ((n >= 1000)) && rr=1
   for ((r = 0; r < rr; r++)); do
     a=$(ns); out=$("$nsr" run benches/topology.nsr n=$n p=$p); b=$(ns)
-    setup_ns=$(awk -F= '/setup_ms=/ { printf "%d", $2 * 1e6 }' <<<"$out")
+    setup_ns=$(awk -F= '/setup_ms=/ { printf "%.0f", $2 * 1e6 }' <<<"$out")
     s_nsr=$((s_nsr + setup_ns)); t_nsr=$((t_nsr + b - a - setup_ns)); quiesce $n
     a=$(ns); shell_setup $n; b=$(ns); shell_teardown $n; settle; c=$(ns)
     s_sh=$((s_sh + b - a)); t_sh=$((t_sh + c - b)); quiesce $n
@@ -130,7 +130,7 @@ for n in 100 1000; do
   a_nsr=0; a_f=0; a_each=0
   for ((r = 0; r < rounds; r++)); do
     out=$("$nsr" run benches/nat.nsr n=$n p=$p)
-    a_nsr=$((a_nsr + $(awk -F= '/nat_ms=/ { printf "%d", $2 * 1e6 }' <<<"$out")))
+    a_nsr=$((a_nsr + $(awk -F= '/nat_ms=/ { printf "%.0f", $2 * 1e6 }' <<<"$out")))
     ip netns add ${p}rt
     nat_rules $n > /tmp/$p.nft
     a=$(ns); ip netns exec ${p}rt nft -f /tmp/$p.nft; b=$(ns)

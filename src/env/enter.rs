@@ -275,11 +275,12 @@ fn exec_confined(
             libc::ioctl(0, libc::TIOCSCTTY, 0);
         }
     }
+    // The soft limit on open files nsr was started with, as the holder's commands get.
+    crate::sys::restore_open_files_limit();
     // As the holder's commands: a cgroup namespace rooted in the
     // device cgroup.
     // SAFETY: unshare of this process's cgroup namespace, and
     // Prepared::enter in the command's process before its exec.
-    crate::sys::restore_open_files_limit();
     let entered = if in_cgroup && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
         Err((crate::confine::apply::Stage::CgroupNs, Errno::last_raw()))
     } else {

@@ -1,5 +1,6 @@
-//! The network half of the kernel backend. It keeps one route socket per namespace,
-//! knows which namespaces and links this run created, and uses that to undo exactly
+//! The network half of the kernel backend. It talks to each namespace through sockets
+//! bound in it (`handles.rs`: route and netfilter), knows which namespaces and links
+//! this run created, and uses that to undo exactly
 //! what the run did: a link, address, route or rule that lives in a namespace the run
 //! created is released with that namespace on a whole rollback (the kernel removes a
 //! namespace's devices together, much faster than one by one), and never touched when
@@ -285,7 +286,6 @@ impl NetKernel {
         let (via, program, note) = choose(spec.via)?;
         let name = self.next_pasta_name(via);
         self.pastas += 1;
-        self.handles.fd(ino)?;
         let (netns, userns) = (
             self.handles.fd(ino)?.as_fd(),
             self.owners.get(&ino).map(|u| u.as_fd()),

@@ -4,7 +4,6 @@
 //! The kernel handles a batch inside sendmsg(2), so every answer (acks, errors, the
 //! echoed rules with their handles) is queued by the time it returns.
 
-use super::nft_exprs::Expr;
 use crate::ops::nat::BaseChain;
 use crate::ops::OpError;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
@@ -33,7 +32,6 @@ const NLA_F_NESTED: u16 = 0x8000;
 
 const NFPROTO_INET: u8 = 1;
 const NF_ACCEPT: u32 = 1;
-const NF_DROP: u32 = 0;
 
 // Attribute numbers of linux/netfilter/nf_tables.h.
 const NFTA_TABLE_NAME: u16 = 1;
@@ -49,6 +47,11 @@ const NFTA_RULE_CHAIN: u16 = 2;
 const NFTA_RULE_HANDLE: u16 = 3;
 const NFTA_RULE_EXPRESSIONS: u16 = 4;
 const NFTA_LIST_ELEM: u16 = 1;
+
+/// What goes in a rule's expression list: each writes its own name and data.
+pub trait Encode {
+    fn encode(&self, a: &mut Attrs);
+}
 
 /// Attributes being written into a message.
 pub struct Attrs<'a>(&'a mut Vec<u8>);
@@ -83,7 +86,7 @@ impl Attrs<'_> {
     }
 
     fn pad(&mut self) {
-        while self.0.len() % 4 != 0 {
+        while !self.0.len().is_multiple_of(4) {
             self.0.push(0);
         }
     }
@@ -157,7 +160,7 @@ impl Batch {
     }
 
     /// `add rule inet TABLE CHAIN ...`, echoed back with the handle it got.
-    pub fn add_rule(&mut self, table: &str, chain: &str, exprs: &[Expr]) {
+    pub fn add_rule(&mut self, table: &str, chain: &str, exprs: &[impl Encode]) {
         self.nft(
             NFT_MSG_NEWRULE,
             NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO,
@@ -184,15 +187,6 @@ impl Batch {
     fn finish(mut self) -> Vec<u8> {
         self.message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, |_| {});
         self.buf
-    }
-}
-
-/// A verdict code for an immediate expression.
-pub fn verdict(accept: bool) -> u32 {
-    if accept {
-        NF_ACCEPT
-    } else {
-        NF_DROP
     }
 }
 

@@ -7,7 +7,8 @@
 //! deletes the run's rules or the whole table and nothing else: nsr never flushes,
 //! reorders or re-policies chains it does not own.
 
-use super::nfnetlink::{family_name, verdict, Batch, ChainInfo};
+use super::nfnetlink::{family_name, Batch, ChainInfo};
+use super::nft_exprs::verdict;
 use crate::ops::nat::NatRule;
 use crate::ops::OpError;
 use nix::errno::Errno;

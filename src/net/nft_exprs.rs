@@ -2,7 +2,7 @@
 //! compiles their text to (`nft --debug=netlink` shows it), so that `nft list ruleset`
 //! prints the rules `nsr plan` shows.
 
-use super::nfnetlink::{verdict, Attrs};
+use super::nfnetlink::{Attrs, Encode};
 use crate::ops::cidr::IpCidr;
 use crate::ops::nat::{NatRule, Proto};
 use std::net::IpAddr;
@@ -67,6 +67,11 @@ pub enum Expr {
     },
 }
 
+/// A verdict code (NF_ACCEPT 1, NF_DROP 0), as immediates and chain policies carry it.
+pub fn verdict(accept: bool) -> u32 {
+    u32::from(accept)
+}
+
 impl Expr {
     fn name(&self) -> &'static str {
         match self {
@@ -82,9 +87,11 @@ impl Expr {
             Expr::Dnat { .. } => "nat",
         }
     }
+}
 
+impl Encode for Expr {
     /// Writes the expression: its name, then its data.
-    pub fn encode(&self, a: &mut Attrs) {
+    fn encode(&self, a: &mut Attrs) {
         a.str(NFTA_EXPR_NAME, self.name());
         a.nest(NFTA_EXPR_DATA, |d| match self {
             Expr::Meta(key) => {
@@ -173,7 +180,7 @@ fn saddr(source: &IpCidr) -> Vec<Expr> {
         },
     ];
     let len = net.prefix as usize;
-    let masked = len % 8 != 0 || len == 0;
+    let masked = !len.is_multiple_of(8) || len == 0;
     let loaded = if masked { bytes.len() } else { len / 8 };
     out.push(Expr::Payload {
         base: NFT_PAYLOAD_NETWORK_HEADER,
