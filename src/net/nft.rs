@@ -9,7 +9,7 @@
 
 use super::nfnetlink::{family_name, Batch, ChainInfo};
 use super::nft_exprs::verdict;
-use crate::ops::nat::NatRule;
+use crate::ops::nat::{BaseChain, NatRule};
 use crate::ops::OpError;
 use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
@@ -36,20 +36,27 @@ pub fn add_script(
     if create_table {
         s.push_str(&format!("create table inet {table}\n"));
     }
-    let mut made: Vec<&str> = Vec::new();
-    for l in rule.lines() {
-        if !has_chain(l.chain) && !made.contains(&l.chain) {
-            s.push_str(&format!(
-                "add chain inet {table} {} {{ {} }}\n",
-                l.chain, l.hook
-            ));
-            made.push(l.chain);
-        }
+    for c in new_chains(rule, has_chain) {
+        s.push_str(&format!(
+            "add chain inet {table} {} {{ {} }}\n",
+            c.name, c.spec
+        ));
     }
     for l in rule.lines() {
         s.push_str(&format!("add rule inet {table} {} {}\n", l.chain, l.text));
     }
     s
+}
+
+/// The chains the rule's lines go in that `has_chain` does not know, each once.
+fn new_chains(rule: &NatRule, has_chain: impl Fn(&str) -> bool) -> Vec<BaseChain> {
+    let mut made: Vec<BaseChain> = Vec::new();
+    for l in rule.lines() {
+        if !has_chain(l.chain) && !made.iter().any(|c| c.name == l.chain) {
+            made.push(l.base);
+        }
+    }
+    made
 }
 
 /// The same as `add_script`, as one nfnetlink transaction.
@@ -63,15 +70,10 @@ pub fn add_batch(
     if create_table {
         b.create_table(table);
     }
-    let lines = rule.lines();
-    let mut made: Vec<&str> = Vec::new();
-    for l in &lines {
-        if !has_chain(l.chain) && !made.contains(&l.chain) {
-            b.add_chain(table, &l.base);
-            made.push(l.chain);
-        }
+    for c in new_chains(rule, has_chain) {
+        b.add_chain(table, &c);
     }
-    for (l, exprs) in lines.iter().zip(super::nft_exprs::rules(rule)) {
+    for (l, exprs) in rule.lines().iter().zip(super::nft_exprs::rules(rule)) {
         b.add_rule(table, l.chain, &exprs);
     }
     b

@@ -43,7 +43,6 @@ pub enum NatRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleLine {
     pub chain: &'static str,
-    pub hook: &'static str,
     pub base: BaseChain,
     pub text: String,
 }
@@ -100,7 +99,6 @@ const OUTPUT: BaseChain = BaseChain {
 fn line(base: BaseChain, text: String) -> RuleLine {
     RuleLine {
         chain: base.name,
-        hook: base.spec,
         base,
         text,
     }
