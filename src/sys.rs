@@ -93,7 +93,7 @@ pub fn raise_open_files_limit() {
 }
 
 /// In a child before its exec: the soft limit on open files nsr was started with.
-/// Async-signal-safe (a load and one system call).
+/// Async-signal-safe (an atomic load and two system calls).
 pub fn restore_open_files_limit() {
     let soft = OPEN_FILES_SOFT.load(Ordering::Relaxed);
     if soft == u64::MAX {
