@@ -96,3 +96,43 @@ print(box.run("grep 'Max open files' /proc/$PPID/limits").stdout);
         "nsr raised its own soft limit: {holder}"
     );
 }
+
+/// Netns `p + "a"`, then enough others that nsr closes its handle on it; then someone
+/// else deletes it and makes another of that name; then the recipe uses it again.
+const REPLACED: &str = r#"
+let p = args.p;
+let a = netns(p + "a");
+a.up("lo");
+for i in 1..=80 { netns(p + "f" + i); }
+let other = unshare(#{ kinds: ["uts"], privileged: true });
+other.run("ip netns del " + p + "a && ip netns add " + p + "a", #{ check: true });
+print("replaced");
+a.links();
+"#;
+
+#[test]
+fn as_root_a_netns_replaced_under_its_name_is_neither_used_nor_deleted() {
+    let _g = privileged();
+    let s = Scratch::new("replaced");
+    let recipe = s.write("replaced.nsr", REPLACED);
+    let p = short_prefix();
+    let theirs = format!("{p}a");
+    // iproute2, which makes the replacement, leaves /run/netns a mount point: a netns of
+    // the test's own, made first and dropped last, takes it back as the test found it.
+    let _keep = ForeignNetns::new(&format!("{p}keep"));
+    let r = nsr(&["run", &recipe, &format!("p={p}")]);
+    // The replacement is someone else's: the test takes it down, whatever happened.
+    let still_there = std::path::Path::new(&format!("/run/netns/{theirs}")).exists();
+    let _ = Command::new("ip").args(["netns", "del", &theirs]).status();
+    r.expect_code(1);
+    assert_has_all(&r.stdout, &["replaced"]);
+    assert_has_all(
+        &r.stderr,
+        &["replaced.nsr:9:3", "ESTALE", "another network namespace"],
+    );
+    assert!(
+        still_there,
+        "the rollback deleted a netns the run did not make: {}",
+        r.stderr
+    );
+}

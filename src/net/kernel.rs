@@ -1128,11 +1128,17 @@ impl NetKernel {
         let whole = self.whole_rollback;
         match undo {
             NetUndo::DeleteNetns { name } => {
-                if let Some(ino) = self.named.remove(name) {
+                let made = self.named.remove(name);
+                if let Some(ino) = made {
                     self.owned.remove(&ino);
                     self.forget(ino);
                 }
                 self.refs.remove(&NsRef::Named(name.clone()));
+                // Someone deleted the run's namespace and made another of that name: the
+                // run's is gone, and the new one is not the run's to delete.
+                if made.is_some_and(|ino| netns::names_another(name, ino)) {
+                    return Ok(UndoOutcome::AlreadyGone);
+                }
                 Ok(UndoOutcome::done_if(netns::delete(name)?))
             }
             NetUndo::DeleteLink { link, ns, name } => self.delete_link(*link, ns, name),

@@ -32,6 +32,16 @@ pub fn identity(path: &str) -> Result<u64, OpError> {
         .map_err(|e| OpError::os(e, format!("cannot see network namespace {path}")))
 }
 
+/// Whether /run/netns/NAME is a network namespace other than `ino` (a plain file, or no
+/// file, is not one).
+pub fn names_another(name: &str, ino: u64) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let path = path_of(name);
+    let is_nsfs =
+        nix::sys::statfs::statfs(path.as_str()).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC);
+    is_nsfs && identity(&path).is_ok_and(|now| now != ino)
+}
+
 pub fn open_ns(path: &str) -> Result<OwnedFd, OpError> {
     open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| OpError::os(e, format!("cannot open network namespace {path}")))
